@@ -1,0 +1,13 @@
+/**
+ * @file stockguard.h
+ * @brief Umbrella header: include this one to get the whole public API.
+ */
+#ifndef STOCKGUARD_H
+#define STOCKGUARD_H
+
+#include "stockguard/common.h"
+#include "stockguard/version.h"
+#include "stockguard/policy.h"
+#include "stockguard/filter.h"
+
+#endif /* STOCKGUARD_H */

@@ -1,0 +1,168 @@
+/* The export-change filter: the decision table of stockguard/filter.h. */
+#include "policy_internal.h"
+#include "stockguard/filter.h"
+
+#include <string.h>
+
+STG_EXTERN int stg_change_init(stg_change *c, unsigned int version)
+{
+	static const stg_change defaults = STG_CHANGE_INIT;
+
+	if (!c)
+		return stg__fail(NULL, STG_EINVAL, "stg_change_init: NULL change");
+	if (version != STG_CHANGE_VERSION)
+		return stg__fail(NULL, STG_EVERSION,
+		                 "stg_change_init: version %u unknown (this library knows %u)", version,
+		                 STG_CHANGE_VERSION);
+	*c = defaults;
+	return STG_OK;
+}
+
+/* |p1 - p0| >= percent% of p0, exactly, for p0 and p1 in 0..INT64_MAX. */
+static int drifted(int64_t p0, int64_t p1, int percent)
+{
+	uint64_t diff = p1 > p0 ? (uint64_t)p1 - (uint64_t)p0 : (uint64_t)p0 - (uint64_t)p1;
+	uint64_t base = (uint64_t)p0, pct = (uint64_t)percent;
+	/* diff*100 >= base*pct, split as base = 100k + r so no product overflows:
+	 * diff >= k*pct + r*pct/100 (the right side rounded up). */
+	uint64_t k = base / 100, r = base % 100;
+	uint64_t need_hi, need_lo = (r * pct + 99) / 100;
+
+	if (k && pct > UINT64_MAX / k)
+		return 0;
+	need_hi = k * pct;
+	if (need_hi > UINT64_MAX - need_lo)
+		return 0;
+	return diff >= need_hi + need_lo;
+}
+
+/*
+ * The table, on published values. Kept as one function so the per-item and
+ * batch forms cannot disagree.
+ */
+static inline int decide(const stg_policy *p, int has_from, int non_stock, int64_t p0, int64_t p1,
+                         int64_t since_export_ms, int *reason)
+{
+	if (!has_from) {
+		*reason = STG_REASON_FIRST_SEEN;
+		return STG_DECISION_EXPORT;
+	}
+	if (non_stock) {
+		*reason = STG_REASON_NON_STOCK_CHANGE;
+		return STG_DECISION_EXPORT;
+	}
+	if (p0 == p1) {
+		*reason = STG_REASON_NO_CHANGE;
+		return STG_DECISION_SKIP;
+	}
+	if (p0 <= p->window || p1 <= p->window) {
+		*reason = STG_REASON_LOW_STOCK;
+		return STG_DECISION_EXPORT;
+	}
+	if (p->drift && drifted(p0, p1, p->drift)) {
+		*reason = STG_REASON_DRIFT;
+		return STG_DECISION_EXPORT;
+	}
+	if (p->heartbeat_ms && since_export_ms >= 0 && since_export_ms > p->heartbeat_ms) {
+		*reason = STG_REASON_HEARTBEAT;
+		return STG_DECISION_EXPORT;
+	}
+	*reason = STG_REASON_OUTSIDE_WINDOW;
+	return STG_DECISION_SKIP;
+}
+
+STG_EXTERN int stg_filter_decide(const stg_policy *p, const stg_change *c, stg_filter_result *out)
+{
+	int64_t min;
+	int source, reason, has_from;
+
+	if (!p || !c || !out)
+		return stg__fail(NULL, STG_EINVAL, "stg_filter_decide: NULL %s",
+		                 !p ? "policy" : !c ? "change" : "out");
+	if (c->version != STG_CHANGE_VERSION)
+		return stg__fail(NULL, STG_EVERSION,
+		                 "stg_filter_decide: change version %u unknown (this library knows %u)",
+		                 c->version, STG_CHANGE_VERSION);
+	memset(out, 0, sizeof *out);
+	stg_policy_resolve_min(p, c->sku, c->category, &min, &source);
+	has_from = (c->flags & STG_CHANGE_HAS_FROM) != 0;
+	if (has_from)
+		stg__policy_eval(p, min, source, c->from, &out->from);
+	stg__policy_eval(p, min, source, c->to, &out->to);
+	out->decision = decide(p, has_from, (c->flags & STG_CHANGE_NON_STOCK) != 0,
+	                       out->from.published, out->to.published, c->since_export_ms, &reason);
+	out->reason = reason;
+	return STG_OK;
+}
+
+STG_EXTERN int stg_filter_batch(const stg_policy *p, size_t n, const char *const *skus,
+                                const char *const *categories, const int64_t *from,
+                                const uint8_t *has_from, const int64_t *to,
+                                const uint8_t *non_stock, const int64_t *since_export_ms,
+                                uint8_t *decisions, uint8_t *reasons, int64_t *published_to,
+                                uint8_t *warnings)
+{
+	int overrides;
+	size_t i;
+
+	if (!p)
+		return stg__fail(NULL, STG_EINVAL, "stg_filter_batch: NULL policy");
+	if (n && (!to || !decisions || (!from && !has_from)))
+		return stg__fail(NULL, STG_EINVAL, "stg_filter_batch: NULL %s array",
+		                 !to ? "to" : !decisions ? "decisions" : "from");
+	if (n && !from) {
+		/* Without from, every item must be first seen. */
+		for (i = 0; i < n; i++)
+			if (has_from[i])
+				return stg__fail(NULL, STG_EINVAL,
+				                 "stg_filter_batch: NULL from array but has_from[%zu] set", i);
+	}
+	overrides = (skus && p->sku_min.count) || (categories && p->category_min.count);
+	for (i = 0; i < n; i++) {
+		int64_t min = p->min_stock, p0 = 0, p1;
+		int reason, d, hf = has_from ? has_from[i] != 0 : 1;
+		unsigned w0, w1;
+
+		if (overrides) {
+			int source;
+			stg_policy_resolve_min(p, skus ? skus[i] : NULL,
+			                       categories ? categories[i] : NULL, &min, &source);
+		}
+		if (hf)
+			p0 = stg__policy_pub(p, min, from[i], &w0);
+		p1 = stg__policy_pub(p, min, to[i], &w1);
+		d = decide(p, hf, non_stock ? non_stock[i] != 0 : 0, p0, p1,
+		           since_export_ms ? since_export_ms[i] : -1, &reason);
+		decisions[i] = (uint8_t)d;
+		if (reasons)
+			reasons[i] = (uint8_t)reason;
+		if (published_to)
+			published_to[i] = p1;
+		if (warnings)
+			warnings[i] = (uint8_t)w1;
+	}
+	return STG_OK;
+}
+
+STG_EXTERN const char *stg_decision_name(int decision)
+{
+	switch (decision) {
+	case STG_DECISION_SKIP: return "skip";
+	case STG_DECISION_EXPORT: return "export";
+	case STG_DECISION_COALESCED: return "coalesced";
+	case STG_DECISION_STALE: return "stale";
+	default: return "unknown";
+	}
+}
+
+STG_EXTERN const char *stg_reason_name(int reason)
+{
+	static const char *const names[STG_REASON_COUNT] = {
+		"none", "first_seen", "non_stock_change", "no_change", "low_stock",
+		"outside_window", "drift", "heartbeat", "coalesced", "stale", "after_error",
+	};
+
+	if (reason < 0 || reason >= STG_REASON_COUNT)
+		return "unknown";
+	return names[reason];
+}

@@ -1,0 +1,57 @@
+/*
+ * Internal helpers shared by the library's source files. Never installed.
+ * Names shared between files use the double underscore (stg__name).
+ */
+#ifndef STOCKGUARD_INTERNAL_H
+#define STOCKGUARD_INTERNAL_H
+
+#include "stockguard/common.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#  define STG__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#  define STG__LIKELY(x) __builtin_expect(!!(x), 1)
+#  define STG__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#  define STG__PRINTF(f, a)
+#  define STG__LIKELY(x) (x)
+#  define STG__UNLIKELY(x) (x)
+#endif
+
+/* Length of the per-handle message buffers. */
+#define STG__ERRMSG_LEN 256
+
+/* The allocator a handle was created with, resolved to callable functions. */
+typedef struct stg__alloc {
+	void *(*malloc_fn)(size_t, void *);
+	void *(*realloc_fn)(void *, size_t, void *);
+	void (*free_fn)(void *, void *);
+	void *payload;
+} stg__alloc;
+
+/* Resolve a host allocator (NULL = libc). Records the error on failure. */
+int stg__alloc_from(stg__alloc *out, const stg_allocator *host);
+
+void *stg__malloc(const stg__alloc *a, size_t size);
+void *stg__calloc(const stg__alloc *a, size_t count, size_t size);
+void *stg__realloc(const stg__alloc *a, void *ptr, size_t size);
+void stg__free(const stg__alloc *a, void *ptr);
+char *stg__strdup(const stg__alloc *a, const char *s, size_t len);
+
+/*
+ * Record a failure: formats the message into @buf (a handle's buffer, may be
+ * NULL) and into the thread's last-error slot, and returns @code so callers
+ * can write `return stg__fail(...)`.
+ */
+int stg__fail(char *buf, int code, const char *fmt, ...) STG__PRINTF(3, 4);
+
+/* Validate a NUL-terminated key: non-NULL, 1..STG_KEY_MAX bytes. */
+int stg__key_ok(const char *key, size_t *len);
+
+/* 64-bit FNV-1a then a final mix; good enough for open addressing. */
+uint64_t stg__hash(const void *data, size_t len, uint64_t seed);
+
+#endif

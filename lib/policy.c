@@ -1,0 +1,397 @@
+/* The threshold evaluator: policy settings, overrides and evaluation. */
+#include "policy_internal.h"
+
+#include <string.h>
+
+STG_EXTERN int stg_policy_new(stg_policy **out, const stg_allocator *alloc)
+{
+	stg__alloc a;
+	stg_policy *p;
+	int rc;
+
+	if (!out)
+		return stg__fail(NULL, STG_EINVAL, "stg_policy_new: NULL out");
+	rc = stg__alloc_from(&a, alloc);
+	if (rc)
+		return rc;
+	p = stg__calloc(&a, 1, sizeof *p);
+	if (!p)
+		return stg__fail(NULL, STG_ENOMEM, "stg_policy_new: out of memory");
+	p->alloc = a;
+	p->mode = STG_MODE_CUTOFF;
+	p->allocation = 100;
+	p->window = 5;
+	*out = p;
+	return STG_OK;
+}
+
+STG_EXTERN int stg_policy_copy(stg_policy **out, const stg_policy *src)
+{
+	stg_policy *p;
+
+	if (!out || !src)
+		return stg__fail(NULL, STG_EINVAL, "stg_policy_copy: NULL argument");
+	p = stg__malloc(&src->alloc, sizeof *p);
+	if (!p)
+		return stg__fail(NULL, STG_ENOMEM, "stg_policy_copy: out of memory");
+	memcpy(p, src, sizeof *p);
+	p->errmsg[0] = '\0';
+	if (stg__strmap_copy(&p->sku_min, &src->sku_min, &src->alloc) != STG_OK) {
+		stg__free(&src->alloc, p);
+		return stg__fail(NULL, STG_ENOMEM, "stg_policy_copy: out of memory");
+	}
+	if (stg__strmap_copy(&p->category_min, &src->category_min, &src->alloc) != STG_OK) {
+		stg__strmap_free(&p->sku_min, &src->alloc);
+		stg__free(&src->alloc, p);
+		return stg__fail(NULL, STG_ENOMEM, "stg_policy_copy: out of memory");
+	}
+	*out = p;
+	return STG_OK;
+}
+
+STG_EXTERN void stg_policy_free(stg_policy *p)
+{
+	stg__alloc a;
+
+	if (!p)
+		return;
+	a = p->alloc;
+	stg__strmap_free(&p->sku_min, &a);
+	stg__strmap_free(&p->category_min, &a);
+	stg__free(&a, p);
+}
+
+STG_EXTERN const char *stg_policy_errmsg(const stg_policy *p)
+{
+	return p ? p->errmsg : "";
+}
+
+#define NEED_POLICY(p, fn) \
+	do { if (!(p)) return stg__fail(NULL, STG_EINVAL, fn ": NULL policy"); } while (0)
+
+static int check_quantity(stg_policy *p, const char *fn, const char *what, int64_t v)
+{
+	if (v < 0 || v > STG_QUANTITY_MAX)
+		return stg__fail(p->errmsg, STG_ERANGE,
+		                 "%s: %s must be between 0 and %lld, got %lld", fn, what,
+		                 (long long)STG_QUANTITY_MAX, (long long)v);
+	return STG_OK;
+}
+
+STG_EXTERN int stg_policy_set_min_stock(stg_policy *p, int64_t min)
+{
+	int rc;
+
+	NEED_POLICY(p, "stg_policy_set_min_stock");
+	if ((rc = check_quantity(p, "stg_policy_set_min_stock", "minimum stock", min)))
+		return rc;
+	p->min_stock = min;
+	return STG_OK;
+}
+
+STG_EXTERN int64_t stg_policy_min_stock(const stg_policy *p)
+{
+	return p ? p->min_stock : 0;
+}
+
+STG_EXTERN int stg_policy_set_mode(stg_policy *p, int mode)
+{
+	NEED_POLICY(p, "stg_policy_set_mode");
+	if (mode != STG_MODE_CUTOFF && mode != STG_MODE_RESERVE)
+		return stg__fail(p->errmsg, STG_ERANGE,
+		                 "stg_policy_set_mode: mode %d unknown (0 cutoff, 1 reserve)", mode);
+	p->mode = mode;
+	return STG_OK;
+}
+
+STG_EXTERN int stg_policy_mode(const stg_policy *p)
+{
+	return p ? p->mode : STG_MODE_CUTOFF;
+}
+
+STG_EXTERN int stg_policy_set_allocation(stg_policy *p, int percent)
+{
+	NEED_POLICY(p, "stg_policy_set_allocation");
+	if (percent < 1 || percent > 100)
+		return stg__fail(p->errmsg, STG_ERANGE,
+		                 "stg_policy_set_allocation: percent must be 1 to 100, got %d", percent);
+	p->allocation = percent;
+	return STG_OK;
+}
+
+STG_EXTERN int stg_policy_allocation(const stg_policy *p)
+{
+	return p ? p->allocation : 100;
+}
+
+STG_EXTERN int stg_policy_set_cap(stg_policy *p, int64_t cap)
+{
+	int rc;
+
+	NEED_POLICY(p, "stg_policy_set_cap");
+	if ((rc = check_quantity(p, "stg_policy_set_cap", "cap", cap)))
+		return rc;
+	p->cap = cap;
+	return STG_OK;
+}
+
+STG_EXTERN int64_t stg_policy_cap(const stg_policy *p)
+{
+	return p ? p->cap : 0;
+}
+
+STG_EXTERN int stg_policy_set_window(stg_policy *p, int64_t window)
+{
+	int rc;
+
+	NEED_POLICY(p, "stg_policy_set_window");
+	if ((rc = check_quantity(p, "stg_policy_set_window", "window", window)))
+		return rc;
+	p->window = window;
+	return STG_OK;
+}
+
+STG_EXTERN int64_t stg_policy_window(const stg_policy *p)
+{
+	return p ? p->window : 5;
+}
+
+STG_EXTERN int stg_policy_set_drift(stg_policy *p, int percent)
+{
+	NEED_POLICY(p, "stg_policy_set_drift");
+	if (percent < 0 || percent > 10000)
+		return stg__fail(p->errmsg, STG_ERANGE,
+		                 "stg_policy_set_drift: percent must be 0 to 10000, got %d", percent);
+	p->drift = percent;
+	return STG_OK;
+}
+
+STG_EXTERN int stg_policy_drift(const stg_policy *p)
+{
+	return p ? p->drift : 0;
+}
+
+STG_EXTERN int stg_policy_set_heartbeat(stg_policy *p, int64_t age_ms)
+{
+	NEED_POLICY(p, "stg_policy_set_heartbeat");
+	if (age_ms < 0)
+		return stg__fail(p->errmsg, STG_ERANGE,
+		                 "stg_policy_set_heartbeat: age must be >= 0 ms, got %lld",
+		                 (long long)age_ms);
+	p->heartbeat_ms = age_ms;
+	return STG_OK;
+}
+
+STG_EXTERN int64_t stg_policy_heartbeat(const stg_policy *p)
+{
+	return p ? p->heartbeat_ms : 0;
+}
+
+static int set_override(stg_policy *p, stg__strmap *m, const char *fn, const char *what,
+                        const char *key, int64_t min)
+{
+	size_t len;
+	int rc;
+
+	NEED_POLICY(p, "stg_policy_set_override");
+	if (!stg__key_ok(key, &len))
+		return stg__fail(p->errmsg, STG_EINVAL, "%s: %s must be 1 to %d bytes", fn, what,
+		                 STG_KEY_MAX);
+	if ((rc = check_quantity(p, fn, "minimum stock", min)))
+		return rc;
+	if (stg__strmap_put(m, &p->alloc, key, len, min) != STG_OK)
+		return stg__fail(p->errmsg, STG_ENOMEM, "%s: out of memory", fn);
+	return STG_OK;
+}
+
+static int clear_override(stg_policy *p, stg__strmap *m, const char *fn, const char *what,
+                          const char *key)
+{
+	size_t len;
+
+	if (!stg__key_ok(key, &len))
+		return stg__fail(p->errmsg, STG_EINVAL, "%s: %s must be 1 to %d bytes", fn, what,
+		                 STG_KEY_MAX);
+	if (!stg__strmap_del(m, &p->alloc, key, len))
+		return stg__fail(p->errmsg, STG_ENOTFOUND, "%s: no override for %s '%.64s'", fn,
+		                 what, key);
+	return STG_OK;
+}
+
+STG_EXTERN int stg_policy_set_sku_min(stg_policy *p, const char *sku, int64_t min)
+{
+	NEED_POLICY(p, "stg_policy_set_sku_min");
+	return set_override(p, &p->sku_min, "stg_policy_set_sku_min", "sku", sku, min);
+}
+
+STG_EXTERN int stg_policy_clear_sku_min(stg_policy *p, const char *sku)
+{
+	NEED_POLICY(p, "stg_policy_clear_sku_min");
+	return clear_override(p, &p->sku_min, "stg_policy_clear_sku_min", "sku", sku);
+}
+
+STG_EXTERN int stg_policy_set_category_min(stg_policy *p, const char *category, int64_t min)
+{
+	NEED_POLICY(p, "stg_policy_set_category_min");
+	return set_override(p, &p->category_min, "stg_policy_set_category_min", "category",
+	                    category, min);
+}
+
+STG_EXTERN int stg_policy_clear_category_min(stg_policy *p, const char *category)
+{
+	NEED_POLICY(p, "stg_policy_clear_category_min");
+	return clear_override(p, &p->category_min, "stg_policy_clear_category_min", "category",
+	                      category);
+}
+
+/* Resolution order: SKU override, category override, the default. */
+static void resolve(const stg_policy *p, const char *sku, const char *category, int64_t *min,
+                    int *source)
+{
+	size_t len;
+
+	if (p->sku_min.count && stg__key_ok(sku, &len) &&
+	    stg__strmap_get(&p->sku_min, sku, len, min)) {
+		*source = STG_MIN_SKU;
+		return;
+	}
+	if (p->category_min.count && stg__key_ok(category, &len) &&
+	    stg__strmap_get(&p->category_min, category, len, min)) {
+		*source = STG_MIN_CATEGORY;
+		return;
+	}
+	*min = p->min_stock;
+	*source = STG_MIN_DEFAULT;
+}
+
+STG_EXTERN int stg_policy_resolve_min(const stg_policy *p, const char *sku, const char *category,
+                                      int64_t *min, int *source)
+{
+	int64_t m;
+	int s;
+
+	if (!p)
+		return stg__fail(NULL, STG_EINVAL, "stg_policy_resolve_min: NULL policy");
+	resolve(p, sku, category, &m, &s);
+	if (min)
+		*min = m;
+	if (source)
+		*source = s;
+	return STG_OK;
+}
+
+void stg__policy_eval(const stg_policy *p, int64_t min, int source, int64_t a, stg_evaluation *out)
+{
+	int64_t q;
+	int rule = STG_RULE_AVAILABLE;
+
+	memset(out, 0, sizeof *out);
+	out->available = a;
+	out->min_stock = min;
+	out->min_source = source;
+	if (a < 0) {
+		out->rule = STG_RULE_NEGATIVE;
+		return;
+	}
+	if (p->mode == STG_MODE_CUTOFF) {
+		if (a <= min) {
+			out->rule = STG_RULE_CUTOFF;
+			out->warnings = a > 0 ? STG_WARN_MIN_STOCK_REACHED : 0;
+			return;
+		}
+		q = a;
+	} else {
+		q = a - min;
+		if (q <= 0) {
+			out->rule = STG_RULE_RESERVE;
+			out->warnings = a > 0 ? STG_WARN_MIN_STOCK_REACHED : 0;
+			return;
+		}
+		if (min > 0)
+			rule = STG_RULE_RESERVE;
+	}
+	if (p->allocation != 100) {
+		int64_t share = (q / 100) * p->allocation + (q % 100) * p->allocation / 100;
+		if (share != q)
+			rule = STG_RULE_ALLOCATION;
+		q = share;
+	}
+	if (p->cap > 0 && q > p->cap) {
+		q = p->cap;
+		rule = STG_RULE_CAP;
+	}
+	out->published = q;
+	out->rule = rule;
+}
+
+STG_EXTERN int stg_policy_evaluate(const stg_policy *p, const char *sku, const char *category,
+                                   int64_t available, stg_evaluation *out)
+{
+	int64_t min;
+	int source;
+
+	if (!p || !out)
+		return stg__fail(NULL, STG_EINVAL,
+		                 "stg_policy_evaluate: NULL %s", p ? "out" : "policy");
+	resolve(p, sku, category, &min, &source);
+	stg__policy_eval(p, min, source, available, out);
+	return STG_OK;
+}
+
+STG_EXTERN int stg_policy_evaluate_batch(const stg_policy *p, size_t n, const char *const *skus,
+                                         const char *const *categories, const int64_t *available,
+                                         int64_t *published, uint8_t *warnings)
+{
+	size_t i;
+
+	if (!p)
+		return stg__fail(NULL, STG_EINVAL, "stg_policy_evaluate_batch: NULL policy");
+	if (n && (!available || !published))
+		return stg__fail(NULL, STG_EINVAL,
+		                 "stg_policy_evaluate_batch: NULL %s array",
+		                 available ? "published" : "available");
+	if ((!skus || !p->sku_min.count) && (!categories || !p->category_min.count)) {
+		/* No override can apply: one minimum for all, a loop the compiler can vectorise. */
+		int64_t min = p->min_stock;
+		for (i = 0; i < n; i++) {
+			unsigned w;
+			published[i] = stg__policy_pub(p, min, available[i], &w);
+			if (warnings)
+				warnings[i] = (uint8_t)w;
+		}
+		return STG_OK;
+	}
+	for (i = 0; i < n; i++) {
+		int64_t min;
+		int source;
+		unsigned w;
+		resolve(p, skus ? skus[i] : NULL, categories ? categories[i] : NULL, &min, &source);
+		published[i] = stg__policy_pub(p, min, available[i], &w);
+		if (warnings)
+			warnings[i] = (uint8_t)w;
+	}
+	return STG_OK;
+}
+
+STG_EXTERN const char *stg_rule_name(int rule)
+{
+	switch (rule) {
+	case STG_RULE_AVAILABLE: return "available";
+	case STG_RULE_NEGATIVE: return "negative";
+	case STG_RULE_CUTOFF: return "cutoff";
+	case STG_RULE_RESERVE: return "reserve";
+	case STG_RULE_ALLOCATION: return "allocation";
+	case STG_RULE_CAP: return "cap";
+	default: return "unknown";
+	}
+}
+
+STG_EXTERN const char *stg_min_source_name(int source)
+{
+	switch (source) {
+	case STG_MIN_DEFAULT: return "default";
+	case STG_MIN_CATEGORY: return "category";
+	case STG_MIN_SKU: return "sku";
+	default: return "unknown";
+	}
+}

@@ -1,0 +1,57 @@
+/* The policy's layout, shared with the filter and the log. Never installed. */
+#ifndef STOCKGUARD_POLICY_INTERNAL_H
+#define STOCKGUARD_POLICY_INTERNAL_H
+
+#include "stockguard/policy.h"
+#include "strmap.h"
+
+struct stg_policy {
+	stg__alloc alloc;
+	int64_t min_stock;
+	int64_t cap;
+	int64_t window;
+	int64_t heartbeat_ms;
+	int mode;
+	int allocation;
+	int drift;
+	stg__strmap sku_min;
+	stg__strmap category_min;
+	char errmsg[STG__ERRMSG_LEN];
+};
+
+/*
+ * pub(a) with its explanation for a resolved minimum. Branch-light and
+ * allocation-free: the filter and the batch loops call it per item.
+ */
+void stg__policy_eval(const stg_policy *p, int64_t min, int source, int64_t available,
+                      stg_evaluation *out);
+
+/* Published quantity only, for the batch fast path. */
+static inline int64_t stg__policy_pub(const stg_policy *p, int64_t min, int64_t a, unsigned *warn)
+{
+	int64_t q;
+
+	*warn = 0;
+	if (a < 0)
+		return 0;
+	if (p->mode == STG_MODE_CUTOFF) {
+		if (a <= min) {
+			*warn = a > 0;
+			return 0;
+		}
+		q = a;
+	} else {
+		q = a - min; /* a >= 0 and min >= 0: no overflow */
+		if (q <= 0) {
+			*warn = a > 0;
+			return 0;
+		}
+	}
+	if (p->allocation != 100)
+		q = (q / 100) * p->allocation + (q % 100) * p->allocation / 100;
+	if (p->cap > 0 && q > p->cap)
+		q = p->cap;
+	return q;
+}
+
+#endif
