@@ -363,7 +363,12 @@ static int parse_time(const char *s, size_t len, int64_t *out, const char **why,
 		*why = buf;
 		return -1;
 	}
-	if (d < 1 || d > days_in_month(y, mo)) {
+	if (d < 1) {
+		snprintf(buf, bufsize, "has day 00 (expected 01 to %d)", days_in_month(y, mo));
+		*why = buf;
+		return -1;
+	}
+	if (d > days_in_month(y, mo)) {
 		snprintf(buf, bufsize, "has day %02d, but %s %04d has %d days", d, month_names[mo - 1],
 		         y, days_in_month(y, mo));
 		*why = buf;
@@ -921,7 +926,7 @@ static int replay_row(struct replay *r, char *line, size_t len)
 {
 	struct span cols[NCOLS + 1];
 	size_t n = split(line, len, cols);
-	const char *why, *nul = memchr(line, '\0', len);
+	const char *why, *nul = memchr(line, '\0', len), *quote = memchr(line, '"', len);
 	char whybuf[96];
 	int64_t t, to;
 	int c, non_stock, rc;
@@ -934,6 +939,17 @@ static int replay_row(struct replay *r, char *line, size_t len)
 	if (nul) {
 		c = column_of(line, (size_t)(nul - line));
 		row_error(r, c, "contains a NUL byte");
+		return EXIT_BAD;
+	}
+	if (quote) {
+		/* Before counting columns: a quoted comma would otherwise look like an extra column. */
+		size_t at = (size_t)(quote - line), start = at, end = at;
+		while (start > 0 && line[start - 1] != ',')
+			start--;
+		while (end < len && line[end] != ',')
+			end++;
+		row_error_q(r, column_of(line, at), line + start, end - start,
+		            "contains a double quote (quoted CSV fields are not supported)");
 		return EXIT_BAD;
 	}
 	if (n < NCOLS) {
