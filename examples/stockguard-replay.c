@@ -903,12 +903,11 @@ static int parse_fields(const struct replay *r, const struct span *f)
 static int print_row(const struct span *cols, const struct feed_prev *prev, int64_t to,
                      const stg_filter_result *res)
 {
-	int w;
+	int w, c;
 
-	w = printf("%.*s,%.*s,%.*s,", (int)cols[0].len, cols[0].s, (int)cols[1].len, cols[1].s,
-	           (int)cols[2].len, cols[2].s);
-	if (w < 0)
-		return -1;
+	for (c = 0; c < 3; c++)
+		if (fwrite(cols[c].s, 1, cols[c].len, stdout) != cols[c].len || putchar(',') == EOF)
+			return -1;
 	if (prev->known)
 		w = printf("%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",", prev->available, to,
 		           res->from.published, res->to.published);
