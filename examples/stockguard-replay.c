@@ -10,8 +10,8 @@
  *
  * The file is laid out in parts:
  *   1. small utilities (messages, a string-keyed hash table);
- *   2. command line;
- *   3. value parsers (time, integers, text);
+ *   2. value parsers (time, integers, text);
+ *   3. command line;
  *   4. FEED STATE: the previous available of each (integration, SKU) seen in
  *      the feed. This is the part that will be replaced by the library's
  *      integration log; nothing outside it knows how the state is kept;
@@ -239,7 +239,7 @@ static void table_free(struct table *t, void (*fn)(void *))
 }
 
 /* ------------------------------------------------------------------------
- * 3. Value parsers (used by the command line too, so they come first)
+ * 2. Value parsers (time, integers, text)
  * ------------------------------------------------------------------------ */
 
 /* Parse a whole decimal integer with an optional sign into int64. */
@@ -412,7 +412,7 @@ static const char *check_text(const char *s, size_t len, size_t max)
 }
 
 /* ------------------------------------------------------------------------
- * 2. Command line
+ * 3. Command line
  * ------------------------------------------------------------------------ */
 
 struct options {
