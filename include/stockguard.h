@@ -9,5 +9,8 @@
 #include "stockguard/version.h"
 #include "stockguard/policy.h"
 #include "stockguard/filter.h"
+#include "stockguard/entry.h"
+#include "stockguard/hooks.h"
+#include "stockguard/log.h"
 
 #endif /* STOCKGUARD_H */

@@ -61,18 +61,7 @@ int stg__fail(char *buf, int code, const char *fmt, ...)
 	return code;
 }
 
-STG_EXTERN int stg_allocator_init(stg_allocator *a, unsigned int version)
-{
-	if (!a)
-		return stg__fail(NULL, STG_EINVAL, "stg_allocator_init: NULL allocator");
-	if (version != STG_ALLOCATOR_VERSION)
-		return stg__fail(NULL, STG_EVERSION,
-		                 "stg_allocator_init: version %u unknown (this library knows %u)",
-		                 version, STG_ALLOCATOR_VERSION);
-	memset(a, 0, sizeof *a);
-	a->version = version;
-	return STG_OK;
-}
+STG__DEFINE_INIT(stg_allocator_init, stg_allocator, STG_ALLOCATOR_VERSION, STG_ALLOCATOR_INIT)
 
 static void *libc_malloc(size_t n, void *p) { (void)p; return malloc(n); }
 static void *libc_realloc(void *q, size_t n, void *p) { (void)p; return realloc(q, n); }

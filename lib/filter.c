@@ -4,19 +4,7 @@
 
 #include <string.h>
 
-STG_EXTERN int stg_change_init(stg_change *c, unsigned int version)
-{
-	static const stg_change defaults = STG_CHANGE_INIT;
-
-	if (!c)
-		return stg__fail(NULL, STG_EINVAL, "stg_change_init: NULL change");
-	if (version != STG_CHANGE_VERSION)
-		return stg__fail(NULL, STG_EVERSION,
-		                 "stg_change_init: version %u unknown (this library knows %u)", version,
-		                 STG_CHANGE_VERSION);
-	*c = defaults;
-	return STG_OK;
-}
+STG__DEFINE_INIT(stg_change_init, stg_change, STG_CHANGE_VERSION, STG_CHANGE_INIT)
 
 /* |p1 - p0| >= percent% of p0, exactly, for p0 and p1 in 0..INT64_MAX. */
 static int drifted(int64_t p0, int64_t p1, int percent)
@@ -40,8 +28,8 @@ static int drifted(int64_t p0, int64_t p1, int percent)
  * The table, on published values. Kept as one function so the per-item and
  * batch forms cannot disagree.
  */
-static inline int decide(const stg_policy *p, int has_from, int non_stock, int64_t p0, int64_t p1,
-                         int64_t since_export_ms, int *reason)
+int stg__filter_table(const stg_policy *p, int has_from, int non_stock, int64_t p0, int64_t p1,
+                      int64_t since_export_ms, int *reason)
 {
 	if (!has_from) {
 		*reason = STG_REASON_FIRST_SEEN;
@@ -89,7 +77,7 @@ STG_EXTERN int stg_filter_decide(const stg_policy *p, const stg_change *c, stg_f
 	if (has_from)
 		stg__policy_eval(p, min, source, c->from, &out->from);
 	stg__policy_eval(p, min, source, c->to, &out->to);
-	out->decision = decide(p, has_from, (c->flags & STG_CHANGE_NON_STOCK) != 0,
+	out->decision = stg__filter_table(p, has_from, (c->flags & STG_CHANGE_NON_STOCK) != 0,
 	                       out->from.published, out->to.published, c->since_export_ms, &reason);
 	out->reason = reason;
 	return STG_OK;
@@ -131,7 +119,7 @@ STG_EXTERN int stg_filter_batch(const stg_policy *p, size_t n, const char *const
 		if (hf)
 			p0 = stg__policy_pub(p, min, from[i], &w0);
 		p1 = stg__policy_pub(p, min, to[i], &w1);
-		d = decide(p, hf, non_stock ? non_stock[i] != 0 : 0, p0, p1,
+		d = stg__filter_table(p, hf, non_stock ? non_stock[i] != 0 : 0, p0, p1,
 		           since_export_ms ? since_export_ms[i] : -1, &reason);
 		decisions[i] = (uint8_t)d;
 		if (reasons)

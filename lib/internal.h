@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #  define STG__PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -53,5 +54,23 @@ int stg__key_ok(const char *key, size_t *len);
 
 /* 64-bit FNV-1a then a final mix; good enough for open addressing. */
 uint64_t stg__hash(const void *data, size_t len, uint64_t seed);
+
+/*
+ * Define the init function of a host-filled versioned struct. The _INIT
+ * macro is the single source of the defaults: function and macro agree.
+ */
+#define STG__DEFINE_INIT(fn, type, VERSION, INIT)                                          \
+	STG_EXTERN int fn(type *p, unsigned int version)                                    \
+	{                                                                                   \
+		static const type defaults = INIT;                                          \
+		if (!p)                                                                     \
+			return stg__fail(NULL, STG_EINVAL, #fn ": NULL struct");            \
+		if (version != VERSION)                                                     \
+			return stg__fail(NULL, STG_EVERSION,                                \
+			                 #fn ": version %u unknown (this library knows %u)",\
+			                 version, (unsigned)VERSION);                       \
+		memcpy(p, &defaults, sizeof defaults);                                      \
+		return STG_OK;                                                              \
+	}
 
 #endif

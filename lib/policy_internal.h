@@ -26,6 +26,13 @@ struct stg_policy {
 void stg__policy_eval(const stg_policy *p, int64_t min, int source, int64_t available,
                       stg_evaluation *out);
 
+/*
+ * The filter's decision table on published values (stockguard/filter.h);
+ * the log calls it with an acknowledged quantity as p0.
+ */
+int stg__filter_table(const stg_policy *p, int has_from, int non_stock, int64_t p0, int64_t p1,
+                      int64_t since_export_ms, int *reason);
+
 /* Published quantity only, for the batch fast path. */
 static inline int64_t stg__policy_pub(const stg_policy *p, int64_t min, int64_t a, unsigned *warn)
 {

@@ -1,0 +1,229 @@
+/**
+ * @file stockguard/hooks.h
+ * @brief What the host supplies: storage, transport, clock and events.
+ *
+ * stockguard does no I/O of its own. Each hook is a struct whose first
+ * member is its version, with an `_INIT` macro and an `_init()` function
+ * that give identical bytes; the log checks the version when it is given
+ * the struct and copies it. Each function receives the struct's `payload`
+ * as its last argument. The functions and the payload must stay valid for
+ * as long as the log that was given them.
+ *
+ * Hooks run on the thread that called into the log. They must not call
+ * into the same log: such a call returns ::STG_ERECURSIVE and does nothing.
+ */
+#ifndef STOCKGUARD_HOOKS_H
+#define STOCKGUARD_HOOKS_H
+
+#include "common.h"
+#include "entry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- storage */
+
+/**
+ * @brief Receives one stored entry during a load; see ::stg_storage.
+ *
+ * @param entry borrowed for the call (the log copies what it keeps).
+ * @param ctx the `sink_ctx` the load function was given.
+ * @return 0 to go on; a negative ::stg_status (the log's verdict on a bad
+ *         entry, or ::STG_ENOMEM) that the load function must stop on and
+ *         return.
+ */
+typedef int (*stg_entry_sink)(void *ctx, const stg_entry *entry);
+
+/** Version of ::stg_storage this header describes. */
+#define STG_STORAGE_VERSION 1
+
+/**
+ * @brief Where the log keeps its entries. The log holds its working state
+ *        in memory and writes every change through this hook.
+ *
+ * When no storage is given the log keeps entries in memory only.
+ */
+typedef struct stg_storage {
+	unsigned int version; /**< ::STG_STORAGE_VERSION */
+	/**
+	 * Stream every stored entry to @p sink, once, at stg_log_open().
+	 * Return 0, or a non-zero value to fail the open (a negative value
+	 * returned by the sink must be passed back as is).
+	 */
+	int (*load)(stg_entry_sink sink, void *sink_ctx, void *payload);
+	/**
+	 * Store @p entry, replacing the one with the same (integration, SKU).
+	 * Return 0 once it is durable as the host needs it, non-zero on failure
+	 * (the log then returns ::STG_ESTORAGE to its caller).
+	 */
+	int (*write)(const stg_entry *entry, void *payload);
+	/** Delete the entry of (@p integration, @p sku). Absent is success. */
+	int (*remove)(const char *integration, const char *sku, void *payload);
+	void *payload;        /**< passed to each function */
+} stg_storage;
+
+/** Static initialiser equal to stg_storage_init(s, ::STG_STORAGE_VERSION). */
+#define STG_STORAGE_INIT { STG_STORAGE_VERSION, NULL, NULL, NULL, NULL }
+
+/**
+ * @brief Fill @p storage with the defaults of @p version (all NULL).
+ * @return ::STG_OK, ::STG_EINVAL, ::STG_EVERSION.
+ */
+STG_EXTERN int stg_storage_init(stg_storage *storage, unsigned int version);
+
+/* -------------------------------------------------------------- transport */
+
+/** ::stg_job flag: the minimum forced this quantity to 0. */
+#define STG_JOB_MIN_STOCK_REACHED 0x1u
+/** ::stg_job flag: a non-stock field changed too (send the full offer). */
+#define STG_JOB_NON_STOCK 0x2u
+
+/** @brief One export handed to the transport. Filled by the library; borrowed for the call. */
+typedef struct stg_job {
+	uint64_t id;              /**< unique within the log; give it to stg_log_complete() */
+	const char *integration;  /**< integration name */
+	const char *sku;          /**< SKU */
+	int64_t published;        /**< the quantity to publish */
+	int64_t available;        /**< the available quantity it came from */
+	int64_t changed_at;       /**< time of the newest change the job carries */
+	uint32_t attempt;         /**< 1 for the first try */
+	int priority;             /**< ::stg_priority */
+	unsigned int flags;       /**< STG_JOB_* flags */
+	uint32_t reserved_[3];    /**< 0 */
+} stg_job;
+
+/** What became of a job. */
+typedef enum stg_outcome {
+	STG_OUTCOME_OK = 0,     /**< the marketplace acknowledged the quantity */
+	STG_OUTCOME_ERROR = 1,  /**< the marketplace refused it or did not answer */
+	STG_OUTCOME_ASYNC = 2   /**< the host completes it later with stg_log_complete() */
+} stg_outcome;
+
+/** Version of ::stg_result this header describes. */
+#define STG_RESULT_VERSION 1
+
+/**
+ * @brief The result of one job, filled by the host.
+ *
+ * The log pre-fills results with stg_result_init() before calling the
+ * transport. The message is copied by the log (cut at ::STG_MESSAGE_MAX bytes).
+ */
+typedef struct stg_result {
+	unsigned int version;   /**< ::STG_RESULT_VERSION */
+	int outcome;            /**< ::stg_outcome */
+	int error_class;        /**< ::stg_error_class; ::STG_ERRCLASS_NONE: classify from @ref http_status */
+	int http_status;        /**< HTTP status, 0 when there was no response */
+	const char *message;    /**< the marketplace's message, or NULL */
+	int64_t retry_after_ms; /**< the marketplace's retry-after, 0 when none */
+} stg_result;
+
+/** Static initialiser equal to stg_result_init(r, ::STG_RESULT_VERSION). */
+#define STG_RESULT_INIT { STG_RESULT_VERSION, STG_OUTCOME_OK, STG_ERRCLASS_NONE, 0, NULL, 0 }
+
+/**
+ * @brief Fill @p result with the defaults of @p version (outcome OK).
+ * @return ::STG_OK, ::STG_EINVAL, ::STG_EVERSION.
+ */
+STG_EXTERN int stg_result_init(stg_result *result, unsigned int version);
+
+/** Version of ::stg_transport this header describes. */
+#define STG_TRANSPORT_VERSION 1
+
+/**
+ * @brief How jobs reach the marketplace.
+ *
+ * `send` is required. `send_batch` is optional; when set, and the
+ * integration's batch size is above 1, the log hands several jobs of one
+ * integration in one call. A function returns 0 when it filled the
+ * result(s), or non-zero when the transport itself failed before any
+ * result: then the log returns ::STG_ETRANSPORT, the jobs stay queued
+ * unchanged (no attempt is counted) and the pump stops.
+ */
+typedef struct stg_transport {
+	unsigned int version; /**< ::STG_TRANSPORT_VERSION */
+	/** Send one job; fill @p result. */
+	int (*send)(const stg_job *job, stg_result *result, void *payload);
+	/** Send @p n jobs of one integration; fill @p results[0..n). */
+	int (*send_batch)(const stg_job *jobs, size_t n, stg_result *results, void *payload);
+	void *payload;        /**< passed to each function */
+} stg_transport;
+
+/** Static initialiser equal to stg_transport_init(t, ::STG_TRANSPORT_VERSION). */
+#define STG_TRANSPORT_INIT { STG_TRANSPORT_VERSION, NULL, NULL, NULL }
+
+/**
+ * @brief Fill @p transport with the defaults of @p version (all NULL).
+ * @return ::STG_OK, ::STG_EINVAL, ::STG_EVERSION.
+ */
+STG_EXTERN int stg_transport_init(stg_transport *transport, unsigned int version);
+
+/* ------------------------------------------------------------------ clock */
+
+/** Version of ::stg_clock this header describes. */
+#define STG_CLOCK_VERSION 1
+
+/** @brief The time source: milliseconds since the Unix epoch. */
+typedef struct stg_clock {
+	unsigned int version;          /**< ::STG_CLOCK_VERSION */
+	int64_t (*now_ms)(void *payload); /**< the time; NULL: the system clock */
+	void *payload;                 /**< passed to now_ms */
+} stg_clock;
+
+/** Static initialiser equal to stg_clock_init(c, ::STG_CLOCK_VERSION). */
+#define STG_CLOCK_INIT { STG_CLOCK_VERSION, NULL, NULL }
+
+/**
+ * @brief Fill @p clock with the defaults of @p version (the system clock).
+ * @return ::STG_OK, ::STG_EINVAL, ::STG_EVERSION.
+ */
+STG_EXTERN int stg_clock_init(stg_clock *clock, unsigned int version);
+
+/* ----------------------------------------------------------------- events */
+
+/** What an event reports. */
+typedef enum stg_event_type {
+	STG_EVENT_MIN_STOCK_REACHED = 1,   /**< a SKU's stock fell to the minimum: published 0 */
+	STG_EVENT_ABNORMAL_LATENCY = 2,    /**< an export was acknowledged after the latency limit */
+	STG_EVENT_INTEGRATION_PAUSED = 3,  /**< auth failure (or the host) paused an integration */
+	STG_EVENT_INTEGRATION_RESUMED = 4  /**< the host resumed it */
+} stg_event_type;
+
+/** @brief One event. Filled by the library; borrowed for the call. */
+typedef struct stg_event {
+	int type;                /**< ::stg_event_type */
+	int http_status;         /**< for a pause caused by a failure, else 0 */
+	const char *integration; /**< the integration */
+	const char *sku;         /**< the SKU, or NULL for integration events */
+	const char *message;     /**< the marketplace's message, or NULL */
+	int64_t available;       /**< MIN_STOCK_REACHED: the available quantity */
+	int64_t min_stock;       /**< MIN_STOCK_REACHED: the minimum that applied */
+	int64_t latency_ms;      /**< ABNORMAL_LATENCY: change-to-acknowledgement time */
+	int64_t time;            /**< when, ms since the epoch */
+	uint32_t reserved_[4];   /**< 0 */
+} stg_event;
+
+/** Version of ::stg_events this header describes. */
+#define STG_EVENTS_VERSION 1
+
+/** @brief Where events go. The callback cannot fail and must not call into the log. */
+typedef struct stg_events {
+	unsigned int version;  /**< ::STG_EVENTS_VERSION */
+	void (*on_event)(const stg_event *event, void *payload); /**< may be NULL */
+	void *payload;         /**< passed to on_event */
+} stg_events;
+
+/** Static initialiser equal to stg_events_init(e, ::STG_EVENTS_VERSION). */
+#define STG_EVENTS_INIT { STG_EVENTS_VERSION, NULL, NULL }
+
+/**
+ * @brief Fill @p events with the defaults of @p version (no callback).
+ * @return ::STG_OK, ::STG_EINVAL, ::STG_EVERSION.
+ */
+STG_EXTERN int stg_events_init(stg_events *events, unsigned int version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STOCKGUARD_HOOKS_H */

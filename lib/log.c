@@ -1,0 +1,1034 @@
+/*
+ * The integration log: opening and loading, integrations, the entry index,
+ * write-through to storage, and the host calls that change entries (submit,
+ * pause/resume, catalogued, reprocess, remove, expire, flush).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "log_internal.h"
+
+#include <time.h>
+
+/* ------------------------------------------------------------ hook calls */
+
+static int64_t system_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t stg__log_now(stg_log *log)
+{
+	int64_t t;
+
+	if (!log->clock.now_ms)
+		return system_now();
+	log->in_hook++;
+	t = log->clock.now_ms(log->clock.payload);
+	log->in_hook--;
+	return t;
+}
+
+void stg__log_event(stg_log *log, stg_event *ev)
+{
+	if (!log->events.on_event)
+		return;
+	log->in_hook++;
+	log->events.on_event(ev, log->events.payload);
+	log->in_hook--;
+}
+
+/* ---------------------------------------------------------- integrations */
+
+int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32_t *out)
+{
+	uint32_t i;
+
+	/* Integrations are few (marketplace connections): a scan beats a hash. */
+	for (i = 0; i < log->ninteg; i++)
+		if (log->integs[i].len == len && memcmp(log->integs[i].name, name, len) == 0) {
+			*out = i;
+			return 1;
+		}
+	return 0;
+}
+
+/* Find or create; the name was validated by the caller. */
+int stg__log_get_integ(stg_log *log, const char *name, uint32_t *out)
+{
+	size_t len = strlen(name);
+	stg__integ *in;
+
+	if (stg__log_find_integ(log, name, len, out))
+		return STG_OK;
+	if (log->ninteg == log->integ_cap) {
+		uint32_t ncap = log->integ_cap ? log->integ_cap * 2 : 4;
+		stg__integ *n = stg__realloc(&log->alloc, log->integs, ncap * sizeof *n);
+		if (!n)
+			return STG_ENOMEM;
+		log->integs = n;
+		log->integ_cap = ncap;
+	}
+	in = &log->integs[log->ninteg];
+	memset(in, 0, sizeof *in);
+	in->name = stg__strdup(&log->alloc, name, len);
+	if (!in->name)
+		return STG_ENOMEM;
+	in->len = len;
+	in->batch_size = 1;
+	*out = log->ninteg++;
+	return STG_OK;
+}
+
+const stg_policy *stg__log_policy(const stg_log *log, uint32_t integ)
+{
+	const stg_policy *p = log->integs[integ].policy;
+	return p ? p : log->default_policy;
+}
+
+/* ----------------------------------------------------------- entry index */
+
+static uint64_t key_hash(uint32_t integ, const char *sku, size_t len)
+{
+	return stg__hash(sku, len, (uint64_t)integ * 0x9e3779b97f4a7c15ull);
+}
+
+int stg__log_find(const stg_log *log, uint32_t integ, const char *sku, size_t len, uint32_t *out)
+{
+	uint64_t h;
+	size_t mask, i;
+
+	if (!log->slots_cap)
+		return 0;
+	h = key_hash(integ, sku, len);
+	mask = log->slots_cap - 1;
+	for (i = (size_t)h & mask; log->slots[i]; i = (i + 1) & mask) {
+		const stg__ent *e = &log->ents[log->slots[i] - 1];
+		if (e->hash == h && e->integ == integ && e->sku_len == len &&
+		    memcmp(e->sku, sku, len) == 0) {
+			*out = log->slots[i] - 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int index_grow(stg_log *log)
+{
+	size_t ncap = log->slots_cap ? log->slots_cap * 2 : 64, i;
+	uint32_t *ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
+
+	if (!ns)
+		return STG_ENOMEM;
+	for (i = 0; i < log->slots_cap; i++) {
+		size_t j;
+		if (!log->slots[i])
+			continue;
+		j = (size_t)log->ents[log->slots[i] - 1].hash & (ncap - 1);
+		while (ns[j])
+			j = (j + 1) & (ncap - 1);
+		ns[j] = log->slots[i];
+	}
+	stg__free(&log->alloc, log->slots);
+	log->slots = ns;
+	log->slots_cap = ncap;
+	return STG_OK;
+}
+
+/* Make room for one more entry: a free slot in the array and in the index. */
+static int reserve_entry(stg_log *log)
+{
+	if ((size_t)(log->live + 1) * 4 > log->slots_cap * 3 && index_grow(log))
+		return STG_ENOMEM;
+	if (log->free_head == STG__NO_FREE && log->nents == log->ents_cap) {
+		uint32_t ncap;
+		stg__ent *n;
+		if (log->ents_cap >= UINT32_MAX / 2)
+			return STG_ENOMEM;
+		ncap = log->ents_cap ? log->ents_cap * 2 : 64;
+		n = stg__realloc(&log->alloc, log->ents, (size_t)ncap * sizeof *n);
+		if (!n)
+			return STG_ENOMEM;
+		log->ents = n;
+		log->ents_cap = ncap;
+	}
+	return STG_OK;
+}
+
+/* Take the reserved slot for a new entry (cannot fail after reserve_entry). */
+static uint32_t insert_entry(stg_log *log, const stg__ent *proto)
+{
+	uint32_t idx, gen = 0;
+	size_t mask = log->slots_cap - 1, i;
+
+	if (log->free_head != STG__NO_FREE) {
+		idx = log->free_head;
+		log->free_head = log->ents[idx].next_free;
+		gen = log->ents[idx].gen + 1;
+	} else {
+		idx = log->nents++;
+	}
+	log->ents[idx] = *proto;
+	log->ents[idx].gen = gen;
+	log->ents[idx].live = 1;
+	for (i = (size_t)proto->hash & mask; log->slots[i]; i = (i + 1) & mask)
+		;
+	log->slots[i] = idx + 1;
+	log->live++;
+	return idx;
+}
+
+static void delete_entry(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = &log->ents[idx];
+	size_t mask = log->slots_cap - 1, i, j;
+
+	for (i = (size_t)e->hash & mask; log->slots[i] != idx + 1; i = (i + 1) & mask)
+		;
+	log->slots[i] = 0;
+	/* Backward shift (see strmap.c). */
+	for (j = (i + 1) & mask; log->slots[j]; j = (j + 1) & mask) {
+		size_t home = (size_t)log->ents[log->slots[j] - 1].hash & mask;
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			log->slots[i] = log->slots[j];
+			log->slots[j] = 0;
+			i = j;
+		}
+	}
+	stg__free(&log->alloc, e->sku);
+	stg__free(&log->alloc, e->message);
+	e->sku = e->message = NULL;
+	e->live = 0;
+	e->dirty = 0;
+	e->gen++;
+	e->next_free = log->free_head;
+	log->free_head = idx;
+	log->live--;
+}
+
+/* --------------------------------------------------------------- storage */
+
+void stg__log_to_entry(const stg_log *log, const stg__ent *e, int64_t now, stg_entry *out)
+{
+	memset(out, 0, sizeof *out);
+	out->version = STG_ENTRY_VERSION;
+	out->status = e->status;
+	out->integration = log->integs[e->integ].name;
+	out->sku = e->sku;
+	out->message = e->message;
+	out->available = e->available;
+	out->published = e->published;
+	out->acked = e->acked;
+	out->sequence = e->sequence;
+	out->changed_at = e->changed_at;
+	out->job_since = e->job_since;
+	out->first_failed_at = e->first_failed_at;
+	out->last_attempt_at = e->last_attempt_at;
+	out->acked_at = e->acked_at;
+	out->next_attempt_at = e->next_attempt_at;
+	out->latency_ms = e->latency_ms;
+	out->job_id = e->job_id;
+	out->attempts = e->attempts;
+	out->job_state = e->job_state;
+	out->error_class = e->error_class;
+	out->http_status = e->http_status;
+	out->priority = e->priority;
+	out->reason = e->reason;
+	out->flags = e->flags & ~STG_ENTRY_LATE;
+	if (now && e->job_state != STG_JOB_NONE && now - e->job_since > log->latency_limit)
+		out->flags |= STG_ENTRY_LATE;
+}
+
+static int write_ent(stg_log *log, const stg__ent *e)
+{
+	stg_entry out;
+	int rc;
+
+	if (!log->has_storage || !log->storage.write)
+		return STG_OK;
+	stg__log_to_entry(log, e, 0, &out);
+	log->in_hook++;
+	rc = log->storage.write(&out, log->storage.payload);
+	log->in_hook--;
+	if (rc)
+		return stg__fail(log->errmsg, STG_ESTORAGE,
+		                 "storage write of (%.100s, %.100s) failed: hook returned %d",
+		                 out.integration, out.sku, rc);
+	return STG_OK;
+}
+
+int stg__log_write(stg_log *log, uint32_t idx)
+{
+	int rc = write_ent(log, &log->ents[idx]);
+
+	if (rc == STG_OK && log->ents[idx].dirty)
+		log->ents[idx].dirty = 0; /* its owed write just happened */
+	return rc;
+}
+
+void stg__log_mark_dirty(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = &log->ents[idx];
+
+	if (e->dirty)
+		return;
+	if (log->ndirty == log->dirty_cap) {
+		size_t ncap = log->dirty_cap ? log->dirty_cap * 2 : 16;
+		uint32_t *n = stg__realloc(&log->alloc, log->dirty, ncap * sizeof *n);
+		if (!n) {
+			/* Cannot even remember it: fall back to a full rescan at flush time. */
+			e->dirty = 2;
+			return;
+		}
+		log->dirty = n;
+		log->dirty_cap = ncap;
+	}
+	log->dirty[log->ndirty++] = idx;
+	e->dirty = 1;
+}
+
+int stg__log_flush_owed(stg_log *log)
+{
+	size_t i, kept = 0;
+	uint32_t k;
+	int rc = STG_OK;
+
+	for (i = 0; i < log->ndirty; i++) {
+		uint32_t idx = log->dirty[i];
+		stg__ent *e = &log->ents[idx];
+		if (!e->live || !e->dirty)
+			continue;
+		if (rc == STG_OK && stg__log_write(log, idx) == STG_OK)
+			continue;
+		rc = STG_ESTORAGE;
+		log->dirty[kept++] = idx;
+	}
+	log->ndirty = kept;
+	/* Entries that could not even be listed (out of memory) are found by scan. */
+	for (k = 0; k < log->nents; k++) {
+		stg__ent *e = &log->ents[k];
+		if (!e->live || e->dirty != 2)
+			continue;
+		if (rc == STG_OK && stg__log_write(log, k) == STG_OK)
+			continue;
+		rc = STG_ESTORAGE;
+	}
+	return rc;
+}
+
+static int remove_stored(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = &log->ents[idx];
+	int rc;
+
+	if (!log->has_storage || !log->storage.remove)
+		return STG_OK;
+	log->in_hook++;
+	rc = log->storage.remove(log->integs[e->integ].name, e->sku, log->storage.payload);
+	log->in_hook--;
+	if (rc)
+		return stg__fail(log->errmsg, STG_ESTORAGE,
+		                 "storage remove of (%.100s, %.100s) failed: hook returned %d",
+		                 log->integs[e->integ].name, e->sku, rc);
+	return STG_OK;
+}
+
+/* ------------------------------------------------------------ open/close */
+
+static int copy_hook(const void *src, void *dst, size_t size, unsigned want, const char *what)
+{
+	unsigned v;
+
+	if (!src)
+		return STG_OK;
+	memcpy(&v, src, sizeof v);
+	if (v != want)
+		return stg__fail(NULL, STG_EVERSION, "stg_log_open: %s version %u unknown (this library knows %u)",
+		                 what, v, want);
+	memcpy(dst, src, size);
+	return STG_OK;
+}
+
+static int load_sink(void *ctx, const stg_entry *in)
+{
+	stg_log *log = ctx;
+	size_t ilen, slen, mlen = 0;
+	uint32_t integ, idx;
+	stg__ent e;
+	int rc;
+
+	if (!in || in->version != STG_ENTRY_VERSION)
+		return stg__fail(log->errmsg, in ? STG_EVERSION : STG_EINVAL,
+		                 "stg_log_open: stored entry is NULL or has an unknown version");
+	if (!stg__key_ok(in->integration, &ilen) || !stg__key_ok(in->sku, &slen))
+		return stg__fail(log->errmsg, STG_ECORRUPT,
+		                 "stg_log_open: stored entry without a valid integration or sku");
+	if (in->status < STG_ENTRY_PENDING || in->status > STG_ENTRY_ERROR ||
+	    in->job_state < STG_JOB_NONE || in->job_state > STG_JOB_HELD ||
+	    in->error_class < 0 || in->error_class >= STG_ERRCLASS_COUNT ||
+	    in->priority < STG_PRIORITY_URGENT || in->priority > STG_PRIORITY_NORMAL ||
+	    in->reason < 0 || in->reason >= STG_REASON_COUNT ||
+	    in->http_status < 0 || in->http_status > 999 ||
+	    (in->status == STG_ENTRY_PENDING) != (in->job_state != STG_JOB_NONE))
+		return stg__fail(log->errmsg, STG_ECORRUPT,
+		                 "stg_log_open: stored entry (%.100s, %.100s) has fields out of range",
+		                 in->integration, in->sku);
+	if ((rc = stg__log_get_integ(log, in->integration, &integ)))
+		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
+	if (stg__log_find(log, integ, in->sku, slen, &idx))
+		return stg__fail(log->errmsg, STG_ECORRUPT,
+		                 "stg_log_open: entry (%.100s, %.100s) stored twice", in->integration,
+		                 in->sku);
+	if ((rc = reserve_entry(log)))
+		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
+	memset(&e, 0, sizeof e);
+	e.integ = integ;
+	e.sku_len = (uint32_t)slen;
+	e.hash = key_hash(integ, in->sku, slen);
+	e.sku = stg__strdup(&log->alloc, in->sku, slen);
+	if (in->message) {
+		while (mlen < STG_MESSAGE_MAX && in->message[mlen])
+			mlen++;
+		if (mlen)
+			e.message = stg__strdup(&log->alloc, in->message, mlen);
+	}
+	if (!e.sku || (mlen && !e.message)) {
+		stg__free(&log->alloc, e.sku);
+		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_open: out of memory");
+	}
+	e.available = in->available;
+	e.published = in->published;
+	e.acked = in->acked;
+	e.sequence = in->sequence;
+	e.changed_at = in->changed_at;
+	e.job_since = in->job_since;
+	e.first_failed_at = in->first_failed_at;
+	e.last_attempt_at = in->last_attempt_at;
+	e.acked_at = in->acked_at;
+	e.next_attempt_at = in->next_attempt_at;
+	e.latency_ms = in->latency_ms;
+	e.job_id = in->job_id;
+	e.attempts = in->attempts;
+	e.status = (uint8_t)in->status;
+	/* A job handed out before the stop may never have arrived: send it again. */
+	e.job_state = (uint8_t)(in->job_state == STG_JOB_IN_FLIGHT ? STG_JOB_QUEUED : in->job_state);
+	e.error_class = (uint8_t)in->error_class;
+	e.http_status = (uint16_t)in->http_status;
+	e.priority = (uint8_t)in->priority;
+	e.reason = (uint8_t)in->reason;
+	e.flags = in->flags & ~STG_ENTRY_LATE;
+	if ((in->job_id >> 32) >= log->job_counter)
+		log->job_counter = (in->job_id >> 32) + 1;
+	insert_entry(log, &e);
+	return STG_OK;
+}
+
+/* After the load: ids for the jobs, heaps, pauses. */
+static int settle_loaded(stg_log *log)
+{
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < log->nents; i++) {
+		stg__ent *e = &log->ents[i];
+		if (!e->live || e->job_state == STG_JOB_NONE)
+			continue;
+		e->job_id = (++log->job_counter << 32) | i;
+		if (e->job_state == STG_JOB_QUEUED && e->error_class == STG_ERRCLASS_AUTH)
+			log->integs[e->integ].paused = 1;
+		if ((rc = stg__log_schedule_reserve(log, e->integ)))
+			return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
+		stg__log_schedule(log, i);
+	}
+	return STG_OK;
+}
+
+STG_EXTERN void stg_log_close(stg_log *log)
+{
+	stg__alloc a;
+	uint32_t i;
+
+	if (!log)
+		return;
+	a = log->alloc;
+	for (i = 0; i < log->nents; i++)
+		if (log->ents[i].live) {
+			stg__free(&a, log->ents[i].sku);
+			stg__free(&a, log->ents[i].message);
+		}
+	for (i = 0; i < log->ninteg; i++) {
+		stg__integ *in = &log->integs[i];
+		stg__free(&a, in->name);
+		stg_policy_free(in->policy);
+		stg__free(&a, in->waiting.items);
+		stg__free(&a, in->ready.items);
+		stg__counters_free(log, &in->counters);
+	}
+	stg_policy_free(log->default_policy);
+	stg__free(&a, log->integs);
+	stg__free(&a, log->ents);
+	stg__free(&a, log->slots);
+	stg__free(&a, log->dirty);
+	stg__free(&a, log);
+}
+
+STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *opt)
+{
+	static const stg_log_options defaults = STG_LOG_OPTIONS_INIT;
+	stg_allocator host_alloc;
+	stg__alloc a;
+	stg_log *log;
+	int rc;
+
+	if (!out)
+		return stg__fail(NULL, STG_EINVAL, "stg_log_open: NULL out");
+	if (!opt)
+		opt = &defaults;
+	if (opt->version != STG_LOG_OPTIONS_VERSION)
+		return stg__fail(NULL, STG_EVERSION,
+		                 "stg_log_open: options version %u unknown (this library knows %u)",
+		                 opt->version, STG_LOG_OPTIONS_VERSION);
+	if (opt->latency_limit_ms < 0 || opt->backoff_base_ms < 0 || opt->backoff_max_ms < 0 ||
+	    opt->catalogue_retry_ms < 0 || opt->success_max_age_ms < 0)
+		return stg__fail(NULL, STG_EINVAL, "stg_log_open: negative time in the options");
+	if (opt->allocator) {
+		if ((rc = copy_hook(opt->allocator, &host_alloc, sizeof host_alloc,
+		                    STG_ALLOCATOR_VERSION, "allocator")))
+			return rc;
+	}
+	if ((rc = stg__alloc_from(&a, opt->allocator ? &host_alloc : NULL)))
+		return rc;
+	log = stg__calloc(&a, 1, sizeof *log);
+	if (!log)
+		return stg__fail(NULL, STG_ENOMEM, "stg_log_open: out of memory");
+	log->alloc = a;
+	log->free_head = STG__NO_FREE;
+	if ((rc = copy_hook(opt->storage, &log->storage, sizeof log->storage, STG_STORAGE_VERSION, "storage")) ||
+	    (rc = copy_hook(opt->transport, &log->transport, sizeof log->transport, STG_TRANSPORT_VERSION, "transport")) ||
+	    (rc = copy_hook(opt->clock, &log->clock, sizeof log->clock, STG_CLOCK_VERSION, "clock")) ||
+	    (rc = copy_hook(opt->events, &log->events, sizeof log->events, STG_EVENTS_VERSION, "events")))
+		goto fail;
+	if (opt->storage && (!log->storage.write || !log->storage.remove)) {
+		rc = stg__fail(NULL, STG_EINVAL, "stg_log_open: storage needs write and remove");
+		goto fail;
+	}
+	if (opt->transport && !log->transport.send) {
+		rc = stg__fail(NULL, STG_EINVAL, "stg_log_open: transport needs send");
+		goto fail;
+	}
+	log->has_storage = opt->storage != NULL;
+	log->has_transport = opt->transport != NULL;
+	log->latency_limit = opt->latency_limit_ms ? opt->latency_limit_ms : 3600000;
+	log->backoff_base = opt->backoff_base_ms ? opt->backoff_base_ms : 1000;
+	log->backoff_max = opt->backoff_max_ms ? opt->backoff_max_ms : 15 * 60000;
+	if (log->backoff_max < log->backoff_base)
+		log->backoff_max = log->backoff_base;
+	log->catalogue_retry = opt->catalogue_retry_ms ? opt->catalogue_retry_ms : 6 * 3600000;
+	log->success_max_age = opt->success_max_age_ms;
+	log->success_max_count = opt->success_max_count;
+	log->max_transient = opt->max_transient_retries ? opt->max_transient_retries : 5;
+	log->rng = opt->jitter_seed ? opt->jitter_seed : 0x5eed5eed5eed5eedull;
+	if ((rc = stg_policy_new(&log->default_policy, opt->allocator ? &host_alloc : NULL)))
+		goto fail;
+	if (log->has_storage && log->storage.load) {
+		log->in_hook++;
+		rc = log->storage.load(load_sink, log, log->storage.payload);
+		log->in_hook--;
+		if (rc) {
+			/* A sink verdict is passed back as is; anything else is the hook's. */
+			if (rc > 0 || rc < STG_EOVERFLOW)
+				stg__fail(NULL, STG_ESTORAGE, "stg_log_open: storage load failed: hook returned %d", rc);
+			else if (log->errmsg[0] == '\0')
+				stg__fail(NULL, rc, "stg_log_open: storage load failed: %s", stg_strerror(rc));
+			else
+				stg__fail(NULL, rc, "%s", log->errmsg);
+			rc = (rc > 0 || rc < STG_EOVERFLOW) ? STG_ESTORAGE : rc;
+			goto fail;
+		}
+	}
+	if ((rc = settle_loaded(log))) {
+		stg__fail(NULL, rc, "%s", log->errmsg);
+		goto fail;
+	}
+	log->errmsg[0] = '\0';
+	*out = log;
+	return STG_OK;
+fail:
+	stg_log_close(log);
+	return rc;
+}
+
+STG_EXTERN const char *stg_log_errmsg(const stg_log *log)
+{
+	return log ? log->errmsg : "";
+}
+
+STG_EXTERN int stg_log_set_transport(stg_log *log, const stg_transport *t)
+{
+	STG__ENTER(log, "stg_log_set_transport");
+	if (!t || !t->send)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_set_transport: %s",
+		                 t ? "send is required" : "NULL transport");
+	if (t->version != STG_TRANSPORT_VERSION)
+		return stg__fail(log->errmsg, STG_EVERSION, "stg_log_set_transport: version %u unknown",
+		                 t->version);
+	log->transport = *t;
+	log->has_transport = 1;
+	return STG_OK;
+}
+
+static int need_name(stg_log *log, const char *fn, const char *what, const char *s)
+{
+	if (!stg__key_ok(s, NULL))
+		return stg__fail(log->errmsg, STG_EINVAL, "%s: %s must be 1 to %d bytes", fn, what,
+		                 STG_KEY_MAX);
+	return STG_OK;
+}
+
+STG_EXTERN int stg_log_set_policy(stg_log *log, const char *integration, const stg_policy *policy)
+{
+	stg_policy *copy;
+	uint32_t i;
+	int rc;
+
+	STG__ENTER(log, "stg_log_set_policy");
+	if ((rc = need_name(log, "stg_log_set_policy", "integration", integration)))
+		return rc;
+	if (!policy)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_set_policy: NULL policy");
+	if (stg_policy_copy(&copy, policy))
+		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_policy: out of memory");
+	if (stg__log_get_integ(log, integration, &i)) {
+		stg_policy_free(copy);
+		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_policy: out of memory");
+	}
+	stg_policy_free(log->integs[i].policy);
+	log->integs[i].policy = copy;
+	return STG_OK;
+}
+
+STG_EXTERN int stg_log_set_limits(stg_log *log, const char *integration, uint32_t batch_size,
+                                  uint32_t max_jobs, int64_t per_ms)
+{
+	stg__integ *in;
+	uint32_t i;
+	int rc;
+
+	STG__ENTER(log, "stg_log_set_limits");
+	if ((rc = need_name(log, "stg_log_set_limits", "integration", integration)))
+		return rc;
+	if (batch_size < 1 || batch_size > 10000)
+		return stg__fail(log->errmsg, STG_ERANGE,
+		                 "stg_log_set_limits: batch size must be 1 to 10000, got %u", batch_size);
+	if ((max_jobs == 0) != (per_ms == 0) || per_ms < 0 || per_ms > 86400000)
+		return stg__fail(log->errmsg, STG_ERANGE,
+		                 "stg_log_set_limits: rate needs max_jobs > 0 and per_ms in 1..86400000 "
+		                 "(or both 0 for none)");
+	if (stg__log_get_integ(log, integration, &i))
+		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_limits: out of memory");
+	in = &log->integs[i];
+	in->batch_size = batch_size;
+	in->max_jobs = max_jobs;
+	in->per_ms = per_ms;
+	in->tokens = (int64_t)max_jobs * per_ms; /* start with a full bucket */
+	in->refilled_at = 0;
+	return STG_OK;
+}
+
+/* ---------------------------------------------------------------- submit */
+
+/* Priority of a job publishing p1, the marketplace last having p0 (or not). */
+static int job_priority(const stg_policy *p, int has_p0, int64_t p0, int64_t p1, unsigned warn)
+{
+	if (p1 == 0 || warn)
+		return STG_PRIORITY_URGENT;
+	if (p1 <= p->window || (has_p0 && p0 <= p->window))
+		return STG_PRIORITY_LOW_STOCK;
+	return STG_PRIORITY_NORMAL;
+}
+
+/* The index insert_entry() will take next. */
+static uint32_t next_idx(const stg_log *log)
+{
+	return log->free_head != STG__NO_FREE ? log->free_head : log->nents;
+}
+
+static uint64_t new_job_id(stg_log *log, uint32_t idx)
+{
+	return (++log->job_counter << 32) | idx;
+}
+
+static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res, int64_t now)
+{
+	size_t ilen, slen;
+	uint32_t integ, idx = 0;
+	const stg_policy *pol;
+	stg_evaluation to;
+	stg__counters *c;
+	stg__ent e, saved;
+	int found, rc, decision, reason, fresh_warning;
+	int64_t min;
+	int source;
+
+	if (s->version != STG_SUBMIT_VERSION)
+		return stg__fail(log->errmsg, STG_EVERSION, "stg_log_submit: submit version %u unknown",
+		                 s->version);
+	if (!stg__key_ok(s->integration, &ilen) || !stg__key_ok(s->sku, &slen))
+		return stg__fail(log->errmsg, STG_EINVAL,
+		                 "stg_log_submit: integration and sku must be 1 to %d bytes", STG_KEY_MAX);
+	if (s->flags & ~(unsigned)STG_CHANGE_NON_STOCK)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: unknown flags 0x%x", s->flags);
+	if ((rc = stg__log_get_integ(log, s->integration, &integ)))
+		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+	pol = stg__log_policy(log, integ);
+	c = &log->integs[integ].counters;
+	found = stg__log_find(log, integ, s->sku, slen, &idx);
+	memset(res, 0, sizeof *res);
+
+	if (found && s->sequence < log->ents[idx].sequence) {
+		c->changes++;
+		c->stale++;
+		res->decision = STG_DECISION_STALE;
+		res->reason = STG_REASON_STALE;
+		res->published = log->ents[idx].published;
+		return STG_OK;
+	}
+	/* Everything that could fail is reserved before storage sees the change,
+	 * so that after a successful write nothing can fail any more. */
+	if (!found && (rc = reserve_entry(log)))
+		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+	stg_policy_resolve_min(pol, s->sku, s->category, &min, &source);
+	stg__policy_eval(pol, min, source, s->available, &to);
+
+	if (found) {
+		saved = e = log->ents[idx];
+	} else {
+		memset(&e, 0, sizeof e);
+		e.integ = integ;
+		e.sku_len = (uint32_t)slen;
+		e.hash = key_hash(integ, s->sku, slen);
+		e.latency_ms = -1;
+		e.priority = STG_PRIORITY_NORMAL;
+		memset(&saved, 0, sizeof saved);
+	}
+	fresh_warning = to.warnings && !(e.flags & STG_ENTRY_MIN_STOCK_REACHED);
+
+	if (found && e.job_state != STG_JOB_NONE) {
+		/* One job per SKU: the newest quantity rides on the waiting one. */
+		decision = STG_DECISION_COALESCED;
+		reason = STG_REASON_COALESCED;
+		e.published = to.published;
+		e.priority = (uint8_t)job_priority(pol, (e.flags & STG_ENTRY_HAS_ACKED) != 0, e.acked,
+		                                   to.published, to.warnings);
+	} else {
+		int has_p0 = 0;
+		int64_t p0 = 0;
+		if (found && e.status == STG_ENTRY_ERROR) {
+			/* The marketplace holds what it last acknowledged, not our last change. */
+			has_p0 = (e.flags & STG_ENTRY_HAS_ACKED) != 0;
+			p0 = e.acked;
+		} else if (found) {
+			stg_evaluation from;
+			stg__policy_eval(pol, min, source, e.available, &from);
+			has_p0 = 1;
+			p0 = from.published;
+		}
+		if (found && e.status == STG_ENTRY_ERROR && !has_p0) {
+			decision = STG_DECISION_EXPORT;
+			reason = STG_REASON_AFTER_ERROR;
+		} else {
+			/* p0 may be an acknowledged quantity with no available behind
+			 * it, so the table is applied to published values directly. */
+			decision = stg__filter_table(pol, has_p0, (s->flags & STG_CHANGE_NON_STOCK) != 0,
+			                             p0, to.published,
+			                             (e.flags & STG_ENTRY_HAS_ACKED) ? now - e.acked_at : -1,
+			                             &reason);
+		}
+		if (decision == STG_DECISION_EXPORT) {
+			e.published = to.published;
+			e.job_state = STG_JOB_QUEUED;
+			e.status = STG_ENTRY_PENDING;
+			e.job_since = s->changed_at ? s->changed_at : now;
+			e.next_attempt_at = now;
+			e.job_id = new_job_id(log, found ? idx : next_idx(log));
+			e.priority = (uint8_t)job_priority(pol, has_p0, p0, to.published, to.warnings);
+			e.flags &= ~STG_ENTRY_NON_STOCK;
+		}
+	}
+	if (decision != STG_DECISION_SKIP && (s->flags & STG_CHANGE_NON_STOCK))
+		e.flags |= STG_ENTRY_NON_STOCK;
+	e.available = s->available;
+	e.sequence = s->sequence;
+	e.changed_at = s->changed_at ? s->changed_at : now;
+	e.reason = (uint8_t)reason;
+	e.flags = to.warnings ? (e.flags | STG_ENTRY_MIN_STOCK_REACHED)
+	                      : (e.flags & ~STG_ENTRY_MIN_STOCK_REACHED);
+
+	if (!found) {
+		e.sku = stg__strdup(&log->alloc, s->sku, slen);
+		if (!e.sku)
+			return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_submit: out of memory");
+	}
+	if (e.job_state == STG_JOB_QUEUED || e.job_state == STG_JOB_HELD) {
+		if ((rc = stg__log_schedule_reserve(log, integ))) {
+			if (!found)
+				stg__free(&log->alloc, e.sku);
+			return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+		}
+	}
+	if ((rc = write_ent(log, &e))) {
+		if (!found)
+			stg__free(&log->alloc, e.sku);
+		return rc;
+	}
+	if (found) {
+		int resched = e.job_state != STG_JOB_NONE && e.job_state != STG_JOB_IN_FLIGHT &&
+		              (saved.job_state == STG_JOB_NONE || saved.priority != e.priority);
+		log->ents[idx] = e;
+		if (log->ents[idx].dirty)
+			log->ents[idx].dirty = 0;
+		if (resched)
+			stg__log_schedule(log, idx);
+	} else {
+		idx = insert_entry(log, &e);
+		if (decision == STG_DECISION_EXPORT)
+			stg__log_schedule(log, idx);
+	}
+	c->changes++;
+	if (decision == STG_DECISION_EXPORT)
+		c->exports++;
+	else if (decision == STG_DECISION_COALESCED)
+		c->coalesced++;
+	else
+		c->skips[reason]++;
+	if (to.warnings)
+		c->warnings++;
+	res->decision = decision;
+	res->reason = reason;
+	res->published = to.published;
+	res->warnings = to.warnings;
+	res->priority = decision == STG_DECISION_SKIP ? STG_PRIORITY_NORMAL : log->ents[idx].priority;
+	res->job_id = decision == STG_DECISION_SKIP ? 0 : log->ents[idx].job_id;
+	if (fresh_warning) {
+		stg_event ev;
+		memset(&ev, 0, sizeof ev);
+		ev.type = STG_EVENT_MIN_STOCK_REACHED;
+		ev.integration = log->integs[integ].name;
+		ev.sku = log->ents[idx].sku;
+		ev.available = s->available;
+		ev.min_stock = min;
+		ev.time = now;
+		stg__log_event(log, &ev);
+	}
+	return STG_OK;
+}
+
+STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *s, stg_submit_result *out)
+{
+	stg_submit_result tmp;
+	int64_t now;
+
+	STG__ENTER(log, "stg_log_submit");
+	if (!s)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: NULL change");
+	stg__log_flush_owed(log);
+	now = stg__log_now(log);
+	return submit_one(log, s, out ? out : &tmp, now);
+}
+
+STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
+                                    stg_submit_result *results, size_t *done)
+{
+	stg_submit_result tmp;
+	int64_t now;
+	size_t i;
+	int rc = STG_OK;
+
+	if (done)
+		*done = 0;
+	STG__ENTER(log, "stg_log_submit_batch");
+	if (n && !s)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit_batch: NULL changes");
+	stg__log_flush_owed(log);
+	now = stg__log_now(log);
+	for (i = 0; i < n; i++) {
+		if ((rc = submit_one(log, &s[i], results ? &results[i] : &tmp, now)))
+			break;
+	}
+	if (done)
+		*done = i;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- remove */
+
+static int remove_idx(stg_log *log, uint32_t idx, unsigned flags)
+{
+	int rc;
+
+	if (log->ents[idx].job_state != STG_JOB_NONE && !(flags & STG_REMOVE_FORCE))
+		return stg__fail(log->errmsg, STG_EBUSY,
+		                 "stg_log_remove: (%.100s, %.100s) has a pending job (use STG_REMOVE_FORCE)",
+		                 log->integs[log->ents[idx].integ].name, log->ents[idx].sku);
+	if ((rc = remove_stored(log, idx)))
+		return rc;
+	delete_entry(log, idx);
+	return STG_OK;
+}
+
+STG_EXTERN int stg_log_remove(stg_log *log, const char *integration, const char *sku,
+                              unsigned int flags)
+{
+	size_t ilen, slen;
+	uint32_t integ, idx;
+
+	STG__ENTER(log, "stg_log_remove");
+	if (!stg__key_ok(integration, &ilen) || !stg__key_ok(sku, &slen))
+		return stg__fail(log->errmsg, STG_EINVAL,
+		                 "stg_log_remove: integration and sku must be 1 to %d bytes", STG_KEY_MAX);
+	if (flags & ~(unsigned)STG_REMOVE_FORCE)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_remove: unknown flags 0x%x", flags);
+	if (!stg__log_find_integ(log, integration, ilen, &integ) ||
+	    !stg__log_find(log, integ, sku, slen, &idx))
+		return stg__fail(log->errmsg, STG_ENOTFOUND, "stg_log_remove: no entry (%.100s, %.100s)",
+		                 integration, sku);
+	stg__log_flush_owed(log);
+	return remove_idx(log, idx, flags);
+}
+
+STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigned int flags,
+                                       size_t *count)
+{
+	uint32_t i;
+	size_t n = 0;
+	int64_t now;
+	int rc;
+
+	if (count)
+		*count = 0;
+	STG__ENTER(log, "stg_log_remove_matching");
+	if ((rc = stg__query_check(log, q, "stg_log_remove_matching")))
+		return rc;
+	if (flags & ~(unsigned)STG_REMOVE_FORCE)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_remove_matching: unknown flags 0x%x",
+		                 flags);
+	stg__log_flush_owed(log);
+	now = stg__log_now(log);
+	for (i = 0; i < log->nents; i++) {
+		stg__ent *e = &log->ents[i];
+		if (!e->live || !stg__query_match(log, q, e, now))
+			continue;
+		if (e->job_state != STG_JOB_NONE && !(flags & STG_REMOVE_FORCE))
+			continue;
+		if ((rc = remove_idx(log, i, flags)))
+			break;
+		n++;
+	}
+	if (count)
+		*count = n;
+	return rc;
+}
+
+/* ------------------------------------------------------ retention, flush */
+
+static int older_ack(const void *a, const void *b, void *ctx)
+{
+	const stg_log *log = ctx;
+	int64_t x = log->ents[*(const uint32_t *)a].acked_at;
+	int64_t y = log->ents[*(const uint32_t *)b].acked_at;
+	return (x > y) - (x < y);
+}
+
+/* In-place heapsort with a context (qsort_r is not portable C). */
+static void sort_idx(uint32_t *v, size_t n, int (*cmp)(const void *, const void *, void *), void *ctx)
+{
+	size_t i, end;
+
+	for (end = n; end > 1; end--) {
+		/* build/restore a max-heap over v[0..end) then move the max to the end */
+		for (i = end / 2; i-- > 0;) {
+			size_t r = i;
+			for (;;) {
+				size_t l = 2 * r + 1, m = r;
+				uint32_t t;
+				if (l < end && cmp(&v[l], &v[m], ctx) > 0)
+					m = l;
+				if (l + 1 < end && cmp(&v[l + 1], &v[m], ctx) > 0)
+					m = l + 1;
+				if (m == r)
+					break;
+				t = v[r]; v[r] = v[m]; v[m] = t;
+				r = m;
+			}
+		}
+		{
+			uint32_t t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
+		}
+	}
+}
+
+STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
+{
+	uint32_t i, *succ = NULL;
+	size_t n = 0, nsucc = 0, k;
+	int64_t now;
+	int rc = STG_OK;
+
+	if (removed)
+		*removed = 0;
+	STG__ENTER(log, "stg_log_expire");
+	stg__log_flush_owed(log);
+	now = stg__log_now(log);
+	if (log->success_max_age) {
+		for (i = 0; i < log->nents && rc == STG_OK; i++) {
+			stg__ent *e = &log->ents[i];
+			if (!e->live || e->status != STG_ENTRY_SUCCESS ||
+			    now - e->acked_at <= log->success_max_age)
+				continue;
+			if ((rc = remove_idx(log, i, 0)) == STG_OK)
+				n++;
+		}
+	}
+	if (rc == STG_OK && log->success_max_count) {
+		for (i = 0; i < log->nents; i++)
+			nsucc += log->ents[i].live && log->ents[i].status == STG_ENTRY_SUCCESS;
+		if (nsucc > log->success_max_count) {
+			succ = stg__calloc(&log->alloc, nsucc, sizeof *succ);
+			if (!succ) {
+				rc = stg__fail(log->errmsg, STG_ENOMEM, "stg_log_expire: out of memory");
+			} else {
+				for (i = 0, k = 0; i < log->nents; i++)
+					if (log->ents[i].live && log->ents[i].status == STG_ENTRY_SUCCESS)
+						succ[k++] = i;
+				sort_idx(succ, nsucc, older_ack, log);
+				for (k = 0; k < nsucc - log->success_max_count; k++) {
+					if ((rc = remove_idx(log, succ[k], 0)))
+						break;
+					n++;
+				}
+				stg__free(&log->alloc, succ);
+			}
+		}
+	}
+	if (removed)
+		*removed = n;
+	return rc;
+}
+
+STG_EXTERN int stg_log_flush(stg_log *log, size_t *pending)
+{
+	uint32_t i;
+	size_t owed = 0;
+	int rc;
+
+	STG__ENTER(log, "stg_log_flush");
+	rc = stg__log_flush_owed(log);
+	for (i = 0; i < log->nents; i++)
+		owed += log->ents[i].live && log->ents[i].dirty;
+	if (pending)
+		*pending = owed;
+	if (rc)
+		return stg__fail(log->errmsg, rc, "stg_log_flush: %zu entries still owed to storage", owed);
+	return STG_OK;
+}
