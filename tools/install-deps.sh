@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install, from Debian's registry, whatever the build, the tests and the docs
+# need and this machine lacks. Safe to run again: it installs nothing when
+# everything is there. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+	gcc g++ pkg-config python3 meson ninja-build  # build
+	libcriterion-dev valgrind                     # tests
+	abigail-tools binutils                        # ABI guard (abidw/abidiff, nm)
+	doxygen                                       # API docs (a test fails on any warning)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
