@@ -58,28 +58,19 @@ STG_EXTERN int stg_classify_http(int status)
 	return STG_ERRCLASS_TRANSIENT;
 }
 
-/* CRC-32 (IEEE, reflected), bytewise with a table built on first use. */
+/* CRC-32 (IEEE, reflected), bit by bit: no shared table, so nothing to
+ * initialise and nothing for threads to race on. Entries are short. */
 static uint32_t crc32_of(const unsigned char *p, size_t n)
 {
-	static uint32_t table[256];
-	static int ready;
 	uint32_t c = 0xffffffffu;
 	size_t i;
 
-	/* Racing builders write identical values, so no lock is needed. */
-	if (!ready) {
-		uint32_t k, v;
-		for (k = 0; k < 256; k++) {
-			int b;
-			v = k;
-			for (b = 0; b < 8; b++)
-				v = (v & 1) ? 0xedb88320u ^ (v >> 1) : v >> 1;
-			table[k] = v;
-		}
-		ready = 1;
+	for (i = 0; i < n; i++) {
+		int b;
+		c ^= p[i];
+		for (b = 0; b < 8; b++)
+			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
 	}
-	for (i = 0; i < n; i++)
-		c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
 	return c ^ 0xffffffffu;
 }
 

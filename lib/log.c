@@ -350,9 +350,21 @@ static int copy_hook(const void *src, void *dst, size_t size, unsigned want, con
 	return STG_OK;
 }
 
+static int load_entry(stg_log *log, const stg_entry *in);
+
+/* Remember the first verdict, so open can tell it from the hook's own failure. */
 static int load_sink(void *ctx, const stg_entry *in)
 {
 	stg_log *log = ctx;
+	int rc = log->load_rc ? log->load_rc : load_entry(log, in);
+
+	if (rc && !log->load_rc)
+		log->load_rc = rc;
+	return rc;
+}
+
+static int load_entry(stg_log *log, const stg_entry *in)
+{
 	size_t ilen, slen, mlen = 0;
 	uint32_t integ, idx;
 	stg__ent e;
@@ -535,15 +547,14 @@ STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *opt)
 		log->in_hook++;
 		rc = log->storage.load(load_sink, log, log->storage.payload);
 		log->in_hook--;
+		if (log->load_rc) {
+			/* The sink refused an entry: that verdict, whatever the hook returned. */
+			rc = log->load_rc;
+			stg__fail(NULL, rc, "%s", log->errmsg);
+			goto fail;
+		}
 		if (rc) {
-			/* A sink verdict is passed back as is; anything else is the hook's. */
-			if (rc > 0 || rc < STG_EOVERFLOW)
-				stg__fail(NULL, STG_ESTORAGE, "stg_log_open: storage load failed: hook returned %d", rc);
-			else if (log->errmsg[0] == '\0')
-				stg__fail(NULL, rc, "stg_log_open: storage load failed: %s", stg_strerror(rc));
-			else
-				stg__fail(NULL, rc, "%s", log->errmsg);
-			rc = (rc > 0 || rc < STG_EOVERFLOW) ? STG_ESTORAGE : rc;
+			rc = stg__fail(NULL, STG_ESTORAGE, "stg_log_open: storage load failed: hook returned %d", rc);
 			goto fail;
 		}
 	}

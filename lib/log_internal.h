@@ -100,6 +100,7 @@ struct stg_log {
 	uint64_t job_counter;
 	uint64_t order_counter;
 	int in_hook;
+	int load_rc;              /* the sink's verdict during a load, 0 if none */
 	char errmsg[STG__ERRMSG_LEN];
 };
 

@@ -554,7 +554,6 @@ STG_EXTERN int stg_log_next_due(stg_log *log, int64_t *wait_ms)
 	now = stg__log_now(log);
 	for (i = 0; i < log->ninteg; i++) {
 		stg__integ *in = &log->integs[i];
-		size_t k;
 		if (in->paused)
 			continue;
 		if (ready_top(log, in)) {
@@ -564,12 +563,8 @@ STG_EXTERN int stg_log_next_due(stg_log *log, int64_t *wait_ms)
 		/* The waiting heap may start with stale items; the first valid one counts. */
 		while (in->waiting.len && !item_valid(log, &in->waiting.items[0]))
 			heap_pop(&in->waiting, before_waiting);
-		for (k = 0; k < in->waiting.len && k < 1; k++) {
-			const stg__heap_item *it = &in->waiting.items[0];
-			int64_t w;
-			if (log->ents[it->idx].job_state == STG_JOB_HELD)
-				continue;
-			w = it->due - now;
+		if (in->waiting.len) {
+			int64_t w = in->waiting.items[0].due - now;
 			if (w < 0)
 				w = 0;
 			if (best < 0 || w < best)
@@ -687,16 +682,11 @@ static int requeue(stg_log *log, uint32_t idx, int64_t now, int fresh)
 	if ((rc = stg__log_schedule_reserve(log, e->integ)))
 		return stg__fail(log->errmsg, rc, "out of memory");
 	if (fresh) {
+		/* The newest change's evaluation, made with its category, goes again. */
 		const stg_policy *pol = stg__log_policy(log, e->integ);
-		stg_evaluation ev;
-		int64_t min;
-		int source;
-		/* Evaluated again: the policy may have changed since. */
-		stg_policy_resolve_min(pol, e->sku, NULL, &min, &source);
-		stg__policy_eval(pol, min, source, e->available, &ev);
-		e->published = ev.published;
-		e->priority = (uint8_t)(ev.published == 0 || ev.warnings ? STG_PRIORITY_URGENT
-		                        : ev.published <= pol->window ? STG_PRIORITY_LOW_STOCK
+		e->priority = (uint8_t)(e->published == 0 || (e->flags & STG_ENTRY_MIN_STOCK_REACHED)
+		                        ? STG_PRIORITY_URGENT
+		                        : e->published <= pol->window ? STG_PRIORITY_LOW_STOCK
 		                        : STG_PRIORITY_NORMAL);
 		e->job_since = now;
 		e->job_id = (++log->job_counter << 32) | idx;

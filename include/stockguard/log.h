@@ -245,8 +245,9 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent);
 STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_result *result);
 
 /**
- * @brief Milliseconds until the next job is due (0: one is due now; -1: none
- *        is waiting on time). Held and paused jobs do not count.
+ * @brief Milliseconds until the next job is due (0: one is due now; -1: no
+ *        job is waiting). Held jobs count at their slow-retry time; jobs of
+ *        paused integrations do not count.
  * @return ::STG_OK, ::STG_EINVAL, ::STG_ERECURSIVE.
  */
 STG_EXTERN int stg_log_next_due(stg_log *log, int64_t *wait_ms);
@@ -378,9 +379,9 @@ STG_EXTERN int stg_log_stats(stg_log *log, const char *integration, stg_stats *o
  * @brief Queue one entry's export again (merchant action "reprocess").
  *
  * Never instant: the job goes out at the next pump and may fail again.
- * Works on success and error entries (the quantity is evaluated again from
- * the last available with the current policy) and on waiting jobs (due now,
- * a hold is lifted).
+ * Works on success and error entries (the quantity of the newest change,
+ * @ref stg_entry.published, is sent again) and on waiting jobs (due now, a
+ * hold is lifted).
  *
  * @return ::STG_OK; ::STG_ENOTFOUND; ::STG_EBUSY (job in flight);
  *         ::STG_ESTORAGE (nothing changed); ::STG_ENOMEM; ::STG_EINVAL;
