@@ -1,6 +1,8 @@
 /*
- * stockguard-replay: run a CSV feed of stock changes through the minimum
- * stock policy and the export-change filter, and print every decision.
+ * stockguard-replay: run a CSV feed of stock changes through stockguard's
+ * integration log (minimum stock policy, export-change filter, in-memory
+ * store, a simulated marketplace that accepts everything) and print every
+ * decision.
  *
  * The input and output formats are a contract (SPEC section 7, and
  * examples/README.md for the details this file decides):
@@ -12,9 +14,9 @@
  *   1. small utilities (messages, a string-keyed hash table);
  *   2. value parsers (time, integers, text);
  *   3. command line;
- *   4. FEED STATE: the previous available of each (integration, SKU) seen in
- *      the feed. This is the part that will be replaced by the library's
- *      integration log; nothing outside it knows how the state is kept;
+ *   4. the integration log the feed runs through (fake clock, simulated
+ *      marketplace); it keeps the previous available of each
+ *      (integration, SKU);
  *   5. policies, one per integration;
  *   6. the replay loop, the output and the summary.
  *
@@ -429,8 +431,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "Usage: " PROG " [OPTION]... FILE\n"
-	        "Replay a CSV feed of stock changes through stockguard's minimum-stock policy\n"
-	        "and export-change filter; print one decision per row.\n"
+	        "Replay a CSV feed of stock changes through stockguard's integration log\n"
+	        "(minimum-stock policy, export-change filter, in-memory store, a simulated\n"
+	        "marketplace that accepts everything); print one decision per row.\n"
 	        "\n"
 	        "FILE is a CSV with the header %s;\n"
 	        "'-' reads standard input.\n"
@@ -450,7 +453,7 @@ static void usage(FILE *f)
 	        "A summary goes to standard error.\n"
 	        "\n"
 	        "Exit status: 0 done; 2 bad option, bad input or I/O error (the message names\n"
-	        "the line and column); 1 out of memory.\n",
+	        "the line and column); 1 out of memory or a library failure.\n",
 	        header_in, header_out);
 }
 
@@ -598,111 +601,140 @@ static int parse_args(struct options *o, int argc, char **argv)
 }
 
 /* ========================================================================
- * 4. FEED STATE
+ * 4. The log
  *
- * What the filter needs to know about the past of a (integration, SKU): the
- * available quantity of its previous row in the feed (unknown when first
- * seen), and the time of that row (a row may not go back in time for its
- * SKU; the integration log ignores such a change as stale, and the output
- * must not depend on how the state is kept).
+ * The feed runs through a stockguard integration log (stockguard/log.h), as
+ * a connector's changes would: no storage hook (the in-memory store), a
+ * clock hook that reads the time of the current row, and a simulated
+ * marketplace whose transport acknowledges every job. Each row is submitted
+ * and the queue pumped at once, so no job is ever left waiting: a change for
+ * a SKU whose job still waits would be `coalesced`, a decision the output
+ * contract does not have.
  *
- * Kept in a hash table keyed by "integration\0sku" (neither may contain a
- * NUL byte, so the key is unambiguous). The rest of the tool only uses
- * feed_state_init/lookup/record/free and the counts.
+ * What the tool needs to know about the past of an (integration, SKU) is
+ * what the log keeps on its entry: the available quantity of the newest
+ * change (the feed's `from`; no entry means first seen) and that change's
+ * sequence, which is the row's time in seconds. The log ignores an older
+ * change as stale (equal times are applied), so the tool refuses a row that
+ * goes back in time before it reaches the log.
  * ======================================================================== */
 
-struct feed_state {
-	struct table skus; /* key -> num[0] previous available, num[1] its time */
+struct feed_log {
+	stg_log *log;
+	int64_t now_ms; /* what the clock hook answers: the current row's time */
 };
 
 struct feed_prev {
 	int known;         /* 0: first seen */
 	int64_t available; /* when known */
-	int64_t time;      /* when known */
+	int64_t time;      /* when known: the row's time in seconds (the sequence) */
 };
 
-static void feed_state_init(struct feed_state *fs)
+/* Seconds since the epoch in milliseconds, saturated (a row may say INT64_MAX seconds). */
+static int64_t seconds_to_ms(int64_t s)
 {
-	memset(fs, 0, sizeof *fs);
+	return s > INT64_MAX / 1000 ? INT64_MAX : s * 1000;
 }
 
-static void feed_state_free(struct feed_state *fs)
+static int64_t feed_clock(void *payload)
 {
-	table_free(&fs->skus, NULL);
+	return ((const struct feed_log *)payload)->now_ms;
 }
 
-/* "integration\0sku" into a buffer grown as needed; NULL when out of memory. */
-static char *feed_key(char **buf, size_t *cap, const char *integration, size_t ilen,
-                      const char *sku, size_t slen, size_t *keylen)
+/* The simulated marketplace: every job is acknowledged. */
+static int feed_send(const stg_job *job, stg_result *result, void *payload)
 {
-	size_t need = ilen + 1 + slen;
-
-	if (need > *cap) {
-		char *b = realloc(*buf, need);
-		if (!b)
-			return NULL;
-		*buf = b;
-		*cap = need;
-	}
-	memcpy(*buf, integration, ilen);
-	(*buf)[ilen] = '\0';
-	memcpy(*buf + ilen + 1, sku, slen);
-	*keylen = need;
-	return *buf;
-}
-
-struct feed_keybuf {
-	char *buf;
-	size_t cap;
-};
-
-static void feed_state_lookup(const struct feed_state *fs, struct feed_keybuf *kb,
-                              const char *integration, size_t ilen, const char *sku,
-                              size_t slen, struct feed_prev *out, int *oom)
-{
-	size_t keylen;
-	const struct node *n;
-	const char *key = feed_key(&kb->buf, &kb->cap, integration, ilen, sku, slen, &keylen);
-
-	memset(out, 0, sizeof *out);
-	*oom = key == NULL;
-	if (!key)
-		return;
-	n = table_find(&fs->skus, key, keylen);
-	if (n) {
-		out->known = 1;
-		out->available = n->num[0];
-		out->time = n->num[1];
-	}
-}
-
-/* Remember @p available at @p time as the latest row of the SKU. 0, or -1 when out of memory. */
-static int feed_state_record(struct feed_state *fs, struct feed_keybuf *kb,
-                             const char *integration, size_t ilen, const char *sku, size_t slen,
-                             int64_t available, int64_t time)
-{
-	size_t keylen;
-	struct node *n;
-	const char *key = feed_key(&kb->buf, &kb->cap, integration, ilen, sku, slen, &keylen);
-
-	if (!key)
-		return -1;
-	n = table_find(&fs->skus, key, keylen);
-	if (!n && !(n = table_add(&fs->skus, key, keylen)))
-		return -1;
-	n->num[0] = available;
-	n->num[1] = time;
+	(void)job;
+	(void)payload;
+	result->outcome = STG_OUTCOME_OK;
 	return 0;
 }
 
-static size_t feed_state_sku_count(const struct feed_state *fs)
+/* 0, or -1 with a message printed. The hook structs are copied by the log. */
+static int feed_log_open(struct feed_log *fl)
 {
-	return fs->skus.count;
+	stg_log_options o = STG_LOG_OPTIONS_INIT;
+	stg_clock clock = STG_CLOCK_INIT;
+	stg_transport transport = STG_TRANSPORT_INIT;
+
+	clock.now_ms = feed_clock;
+	clock.payload = fl;
+	transport.send = feed_send;
+	o.clock = &clock;
+	o.transport = &transport;
+	if (stg_log_open(&fl->log, &o) != STG_OK) {
+		errorf("cannot open the integration log: %s", stg_last_error());
+		return -1;
+	}
+	return 0;
 }
 
-/* ========================================================================
- * End of FEED STATE.
- * ======================================================================== */
+static void feed_log_close(struct feed_log *fl)
+{
+	stg_log_close(fl->log);
+	fl->log = NULL;
+}
+
+/* The log's failure on input line @p line: "stockguard-replay: line L: <message>". */
+static void feed_log_error(const struct feed_log *fl, size_t line)
+{
+	errorf("line %zu: %s", line, stg_log_errmsg(fl->log));
+}
+
+/* What the log knows of (integration, sku), NUL-terminated. 0, or -1 with a message printed. */
+static int feed_log_previous(struct feed_log *fl, size_t line, const char *integration,
+                             const char *sku, struct feed_prev *out)
+{
+	stg_entry e = STG_ENTRY_INIT;
+	int rc = stg_log_get(fl->log, integration, sku, &e);
+
+	memset(out, 0, sizeof *out);
+	if (rc == STG_ENOTFOUND)
+		return 0;
+	if (rc != STG_OK) {
+		feed_log_error(fl, line);
+		return -1;
+	}
+	out->known = 1;
+	out->available = e.available;
+	out->time = e.sequence;
+	return 0;
+}
+
+/*
+ * Submit one row at time @p t (seconds) and pump its job to the simulated
+ * marketplace. The decision is export or skip: the row is not stale (the
+ * caller checked the time) and no job waits (every export was pumped).
+ * 0, or -1 with a message printed.
+ */
+static int feed_log_apply(struct feed_log *fl, size_t line, const char *integration,
+                          const char *sku, int64_t available, int64_t t, int non_stock,
+                          stg_submit_result *res)
+{
+	stg_submit s = STG_SUBMIT_INIT;
+	size_t sent = 0;
+
+	s.flags = non_stock ? STG_CHANGE_NON_STOCK : 0u;
+	s.integration = integration;
+	s.sku = sku;
+	s.available = available;
+	s.sequence = t;
+	s.changed_at = seconds_to_ms(t);
+	fl->now_ms = s.changed_at;
+	if (stg_log_submit(fl->log, &s, res) != STG_OK ||
+	    stg_log_pump(fl->log, 0, &sent) != STG_OK) {
+		feed_log_error(fl, line);
+		return -1;
+	}
+	if ((res->decision != STG_DECISION_EXPORT && res->decision != STG_DECISION_SKIP) ||
+	    sent != (res->decision == STG_DECISION_EXPORT ? 1u : 0u)) {
+		errorf("line %zu: unexpected answer from the integration log: decision %s, "
+		       "reason %s, %zu job%s sent", line, stg_decision_name(res->decision),
+		       stg_reason_name(res->reason), sent, sent == 1 ? "" : "s");
+		return -1;
+	}
+	return 0;
+}
 
 /* ------------------------------------------------------------------------
  * 5. Policies, one per integration
@@ -718,9 +750,13 @@ static void free_policy(void *p)
 	stg_policy_free(p);
 }
 
-/* The policy of @p name, created from the defaults on first sight. NULL on failure. */
-static stg_policy *policy_for(struct policies *ps, struct options *o, const char *name,
-                              size_t len)
+/*
+ * The policy of @p name (NUL-terminated, @p len bytes), created from the
+ * defaults on first sight and given to the log. NULL on failure, with a
+ * message printed.
+ */
+static stg_policy *policy_for(struct policies *ps, struct options *o, struct feed_log *fl,
+                              const char *name, size_t len)
 {
 	struct node *n = table_find(&ps->by_name, name, len), *per;
 	stg_policy *p = NULL;
@@ -739,6 +775,11 @@ static stg_policy *policy_for(struct policies *ps, struct options *o, const char
 			stg_policy_free(p);
 			return NULL;
 		}
+	}
+	if (stg_log_set_policy(fl->log, name, p) != STG_OK) {
+		errorf("cannot give '%s' its policy: %s", name, stg_log_errmsg(fl->log));
+		stg_policy_free(p);
+		return NULL;
 	}
 	n = table_add(&ps->by_name, name, len);
 	if (!n) {
@@ -762,8 +803,7 @@ struct counts {
 struct replay {
 	struct options *opt;
 	struct policies pol;
-	struct feed_state state;
-	struct feed_keybuf key;
+	struct feed_log log;
 	struct counts n;
 	size_t line;           /* current line, 1-based */
 };
@@ -901,7 +941,7 @@ static int parse_fields(const struct replay *r, const struct span *f)
 }
 
 static int print_row(const struct span *cols, const struct feed_prev *prev, int64_t to,
-                     const stg_filter_result *res)
+                     int64_t published_from, const stg_submit_result *res)
 {
 	int w, c;
 
@@ -910,13 +950,13 @@ static int print_row(const struct span *cols, const struct feed_prev *prev, int6
 			return -1;
 	if (prev->known)
 		w = printf("%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",", prev->available, to,
-		           res->from.published, res->to.published);
+		           published_from, res->published);
 	else
-		w = printf(",%" PRId64 ",,%" PRId64 ",", to, res->to.published);
+		w = printf(",%" PRId64 ",,%" PRId64 ",", to, res->published);
 	if (w < 0)
 		return -1;
 	w = printf("%s,%s,%s\n", stg_decision_name(res->decision), stg_reason_name(res->reason),
-	           (res->to.warnings & STG_WARN_MIN_STOCK_REACHED) ? "min_stock_reached" : "");
+	           (res->warnings & STG_WARN_MIN_STOCK_REACHED) ? "min_stock_reached" : "");
 	return w < 0 ? -1 : 0;
 }
 
@@ -931,9 +971,8 @@ static int replay_row(struct replay *r, char *line, size_t len)
 	int c, non_stock, rc;
 	struct feed_prev prev;
 	stg_policy *p;
-	stg_change ch = STG_CHANGE_INIT;
-	stg_filter_result res;
-	int oom;
+	stg_evaluation from;
+	stg_submit_result res;
 
 	if (nul) {
 		c = column_of(line, (size_t)(nul - line));
@@ -1001,12 +1040,11 @@ static int replay_row(struct replay *r, char *line, size_t len)
 	if (non_stock < 0)
 		return EXIT_BAD;
 
-	feed_state_lookup(&r->state, &r->key, cols[1].s, cols[1].len, cols[2].s, cols[2].len,
-	                  &prev, &oom);
-	if (oom) {
-		errorf("out of memory");
+	/* The library takes NUL-terminated text: terminate the columns in place. */
+	line[cols[1].s - line + (ptrdiff_t)cols[1].len] = '\0';
+	line[cols[2].s - line + (ptrdiff_t)cols[2].len] = '\0';
+	if (feed_log_previous(&r->log, r->line, cols[1].s, cols[2].s, &prev))
 		return EXIT_INTERNAL;
-	}
 	if (prev.known && t < prev.time) {
 		row_error_q(r, COL_TIME, cols[0].s, cols[0].len,
 		            "is earlier than the previous row of this integration and sku "
@@ -1014,26 +1052,18 @@ static int replay_row(struct replay *r, char *line, size_t len)
 		return EXIT_BAD;
 	}
 
-	/* The policy API takes NUL-terminated text: terminate the columns in place. */
-	line[cols[1].s - line + (ptrdiff_t)cols[1].len] = '\0';
-	line[cols[2].s - line + (ptrdiff_t)cols[2].len] = '\0';
-	p = policy_for(&r->pol, r->opt, cols[1].s, cols[1].len);
+	p = policy_for(&r->pol, r->opt, &r->log, cols[1].s, cols[1].len);
 	if (!p)
 		return EXIT_INTERNAL;
-	ch.flags = (prev.known ? STG_CHANGE_HAS_FROM : 0u) | (non_stock ? STG_CHANGE_NON_STOCK : 0u);
-	ch.sku = cols[2].s;
-	ch.from = prev.available;
-	ch.to = to;
-	if (stg_filter_decide(p, &ch, &res) != STG_OK) {
-		errorf("line %zu: %s", r->line, stg_last_error());
+	/* published_from: the previous available under the integration's policy. */
+	memset(&from, 0, sizeof from);
+	if (prev.known && stg_policy_evaluate(p, cols[2].s, NULL, prev.available, &from) != STG_OK) {
+		errorf("line %zu: %s", r->line, stg_policy_errmsg(p));
 		return EXIT_INTERNAL;
 	}
-	if (feed_state_record(&r->state, &r->key, cols[1].s, cols[1].len, cols[2].s, cols[2].len,
-	                      to, t)) {
-		errorf("out of memory");
+	if (feed_log_apply(&r->log, r->line, cols[1].s, cols[2].s, to, t, non_stock, &res))
 		return EXIT_INTERNAL;
-	}
-	if (print_row(cols, &prev, to, &res)) {
+	if (print_row(cols, &prev, to, from.published, &res)) {
 		errorf("cannot write the output: %s", strerror(errno));
 		return EXIT_BAD;
 	}
@@ -1045,7 +1075,7 @@ static int replay_row(struct replay *r, char *line, size_t len)
 		r->n.skips++;
 	if (res.reason >= 0 && res.reason < STG_REASON_COUNT)
 		r->n.by_reason[res.reason]++;
-	if (res.to.warnings & STG_WARN_MIN_STOCK_REACHED)
+	if (res.warnings & STG_WARN_MIN_STOCK_REACHED)
 		r->n.warnings++;
 	return 0;
 }
@@ -1153,7 +1183,7 @@ static void percent(char *buf, size_t size, uint64_t part, uint64_t whole)
 	}
 }
 
-static int summary(const struct replay *r, size_t integrations)
+static int summary(struct replay *r, size_t integrations)
 {
 	static const int reasons[] = {
 		STG_REASON_FIRST_SEEN, STG_REASON_NON_STOCK_CHANGE, STG_REASON_LOW_STOCK,
@@ -1166,6 +1196,19 @@ static int summary(const struct replay *r, size_t integrations)
 	int w = digits_of(n->rows);
 	size_t i;
 	FILE *f = stderr;
+	stg_stats st;
+	stg_counts cnt;
+	uint64_t entries, saved = 0;
+
+	/* Asked first, so that a failure prints no half summary. */
+	if (stg_log_stats(r->log.log, NULL, &st) != STG_OK ||
+	    stg_log_counts(r->log.log, NULL, &cnt) != STG_OK) {
+		errorf("cannot read the integration log: %s", stg_log_errmsg(r->log.log));
+		return EXIT_INTERNAL;
+	}
+	entries = cnt.success + cnt.pending + cnt.error;
+	for (i = 0; i < STG_REASON_COUNT; i++)
+		saved += st.skips[i];
 
 	fprintf(f, PROG " summary\n");
 	fprintf(f, "  settings            mode %s, window %" PRId64 ", cap ",
@@ -1189,8 +1232,8 @@ static int summary(const struct replay *r, size_t integrations)
 	}
 	fputc('\n', f);
 	fprintf(f, "  rows                %*" PRIu64 "  (%zu integration%s, %zu integration/SKU pair%s)\n",
-	        w, n->rows, integrations, integrations == 1 ? "" : "s",
-	        feed_state_sku_count(&r->state), feed_state_sku_count(&r->state) == 1 ? "" : "s");
+	        w, n->rows, integrations, integrations == 1 ? "" : "s", (size_t)entries,
+	        entries == 1 ? "" : "s");
 	percent(pct, sizeof pct, n->exports, n->rows);
 	fprintf(f, "  exports             %*" PRIu64 "  %s\n", w, n->exports, pct);
 	for (i = 0; i < 3; i++)
@@ -1205,6 +1248,23 @@ static int summary(const struct replay *r, size_t integrations)
 	        n->skips, pct, n->rows);
 	fprintf(f, "  min_stock_reached   %*" PRIu64 "  row%s where a positive stock publishes 0\n", w,
 	        n->warnings, n->warnings == 1 ? "" : "s");
+
+	/* What the integration log counted (stg_log_stats, stg_log_counts). */
+	fprintf(f, "  integration log     in memory; the simulated marketplace accepts everything\n");
+	fprintf(f, "    changes           %*" PRIu64 "\n", w, st.changes);
+	fprintf(f, "    exports           %*" PRIu64 "\n", w, st.exports);
+	fprintf(f, "    attempts          %*" PRIu64 "\n", w, st.attempts);
+	fprintf(f, "    successes         %*" PRIu64 "\n", w, st.successes);
+	fprintf(f, "    skips             %*" PRIu64 "\n", w, saved);
+	/* The reasons the filter skips with are always listed; any other one when counted. */
+	for (i = 0; i < STG_REASON_COUNT; i++)
+		if (st.skips[i] || i == STG_REASON_NO_CHANGE || i == STG_REASON_OUTSIDE_WINDOW)
+			fprintf(f, "      %-16s%*" PRIu64 "\n", stg_reason_name((int)i), w, st.skips[i]);
+	percent(pct, sizeof pct, saved, st.changes);
+	fprintf(f, "    API calls saved   %*" PRIu64 "  %s of %" PRIu64 " change%s\n", w, saved, pct,
+	        st.changes, st.changes == 1 ? "" : "s");
+	fprintf(f, "    entries           %*" PRIu64 "  success %" PRIu64 ", pending %" PRIu64
+	        ", error %" PRIu64 "\n", w, entries, cnt.success, cnt.pending, cnt.error);
 	free(ml.items);
 	return 0;
 }
@@ -1221,7 +1281,6 @@ int main(int argc, char **argv)
 	o.window = 5;
 	o.mode = STG_MODE_CUTOFF;
 	r.opt = &o;
-	feed_state_init(&r.state);
 
 	rc = parse_args(&o, argc, argv);
 	if (rc) {
@@ -1239,6 +1298,10 @@ int main(int argc, char **argv)
 	    stg_policy_set_cap(r.pol.base, o.cap) != STG_OK) {
 		/* The options were checked above; this would be a library bug. */
 		errorf("%s", stg_policy_errmsg(r.pol.base));
+		rc = EXIT_INTERNAL;
+		goto out;
+	}
+	if (feed_log_open(&r.log)) {
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
@@ -1266,8 +1329,7 @@ out:
 		fclose(in);
 	table_free(&r.pol.by_name, free_policy);
 	stg_policy_free(r.pol.base);
-	feed_state_free(&r.state);
-	free(r.key.buf);
+	feed_log_close(&r.log);
 	table_free(&o.per_min, NULL);
 	if (fflush(stdout) != 0 && !rc) {
 		errorf("cannot write the output: %s", strerror(errno));

@@ -349,6 +349,32 @@ def bad_row_at(rows, line, where):
            % (len(got), line - 2, out))
 
 
+def case_log_summary():
+    """Rows go through the integration log: equal times are applied, each export is
+    acknowledged before the next row (never coalesced), and the log counts it all."""
+    err = expect_ok(feed("1,a,S,10,", "1,a,S,4,", "2,a,S,4,", "3,a,S,20,", "4,a,S,30,",
+                         "2,b,T,1,price"), [],
+                    ["1,a,S,,10,,10,export,first_seen,",
+                     "1,a,S,10,4,10,4,export,low_stock,",
+                     "2,a,S,4,4,4,4,skip,no_change,",
+                     "3,a,S,4,20,4,20,export,low_stock,",
+                     "4,a,S,20,30,20,30,skip,outside_window,",
+                     "2,b,T,,1,,1,export,first_seen,"])
+    want = "\n".join([
+        "  integration log     in memory; the simulated marketplace accepts everything",
+        "    changes           6",
+        "    exports           4",
+        "    attempts          4",
+        "    successes         4",
+        "    skips             2",
+        "      no_change       1",
+        "      outside_window  1",
+        "    API calls saved   2  33.3% of 6 changes",
+        "    entries           2  success 2, pending 0, error 0"]) + "\n"
+    expect(err.endswith(want), "log part of the summary:\n%s" % err)
+    expect("(2 integrations, 2 integration/SKU pairs)" in err, "pairs: %r" % err)
+
+
 def case_header_only():
     rc, out, err = run_feed(feed(), [])
     expect(rc == 0, "exit status %d" % rc)
@@ -603,6 +629,7 @@ def with_valgrind(fn):
 def case_valgrind_sample():
     with_valgrind(case_golden_stdout)
     with_valgrind(case_reserve_with_cap_and_window)
+    with_valgrind(case_log_summary)
 
 
 def case_valgrind_bad_input():
