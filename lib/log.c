@@ -27,7 +27,8 @@ int64_t stg__log_now(stg_log *log)
 	log->in_hook++;
 	t = log->clock.now_ms(log->clock.payload);
 	log->in_hook--;
-	return t;
+	/* Times stay in 0..INT64_MAX so that no difference of two can overflow. */
+	return t < 0 ? 0 : t;
 }
 
 void stg__log_event(stg_log *log, stg_event *ev)
@@ -690,6 +691,9 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		                 "stg_log_submit: integration and sku must be 1 to %d bytes", STG_KEY_MAX);
 	if (s->flags & ~(unsigned)STG_CHANGE_NON_STOCK)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: unknown flags 0x%x", s->flags);
+	if (s->changed_at < 0)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: changed_at %lld is negative",
+		                 (long long)s->changed_at);
 	if ((rc = stg__log_get_integ(log, s->integration, &integ)))
 		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
 	pol = stg__log_policy(log, integ);

@@ -166,7 +166,7 @@ STG_EXTERN int stg_transport_init(stg_transport *transport, unsigned int version
 /** @brief The time source: milliseconds since the Unix epoch. */
 typedef struct stg_clock {
 	unsigned int version;          /**< ::STG_CLOCK_VERSION */
-	int64_t (*now_ms)(void *payload); /**< the time; NULL: the system clock */
+	int64_t (*now_ms)(void *payload); /**< the time; NULL: the system clock; negative reads as 0 */
 	void *payload;                 /**< passed to now_ms */
 } stg_clock;
 

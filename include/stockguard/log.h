@@ -165,7 +165,7 @@ typedef struct stg_submit {
 	const char *category;     /**< selects a category minimum; may be NULL */
 	int64_t available;        /**< the new available quantity */
 	int64_t sequence;         /**< source order: older than the applied one is stale */
-	int64_t changed_at;       /**< when the stock changed (ms); 0: now */
+	int64_t changed_at;       /**< when the stock changed (ms, >= 0); 0: now */
 } stg_submit;
 
 /** Static initialiser equal to stg_submit_init(s, ::STG_SUBMIT_VERSION). */
@@ -202,8 +202,9 @@ typedef struct stg_submit_result {
  * before) sends ::STG_EVENT_MIN_STOCK_REACHED.
  *
  * @param[out] out may be NULL.
- * @return ::STG_OK; ::STG_EINVAL (bad arguments); ::STG_EVERSION;
- *         ::STG_ENOMEM; ::STG_ESTORAGE (nothing changed); ::STG_ERECURSIVE.
+ * @return ::STG_OK; ::STG_EINVAL (bad keys, unknown flags, negative
+ *         changed_at); ::STG_EVERSION; ::STG_ENOMEM; ::STG_ESTORAGE (nothing
+ *         changed); ::STG_ERECURSIVE.
  */
 STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *change, stg_submit_result *out);
 
