@@ -1,8 +1,47 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is missing, build, run every test.
+#
+#   bash tools/test.sh          all gates: normal suite, ASan+UBSan, valgrind,
+#                               coverage (lib/ lines and branches)
+#   bash tools/test.sh quick    the normal suite only
+#
+# Each gate uses its own build directory, so they never disturb each other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
-[ -d build ] || meson setup build
-ninja -C build
-meson test -C build --print-errorlogs --num-processes 2
+
+mode=${1:-all}
+jobs=$(nproc 2>/dev/null || echo 2)
+# Suites of compiled tests (script-driven suites run other programs and are
+# covered by the normal run).
+c_suites=(--suite unit --suite log --suite reliability --suite abi)
+
+stage() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+setup() { # dir, meson options...
+	local dir=$1; shift
+	if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null; else meson setup "$dir" "$@" >/dev/null; fi
+	ninja -C "$dir"
+}
+
+stage "normal build and every test"
+setup build
+meson test -C build --print-errorlogs --num-processes "$jobs"
+[ "$mode" = quick ] && exit 0
+
+stage "AddressSanitizer + UndefinedBehaviorSanitizer"
+setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dc_args=-fno-sanitize-recover=all -Dbuildtype=debug
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
+	--no-suite abi --no-suite docs
+
+stage "valgrind memcheck"
+meson test -C build --setup valgrind --print-errorlogs --num-processes "$jobs" \
+	"${c_suites[@]}" --no-suite abi
+
+stage "coverage of lib/"
+setup build-cov -Db_coverage=true -Dbuildtype=debug
+find build-cov -name '*.gcda' -delete
+meson test -C build-cov --num-processes "$jobs" --no-suite abi --no-suite docs >/dev/null
+bash tools/coverage.sh build-cov
