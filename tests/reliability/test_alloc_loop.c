@@ -254,6 +254,19 @@ static void pre_pump(world *w, int v)
 	char sku[16];
 
 	cr_assert_eq(stg_log_set_limits(w->log, "b", 4, 0, 0), STG_OK);
+	if (kind == 2) {
+		/* The waiting heap full of held jobs and two jobs due: the room
+		 * for the second result must be found after the first went out. */
+		answer(w, RH_NOTCAT);
+		for (i = 0; i < 16; i++) {
+			snprintf(sku, sizeof sku, "h%03d", i);
+			submit(w, "a", sku, 3);
+		}
+		for (i = 0; i < 15; i++)
+			pump(w, 1);
+		submit(w, "a", "x000", 4);
+		return;
+	}
 	if (kind == 1) {
 		for (i = 0; i < 18; i++) {
 			snprintf(sku, sizeof sku, "h%03d", i);
@@ -728,7 +741,7 @@ static void run_op(const op *o)
 OP(submit_new, SWEEP + 5, K_STRICT, pre_submit_new, run_submit_new, NULL);
 OP(submit_existing, 4 * SWEEP + 2, K_STRICT, pre_submit_existing, run_submit_existing, NULL);
 OP(submit_batch, SWEEP, K_BATCH, pre_submit_batch, run_submit_batch, NULL);
-OP(pump, 2 * SWEEP, K_PUMP, pre_pump, run_pump, NULL);
+OP(pump, 2 * SWEEP + 1, K_PUMP, pre_pump, run_pump, NULL);
 OP(complete, 3 * SWEEP, K_STRICT, pre_complete, run_complete, NULL);
 OP(set_policy, 6, K_STRICT, pre_integ, run_set_policy, NULL);
 OP(set_limits, 6, K_STRICT, pre_integ, run_set_limits, NULL);
