@@ -200,8 +200,8 @@ static void delete_entry(stg_log *log, uint32_t idx)
 	stg__free(&log->alloc, e->sku);
 	stg__free(&log->alloc, e->message);
 	e->sku = e->message = NULL;
+	stg__log_clear_dirty(log, idx);
 	e->live = 0;
-	e->dirty = 0;
 	e->gen++;
 	e->next_free = log->free_head;
 	log->free_head = idx;
@@ -263,9 +263,18 @@ int stg__log_write(stg_log *log, uint32_t idx)
 {
 	int rc = write_ent(log, &log->ents[idx]);
 
-	if (rc == STG_OK && log->ents[idx].dirty)
-		log->ents[idx].dirty = 0; /* its owed write just happened */
+	if (rc == STG_OK)
+		stg__log_clear_dirty(log, idx); /* its owed write, if any, just happened */
 	return rc;
+}
+
+void stg__log_clear_dirty(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = &log->ents[idx];
+
+	if (e->dirty == 2)
+		log->dirty_unlisted--;
+	e->dirty = 0;
 }
 
 void stg__log_mark_dirty(stg_log *log, uint32_t idx)
@@ -280,6 +289,7 @@ void stg__log_mark_dirty(stg_log *log, uint32_t idx)
 		if (!n) {
 			/* Cannot even remember it: fall back to a full rescan at flush time. */
 			e->dirty = 2;
+			log->dirty_unlisted++;
 			return;
 		}
 		log->dirty = n;
@@ -307,7 +317,7 @@ int stg__log_flush_owed(stg_log *log)
 	}
 	log->ndirty = kept;
 	/* Entries that could not even be listed (out of memory) are found by scan. */
-	for (k = 0; k < log->nents; k++) {
+	for (k = 0; log->dirty_unlisted && k < log->nents; k++) {
 		stg__ent *e = &log->ents[k];
 		if (!e->live || e->dirty != 2)
 			continue;
@@ -408,6 +418,7 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	}
 	if (!e.sku || (mlen && !e.message)) {
 		stg__free(&log->alloc, e.sku);
+		stg__free(&log->alloc, e.message);
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_open: out of memory");
 	}
 	e.available = in->available;
@@ -609,7 +620,7 @@ STG_EXTERN int stg_log_set_policy(stg_log *log, const char *integration, const s
 		return rc;
 	if (!policy)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_set_policy: NULL policy");
-	if (stg_policy_copy(&copy, policy))
+	if (stg__policy_copy_with(&copy, policy, &log->alloc))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_policy: out of memory");
 	if (stg__log_get_integ(log, integration, &i)) {
 		stg_policy_free(copy);
@@ -733,7 +744,9 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		/* One job per SKU: the newest quantity rides on the waiting one. */
 		decision = STG_DECISION_COALESCED;
 		reason = STG_REASON_COALESCED;
-		e.published = to.published;
+		/* The latency of a follow-up job starts at its oldest change. */
+		if (e.job_state == STG_JOB_IN_FLIGHT && e.published == e.sent && to.published != e.sent)
+			e.follow_since = s->changed_at ? s->changed_at : now;
 		e.priority = (uint8_t)job_priority(pol, (e.flags & STG_ENTRY_HAS_ACKED) != 0, e.acked,
 		                                   to.published, to.warnings);
 	} else {
@@ -761,7 +774,6 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 			                             &reason);
 		}
 		if (decision == STG_DECISION_EXPORT) {
-			e.published = to.published;
 			e.job_state = STG_JOB_QUEUED;
 			e.status = STG_ENTRY_PENDING;
 			e.job_since = s->changed_at ? s->changed_at : now;
@@ -773,6 +785,8 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 	}
 	if (decision != STG_DECISION_SKIP && (s->flags & STG_CHANGE_NON_STOCK))
 		e.flags |= STG_ENTRY_NON_STOCK;
+	/* Always the newest evaluation: what a job, or a reprocess, sends. */
+	e.published = to.published;
 	e.available = s->available;
 	e.sequence = s->sequence;
 	e.changed_at = s->changed_at ? s->changed_at : now;
@@ -801,8 +815,7 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		int resched = e.job_state != STG_JOB_NONE && e.job_state != STG_JOB_IN_FLIGHT &&
 		              (saved.job_state == STG_JOB_NONE || saved.priority != e.priority);
 		log->ents[idx] = e;
-		if (log->ents[idx].dirty)
-			log->ents[idx].dirty = 0;
+		stg__log_clear_dirty(log, idx);
 		if (resched)
 			stg__log_schedule(log, idx);
 	} else {

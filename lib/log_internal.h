@@ -60,6 +60,7 @@ typedef struct stg__ent {
 	int64_t available, published, acked, sequence, changed_at, job_since;
 	int64_t first_failed_at, last_attempt_at, acked_at, next_attempt_at, latency_ms;
 	int64_t sent;             /* quantity handed out while in flight */
+	int64_t follow_since;     /* oldest change that arrived while in flight, 0 if none */
 	uint64_t job_id;
 	uint64_t hash;
 	uint32_t integ;
@@ -96,6 +97,7 @@ struct stg_log {
 
 	uint32_t *dirty;          /* entries whose storage write is owed */
 	size_t ndirty, dirty_cap;
+	size_t dirty_unlisted;    /* owed entries not in the list (it could not grow) */
 
 	uint64_t job_counter;
 	uint64_t order_counter;
@@ -125,6 +127,7 @@ const stg_policy *stg__log_policy(const stg_log *log, uint32_t integ);
 void stg__log_to_entry(const stg_log *log, const stg__ent *e, int64_t now, stg_entry *out);
 int stg__log_write(stg_log *log, uint32_t idx);
 void stg__log_mark_dirty(stg_log *log, uint32_t idx);
+void stg__log_clear_dirty(stg_log *log, uint32_t idx);
 int stg__log_flush_owed(stg_log *log);
 /* Make room in an integration's heaps for one more job (may compact). */
 int stg__log_schedule_reserve(stg_log *log, uint32_t integ);

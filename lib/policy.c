@@ -25,27 +25,34 @@ STG_EXTERN int stg_policy_new(stg_policy **out, const stg_allocator *alloc)
 	return STG_OK;
 }
 
-STG_EXTERN int stg_policy_copy(stg_policy **out, const stg_policy *src)
+int stg__policy_copy_with(stg_policy **out, const stg_policy *src, const stg__alloc *a)
 {
-	stg_policy *p;
+	stg_policy *p = stg__malloc(a, sizeof *p);
 
-	if (!out || !src)
-		return stg__fail(NULL, STG_EINVAL, "stg_policy_copy: NULL argument");
-	p = stg__malloc(&src->alloc, sizeof *p);
 	if (!p)
-		return stg__fail(NULL, STG_ENOMEM, "stg_policy_copy: out of memory");
+		return STG_ENOMEM;
 	memcpy(p, src, sizeof *p);
+	p->alloc = *a;
 	p->errmsg[0] = '\0';
-	if (stg__strmap_copy(&p->sku_min, &src->sku_min, &src->alloc) != STG_OK) {
-		stg__free(&src->alloc, p);
-		return stg__fail(NULL, STG_ENOMEM, "stg_policy_copy: out of memory");
+	if (stg__strmap_copy(&p->sku_min, &src->sku_min, a) != STG_OK) {
+		stg__free(a, p);
+		return STG_ENOMEM;
 	}
-	if (stg__strmap_copy(&p->category_min, &src->category_min, &src->alloc) != STG_OK) {
-		stg__strmap_free(&p->sku_min, &src->alloc);
-		stg__free(&src->alloc, p);
-		return stg__fail(NULL, STG_ENOMEM, "stg_policy_copy: out of memory");
+	if (stg__strmap_copy(&p->category_min, &src->category_min, a) != STG_OK) {
+		stg__strmap_free(&p->sku_min, a);
+		stg__free(a, p);
+		return STG_ENOMEM;
 	}
 	*out = p;
+	return STG_OK;
+}
+
+STG_EXTERN int stg_policy_copy(stg_policy **out, const stg_policy *src)
+{
+	if (!out || !src)
+		return stg__fail(NULL, STG_EINVAL, "stg_policy_copy: NULL argument");
+	if (stg__policy_copy_with(out, src, &src->alloc) != STG_OK)
+		return stg__fail(NULL, STG_ENOMEM, "stg_policy_copy: out of memory");
 	return STG_OK;
 }
 

@@ -19,6 +19,9 @@ struct stg_policy {
 	char errmsg[STG__ERRMSG_LEN];
 };
 
+/* Deep copy of @src made with the allocator @a (the log copies with its own). */
+int stg__policy_copy_with(stg_policy **out, const stg_policy *src, const stg__alloc *a);
+
 /*
  * pub(a) with its explanation for a resolved minimum. Branch-light and
  * allocation-free: the filter and the batch loops call it per item.

@@ -307,11 +307,13 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 		e->first_failed_at = 0;
 		set_message(log, e, NULL);
 		if (e->published != e->sent) {
-			/* A newer change came while this one was out: it follows at once. */
+			/* A newer change came while this one was out: it follows at once,
+			 * as a job of its own. */
 			e->job_state = STG_JOB_QUEUED;
 			e->status = STG_ENTRY_PENDING;
 			e->next_attempt_at = now;
-			e->job_since = e->changed_at;
+			e->job_since = e->follow_since ? e->follow_since : e->changed_at;
+			e->job_id = (++log->job_counter << 32) | idx;
 		} else {
 			e->job_state = STG_JOB_NONE;
 			e->status = STG_ENTRY_SUCCESS;
@@ -355,6 +357,7 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 			break;
 		}
 	}
+	e->follow_since = 0;
 	if (e->job_state != STG_JOB_NONE)
 		stg__log_schedule(log, idx); /* room was reserved when it went out */
 	if (stg__log_write(log, idx) != STG_OK) {
@@ -440,8 +443,11 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 		if (max_jobs && cap > max_jobs - total)
 			cap = max_jobs - total;
 		/* Room to reschedule every job of the batch, reserved before any goes out. */
-		if (heap_reserve(log, &in->waiting, cap, before_waiting))
+		if (heap_reserve(log, &in->waiting, cap, before_waiting)) {
+			if (sent)
+				*sent = total;
 			return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
+		}
 		while (n < cap) {
 			const stg__heap_item *top = ready_top(log, in);
 			stg__ent *e;

@@ -85,7 +85,7 @@ typedef struct stg_entry {
 	const char *sku;          /**< SKU, NUL-terminated */
 	const char *message;      /**< the marketplace's last error message, or NULL */
 	int64_t available;        /**< available quantity of the newest applied change */
-	int64_t published;        /**< quantity of the job (or of the last export when no job) */
+	int64_t published;        /**< published quantity of the newest applied change (what a job or a reprocess sends) */
 	int64_t acked;            /**< last quantity acknowledged (with ::STG_ENTRY_HAS_ACKED) */
 	int64_t sequence;         /**< source sequence of the newest applied change */
 	int64_t changed_at;       /**< time of the newest applied stock change */
