@@ -102,6 +102,7 @@ typedef struct harness {
 	int remove_fail;
 	int load_fail;          /* load returns this before streaming */
 	int load_duplicate;     /* stream the first record twice */
+	int load_ignore_sink;   /* go on (and return 0) whatever the sink says */
 
 	/* re-entry: called from inside the hooks when set */
 	void (*in_hook)(int where);
@@ -153,6 +154,8 @@ const h_event *h_last_event(int type);
 /* Storage table. */
 size_t h_records_live(void);
 h_record *h_record_find(const char *integ, const char *sku);
+void h_store_put(const stg_entry *e);   /* as if the log had written it */
+stg_entry h_store_get(const char *integ, const char *sku); /* decoded; strings live in the record */
 
 /* All entries of the log, in query order (strings copied into a pool). */
 typedef struct h_snapshot {
