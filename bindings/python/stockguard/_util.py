@@ -1,0 +1,184 @@
+"""Helpers shared by the modules: text conversion and buffer handling."""
+from __future__ import annotations
+
+import array
+import ctypes
+import sys
+from typing import Any, Optional, Sequence, Tuple, Union
+
+from .enums import Status
+from .errors import InvalidArgument
+
+Key = Union[str, bytes]
+
+_NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
+_FOREIGN_PREFIXES = (">", "!") if sys.byteorder == "little" else ("<",)
+
+
+def to_c(value: Optional[Key], what: str) -> Optional[bytes]:
+    """A str/bytes key or text as NUL-free bytes for C (None stays None).
+
+    Text is encoded as UTF-8 (surrogateescape, so text decoded from odd bytes
+    round-trips).  Lengths are left for the library to judge.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "surrogateescape")
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+    else:
+        raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
+    if b"\0" in raw:
+        raise InvalidArgument(Status.EINVAL, "%s contains a NUL character" % what)
+    return raw
+
+
+def from_c(raw: Optional[bytes]) -> Optional[str]:
+    """C text (borrowed bytes) as str, None for NULL."""
+    if raw is None:
+        return None
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def keys_array(values: Optional[Sequence[Optional[Key]]], n: int, what: str):
+    """A ``const char *[n]`` from a sequence of str/bytes/None, or None."""
+    if values is None:
+        return None
+    if isinstance(values, (str, bytes)):
+        raise TypeError("%s must be a sequence of keys, not a single key" % what)
+    items = [to_c(v, what) for v in values]
+    if len(items) != n:
+        raise ValueError("%s has %d items, expected %d" % (what, len(items), n))
+    return (ctypes.c_char_p * n)(*items)
+
+
+def _view(obj: Any, what: str) -> memoryview:
+    try:
+        mv = memoryview(obj)
+    except TypeError:
+        return None  # type: ignore[return-value]
+    if not mv.c_contiguous:
+        raise ValueError("%s: the buffer must be C-contiguous" % what)
+    return mv
+
+
+def _native_code(fmt: str) -> Optional[str]:
+    """The struct code of a format with a native byte order, or None."""
+    if fmt and fmt[0] in _FOREIGN_PREFIXES:
+        return None
+    if fmt and fmt[0] in _NATIVE_PREFIXES:
+        fmt = fmt[1:]
+    return fmt
+
+
+def int64_in(obj: Any, what: str, n: Optional[int] = None):
+    """A ``(c_int64 * n)`` over an input buffer, and its length.
+
+    Accepts: ``array.array('q')`` (or ``'l'`` where it is 8 bytes), any
+    C-contiguous buffer of 8-byte signed integers (memoryview, numpy int64,
+    ctypes arrays; flattened in C order), raw bytes-like objects (format
+    ``B``/``b``/``c``) holding native-endian int64 values, or a sequence of
+    ints (converted once, in C, by :mod:`array`).  Writable buffers are used
+    in place; read-only ones are copied once (``from_buffer_copy``).
+    """
+    mv = _view(obj, what)
+    if mv is None:
+        try:
+            mv = memoryview(array.array("q", obj))
+        except TypeError:
+            raise TypeError("%s: expected a buffer or sequence of int64, got %s"
+                            % (what, type(obj).__name__)) from None
+    code = _native_code(mv.format)
+    if code in ("q", "l") and mv.itemsize == 8:
+        count = mv.nbytes // 8
+    elif code in ("B", "b", "c") and mv.itemsize == 1:
+        if mv.nbytes % 8:
+            raise ValueError("%s: %d bytes is not a whole number of int64 values"
+                             % (what, mv.nbytes))
+        count = mv.nbytes // 8
+    else:
+        raise TypeError("%s: expected 8-byte signed integers (array('q'), int64), got format "
+                        "%r with item size %d" % (what, mv.format, mv.itemsize))
+    if n is not None and count != n:
+        raise ValueError("%s has %d items, expected %d" % (what, count, n))
+    ctype = ctypes.c_int64 * count
+    if mv.readonly:
+        return ctype.from_buffer_copy(mv), count
+    return ctype.from_buffer(mv), count
+
+
+def uint8_in(obj: Any, what: str, n: int):
+    """A ``(c_uint8 * n)`` over a 1-byte-per-item buffer (bytes, bytearray,
+    ``array('B')``, bool/uint8 arrays) or a sequence of truth values."""
+    if obj is None:
+        return None
+    mv = _view(obj, what)
+    if mv is None:
+        try:
+            mv = memoryview(array.array("B", [1 if v else 0 for v in obj]))
+        except TypeError:
+            raise TypeError("%s: expected a buffer or sequence of flags, got %s"
+                            % (what, type(obj).__name__)) from None
+    code = _native_code(mv.format)
+    if mv.itemsize != 1 or code not in ("B", "b", "c", "?"):
+        raise TypeError("%s: expected 1-byte items (bytes, array('B'), bool), got format %r "
+                        "with item size %d" % (what, mv.format, mv.itemsize))
+    if mv.nbytes != n:
+        raise ValueError("%s has %d items, expected %d" % (what, mv.nbytes, n))
+    ctype = ctypes.c_uint8 * n
+    if mv.readonly:
+        return ctype.from_buffer_copy(mv)
+    return ctype.from_buffer(mv)
+
+
+def int64_out(n: int) -> Tuple[array.array, Any]:
+    """A zeroed ``array('q')`` of n items and a ctypes view writing into it."""
+    out = array.array("q", bytes(8 * n))
+    return out, (ctypes.c_int64 * n).from_buffer(out)
+
+
+def uint8_out(n: int) -> Tuple[array.array, Any]:
+    """A zeroed ``array('B')`` of n items and a ctypes view writing into it."""
+    out = array.array("B", bytes(n))
+    return out, (ctypes.c_uint8 * n).from_buffer(out)
+
+
+assert array.array("q").itemsize == 8, "array('q') must be 8 bytes"
+
+
+def _int(value: Any, what: str, lo: int, hi: int, ctype: str) -> int:
+    import operator
+    from .errors import OutOfRange
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError("%s must be an integer, not %s" % (what, type(value).__name__)) from None
+    if not lo <= v <= hi:
+        raise OutOfRange(Status.ERANGE, "%s = %d does not fit a C %s" % (what, v, ctype))
+    return v
+
+
+def i64(value: Any, what: str) -> int:
+    """``value`` as an int that fits int64_t (ctypes would silently truncate)."""
+    return _int(value, what, -(1 << 63), (1 << 63) - 1, "int64_t")
+
+
+def u64(value: Any, what: str) -> int:
+    """``value`` as an int that fits uint64_t."""
+    return _int(value, what, 0, (1 << 64) - 1, "uint64_t")
+
+
+def i32(value: Any, what: str) -> int:
+    """``value`` as an int that fits int."""
+    return _int(value, what, -(1 << 31), (1 << 31) - 1, "int")
+
+
+def u32(value: Any, what: str) -> int:
+    """``value`` as an int that fits uint32_t."""
+    return _int(value, what, 0, (1 << 32) - 1, "uint32_t")
+
+
+def size(value: Any, what: str) -> int:
+    """``value`` as an int that fits size_t."""
+    return _int(value, what, 0, (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1, "size_t")

@@ -1,0 +1,154 @@
+"""One line of the integration log (:class:`Entry`) and its binary encoding.
+
+The log keeps one entry per (integration, SKU).  :func:`encode` and
+:func:`decode` give the library's versioned, checksummed byte form, for
+storage hooks that keep entries in a key-value store.  Times are
+milliseconds since the Unix epoch (0 = never).
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple, Union
+
+from . import _native as N
+from ._util import from_c, i32, i64, to_c, u32, u64
+from .enums import EntryFlag, EntryStatus, ErrorClass, JobState, Priority, Reason, coerce
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One (integration, SKU) line of the log (``stg_entry``).
+
+    Returned by :meth:`Log.get`, :meth:`Log.query` and :func:`decode`; given
+    to storage hooks.  Hosts may build one (e.g. to stream it back in a
+    storage ``load``); the defaults are those of ``stg_entry_init()``.
+    """
+
+    integration: str
+    sku: str
+    status: EntryStatus = EntryStatus.PENDING
+    message: Optional[str] = None   #: the marketplace's last error message
+    available: int = 0              #: available quantity of the newest applied change
+    published: int = 0              #: quantity of the job (or of the last export)
+    acked: int = 0                  #: last quantity acknowledged (see :attr:`has_acked`)
+    sequence: int = 0               #: source sequence of the newest applied change
+    changed_at: int = 0             #: time of the newest applied stock change
+    job_since: int = 0              #: time of the oldest change the job carries
+    first_failed_at: int = 0        #: first failure of the current problem
+    last_attempt_at: int = 0        #: last hand-off to the transport
+    acked_at: int = 0               #: time of the last acknowledgement
+    next_attempt_at: int = 0        #: when the job is due
+    latency_ms: int = -1            #: change-to-ack time of the last export, -1 if none
+    job_id: int = 0                 #: id of the current or last job
+    attempts: int = 0               #: failed attempts of the current problem
+    job_state: JobState = JobState.NONE
+    error_class: ErrorClass = ErrorClass.NONE
+    http_status: int = 0
+    priority: Priority = Priority.NORMAL
+    reason: Reason = Reason.NONE    #: reason of the newest decision
+    flags: EntryFlag = EntryFlag(0)
+
+    # ------------------------------------------------------------ flags
+    @property
+    def min_stock_reached(self) -> bool:
+        """The minimum forced a positive stock to 0 (warn the merchant)."""
+        return bool(self.flags & EntryFlag.MIN_STOCK_REACHED)
+
+    @property
+    def abnormal(self) -> bool:
+        """An export reached the marketplace later than the latency limit."""
+        return bool(self.flags & EntryFlag.ABNORMAL)
+
+    @property
+    def late(self) -> bool:
+        """The pending job is older than the latency limit (computed by queries)."""
+        return bool(self.flags & EntryFlag.LATE)
+
+    @property
+    def has_acked(self) -> bool:
+        """:attr:`acked` holds a value the marketplace acknowledged."""
+        return bool(self.flags & EntryFlag.HAS_ACKED)
+
+    @property
+    def key(self) -> Tuple[str, str]:
+        """``(integration, sku)``."""
+        return (self.integration, self.sku)
+
+    # ------------------------------------------------------------ codec
+    def encode(self) -> bytes:
+        """The library's binary encoding of this entry (see :func:`encode`)."""
+        return encode(self)
+
+    @classmethod
+    def decode(cls, data: Any) -> "Entry":
+        """Decode bytes made by :meth:`encode` (see :func:`decode`)."""
+        return decode(data)
+
+    # ------------------------------------------------------------ C conversion
+    @classmethod
+    def _from_c(cls, e: N.stg_entry) -> "Entry":
+        return cls(
+            integration=from_c(e.integration) or "", sku=from_c(e.sku) or "",
+            status=coerce(EntryStatus, e.status), message=from_c(e.message),  # type: ignore
+            available=e.available, published=e.published, acked=e.acked, sequence=e.sequence,
+            changed_at=e.changed_at, job_since=e.job_since, first_failed_at=e.first_failed_at,
+            last_attempt_at=e.last_attempt_at, acked_at=e.acked_at,
+            next_attempt_at=e.next_attempt_at, latency_ms=e.latency_ms, job_id=e.job_id,
+            attempts=e.attempts, job_state=coerce(JobState, e.job_state),  # type: ignore
+            error_class=coerce(ErrorClass, e.error_class),  # type: ignore
+            http_status=e.http_status, priority=coerce(Priority, e.priority),  # type: ignore
+            reason=coerce(Reason, e.reason), flags=EntryFlag(e.flags))  # type: ignore
+
+    def _to_c(self) -> N.stg_entry:
+        """A ``stg_entry`` (its strings are kept alive by the struct itself)."""
+        e = N.stg_entry()
+        N.lib.stg_entry_init(ctypes.byref(e), N.ENTRY_VERSION)
+        e.integration = to_c(self.integration, "integration")
+        e.sku = to_c(self.sku, "sku")
+        e.message = to_c(self.message, "message")
+        e.status = i32(self.status, "status")
+        for name in ("available", "published", "acked", "sequence", "changed_at", "job_since",
+                     "first_failed_at", "last_attempt_at", "acked_at", "next_attempt_at",
+                     "latency_ms"):
+            setattr(e, name, i64(getattr(self, name), name))
+        e.job_id = u64(self.job_id, "job_id")
+        e.attempts = u32(self.attempts, "attempts")
+        for name in ("job_state", "error_class", "http_status", "priority", "reason"):
+            setattr(e, name, i32(getattr(self, name), name))
+        e.flags = u32(self.flags, "flags")
+        return e
+
+
+def encode(entry: Entry) -> bytes:
+    """Encode an entry with ``stg_entry_encode()``.
+
+    Raises InvalidArgument for a missing or over-long integration/SKU, an
+    over-long message or out-of-range enums.
+    """
+    e = entry._to_c()
+    buf = ctypes.create_string_buffer(N.ENTRY_ENCODED_MAX)
+    n = ctypes.c_size_t()
+    N.lib.stg_entry_encode(ctypes.byref(e), buf, len(buf), ctypes.byref(n))
+    return buf.raw[:n.value]
+
+
+def decode(data: Union[bytes, bytearray, memoryview]) -> Entry:
+    """Decode bytes made by :func:`encode` with ``stg_entry_decode()``.
+
+    Raises :class:`~stockguard.errors.Truncated` when the bytes end early and
+    :class:`~stockguard.errors.Corrupt` for bad magic, version, checksum,
+    trailing bytes or fields.
+    """
+    raw = bytes(data)
+    e = N.stg_entry()
+    N.lib.stg_entry_decode(raw, len(raw), ctypes.byref(e))
+    return Entry._from_c(e)  # copies the strings while ``raw`` is alive
+
+
+def classify_http(http_status: int) -> ErrorClass:
+    """The error class the log gives an HTTP status (``stg_classify_http()``)."""
+    return coerce(ErrorClass, N.lib.stg_classify_http(i32(http_status, "http_status")))  # type: ignore
+
+
+__all__ = ["Entry", "encode", "decode", "classify_http"]

@@ -1,0 +1,130 @@
+"""The export-change filter: is this stock change worth an API call?
+
+For a change from ``a0`` (None when the SKU is first seen) to ``a1``, with
+``p0 = pub(a0)`` and ``p1 = pub(a1)`` under the policy, the first matching
+row decides: first seen -> export; non-stock field changed -> export;
+``p0 == p1`` -> skip; ``p0 <= window`` or ``p1 <= window`` -> export; drift
+bound -> export; heartbeat -> export; otherwise skip.  See
+``stockguard/filter.h``.
+"""
+from __future__ import annotations
+
+import array
+import ctypes
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from . import _native as N
+from ._util import Key, i64, int64_in, int64_out, keys_array, to_c, uint8_in, uint8_out
+from .enums import ChangeFlag, Decision, Reason, WarningFlag, coerce
+from .policy import Evaluation, Policy
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    """The filter's answer for one change (``stg_filter_result``)."""
+
+    decision: Decision      #: EXPORT or SKIP
+    reason: Reason          #: why
+    from_: Evaluation       #: evaluation of ``from`` (all zero when first seen)
+    to: Evaluation          #: evaluation of ``to``; its warnings are the change's
+
+    @property
+    def export(self) -> bool:
+        """True when the change is worth an API call."""
+        return self.decision == Decision.EXPORT
+
+    @property
+    def warnings(self) -> WarningFlag:
+        """The change's warnings (those of ``to``)."""
+        return self.to.warnings
+
+
+@dataclass(frozen=True)
+class FilterBatch:
+    """Results of :func:`filter_batch`: one item per change, as ``array.array``."""
+
+    decisions: array.array     #: ``array('B')`` of :class:`Decision` values
+    reasons: array.array       #: ``array('B')`` of :class:`Reason` values
+    published_to: array.array  #: ``array('q')`` of published ``to`` quantities
+    warnings: array.array      #: ``array('B')`` of :class:`WarningFlag` bits
+
+    def __len__(self) -> int:
+        return len(self.decisions)
+
+    @property
+    def exports(self) -> int:
+        """How many changes are exported."""
+        return self.decisions.count(Decision.EXPORT)
+
+
+def _policy_handle(policy: Policy):
+    if not isinstance(policy, Policy):
+        raise TypeError("policy must be a stockguard.Policy, not %s" % type(policy).__name__)
+    return policy._handle()
+
+
+def decide(policy: Policy, to: int, from_: Optional[int] = None, *, non_stock: bool = False,
+           sku: Optional[Key] = None, category: Optional[Key] = None,
+           since_export_ms: int = -1) -> FilterResult:
+    """Decide one change from ``from_`` (None: first seen) to ``to``.
+
+    ``since_export_ms`` is the age of the SKU's last successful export
+    (-1: unknown), used by the heartbeat.
+    """
+    ch = N.stg_change()
+    N.lib.stg_change_init(ctypes.byref(ch), N.CHANGE_VERSION)
+    ch.flags = ((ChangeFlag.HAS_FROM if from_ is not None else 0) |
+                (ChangeFlag.NON_STOCK if non_stock else 0))
+    ch.sku = to_c(sku, "sku")
+    ch.category = to_c(category, "category")
+    ch.from_ = i64(from_, "from_") if from_ is not None else 0
+    ch.to = i64(to, "to")
+    ch.since_export_ms = i64(since_export_ms, "since_export_ms")
+    out = N.stg_filter_result()
+    N.lib.stg_filter_decide(_policy_handle(policy), ctypes.byref(ch), ctypes.byref(out))
+    return FilterResult(coerce(Decision, out.decision), coerce(Reason, out.reason),  # type: ignore
+                        Evaluation._from_c(out.from_), Evaluation._from_c(out.to))
+
+
+def filter_batch(policy: Policy, to: Any, from_: Any = None, *, has_from: Any = None,
+                 non_stock: Any = None, since_export_ms: Any = None,
+                 skus: Optional[Sequence[Optional[Key]]] = None,
+                 categories: Optional[Sequence[Optional[Key]]] = None) -> FilterBatch:
+    """Decide many changes in one C call (arrays in, arrays out).
+
+    ``to``, ``from_`` and ``since_export_ms`` are int64 buffers (see
+    :meth:`Policy.evaluate_batch`); ``has_from`` and ``non_stock`` 1-byte
+    buffers (bytes, ``array('B')``, bool arrays) or sequences of truth
+    values; all of the same length as ``to``.  ``from_=None`` means every SKU
+    is first seen; ``has_from=None`` with a ``from_`` means every ``from`` is
+    known; ``since_export_ms=None`` means unknown ages.
+    """
+    h = _policy_handle(policy)
+    to_c_arr, n = int64_in(to, "to")
+    if from_ is None:
+        from_arr = (ctypes.c_int64 * n)()
+        if has_from is None:
+            has_from = bytes(n)
+    else:
+        from_arr, _ = int64_in(from_, "from_", n)
+    hf = uint8_in(has_from, "has_from", n)
+    ns = uint8_in(non_stock, "non_stock", n)
+    since = int64_in(since_export_ms, "since_export_ms", n)[0] if since_export_ms is not None \
+        else None
+    sk = keys_array(skus, n, "skus")
+    cat = keys_array(categories, n, "categories")
+    decisions, d_c = uint8_out(n)
+    reasons, r_c = uint8_out(n)
+    published, p_c = int64_out(n)
+    warnings, w_c = uint8_out(n)
+    if n:
+        N.lib.stg_filter_batch(h, n, sk, cat, from_arr, hf, to_c_arr, ns, since, d_c, r_c, p_c,
+                               w_c)
+    else:
+        N.lib.stg_filter_batch(h, 0, None, None, None, None, None, None, None, None, None, None,
+                               None)
+    return FilterBatch(decisions, reasons, published, warnings)
+
+
+__all__ = ["FilterResult", "FilterBatch", "decide", "filter_batch"]

@@ -1,0 +1,434 @@
+"""Host hooks in Python: storage, transport, clock and events.
+
+Hooks are given to :class:`stockguard.Log` as Python objects or callables:
+
+* ``storage``: an object with ``write(entry)``, ``remove(integration, sku)``
+  and optionally ``load(sink)``; ``load`` calls ``sink(entry)`` once per
+  stored entry (an :class:`~stockguard.entry.Entry` or its encoded bytes).
+  ``write``/``remove`` succeed by returning (``None``/True) and fail by
+  raising or returning ``False``.  :class:`MemoryStorage` is a ready one.
+* ``transport``: a callable ``send(job) -> Result | None`` or an object with
+  ``send(job)`` and optionally ``send_batch(jobs) -> list of Result`` (used
+  when the integration's batch size is above 1).  ``None`` means OK.
+* ``clock``: a callable returning milliseconds since the epoch, or an object
+  with ``now_ms()``.  :class:`ManualClock` is a fake clock for tests.
+* ``events``: a callable ``on_event(event)`` or an object with ``on_event``.
+
+**Exceptions inside a hook** are caught at the C boundary (C never sees a
+Python exception): the hook reports failure to the library (storage and
+transport return non-zero, the sink-refusal code is passed back as is),
+the remaining hooks of that call fail fast without being run, and when the
+log call returns the first exception is re-raised.  When the C call failed
+too, its :class:`~stockguard.errors.StockguardError` becomes the
+exception's ``__cause__``.  Storage and transport failures leave the log as
+it was (the library guarantees it).  The clock and events hooks cannot fail
+in C: a raising clock reads as its last good time (or the system clock) and
+a raising event handler is skipped, so the call itself completes before the
+exception is re-raised.
+"""
+from __future__ import annotations
+
+import ctypes
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from . import _native as N
+from ._util import from_c, i32, i64, to_c
+from .entry import Entry, decode, encode
+from .enums import ErrorClass, EventType, JobFlag, Outcome, Priority, coerce
+from .errors import StockguardError
+
+
+@dataclass(frozen=True)
+class Job:
+    """One export handed to the transport (``stg_job``)."""
+
+    id: int              #: give it to :meth:`Log.complete` for async outcomes
+    integration: str
+    sku: str
+    published: int       #: the quantity to publish
+    available: int       #: the available quantity it came from
+    changed_at: int      #: time of the newest change the job carries
+    attempt: int         #: 1 for the first try
+    priority: Priority
+    flags: JobFlag
+
+    @property
+    def non_stock(self) -> bool:
+        """A non-stock field changed too: send the full offer."""
+        return bool(self.flags & JobFlag.NON_STOCK)
+
+    @property
+    def min_stock_reached(self) -> bool:
+        """The minimum forced this quantity to 0."""
+        return bool(self.flags & JobFlag.MIN_STOCK_REACHED)
+
+    @classmethod
+    def _from_c(cls, j: N.stg_job) -> "Job":
+        return cls(j.id, from_c(j.integration) or "", from_c(j.sku) or "", j.published,
+                   j.available, j.changed_at, j.attempt,
+                   coerce(Priority, j.priority), JobFlag(j.flags))  # type: ignore
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of a job (``stg_result``), returned by a transport.
+
+    Use the constructors: ``Result.ok()``, ``Result.error(http_status,
+    message, error_class=ErrorClass.NONE, retry_after_ms=0)`` (class NONE:
+    let the library classify the HTTP status) and ``Result.pending()`` (the
+    host completes it later with :meth:`Log.complete`).
+    """
+
+    outcome: Outcome = Outcome.OK
+    error_class: ErrorClass = ErrorClass.NONE
+    http_status: int = 0
+    message: Optional[str] = None
+    retry_after_ms: int = 0
+
+    @classmethod
+    def ok(cls, http_status: int = 0) -> "Result":
+        """The marketplace acknowledged the quantity."""
+        return cls(Outcome.OK, ErrorClass.NONE, http_status)
+
+    @classmethod
+    def error(cls, http_status: int = 0, message: Optional[str] = None,
+              error_class: Union[ErrorClass, int] = ErrorClass.NONE,
+              retry_after_ms: int = 0) -> "Result":
+        """The marketplace refused the quantity or did not answer."""
+        return cls(Outcome.ERROR, error_class, http_status, message,  # type: ignore
+                   retry_after_ms)
+
+    @classmethod
+    def pending(cls) -> "Result":
+        """Asynchronous: complete it later with :meth:`Log.complete`."""
+        return cls(Outcome.ASYNC)
+
+    def _fill(self, r: N.stg_result, keep: List[Any]) -> None:
+        r.version = N.RESULT_VERSION
+        r.outcome = i32(self.outcome, "outcome")
+        r.error_class = i32(self.error_class, "error_class")
+        r.http_status = i32(self.http_status, "http_status")
+        msg = to_c(self.message, "message")
+        keep.append(msg)  # the log copies the message after the hook returns
+        r.message = msg
+        r.retry_after_ms = i64(self.retry_after_ms, "retry_after_ms")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event (``stg_event``)."""
+
+    type: EventType
+    integration: str
+    sku: Optional[str] = None       #: None for integration events
+    message: Optional[str] = None   #: the marketplace's message
+    http_status: int = 0            #: for a pause caused by a failure
+    available: int = 0              #: MIN_STOCK_REACHED: the available quantity
+    min_stock: int = 0              #: MIN_STOCK_REACHED: the minimum that applied
+    latency_ms: int = 0             #: ABNORMAL_LATENCY: change-to-ack time
+    time: int = 0                   #: when, ms since the epoch
+
+    @classmethod
+    def _from_c(cls, ev: N.stg_event) -> "Event":
+        return cls(coerce(EventType, ev.type), from_c(ev.integration) or "",  # type: ignore
+                   from_c(ev.sku), from_c(ev.message), ev.http_status, ev.available,
+                   ev.min_stock, ev.latency_ms, ev.time)
+
+
+class ManualClock:
+    """A fake clock for tests: starts at ``start`` ms and moves only when told."""
+
+    def __init__(self, start: int = 1_000_000) -> None:
+        self.now = int(start)
+
+    def now_ms(self) -> int:
+        """The current fake time."""
+        return self.now
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> int:
+        """Move the clock forward by ``ms`` and return the new time."""
+        self.now += int(ms)
+        return self.now
+
+
+class MemoryStorage:
+    """A storage hook keeping encoded entries in a dict (a reference
+    implementation of the storage protocol, and durable across
+    :class:`~stockguard.Log` instances that share it).
+
+    ``entries`` maps ``(integration, sku)`` to the bytes of
+    :func:`stockguard.entry.encode`.  Set ``fail_writes``/``fail_removes`` to
+    make the next writes/removes fail (for tests).
+    """
+
+    def __init__(self) -> None:
+        self.entries: Dict[Tuple[str, str], bytes] = {}
+        self.fail_writes = False
+        self.fail_removes = False
+        self.writes = 0
+        self.removes = 0
+
+    def load(self, sink: Callable[[Union[Entry, bytes]], None]) -> None:
+        for data in list(self.entries.values()):
+            sink(data)
+
+    def write(self, entry: Entry) -> bool:
+        if self.fail_writes:
+            return False
+        self.entries[(entry.integration, entry.sku)] = encode(entry)
+        self.writes += 1
+        return True
+
+    def remove(self, integration: str, sku: str) -> bool:
+        if self.fail_removes:
+            return False
+        self.entries.pop((integration, sku), None)
+        self.removes += 1
+        return True
+
+    def get(self, integration: str, sku: str) -> Optional[Entry]:
+        """The stored entry of (integration, sku), decoded, or None."""
+        data = self.entries.get((integration, sku))
+        return decode(data) if data is not None else None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+class _SinkRefused(StockguardError):
+    """Raised inside a storage ``load`` when the log refuses a stored entry."""
+
+
+def _method(obj: Any, name: str, what: str, required: bool = True) -> Optional[Callable]:
+    fn = getattr(obj, name, None)
+    if fn is None and not required:
+        return None
+    if not callable(fn):
+        raise TypeError("%s needs a callable %s()" % (what, name))
+    return fn
+
+
+def _pick(obj: Any, name: str, what: str) -> Callable:
+    """``obj.name`` when the object has it, else ``obj`` itself when callable."""
+    fn = getattr(obj, name, None)
+    if callable(fn):
+        return fn
+    if callable(obj):
+        return obj
+    raise TypeError("%s must be callable or have a %s() method" % (what, name))
+
+
+class HookSet:
+    """The C hook structs of one log and the Python objects behind them.
+
+    Owned by the :class:`~stockguard.Log`; keeps every CFUNCTYPE object
+    referenced for as long as the log lives, and records the first exception
+    a hook raised during the current C call (see the module docs).
+    """
+
+    def __init__(self) -> None:
+        self.pending: Optional[BaseException] = None
+        self.keep: List[Any] = []   # objects C borrows until the current call returns
+        self.refs: Dict[str, Any] = {}  # CFUNCTYPE objects and structs, by role
+        self.storage: Optional[N.stg_storage] = None
+        self.transport: Optional[N.stg_transport] = None
+        self.clock: Optional[N.stg_clock] = None
+        self.events: Optional[N.stg_events] = None
+        self._last_time: Optional[int] = None
+
+    # ------------------------------------------------------------ bookkeeping
+    def _fail(self, exc: BaseException) -> None:
+        if self.pending is None:
+            self.pending = exc
+
+    def take(self) -> Optional[BaseException]:
+        """The pending exception (cleared), and forget borrowed objects."""
+        exc, self.pending = self.pending, None
+        del self.keep[:]
+        return exc
+
+    # ------------------------------------------------------------ storage
+    def set_storage(self, obj: Any) -> None:
+        load = _method(obj, "load", "storage", required=False)
+        write = _method(obj, "write", "storage")
+        remove = _method(obj, "remove", "storage")
+
+        def c_load(sink_addr: int, sink_ctx: int, payload: int) -> int:
+            sink_fn = N.ENTRY_SINK_FN(sink_addr)
+            refused: List[int] = []
+
+            def sink(item: Union[Entry, bytes, bytearray, memoryview]) -> None:
+                if refused:
+                    raise _SinkRefused(refused[0], "the log refused an earlier entry")
+                if isinstance(item, Entry):
+                    e = item._to_c()
+                elif isinstance(item, (bytes, bytearray, memoryview)):
+                    raw = bytes(item)
+                    e = N.stg_entry()
+                    # Bad bytes raise Corrupt/Truncated here: a failure of the load
+                    # itself, re-raised after stg_log_open() returns.
+                    N.lib.stg_entry_decode(raw, len(raw), ctypes.byref(e))
+                else:
+                    raise TypeError("storage load: sink() takes an Entry or bytes, not %s"
+                                    % type(item).__name__)
+                rc = sink_fn(sink_ctx, ctypes.byref(e))
+                if rc:
+                    refused.append(rc)
+                    raise _SinkRefused(rc, "the log refused a stored entry")
+
+            if self.pending is not None:
+                return -1
+            try:
+                load(sink)  # type: ignore[misc]
+            except _SinkRefused as exc:
+                if not refused:  # raised by the host itself: treat as its exception
+                    self._fail(exc)
+                    return -1
+            except BaseException as exc:  # noqa: B902 - must not cross into C
+                self._fail(exc)
+                return refused[0] if refused else -1
+            return refused[0] if refused else 0
+
+        def c_write(entry_p: Any, payload: int) -> int:
+            if self.pending is not None:
+                return -1
+            try:
+                ok = write(Entry._from_c(entry_p.contents))
+            except BaseException as exc:
+                self._fail(exc)
+                return -1
+            return -1 if ok is False else 0
+
+        def c_remove(integration: bytes, sku: bytes, payload: int) -> int:
+            if self.pending is not None:
+                return -1
+            try:
+                ok = remove(from_c(integration), from_c(sku))
+            except BaseException as exc:
+                self._fail(exc)
+                return -1
+            return -1 if ok is False else 0
+
+        s = N.stg_storage()
+        N.lib.stg_storage_init(ctypes.byref(s), N.STORAGE_VERSION)
+        refs = {"storage.write": N.STORAGE_WRITE_FN(c_write),
+                "storage.remove": N.STORAGE_REMOVE_FN(c_remove)}
+        s.write = refs["storage.write"]
+        s.remove = refs["storage.remove"]
+        if load is not None:
+            refs["storage.load"] = N.STORAGE_LOAD_FN(c_load)
+            s.load = refs["storage.load"]
+        self.refs.update(refs)
+        self.refs["storage.obj"] = obj
+        self.storage = s
+
+    # ------------------------------------------------------------ transport
+    def make_transport(self, obj: Any) -> Tuple[N.stg_transport, Dict[str, Any]]:
+        """Build (without installing) a transport struct for ``obj``."""
+        send = _pick(obj, "send", "transport")
+        send_batch = _method(obj, "send_batch", "transport", required=False)
+
+        def fill(result: Any, r: N.stg_result) -> None:
+            if result is None or result is True:
+                result = Result.ok()
+            elif isinstance(result, Outcome):
+                result = Result(result)
+            elif not isinstance(result, Result):
+                raise TypeError("transport must return a stockguard.Result, an Outcome or "
+                                "None, not %s" % type(result).__name__)
+            result._fill(r, self.keep)
+
+        def c_send(job_p: Any, result_p: Any, payload: int) -> int:
+            if self.pending is not None:
+                return -1
+            try:
+                fill(send(Job._from_c(job_p.contents)), result_p.contents)
+            except BaseException as exc:
+                self._fail(exc)
+                return -1
+            return 0
+
+        def c_send_batch(jobs_p: Any, n: int, results_p: Any, payload: int) -> int:
+            if self.pending is not None:
+                return -1
+            try:
+                jobs = [Job._from_c(jobs_p[i]) for i in range(n)]
+                results = send_batch(jobs)  # type: ignore[misc]
+                if results is None:
+                    results = [None] * n
+                results = list(results)
+                if len(results) != n:
+                    raise ValueError("transport send_batch returned %d results for %d jobs"
+                                     % (len(results), n))
+                for i, res in enumerate(results):
+                    fill(res, results_p[i])
+            except BaseException as exc:
+                self._fail(exc)
+                return -1
+            return 0
+
+        t = N.stg_transport()
+        N.lib.stg_transport_init(ctypes.byref(t), N.TRANSPORT_VERSION)
+        refs: Dict[str, Any] = {"transport.send": N.SEND_FN(c_send), "transport.obj": obj}
+        t.send = refs["transport.send"]
+        if send_batch is not None:
+            refs["transport.send_batch"] = N.SEND_BATCH_FN(c_send_batch)
+            t.send_batch = refs["transport.send_batch"]
+        return t, refs
+
+    def set_transport(self, t: N.stg_transport, refs: Dict[str, Any]) -> None:
+        """Install a struct built by :meth:`make_transport` (after C accepted it)."""
+        for k in [k for k in self.refs if k.startswith("transport.")]:
+            del self.refs[k]
+        self.refs.update(refs)
+        self.transport = t
+
+    # ------------------------------------------------------------ clock
+    def set_clock(self, obj: Any) -> None:
+        now = _pick(obj, "now_ms", "clock")
+
+        def c_now(payload: int) -> int:
+            if self.pending is None:
+                try:
+                    t = i64(now(), "clock")
+                    self._last_time = t
+                    return t
+                except BaseException as exc:
+                    self._fail(exc)
+            if self._last_time is not None:
+                return self._last_time
+            return int(time.time() * 1000)
+
+        c = N.stg_clock()
+        N.lib.stg_clock_init(ctypes.byref(c), N.CLOCK_VERSION)
+        self.refs["clock.now_ms"] = N.NOW_FN(c_now)
+        self.refs["clock.obj"] = obj
+        c.now_ms = self.refs["clock.now_ms"]
+        self.clock = c
+
+    # ------------------------------------------------------------ events
+    def set_events(self, obj: Any) -> None:
+        on_event = _pick(obj, "on_event", "events")
+
+        def c_event(event_p: Any, payload: int) -> None:
+            if self.pending is not None:
+                return
+            try:
+                on_event(Event._from_c(event_p.contents))
+            except BaseException as exc:
+                self._fail(exc)
+
+        ev = N.stg_events()
+        N.lib.stg_events_init(ctypes.byref(ev), N.EVENTS_VERSION)
+        self.refs["events.on_event"] = N.EVENT_FN(c_event)
+        self.refs["events.obj"] = obj
+        ev.on_event = self.refs["events.on_event"]
+        self.events = ev
+
+
+__all__ = ["Job", "Result", "Event", "ManualClock", "MemoryStorage"]

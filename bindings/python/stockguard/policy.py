@@ -1,0 +1,328 @@
+"""The threshold evaluator: :class:`Policy` and :class:`Evaluation`.
+
+A policy holds the settings of one integration (one marketplace
+connection): minimum stock with per-category and per-SKU overrides, mode,
+allocation, cap, and the export-change filter's window, drift bound and
+heartbeat.  See ``stockguard/policy.h``.
+
+Thread model (as in C): a policy may be evaluated from any number of threads
+at once as long as no thread changes it; changing it (setters, overrides,
+:meth:`Policy.close`) needs exclusive access.
+"""
+from __future__ import annotations
+
+import array
+import ctypes
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _native as N
+from ._util import Key, i32, i64, int64_in, int64_out, keys_array, to_c, uint8_out
+from .enums import MinSource, Mode, Rule, Status, WarningFlag, coerce
+from .errors import StateError
+
+_SOURCE_TEXT = {MinSource.DEFAULT: "the integration's minimum",
+                MinSource.CATEGORY: "the category's minimum",
+                MinSource.SKU: "the SKU's minimum"}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of one evaluation (``stg_evaluation``)."""
+
+    available: int       #: the input
+    published: int       #: what to publish (>= 0)
+    min_stock: int       #: the minimum that applied
+    min_source: MinSource  #: where that minimum came from
+    rule: Rule           #: the rule that set ``published``
+    warnings: WarningFlag  #: :attr:`WarningFlag.MIN_STOCK_REACHED` or 0
+
+    @property
+    def min_stock_reached(self) -> bool:
+        """True when the minimum forced a positive stock to publish as 0."""
+        return bool(self.warnings & WarningFlag.MIN_STOCK_REACHED)
+
+    @property
+    def explanation(self) -> str:
+        """A sentence a merchant can read: why this quantity is published."""
+        src = _SOURCE_TEXT.get(self.min_source, "minimum source %s" % self.min_source)
+        a, p, m = self.available, self.published, self.min_stock
+        rule = self.rule
+        if rule == Rule.NEGATIVE:
+            why = "available %d is negative (oversold)" % a
+        elif rule == Rule.CUTOFF:
+            why = "available %d is at or below the minimum stock %d (%s)" % (a, m, src)
+        elif rule == Rule.RESERVE:
+            why = "the minimum stock %d (%s) is held back from available %d" % (m, src, a)
+        elif rule == Rule.ALLOCATION:
+            why = "only the integration's allocation share of available %d is offered" % a
+        elif rule == Rule.CAP:
+            why = "the integration's cap was reached (available %d)" % a
+        elif rule == Rule.AVAILABLE:
+            why = "available %d is above the minimum stock %d (%s)" % (a, m, src)
+        else:
+            why = "rule %s" % rule
+        text = "publishes %d: %s" % (p, why)
+        if self.min_stock_reached:
+            text += "; warning: min_stock_reached"
+        return text
+
+    def __str__(self) -> str:
+        return self.explanation
+
+    @classmethod
+    def _from_c(cls, ev: N.stg_evaluation) -> "Evaluation":
+        return cls(ev.available, ev.published, ev.min_stock,
+                   coerce(MinSource, ev.min_source), coerce(Rule, ev.rule),  # type: ignore
+                   WarningFlag(ev.warnings))
+
+
+@dataclass(frozen=True)
+class EvaluationBatch:
+    """Results of :meth:`Policy.evaluate_batch`: one item per input."""
+
+    published: array.array  #: ``array('q')`` of published quantities
+    warnings: array.array   #: ``array('B')`` of :class:`WarningFlag` bits
+
+    def __len__(self) -> int:
+        return len(self.published)
+
+
+class Policy:
+    """Settings of one integration (``stg_policy``).
+
+    All settings are properties; invalid values raise
+    :class:`~stockguard.errors.OutOfRange` (or InvalidArgument) with the
+    library's message and leave the previous value in place::
+
+        with Policy(min_stock=10, mode=Mode.RESERVE) as p:
+            p.set_sku_min("SKU-1", 3)
+            print(p.evaluate(12, sku="SKU-1"))
+
+    Use it as a context manager or call :meth:`close`; the handle is also
+    freed when the object is garbage-collected.
+    """
+
+    __slots__ = ("_h", "_free", "__weakref__")
+
+    def __init__(self, *, min_stock: Optional[int] = None, mode: Union[Mode, int, str, None] = None,
+                 allocation: Optional[int] = None, cap: Optional[int] = None,
+                 window: Optional[int] = None, drift: Optional[int] = None,
+                 heartbeat_ms: Optional[int] = None,
+                 sku_mins: Optional[Mapping[Key, int]] = None,
+                 category_mins: Optional[Mapping[Key, int]] = None,
+                 _handle: Any = None) -> None:
+        lib = N.lib
+        self._free = lib.stg_policy_free
+        if _handle is None:
+            h = N.policy_p()
+            lib.stg_policy_new(ctypes.byref(h), None)
+            _handle = h
+        self._h = _handle
+        try:
+            for name, value in (("min_stock", min_stock), ("mode", mode),
+                                ("allocation", allocation), ("cap", cap), ("window", window),
+                                ("drift", drift), ("heartbeat_ms", heartbeat_ms)):
+                if value is not None:
+                    setattr(self, name, value)
+            for k, v in (sku_mins or {}).items():
+                self.set_sku_min(k, v)
+            for k, v in (category_mins or {}).items():
+                self.set_category_min(k, v)
+        except BaseException:
+            self.close()
+            raise
+
+    # -------------------------------------------------------- lifetime
+    def _handle(self):
+        h = self._h
+        if h is None:
+            raise StateError(Status.ESTATE, "the policy is closed")
+        return h
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._h is None
+
+    def close(self) -> None:
+        """Free the C policy. Idempotent."""
+        h, self._h = self._h, None
+        if h is not None:
+            self._free(h)
+
+    def __enter__(self) -> "Policy":
+        self._handle()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: modules may be gone
+            pass
+
+    def copy(self) -> "Policy":
+        """An independent copy (settings and overrides)."""
+        h = N.policy_p()
+        N.lib.stg_policy_copy(ctypes.byref(h), self._handle())
+        return Policy(_handle=h)
+
+    __copy__ = copy
+
+    def __deepcopy__(self, memo: Any) -> "Policy":
+        return self.copy()
+
+    def __repr__(self) -> str:
+        if self._h is None:
+            return "<stockguard.Policy closed>"
+        return ("<stockguard.Policy min_stock=%d mode=%s allocation=%d cap=%d window=%d "
+                "drift=%d heartbeat_ms=%d>" % (self.min_stock, self.mode.name, self.allocation,
+                                              self.cap, self.window, self.drift,
+                                              self.heartbeat_ms))
+
+    @property
+    def errmsg(self) -> str:
+        """Message of the policy's last failed call ("" when none)."""
+        raw = N.lib.stg_policy_errmsg(self._handle())
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    # -------------------------------------------------------- settings
+    @property
+    def min_stock(self) -> int:
+        """The integration's minimum stock (default 0)."""
+        return N.lib.stg_policy_min_stock(self._handle())
+
+    @min_stock.setter
+    def min_stock(self, value: int) -> None:
+        N.lib.stg_policy_set_min_stock(self._handle(), i64(value, 'min_stock'))
+
+    @property
+    def mode(self) -> Mode:
+        """:class:`Mode` (default cutoff). Also accepts ``"cutoff"``/``"reserve"``."""
+        return coerce(Mode, N.lib.stg_policy_mode(self._handle()))  # type: ignore
+
+    @mode.setter
+    def mode(self, value: Union[Mode, int, str]) -> None:
+        if isinstance(value, str):
+            try:
+                value = Mode[value.upper()]
+            except KeyError:
+                raise ValueError("unknown mode %r (cutoff or reserve)" % value) from None
+        N.lib.stg_policy_set_mode(self._handle(), i32(value, 'mode'))
+
+    @property
+    def allocation(self) -> int:
+        """Percentage of the stock offered on this integration, 1-100 (default 100)."""
+        return N.lib.stg_policy_allocation(self._handle())
+
+    @allocation.setter
+    def allocation(self, value: int) -> None:
+        N.lib.stg_policy_set_allocation(self._handle(), i32(value, 'allocation'))
+
+    @property
+    def cap(self) -> int:
+        """Most ever published; 0 = no cap (default)."""
+        return N.lib.stg_policy_cap(self._handle())
+
+    @cap.setter
+    def cap(self, value: int) -> None:
+        N.lib.stg_policy_set_cap(self._handle(), i64(value, 'cap'))
+
+    @property
+    def window(self) -> int:
+        """The filter's low-stock window (default 5)."""
+        return N.lib.stg_policy_window(self._handle())
+
+    @window.setter
+    def window(self, value: int) -> None:
+        N.lib.stg_policy_set_window(self._handle(), i64(value, 'window'))
+
+    @property
+    def drift(self) -> int:
+        """The filter's drift bound in percent, 0-10000; 0 = off (default)."""
+        return N.lib.stg_policy_drift(self._handle())
+
+    @drift.setter
+    def drift(self, value: int) -> None:
+        N.lib.stg_policy_set_drift(self._handle(), i32(value, 'drift'))
+
+    @property
+    def heartbeat_ms(self) -> int:
+        """The filter's heartbeat age in milliseconds; 0 = off (default)."""
+        return N.lib.stg_policy_heartbeat(self._handle())
+
+    @heartbeat_ms.setter
+    def heartbeat_ms(self, value: int) -> None:
+        N.lib.stg_policy_set_heartbeat(self._handle(), i64(value, 'heartbeat_ms'))
+
+    # -------------------------------------------------------- overrides
+    def set_sku_min(self, sku: Key, minimum: int) -> None:
+        """Set a minimum for one SKU (overrides category and default)."""
+        N.lib.stg_policy_set_sku_min(self._handle(), to_c(sku, "sku"), i64(minimum, "minimum"))
+
+    def clear_sku_min(self, sku: Key) -> None:
+        """Remove a SKU's override; :class:`~stockguard.errors.NotFound` when it has none."""
+        N.lib.stg_policy_clear_sku_min(self._handle(), to_c(sku, "sku"))
+
+    def set_category_min(self, category: Key, minimum: int) -> None:
+        """Set a minimum for one category (overrides the default)."""
+        N.lib.stg_policy_set_category_min(self._handle(), to_c(category, "category"), i64(minimum, "minimum"))
+
+    def clear_category_min(self, category: Key) -> None:
+        """Remove a category's override; NotFound when it has none."""
+        N.lib.stg_policy_clear_category_min(self._handle(), to_c(category, "category"))
+
+    def resolve_min(self, sku: Optional[Key] = None,
+                    category: Optional[Key] = None) -> Tuple[int, MinSource]:
+        """The minimum for a SKU in a category, and where it came from."""
+        m = ctypes.c_int64()
+        src = ctypes.c_int()
+        N.lib.stg_policy_resolve_min(self._handle(), to_c(sku, "sku"),
+                                     to_c(category, "category"), ctypes.byref(m),
+                                     ctypes.byref(src))
+        return m.value, coerce(MinSource, src.value)  # type: ignore
+
+    # -------------------------------------------------------- evaluation
+    def evaluate(self, available: int, sku: Optional[Key] = None,
+                 category: Optional[Key] = None) -> Evaluation:
+        """Evaluate one available quantity: what to publish and why."""
+        out = N.stg_evaluation()
+        N.lib.stg_policy_evaluate(self._handle(), to_c(sku, "sku"), to_c(category, "category"),
+                                  i64(available, "available"), ctypes.byref(out))
+        return Evaluation._from_c(out)
+
+    def explain(self, available: int, sku: Optional[Key] = None,
+                category: Optional[Key] = None) -> Evaluation:
+        """Same as :meth:`evaluate`; read its ``explanation`` ("why is this SKU 0?")."""
+        return self.evaluate(available, sku, category)
+
+    def evaluate_batch(self, available: Any, skus: Optional[Sequence[Optional[Key]]] = None,
+                       categories: Optional[Sequence[Optional[Key]]] = None) -> EvaluationBatch:
+        """Evaluate many quantities in one C call.
+
+        ``available`` is a buffer of int64 (``array('q')``, memoryview,
+        numpy int64, raw native-endian bytes) or a sequence of ints;
+        ``skus``/``categories`` optional sequences of the same length.
+        """
+        avail, n = int64_in(available, "available")
+        sk = keys_array(skus, n, "skus")
+        cat = keys_array(categories, n, "categories")
+        published, pub_c = int64_out(n)
+        warnings, warn_c = uint8_out(n)
+        N.lib.stg_policy_evaluate_batch(self._handle(), n, sk, cat, avail if n else None,
+                                        pub_c if n else None, warn_c if n else None)
+        return EvaluationBatch(published, warnings)
+
+    # -------------------------------------------------------- filter shortcuts
+    def decide(self, to: int, from_: Optional[int] = None, **kwargs: Any):
+        """Shortcut for :func:`stockguard.filter.decide` with this policy."""
+        from .filter import decide
+        return decide(self, to, from_, **kwargs)
+
+    def filter_batch(self, to: Any, from_: Any = None, **kwargs: Any):
+        """Shortcut for :func:`stockguard.filter.filter_batch` with this policy."""
+        from .filter import filter_batch
+        return filter_batch(self, to, from_, **kwargs)
