@@ -560,3 +560,70 @@ Test(changes, changed_at_from_the_host)
 	cr_assert_eq(h_submit_rc("amz", "B", 3, 1, 0, 0, NULL, NULL), STG_OK);
 	cr_assert_eq(h_get("amz", "B").changed_at, T0);
 }
+
+/*
+ * A change made while a job is in flight "is queued to follow it" (log.h).
+ * When the in-flight job then fails for good (rejected, or its last
+ * transient retry), the newer change must still go out: the marketplace
+ * never saw it, and here it is a change to 0 (oversell risk).
+ */
+static void follow_up_after_final_failure(int http, uint32_t max_transient)
+{
+	stg_result res;
+	uint64_t id;
+	stg_entry e;
+
+	h_reset();
+	H.opts.max_transient_retries = max_transient;
+	h_open();
+	h_submit("amz", "A", 50, 1);
+	cr_assert_eq(h_pump(), 1u);                  /* acked 50 */
+	id = h_submit("amz", "A", 3, 2).job_id;      /* low stock */
+	h_push_async();
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_eq(h_submit("amz", "A", 0, 3).decision, STG_DECISION_COALESCED);
+	cr_assert_eq(stg_result_init(&res, STG_RESULT_VERSION), STG_OK);
+	res.outcome = STG_OUTCOME_ERROR;
+	res.http_status = http;
+	cr_assert_eq(stg_log_complete(H.log, id, &res), STG_OK);
+	e = h_get("amz", "A");
+	cr_assert_eq(e.status, STG_ENTRY_PENDING,
+	             "HTTP %d on the job for 3: status %s, job %s; the change to 0 that followed "
+	             "it is never sent", http, stg_entry_status_name(e.status),
+	             stg_job_state_name(e.job_state));
+	H.now += 3600000;
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_eq(h_last()->published, 0);
+	h_close();
+}
+
+Test(changes, follow_up_survives_rejection_of_in_flight_job)
+{
+	follow_up_after_final_failure(400, 5);
+}
+
+Test(changes, follow_up_survives_last_transient_failure)
+{
+	follow_up_after_final_failure(503, 1);
+}
+
+/*
+ * A non-stock change whose export failed for good never reached the
+ * marketplace; the next export must still carry it (STG_JOB_NON_STOCK),
+ * as the next quantity is judged against what was acknowledged.
+ */
+Test(changes, failed_non_stock_change_rides_on_next_export)
+{
+	h_open();
+	h_submit("amz", "A", 50, 1);
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_eq(h_submit_rc("amz", "A", 50, 2, STG_CHANGE_NON_STOCK, 0, NULL, NULL), STG_OK);
+	h_push_http(422);
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert(h_last()->flags & STG_JOB_NON_STOCK);
+	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_ERROR);
+	cr_assert_eq(h_submit("amz", "A", 3, 3).decision, STG_DECISION_EXPORT);
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert(h_last()->flags & STG_JOB_NON_STOCK,
+	          "the failed non-stock update (price, catalog ...) is silently dropped");
+}

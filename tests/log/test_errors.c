@@ -538,3 +538,39 @@ Test(errors, transport_failure_keeps_jobs)
 	cr_assert_eq(h_last()->attempt, 1u);
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
 }
+
+/*
+ * A new change after a transient error is a new job: its first hand-off is
+ * attempt 1 (stg_job.attempt: "1 for the first try") and it gets the full
+ * bound of transient retries, not one attempt before going back to error.
+ */
+Test(errors, new_job_after_transient_error_gets_its_own_retries)
+{
+	stg_entry e;
+
+	H.opts.max_transient_retries = 2;
+	H.opts.backoff_base_ms = 10;
+	H.opts.backoff_max_ms = 10;
+	h_open();
+	h_submit("amz", "A", 50, 1);
+	h_push_http(503);
+	h_push_http(503);
+	cr_assert_eq(h_pump(), 1u);
+	h_advance(10);
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_ERROR);
+
+	/* The stock drops to 0 an hour later: a new export. */
+	h_advance(3600000);
+	cr_assert_eq(h_submit("amz", "A", 0, 2).decision, STG_DECISION_EXPORT);
+	h_push_http(503);
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_eq(h_last()->attempt, 1u, "the new job's first try is attempt %u",
+	             h_last()->attempt);
+	e = h_get("amz", "A");
+	cr_assert_eq(e.status, STG_ENTRY_PENDING,
+	             "one 503 put the new job (to 0) straight back to error, no retry");
+	H.now = e.next_attempt_at;
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
+}

@@ -320,3 +320,25 @@ Test(pump, next_due_counts_held_and_queued)
 	next_due_case(1000, 1000);
 	next_due_case(10000, 5000);
 }
+
+/*
+ * Under a rate limit, next_due tells when the pump can send again: a host
+ * that sleeps next_due and pumps must not spin while the bucket refills.
+ */
+Test(pump, next_due_respects_rate_limit)
+{
+	int64_t wait = 77;
+
+	h_open();
+	cr_assert_eq(stg_log_set_limits(H.log, "amz", 1, 1, 60000), STG_OK);
+	h_submit("amz", "A", 3, 1);
+	h_submit("amz", "B", 3, 1);
+	cr_assert_eq(h_pump(), 1u);
+	h_advance(1000);
+	cr_assert_eq(h_pump(), 0u, "no budget yet");
+	cr_assert_eq(stg_log_next_due(H.log, &wait), STG_OK);
+	cr_assert_eq(wait, 59000, "next_due %lld while the pump cannot send for 59000 ms "
+	             "(a host loop would spin)", (long long)wait);
+	h_advance(59000);
+	cr_assert_eq(h_pump(), 1u);
+}
