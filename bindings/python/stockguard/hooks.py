@@ -252,6 +252,14 @@ class HookSet:
         del self.keep[:]
         return exc
 
+    def clear(self) -> None:
+        """Drop every hook (after the log is closed: C calls none of them any
+        more).  Breaks the reference cycle between this object and its
+        trampolines, so hooks are freed at once rather than by the GC."""
+        self.refs.clear()
+        del self.keep[:]
+        self.storage = self.transport = self.clock = self.events = None
+
     # ------------------------------------------------------------ storage
     def set_storage(self, obj: Any) -> None:
         load = _method(obj, "load", "storage", required=False)

@@ -178,22 +178,8 @@ class Log:
         self._close_fn = lib.stg_log_close
         self._lock = threading.RLock()
         self._depth = 0
-        hooks = HookSet()
-        self._hooks = hooks
         opts = N.stg_log_options()
         lib.stg_log_options_init(ctypes.byref(opts), N.LOG_OPTIONS_VERSION)
-        if storage is not None:
-            hooks.set_storage(storage)
-            opts.storage = ctypes.pointer(hooks.storage)
-        if transport is not None:
-            hooks.set_transport(*hooks.make_transport(transport))
-            opts.transport = ctypes.pointer(hooks.transport)
-        if clock is not None:
-            hooks.set_clock(clock)
-            opts.clock = ctypes.pointer(hooks.clock)
-        if events is not None:
-            hooks.set_events(events)
-            opts.events = ctypes.pointer(hooks.events)
         opts.latency_limit_ms = i64(latency_limit_ms, "latency_limit_ms")
         opts.backoff_base_ms = i64(backoff_base_ms, "backoff_base_ms")
         opts.backoff_max_ms = i64(backoff_max_ms, "backoff_max_ms")
@@ -202,6 +188,24 @@ class Log:
         opts.success_max_count = u64(success_max_count, "success_max_count")
         opts.jitter_seed = u64(jitter_seed, "jitter_seed")
         opts.max_transient_retries = u32(max_transient_retries, "max_transient_retries")
+        hooks = HookSet()
+        self._hooks = hooks
+        try:
+            if storage is not None:
+                hooks.set_storage(storage)
+                opts.storage = ctypes.pointer(hooks.storage)
+            if transport is not None:
+                hooks.set_transport(*hooks.make_transport(transport))
+                opts.transport = ctypes.pointer(hooks.transport)
+            if clock is not None:
+                hooks.set_clock(clock)
+                opts.clock = ctypes.pointer(hooks.clock)
+            if events is not None:
+                hooks.set_events(events)
+                opts.events = ctypes.pointer(hooks.events)
+        except BaseException:
+            hooks.clear()
+            raise
         h = N.log_p()
         self._depth = 1
         try:
@@ -209,6 +213,7 @@ class Log:
         except StockguardError as err:
             self._depth = 0
             pending = hooks.take()
+            hooks.clear()
             if pending is not None:
                 _chain(pending, err)
                 raise pending
@@ -217,6 +222,7 @@ class Log:
         pending = hooks.take()
         if pending is not None:  # all or nothing: a hook failed although C succeeded
             self._close_fn(h)
+            hooks.clear()
             raise pending
         self._h = h
 
@@ -237,6 +243,7 @@ class Log:
             h, self._h = self._h, None
             if h is not None:
                 self._close_fn(h)
+                self._hooks.clear()
 
     def __enter__(self) -> "Log":
         if self._h is None:
@@ -251,6 +258,7 @@ class Log:
             if getattr(self, "_h", None) is not None and not self._depth:
                 h, self._h = self._h, None
                 self._close_fn(h)
+                self._hooks.clear()
         except Exception:  # interpreter shutdown: modules may be gone
             pass
 
