@@ -599,3 +599,51 @@ Test(api, init_functions)
 	cr_assert_eq(stg_clock_init(&c, 2), STG_EVERSION);
 	cr_assert_eq(stg_events_init(&e, 2), STG_EVERSION);
 }
+
+/*
+ * stg_log_close() from inside a hook: "a call into the log from inside one
+ * of its hooks ... does nothing" (log.h, thread model). A close there would
+ * free the log under the pump's feet. The allocator below never really
+ * frees, so the test observes the frees instead of crashing on them.
+ */
+static size_t frees_seen;
+
+static void *q_malloc(size_t n, void *p) { (void)p; return malloc(n); }
+static void *q_realloc(void *ptr, size_t n, void *p) { (void)p; return realloc(ptr, n); }
+static void q_free(void *ptr, void *p)
+{
+	(void)p;
+	if (ptr)
+		frees_seen++; /* quarantined: never returned to libc */
+}
+
+static void close_from_hook(int where)
+{
+	if (where != armed)
+		return;
+	armed = 0;
+	stg_log_close(H.log);
+}
+
+Test(api, close_from_inside_a_hook_does_nothing)
+{
+	stg_allocator a;
+	size_t before;
+
+	cr_assert_eq(stg_allocator_init(&a, STG_ALLOCATOR_VERSION), STG_OK);
+	a.malloc_fn = q_malloc;
+	a.realloc_fn = q_realloc;
+	a.free_fn = q_free;
+	H.opts.allocator = &a;
+	h_open();
+	h_submit("amz", "A", 3, 1);
+	armed = H_IN_SEND;
+	H.in_hook = close_from_hook;
+	before = frees_seen;
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_eq(armed, 0, "the hook ran");
+	cr_assert_eq(frees_seen, before, "stg_log_close() inside the transport hook freed %zu blocks "
+	             "of the log while the pump was still using it", frees_seen - before);
+	H.in_hook = NULL;
+	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
+}
