@@ -1,0 +1,343 @@
+/*
+ * sqlite_store: a stockguard storage hook kept in one SQLite table.
+ * See sqlite_store.h for the table and how to use it.
+ *
+ * Choices:
+ *
+ * - One row per (integration, SKU) holding the stg_entry_encode() bytes.
+ *   The encoding is versioned and checksummed, so the load validates every
+ *   row with stg_entry_decode() for free; the two key columns are only the
+ *   primary key (and are checked against the decoded entry).
+ *
+ * - PRAGMA synchronous=FULL: a transaction is on disk when COMMIT returns,
+ *   which is what "write ... return 0 once it is durable" asks for. The log
+ *   relies on it: an acknowledgement it has recorded must survive a crash.
+ *
+ * - journal_mode=WAL, not DELETE. Both are crash-safe with synchronous=FULL;
+ *   WAL commits a write with one append and one fsync of the -wal file,
+ *   where DELETE writes and syncs a rollback journal, the database, and
+ *   deletes the journal (several fsyncs per write). The log writes one
+ *   entry per host call, so the commit cost is the store's cost. WAL's
+ *   limits do not matter here: the database must be on a local filesystem
+ *   (shared memory for the -shm index) and a log is opened by one process,
+ *   one thread at a time. The mode is stored in the file, so a database
+ *   made by this store stays in WAL.
+ *
+ * - Each write and remove is one statement in autocommit mode, hence its
+ *   own transaction, committed before the hook returns. The load reads in
+ *   one read transaction, so it sees a single snapshot. Hosts may group
+ *   writes (sqlite_store_begin()/sqlite_store_commit()).
+ */
+#include "sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sqlite_store {
+	sqlite3 *db;
+	sqlite3_stmt *put;      /* INSERT OR REPLACE */
+	sqlite3_stmt *del;      /* DELETE one */
+	sqlite3_stmt *all;      /* SELECT all */
+	int in_txn;             /* inside sqlite_store_begin() */
+	int txn_lost;           /* SQLite rolled that transaction back on its own */
+	char errmsg[512];
+	unsigned char buf[STG_ENTRY_ENCODED_MAX];
+};
+
+static const char create_sql[] =
+	"CREATE TABLE IF NOT EXISTS stg_entry ("
+	" integration TEXT NOT NULL,"
+	" sku TEXT NOT NULL,"
+	" entry BLOB NOT NULL,"
+	" PRIMARY KEY (integration, sku)"
+	") WITHOUT ROWID";
+
+static void set_msg(sqlite_store *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+	va_end(ap);
+}
+
+/* Record SQLite's message for a failed step and return its code. */
+static int db_fail(sqlite_store *st, int rc, const char *what)
+{
+	set_msg(st, "%s: %s (%d)", what, sqlite3_errmsg(st->db), rc);
+	return rc;
+}
+
+const char *sqlite_store_errmsg(const sqlite_store *st)
+{
+	return st ? st->errmsg : "out of memory";
+}
+
+static int exec(sqlite_store *st, const char *sql)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_fail(st, rc, sql);
+}
+
+static int set_journal_wal(sqlite_store *st)
+{
+	sqlite3_stmt *s;
+	const char *mode;
+	int rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "PRAGMA journal_mode");
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		rc = db_fail(st, rc, "PRAGMA journal_mode");
+		sqlite3_finalize(s);
+		return rc;
+	}
+	/* SQLite answers with the mode it is in: it refuses WAL for a
+	 * ":memory:" database, and without shared memory. */
+	mode = (const char *)sqlite3_column_text(s, 0);
+	if (!mode || strcmp(mode, "wal") != 0) {
+		set_msg(st, "journal_mode is %s, not wal (the store needs a database file on a local filesystem)",
+		        mode ? mode : "unknown");
+		sqlite3_finalize(s);
+		return SQLITE_CANTOPEN;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int prepare(sqlite_store *st, const char *sql, sqlite3_stmt **out)
+{
+	int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_fail(st, rc, sql);
+}
+
+int sqlite_store_open(sqlite_store **out, const char *path)
+{
+	sqlite_store *st = calloc(1, sizeof *st);
+	int rc;
+
+	*out = st;
+	if (!st)
+		return SQLITE_NOMEM;
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		if (st->db)
+			db_fail(st, rc, "open");
+		else
+			set_msg(st, "open %s: out of memory", path);
+		return rc;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	/* A checkpoint or a second reader may hold a lock briefly: wait for it. */
+	sqlite3_busy_timeout(st->db, 5000);
+	if ((rc = set_journal_wal(st)) ||
+	    (rc = exec(st, "PRAGMA synchronous=FULL")) ||
+	    (rc = exec(st, create_sql)) ||
+	    (rc = prepare(st, "INSERT OR REPLACE INTO stg_entry (integration, sku, entry) VALUES (?1, ?2, ?3)",
+	                  &st->put)) ||
+	    (rc = prepare(st, "DELETE FROM stg_entry WHERE integration = ?1 AND sku = ?2", &st->del)) ||
+	    (rc = prepare(st, "SELECT integration, sku, entry FROM stg_entry", &st->all)))
+		return rc;
+	return 0;
+}
+
+void sqlite_store_close(sqlite_store *st)
+{
+	if (!st)
+		return;
+	if (st->db && !sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st->put);
+	sqlite3_finalize(st->del);
+	sqlite3_finalize(st->all);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+/* A host transaction SQLite rolled back by itself (disk full, I/O error)
+ * took writes the log believes done: refuse everything until the commit
+ * reports it. */
+static int check_txn(sqlite_store *st, int rc)
+{
+	if (st->in_txn && !st->txn_lost && sqlite3_get_autocommit(st->db)) {
+		st->txn_lost = 1;
+		set_msg(st, "%s; the transaction was rolled back, so earlier writes in it are lost: "
+		        "reopen the log", st->errmsg);
+		return rc ? rc : SQLITE_ABORT;
+	}
+	return rc;
+}
+
+static int lost(sqlite_store *st)
+{
+	if (!st->txn_lost)
+		return 0;
+	set_msg(st, "the store's transaction was rolled back: commit, then reopen the log");
+	return SQLITE_ABORT;
+}
+
+/* ------------------------------------------------------------ the hook */
+
+static int st_load(stg_entry_sink sink, void *sink_ctx, void *payload)
+{
+	sqlite_store *st = payload;
+	int own = !st->in_txn, rc = 0, step;
+
+	if ((rc = lost(st)))
+		return rc;
+	/* One read transaction: the load sees a single snapshot. */
+	if (own && (rc = exec(st, "BEGIN")))
+		return rc;
+	while ((step = sqlite3_step(st->all)) == SQLITE_ROW) {
+		const char *integ = (const char *)sqlite3_column_text(st->all, 0);
+		const char *sku = (const char *)sqlite3_column_text(st->all, 1);
+		const void *blob = sqlite3_column_blob(st->all, 2);
+		int len = sqlite3_column_bytes(st->all, 2);
+		stg_entry e;
+
+		if (!integ || !sku) {
+			rc = db_fail(st, SQLITE_NOMEM, "load");
+			break;
+		}
+		/* The decoded strings point into the row, valid until the next step;
+		 * the sink copies what it keeps. */
+		rc = stg_entry_decode(blob ? blob : "", (size_t)len, &e);
+		if (rc == STG_OK && (strcmp(e.integration, integ) != 0 || strcmp(e.sku, sku) != 0))
+			rc = STG_ECORRUPT;
+		if (rc != STG_OK) {
+			set_msg(st, "load: the row (%.100s, %.100s) is not a valid entry: %s", integ, sku,
+			        stg_strerror(rc));
+			break;
+		}
+		if ((rc = sink(sink_ctx, &e)) != 0) {
+			set_msg(st, "load: the log refused (%.100s, %.100s): %s", integ, sku,
+			        stg_strerror(rc));
+			break; /* its verdict goes back as is */
+		}
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_fail(st, step, "load");
+	sqlite3_reset(st->all);
+	if (own) {
+		/* A read transaction: COMMIT and ROLLBACK only release the snapshot. */
+		int end = sqlite3_exec(st->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+		if (rc == 0 && end != SQLITE_OK)
+			rc = db_fail(st, end, "load: COMMIT");
+	}
+	return rc;
+}
+
+static int st_write(const stg_entry *entry, void *payload)
+{
+	sqlite_store *st = payload;
+	size_t len;
+	int rc;
+
+	if ((rc = lost(st)))
+		return rc;
+	rc = stg_entry_encode(entry, st->buf, sizeof st->buf, &len);
+	if (rc != STG_OK) {
+		set_msg(st, "write: cannot encode (%.100s, %.100s): %s",
+		        entry->integration ? entry->integration : "?", entry->sku ? entry->sku : "?",
+		        stg_strerror(rc));
+		return rc;
+	}
+	/* The strings and the buffer outlive the step: no copies (SQLITE_STATIC). */
+	sqlite3_bind_text(st->put, 1, entry->integration, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->put, 2, entry->sku, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st->put, 3, st->buf, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st->put);
+	rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "write");
+	sqlite3_reset(st->put);
+	sqlite3_clear_bindings(st->put);
+	return check_txn(st, rc);
+}
+
+static int st_remove(const char *integration, const char *sku, void *payload)
+{
+	sqlite_store *st = payload;
+	int rc;
+
+	if ((rc = lost(st)))
+		return rc;
+	sqlite3_bind_text(st->del, 1, integration, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->del, 2, sku, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st->del);
+	rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "remove"); /* no row is success */
+	sqlite3_reset(st->del);
+	sqlite3_clear_bindings(st->del);
+	return check_txn(st, rc);
+}
+
+void sqlite_store_hook(sqlite_store *st, stg_storage *storage)
+{
+	stg_storage_init(storage, STG_STORAGE_VERSION);
+	storage->load = st_load;
+	storage->write = st_write;
+	storage->remove = st_remove;
+	storage->payload = st;
+}
+
+/* ------------------------------------------------------- transactions */
+
+int sqlite_store_begin(sqlite_store *st)
+{
+	int rc;
+
+	if (st->in_txn) {
+		set_msg(st, "begin: a transaction is open already");
+		return SQLITE_MISUSE;
+	}
+	/* IMMEDIATE takes the write lock now, so no write in it can meet SQLITE_BUSY. */
+	if ((rc = exec(st, "BEGIN IMMEDIATE")))
+		return rc;
+	st->in_txn = 1;
+	st->txn_lost = 0;
+	return 0;
+}
+
+int sqlite_store_commit(sqlite_store *st)
+{
+	int rc;
+
+	if (!st->in_txn) {
+		set_msg(st, "commit: no transaction is open");
+		return SQLITE_MISUSE;
+	}
+	st->in_txn = 0;
+	if (st->txn_lost) {
+		st->txn_lost = 0;
+		set_msg(st, "commit: the transaction was rolled back earlier: reopen the log");
+		return SQLITE_ABORT;
+	}
+	if ((rc = exec(st, "COMMIT"))) {
+		if (!sqlite3_get_autocommit(st->db))
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	return 0;
+}
+
+long long sqlite_store_count(sqlite_store *st)
+{
+	sqlite3_stmt *s;
+	long long n = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM stg_entry", -1, &s, NULL) != SQLITE_OK) {
+		db_fail(st, sqlite3_errcode(st->db), "count");
+		return -1;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	else
+		db_fail(st, sqlite3_errcode(st->db), "count");
+	sqlite3_finalize(s);
+	return n;
+}
