@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""The integration log kept in SQLite, from Python.
+
+A storage hook (:class:`SQLiteStore`) on the standard ``sqlite3`` module and
+a fake marketplace as the transport, driven through the ``stockguard``
+Python binding (bindings/python). Run it from the source tree after a build::
+
+    STOCKGUARD_LIBRARY=build/lib/libstockguard.so.1 PYTHONPATH=bindings/python \\
+        python3 examples/sqlite-store/sqlite_store.py /tmp/stock.db
+
+It does what the C demo (demo.c) does, with the same output: the stock file
+goes into the log while the marketplace is unreachable, the connector stops,
+starts again and the log sends what the database kept. The table is the one
+sqlite_store.c uses (one row per integration and SKU, the entry as the bytes
+of ``stockguard.encode``), so a database made by either opens in the other.
+
+The choices, as in sqlite_store.c:
+
+* ``PRAGMA synchronous=FULL``: a write is on disk when its COMMIT returns,
+  which is what the log's Durability contract asks of ``write``.
+* ``journal_mode=WAL``: one fsync of the -wal file per commit, where DELETE
+  syncs a rollback journal and the database (several fsyncs per write);
+  both are crash-safe with FULL. WAL needs a local filesystem, and a log is
+  opened by one process at a time anyway.
+* The connection is in autocommit mode (``isolation_level=None``): each
+  write or remove is its own transaction, committed before the hook
+  returns. The load reads in one read transaction (a single snapshot).
+  :meth:`SQLiteStore.transaction` groups writes, with the caveat there.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import sys
+from typing import Callable, Dict, Iterator, Tuple
+
+try:
+    import stockguard as sg
+except ImportError:  # run from the source tree without PYTHONPATH
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    os.pardir, os.pardir, "bindings", "python"))
+    import stockguard as sg
+
+CREATE = """CREATE TABLE IF NOT EXISTS stg_entry (
+    integration TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    entry BLOB NOT NULL,
+    PRIMARY KEY (integration, sku)
+) WITHOUT ROWID"""
+
+
+class SQLiteStore:
+    """A stockguard storage hook in one SQLite table.
+
+    Give it to :class:`stockguard.Log` as ``storage=``; close the log before
+    the store. Like the log, it serves one thread at a time.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+        try:
+            mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":  # e.g. ":memory:"
+                raise ValueError("%s: journal_mode is %s, not wal (the store needs a database "
+                                 "file on a local filesystem)" % (path, mode))
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute(CREATE)
+        except BaseException:
+            self.db.close()
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ the hook
+    def load(self, sink: Callable[[sg.Entry], None]) -> None:
+        """Stream every stored entry to ``sink``, at ``Log()``.
+
+        A row that is not a valid entry raises :class:`stockguard.Corrupt`
+        (or Truncated), which fails the open. When the log refuses an entry,
+        ``sink`` raises: the load stops there and the binding hands the log's
+        verdict back to it.
+        """
+        own = not self.db.in_transaction
+        if own:
+            self.db.execute("BEGIN")
+        try:
+            for integration, sku, blob in self.db.execute(
+                    "SELECT integration, sku, entry FROM stg_entry"):
+                entry = sg.decode(blob)  # checks magic, version, fields and CRC
+                if entry.key != (integration, sku):
+                    raise sg.Corrupt(sg.Status.ECORRUPT, "row (%s, %s) holds the entry of (%s, %s)"
+                                     % (integration, sku, entry.integration, entry.sku))
+                sink(entry)
+        finally:
+            if own:  # a read transaction: ending it only releases the snapshot
+                self.db.execute("COMMIT")
+
+    def write(self, entry: sg.Entry) -> None:
+        """Store ``entry`` (replacing its key's), committed before returning."""
+        self.db.execute("INSERT OR REPLACE INTO stg_entry (integration, sku, entry) "
+                        "VALUES (?, ?, ?)", (entry.integration, entry.sku, sg.encode(entry)))
+
+    def remove(self, integration: str, sku: str) -> None:
+        """Delete the entry of (integration, sku); absent is success."""
+        self.db.execute("DELETE FROM stg_entry WHERE integration = ? AND sku = ?",
+                        (integration, sku))
+
+    # ------------------------------------------------------------ extras
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group the writes of several log calls into one transaction (one
+        fsync), e.g. around ``Log.submit_batch`` of a whole stock file.
+
+        None of them is durable before the block ends without an exception,
+        so do not treat them as done (ack the source, pump) inside it. When
+        the block raises, or the COMMIT fails, the writes are rolled back and
+        the log's memory is ahead of its storage: close the log, open it
+        again.
+        """
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+
+    def count(self) -> int:
+        """How many entries the table holds."""
+        return self.db.execute("SELECT count(*) FROM stg_entry").fetchone()[0]
+
+
+class FakeMarketplace:
+    """The transport: when up, prints each job and acknowledges it; when
+    down, raises ConnectionError (the transport failed as a whole: the log
+    keeps the jobs queued, and ``Log.pump`` re-raises the error)."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.stock: Dict[Tuple[str, str], int] = {}
+
+    def send(self, job: sg.Job) -> sg.Result:
+        if not self.up:
+            raise ConnectionError("marketplace unreachable")
+        self.stock[(job.integration, job.sku)] = job.published
+        print("  marketplace: %s %s = %d%s" % (job.integration, job.sku, job.published,
+                                               " (min stock reached)" if job.min_stock_reached
+                                               else ""))
+        return sg.Result.ok()
+
+
+INTEGRATION = "amazon"
+STOCK = [("MUG-RED", 40), ("MUG-BLUE", 4), ("CAP-M", 12), ("CAP-L", 2), ("OLD-BAG", 7)]
+
+
+def show(log: sg.Log, store: SQLiteStore) -> None:
+    print("  log (%d rows in the table):" % store.count())
+    for e in log.query(page_size=4):
+        line = "    %-6s %-10s %-7s available %3d published %3d" % (
+            e.integration, e.sku, e.status.name.lower(), e.available, e.published)
+        if e.has_acked:
+            line += " acked %3d" % e.acked
+        if e.job_state != sg.JobState.NONE:
+            line += " job %s" % e.job_state.name.lower()
+        print(line)
+
+
+@contextlib.contextmanager
+def start(path: str, policy: sg.Policy, market: FakeMarketplace) -> Iterator[Tuple[sg.Log, SQLiteStore]]:
+    """Open the store and the log on it (the log loads every stored entry)."""
+    with SQLiteStore(path) as store:
+        with sg.Log(storage=store, transport=market) as log:
+            log.set_policy(INTEGRATION, policy)
+            yield log, store
+        # the log is closed before its store
+
+
+def submit(log: sg.Log, sku: str, available: int, sequence: int) -> None:
+    r = log.submit(INTEGRATION, sku, available, sequence=sequence)
+    print("  submit %s %d: %s (%s), publishes %d" % (sku, available, r.decision.name.lower(),
+                                                   r.reason.name.lower(), r.published))
+
+
+def main(argv: list) -> int:
+    if len(argv) != 2:
+        print("usage: sqlite_store.py DB", file=sys.stderr)
+        return 2
+    path = argv[1]
+    market = FakeMarketplace()
+    with sg.Policy(min_stock=3) as policy:  # CAP-L (2) publishes 0
+        print("1. start; the marketplace is unreachable")
+        with start(path, policy, market) as (log, store):
+            with store.transaction():  # the whole stock file: one fsync, not five
+                done = log.submit_batch(sg.Submission(INTEGRATION, sku, available, sequence=1)
+                                        for sku, available in STOCK)
+            print("  submitted %d changes in one transaction" % len(done))
+            try:
+                log.pump()
+                raise SystemExit("sqlite_store.py: the pump should have failed")
+            except ConnectionError as exc:
+                err = exc.__cause__  # the library's TransportError, with what was sent
+                print("  pump: %s, %d sent" % (sg.strerror(err.code), err.sent))
+            show(log, store)
+
+        print("2. restart; the marketplace is back")
+        market.up = True
+        with start(path, policy, market) as (log, store):
+            show(log, store)
+            print("  pump: %d sent" % log.pump())
+            submit(log, "CAP-M", 1, 2)
+            submit(log, "MUG-RED", 35, 2)
+            print("  pump: %d sent" % log.pump())
+            log.remove(INTEGRATION, "OLD-BAG")
+            print("  removed OLD-BAG")
+
+        print("3. restart")
+        with start(path, policy, market) as (log, store):
+            show(log, store)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""The Python SQLite storage hook (examples/sqlite-store/sqlite_store.py).
+
+    sqlite_store_py_test.py [C-DEMO]
+
+Needs the binding (PYTHONPATH=bindings/python) and the library
+(STOCKGUARD_LIBRARY). Checks, each in a fresh database:
+  - a database the C demo made opens in Python with the same entries
+    (given the C demo's path), and one Python made is the same table;
+  - a reopened log has what was written, minus what was removed;
+  - a row that is not an entry, or is filed under another key, fails the
+    open with Corrupt/Truncated;
+  - an entry the log refuses stops the load: its verdict comes back;
+  - a failing write is a StorageError and leaves the log as it was;
+  - writes grouped in transaction() are all stored; a raising block rolls back;
+  - ":memory:" is refused.
+Prints TAP; exit status 0 when every check passed.
+"""
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, os.pardir, os.pardir, "examples", "sqlite-store"))
+
+import stockguard as sg  # noqa: E402
+from sqlite_store import SQLiteStore  # noqa: E402
+
+checks = []
+
+
+def check(ok, what):
+    checks.append(bool(ok))
+    print("%s %d - %s" % ("ok" if ok else "not ok", len(checks), what))
+
+
+def acks(job):
+    return sg.Result.ok()
+
+
+def raises(exc_type, fn):
+    try:
+        fn()
+    except exc_type as exc:
+        return exc
+    return None
+
+
+def open_log(path):
+    store = SQLiteStore(path)
+    try:
+        log = sg.Log(storage=store, transport=acks)
+    except BaseException:
+        store.close()
+        raise
+    return store, log
+
+
+def test_c_demo_database(tmp, c_demo):
+    path = os.path.join(tmp, "c.db")
+    subprocess.run([c_demo, path], check=True, stdout=subprocess.DEVNULL)
+    store, log = open_log(path)
+    with store, log:
+        got = {e.sku: (e.status, e.available, e.published, e.acked) for e in log}
+        check(got == {"CAP-L": (sg.EntryStatus.SUCCESS, 2, 0, 0),
+                      "CAP-M": (sg.EntryStatus.SUCCESS, 1, 0, 0),
+                      "MUG-BLUE": (sg.EntryStatus.SUCCESS, 4, 4, 4),
+                      "MUG-RED": (sg.EntryStatus.SUCCESS, 35, 35, 40)},
+              "the C demo's database opens in Python: %r" % (got,))
+        r = log.submit("amazon", "MUG-BLUE", 0, sequence=3)
+        check(r.decision == sg.Decision.EXPORT and log.pump() == 1,
+              "and goes on from where C left it")
+
+
+def test_round_trip(tmp):
+    path = os.path.join(tmp, "rt.db")
+    store, log = open_log(path)
+    with store, log:
+        for i in range(10):
+            log.submit("shop", "S%d" % i, i, sequence=1)
+        log.pump(3)
+        log.remove("shop", "S0", force=True)
+        check(store.count() == 9, "9 rows after 10 submits and a remove")
+        store.remove("shop", "absent")  # absent is success
+    store, log = open_log(path)
+    with store, log:
+        check(("shop", "S0") not in log, "the removed entry stays removed")
+        e = log.get("shop", "S9")
+        check(e.available == 9 and e.status == sg.EntryStatus.PENDING, "a pending job reloads")
+        log.pump()
+        check(log.get("shop", "S9").acked == 9, "and goes out after the reload")
+    # The table is the C store's: one blob per key, decodable as is.
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT integration, sku, entry FROM stg_entry").fetchall()
+    db.close()
+    check(all(sg.decode(b).key == (i, s) for i, s, b in rows), "rows are (integration, sku, encode(entry))")
+
+
+def corrupt_open(path, sql, exc_type, what):
+    db = sqlite3.connect(path)
+    db.execute(sql)
+    db.commit()
+    db.close()
+    exc = raises(exc_type, lambda: open_log(path))
+    check(exc is not None, "%s: %s" % (what, exc))
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM stg_entry WHERE sku = 'B'")
+    db.commit()
+    db.close()
+
+
+def test_bad_rows(tmp):
+    path = os.path.join(tmp, "bad.db")
+    store, log = open_log(path)
+    with store, log:
+        log.submit("shop", "A", 1, sequence=1)
+        log.submit("shop", "B", 2, sequence=1)
+    corrupt_open(path, "UPDATE stg_entry SET entry = CAST(substr(entry, 1, 20) || x'ff' || "
+                 "substr(entry, 22) AS BLOB) WHERE sku = 'B'", sg.Corrupt, "a flipped byte")
+    corrupt_open(path, "INSERT INTO stg_entry SELECT integration, 'B', substr(entry, 1, 10) "
+                 "FROM stg_entry WHERE sku = 'A'", sg.Truncated, "a cut blob")
+    corrupt_open(path, "INSERT INTO stg_entry SELECT integration, 'B', entry FROM stg_entry "
+                 "WHERE sku = 'A'", sg.Corrupt, "an entry under another key")
+    # An entry that decodes but that the log refuses (pending without a job):
+    # the sink's verdict stops the load and comes back from Log().
+    bad = sg.encode(sg.Entry("shop", "B", status=sg.EntryStatus.PENDING,
+                             job_state=sg.JobState.NONE))
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO stg_entry VALUES ('shop', 'B', ?)", (bad,))
+    db.commit()
+    db.close()
+    exc = raises(sg.StockguardError, lambda: open_log(path))
+    check(exc is not None and exc.code == sg.Status.ECORRUPT,
+          "the log's verdict on a refused entry: %r" % (exc,))
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM stg_entry WHERE sku = 'B'")
+    db.commit()
+    db.close()
+    store, log = open_log(path)
+    with store, log:
+        check(len(list(log)) == 1, "fixed, it opens again")
+
+
+def test_failing_write(tmp):
+    path = os.path.join(tmp, "ro.db")
+    store, log = open_log(path)
+    with store, log:
+        log.submit("shop", "A", 1, sequence=1)
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # someone else holds the write lock
+        store.db.execute("PRAGMA busy_timeout=0")
+        exc = raises(sqlite3.OperationalError, lambda: log.submit("shop", "A", 5, sequence=2))
+        check(exc is not None and isinstance(exc.__cause__, sg.StorageError),
+              "a failing write raises the hook's error, StorageError as its cause")
+        check(log.get("shop", "A").available == 1, "and leaves the log as it was")
+        other.execute("ROLLBACK")
+        other.close()
+        log.submit("shop", "A", 5, sequence=2)
+        check(log.get("shop", "A").available == 5, "writes work again once the lock is gone")
+
+
+def test_transaction(tmp):
+    path = os.path.join(tmp, "tx.db")
+    store, log = open_log(path)
+    with store, log:
+        with store.transaction():
+            log.submit_batch(sg.Submission("shop", "T%d" % i, i, sequence=1) for i in range(20))
+        check(store.count() == 20, "20 writes in one transaction")
+        try:
+            with store.transaction():
+                log.submit("shop", "U", 1, sequence=1)
+                raise KeyError("host gives up")
+        except KeyError:
+            pass
+        check(store.count() == 20, "a raising block rolls its writes back")
+
+
+def test_memory_refused():
+    exc = raises(ValueError, lambda: SQLiteStore(":memory:"))
+    check(exc is not None and "not wal" in str(exc), "':memory:' is refused: %s" % exc)
+
+
+def main():
+    c_demo = sys.argv[1] if len(sys.argv) > 1 else None
+    with tempfile.TemporaryDirectory(prefix="stg-sqlite-py-") as tmp:
+        if c_demo:
+            test_c_demo_database(tmp, os.path.abspath(c_demo))
+        test_round_trip(tmp)
+        test_bad_rows(tmp)
+        test_failing_write(tmp)
+        test_transaction(tmp)
+        test_memory_refused()
+    print("1..%d" % len(checks))
+    return 0 if all(checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
