@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import stockguard as sg
-from conftest import BatchTransport, Events, Transport
+from conftest import BatchTransport, Transport
 
 I = "amazon"
 

@@ -32,10 +32,9 @@ class Status(enum.IntEnum):
 
 
 def _named(fn: str):
-    """Class decorator recording which C function names the values."""
+    """Class decorator: ``label`` gives the library's own name of each value."""
 
     def deco(cls):
-        cls._label_fn = fn
         cls.label = property(lambda self: _label(fn, int(self)),
                              doc="The library's name for this value, from ``%s()``." % fn)
         return cls
