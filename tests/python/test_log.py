@@ -704,3 +704,51 @@ def test_clock_out_of_int64_is_a_hook_error(transport):
     with sg.Log(transport=transport, clock=lambda: 1 << 70) as log:
         with pytest.raises(sg.OutOfRange):
             log.submit(I, "A", 1)
+
+
+# ------------------------------------------------------------------ threads
+def test_one_log_shared_by_threads_is_serialised(clock):
+    import threading
+
+    t = Transport()
+    errors = []
+    with sg.Log(transport=t, clock=clock) as log:
+        def worker(k):
+            try:
+                for i in range(300):
+                    log.submit(I, "T%d-%d" % (k, i), i % 9, sequence=1)
+                    if i % 50 == 0:
+                        log.pump()
+                        list(log.query(page_size=16))
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors
+        log.pump()
+        assert log.counts().success == 1200 and len(t.jobs) == 1200
+
+
+def test_policy_evaluated_from_threads(policy):
+    import array
+    import threading
+
+    policy.min_stock = 5
+    data = array.array("q", range(10_000))
+    expect = list(policy.evaluate_batch(data).published)
+    results = []
+
+    def worker():
+        for _ in range(20):
+            results.append(list(policy.evaluate_batch(data).published) == expect)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results == [True] * 80

@@ -110,15 +110,13 @@ class Policy:
                  window: Optional[int] = None, drift: Optional[int] = None,
                  heartbeat_ms: Optional[int] = None,
                  sku_mins: Optional[Mapping[Key, int]] = None,
-                 category_mins: Optional[Mapping[Key, int]] = None,
-                 _handle: Any = None) -> None:
+                 category_mins: Optional[Mapping[Key, int]] = None) -> None:
         lib = N.lib
         self._free = lib.stg_policy_free
-        if _handle is None:
-            h = N.policy_p()
-            lib.stg_policy_new(ctypes.byref(h), None)
-            _handle = h
-        self._h = _handle
+        self._h = None
+        h = N.policy_p()
+        lib.stg_policy_new(ctypes.byref(h), None)
+        self._h = h
         try:
             for name, value in (("min_stock", min_stock), ("mode", mode),
                                 ("allocation", allocation), ("cap", cap), ("window", window),
@@ -168,7 +166,10 @@ class Policy:
         """An independent copy (settings and overrides)."""
         h = N.policy_p()
         N.lib.stg_policy_copy(ctypes.byref(h), self._handle())
-        return Policy(_handle=h)
+        other = Policy.__new__(Policy)
+        other._free = N.lib.stg_policy_free
+        other._h = h
+        return other
 
     __copy__ = copy
 
