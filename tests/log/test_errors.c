@@ -574,3 +574,61 @@ Test(errors, new_job_after_transient_error_gets_its_own_retries)
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
 }
+
+/*
+ * Huge delays (a retry-after or a catalogue retry meaning "much later")
+ * must not overflow the due time into the past: the job is not resent at
+ * once, and next_due stays non-negative.
+ */
+Test(errors, huge_retry_after_does_not_wrap)
+{
+	int64_t wait = -7;
+	stg_entry e;
+
+	h_open();
+	h_submit("amz", "A", 4, 1);
+	h_push(STG_OUTCOME_ERROR, STG_ERRCLASS_NONE, 429, INT64_MAX, NULL);
+	cr_assert_eq(h_pump(), 1u);
+	e = h_get("amz", "A");
+	cr_assert_geq(e.next_attempt_at, H.now, "due time %lld is in the past",
+	              (long long)e.next_attempt_at);
+	h_advance(1000);
+	cr_assert_eq(h_pump(), 0u, "resent at once after a retry-after of INT64_MAX");
+	cr_assert_eq(stg_log_next_due(H.log, &wait), STG_OK);
+	cr_assert_gt(wait, 0);
+}
+
+Test(errors, huge_catalogue_retry_does_not_wrap)
+{
+	H.opts.catalogue_retry_ms = INT64_MAX;
+	h_open();
+	h_submit("amz", "A", 4, 1);
+	h_push_class(STG_ERRCLASS_NOT_CATALOGUED, 404);
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_geq(h_get("amz", "A").next_attempt_at, H.now);
+	h_advance(1000);
+	cr_assert_eq(h_pump(), 0u, "the held job was retried at once");
+	cr_assert_eq(stg_log_set_catalogued(H.log, "amz", "A"), STG_OK);
+	cr_assert_eq(h_pump(), 1u);
+}
+
+Test(errors, huge_backoff_max_does_not_wrap)
+{
+	int i;
+
+	/* No practical cap: the delay doubles until it saturates. */
+	H.opts.backoff_base_ms = 1000;
+	H.opts.backoff_max_ms = INT64_MAX;
+	h_open();
+	h_submit("amz", "A", 4, 1);
+	for (i = 0; i < 70; i++) {
+		stg_entry e;
+		h_push_http(429);
+		cr_assert_eq(h_pump(), 1u, "attempt %d", i + 1);
+		e = h_get("amz", "A");
+		cr_assert_geq(e.next_attempt_at, H.now, "attempt %d: due %lld is in the past", i + 1,
+		              (long long)e.next_attempt_at);
+		/* The merchant asks for it now (the clock stays realistic). */
+		cr_assert_eq(stg_log_reprocess(H.log, "amz", "A"), STG_OK);
+	}
+}
