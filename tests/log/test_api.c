@@ -653,3 +653,29 @@ Test(api, close_from_inside_a_hook_does_nothing)
 	while (frees_seen)
 		free(quarantine[--frees_seen]);
 }
+
+/* A category, when given, is a key like the others. */
+Test(api, category_must_be_a_key)
+{
+	static char longkey[STG_KEY_MAX + 2];
+
+	memset(longkey, 'c', STG_KEY_MAX + 1);
+	h_open();
+	cr_assert_eq(h_submit_rc("amz", "A", 3, 1, 0, 0, "", NULL), STG_EINVAL);
+	cr_assert_eq(h_submit_rc("amz", "A", 3, 1, 0, 0, longkey, NULL), STG_EINVAL);
+	cr_assert_not(h_exists("amz", "A"));
+	cr_assert_eq(h_submit_rc("amz", "A", 3, 1, 0, 0, "shoes", NULL), STG_OK);
+}
+
+/* A clock before the epoch reads as 0 (hooks.h). */
+Test(api, negative_clock_reads_as_zero)
+{
+	H.now = -5000;
+	h_open();
+	h_submit("amz", "A", 3, 1);
+	cr_assert_eq(h_get("amz", "A").changed_at, 0);
+	cr_assert_eq(h_get("amz", "A").job_since, 0);
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_eq(h_get("amz", "A").acked_at, 0);
+	cr_assert_eq(h_get("amz", "A").latency_ms, 0);
+}

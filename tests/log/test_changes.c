@@ -627,3 +627,37 @@ Test(changes, failed_non_stock_change_rides_on_next_export)
 	cr_assert(h_last()->flags & STG_JOB_NON_STOCK,
 	          "the failed non-stock update (price, catalog ...) is silently dropped");
 }
+
+/* Drift and heartbeat (off by default) as the log applies them. */
+Test(changes, drift_and_heartbeat_through_the_log)
+{
+	stg_policy *p = NULL;
+	stg_submit_result r;
+
+	h_open();
+	cr_assert_eq(stg_policy_new(&p, NULL), STG_OK);
+	cr_assert_eq(stg_policy_set_drift(p, 50), STG_OK);
+	cr_assert_eq(stg_policy_set_heartbeat(p, 3600000), STG_OK);
+	cr_assert_eq(stg_log_set_policy(H.log, "amz", p), STG_OK);
+	stg_policy_free(p);
+
+	h_submit("amz", "A", 100, 1);
+	cr_assert_eq(h_pump(), 1u);                  /* acked 100 at T0 */
+	r = h_submit("amz", "A", 40, 2);             /* moved 60%: drift */
+	cr_assert_eq(r.decision, STG_DECISION_EXPORT);
+	cr_assert_eq(r.reason, STG_REASON_DRIFT);
+	cr_assert_eq(h_pump(), 1u);                  /* acked 40 at T0 */
+	r = h_submit("amz", "A", 30, 3);             /* 25%: skip */
+	cr_assert_eq(r.reason, STG_REASON_OUTSIDE_WINDOW);
+	/* The heartbeat counts from the last acknowledgement, not the last change. */
+	h_advance(3600000);
+	r = h_submit("amz", "A", 31, 4);
+	cr_assert_eq(r.reason, STG_REASON_OUTSIDE_WINDOW, "exactly the heartbeat age: not older");
+	h_advance(1);
+	r = h_submit("amz", "A", 32, 5);
+	cr_assert_eq(r.decision, STG_DECISION_EXPORT);
+	cr_assert_eq(r.reason, STG_REASON_HEARTBEAT);
+	cr_assert_eq(h_pump(), 1u);
+	r = h_submit("amz", "A", 33, 6);
+	cr_assert_eq(r.reason, STG_REASON_OUTSIDE_WINDOW, "heartbeat restarts at the new ack");
+}
