@@ -49,7 +49,8 @@ typedef struct sqlite_store sqlite_store;
  */
 int sqlite_store_open(sqlite_store **out, const char *path);
 
-/* Close the database. Close the log that uses the store first. NULL is a no-op. */
+/* Close the database (rolling back a transaction still open). Close the log
+ * that uses the store first. NULL is a no-op. */
 void sqlite_store_close(sqlite_store *st);
 
 /* Fill @p storage with the store's load, write and remove functions. */
