@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define FMT_VERSION 1
-#define FIXED_LEN 116 /* magic(3) + version(1) + small(8) + flags(4) + attempts(4) + 11*8 + id(8) */
+#define FIXED_LEN 124 /* magic(3) + version(1) + small(8) + flags(4) + 3 attempt counts(12) + 11*8 + id(8) */
 
 STG__DEFINE_INIT(stg_entry_init, stg_entry, STG_ENTRY_VERSION, STG_ENTRY_INIT)
 
@@ -143,6 +143,8 @@ STG_EXTERN int stg_entry_encode(const stg_entry *e, void *buf, size_t cap, size_
 	if (!fields_ok(e->status, e->job_state, e->error_class, e->priority, e->reason,
 	               e->http_status))
 		return stg__fail(NULL, STG_EINVAL, "stg_entry_encode: a field is out of range");
+	if (!buf && cap)
+		return stg__fail(NULL, STG_EINVAL, "stg_entry_encode: NULL buffer with capacity %zu", cap);
 	need = FIXED_LEN + 2 + ilen + 1 + 2 + slen + 1 + 2 + mlen + 1 + 4;
 	*len = need;
 	if (cap < need || !buf)
@@ -162,6 +164,8 @@ STG_EXTERN int stg_entry_encode(const stg_entry *e, void *buf, size_t cap, size_
 	p = put_u16(p, (unsigned)e->http_status);
 	p = put_u32(p, e->flags & ~STG_ENTRY_LATE);
 	p = put_u32(p, e->attempts);
+	p = put_u32(p, e->job_attempts);
+	p = put_u32(p, e->job_transient);
 	nums[0] = &e->available; nums[1] = &e->published; nums[2] = &e->acked;
 	nums[3] = &e->sequence; nums[4] = &e->changed_at; nums[5] = &e->job_since;
 	nums[6] = &e->first_failed_at; nums[7] = &e->last_attempt_at; nums[8] = &e->acked_at;
@@ -235,11 +239,13 @@ STG_EXTERN int stg_entry_decode(const void *buf, size_t len, stg_entry *out)
 	e.http_status = b[10] | b[11] << 8;
 	e.flags = get_u32(b + 12);
 	e.attempts = get_u32(b + 16);
+	e.job_attempts = get_u32(b + 20);
+	e.job_transient = get_u32(b + 24);
 	nums[0] = &e.available; nums[1] = &e.published; nums[2] = &e.acked;
 	nums[3] = &e.sequence; nums[4] = &e.changed_at; nums[5] = &e.job_since;
 	nums[6] = &e.first_failed_at; nums[7] = &e.last_attempt_at; nums[8] = &e.acked_at;
 	nums[9] = &e.next_attempt_at; nums[10] = &e.latency_ms;
-	pos = 20;
+	pos = 28;
 	for (i = 0; i < 11; i++, pos += 8)
 		*nums[i] = (int64_t)get_u64(b + pos);
 	e.job_id = get_u64(b + pos);

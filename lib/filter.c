@@ -71,6 +71,8 @@ STG_EXTERN int stg_filter_decide(const stg_policy *p, const stg_change *c, stg_f
 		return stg__fail(NULL, STG_EVERSION,
 		                 "stg_filter_decide: change version %u unknown (this library knows %u)",
 		                 c->version, STG_CHANGE_VERSION);
+	if (c->flags & ~(unsigned)(STG_CHANGE_HAS_FROM | STG_CHANGE_NON_STOCK))
+		return stg__fail(NULL, STG_EINVAL, "stg_filter_decide: unknown change flags 0x%x", c->flags);
 	memset(out, 0, sizeof *out);
 	stg_policy_resolve_min(p, c->sku, c->category, &min, &source);
 	has_from = (c->flags & STG_CHANGE_HAS_FROM) != 0;

@@ -231,6 +231,8 @@ void stg__log_to_entry(const stg_log *log, const stg__ent *e, int64_t now, stg_e
 	out->latency_ms = e->latency_ms;
 	out->job_id = e->job_id;
 	out->attempts = e->attempts;
+	out->job_attempts = e->job_attempts;
+	out->job_transient = e->job_transient;
 	out->job_state = e->job_state;
 	out->error_class = e->error_class;
 	out->http_status = e->http_status;
@@ -381,9 +383,12 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	stg__ent e;
 	int rc;
 
-	if (!in || in->version != STG_ENTRY_VERSION)
-		return stg__fail(log->errmsg, in ? STG_EVERSION : STG_EINVAL,
-		                 "stg_log_open: stored entry is NULL or has an unknown version");
+	if (!in)
+		return stg__fail(log->errmsg, STG_ECORRUPT, "stg_log_open: the load gave a NULL entry");
+	if (in->version != STG_ENTRY_VERSION)
+		return stg__fail(log->errmsg, STG_EVERSION,
+		                 "stg_log_open: stored entry version %u unknown (this library knows %u)",
+		                 in->version, STG_ENTRY_VERSION);
 	if (!stg__key_ok(in->integration, &ilen) || !stg__key_ok(in->sku, &slen))
 		return stg__fail(log->errmsg, STG_ECORRUPT,
 		                 "stg_log_open: stored entry without a valid integration or sku");
@@ -434,6 +439,8 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	e.latency_ms = in->latency_ms;
 	e.job_id = in->job_id;
 	e.attempts = in->attempts;
+	e.job_attempts = in->job_attempts;
+	e.job_transient = in->job_transient;
 	e.status = (uint8_t)in->status;
 	/* A job handed out before the stop may never have arrived: send it again. */
 	e.job_state = (uint8_t)(in->job_state == STG_JOB_IN_FLIGHT ? STG_JOB_QUEUED : in->job_state);
@@ -475,6 +482,13 @@ STG_EXTERN void stg_log_close(stg_log *log)
 
 	if (!log)
 		return;
+	if (log->in_hook) {
+		/* Freeing the log under the call that runs the hook would leave it
+		 * using freed memory: refused, and said where it can be read. */
+		stg__fail(log->errmsg, STG_ERECURSIVE,
+		          "stg_log_close: called from inside one of the log's hooks; not closed");
+		return;
+	}
 	a = log->alloc;
 	for (i = 0; i < log->nents; i++)
 		if (log->ents[i].live) {
@@ -702,6 +716,9 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		                 "stg_log_submit: integration and sku must be 1 to %d bytes", STG_KEY_MAX);
 	if (s->flags & ~(unsigned)STG_CHANGE_NON_STOCK)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: unknown flags 0x%x", s->flags);
+	if (s->category && !stg__key_ok(s->category, NULL))
+		return stg__fail(log->errmsg, STG_EINVAL,
+		                 "stg_log_submit: category must be NULL or 1 to %d bytes", STG_KEY_MAX);
 	if (s->changed_at < 0)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: changed_at %lld is negative",
 		                 (long long)s->changed_at);
@@ -774,13 +791,13 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 			                             &reason);
 		}
 		if (decision == STG_DECISION_EXPORT) {
+			e.job_attempts = e.job_transient = 0;
 			e.job_state = STG_JOB_QUEUED;
 			e.status = STG_ENTRY_PENDING;
 			e.job_since = s->changed_at ? s->changed_at : now;
 			e.next_attempt_at = now;
 			e.job_id = new_job_id(log, found ? idx : next_idx(log));
 			e.priority = (uint8_t)job_priority(pol, has_p0, p0, to.published, to.warnings);
-			e.flags &= ~STG_ENTRY_NON_STOCK;
 		}
 	}
 	if (decision != STG_DECISION_SKIP && (s->flags & STG_CHANGE_NON_STOCK))

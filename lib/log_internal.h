@@ -66,6 +66,8 @@ typedef struct stg__ent {
 	uint32_t integ;
 	uint32_t sku_len;
 	uint32_t attempts;
+	uint32_t job_attempts;    /* failed attempts of the current job */
+	uint32_t job_transient;   /* its transient failures: the retry budget */
 	uint32_t gen;
 	uint32_t next_free;       /* free list link when not live */
 	uint16_t http_status;

@@ -163,6 +163,12 @@ static const stg__heap_item *ready_top(stg_log *log, stg__integ *in)
 
 /* --------------------------------------------------------------- backoff */
 
+/* a + b for times and delays >= 0, held at INT64_MAX instead of wrapping. */
+static int64_t later(int64_t a, int64_t b)
+{
+	return b > INT64_MAX - a ? INT64_MAX : a + b;
+}
+
 static uint64_t next_random(stg_log *log)
 {
 	/* splitmix64: cheap, seedable, good enough for jitter */
@@ -303,7 +309,7 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 		}
 		e->error_class = STG_ERRCLASS_NONE;
 		e->http_status = 0;
-		e->attempts = 0;
+		e->attempts = e->job_attempts = e->job_transient = 0;
 		e->first_failed_at = 0;
 		set_message(log, e, NULL);
 		if (e->published != e->sent) {
@@ -314,6 +320,7 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 			e->next_attempt_at = now;
 			e->job_since = e->follow_since ? e->follow_since : e->changed_at;
 			e->job_id = (++log->job_counter << 32) | idx;
+			e->job_attempts = e->job_transient = 0;
 		} else {
 			e->job_state = STG_JOB_NONE;
 			e->status = STG_ENTRY_SUCCESS;
@@ -322,6 +329,8 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 	} else {
 		c->errors[cls]++;
 		e->attempts++;
+		if (e->job_attempts < UINT32_MAX)
+			e->job_attempts++;
 		if (!e->first_failed_at)
 			e->first_failed_at = now;
 		e->error_class = (uint8_t)cls;
@@ -332,29 +341,40 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 		switch (cls) {
 		case STG_ERRCLASS_AUTH:
 			e->next_attempt_at = now;
-			pause_integ(log, e->integ, r->http_status, msg, now);
+			pause_integ(log, e->integ, r->http_status, e->message, now);
 			break;
 		case STG_ERRCLASS_NOT_CATALOGUED:
 			e->job_state = STG_JOB_HELD;
-			e->next_attempt_at = now + log->catalogue_retry;
+			e->next_attempt_at = later(now, log->catalogue_retry);
 			break;
 		case STG_ERRCLASS_RATE_LIMITED:
-			e->next_attempt_at = now + backoff(log, e->attempts,
-			                                   r->retry_after_ms > 0 ? r->retry_after_ms : 0);
+			e->next_attempt_at = later(now, backoff(log, e->attempts,
+			                                   r->retry_after_ms > 0 ? r->retry_after_ms : 0));
 			break;
 		case STG_ERRCLASS_TRANSIENT:
-			if (e->attempts >= log->max_transient) {
+			/* The budget is the job's: a reprocess or a new change starts afresh. */
+			if (++e->job_transient >= log->max_transient) {
 				e->job_state = STG_JOB_NONE;
 				e->status = STG_ENTRY_ERROR;
 			} else {
-				e->next_attempt_at = now + backoff(log, e->attempts,
-				                                   r->retry_after_ms > 0 ? r->retry_after_ms : 0);
+				e->next_attempt_at = later(now, backoff(log, e->attempts,
+				                                   r->retry_after_ms > 0 ? r->retry_after_ms : 0));
 			}
 			break;
 		default: /* rejected */
 			e->job_state = STG_JOB_NONE;
 			e->status = STG_ENTRY_ERROR;
 			break;
+		}
+		if (e->job_state == STG_JOB_NONE && e->published != e->sent) {
+			/* The job failed for good, but a newer change came while it was
+			 * out: that change is a job of its own and still goes out. */
+			e->job_state = STG_JOB_QUEUED;
+			e->status = STG_ENTRY_PENDING;
+			e->next_attempt_at = now;
+			e->job_since = e->follow_since ? e->follow_since : e->changed_at;
+			e->job_id = (++log->job_counter << 32) | idx;
+			e->job_attempts = e->job_transient = 0;
 		}
 	}
 	e->follow_since = 0;
@@ -376,7 +396,7 @@ static void fill_job(const stg_log *log, const stg__ent *e, stg_job *j)
 	j->published = e->published;
 	j->available = e->available;
 	j->changed_at = e->changed_at;
-	j->attempt = e->attempts + 1;
+	j->attempt = e->job_attempts + 1;
 	j->priority = e->priority;
 	j->flags = ((e->flags & STG_ENTRY_MIN_STOCK_REACHED) ? STG_JOB_MIN_STOCK_REACHED : 0) |
 	           ((e->flags & STG_ENTRY_NON_STOCK) ? STG_JOB_NON_STOCK : 0);
@@ -536,6 +556,9 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_result 
 	if (r->outcome != STG_OUTCOME_OK && r->outcome != STG_OUTCOME_ERROR)
 		return stg__fail(log->errmsg, STG_EINVAL,
 		                 "stg_log_complete: outcome must be OK or ERROR, got %d", r->outcome);
+	if (r->error_class < 0 || r->error_class >= STG_ERRCLASS_COUNT)
+		return stg__fail(log->errmsg, STG_EINVAL,
+		                 "stg_log_complete: error class %d unknown", r->error_class);
 	if (!find_in_flight(log, job_id, &idx))
 		return stg__fail(log->errmsg, STG_ENOTFOUND,
 		                 "stg_log_complete: no job %llu in flight", (unsigned long long)job_id);
@@ -562,9 +585,20 @@ STG_EXTERN int stg_log_next_due(stg_log *log, int64_t *wait_ms)
 		stg__integ *in = &log->integs[i];
 		if (in->paused)
 			continue;
-		if (ready_top(log, in)) {
-			best = 0;
-			break;
+		refill(in, now);
+		if (ready_top(log, in) || (in->waiting.len && in->waiting.items[0].due <= now &&
+		                           item_valid(log, &in->waiting.items[0]))) {
+			int64_t w = 0;
+			if (budget(in) == 0) {
+				/* Due, but the rate limit holds it: wait for the next token. */
+				int64_t need = in->per_ms - in->tokens;
+				w = (need + in->max_jobs - 1) / in->max_jobs;
+			}
+			if (best < 0 || w < best)
+				best = w;
+			if (best == 0)
+				break;
+			continue;
 		}
 		/* The waiting heap may start with stale items; the first valid one counts. */
 		while (in->waiting.len && !item_valid(log, &in->waiting.items[0]))
@@ -697,6 +731,7 @@ static int requeue(stg_log *log, uint32_t idx, int64_t now, int fresh)
 		e->job_since = now;
 		e->job_id = (++log->job_counter << 32) | idx;
 		e->status = STG_ENTRY_PENDING;
+		e->job_attempts = e->job_transient = 0;
 	}
 	e->job_state = STG_JOB_QUEUED;
 	e->next_attempt_at = now;

@@ -97,6 +97,8 @@ typedef struct stg_entry {
 	int64_t latency_ms;       /**< change-to-acknowledgement time of the last export, -1 if none */
 	uint64_t job_id;          /**< id of the current or last job, 0 if none */
 	uint32_t attempts;        /**< failed attempts of the current problem */
+	uint32_t job_attempts;    /**< failed attempts of the current job (a new job starts at 0) */
+	uint32_t job_transient;   /**< its transient failures: the retry budget it has used */
 	int job_state;            /**< ::stg_job_state */
 	int error_class;          /**< ::stg_error_class of the last failure (NONE after success) */
 	int http_status;          /**< HTTP status of the last failure, 0 if none */
@@ -108,7 +110,7 @@ typedef struct stg_entry {
 
 /** Static initialiser equal to stg_entry_init(e, ::STG_ENTRY_VERSION). */
 #define STG_ENTRY_INIT { STG_ENTRY_VERSION, STG_ENTRY_PENDING, NULL, NULL, NULL, \
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, STG_JOB_NONE, STG_ERRCLASS_NONE, 0, 2, 0, 0u, \
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, STG_JOB_NONE, STG_ERRCLASS_NONE, 0, 2, 0, 0u, \
 	{ 0, 0, 0, 0 } }
 
 /**
@@ -121,7 +123,7 @@ STG_EXTERN int stg_entry_init(stg_entry *entry, unsigned int version);
 #define STG_MESSAGE_MAX 1024
 
 /** Largest encoding of one entry, in bytes. */
-#define STG_ENTRY_ENCODED_MAX (126 + 2 * (STG_KEY_MAX + 1) + (STG_MESSAGE_MAX + 1))
+#define STG_ENTRY_ENCODED_MAX (134 + 2 * (STG_KEY_MAX + 1) + (STG_MESSAGE_MAX + 1))
 
 /**
  * @brief Encode @p entry for a key-value store.
@@ -133,7 +135,8 @@ STG_EXTERN int stg_entry_init(stg_entry *entry, unsigned int version);
  * @param buf destination, may be NULL when @p cap is 0 (to ask the size).
  * @param[out] len receives the encoded size (also when @p cap is too small).
  * @return ::STG_OK; ::STG_EOVERFLOW when @p cap is smaller than *@p len
- *         (nothing written); ::STG_EINVAL for NULL @p entry / @p len, a
+ *         (nothing written); ::STG_EINVAL for NULL @p entry / @p len, a NULL
+ *         @p buf with a non-zero @p cap, a
  *         missing or over-long integration or SKU (1 to ::STG_KEY_MAX bytes),
  *         a message over ::STG_MESSAGE_MAX, or out-of-range enums;
  *         ::STG_EVERSION for an unknown entry version. Thread-safe.

@@ -108,8 +108,9 @@ typedef struct stg_filter_result {
  * @brief Decide one change.
  *
  * @param[out] out receives the decision and both evaluations.
- * @return ::STG_OK; ::STG_EINVAL (NULL argument); ::STG_EVERSION (unknown
- *         @p change version). Nothing is written on failure.
+ * @return ::STG_OK; ::STG_EINVAL (NULL argument, unknown flags);
+ *         ::STG_EVERSION (unknown @p change version). Nothing is written on
+ *         failure.
  */
 STG_EXTERN int stg_filter_decide(const stg_policy *policy, const stg_change *change,
                                  stg_filter_result *out);

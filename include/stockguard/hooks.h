@@ -87,7 +87,7 @@ typedef struct stg_job {
 	int64_t published;        /**< the quantity to publish */
 	int64_t available;        /**< the available quantity it came from */
 	int64_t changed_at;       /**< time of the newest change the job carries */
-	uint32_t attempt;         /**< 1 for the first try */
+	uint32_t attempt;         /**< 1 for the first try of this job, 2 for its first retry ... */
 	int priority;             /**< ::stg_priority */
 	unsigned int flags;       /**< STG_JOB_* flags */
 	uint32_t reserved_[3];    /**< 0 */

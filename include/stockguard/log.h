@@ -13,7 +13,7 @@
  * | auth            | pauses the whole integration; jobs held until stg_log_resume() |
  * | not_catalogued  | holds the job until stg_log_set_catalogued(); slow retry meanwhile |
  * | rate_limited    | exponential backoff with jitter, at least the retry-after     |
- * | transient       | backoff retries up to a bound, then status error              |
+ * | transient       | backoff retries up to a bound (per job), then status error    |
  * | rejected        | status error at once                                          |
  *
  * An entry in status error waits for stg_log_reprocess() (or a new change).
@@ -97,16 +97,19 @@ STG_EXTERN int stg_log_options_init(stg_log_options *options, unsigned int versi
 /**
  * @brief Open a log, loading every entry from the storage hook.
  *
- * Entries whose job was queued or in flight come back as queued; an entry
- * holding an auth failure pauses its integration again.
+ * Entries come back as they were last stored: a job handed out but never
+ * completed is pending again (queued, or held when it was a slow retry of a
+ * not-catalogued SKU), so it is sent again; an entry holding an auth
+ * failure pauses its integration again.
  *
  * @param[out] out receives the log, owned by the caller, closed with
  *             stg_log_close(); untouched on failure.
  * @param options NULL for all defaults.
  * @return ::STG_OK; ::STG_EINVAL (NULL @p out, bad option values, a
- *         half-set hook); ::STG_EVERSION (any struct version);
- *         ::STG_ESTORAGE (the load failed); ::STG_ECORRUPT (a stored entry
- *         is invalid, or appears twice); ::STG_ENOMEM. The message is in
+ *         half-set hook); ::STG_EVERSION (any struct version, including
+ *         a stored entry's); ::STG_ESTORAGE (the load failed);
+ *         ::STG_ECORRUPT (a stored entry is NULL, invalid, or appears
+ *         twice); ::STG_ENOMEM. The message is in
  *         stg_last_error().
  */
 STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *options);
@@ -114,6 +117,8 @@ STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *options);
 /**
  * @brief Close a log and free everything it holds. NULL is a no-op.
  *
+ * Called from inside one of the log's own hooks it does nothing (the
+ * thread's stg_last_error_code() is then ::STG_ERECURSIVE).
  * Jobs in flight are not completed; they are pending again at the next
  * open. Entries whose write is still owed are not written: call
  * stg_log_flush() first when that matters.
@@ -162,7 +167,7 @@ typedef struct stg_submit {
 	unsigned int flags;       /**< ::STG_CHANGE_NON_STOCK when another field changed */
 	const char *integration;  /**< 1 to ::STG_KEY_MAX bytes */
 	const char *sku;          /**< 1 to ::STG_KEY_MAX bytes */
-	const char *category;     /**< selects a category minimum; may be NULL */
+	const char *category;     /**< selects a category minimum; NULL or 1 to ::STG_KEY_MAX bytes */
 	int64_t available;        /**< the new available quantity */
 	int64_t sequence;         /**< source order: older than the applied one is stale */
 	int64_t changed_at;       /**< when the stock changed (ms, >= 0); 0: now */
@@ -239,9 +244,11 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent);
  * @brief Complete a job the transport answered with ::STG_OUTCOME_ASYNC.
  *
  * @return ::STG_OK; ::STG_ENOTFOUND (no job in flight with that id, e.g.
- *         completed already, or its entry was removed); ::STG_EINVAL;
+ *         completed already, or its entry was removed); ::STG_EINVAL (an
+ *         outcome other than OK or ERROR, an unknown error class: nothing
+ *         recorded);
  *         ::STG_EVERSION; ::STG_ESTORAGE (recorded, written later);
- *         ::STG_ERECURSIVE.
+ *         ::STG_ENOMEM (nothing recorded; complete it again); ::STG_ERECURSIVE.
  */
 STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_result *result);
 
@@ -262,8 +269,14 @@ STG_EXTERN int stg_log_pause(stg_log *log, const char *integration);
 /**
  * @brief Resume a paused integration (after fixing its credentials): its
  *        held jobs are due again at once, their auth error cleared.
+ *
+ * Each entry holding an auth failure is written as it is cleared. When a
+ * write fails the call stops there: the entries before it stay cleared (in
+ * memory and in storage alike), the integration stays paused, and calling
+ * stg_log_resume() again finishes the work.
+ *
  * @return ::STG_OK; ::STG_ENOTFOUND (unknown integration); ::STG_EINVAL;
- *         ::STG_ESTORAGE (it stays paused); ::STG_ERECURSIVE.
+ *         ::STG_ESTORAGE (it stays paused); ::STG_ENOMEM; ::STG_ERECURSIVE.
  */
 STG_EXTERN int stg_log_resume(stg_log *log, const char *integration);
 
@@ -277,7 +290,8 @@ STG_EXTERN int stg_log_is_paused(stg_log *log, const char *integration, int *pau
  * @brief The marketplace has catalogued @p sku: its held job goes out at
  *        the next pump without a manual reprocess.
  * @return ::STG_OK; ::STG_ENOTFOUND (no entry); ::STG_ESTATE (its job is not
- *         held); ::STG_ESTORAGE; ::STG_EINVAL; ::STG_ERECURSIVE.
+ *         held); ::STG_ESTORAGE (nothing changed); ::STG_ENOMEM; ::STG_EINVAL;
+ *         ::STG_ERECURSIVE.
  */
 STG_EXTERN int stg_log_set_catalogued(stg_log *log, const char *integration, const char *sku);
 

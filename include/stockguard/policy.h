@@ -221,7 +221,8 @@ STG_EXTERN int stg_policy_clear_category_min(stg_policy *policy, const char *cat
  * @brief The minimum that applies to a SKU in a category, and where it came
  *        from: SKU override, then category override, then the default.
  *
- * @param sku, category may be NULL (no override of that kind applies).
+ * @param sku, category may be NULL (no override of that kind applies); a
+ *        key that is empty or longer than ::STG_KEY_MAX matches no override.
  * @param[out] min receives the minimum; may be NULL.
  * @param[out] source receives the ::stg_min_source; may be NULL.
  * @return ::STG_OK; ::STG_EINVAL for a NULL policy.

@@ -202,7 +202,7 @@ Test(codec, layout)
 	buf = encode(&e, &len);
 	cr_assert_eq(memcmp(buf, "SGE", 3), 0);
 	cr_assert_eq(buf[3], 1, "format version 1");
-	cr_assert_eq(len, 116u + 6 + 4 + 3 + 4, "fixed part, three strings, CRC: %zu", len);
+	cr_assert_eq(len, 124u + 6 + 4 + 3 + 4, "fixed part, three strings, CRC: %zu", len);
 	cr_assert_eq(crc32_ieee(buf, len - 4),
 	             (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |
 	             (uint32_t)buf[len - 2] << 16 | (uint32_t)buf[len - 1] << 24,
@@ -291,7 +291,7 @@ Test(codec, crafted_records_with_valid_checksum)
 	e.sku = "SKU";
 	e.message = "m";
 	buf = encode(&e, &len);
-	cr_assert_eq(len, 116u + 6 + 6 + 4 + 4);
+	cr_assert_eq(len, 124u + 6 + 6 + 4 + 4);
 
 #define CRAFT(offset, value, expect)                                                    \
 	do {                                                                             \
@@ -315,12 +315,12 @@ Test(codec, crafted_records_with_valid_checksum)
 	CRAFT(11, 0x03, STG_OK);              /* http 768: fine */
 	CRAFT(11, 0x04, STG_ECORRUPT);        /* http 1024 > 999 */
 	CRAFT(12, STG_ENTRY_LATE, STG_ECORRUPT); /* LATE is never stored */
-	CRAFT(116, 0, STG_ECORRUPT);          /* integration length 0 */
-	CRAFT(116 + 2 + 1, 0, STG_ECORRUPT);  /* NUL inside "amz" */
-	CRAFT(116 + 2 + 3, 'x', STG_ECORRUPT); /* integration not terminated */
-	CRAFT(116 + 1, 0x04, STG_ECORRUPT);   /* integration length 1027 > KEY_MAX */
-	CRAFT(116 + 6, 0, STG_ECORRUPT);      /* sku length 0 */
-	CRAFT(116 + 12, 2, STG_ETRUNCATED);   /* message length 2: runs into the CRC */
+	CRAFT(124, 0, STG_ECORRUPT);          /* integration length 0 */
+	CRAFT(124 + 2 + 1, 0, STG_ECORRUPT);  /* NUL inside "amz" */
+	CRAFT(124 + 2 + 3, 'x', STG_ECORRUPT); /* integration not terminated */
+	CRAFT(124 + 1, 0x04, STG_ECORRUPT);   /* integration length 1027 > KEY_MAX */
+	CRAFT(124 + 6, 0, STG_ECORRUPT);      /* sku length 0 */
+	CRAFT(124 + 12, 2, STG_ETRUNCATED);   /* message length 2: runs into the CRC */
 #undef CRAFT
 
 	/* A trailing byte, resealed. */
@@ -393,7 +393,7 @@ Test(codec, overflow_reports_needed_size)
 	e.sku = "SKU-1";
 	e.message = "hello";
 	cr_assert_eq(stg_entry_encode(&e, NULL, 0, &need), STG_EOVERFLOW);
-	cr_assert_eq(need, 116u + 6 + 8 + 8 + 4);
+	cr_assert_eq(need, 124u + 6 + 8 + 8 + 4);
 	memset(buf, 0xee, sizeof buf);
 	cr_assert_eq(stg_entry_encode(&e, buf, need - 1, &len), STG_EOVERFLOW);
 	cr_assert_eq(len, need);

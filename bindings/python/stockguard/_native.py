@@ -110,7 +110,8 @@ class stg_entry(Structure):
                 ("changed_at", c_int64), ("job_since", c_int64), ("first_failed_at", c_int64),
                 ("last_attempt_at", c_int64), ("acked_at", c_int64),
                 ("next_attempt_at", c_int64), ("latency_ms", c_int64), ("job_id", c_uint64),
-                ("attempts", c_uint32), ("job_state", c_int), ("error_class", c_int),
+                ("attempts", c_uint32), ("job_attempts", c_uint32), ("job_transient", c_uint32),
+                ("job_state", c_int), ("error_class", c_int),
                 ("http_status", c_int), ("priority", c_int), ("reason", c_int),
                 ("flags", c_uint), ("reserved_", c_uint32 * 4)]
 

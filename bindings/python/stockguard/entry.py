@@ -42,6 +42,8 @@ class Entry:
     latency_ms: int = -1            #: change-to-ack time of the last export, -1 if none
     job_id: int = 0                 #: id of the current or last job
     attempts: int = 0               #: failed attempts of the current problem
+    job_attempts: int = 0           #: failed attempts of the current job
+    job_transient: int = 0          #: its transient failures (retry budget used)
     job_state: JobState = JobState.NONE
     error_class: ErrorClass = ErrorClass.NONE
     http_status: int = 0
@@ -95,7 +97,8 @@ class Entry:
             changed_at=e.changed_at, job_since=e.job_since, first_failed_at=e.first_failed_at,
             last_attempt_at=e.last_attempt_at, acked_at=e.acked_at,
             next_attempt_at=e.next_attempt_at, latency_ms=e.latency_ms, job_id=e.job_id,
-            attempts=e.attempts, job_state=coerce(JobState, e.job_state),  # type: ignore
+            attempts=e.attempts, job_attempts=e.job_attempts, job_transient=e.job_transient,
+            job_state=coerce(JobState, e.job_state),  # type: ignore
             error_class=coerce(ErrorClass, e.error_class),  # type: ignore
             http_status=e.http_status, priority=coerce(Priority, e.priority),  # type: ignore
             reason=coerce(Reason, e.reason), flags=EntryFlag(e.flags))  # type: ignore
@@ -114,6 +117,8 @@ class Entry:
             setattr(e, name, i64(getattr(self, name), name))
         e.job_id = u64(self.job_id, "job_id")
         e.attempts = u32(self.attempts, "attempts")
+        e.job_attempts = u32(self.job_attempts, "job_attempts")
+        e.job_transient = u32(self.job_transient, "job_transient")
         for name in ("job_state", "error_class", "http_status", "priority", "reason"):
             setattr(e, name, i32(getattr(self, name), name))
         e.flags = u32(self.flags, "flags")
