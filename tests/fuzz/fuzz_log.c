@@ -1,0 +1,2110 @@
+/*
+ * Fuzz target "log": the integration log (SPEC 3 and 4) driven by a
+ * sequence of API calls decoded from the fuzz bytes, with hook faults, and
+ * checked against a small reference model after every step.
+ *
+ * Input: 4 configuration bytes (hooks, options), then actions of one
+ * opcode byte and its argument bytes (see the OP_ list; missing bytes read
+ * as 0). tests/fuzz/gen_corpus.py writes seeds in this format.
+ *
+ * The world: three integrations x six SKUs; a fake clock; a recording
+ * storage hook that keeps entries as stg_entry_encode() bytes (or no
+ * storage: the in-memory default); a scripted transport (ok, async, every
+ * error class, classify-from-HTTP, broken results, failing as a whole,
+ * calls into the log from inside); an event recorder; a counting allocator
+ * that can fail chosen allocations of the next action.
+ *
+ * The model keeps per (integration, SKU): exists, newest applied sequence,
+ * available and published, the acknowledged quantity, the async job in
+ * flight; per integration: paused, policy, limits. It predicts each
+ * submit's decision (stale, coalesced, filter table on published values).
+ *
+ * Properties checked (FUZZ_CHECK aborts):
+ *  - every call returns a status code its header documents; ENOMEM only
+ *    with an allocation fault armed, ESTORAGE only with a storage fault;
+ *  - one entry per (integration, SKU); at most one job per SKU in flight;
+ *    no job id handed out again after its job was acknowledged;
+ *  - a stale change is never applied; calls that fail change nothing;
+ *  - an acknowledged quantity is never forgotten, also when its storage
+ *    write fails; after stg_log_flush() succeeds, storage equals memory;
+ *    what a reopen loads equals what storage holds;
+ *  - no job of a paused integration is sent; an auth failure pauses; resume
+ *    clears; a stored auth failure pauses again at open;
+ *  - counts per status add up to the entries; counts, LATE flags, stats,
+ *    next_due and events agree with the entries and the model;
+ *  - an unlimited pump sends every due job; priorities go out in order.
+ *
+ * STG_FUZZ_SKIP=name[,name] turns off named checks (to explore past a known
+ * finding): idreuse.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "fuzz.h"
+
+#include <stockguard.h>
+
+#include <inttypes.h>
+#include <string.h>
+
+#define NI 3
+#define NS 24 /* six busy SKUs, then more so that the tables grow */
+#define MAX_ACTIONS 400
+#define T0 INT64_C(1700000000000)
+
+static const char *const INTEG[NI] = { "amz", "meli", "mgl" };
+static const char *const SKU[NS] = { "A", "AB", "B", "C1", "C2", "D", "E00", "E01", "E02",
+                                     "E03", "E04", "E05", "E06", "E07", "E08", "E09", "E10",
+                                     "E11", "E12", "E13", "E14", "E15", "E16", "E17" };
+
+/* A key from one byte: mostly the six busy SKUs. */
+static void pick_key(unsigned a, int *i, int *k)
+{
+	unsigned r = a / 3;
+
+	*i = (int)(a % 3);
+	*k = r < 60 ? (int)(r % 6) : 6 + (int)((r - 60) % 18);
+}
+
+/* Status sets (bit per -code). */
+#define B(x) (1u << (unsigned)(-(x)))
+#define OKB 1u
+
+/* ------------------------------------------------------------------ model */
+
+struct mkey {
+	int exists;
+	int64_t seq, avail, published;
+	int has_ack;
+	int64_t acked;
+	uint64_t async_id;  /* job handed out with ASYNC and not completed, 0 none */
+	int64_t async_pub;  /* the quantity that job carries */
+	int handed;         /* handed out during the current pump */
+};
+
+struct minteg {
+	int paused;
+	int known;          /* the log certainly knows the integration */
+	int64_t min, cap, window;
+	int mode, alloc;
+	int limited;        /* a rate limit is set */
+	int paused_in_pump;
+	int last_prio;      /* priority of the last job handed out in this pump */
+};
+
+struct rec {
+	int used;
+	uint8_t *bytes;
+	size_t len;
+};
+
+struct world {
+	stg_log *log;
+	int64_t now;
+	int neg_clock, clock_back;
+	int use_storage, have_transport, use_batch, use_events, page;
+	int64_t latency_limit, max_age;
+	uint64_t max_count;
+	stg_log_options opt;
+	stg_storage storage;
+	stg_transport transport;
+	stg_clock clock;
+	stg_events events;
+	stg_allocator alloc;
+
+	struct mkey k[NI][NS];
+	struct minteg in[NI];
+	struct rec store[NI][NS];
+
+	/* storage faults: bit 0 applies to the next write / remove */
+	unsigned write_fail, remove_fail;
+	int load_mode;
+	/* allocator: fail allocations number [fail_from, fail_to) while armed */
+	uint64_t allocs, fail_from, fail_to;
+	int alloc_armed;
+
+	/* transport script for the current pump */
+	uint8_t script[8];
+	size_t script_len, script_pos;
+	int in_pump, transport_failed, invalid_result;
+	size_t handed_ok;
+
+	/* ids of acknowledged jobs; ids of jobs dropped by a remove or a reopen */
+	uint64_t finished[1024];
+	size_t nfinished;
+	uint64_t stale_ids[32];
+	size_t nstale;
+
+	/* counters since open, as the log should report them */
+	uint64_t changes, exports, coalesced, stale, skips, attempts, successes, errors;
+	/* events: expected and seen */
+	uint64_t exp_paused[NI], got_paused[NI], exp_resumed[NI], got_resumed[NI];
+	uint64_t exp_min, got_min, got_abnormal;
+
+	int probe;          /* hooks call into the log and expect ERECURSIVE */
+	int hook_failed;    /* a storage hook failed during the current action */
+	int in_call;
+};
+
+static struct world W;
+static int skip_idreuse = -1;
+static int trace;
+
+/* STG_FUZZ_TRACE=1 prints the actions and results (to read a finding). */
+#define TRACE(...)                                                                       \
+	do {                                                                             \
+		if (trace) {                                                             \
+			fprintf(stderr, __VA_ARGS__);                                    \
+			fputc('\n', stderr);                                            \
+		}                                                                        \
+	} while (0)
+
+static int64_t eff_now(void)
+{
+	return W.neg_clock ? 0 : W.now;
+}
+
+static int key_of(const char *integ, const char *sku, int *i, int *s)
+{
+	int a, b;
+
+	if (!integ || !sku)
+		return 0;
+	for (a = 0; a < NI; a++)
+		if (strcmp(integ, INTEG[a]) == 0)
+			for (b = 0; b < NS; b++)
+				if (strcmp(sku, SKU[b]) == 0) {
+					*i = a;
+					*s = b;
+					return 1;
+				}
+	return 0;
+}
+
+static int integ_of(const char *name)
+{
+	int a;
+
+	for (a = 0; a < NI; a++)
+		if (name && strcmp(name, INTEG[a]) == 0)
+			return a;
+	return -1;
+}
+
+static int64_t pub(const struct minteg *p, int64_t a, unsigned *warn)
+{
+	int64_t q;
+
+	*warn = 0;
+	if (a < 0)
+		return 0;
+	if (p->mode == STG_MODE_CUTOFF) {
+		if (a <= p->min) {
+			*warn = a > 0;
+			return 0;
+		}
+		q = a;
+	} else {
+		q = a - p->min;
+		if (q <= 0) {
+			*warn = a > 0;
+			return 0;
+		}
+	}
+	if (p->alloc != 100)
+		q = (q / 100) * p->alloc + (q % 100) * p->alloc / 100;
+	if (p->cap > 0 && q > p->cap)
+		q = p->cap;
+	return q;
+}
+
+static void default_policy(struct minteg *p)
+{
+	p->min = 0;
+	p->cap = 0;
+	p->window = 5;
+	p->mode = STG_MODE_CUTOFF;
+	p->alloc = 100;
+}
+
+static void rc_in(const char *fn, int rc, unsigned allowed)
+{
+	unsigned bit;
+
+	if (W.in_call && strcmp(fn, "stg_log_get") != 0)
+		TRACE("  %s: %d", fn, rc);
+	if (rc > 0 || rc < -31) {
+		FUZZ_CHECK(0, "%s returned %d, not a status code", fn, rc);
+	}
+	bit = rc == 0 ? OKB : B(rc);
+	FUZZ_CHECK(allowed & bit, "%s returned %d (%s), which its documentation does not list; "
+	           "message: %s", fn, rc, stg_strerror(rc), W.log ? stg_log_errmsg(W.log) : "");
+	if (rc == STG_ENOMEM)
+		FUZZ_CHECK(W.alloc_armed, "%s returned ENOMEM without an allocation fault", fn);
+	if (rc == STG_ESTORAGE)
+		FUZZ_CHECK(W.use_storage && W.hook_failed,
+		           "%s returned ESTORAGE but no storage hook failed", fn);
+}
+
+static void add_stale_id(uint64_t id)
+{
+	if (id && W.nstale < sizeof W.stale_ids / sizeof *W.stale_ids)
+		W.stale_ids[W.nstale++] = id;
+}
+
+static int is_finished(uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < W.nfinished; i++)
+		if (W.finished[i] == id)
+			return 1;
+	return 0;
+}
+
+static void add_finished(uint64_t id)
+{
+	if (W.nfinished < sizeof W.finished / sizeof *W.finished && !is_finished(id))
+		W.finished[W.nfinished++] = id;
+}
+
+/* ------------------------------------------------------------- allocator */
+
+static int alloc_fails(void)
+{
+	uint64_t n = W.allocs++;
+	return W.alloc_armed && n >= W.fail_from && n < W.fail_to;
+}
+
+static void *fz_malloc(size_t n, void *p)
+{
+	(void)p;
+	return alloc_fails() ? NULL : malloc(n);
+}
+
+static void *fz_realloc(void *q, size_t n, void *p)
+{
+	(void)p;
+	return alloc_fails() ? NULL : realloc(q, n);
+}
+
+static void fz_free(void *q, void *p)
+{
+	(void)p;
+	free(q);
+}
+
+/* ------------------------------------------------------- recursion probe */
+
+static void probe(void)
+{
+	stg_entry e = STG_ENTRY_INIT;
+	stg_submit s = STG_SUBMIT_INIT;
+	size_t n = 0;
+	int rc;
+
+	if (!W.probe || !W.log || !W.in_call)
+		return;
+	s.integration = INTEG[0];
+	s.sku = SKU[0];
+	s.available = 12345;
+	s.sequence = INT64_MAX;
+	rc = stg_log_submit(W.log, &s, NULL);
+	FUZZ_CHECK(rc == STG_ERECURSIVE, "submit from inside a hook returned %d", rc);
+	rc = stg_log_get(W.log, INTEG[0], SKU[0], &e);
+	FUZZ_CHECK(rc == STG_ERECURSIVE, "get from inside a hook returned %d", rc);
+	rc = stg_log_pump(W.log, 0, &n);
+	FUZZ_CHECK(rc == STG_ERECURSIVE && n == 0, "pump from inside a hook returned %d", rc);
+	rc = stg_log_remove(W.log, INTEG[0], SKU[0], STG_REMOVE_FORCE);
+	FUZZ_CHECK(rc == STG_ERECURSIVE, "remove from inside a hook returned %d", rc);
+	/* log.h: close from inside a hook does nothing (last error ERECURSIVE). */
+	stg_log_close(W.log);
+	FUZZ_CHECK(stg_last_error_code() == STG_ERECURSIVE, "close from inside a hook");
+}
+
+/* ------------------------------------------------------------------ clock */
+
+static int64_t fz_now(void *payload)
+{
+	(void)payload;
+	probe();
+	return W.neg_clock ? -5 : W.now;
+}
+
+/* ----------------------------------------------------------------- events */
+
+static void fz_event(const stg_event *ev, void *payload)
+{
+	int i = integ_of(ev->integration);
+
+	(void)payload;
+	FUZZ_CHECK(i >= 0, "event for an unknown integration");
+	probe();
+	switch (ev->type) {
+	case STG_EVENT_INTEGRATION_PAUSED:
+		W.got_paused[i]++;
+		break;
+	case STG_EVENT_INTEGRATION_RESUMED:
+		W.got_resumed[i]++;
+		break;
+	case STG_EVENT_MIN_STOCK_REACHED:
+		FUZZ_CHECK(ev->sku != NULL && ev->available > 0, "min_stock event without sku/stock");
+		W.got_min++;
+		break;
+	case STG_EVENT_ABNORMAL_LATENCY:
+		FUZZ_CHECK(ev->latency_ms > W.latency_limit, "abnormal event with latency %" PRId64
+		           " within the limit %" PRId64, ev->latency_ms, W.latency_limit);
+		W.got_abnormal++;
+		break;
+	default:
+		FUZZ_CHECK(0, "unknown event type %d", ev->type);
+	}
+}
+
+/* ---------------------------------------------------------------- storage */
+
+static int fz_write(const stg_entry *e, void *payload)
+{
+	uint8_t buf[STG_ENTRY_ENCODED_MAX], *copy;
+	stg_entry back;
+	size_t len = 0;
+	int i, s, rc;
+	unsigned fail = W.write_fail & 1u;
+
+	(void)payload;
+	W.write_fail >>= 1;
+	FUZZ_CHECK(e && e->version == STG_ENTRY_VERSION, "storage write of a bad entry");
+	FUZZ_CHECK(key_of(e->integration, e->sku, &i, &s), "storage write of an unknown key");
+	FUZZ_CHECK(!(e->flags & STG_ENTRY_LATE), "storage write carries the computed LATE flag");
+	FUZZ_CHECK((e->status == STG_ENTRY_PENDING) == (e->job_state != STG_JOB_NONE),
+	           "storage write of (%s, %s): status %d with job state %d cannot be loaded again",
+	           e->integration, e->sku, e->status, e->job_state);
+	rc = stg_entry_encode(e, buf, sizeof buf, &len);
+	FUZZ_CHECK(rc == STG_OK, "the log wrote an entry that does not encode: %d (%s)", rc,
+	           stg_last_error());
+	rc = stg_entry_decode(buf, len, &back);
+	FUZZ_CHECK(rc == STG_OK, "the entry written does not decode: %d", rc);
+	probe();
+	if (fail) {
+		W.hook_failed = 1;
+		return -1;
+	}
+	copy = malloc(len);
+	FUZZ_CHECK(copy != NULL, "out of memory");
+	memcpy(copy, buf, len);
+	free(W.store[i][s].bytes);
+	W.store[i][s].bytes = copy;
+	W.store[i][s].len = len;
+	W.store[i][s].used = 1;
+	return 0;
+}
+
+static int fz_remove(const char *integ, const char *sku, void *payload)
+{
+	int i, s;
+	unsigned fail = W.remove_fail & 1u;
+
+	(void)payload;
+	W.remove_fail >>= 1;
+	FUZZ_CHECK(key_of(integ, sku, &i, &s), "storage remove of an unknown key");
+	probe();
+	if (fail) {
+		W.hook_failed = 1;
+		return 7;
+	}
+	free(W.store[i][s].bytes);
+	memset(&W.store[i][s], 0, sizeof W.store[i][s]);
+	return 0;
+}
+
+static void decode_rec(int i, int s, stg_entry *e)
+{
+	int rc = stg_entry_decode(W.store[i][s].bytes, W.store[i][s].len, e);
+	FUZZ_CHECK(rc == STG_OK, "stored bytes of (%s, %s) do not decode", INTEG[i], SKU[s]);
+}
+
+static int fz_load(stg_entry_sink sink, void *ctx, void *payload)
+{
+	int i, s, rc, first = 1;
+	stg_entry e;
+
+	(void)payload;
+	if (W.load_mode == 1 || W.load_mode == 2)
+		W.hook_failed = 1;
+	if (W.load_mode == 1)
+		return 3;
+	for (i = 0; i < NI; i++)
+		for (s = 0; s < NS; s++) {
+			if (!W.store[i][s].used)
+				continue;
+			decode_rec(i, s, &e);
+			if (first && W.load_mode == 4)
+				e.status = 7;
+			if (first && W.load_mode == 5)
+				e.version = 99;
+			rc = sink(ctx, &e);
+			if (rc && W.load_mode != 6)
+				return rc;
+			if (first && (W.load_mode == 3 || W.load_mode == 6)) {
+				rc = sink(ctx, &e);
+				if (rc && W.load_mode != 6)
+					return rc;
+			}
+			first = 0;
+		}
+	return W.load_mode == 2 ? 3 : 0;
+}
+
+/* -------------------------------------------------------------- transport */
+
+enum { BH_OK, BH_ASYNC, BH_ERROR, BH_INVALID, BH_FAIL };
+
+static int classify(int http)
+{
+	if (http == 401 || http == 403)
+		return STG_ERRCLASS_AUTH;
+	if (http == 429)
+		return STG_ERRCLASS_RATE_LIMITED;
+	if (http == 408 || http == 425)
+		return STG_ERRCLASS_TRANSIENT;
+	if (http >= 400 && http < 500)
+		return STG_ERRCLASS_REJECTED;
+	return STG_ERRCLASS_TRANSIENT;
+}
+
+static const int HTTP[16] = { 0, 401, 403, 404, 408, 425, 429, 500, 503, 399, 600, 1000, -5, 200,
+                              451, 499 };
+static char long_msg[2000];
+
+/* Fill @p r from behaviour byte @p b; returns BH_*; *cls the class the log should record. */
+static int behaviour(unsigned b, stg_result *r, int *cls)
+{
+	r->message = NULL;
+	r->retry_after_ms = 0;
+	switch (b % 16) {
+	case 0: case 1: case 2: case 13:
+		r->outcome = STG_OUTCOME_OK;
+		return BH_OK;
+	case 3: case 15:
+		r->outcome = STG_OUTCOME_ASYNC;
+		return BH_ASYNC;
+	case 4:
+		r->outcome = STG_OUTCOME_ERROR;
+		r->error_class = STG_ERRCLASS_AUTH;
+		r->http_status = 401;
+		r->message = "token expired";
+		break;
+	case 5:
+		r->outcome = STG_OUTCOME_ERROR;
+		r->error_class = STG_ERRCLASS_NOT_CATALOGUED;
+		r->http_status = 404;
+		r->message = "product not catalogued";
+		break;
+	case 6:
+		r->outcome = STG_OUTCOME_ERROR;
+		r->error_class = STG_ERRCLASS_RATE_LIMITED;
+		r->http_status = 429;
+		r->retry_after_ms = (int64_t)(b >> 4) * 1000 - 2000;
+		break;
+	case 7:
+		r->outcome = STG_OUTCOME_ERROR;
+		r->error_class = STG_ERRCLASS_TRANSIENT;
+		r->http_status = 503;
+		break;
+	case 8:
+		r->outcome = STG_OUTCOME_ERROR;
+		r->error_class = STG_ERRCLASS_REJECTED;
+		r->http_status = 400;
+		r->message = "";
+		break;
+	case 9:
+		r->outcome = STG_OUTCOME_ERROR;
+		r->error_class = STG_ERRCLASS_NONE;
+		r->http_status = HTTP[b >> 4];
+		break;
+	case 10:
+		r->outcome = 7;
+		*cls = STG_ERRCLASS_TRANSIENT;
+		return BH_INVALID;
+	case 11:
+		r->outcome = STG_OUTCOME_ERROR;
+		r->error_class = 9;
+		*cls = STG_ERRCLASS_TRANSIENT;
+		return BH_INVALID;
+	case 12:
+		return BH_FAIL;
+	default: /* 14 */
+		r->outcome = STG_OUTCOME_ERROR;
+		r->error_class = STG_ERRCLASS_TRANSIENT;
+		r->http_status = 502;
+		r->message = long_msg;
+		break;
+	}
+	*cls = r->error_class != STG_ERRCLASS_NONE ? r->error_class : classify(r->http_status);
+	return BH_ERROR;
+}
+
+static void job_checks(const stg_job *j, int *i, int *s)
+{
+	struct mkey *m;
+
+	FUZZ_CHECK(key_of(j->integration, j->sku, i, s), "job for an unknown key");
+	m = &W.k[*i][*s];
+	FUZZ_CHECK(!W.in[*i].paused, "job %" PRIu64 " of paused integration %s was sent", j->id,
+	           INTEG[*i]);
+	FUZZ_CHECK(m->exists, "job for (%s, %s), which has no entry", INTEG[*i], SKU[*s]);
+	FUZZ_CHECK(m->async_id == 0, "second job for (%s, %s) while job %" PRIu64 " is in flight",
+	           INTEG[*i], SKU[*s], m->async_id);
+	FUZZ_CHECK(!m->handed || m->async_id, "(%s, %s) handed out twice in one pump", INTEG[*i],
+	           SKU[*s]);
+	if (!skip_idreuse)
+		FUZZ_CHECK(!is_finished(j->id), "job id %" PRIu64 " for (%s, %s) was handed out again "
+		           "after its job was acknowledged (published %" PRId64 ")", j->id, INTEG[*i],
+		           SKU[*s], j->published);
+	FUZZ_CHECK(j->published == m->published, "job for (%s, %s) publishes %" PRId64
+	           ", the newest change published %" PRId64, INTEG[*i], SKU[*s], j->published,
+	           m->published);
+	FUZZ_CHECK(j->published >= 0 && j->attempt >= 1, "job published %" PRId64 ", attempt %u",
+	           j->published, j->attempt);
+	FUZZ_CHECK(j->priority >= W.in[*i].last_prio, "job of priority %d after one of %d in one "
+	           "pump (%s)", j->priority, W.in[*i].last_prio, INTEG[*i]);
+	W.in[*i].last_prio = j->priority;
+	m->handed = 1;
+}
+
+/* Model effects of one applied result. */
+static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, int cls)
+{
+	struct mkey *m = &W.k[i][s];
+
+	TRACE("  result (%s, %s) job %" PRIu64 " published %" PRId64 ": behaviour %d class %d", INTEG[i],
+	      SKU[s], id, published, bh, cls);
+	if (bh == BH_ASYNC) {
+		m->async_id = id;
+		m->async_pub = published;
+		return;
+	}
+	if (m->async_id)
+		published = m->async_pub; /* a completion acknowledges what was handed out */
+	m->async_id = 0;
+	if (bh == BH_OK) {
+		m->has_ack = 1;
+		m->acked = published;
+		W.successes++;
+		add_finished(id);
+		return;
+	}
+	W.errors++;
+	if (bh == BH_INVALID)
+		W.invalid_result = 1;
+	if (cls == STG_ERRCLASS_AUTH) {
+		if (!W.in[i].paused)
+			W.exp_paused[i]++;
+		W.in[i].paused = 1;
+		W.in[i].paused_in_pump = 1;
+	}
+}
+
+static int run_jobs(const stg_job *jobs, size_t n, stg_result *res)
+{
+	int bh[64], cls[64], ii[64], ss[64];
+	size_t k;
+
+	FUZZ_CHECK(n >= 1 && n <= 64, "transport given %zu jobs", n);
+	FUZZ_CHECK(W.in_pump, "transport called outside a pump");
+	for (k = 0; k < n; k++) {
+		unsigned b = W.script_pos < W.script_len ? W.script[W.script_pos++] : 0;
+		job_checks(&jobs[k], &ii[k], &ss[k]);
+		FUZZ_CHECK(k == 0 || ii[k] == ii[0], "a batch mixes integrations");
+		FUZZ_CHECK(res[k].version == STG_RESULT_VERSION && res[k].outcome == STG_OUTCOME_OK,
+		           "result not pre-filled");
+		cls[k] = STG_ERRCLASS_NONE;
+		bh[k] = behaviour(b, &res[k], &cls[k]);
+		if (b % 16 == 13 || b % 16 == 15)
+			probe();
+	}
+	for (k = 0; k < n; k++)
+		if (bh[k] == BH_FAIL) {
+			W.transport_failed = 1;
+			for (k = 0; k < n; k++)
+				W.k[ii[k]][ss[k]].handed = 0; /* not sent after all: may go again later */
+			return -1;
+		}
+	for (k = 0; k < n; k++)
+		result_effect(ii[k], ss[k], jobs[k].id, jobs[k].published, bh[k], cls[k]);
+	W.attempts += n;
+	W.handed_ok += n;
+	return 0;
+}
+
+static int fz_send(const stg_job *job, stg_result *r, void *payload)
+{
+	(void)payload;
+	return run_jobs(job, 1, r);
+}
+
+static int fz_send_batch(const stg_job *jobs, size_t n, stg_result *r, void *payload)
+{
+	(void)payload;
+	FUZZ_CHECK(W.use_batch, "send_batch called while the transport has none");
+	return run_jobs(jobs, n, r);
+}
+
+/* -------------------------------------------------------------- snapshots */
+
+static int get_entry(int i, int s, stg_entry *e)
+{
+	int rc = stg_log_get(W.log, INTEG[i], SKU[s], e);
+
+	rc_in("stg_log_get", rc, OKB | B(STG_ENOTFOUND));
+	FUZZ_CHECK((rc == STG_OK) == (W.k[i][s].exists != 0), "get (%s, %s): %d, model exists %d",
+	           INTEG[i], SKU[s], rc, W.k[i][s].exists);
+	return rc == STG_OK;
+}
+
+/* Every entry, by one paged query (a failed lookup per absent key costs a message). */
+static void snapshot(stg_entry e[NI][NS], int ex[NI][NS])
+{
+	stg_entry page[8];
+	uint64_t cursor = 0;
+	size_t n, j;
+	int i, k;
+
+	memset(ex, 0, sizeof(int) * NI * NS);
+	for (;;) {
+		int rc = stg_log_query(W.log, NULL, &cursor, page, 8, &n);
+		FUZZ_CHECK(rc == STG_OK, "query: %d", rc);
+		if (!n)
+			break;
+		for (j = 0; j < n; j++) {
+			FUZZ_CHECK(key_of(page[j].integration, page[j].sku, &i, &k), "unknown key");
+			FUZZ_CHECK(!ex[i][k], "two entries for (%s, %s)", INTEG[i], SKU[k]);
+			ex[i][k] = 1;
+			e[i][k] = page[j];
+		}
+	}
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			FUZZ_CHECK(ex[i][k] == W.k[i][k].exists, "(%s, %s): in the log %d, model %d",
+			           INTEG[i], SKU[k], ex[i][k], W.k[i][k].exists);
+}
+
+static int same_msg(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Memory unchanged by a failed call (LATE is computed, the clock did not move). */
+static void check_unchanged(const char *fn, int i, int s, int existed, const stg_entry *b)
+{
+	stg_entry a;
+	int rc = stg_log_get(W.log, INTEG[i], SKU[s], &a);
+
+	FUZZ_CHECK((rc == STG_OK) == (existed != 0), "%s failed but (%s, %s) %s", fn, INTEG[i],
+	           SKU[s], existed ? "disappeared" : "appeared");
+	if (!existed)
+		return;
+	FUZZ_CHECK(a.status == b->status && a.job_state == b->job_state &&
+	           a.available == b->available && a.published == b->published &&
+	           a.acked == b->acked && a.sequence == b->sequence && a.job_id == b->job_id &&
+	           a.next_attempt_at == b->next_attempt_at && a.flags == b->flags &&
+	           a.error_class == b->error_class && a.attempts == b->attempts &&
+	           a.job_since == b->job_since && a.priority == b->priority,
+	           "%s failed but changed (%s, %s)", fn, INTEG[i], SKU[s]);
+}
+
+/* Store and memory hold the same entries (after a flush that succeeded, or an open). */
+static void check_store_is_memory(const char *when)
+{
+	int i, s;
+
+	if (!W.use_storage)
+		return;
+	for (i = 0; i < NI; i++)
+		for (s = 0; s < NS; s++) {
+			stg_entry m, d;
+			int rc = stg_log_get(W.log, INTEG[i], SKU[s], &m);
+			FUZZ_CHECK((rc == STG_OK) == (W.store[i][s].used != 0),
+			           "%s: (%s, %s) is %s in memory but %s in storage", when, INTEG[i],
+			           SKU[s], rc == STG_OK ? "present" : "absent",
+			           W.store[i][s].used ? "present" : "absent");
+			if (rc != STG_OK)
+				continue;
+			decode_rec(i, s, &d);
+			FUZZ_CHECK(m.status == d.status && m.available == d.available &&
+			           m.published == d.published && m.acked == d.acked &&
+			           m.sequence == d.sequence && m.changed_at == d.changed_at &&
+			           m.job_since == d.job_since && m.first_failed_at == d.first_failed_at &&
+			           m.acked_at == d.acked_at && m.next_attempt_at == d.next_attempt_at &&
+			           m.latency_ms == d.latency_ms && m.attempts == d.attempts &&
+			           m.error_class == d.error_class && m.http_status == d.http_status &&
+			           m.priority == d.priority && m.reason == d.reason &&
+			           (m.flags & ~STG_ENTRY_LATE) == d.flags && same_msg(m.message, d.message),
+			           "%s: (%s, %s) differs between memory and storage: status %d/%d "
+			           "published %" PRId64 "/%" PRId64 " acked %" PRId64 "/%" PRId64
+			           " flags %x/%x class %d/%d attempts %u/%u next %" PRId64 "/%" PRId64,
+			           when, INTEG[i], SKU[s], m.status, d.status, m.published, d.published,
+			           m.acked, d.acked, m.flags, d.flags, m.error_class, d.error_class,
+			           m.attempts, d.attempts, m.next_attempt_at, d.next_attempt_at);
+			FUZZ_CHECK((m.job_state != STG_JOB_NONE) == (d.job_state != STG_JOB_NONE),
+			           "%s: (%s, %s) job state %d in memory, %d in storage", when, INTEG[i],
+			           SKU[s], m.job_state, d.job_state);
+			if (m.job_state != STG_JOB_IN_FLIGHT) {
+				/* A job stored in flight is pending again after a load (queued, or
+				 * held when it was a slow retry). */
+				FUZZ_CHECK((d.job_state == STG_JOB_IN_FLIGHT ? m.job_state != STG_JOB_NONE
+				                                             : m.job_state == d.job_state) &&
+				           m.last_attempt_at == d.last_attempt_at,
+				           "%s: (%s, %s) job state %d/%d or last attempt differ", when,
+				           INTEG[i], SKU[s], m.job_state, d.job_state);
+			}
+			if (m.job_state == STG_JOB_NONE)
+				FUZZ_CHECK(m.job_id == d.job_id, "%s: (%s, %s) job id differs", when,
+				           INTEG[i], SKU[s]);
+		}
+}
+
+/* --------------------------------------------------------- global checks */
+
+static int is_late(const stg_entry *e)
+{
+	int64_t now = eff_now();
+	return now && e->job_state != STG_JOB_NONE && now - e->job_since > W.latency_limit;
+}
+
+static void check_all(void)
+{
+	stg_entry page[5], ents[NI][NS];
+	int seen[NI][NS];
+	uint64_t cursor = 0;
+	size_t count, total = 0, k;
+	stg_counts c, ci, sum;
+	stg_stats st;
+	int i, s, rc, any_waiting = 0, limited = 0;
+	int64_t wait, best = -1, now = eff_now();
+	uint64_t pending = 0, success = 0, error = 0, held = 0, late = 0, abnormal = 0;
+
+	memset(seen, 0, sizeof seen);
+	for (;;) {
+		rc = stg_log_query(W.log, NULL, &cursor, page, (size_t)W.page, &count);
+		rc_in("stg_log_query", rc, OKB);
+		if (!count)
+			break;
+		FUZZ_CHECK(count <= (size_t)W.page, "query returned %zu for a page of %d", count, W.page);
+		for (k = 0; k < count; k++) {
+			const stg_entry *e = &page[k];
+			FUZZ_CHECK(key_of(e->integration, e->sku, &i, &s), "query: unknown key");
+			FUZZ_CHECK(!seen[i][s], "two entries for (%s, %s)", INTEG[i], SKU[s]);
+			seen[i][s] = 1;
+			ents[i][s] = *e;
+			total++;
+		}
+		FUZZ_CHECK(total <= NI * NS, "query never ends");
+	}
+	for (i = 0; i < NI; i++)
+		for (s = 0; s < NS; s++) {
+			const struct mkey *m = &W.k[i][s];
+			const stg_entry *e = &ents[i][s];
+			FUZZ_CHECK(seen[i][s] == m->exists, "(%s, %s): in the log %d, in the model %d",
+			           INTEG[i], SKU[s], seen[i][s], m->exists);
+			if (!seen[i][s])
+				continue;
+			FUZZ_CHECK(e->available == m->avail && e->sequence == m->seq,
+			           "(%s, %s): available %" PRId64 " seq %" PRId64 ", model %" PRId64
+			           " %" PRId64, INTEG[i], SKU[s], e->available, e->sequence, m->avail,
+			           m->seq);
+			FUZZ_CHECK(e->published == m->published, "(%s, %s): published %" PRId64
+			           ", model %" PRId64, INTEG[i], SKU[s], e->published, m->published);
+			FUZZ_CHECK(((e->flags & STG_ENTRY_HAS_ACKED) != 0) == (m->has_ack != 0) &&
+			           (!m->has_ack || e->acked == m->acked),
+			           "(%s, %s): acknowledged %" PRId64 " (flag %d), the marketplace "
+			           "acknowledged %" PRId64 " (%d): an acknowledgement was forgotten",
+			           INTEG[i], SKU[s], e->acked, (e->flags & STG_ENTRY_HAS_ACKED) != 0,
+			           m->acked, m->has_ack);
+			FUZZ_CHECK((e->status == STG_ENTRY_PENDING) == (e->job_state != STG_JOB_NONE),
+			           "(%s, %s): status %d with job state %d", INTEG[i], SKU[s], e->status,
+			           e->job_state);
+			FUZZ_CHECK(e->status != STG_ENTRY_SUCCESS ||
+			           (e->error_class == STG_ERRCLASS_NONE && (e->flags & STG_ENTRY_HAS_ACKED)),
+			           "(%s, %s): success with class %d", INTEG[i], SKU[s], e->error_class);
+			FUZZ_CHECK(e->status != STG_ENTRY_ERROR || e->error_class == STG_ERRCLASS_TRANSIENT ||
+			           e->error_class == STG_ERRCLASS_REJECTED,
+			           "(%s, %s): error with class %d", INTEG[i], SKU[s], e->error_class);
+			FUZZ_CHECK(e->job_state != STG_JOB_HELD ||
+			           e->error_class == STG_ERRCLASS_NOT_CATALOGUED,
+			           "(%s, %s): held with class %d", INTEG[i], SKU[s], e->error_class);
+			FUZZ_CHECK((e->job_state == STG_JOB_IN_FLIGHT) == (m->async_id != 0) &&
+			           (!m->async_id || e->job_id == m->async_id),
+			           "(%s, %s): job state %d id %" PRIu64 ", async job %" PRIu64, INTEG[i],
+			           SKU[s], e->job_state, e->job_id, m->async_id);
+			FUZZ_CHECK(((e->flags & STG_ENTRY_LATE) != 0) == is_late(e),
+			           "(%s, %s): LATE flag %x wrong", INTEG[i], SKU[s], e->flags);
+			FUZZ_CHECK(!e->message || (e->message[0] && strlen(e->message) <= STG_MESSAGE_MAX),
+			           "(%s, %s): bad message", INTEG[i], SKU[s]);
+			FUZZ_CHECK(e->http_status >= 0 && e->http_status <= 999 && e->priority >= 0 &&
+			           e->priority <= 2 && e->reason >= 0 && e->reason < STG_REASON_COUNT,
+			           "(%s, %s): field out of range", INTEG[i], SKU[s]);
+			if (e->status == STG_ENTRY_PENDING) {
+				pending++;
+				held += e->job_state == STG_JOB_HELD || W.in[i].paused;
+				late += (e->flags & STG_ENTRY_LATE) != 0;
+			} else if (e->status == STG_ENTRY_SUCCESS) {
+				success++;
+			} else {
+				error++;
+			}
+			abnormal += (e->flags & STG_ENTRY_ABNORMAL) != 0;
+			if (!W.in[i].paused &&
+			    (e->job_state == STG_JOB_QUEUED || e->job_state == STG_JOB_HELD)) {
+				int64_t w = e->next_attempt_at - now;
+				any_waiting = 1;
+				if (w < 0)
+					w = 0;
+				if (best < 0 || w < best)
+					best = w;
+			}
+		}
+
+	rc = stg_log_counts(W.log, NULL, &c);
+	rc_in("stg_log_counts", rc, OKB);
+	FUZZ_CHECK(c.pending + c.success + c.error == total,
+	           "counts %" PRIu64 "+%" PRIu64 "+%" PRIu64 " for %zu entries", c.pending, c.success,
+	           c.error, total);
+	FUZZ_CHECK(c.pending == pending && c.success == success && c.error == error &&
+	           c.held == held && c.abnormal == abnormal,
+	           "counts pending %" PRIu64 "/%" PRIu64 " success %" PRIu64 "/%" PRIu64
+	           " error %" PRIu64 "/%" PRIu64 " held %" PRIu64 "/%" PRIu64 " abnormal %" PRIu64
+	           "/%" PRIu64, c.pending, pending, c.success, success, c.error, error, c.held, held,
+	           c.abnormal, abnormal);
+	if (now)
+		FUZZ_CHECK(c.late == late, "counts late %" PRIu64 ", entries flagged late %" PRIu64,
+		           c.late, late);
+	memset(&sum, 0, sizeof sum);
+	for (i = 0; i < NI; i++) {
+		rc = stg_log_counts(W.log, INTEG[i], &ci);
+		rc_in("stg_log_counts", rc, OKB);
+		sum.pending += ci.pending;
+		sum.success += ci.success;
+		sum.error += ci.error;
+		sum.held += ci.held;
+	}
+	FUZZ_CHECK(sum.pending == c.pending && sum.success == c.success && sum.error == c.error &&
+	           sum.held == c.held, "counts per integration do not add up to the total");
+
+	rc = stg_log_stats(W.log, NULL, &st);
+	rc_in("stg_log_stats", rc, OKB);
+	{
+		uint64_t skips = 0, errs = 0;
+		for (k = 0; k < STG_REASON_COUNT; k++)
+			skips += st.skips[k];
+		for (k = 0; k < STG_ERRCLASS_COUNT; k++)
+			errs += st.errors[k];
+		FUZZ_CHECK(st.changes == st.exports + st.coalesced + st.stale + skips,
+		           "stats: %" PRIu64 " changes != %" PRIu64 " exports + %" PRIu64
+		           " coalesced + %" PRIu64 " stale + %" PRIu64 " skips", st.changes, st.exports,
+		           st.coalesced, st.stale, skips);
+		FUZZ_CHECK(st.changes == W.changes && st.exports == W.exports &&
+		           st.coalesced == W.coalesced && st.stale == W.stale && skips == W.skips,
+		           "stats changes/exports/coalesced/stale/skips %" PRIu64 "/%" PRIu64 "/%" PRIu64
+		           "/%" PRIu64 "/%" PRIu64 ", model %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64
+		           "/%" PRIu64, st.changes, st.exports, st.coalesced, st.stale, skips, W.changes,
+		           W.exports, W.coalesced, W.stale, W.skips);
+		FUZZ_CHECK(st.attempts == W.attempts && st.successes == W.successes && errs == W.errors,
+		           "stats attempts/successes/errors %" PRIu64 "/%" PRIu64 "/%" PRIu64
+		           ", transport saw %" PRIu64 "/%" PRIu64 "/%" PRIu64, st.attempts,
+		           st.successes, errs, W.attempts, W.successes, W.errors);
+		FUZZ_CHECK(st.abnormal == W.got_abnormal, "stats abnormal %" PRIu64 ", events %" PRIu64,
+		           st.abnormal, W.got_abnormal);
+	}
+
+	for (i = 0; i < NI; i++) {
+		int p = -1;
+		rc = stg_log_is_paused(W.log, INTEG[i], &p);
+		rc_in("stg_log_is_paused", rc, OKB);
+		FUZZ_CHECK(p == W.in[i].paused, "%s paused %d, model %d", INTEG[i], p, W.in[i].paused);
+		FUZZ_CHECK(W.got_paused[i] == W.exp_paused[i] && W.got_resumed[i] == W.exp_resumed[i],
+		           "%s: %" PRIu64 " paused events (expected %" PRIu64 "), %" PRIu64
+		           " resumed (expected %" PRIu64 ")", INTEG[i], W.got_paused[i], W.exp_paused[i],
+		           W.got_resumed[i], W.exp_resumed[i]);
+	}
+	FUZZ_CHECK(W.got_min == W.exp_min, "%" PRIu64 " min_stock events, expected %" PRIu64,
+	           W.got_min, W.exp_min);
+
+	rc = stg_log_next_due(W.log, &wait);
+	rc_in("stg_log_next_due", rc, OKB);
+	FUZZ_CHECK((wait == -1) == !any_waiting, "next_due %" PRId64 " but %s job waits", wait,
+	           any_waiting ? "a" : "no");
+	for (i = 0; i < NI; i++)
+		limited |= W.in[i].limited;
+	if (limited && !W.clock_back)
+		FUZZ_CHECK(wait >= best, "next_due %" PRId64 " before the earliest job (%" PRId64 ")",
+		           wait, best);
+	else if (!limited && !W.clock_back)
+		FUZZ_CHECK(wait == best, "next_due %" PRId64 ", the earliest waiting job is due in %"
+		           PRId64, wait, best);
+}
+
+/* ---------------------------------------------------------------- cursor */
+
+struct cur {
+	const uint8_t *p;
+	size_t n, i;
+};
+
+static unsigned u8(struct cur *c)
+{
+	return c->i < c->n ? c->p[c->i++] : 0;
+}
+
+/* ------------------------------------------------------------ open, close */
+
+static void model_reset_counters(void)
+{
+	W.changes = W.exports = W.coalesced = W.stale = W.skips = 0;
+	W.attempts = W.successes = W.errors = 0;
+	W.got_abnormal = 0;
+}
+
+static void close_log(void)
+{
+	int i, s;
+
+	stg_log_close(W.log);
+	W.log = NULL;
+	W.nfinished = 0; /* ids are unique within one open log */
+	for (i = 0; i < NI; i++)
+		for (s = 0; s < NS; s++) {
+			add_stale_id(W.k[i][s].async_id);
+			W.k[i][s].async_id = 0;
+		}
+}
+
+/* Open; on an injected failure, check it and open again without faults. */
+static void open_log(void)
+{
+	stg_log *l = (stg_log *)&W; /* sentinel: must stay untouched on failure */
+	int rc, i, s, injected = W.load_mode != 0 && W.use_storage;
+	int any = 0;
+
+	for (i = 0; i < NI; i++)
+		for (s = 0; s < NS; s++)
+			any |= W.store[i][s].used;
+	rc = stg_log_open(&l, &W.opt);
+	rc_in("stg_log_open", rc, OKB | B(STG_EINVAL) | B(STG_EVERSION) | B(STG_ESTORAGE) |
+	      B(STG_ECORRUPT) | B(STG_ENOMEM));
+	if (rc == STG_OK && injected) {
+		FUZZ_CHECK(!any && W.load_mode >= 3, "open succeeded despite load fault %d",
+		           W.load_mode);
+	}
+	if (rc != STG_OK) {
+		FUZZ_CHECK(l == (stg_log *)&W, "stg_log_open wrote *out on failure");
+		if (rc == STG_ESTORAGE)
+			FUZZ_CHECK(W.load_mode == 1 || W.load_mode == 2, "open: ESTORAGE, load mode %d",
+			           W.load_mode);
+		if (rc == STG_ECORRUPT)
+			FUZZ_CHECK(W.load_mode == 3 || W.load_mode == 4 || W.load_mode == 6,
+			           "open: ECORRUPT with load mode %d: the log cannot load what it stored "
+			           "(%s)", W.load_mode, stg_last_error());
+		if (rc == STG_EVERSION)
+			FUZZ_CHECK(W.load_mode == 5, "open: EVERSION with load mode %d", W.load_mode);
+		FUZZ_CHECK(rc != STG_EINVAL, "open: EINVAL for valid options: %s", stg_last_error());
+		W.load_mode = 0;
+		W.alloc_armed = 0;
+		rc = stg_log_open(&l, &W.opt);
+		FUZZ_CHECK(rc == STG_OK, "open without faults failed: %d (%s)", rc, stg_last_error());
+	}
+	W.load_mode = 0;
+	W.log = l;
+	model_reset_counters();
+	for (i = 0; i < NI; i++) {
+		W.in[i].paused = 0;
+		W.in[i].known = 0;
+		W.in[i].limited = 0;
+		default_policy(&W.in[i]);
+	}
+	for (i = 0; i < NI; i++)
+		for (s = 0; s < NS; s++) {
+			struct mkey *m = &W.k[i][s];
+			stg_entry d;
+			memset(m, 0, sizeof *m);
+			if (!W.use_storage || !W.store[i][s].used)
+				continue;
+			decode_rec(i, s, &d);
+			m->exists = 1;
+			m->seq = d.sequence;
+			m->avail = d.available;
+			m->published = d.published;
+			m->has_ack = (d.flags & STG_ENTRY_HAS_ACKED) != 0;
+			m->acked = d.acked;
+			W.in[i].known = 1;
+			/* "an entry holding an auth failure pauses its integration again" */
+			if ((d.job_state == STG_JOB_QUEUED || d.job_state == STG_JOB_IN_FLIGHT) &&
+			    d.error_class == STG_ERRCLASS_AUTH)
+				W.in[i].paused = 1;
+		}
+	for (i = 0; i < NI; i++) {
+		int p = 0;
+		rc = stg_log_is_paused(W.log, INTEG[i], &p);
+		FUZZ_CHECK(rc == STG_OK, "is_paused after open");
+		FUZZ_CHECK(p >= W.in[i].paused, "%s holds a stored auth failure but is not paused "
+		           "after open", INTEG[i]);
+		W.in[i].paused = p;
+		W.got_paused[i] = W.exp_paused[i];
+		W.got_resumed[i] = W.exp_resumed[i];
+	}
+	check_store_is_memory("after open");
+}
+
+/* ------------------------------------------------------------------ query */
+
+static void make_query(struct cur *c, stg_query *q)
+{
+	static const char *const prefixes[5] = { NULL, "A", "C", "", "Z" };
+	unsigned b = u8(c), f = u8(c);
+
+	stg_query_init(q, STG_QUERY_VERSION);
+	q->integration = (b & 3) < NI ? INTEG[b & 3] : NULL;
+	q->sku_prefix = prefixes[(b >> 2) % 5];
+	q->status = (int)(f & 3) - 1;            /* -1 .. 2 */
+	q->error_class = (b >> 5) < 7 ? (int)(b >> 5) - 1 : -1; /* -1 .. 5 */
+	q->flags = (f >> 2) & 7u;
+}
+
+static int matches(const stg_query *q, int i, int s, const stg_entry *e)
+{
+	if (q->integration && strcmp(q->integration, INTEG[i]) != 0)
+		return 0;
+	if (q->sku_prefix && strncmp(SKU[s], q->sku_prefix, strlen(q->sku_prefix)) != 0)
+		return 0;
+	if (q->status >= 0 && e->status != q->status)
+		return 0;
+	if (q->error_class >= 0 && e->error_class != q->error_class)
+		return 0;
+	if ((q->flags & STG_QUERY_ABNORMAL) && !(e->flags & STG_ENTRY_ABNORMAL))
+		return 0;
+	if ((q->flags & STG_QUERY_MIN_STOCK) && !(e->flags & STG_ENTRY_MIN_STOCK_REACHED))
+		return 0;
+	if ((q->flags & STG_QUERY_LATE) && !(e->flags & STG_ENTRY_LATE))
+		return 0;
+	return 1;
+}
+
+/* ----------------------------------------------------------------- submit */
+
+/* What the log knows of a key between the changes of one batch. */
+struct before {
+	int exists;
+	int status, job_state;
+	unsigned flags;
+	int64_t acked;
+	uint64_t job_id;
+};
+
+static void before_set(struct before *b, int exists, const stg_entry *e)
+{
+	memset(b, 0, sizeof *b);
+	b->exists = exists;
+	if (b->exists) {
+		b->status = e->status;
+		b->job_state = e->job_state;
+		b->flags = e->flags;
+		b->acked = e->acked;
+		b->job_id = e->job_id;
+	}
+}
+
+static void before_of(int i, int s, struct before *b, stg_entry *e)
+{
+	before_set(b, get_entry(i, s, e), e);
+}
+
+static const int64_t AVAIL[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 10, 12, 20, 50, -1, -3, INT64_MAX,
+                                   INT64_MIN };
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	if (b > 0 && a > INT64_MAX - b)
+		return INT64_MAX;
+	if (b < 0 && a < INT64_MIN - b)
+		return INT64_MIN;
+	return a + b;
+}
+
+static void make_submit(struct cur *c, stg_submit *s, int *i, int *k, int *valid)
+{
+	unsigned a = u8(c), b = u8(c), d = u8(c);
+	int64_t seq;
+	const struct mkey *m;
+
+	stg_submit_init(s, STG_SUBMIT_VERSION);
+	pick_key(a, i, k);
+	m = &W.k[*i][*k];
+	s->integration = INTEG[*i];
+	s->sku = SKU[*k];
+	s->available = (b & 0x80) ? AVAIL[b & 15] : (int64_t)(b & 0x3f);
+	switch (d & 7) {
+	case 0: seq = sat_add(m->seq, -1); break;
+	case 1: seq = m->seq; break;
+	case 5: seq = sat_add(m->seq, -100); break;
+	case 6: seq = (d & 8) ? INT64_MAX : INT64_MIN; break;
+	default: seq = sat_add(m->seq, (int64_t)(d & 7)); break;
+	}
+	s->sequence = seq;
+	s->flags = (d & 0x10) ? STG_CHANGE_NON_STOCK : 0u;
+	switch ((d >> 5) & 7) {
+	case 0: case 1: case 2: s->changed_at = 0; break;
+	case 3: s->changed_at = eff_now() > 5000 ? eff_now() - 5000 : 0; break;
+	case 4: s->changed_at = eff_now() > 7200000 ? eff_now() - 7200000 : 1; break;
+	case 5: s->changed_at = eff_now() + 1000; break;
+	case 6: s->changed_at = INT64_MAX; break;
+	default: s->changed_at = 1; break;
+	}
+	*valid = 1;
+	if ((a & 0xc0) == 0xc0) {
+		/* An invalid change: nothing may happen. */
+		*valid = 0;
+		switch (b % 5) {
+		case 0: s->flags = 0x4u; break;
+		case 1: s->changed_at = -1; break;
+		case 2: s->version = 2; break;
+		case 3: s->sku = ""; break;
+		default: s->integration = NULL; break;
+		}
+	}
+}
+
+/* Predict one valid change against @p b; returns the expected decision, sets *reason. */
+static int predict(int i, int k, const struct before *b, const stg_submit *s, int64_t p1,
+                   int *reason)
+{
+	const struct mkey *m = &W.k[i][k];
+	const struct minteg *p = &W.in[i];
+	int64_t p0;
+	unsigned w;
+
+	if (!b->exists) {
+		*reason = STG_REASON_FIRST_SEEN;
+		return STG_DECISION_EXPORT;
+	}
+	if (s->sequence < m->seq) {
+		*reason = STG_REASON_STALE;
+		return STG_DECISION_STALE;
+	}
+	if (b->job_state != STG_JOB_NONE) {
+		*reason = STG_REASON_COALESCED;
+		return STG_DECISION_COALESCED;
+	}
+	if (b->status == STG_ENTRY_ERROR && !(b->flags & STG_ENTRY_HAS_ACKED)) {
+		*reason = STG_REASON_AFTER_ERROR;
+		return STG_DECISION_EXPORT;
+	}
+	p0 = b->status == STG_ENTRY_ERROR ? b->acked : pub(p, m->avail, &w);
+	if (s->flags & STG_CHANGE_NON_STOCK) {
+		*reason = STG_REASON_NON_STOCK_CHANGE;
+		return STG_DECISION_EXPORT;
+	}
+	if (p0 == p1) {
+		*reason = STG_REASON_NO_CHANGE;
+		return STG_DECISION_SKIP;
+	}
+	if (p0 <= p->window || p1 <= p->window) {
+		*reason = STG_REASON_LOW_STOCK;
+		return STG_DECISION_EXPORT;
+	}
+	*reason = STG_REASON_OUTSIDE_WINDOW;
+	return STG_DECISION_SKIP;
+}
+
+/* Check one applied result and move the model (and @p b) forward. */
+static void applied(int i, int k, struct before *b, const stg_submit *s,
+                    const stg_submit_result *r)
+{
+	struct mkey *m = &W.k[i][k];
+	unsigned warn;
+	int64_t p1 = pub(&W.in[i], s->available, &warn);
+	int reason, dec = predict(i, k, b, s, p1, &reason);
+
+	TRACE("  submit (%s, %s) available %" PRId64 " seq %" PRId64 " flags %u: %s/%s published %"
+	      PRId64 " job %" PRIu64, INTEG[i], SKU[k], s->available, s->sequence, s->flags,
+	      stg_decision_name(r->decision), stg_reason_name(r->reason), r->published, r->job_id);
+
+	FUZZ_CHECK(r->decision == dec && r->reason == reason,
+	           "submit (%s, %s) available %" PRId64 " seq %" PRId64 " (model seq %" PRId64
+	           "): decision %s/%s, expected %s/%s", INTEG[i], SKU[k], s->available, s->sequence,
+	           m->seq, stg_decision_name(r->decision), stg_reason_name(r->reason),
+	           stg_decision_name(dec), stg_reason_name(reason));
+	W.changes++;
+	W.in[i].known = 1;
+	if (dec == STG_DECISION_STALE) {
+		W.stale++;
+		FUZZ_CHECK(r->job_id == 0, "stale change with a job id");
+		return;
+	}
+	FUZZ_CHECK(r->published == p1 && r->warnings == (warn ? STG_WARN_MIN_STOCK_REACHED : 0u),
+	           "submit (%s, %s) available %" PRId64 ": published %" PRId64 " warn %u, expected %"
+	           PRId64 " %u", INTEG[i], SKU[k], s->available, r->published, r->warnings, p1, warn);
+	if (warn && !(b->flags & STG_ENTRY_MIN_STOCK_REACHED))
+		W.exp_min++;
+	if (dec == STG_DECISION_EXPORT) {
+		W.exports++;
+		FUZZ_CHECK(r->job_id != 0 && r->job_id != b->job_id, "export without a new job id");
+		FUZZ_CHECK(p1 != 0 || r->priority == STG_PRIORITY_URGENT, "a change to 0 is not urgent");
+		b->job_state = STG_JOB_QUEUED;
+		b->status = STG_ENTRY_PENDING;
+		b->job_id = r->job_id;
+	} else if (dec == STG_DECISION_COALESCED) {
+		W.coalesced++;
+		FUZZ_CHECK(r->job_id == b->job_id, "coalesced into job %" PRIu64 ", the SKU's job is %"
+		           PRIu64, r->job_id, b->job_id);
+		FUZZ_CHECK(p1 != 0 || r->priority == STG_PRIORITY_URGENT, "a change to 0 is not urgent");
+	} else {
+		W.skips++;
+		FUZZ_CHECK(r->job_id == 0, "skipped change with a job id");
+	}
+	b->exists = 1;
+	b->flags = warn ? (b->flags | STG_ENTRY_MIN_STOCK_REACHED)
+	                : (b->flags & ~STG_ENTRY_MIN_STOCK_REACHED);
+	m->exists = 1;
+	m->seq = s->sequence;
+	m->avail = s->available;
+	m->published = p1; /* the newest evaluation, also for a skip (entry.h) */
+	W.in[i].known = 1;
+}
+
+static void after_submit_entry(int i, int k, const struct before *b)
+{
+	stg_entry e;
+
+	if (!get_entry(i, k, &e))
+		return;
+	FUZZ_CHECK(e.job_state == b->job_state && e.status == b->status && e.job_id == b->job_id,
+	           "(%s, %s) after submit: state %d/%d status %d/%d job %" PRIu64 "/%" PRIu64,
+	           INTEG[i], SKU[k], e.job_state, b->job_state, e.status, b->status, e.job_id,
+	           b->job_id);
+}
+
+static unsigned faults_submit(int valid)
+{
+	unsigned ok = OKB | B(STG_ERECURSIVE);
+
+	if (!valid)
+		return B(STG_EINVAL) | B(STG_EVERSION);
+	ok |= B(STG_ESTORAGE);
+	if (W.alloc_armed)
+		ok |= B(STG_ENOMEM);
+	return ok;
+}
+
+static void do_submit(struct cur *c)
+{
+	stg_submit s;
+	stg_submit_result r;
+	stg_entry e;
+	struct before b;
+	int i, k, valid, rc;
+
+	make_submit(c, &s, &i, &k, &valid);
+	before_of(i, k, &b, &e);
+	memset(&r, 0x5a, sizeof r);
+	rc = stg_log_submit(W.log, &s, &r);
+	rc_in("stg_log_submit", rc, faults_submit(valid));
+	if (rc != STG_OK) {
+		check_unchanged("stg_log_submit", i, k, b.exists, &e);
+		return;
+	}
+	applied(i, k, &b, &s, &r);
+	after_submit_entry(i, k, &b);
+}
+
+static void do_submit_batch(struct cur *c)
+{
+	stg_submit s[4];
+	stg_submit_result r[4];
+	struct before b[NI][NS];
+	stg_entry e[NI][NS];
+	int ex[NI][NS], ii[4], kk[4], valid = 1, v, rc, i, k;
+	size_t n = 1 + u8(c) % 4, j, done = 99;
+
+	snapshot(e, ex);
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			before_set(&b[i][k], ex[i][k], &e[i][k]);
+	for (j = 0; j < n; j++) {
+		make_submit(c, &s[j], &ii[j], &kk[j], &v);
+		valid &= v;
+	}
+	rc = stg_log_submit_batch(W.log, s, n, r, &done);
+	rc_in("stg_log_submit_batch", rc, faults_submit(1) | B(STG_EINVAL) | B(STG_EVERSION));
+	FUZZ_CHECK(done <= n && (rc != STG_OK || done == n), "batch: rc %d done %zu of %zu", rc,
+	           done, n);
+	for (j = 0; j < done; j++) {
+		FUZZ_CHECK(s[j].version == STG_SUBMIT_VERSION && s[j].integration && s[j].sku[0] &&
+		           s[j].changed_at >= 0 && !(s[j].flags & ~STG_CHANGE_NON_STOCK),
+		           "batch applied an invalid change");
+		/* A model that sees the change after the earlier ones of the batch. */
+		applied(ii[j], kk[j], &b[ii[j]][kk[j]], &s[j], &r[j]);
+	}
+	if (rc != STG_OK) {
+		int bad = !(s[done].version == STG_SUBMIT_VERSION && s[done].integration &&
+		            s[done].sku[0] && s[done].changed_at >= 0 &&
+		            !(s[done].flags & ~STG_CHANGE_NON_STOCK));
+		rc_in("stg_log_submit_batch (failing item)", rc, faults_submit(!bad));
+	}
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			if (b[i][k].exists)
+				after_submit_entry(i, k, &b[i][k]);
+			else
+				FUZZ_CHECK(!W.k[i][k].exists, "entry appeared");
+	(void)valid;
+}
+
+/* ------------------------------------------------------------------- pump */
+
+static void do_pump(struct cur *c)
+{
+	size_t max = u8(c) % 4, sent = 99, j;
+	unsigned len = u8(c) % 9;
+	int due[NI][NS], ex[NI][NS], i, k, rc, check_due;
+	stg_entry snap[NI][NS];
+	int64_t now = eff_now();
+	unsigned allowed = OKB | B(STG_ESTATE) | B(STG_ETRANSPORT) | B(STG_ESTORAGE) |
+	                   B(STG_ERECURSIVE) | B(STG_EINVAL);
+
+	if (W.alloc_armed)
+		allowed |= B(STG_ENOMEM);
+	W.script_len = len;
+	W.script_pos = 0;
+	for (j = 0; j < len; j++)
+		W.script[j] = (uint8_t)u8(c);
+	memset(due, 0, sizeof due);
+	snapshot(snap, ex);
+	check_due = max == 0 && !W.alloc_armed;
+	for (i = 0; i < NI; i++) {
+		check_due &= !W.in[i].limited;
+		W.in[i].paused_in_pump = 0;
+		W.in[i].last_prio = 0;
+		for (k = 0; k < NS; k++) {
+			const stg_entry *e = &snap[i][k];
+			W.k[i][k].handed = 0;
+			if (ex[i][k] && !W.in[i].paused &&
+			    (e->job_state == STG_JOB_QUEUED || e->job_state == STG_JOB_HELD) &&
+			    e->next_attempt_at <= now)
+				due[i][k] = 1;
+		}
+	}
+	W.transport_failed = 0;
+	W.invalid_result = 0;
+	W.handed_ok = 0;
+	W.in_pump = 1;
+	rc = stg_log_pump(W.log, max, &sent);
+	W.in_pump = 0;
+	TRACE("  pump(max %zu): %d, sent %zu", max, rc, sent);
+	rc_in("stg_log_pump", rc, allowed);
+	if (!W.have_transport) {
+		FUZZ_CHECK(rc == STG_ESTATE && sent == 0, "pump without a transport: %d", rc);
+		return;
+	}
+	FUZZ_CHECK(rc != STG_ESTATE, "pump: ESTATE with a transport set");
+	FUZZ_CHECK((rc == STG_ETRANSPORT) == (W.transport_failed != 0),
+	           "pump returned %d, the transport %s", rc, W.transport_failed ? "failed" : "did not fail");
+	FUZZ_CHECK(rc != STG_EINVAL || W.invalid_result, "pump: EINVAL without a broken result");
+	FUZZ_CHECK(sent == W.handed_ok, "pump says %zu jobs sent, the transport took %zu", sent,
+	           W.handed_ok);
+	FUZZ_CHECK(!max || sent <= max, "pump sent %zu for max %zu", sent, max);
+	if (check_due && (rc == STG_OK || rc == STG_EINVAL))
+		for (i = 0; i < NI; i++)
+			for (k = 0; k < NS; k++)
+				FUZZ_CHECK(!due[i][k] || W.k[i][k].handed || W.in[i].paused_in_pump,
+				           "(%s, %s) was due and its integration has no limit, but an "
+				           "unlimited pump did not send it", INTEG[i], SKU[k]);
+}
+
+/* --------------------------------------------------------------- complete */
+
+static void do_complete(struct cur *c)
+{
+	unsigned a = u8(c), b = u8(c);
+	uint64_t id = 0;
+	int i, k, ti = -1, tk = -1, bh, cls = STG_ERRCLASS_NONE, rc, n = 0;
+	stg_result r;
+	stg_entry before;
+	unsigned allowed = OKB | B(STG_ENOTFOUND) | B(STG_EINVAL) | B(STG_EVERSION) |
+	                   B(STG_ESTORAGE) | B(STG_ENOMEM) | B(STG_ERECURSIVE);
+
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			n += W.k[i][k].async_id != 0;
+	if ((a & 0x80) == 0 && n) {
+		int want = (int)(a % (unsigned)n);
+		for (i = 0; i < NI; i++)
+			for (k = 0; k < NS; k++)
+				if (W.k[i][k].async_id && want-- == 0) {
+					id = W.k[i][k].async_id;
+					ti = i;
+					tk = k;
+				}
+	} else if ((a & 0x40) && W.nstale) {
+		id = W.stale_ids[a % W.nstale];
+	} else {
+		id = (uint64_t)(a & 0x3f) << 32 | (b & 0x1f);
+	}
+	stg_result_init(&r, STG_RESULT_VERSION);
+	bh = behaviour(b, &r, &cls);
+	if (bh == BH_FAIL)
+		r.version = 3;
+	if (ti >= 0)
+		get_entry(ti, tk, &before);
+	rc = stg_log_complete(W.log, id, &r);
+	TRACE("  complete(%" PRIu64 ", behaviour %d): %d", id, bh, rc);
+	rc_in("stg_log_complete", rc, allowed);
+	if (bh == BH_FAIL) {
+		FUZZ_CHECK(rc == STG_EVERSION, "complete with result version 3: %d", rc);
+	} else if (bh == BH_ASYNC || bh == BH_INVALID) {
+		/* log.h: an outcome other than OK or ERROR, an unknown class: nothing recorded */
+		FUZZ_CHECK(rc == STG_EINVAL, "complete with outcome %d class %d: %d", r.outcome,
+		           r.error_class, rc);
+		if (ti >= 0)
+			check_unchanged("stg_log_complete (broken result)", ti, tk, 1, &before);
+	} else if (ti < 0) {
+		FUZZ_CHECK(rc == STG_ENOTFOUND, "complete of job %" PRIu64 ", not in flight: %d", id, rc);
+	} else {
+		FUZZ_CHECK(rc != STG_ENOTFOUND, "complete of job %" PRIu64 " in flight: ENOTFOUND", id);
+		if (rc == STG_OK || rc == STG_ESTORAGE) {
+			if (cls == STG_ERRCLASS_AUTH && !W.in[ti].paused)
+				W.exp_paused[ti]++;
+			if (cls == STG_ERRCLASS_AUTH)
+				W.in[ti].paused = 1;
+			result_effect(ti, tk, id, 0, bh, cls);
+		} else {
+			check_unchanged("stg_log_complete", ti, tk, 1, &before);
+		}
+	}
+}
+
+/* ------------------------------------------------------------- management */
+
+static void do_reprocess(struct cur *c)
+{
+	unsigned a = u8(c);
+	int i, k, rc, ex;
+	stg_entry b, e;
+	unsigned allowed = OKB | B(STG_ENOTFOUND) | B(STG_EBUSY) | B(STG_ESTORAGE) | B(STG_EINVAL) |
+	                   B(STG_ERECURSIVE) | B(STG_ENOMEM);
+
+	pick_key(a, &i, &k);
+	ex = get_entry(i, k, &b);
+	rc = stg_log_reprocess(W.log, INTEG[i], SKU[k]);
+	rc_in("stg_log_reprocess", rc, allowed);
+	if (!ex) {
+		FUZZ_CHECK(rc == STG_ENOTFOUND, "reprocess of no entry: %d", rc);
+		return;
+	}
+	if (b.job_state == STG_JOB_IN_FLIGHT) {
+		FUZZ_CHECK(rc == STG_EBUSY, "reprocess of a job in flight: %d", rc);
+		return;
+	}
+	if (rc != STG_OK) {
+		check_unchanged("stg_log_reprocess", i, k, 1, &b);
+		return;
+	}
+	get_entry(i, k, &e);
+	FUZZ_CHECK(e.status == STG_ENTRY_PENDING && e.job_state == STG_JOB_QUEUED &&
+	           e.next_attempt_at == eff_now() && e.published == b.published,
+	           "after reprocess (%s, %s): status %d state %d due %" PRId64 " (now %" PRId64 ")",
+	           INTEG[i], SKU[k], e.status, e.job_state, e.next_attempt_at, eff_now());
+	FUZZ_CHECK(b.job_state != STG_JOB_NONE || e.job_id != b.job_id,
+	           "reprocess of a finished entry reuses job id %" PRIu64, b.job_id);
+}
+
+static void do_reprocess_matching(struct cur *c)
+{
+	stg_query q;
+	stg_entry b[NI][NS], e;
+	int ex[NI][NS], i, k, rc;
+	size_t count = 99, cand = 0;
+
+	make_query(c, &q);
+	snapshot(b, ex);
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			cand += ex[i][k] && b[i][k].job_state != STG_JOB_IN_FLIGHT &&
+			        matches(&q, i, k, &b[i][k]);
+	rc = stg_log_reprocess_matching(W.log, &q, &count);
+	rc_in("stg_log_reprocess_matching", rc, OKB | B(STG_ENOTFOUND) | B(STG_ESTORAGE) |
+	      B(STG_ENOMEM) | B(STG_EINVAL) | B(STG_ERECURSIVE));
+	FUZZ_CHECK(count <= cand && (rc != STG_OK || count == cand),
+	           "reprocess_matching: rc %d count %zu of %zu", rc, count, cand);
+	if (rc != STG_OK)
+		return;
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			if (ex[i][k] && b[i][k].job_state != STG_JOB_IN_FLIGHT &&
+			    matches(&q, i, k, &b[i][k])) {
+				get_entry(i, k, &e);
+				FUZZ_CHECK(e.job_state == STG_JOB_QUEUED && e.next_attempt_at == eff_now(),
+				           "(%s, %s) matched but was not queued", INTEG[i], SKU[k]);
+			}
+}
+
+static void forget(int i, int k)
+{
+	add_stale_id(W.k[i][k].async_id);
+	memset(&W.k[i][k], 0, sizeof W.k[i][k]);
+}
+
+static void do_remove(struct cur *c)
+{
+	unsigned a = u8(c);
+	int i, k, rc, ex;
+	unsigned flags = (a & 0x80) ? STG_REMOVE_FORCE : 0u;
+	stg_entry b;
+
+	pick_key(a, &i, &k);
+	ex = get_entry(i, k, &b);
+	rc = stg_log_remove(W.log, INTEG[i], SKU[k], flags);
+	rc_in("stg_log_remove", rc, OKB | B(STG_ENOTFOUND) | B(STG_EBUSY) | B(STG_ESTORAGE) |
+	      B(STG_EINVAL) | B(STG_ERECURSIVE));
+	if (!ex) {
+		FUZZ_CHECK(rc == STG_ENOTFOUND, "remove of no entry: %d", rc);
+		return;
+	}
+	if (b.job_state != STG_JOB_NONE && !flags) {
+		FUZZ_CHECK(rc == STG_EBUSY, "remove of an entry with a job, not forced: %d", rc);
+		return;
+	}
+	FUZZ_CHECK(rc == STG_OK || rc == STG_ESTORAGE, "remove: %d", rc);
+	if (rc != STG_OK) {
+		check_unchanged("stg_log_remove", i, k, 1, &b);
+		return;
+	}
+	forget(i, k);
+	FUZZ_CHECK(!W.use_storage || !W.store[i][k].used, "removed (%s, %s) is still stored",
+	           INTEG[i], SKU[k]);
+}
+
+static void do_remove_matching(struct cur *c)
+{
+	stg_query q;
+	stg_entry b[NI][NS], e;
+	int ex[NI][NS], i, k, rc, force = (int)(u8(c) & 1);
+	size_t count = 99, gone = 0, cand = 0;
+
+	make_query(c, &q);
+	snapshot(b, ex);
+	rc = stg_log_remove_matching(W.log, &q, force ? STG_REMOVE_FORCE : 0u, &count);
+	rc_in("stg_log_remove_matching", rc, OKB | B(STG_ENOTFOUND) | B(STG_EBUSY) |
+	      B(STG_ESTORAGE) | B(STG_EINVAL) | B(STG_ERECURSIVE));
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++) {
+			int c1, still;
+			if (!ex[i][k])
+				continue;
+			c1 = matches(&q, i, k, &b[i][k]) && (force || b[i][k].job_state == STG_JOB_NONE);
+			cand += c1;
+			still = stg_log_get(W.log, INTEG[i], SKU[k], &e) == STG_OK;
+			FUZZ_CHECK(c1 || still, "remove_matching removed (%s, %s), which it should not",
+			           INTEG[i], SKU[k]);
+			FUZZ_CHECK(rc != STG_OK || !c1 || !still,
+			           "remove_matching kept (%s, %s), which matched", INTEG[i], SKU[k]);
+			if (!still) {
+				gone++;
+				forget(i, k);
+			}
+		}
+	FUZZ_CHECK(count == gone && gone <= cand, "remove_matching: count %zu, removed %zu", count,
+	           gone);
+}
+
+static void do_expire(void)
+{
+	stg_entry b[NI][NS], e;
+	int ex[NI][NS], i, k, rc, still[NI][NS];
+	size_t removed = 99, gone = 0;
+	uint64_t succ = 0;
+	int64_t now = eff_now(), newest_gone = INT64_MIN, oldest_kept = INT64_MAX;
+
+	snapshot(b, ex);
+	rc = stg_log_expire(W.log, &removed);
+	rc_in("stg_log_expire", rc, OKB | B(STG_ESTORAGE) | B(STG_ENOMEM) | B(STG_EINVAL) |
+	      B(STG_ERECURSIVE));
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++) {
+			if (!ex[i][k])
+				continue;
+			still[i][k] = stg_log_get(W.log, INTEG[i], SKU[k], &e) == STG_OK;
+			if (!still[i][k]) {
+				FUZZ_CHECK(b[i][k].status == STG_ENTRY_SUCCESS, "expire removed a %s entry",
+				           stg_entry_status_name(b[i][k].status));
+				gone++;
+				if (b[i][k].acked_at > newest_gone)
+					newest_gone = b[i][k].acked_at;
+				forget(i, k);
+			} else if (b[i][k].status == STG_ENTRY_SUCCESS) {
+				succ++;
+				if (b[i][k].acked_at < oldest_kept)
+					oldest_kept = b[i][k].acked_at;
+				if (rc == STG_OK && W.max_age)
+					FUZZ_CHECK(now - b[i][k].acked_at <= W.max_age,
+					           "expire kept a success older than the maximum age");
+			}
+		}
+	FUZZ_CHECK(removed == gone, "expire says %zu removed, %zu are gone", removed, gone);
+	if (!W.max_age && !W.max_count)
+		FUZZ_CHECK(gone == 0, "expire without retention options removed %zu", gone);
+	if (rc == STG_OK) {
+		FUZZ_CHECK(!W.max_count || succ <= W.max_count, "expire kept %" PRIu64 " successes, "
+		           "maximum %" PRIu64, succ, W.max_count);
+		FUZZ_CHECK(newest_gone <= oldest_kept, "expire dropped a newer success than one it kept");
+	}
+}
+
+static void do_flush(void)
+{
+	size_t pending = 99;
+	int rc = stg_log_flush(W.log, &pending);
+
+	rc_in("stg_log_flush", rc, OKB | B(STG_ESTORAGE) | B(STG_EINVAL) | B(STG_ERECURSIVE));
+	FUZZ_CHECK((rc == STG_OK) == (pending == 0), "flush: rc %d with %zu still owed", rc, pending);
+	if (rc == STG_OK)
+		check_store_is_memory("after a flush that succeeded");
+}
+
+static void do_reopen(struct cur *c)
+{
+	unsigned a = u8(c);
+
+	if (a & 1)
+		do_flush();
+	close_log();
+	if (!W.use_storage) {
+		int i, k;
+		for (i = 0; i < NI; i++)
+			for (k = 0; k < NS; k++)
+				memset(&W.k[i][k], 0, sizeof W.k[i][k]);
+	}
+	W.load_mode = (int)((a >> 1) % 8);
+	if (W.load_mode == 7)
+		W.load_mode = 0;
+	if (a & 0x10) {
+		W.alloc_armed = 1;
+		W.fail_from = W.allocs + (a >> 5) * 3;
+		W.fail_to = W.fail_from + 1;
+	}
+	open_log();
+	W.alloc_armed = 0;
+}
+
+static void do_pause(struct cur *c)
+{
+	unsigned a = u8(c);
+	int i = (int)(a % NI), rc;
+	unsigned allowed = OKB | B(STG_EINVAL) | B(STG_ERECURSIVE) | (W.alloc_armed ? B(STG_ENOMEM) : 0u);
+
+	if (a & 0x80) {
+		rc = stg_log_pause(W.log, (a & 0x40) ? "" : NULL);
+		rc_in("stg_log_pause", rc, B(STG_EINVAL));
+		return;
+	}
+	rc = stg_log_pause(W.log, INTEG[i]);
+	rc_in("stg_log_pause", rc, allowed);
+	if (rc == STG_OK) {
+		if (!W.in[i].paused)
+			W.exp_paused[i]++;
+		W.in[i].paused = 1;
+		W.in[i].known = 1;
+	}
+}
+
+static void do_resume(struct cur *c)
+{
+	unsigned a = u8(c);
+	int i = (int)(a % NI), rc, k;
+	stg_entry e;
+
+	rc = stg_log_resume(W.log, INTEG[i]);
+	rc_in("stg_log_resume", rc, OKB | B(STG_ENOTFOUND) | B(STG_EINVAL) | B(STG_ESTORAGE) |
+	      B(STG_ENOMEM) | B(STG_ERECURSIVE));
+	if (rc == STG_ENOTFOUND)
+		FUZZ_CHECK(!W.in[i].known, "resume: %s not found, but the log knows it", INTEG[i]);
+	if (rc != STG_OK)
+		return;
+	if (W.in[i].paused)
+		W.exp_resumed[i]++;
+	W.in[i].paused = 0;
+	for (k = 0; k < NS; k++)
+		if (get_entry(i, k, &e))
+			FUZZ_CHECK(!(e.job_state == STG_JOB_QUEUED && e.error_class == STG_ERRCLASS_AUTH),
+			           "(%s, %s) still holds an auth failure after resume", INTEG[i], SKU[k]);
+}
+
+static void do_catalogued(struct cur *c)
+{
+	unsigned a = u8(c);
+	int i, k, rc, ex;
+	stg_entry b, e;
+
+	pick_key(a, &i, &k);
+	ex = get_entry(i, k, &b);
+	rc = stg_log_set_catalogued(W.log, INTEG[i], SKU[k]);
+	rc_in("stg_log_set_catalogued", rc, OKB | B(STG_ENOTFOUND) | B(STG_ESTATE) |
+	      B(STG_ESTORAGE) | B(STG_ENOMEM) | B(STG_EINVAL) | B(STG_ERECURSIVE));
+	if (!ex) {
+		FUZZ_CHECK(rc == STG_ENOTFOUND, "catalogued of no entry: %d", rc);
+		return;
+	}
+	if (b.job_state != STG_JOB_HELD) {
+		FUZZ_CHECK(rc == STG_ESTATE, "catalogued of an entry not held: %d", rc);
+		return;
+	}
+	if (rc != STG_OK) {
+		check_unchanged("stg_log_set_catalogued", i, k, 1, &b);
+		return;
+	}
+	get_entry(i, k, &e);
+	FUZZ_CHECK(e.job_state == STG_JOB_QUEUED && e.next_attempt_at == eff_now(),
+	           "catalogued (%s, %s): state %d due %" PRId64, INTEG[i], SKU[k], e.job_state,
+	           e.next_attempt_at);
+}
+
+static void do_set_policy(struct cur *c)
+{
+	static const int allocs[4] = { 100, 50, 33, 1 };
+	unsigned a = u8(c), b = u8(c), d = u8(c);
+	int i = (int)(a % NI), rc;
+	stg_policy *p = NULL;
+	struct minteg want = W.in[i];
+
+	want.min = (int64_t)(b % 21);
+	want.mode = (a >> 2) & 1 ? STG_MODE_RESERVE : STG_MODE_CUTOFF;
+	want.alloc = allocs[(a >> 3) & 3];
+	want.cap = (d & 0x80) ? (int64_t)(d % 31) : 0;
+	want.window = (int64_t)((b >> 5) * 3);
+	if (stg_policy_new(&p, &W.alloc) != STG_OK)
+		return; /* an allocation fault hit the host's own call */
+	FUZZ_CHECK(stg_policy_set_min_stock(p, want.min) == STG_OK &&
+	           stg_policy_set_mode(p, want.mode) == STG_OK &&
+	           stg_policy_set_allocation(p, want.alloc) == STG_OK &&
+	           stg_policy_set_cap(p, want.cap) == STG_OK &&
+	           stg_policy_set_window(p, want.window) == STG_OK, "policy setters failed");
+	if (a & 0x80) {
+		rc = stg_log_set_policy(W.log, (a & 0x40) ? "" : INTEG[i], (a & 0x40) ? p : NULL);
+		rc_in("stg_log_set_policy", rc, B(STG_EINVAL));
+	} else {
+		rc = stg_log_set_policy(W.log, INTEG[i], p);
+		rc_in("stg_log_set_policy", rc, OKB | B(STG_EINVAL) | B(STG_ENOMEM) | B(STG_ERECURSIVE));
+		FUZZ_CHECK(rc != STG_EINVAL, "set_policy refused a valid policy");
+		if (rc == STG_OK) {
+			W.in[i] = want;
+			W.in[i].known = 1;
+		}
+	}
+	stg_policy_free(p);
+}
+
+static void do_set_limits(struct cur *c)
+{
+	static const int64_t per[4] = { 0, 1, 1000, 86400001 };
+	static const uint32_t batches[8] = { 0, 1, 2, 3, 4, 100, 10000, 10001 };
+	unsigned a = u8(c), b = u8(c);
+	int i = (int)(a % NI), rc;
+	uint32_t batch = batches[(a >> 2) & 7], max_jobs = b % 3;
+	int64_t per_ms = per[(b >> 2) & 3];
+	int bad = batch < 1 || (max_jobs == 0) != (per_ms == 0) || per_ms > 86400000;
+
+	bad |= batch > 10000;
+	rc = stg_log_set_limits(W.log, INTEG[i], batch, max_jobs, per_ms);
+	rc_in("stg_log_set_limits", rc, OKB | B(STG_EINVAL) | B(STG_ERANGE) | B(STG_ENOMEM) |
+	      B(STG_ERECURSIVE));
+	FUZZ_CHECK(bad == (rc == STG_ERANGE), "set_limits(%u, %u, %" PRId64 "): %d", batch,
+	           max_jobs, per_ms, rc);
+	if (rc == STG_OK) {
+		W.in[i].limited = max_jobs != 0;
+		W.in[i].known = 1;
+	}
+}
+
+static void do_set_transport(struct cur *c)
+{
+	unsigned a = u8(c);
+	stg_transport t = STG_TRANSPORT_INIT;
+	int rc;
+
+	t.send = fz_send;
+	t.send_batch = (a & 1) ? fz_send_batch : NULL;
+	if (a & 2)
+		t.send = NULL;
+	else if (a & 4)
+		t.version = 9;
+	rc = stg_log_set_transport(W.log, &t);
+	rc_in("stg_log_set_transport", rc, OKB | B(STG_EINVAL) | B(STG_EVERSION) | B(STG_ERECURSIVE));
+	if (a & 2) {
+		FUZZ_CHECK(rc == STG_EINVAL, "set_transport without send: %d", rc);
+	} else if (a & 4) {
+		FUZZ_CHECK(rc == STG_EVERSION, "set_transport with version 9: %d", rc);
+	} else {
+		FUZZ_CHECK(rc == STG_OK, "set_transport: %d", rc);
+		W.have_transport = 1;
+		W.use_batch = (a & 1) != 0;
+		/* A reopen gives the log the same transport. */
+		W.transport.send_batch = t.send_batch;
+		W.opt.transport = &W.transport;
+	}
+}
+
+static void do_clock(struct cur *c)
+{
+	static const int64_t step[16] = { 0, 1, 7, 100, 999, 1000, 4000, 60000, 3600000, 3600001,
+	                                  21600000, 21600001, 86400000, 2, 500, 30000 };
+	unsigned a = u8(c);
+
+	if ((a & 0xe0) == 0xe0) {
+		W.neg_clock = !W.neg_clock;
+		W.clock_back = 1;
+		return;
+	}
+	if (a & 0x80) {
+		W.now -= step[a & 15];
+		if (step[a & 15])
+			W.clock_back = 1;
+	} else {
+		W.now += step[a & 15];
+	}
+}
+
+static void do_bad_args(struct cur *c)
+{
+	unsigned a = u8(c);
+	stg_entry e;
+	stg_counts cn;
+	stg_stats st;
+	stg_query q = STG_QUERY_INIT;
+	uint64_t cursor = 0;
+	size_t n = 0;
+	int64_t w;
+	int p, rc;
+	static char longkey[STG_KEY_MAX + 2];
+
+	memset(longkey, 'k', sizeof longkey - 1);
+	switch (a % 10) {
+	case 0:
+		rc = stg_log_get(W.log, INTEG[0], longkey, &e);
+		rc_in("stg_log_get", rc, B(STG_EINVAL));
+		break;
+	case 1:
+		rc = stg_log_get(W.log, INTEG[0], SKU[0], NULL);
+		rc_in("stg_log_get", rc, B(STG_EINVAL));
+		break;
+	case 2:
+		rc = stg_log_counts(W.log, "", &cn);
+		rc_in("stg_log_counts", rc, B(STG_EINVAL));
+		break;
+	case 3:
+		rc = stg_log_stats(W.log, "nope", &st);
+		rc_in("stg_log_stats", rc, B(STG_ENOTFOUND));
+		break;
+	case 4:
+		q.status = 5;
+		rc = stg_log_query(W.log, &q, &cursor, &e, 1, &n);
+		rc_in("stg_log_query", rc, B(STG_EINVAL));
+		break;
+	case 5:
+		q.version = 0;
+		rc = stg_log_query(W.log, &q, &cursor, &e, 1, &n);
+		rc_in("stg_log_query", rc, B(STG_EVERSION));
+		break;
+	case 6:
+		rc = stg_log_next_due(W.log, NULL);
+		rc_in("stg_log_next_due", rc, B(STG_EINVAL));
+		break;
+	case 7:
+		rc = stg_log_is_paused(W.log, NULL, &p);
+		rc_in("stg_log_is_paused", rc, B(STG_EINVAL));
+		break;
+	case 8:
+		rc = stg_log_remove(W.log, INTEG[0], SKU[0], 0x8u);
+		rc_in("stg_log_remove", rc, B(STG_EINVAL));
+		break;
+	default:
+		rc = stg_log_next_due(NULL, &w);
+		rc_in("stg_log_next_due", rc, B(STG_EINVAL));
+		rc = stg_log_stats(W.log, INTEG[a % NI], &st);
+		rc_in("stg_log_stats", rc, OKB | B(STG_ENOTFOUND) | (W.alloc_armed ? B(STG_ENOMEM) : 0u));
+		break;
+	}
+}
+
+static void do_query(struct cur *c)
+{
+	stg_query q;
+	stg_entry page[3], all[NI][NS];
+	int ex[NI][NS], seen[NI][NS], i, k, rc;
+	uint64_t cursor = 0;
+	size_t n, cap = 1 + u8(c) % 3;
+
+	make_query(c, &q);
+	snapshot(all, ex);
+	memset(seen, 0, sizeof seen);
+	for (;;) {
+		rc = stg_log_query(W.log, &q, &cursor, page, cap, &n);
+		rc_in("stg_log_query", rc, OKB);
+		if (!n)
+			break;
+		while (n--) {
+			FUZZ_CHECK(key_of(page[n].integration, page[n].sku, &i, &k), "query: unknown key");
+			FUZZ_CHECK(!seen[i][k], "query returned (%s, %s) twice", INTEG[i], SKU[k]);
+			seen[i][k] = 1;
+		}
+	}
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			FUZZ_CHECK(seen[i][k] == (ex[i][k] && matches(&q, i, k, &all[i][k])),
+			           "query: (%s, %s) %s", INTEG[i], SKU[k],
+			           seen[i][k] ? "returned but does not match" : "matches but was not returned");
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static void setup(struct cur *c)
+{
+	static const int64_t lat[4] = { 0, 1000, 60000, 3600000 };
+	static const int64_t base[4] = { 0, 10, 1000, 50 };
+	static const int64_t maxb[4] = { 0, 100, 5000, 20 };
+	static const int64_t cat[4] = { 0, 500, 100000, 21600000 };
+	static const int64_t age[4] = { 0, 1000, 100000, 0 };
+	static const uint64_t cnt[4] = { 0, 1, 2, 5 };
+	unsigned a = u8(c), b = u8(c), d = u8(c), e = u8(c);
+	const char *env;
+
+	if (skip_idreuse < 0) {
+		env = getenv("STG_FUZZ_SKIP");
+		skip_idreuse = env && strstr(env, "idreuse") != NULL;
+		trace = getenv("STG_FUZZ_TRACE") != NULL;
+		memset(long_msg, 'm', sizeof long_msg - 1);
+	}
+	memset(&W, 0, sizeof W);
+	W.now = T0;
+	W.use_storage = (a & 1) == 0;
+	W.have_transport = (a & 2) == 0;
+	W.use_batch = (a & 4) != 0;
+	W.use_events = 1;
+	W.probe = (a & 8) != 0;
+	W.page = 1 + (int)((a >> 4) % 5);
+
+	stg_log_options_init(&W.opt, STG_LOG_OPTIONS_VERSION);
+	stg_allocator_init(&W.alloc, STG_ALLOCATOR_VERSION);
+	W.alloc.malloc_fn = fz_malloc;
+	W.alloc.realloc_fn = fz_realloc;
+	W.alloc.free_fn = fz_free;
+	stg_storage_init(&W.storage, STG_STORAGE_VERSION);
+	W.storage.load = fz_load;
+	W.storage.write = fz_write;
+	W.storage.remove = fz_remove;
+	stg_transport_init(&W.transport, STG_TRANSPORT_VERSION);
+	W.transport.send = fz_send;
+	W.transport.send_batch = W.use_batch ? fz_send_batch : NULL;
+	stg_clock_init(&W.clock, STG_CLOCK_VERSION);
+	W.clock.now_ms = fz_now;
+	stg_events_init(&W.events, STG_EVENTS_VERSION);
+	W.events.on_event = fz_event;
+
+	W.opt.allocator = &W.alloc;
+	W.opt.storage = W.use_storage ? &W.storage : NULL;
+	W.opt.transport = W.have_transport ? &W.transport : NULL;
+	W.opt.clock = &W.clock;
+	W.opt.events = &W.events;
+	W.opt.latency_limit_ms = lat[b & 3];
+	W.opt.backoff_base_ms = base[(b >> 2) & 3];
+	W.opt.backoff_max_ms = maxb[(b >> 4) & 3];
+	W.opt.catalogue_retry_ms = cat[(b >> 6) & 3];
+	W.opt.success_max_age_ms = age[d & 3];
+	W.opt.success_max_count = cnt[(d >> 2) & 3];
+	W.opt.max_transient_retries = (d >> 4) & 3;
+	W.opt.jitter_seed = e;
+	W.latency_limit = W.opt.latency_limit_ms ? W.opt.latency_limit_ms : 3600000;
+	W.max_age = W.opt.success_max_age_ms;
+	W.max_count = W.opt.success_max_count;
+	open_log();
+}
+
+static void teardown(void)
+{
+	int i, k;
+
+	close_log();
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			free(W.store[i][k].bytes);
+	memset(W.store, 0, sizeof W.store);
+}
+
+enum {
+	OP_SUBMIT, OP_SUBMIT2, OP_SUBMIT3, OP_BATCH, OP_PUMP, OP_PUMP2, OP_COMPLETE, OP_CLOCK,
+	OP_PAUSE, OP_RESUME, OP_CATALOGUED, OP_REPROCESS, OP_REPROCESS_MATCHING, OP_REMOVE,
+	OP_REMOVE_MATCHING, OP_EXPIRE, OP_QUERY, OP_FLUSH, OP_REOPEN, OP_FAULT_STORAGE,
+	OP_FAULT_ALLOC, OP_POLICY, OP_LIMITS, OP_TRANSPORT, OP_BAD_ARGS, OP_COUNT
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cur c;
+	int steps = 0;
+
+	c.p = data;
+	c.n = size;
+	c.i = 0;
+	setup(&c);
+	check_all();
+	while (c.i < c.n && steps++ < MAX_ACTIONS) {
+		unsigned op = u8(&c) % OP_COUNT, a;
+
+		TRACE("step %d: op %u at byte %zu (now %" PRId64 ")", steps, op, c.i - 1, eff_now());
+
+		if (op == OP_FAULT_ALLOC) {
+			/* Fail allocations of the next action: from the a-th on, b of them. */
+			a = u8(&c);
+			W.alloc_armed = 1;
+			W.fail_from = W.allocs + (a & 31);
+			W.fail_to = W.fail_from + ((a >> 5) == 7 ? 1000000 : 1 + (a >> 5));
+			continue;
+		}
+		W.in_call = 1;
+		W.hook_failed = 0;
+		switch (op) {
+		case OP_SUBMIT: case OP_SUBMIT2: case OP_SUBMIT3: do_submit(&c); break;
+		case OP_BATCH: do_submit_batch(&c); break;
+		case OP_PUMP: case OP_PUMP2: do_pump(&c); break;
+		case OP_COMPLETE: do_complete(&c); break;
+		case OP_CLOCK: do_clock(&c); break;
+		case OP_PAUSE: do_pause(&c); break;
+		case OP_RESUME: do_resume(&c); break;
+		case OP_CATALOGUED: do_catalogued(&c); break;
+		case OP_REPROCESS: do_reprocess(&c); break;
+		case OP_REPROCESS_MATCHING: do_reprocess_matching(&c); break;
+		case OP_REMOVE: do_remove(&c); break;
+		case OP_REMOVE_MATCHING: do_remove_matching(&c); break;
+		case OP_EXPIRE: do_expire(); break;
+		case OP_QUERY: do_query(&c); break;
+		case OP_FLUSH: do_flush(); break;
+		case OP_REOPEN: W.in_call = 0; do_reopen(&c); break;
+		case OP_FAULT_STORAGE:
+			a = u8(&c);
+			W.write_fail = a & 0x3f;
+			W.remove_fail = a >> 6;
+			break;
+		case OP_POLICY: do_set_policy(&c); break;
+		case OP_LIMITS: do_set_limits(&c); break;
+		case OP_TRANSPORT: do_set_transport(&c); break;
+		default: do_bad_args(&c); break;
+		}
+		W.in_call = 0;
+		W.alloc_armed = 0;
+		check_all();
+	}
+	/* Storage recovers: the log catches up and storage equals memory. */
+	W.write_fail = W.remove_fail = 0;
+	W.hook_failed = 0;
+	do_flush();
+	teardown();
+	return 0;
+}

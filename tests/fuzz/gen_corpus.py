@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Write the hand-made seeds of the fuzz corpus (tests/fuzz/corpus/<target>/).
+
+    python3 tests/fuzz/gen_corpus.py [CORPUS_DIR]
+
+Seeds are named seed-<what>; files found by fuzzing (tools/fuzz.sh --merge)
+are named by their SHA-1 and left alone, and crash-* files are findings.
+Re-running rewrites the seed-* files only.
+
+entry:  stg_entry_encode() layout (include/stockguard/entry.h): "SGE", format
+        1, status, job state, class, priority, reason, 0, http u16, flags u32,
+        attempts u32, 11 x i64, job id u64, three u16-length strings with NUL,
+        CRC-32 of everything before.
+replay: CSV feeds (SPEC 7); a first line starting with "--" holds options.
+log:    the action bytes of fuzz_log.c (the OP_ enum and the do_* readers).
+"""
+import os
+import struct
+import sys
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+# ---------------------------------------------------------------- entry
+
+def entry(status=1, job_state=0, cls=0, prio=2, reason=1, http=0, flags=0x4, attempts=0,
+          nums=(10, 10, 10, 1, 1700000000000, 1700000000000, 0, 1700000000000,
+                1700000001000, 0, 1000),
+          job_id=(1 << 32) | 3, integ=b"amazon", sku=b"SKU-1", msg=b"", crc=True):
+    b = b"SGE" + bytes([1, status, job_state, cls, prio, reason, 0])
+    b += struct.pack("<HII", http, flags, attempts)
+    b += b"".join(struct.pack("<q", n) for n in nums)
+    b += struct.pack("<Q", job_id)
+    for s in (integ, sku, msg):
+        b += struct.pack("<H", len(s)) + s + b"\0"
+    return b + struct.pack("<I", zlib.crc32(b) if crc else 0xdeadbeef)
+
+
+def gen_entry():
+    write("entry", "success", entry())
+    write("entry", "pending-queued", entry(status=0, job_state=1, prio=0, flags=0x1))
+    write("entry", "pending-held", entry(status=0, job_state=3, cls=2, http=404, attempts=1,
+                                         msg=b"product not catalogued"))
+    write("entry", "in-flight", entry(status=0, job_state=2, prio=1, flags=0x10))
+    write("entry", "error-transient", entry(status=2, cls=4, http=503, attempts=5,
+                                            msg=b"Service Unavailable", flags=0x2 | 0x4))
+    write("entry", "error-rejected", entry(status=2, cls=5, http=400, reason=10, flags=0))
+    write("entry", "auth", entry(status=0, job_state=1, cls=1, http=401, msg=b"token expired"))
+    write("entry", "extremes", entry(nums=(-(1 << 63), (1 << 63) - 1, 0, -(1 << 63), 0, 0, 0,
+                                           0, 0, (1 << 63) - 1, -1), http=999,
+                                     flags=0xfffffff7, attempts=0xffffffff,
+                                     job_id=(1 << 64) - 1, reason=10))
+    write("entry", "long-keys", entry(integ=b"i" * 1024, sku=b"s" * 1024, msg=b"m" * 1024))
+    write("entry", "utf8", entry(integ="mercadolivre".encode(), sku="TÊNIS-42".encode(),
+                                 msg="estoque mínimo".encode()))
+    # Invalid ones: each should be refused for one reason.
+    good = entry()
+    write("entry", "bad-crc", entry(crc=False))
+    write("entry", "bad-magic", b"SGF" + good[3:])
+    write("entry", "bad-version", good[:3] + b"\x02" + good[4:])
+    write("entry", "truncated", good[:-5])
+    write("entry", "trailing", good[:-4] + b"\0" + good[-4:])
+    write("entry", "late-flag", entry(flags=0x8))
+    write("entry", "bad-status", entry(status=3))
+    write("entry", "http-1000", entry(http=1000))
+    write("entry", "empty-sku", entry(sku=b""))
+    write("entry", "nul-in-sku", entry(sku=b"A\0B"))
+    write("entry", "key-1025", entry(sku=b"s" * 1025))
+    write("entry", "tiny", b"SGE")
+
+
+# ---------------------------------------------------------------- replay
+
+HEADER = "time,integration,sku,available,fields\n"
+
+
+def gen_replay():
+    with open(os.path.join(HERE, "..", "..", "examples", "sample-feed.csv"), "rb") as f:
+        sample = f.read()
+    write("replay", "sample-feed", sample)
+    write("replay", "sample-min10", b"--min-stock 10 --window 3\n" + sample)
+    write("replay", "sample-reserve", b"--mode=reserve --min-stock=2 --cap 20 "
+          b"--min-stock amazon=5\n" + sample)
+    write("replay", "basic", HEADER + "1700000000,amz,A,12,\n1700000060,amz,A,9,stock\n"
+          "1700000120,amz,A,3,\n1700000180,amz,A,3,price\n")
+    write("replay", "iso-times", HEADER + "2026-01-31T23:59:59Z,amz,A,1,\n"
+          "2028-02-29T00:00:00Z,amz,A,0,\n")
+    write("replay", "bom-crlf", "\ufeff" + HEADER.replace("\n", "\r\n") +
+          "1,a,b,5,\r\n2,a,b,-4,stock|price\r\n\r\n")
+    write("replay", "extremes", HEADER + "9223372036854775807,x,y,-9223372036854775808,\n"
+          "9223372036854775807,x,y,9223372036854775807,stock\n0,x,z,0,\n")
+    write("replay", "equal-times", HEADER + "5,i,s,10,\n5,i,s,2,\n5,i,s,2,\n")
+    write("replay", "no-trailing-newline", HEADER + "1,i,s,3,")
+    write("replay", "header-only", HEADER)
+    # Refused feeds (exit 2).
+    write("replay", "bad-header", "time,integration,sku,available\n1,a,b,2\n")
+    write("replay", "quote", HEADER + '1,"a,b",c,2,\n')
+    write("replay", "extra-column", HEADER + "1,a,b,2,,x\n")
+    write("replay", "back-in-time", HEADER + "10,a,b,2,\n9,a,b,3,\n")
+    write("replay", "bad-time", HEADER + "2026-02-30T00:00:00Z,a,b,1,\n")
+    write("replay", "bad-number", HEADER + "1,a,b,99999999999999999999,\n")
+    write("replay", "blank-in-middle", HEADER + "1,a,b,1,\n\n2,a,b,2,\n")
+    write("replay", "nul", HEADER + "1,a,b\0,1,\n")
+    write("replay", "empty-field-entry", HEADER + "1,a,b,1,stock||price\n")
+    write("replay", "space-key", HEADER + "1, a,b,1,\n")
+    write("replay", "empty", "")
+    write("replay", "bad-options", b"--min-stock -1 --mode=x --cap\n" + HEADER.encode())
+    write("replay", "help", b"--help\n")
+    write("replay", "long-sku", HEADER + "1,a," + "s" * 1025 + ",1,\n")
+
+
+# ---------------------------------------------------------------- log
+
+(OP_SUBMIT, OP_SUBMIT2, OP_SUBMIT3, OP_BATCH, OP_PUMP, OP_PUMP2, OP_COMPLETE, OP_CLOCK,
+ OP_PAUSE, OP_RESUME, OP_CATALOGUED, OP_REPROCESS, OP_REPROCESS_MATCHING, OP_REMOVE,
+ OP_REMOVE_MATCHING, OP_EXPIRE, OP_QUERY, OP_FLUSH, OP_REOPEN, OP_FAULT_STORAGE,
+ OP_FAULT_ALLOC, OP_POLICY, OP_LIMITS, OP_TRANSPORT, OP_BAD_ARGS) = range(25)
+
+# transport behaviours (fuzz_log.c behaviour())
+OK, ASYNC, AUTH, NOTCAT, RATE, TRANSIENT, REJECTED, HTTP, BAD_OUTCOME, BAD_CLASS, FAIL, \
+    OK_PROBE, LONG_MSG = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
+# clock steps (index into step[])
+T1MS, T1S, T4S, T1MIN, T1H, T1H1, T6H1, T1D = 1, 5, 6, 7, 8, 9, 11, 12
+# seq modes: 0 older, 1 same, 2..4 newer, 5 much older, 6 extreme
+NEWER, SAME, OLDER = 2, 1, 0
+
+
+def cfg(storage=True, transport=True, batch=False, probe=False, page=2, lat=0, base=0,
+        maxb=0, cat=0, age=0, count=0, tries=0, seed=7):
+    a = (0 if storage else 1) | (0 if transport else 2) | (4 if batch else 0) | \
+        (8 if probe else 0) | ((page - 1) << 4)
+    b = lat | base << 2 | maxb << 4 | cat << 6
+    d = age | count << 2 | tries << 4
+    return bytes([a, b, d, seed])
+
+
+def key(i, k):
+    """Key byte of integration i (0..2) and SKU k (0..5 busy, 6..23 more)."""
+    if k < 6:
+        return 3 * k + i
+    return 3 * (60 + k - 6) + i
+
+
+def submit(i, k, avail, seq=NEWER, non_stock=False, at=0):
+    if avail in range(0, 64):
+        b = avail
+    else:
+        table = {10: 8, 12: 9, 20: 10, 50: 11, -1: 12, -3: 13}
+        b = 0x80 | table[avail]
+    return bytes([OP_SUBMIT, key(i, k), b, seq | (0x10 if non_stock else 0) | at << 5])
+
+
+def pump(*script, max_jobs=0):
+    return bytes([OP_PUMP, max_jobs, len(script)] + list(script))
+
+
+def complete(which=0, beh=OK):
+    return bytes([OP_COMPLETE, which, beh])
+
+
+def clock(step, back=False):
+    return bytes([OP_CLOCK, step | (0x80 if back else 0)])
+
+
+def op(code, *args):
+    return bytes([code] + list(args))
+
+
+def gen_log():
+    w = lambda name, *parts: write("log", name, b"".join(parts))
+    w("basic", cfg(), submit(0, 0, 10), pump(OK), clock(T1MIN), submit(0, 0, 3),
+      pump(OK), submit(0, 0, 4), submit(0, 0, 40), op(OP_FLUSH), op(OP_QUERY, 2, 0, 0))
+    w("async-follow-up", cfg(), submit(0, 0, 10), pump(ASYNC), submit(0, 0, 2), clock(T1S),
+      complete(0, OK), pump(OK), op(OP_FLUSH))
+    w("async-coalesce-back", cfg(), submit(1, 1, 8), pump(ASYNC), submit(1, 1, 3),
+      submit(1, 1, 8), complete(0, OK), pump(OK))
+    w("auth-pause-resume", cfg(), submit(0, 0, 5), submit(0, 1, 6), pump(AUTH),
+      submit(0, 2, 1), pump(OK), op(OP_RESUME, 0), pump(OK, OK, OK))
+    w("auth-reopen", cfg(), submit(2, 0, 5), pump(AUTH), op(OP_REOPEN, 0), pump(OK),
+      op(OP_RESUME, 2), pump(OK))
+    w("not-catalogued", cfg(cat=1), submit(0, 3, 2), pump(NOTCAT), pump(OK),
+      op(OP_CATALOGUED, key(0, 3)), pump(OK), submit(0, 3, 1), pump(NOTCAT), clock(T1S),
+      pump(OK))
+    w("transient-to-error", cfg(base=1, maxb=1, tries=2), submit(1, 0, 4), pump(TRANSIENT),
+      clock(T1S), pump(TRANSIENT), clock(T1S), pump(OK), submit(1, 0, 30),
+      op(OP_REPROCESS, key(1, 0)), pump(OK))
+    w("rejected-after-error", cfg(), submit(0, 0, 20), pump(OK), submit(0, 0, 2),
+      pump(REJECTED), submit(0, 0, 20), pump(OK), submit(0, 0, 2), pump(REJECTED),
+      submit(0, 0, 30), pump(OK))
+    w("rate-limited", cfg(base=3, maxb=2), submit(0, 0, 0), pump(RATE | 0x50), clock(T1S),
+      pump(OK), clock(T4S), pump(OK), op(OP_REPROCESS, key(0, 0)), pump(HTTP | 0x60))
+    w("http-classes", cfg(tries=3), *[submit(i, k, 2) for i in range(3) for k in range(3)],
+      pump(*[HTTP | (n << 4) for n in range(9)]), clock(T1H), pump(OK, OK, OK, OK, OK, OK))
+    w("broken-results", cfg(), submit(0, 0, 1), submit(0, 1, 1), pump(BAD_OUTCOME, BAD_CLASS),
+      clock(T1H), pump(LONG_MSG, OK), clock(T1H), pump(OK, OK))
+    w("transport-fails", cfg(batch=True), op(OP_LIMITS, 4 << 2, 0), submit(0, 0, 1),
+      submit(0, 1, 2), submit(0, 2, 3), pump(OK, FAIL), pump(OK, OK, OK))
+    w("storage-fault-ack", cfg(), submit(0, 0, 3), op(OP_FAULT_STORAGE, 0x3f), pump(OK),
+      op(OP_QUERY, 1, 0, 0), op(OP_FLUSH), op(OP_FAULT_STORAGE, 0), op(OP_FLUSH),
+      op(OP_REOPEN, 1))
+    w("storage-fault-submit", cfg(), op(OP_FAULT_STORAGE, 0x05), submit(0, 0, 3),
+      submit(0, 0, 4), submit(0, 0, 5), op(OP_FAULT_STORAGE, 0xc0), op(OP_REMOVE, key(0, 0) | 0x80),
+      op(OP_REMOVE, key(0, 0) | 0x80))
+    w("reopen-in-flight", cfg(), submit(0, 0, 3), submit(1, 0, 4), pump(ASYNC, ASYNC),
+      op(OP_REOPEN, 1), complete(0x40, OK), pump(OK, OK))
+    w("reopen-no-flush", cfg(), submit(0, 0, 3), op(OP_FAULT_STORAGE, 0x01), pump(OK),
+      op(OP_REOPEN, 0), pump(OK))
+    w("load-faults", cfg(), submit(0, 0, 3), pump(OK), *[op(OP_REOPEN, m << 1)
+                                                        for m in range(1, 7)],
+      op(OP_REOPEN, 0x10 | (2 << 5)))
+    w("expire-age", cfg(age=2), submit(0, 0, 3), submit(0, 1, 4), pump(OK, OK),
+      clock(T1MIN), clock(T1MIN), op(OP_EXPIRE), submit(0, 2, 1), pump(OK), op(OP_EXPIRE))
+    w("expire-count", cfg(count=1), *[submit(i, k, 2) for i in range(2) for k in range(5)],
+      *[pump(OK) + clock(T1S) for _ in range(10)], op(OP_EXPIRE), op(OP_FAULT_ALLOC, 0),
+      op(OP_EXPIRE))
+    w("remove", cfg(), submit(0, 0, 1), op(OP_REMOVE, key(0, 0)), op(OP_REMOVE, key(0, 0) | 0x80),
+      submit(0, 0, 1), pump(OK), op(OP_REMOVE, key(0, 0)), submit(0, 1, 1), submit(1, 1, 1),
+      op(OP_REMOVE_MATCHING, 1, 3 | 1 << 2, 0), op(OP_REMOVE_MATCHING, 0, 3, 0))
+    w("reprocess-matching", cfg(), submit(0, 0, 1), submit(1, 0, 2), pump(REJECTED, OK),
+      op(OP_REPROCESS_MATCHING, 3, 0), pump(OK, OK), op(OP_REPROCESS_MATCHING, 0, 2))
+    w("alloc-faults", cfg(), op(OP_FAULT_ALLOC, 0), submit(0, 0, 1), op(OP_FAULT_ALLOC, 1),
+      submit(0, 1, 1), op(OP_FAULT_ALLOC, 0xe0), pump(OK), pump(ASYNC, ASYNC),
+      op(OP_FAULT_ALLOC, 0), complete(0, OK), op(OP_FAULT_ALLOC, 0), op(OP_RESUME, 0),
+      op(OP_FAULT_ALLOC, 0), op(OP_BAD_ARGS, 9), op(OP_FAULT_ALLOC, 0), op(OP_POLICY, 0, 5, 0))
+    w("alloc-storage-pump", cfg(), submit(0, 0, 1), op(OP_FAULT_STORAGE, 0x3f),
+      op(OP_FAULT_ALLOC, 0xe0), pump(OK), op(OP_FAULT_STORAGE, 0), op(OP_FLUSH))
+    w("policies", cfg(), op(OP_POLICY, 0, 10, 0), op(OP_POLICY, 1 | 4, 5 | 1 << 5, 0x80 | 7),
+      op(OP_POLICY, 2 | 8, 3, 0), submit(0, 0, 12), submit(0, 0, 9), submit(1, 0, 20),
+      submit(1, 0, 50), submit(2, 0, 50), submit(2, 0, 3), pump(OK, OK, OK, OK),
+      op(OP_POLICY, 0x80, 0, 0), op(OP_POLICY, 0xc0, 0, 0))
+    w("limits-batch", cfg(batch=True), op(OP_LIMITS, 2 << 2, 10),
+      op(OP_LIMITS, 1 | 5 << 2, 0), *[submit(i, k, 1) for i in range(2) for k in range(6)],
+      pump(), clock(T1S), pump(), clock(T1S), pump(), op(OP_LIMITS, 7 << 2, 1),
+      op(OP_LIMITS, 0, 2 | 1 << 2))
+    w("no-transport", cfg(transport=False), submit(0, 0, 1), pump(OK),
+      op(OP_TRANSPORT, 2), op(OP_TRANSPORT, 4), op(OP_TRANSPORT, 1), pump(OK),
+      op(OP_REOPEN, 0), pump(OK))
+    w("no-storage", cfg(storage=False), submit(0, 0, 1), pump(OK), op(OP_REOPEN, 1),
+      submit(0, 0, 1), pump(ASYNC), op(OP_REOPEN, 0), complete(0x40, OK))
+    w("probe", cfg(probe=True), submit(0, 0, 1), pump(OK_PROBE), submit(0, 0, 2),
+      pump(ASYNC), complete(0, OK), op(OP_PAUSE, 0), op(OP_RESUME, 0))
+    w("stale-and-batch", cfg(), submit(0, 0, 5, seq=4), submit(0, 0, 6, seq=OLDER),
+      submit(0, 0, 7, seq=5), op(OP_BATCH, 3, key(0, 1), 1, 2, key(0, 1), 2, 0,
+                                 key(0, 1), 3, 1, key(0, 1), 4, 6))
+    w("wide", cfg(page=5), *[submit(i, k, k % 7) for i in range(3) for k in range(24)],
+      pump(), op(OP_FLUSH), op(OP_REOPEN, 1), op(OP_EXPIRE), op(OP_QUERY, 0, 3, 0))
+    w("clock-back", cfg(lat=1), submit(0, 0, 1), clock(T1H), clock(T1H, back=True),
+      clock(T1H, back=True), pump(OK), op(OP_CLOCK, 0xe0), submit(0, 1, 1), pump(OK),
+      op(OP_CLOCK, 0xe0), op(OP_QUERY, 0, 0, 1 << 3))
+    w("late-abnormal", cfg(lat=1), submit(0, 0, 1, at=4), pump(OK), submit(0, 1, 1),
+      clock(T4S), op(OP_QUERY, 0, 0, 2 << 2), pump(OK), op(OP_QUERY, 0, 0, 1 << 2))
+    w("invalid-args", cfg(), *[op(OP_BAD_ARGS, n) for n in range(10)],
+      *[bytes([OP_SUBMIT, 0xc0, n, 0]) for n in range(5)], op(OP_PAUSE, 0x80),
+      op(OP_PAUSE, 0xc0))
+
+
+gen_entry()
+gen_replay()
+gen_log()
