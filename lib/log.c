@@ -675,10 +675,14 @@ STG_EXTERN int stg_log_set_limits(stg_log *log, const char *integration, uint32_
 
 /* ---------------------------------------------------------------- submit */
 
-/* Priority of a job publishing p1, the marketplace last having p0 (or not). */
+/*
+ * Priority of a job publishing p1, the marketplace last having p0 (or not).
+ * Crossing the cutoff either way is urgent: down, an oversell risk; up, a
+ * restocked SKU that cannot be sold until the marketplace hears of it.
+ */
 static int job_priority(const stg_policy *p, int has_p0, int64_t p0, int64_t p1, unsigned warn)
 {
-	if (p1 == 0 || warn)
+	if (p1 == 0 || warn || (has_p0 && p0 == 0))
 		return STG_PRIORITY_URGENT;
 	if (p1 <= p->window || (has_p0 && p0 <= p->window))
 		return STG_PRIORITY_LOW_STOCK;

@@ -724,11 +724,13 @@ static int requeue(stg_log *log, uint32_t idx, int64_t now, int fresh)
 	if (fresh) {
 		/* The newest change's evaluation, made with its category, goes again. */
 		const stg_policy *pol = stg__log_policy(log, e->integ);
-		e->priority = (uint8_t)(e->published == 0 || (e->flags & STG_ENTRY_MIN_STOCK_REACHED)
+		e->priority = (uint8_t)(e->published == 0 || (e->flags & STG_ENTRY_MIN_STOCK_REACHED) ||
+		                        ((e->flags & STG_ENTRY_HAS_ACKED) && e->acked == 0)
 		                        ? STG_PRIORITY_URGENT
 		                        : e->published <= pol->window ? STG_PRIORITY_LOW_STOCK
 		                        : STG_PRIORITY_NORMAL);
-		e->job_since = now;
+		/* Latency is measured from the stock change, however late the reprocess. */
+		e->job_since = e->changed_at;
 		e->job_id = (++log->job_counter << 32) | idx;
 		e->status = STG_ENTRY_PENDING;
 		e->job_attempts = e->job_transient = 0;

@@ -48,7 +48,7 @@ typedef enum stg_error_class {
 
 /** Priority of a job: lower goes first under a rate limit. */
 typedef enum stg_priority {
-	STG_PRIORITY_URGENT = 0, /**< to zero, or a cutoff crossing */
+	STG_PRIORITY_URGENT = 0, /**< to zero, or a cutoff crossing either way (0 to stock, too) */
 	STG_PRIORITY_LOW_STOCK = 1, /**< within the low-stock window */
 	STG_PRIORITY_NORMAL = 2  /**< everything else */
 } stg_priority;

@@ -154,7 +154,7 @@ Test(manage, reprocess_success_entry_queues_new_job)
 	cr_assert_eq(e.status, STG_ENTRY_PENDING);
 	cr_assert_eq(e.job_state, STG_JOB_QUEUED);
 	cr_assert_neq(e.job_id, first);
-	cr_assert_eq(e.job_since, H.now);
+	cr_assert_eq(e.job_since, e.changed_at, "latency counts from the stock change");
 	cr_assert_eq(e.next_attempt_at, H.now);
 	cr_assert_eq(e.acked, 30, "what was acknowledged stays known");
 	cr_assert_eq(h_pump(), 1u);
