@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# Run every benchmark of tests/bench and write docs/benchmarks.md.
+#
+#   tools/bench.sh            the full table, 10k to 10M (long: an hour or more,
+#                             ~10 GiB of memory at 10M)
+#   tools/bench.sh --quick    small sizes, few repetitions, written to
+#                             build-bench/benchmarks-quick.md (a smoke run)
+#   tools/bench.sh --out F    write the Markdown to F instead
+#
+# Steps: a release build in build-bench (meson setup -Dbuildtype=release),
+# `meson test --benchmark` for each benchmark with its sizes in the
+# STG_BENCH_* environment (any of them already set is kept), callgrind
+# instruction counts (the repeatable figures; the machine is shared and
+# noisy), callgrind profiles of submit, pump and reopen, then the Markdown.
+# Needs: meson, ninja, a C compiler, libsqlite3-dev, valgrind, python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+quick=0
+out=docs/benchmarks.md
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=1; out=build-bench/benchmarks-quick.md ;;
+	--out) out="$2"; shift ;;
+	--out=*) out="${1#--out=}" ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if ! grep -q "subdir('bench')" tests/meson.build; then
+	echo "bench.sh: tests/meson.build has no subdir('bench'); add it first" >&2
+	exit 2
+fi
+for tool in meson ninja valgrind callgrind_annotate python3; do
+	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is missing" >&2; exit 2; }
+done
+
+bd=build-bench
+res=$bd/bench-results
+mkdir -p "$res"
+: > "$res/commands.txt"
+: > "$res/results.jsonl"
+rm -f "$res"/*.cg "$res"/*.log
+
+# Log a command in the list the report shows, then run it.
+run() {
+	printf '%s\n' "$*" >> "$res/commands.txt"
+	echo "+ $*" >&2
+	"$@"
+}
+# Same, with an environment shown in front of the command.
+run_env() {
+	local envs=()
+	while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do envs+=("$1"); shift; done
+	printf '%s\n' "${envs[*]} $*" >> "$res/commands.txt"
+	echo "+ ${envs[*]} $*" >&2
+	env "${envs[@]}" "$@"
+}
+
+if [ $quick = 1 ]; then
+	: "${STG_BENCH_FILTER_SIZES:=10k,100k}"
+	: "${STG_BENCH_LOG_SIZES:=10k,100k}"
+	: "${STG_BENCH_PY_SIZES:=10k,100k}"
+	: "${STG_BENCH_PY_SINGLE_MAX:=100k}"
+	: "${STG_BENCH_REPS:=3}"
+	: "${STG_BENCH_FILTER_REPS:=5}"
+	: "${STG_BENCH_REPS_LARGE:=3}"
+else
+	: "${STG_BENCH_FILTER_SIZES:=10k,100k,1M,10M}"
+	: "${STG_BENCH_LOG_SIZES:=10k,100k,1M,10M}"
+	: "${STG_BENCH_PY_SIZES:=10k,100k,1M,10M}"
+	: "${STG_BENCH_PY_SINGLE_MAX:=1M}"
+	: "${STG_BENCH_REPS:=5}"
+	: "${STG_BENCH_FILTER_REPS:=11}"
+	: "${STG_BENCH_REPS_LARGE:=3}"
+fi
+cg_size=100000
+
+started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+t_start=$(date +%s)
+
+# ------------------------------------------------------------------ build
+if [ -f "$bd/build.ninja" ]; then
+	run meson setup --reconfigure "$bd" -Dbuildtype=release > "$res/setup.log"
+else
+	run meson setup "$bd" -Dbuildtype=release > "$res/setup.log"
+fi
+# Only what the benchmarks need (meson test below runs with --no-rebuild).
+run meson compile -C "$bd" bench_filter bench_log stockguard:shared_library > "$res/build.log"
+
+# --------------------------------------------------------------- timings
+out_jsonl=$root/$res/results.jsonl
+run_env STG_BENCH_OUT="$out_jsonl" STG_BENCH_FILTER_SIZES="$STG_BENCH_FILTER_SIZES" \
+	STG_BENCH_REPS="$STG_BENCH_FILTER_REPS" STG_BENCH_REPS_LARGE="$STG_BENCH_FILTER_REPS" \
+	meson test -C "$bd" --no-rebuild --benchmark --suite bench filter --verbose \
+	> "$res/filter.log" 2>&1 || { cat "$res/filter.log"; exit 1; }
+run_env STG_BENCH_OUT="$out_jsonl" STG_BENCH_PY_SIZES="$STG_BENCH_PY_SIZES" \
+	STG_BENCH_PY_SINGLE_MAX="$STG_BENCH_PY_SINGLE_MAX" STG_BENCH_REPS="$STG_BENCH_REPS" \
+	meson test -C "$bd" --no-rebuild --benchmark --suite bench python --verbose \
+	> "$res/python.log" 2>&1 || { cat "$res/python.log"; exit 1; }
+run_env STG_BENCH_OUT="$out_jsonl" STG_BENCH_LOG_SIZES="$STG_BENCH_LOG_SIZES" \
+	STG_BENCH_REPS="$STG_BENCH_REPS" STG_BENCH_REPS_LARGE="$STG_BENCH_REPS_LARGE" \
+	meson test -C "$bd" --no-rebuild --benchmark --suite bench log --verbose \
+	> "$res/log.log" 2>&1 || { cat "$res/log.log"; exit 1; }
+
+# ------------------------------------------------------------- callgrind
+# Instruction counts of one function (--toggle-collect) at $cg_size items.
+cg() {
+	local name=$1 fn=$2; shift 2
+	run valgrind --tool=callgrind --callgrind-out-file="$res/$name.cg" \
+		--toggle-collect="$fn" "$@" > "$res/$name.cg.log" 2>&1
+}
+fb=$bd/tests/bench/bench_filter
+lb=$bd/tests/bench/bench_log
+cg percall kernel_percall "$fb" --only=percall --sizes=$cg_size
+cg batch kernel_batch "$fb" --only=batch --sizes=$cg_size
+cg loop kernel_loop "$fb" --only=loop --sizes=$cg_size
+cg submit lib_submit_passes "$lb" --only=submit-lib --sizes=$cg_size
+cg pump lib_pump "$lb" --only=pump-lib --sizes=$cg_size
+cg reopen lib_reopen "$lb" --only=reopen-lib --sizes=$cg_size
+cg reopen_decode lib_reopen "$lb" --only=reopen-decode-lib --sizes=$cg_size
+for n in percall batch loop submit pump reopen reopen_decode; do
+	callgrind_annotate --threshold=99 "$res/$n.cg" > "$res/$n.annotate.txt" 2>/dev/null
+done
+
+finished=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+elapsed=$(( $(date +%s) - t_start ))
+
+# ---------------------------------------------------------------- report
+mkdir -p "$(dirname "$out")"
+STARTED="$started" FINISHED="$finished" LOAD_BEFORE="$load_before" LOAD_AFTER="$load_after" \
+ELAPSED="$elapsed" RES="$res" CG_SIZE="$cg_size" QUICK="$quick" \
+SIZES_INFO="filter $STG_BENCH_FILTER_SIZES (reps $STG_BENCH_FILTER_REPS); log $STG_BENCH_LOG_SIZES (reps $STG_BENCH_REPS, $STG_BENCH_REPS_LARGE at 10M); python $STG_BENCH_PY_SIZES (reps $STG_BENCH_REPS, single calls up to $STG_BENCH_PY_SINGLE_MAX)" \
+python3 - "$out" <<'PYEOF'
+import json, os, platform, re, subprocess, sys
+
+out = sys.argv[1]
+res = os.environ["RES"]
+cg_size = int(os.environ["CG_SIZE"])
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except Exception:
+        return ""
+
+
+def lscpu(key):
+    for line in sh("lscpu").splitlines():
+        if line.split(":")[0].strip() == key:
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
+mem_kb = 0
+with open("/proc/meminfo") as f:
+    for line in f:
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+rows = [json.loads(l) for l in open(os.path.join(res, "results.jsonl")) if l.strip()]
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "—"
+    if unit == "jobs/s":
+        return "%.2fM jobs/s" % (v / 1e6)
+    if unit == "s":
+        return "%.3f s" % v
+    if abs(v) >= 100:
+        s = "%.0f" % v
+    elif abs(v) >= 10:
+        s = "%.1f" % v
+    else:
+        s = "%.2f" % v
+    return s + (" " + unit if unit else "")
+
+
+def size(n):
+    return "%gM" % (n / 1e6) if n >= 1e6 else "%gk" % (n / 1e3) if n >= 1e3 else str(n)
+
+
+def met(v):
+    return "—" if v is None else "yes" if v else "**no**"
+
+
+# callgrind totals and top functions
+def cg_total(name):
+    path = os.path.join(res, name + ".cg")
+    tot = None
+    try:
+        for line in open(path):
+            if line.startswith("totals:") or line.startswith("summary:"):
+                tot = int(line.split()[1])
+    except OSError:
+        return None
+    return tot
+
+
+def cg_top(name, k=10):
+    path = os.path.join(res, name + ".annotate.txt")
+    out_rows, on = [], False
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        if "file:function" in line:
+            on = True
+            continue
+        if not on:
+            continue
+        m = re.match(r"\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(.*?):(\S+)\s*(\[(.*)\])?", line)
+        if m:
+            obj = os.path.basename(m.group(6) or "")
+            out_rows.append((int(m.group(1).replace(",", "")), float(m.group(2)), m.group(4), obj))
+        if len(out_rows) >= k:
+            break
+    return out_rows
+
+
+L = []
+w = L.append
+w("# stockguard benchmarks")
+w("")
+w("Generated by `tools/bench.sh`%s on %s (finished %s, %s min). Do not edit by hand: "
+  "re-run the script." % (" --quick" if os.environ["QUICK"] == "1" else "",
+                          os.environ["STARTED"], os.environ["FINISHED"],
+                          int(os.environ["ELAPSED"]) // 60))
+w("")
+w("## Machine")
+w("")
+git = sh("git rev-parse --short HEAD 2>/dev/null")
+dirty = sh("git status --porcelain -- lib include 2>/dev/null")
+source = os.environ.get("STG_BENCH_SOURCE") or (
+    "commit %s%s" % (git, "; **lib/ or include/ differ from it** (uncommitted changes were "
+                     "measured)" if dirty else ", lib/ and include/ clean") if git else "not a git tree")
+w("| | |")
+w("|---|---|")
+w("| CPU | %s (%s CPUs, %s thread(s) per core, hypervisor %s) |" % (
+    lscpu("Model name"), lscpu("CPU(s)"), lscpu("Thread(s) per core"),
+    lscpu("Hypervisor vendor")))
+w("| memory | %.1f GiB |" % (mem_kb / 1048576))
+w("| OS | %s, kernel %s |" % (sh(". /etc/os-release; echo $PRETTY_NAME"), platform.release()))
+w("| compiler | %s, `-Dbuildtype=release` (-O3), same flags for the library, the benchmarks "
+  "and the inline loop |" % sh("cc --version | head -1"))
+w("| SQLite | %s (libsqlite3-dev, `dependency('sqlite3')`) |" % sh("pkg-config --modversion sqlite3"))
+w("| Python | %s |" % platform.python_version())
+w("| valgrind | %s |" % sh("valgrind --version"))
+w("| source | %s |" % source)
+w("| load average | %s before, %s after (the machine is shared) |" % (
+    os.environ["LOAD_BEFORE"], os.environ["LOAD_AFTER"]))
+w("| sizes | %s |" % os.environ["SIZES_INFO"])
+w("")
+w("## How it is measured")
+w("")
+w("- Every figure is measured **in the same run, side by side with its anchor**, in "
+  "interleaved repetitions (the order rotates each repetition); the table shows **medians**.")
+w("- Times are **CPU time of the process** (`CLOCK_PROCESS_CPUTIME_ID`, Python "
+  "`time.process_time()`), because the machine is shared: waiting for a CPU is left out, "
+  "cache interference is not. Only the thread figure uses wall time. The repeatable "
+  "figures are the callgrind instruction counts below.")
+w("- evaluate+filter: cutoff mode, minimum 3, window 5, no overrides; from/to arrays of "
+  "low and high stock, 1% oversold. The inline loop writes the same four outputs "
+  "(decision, reason, published, warning); checksums of all kernels must agree (printed). "
+  "The minimum and window are read through `volatile` so the loop is not specialised. "
+  "Small sizes repeat the kernel to at least 4M changes per sample.")
+w("- Log: one integration, SKUs `SKU-%08d` (12 characters) in random order; each SKU gets a "
+  "first change (first seen: export, a pending job) then a second change in another random "
+  "order (coalesced into the waiting job): 2N submits. Default in-memory store, system clock. "
+  "Each repetition runs in a fresh forked child.")
+w("- SQLite anchor: `:memory:` database, table `log(integration TEXT, sku TEXT, status, "
+  "available, published, sequence, changed_at, job_id, PRIMARY KEY(integration, sku)) "
+  "WITHOUT ROWID` (`STG_BENCH_SQLITE_ROWID=1` for a rowid table), one prepared `INSERT ... "
+  "ON CONFLICT(integration, sku) DO UPDATE ... WHERE excluded.sequence > log.sequence`, "
+  "one transaction per 10k changes, published quantity computed inline in C. It does less "
+  "than the library (no filter, no job queue, no priorities).")
+w("- Memory: after N first changes (N entries, each with a pending job). Exact bytes through "
+  "a counting `stg_allocator` hook (requested sizes, no malloc overhead); RSS delta with the "
+  "default allocator in a fresh child; SQLite: `sqlite3_memory_used()` (memstatus on) and RSS "
+  "delta for the same rows.")
+w("- Pump: N due jobs (non-stock changes, so each is an export), a transport that "
+  "acknowledges at once, `stg_log_pump(log, 0, ...)`; batch size 1 through `send()` and "
+  "batch size 100 through `send_batch()`.")
+w("- Reopen: `stg_log_open()` with a storage hook whose `load` streams N entries (99% "
+  "success, 1% pending): built on the fly, or decoded from their encodings with "
+  "`stg_entry_decode()` (a key-value store's case). The target is for 10M entries; smaller "
+  "sizes are judged at the same rate.")
+w("- Threads: the log has no lock (one thread per log at a time, logs independent), so the "
+  "4-thread figure is 4 threads each with its own log, SKUs sharded by index, against one "
+  "thread with one log, same 2N submits in total.")
+w("- Python: %s." % ("the binding `bindings/python/stockguard` (`filter_batch`, "
+  "`Policy.evaluate_batch`, `decide`) on `array('q')` buffers, plus ctypes straight onto the "
+  "C ABI as a floor; the anchor is the same rule in pure Python, over the same arrays"))
+w("")
+# group the rows by figure (first appearance), then by size
+order = {}
+for r in rows:
+    order.setdefault(r["figure"], len(order))
+rows.sort(key=lambda r: (order[r["figure"]], r["size"]))
+largest = {}
+for r in rows:
+    largest[r["figure"]] = r
+
+
+def table(rs):
+    w("| figure | size | stockguard | anchor | ratio | target | met? |")
+    w("|---|---:|---:|---:|---:|---|---|")
+    for r in rs:
+        line(r)
+
+
+def line(r):
+    anchor = "—"
+    if r.get("anchor") is not None:
+        anchor = "%s (%s)" % (fmt(r["anchor"], r["lib_unit"]), r.get("anchor_name") or "")
+    ratio = "—"
+    if r.get("ratio") is not None:
+        ratio = "%.2fx" % r["ratio"] if r["ratio"] < 100 else "%.0fx" % r["ratio"]
+    w("| %s | %s | %s | %s | %s | %s | %s |" % (
+        r["figure"], size(r["size"]), fmt(r["lib"], r["lib_unit"]), anchor, ratio,
+        r.get("target") or "", met(r.get("met"))))
+
+
+w("## Summary (largest size of each figure)")
+w("")
+table(list(largest.values()))
+w("")
+w("## All results")
+w("")
+table(rows)
+w("")
+w("Ratios: time ratios are stockguard / anchor for the C loop (lower is better) and "
+  "anchor / stockguard for SQLite and Python (a speedup, higher is better); memory is "
+  "stockguard / SQLite bytes; threads is the speedup over one thread.")
+w("")
+w("### Notes per row")
+w("")
+for r in rows:
+    if r.get("note"):
+        w("- %s, %s: %s" % (r["figure"], size(r["size"]), r["note"]))
+w("")
+
+w("## Callgrind instruction counts (repeatable)")
+w("")
+w("`valgrind --tool=callgrind --toggle-collect=<kernel>` at %s items, counting only the "
+  "kernel (data set-up excluded). Release build." % size(cg_size))
+w("")
+w("| kernel | instructions | per item | vs inline loop |")
+w("|---|---:|---:|---:|")
+loop = cg_total("loop")
+for name, label, per in [("loop", "inline C loop (anchor)", cg_size),
+                         ("percall", "stg_filter_decide, one change per call", cg_size),
+                         ("batch", "stg_filter_batch", cg_size),
+                         ("submit", "stg_log_submit, 2N submits (N new + N coalesced)", 2 * cg_size),
+                         ("pump", "stg_log_pump, N jobs, send() acks at once", cg_size),
+                         ("reopen", "stg_log_open, N entries built on the fly", cg_size),
+                         ("reopen_decode", "stg_log_open, N entries via stg_entry_decode", cg_size)]:
+    t = cg_total(name)
+    if t is None:
+        continue
+    vs = "%.2fx" % (t / loop) if loop and name in ("percall", "batch", "loop") else "—"
+    w("| %s | %s | %.1f | %s |" % (label, format(t, ","), t / per, vs))
+w("")
+w("## Where the time goes (callgrind, self instructions)")
+w("")
+for name, label in [("percall", "evaluate+filter, one call per change"),
+                    ("submit", "submit"), ("pump", "pump"),
+                    ("reopen", "reopen (entries built on the fly)"),
+                    ("reopen_decode", "reopen (stg_entry_decode)")]:
+    top = cg_top(name, 8)
+    if not top:
+        continue
+    w("**%s**" % label)
+    w("")
+    w("| function | object | share |")
+    w("|---|---|---:|")
+    for ir, pct, fn, obj in top:
+        w("| `%s` | %s | %.1f%% |" % (fn, obj, pct))
+    w("")
+
+w("## Commands")
+w("")
+w("Run from the repository root (`tools/bench.sh` runs exactly these):")
+w("")
+w("```sh")
+for line in open(os.path.join(res, "commands.txt")):
+    w(line.rstrip().replace(os.getcwd() + "/", ""))
+w("```")
+w("")
+w("Each benchmark alone: `meson test -C build-bench --benchmark <filter|log|python> --verbose`, "
+  "or the binaries with `--sizes=10k,1M --reps=N --only=<part>` "
+  "(see the comment at the top of each file in `tests/bench/`).")
+w("")
+open(out, "w").write("\n".join(L))
+print("bench.sh: wrote %s" % out)
+PYEOF
