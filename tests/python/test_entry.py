@@ -46,6 +46,18 @@ def test_unicode_and_long_strings():
     assert sg.decode(sg.encode(e)) == e
 
 
+def test_largest_entry_fits_the_binding_buffer(monkeypatch):
+    e = _entry(integration="i" * sg.KEY_MAX, sku="s" * sg.KEY_MAX, message="m" * sg.MESSAGE_MAX,
+               job_attempts=3, job_transient=2)
+    data = sg.encode(e)
+    assert len(data) <= sg.ENTRY_ENCODED_MAX
+    assert sg.decode(data) == e
+    # a library whose encoding outgrew the binding's constant is asked for the size
+    from stockguard import _native
+    monkeypatch.setattr(_native, "ENTRY_ENCODED_MAX", 16)
+    assert sg.encode(e) == data
+
+
 def test_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         _entry().sku = "x"

@@ -111,5 +111,9 @@ def test_enum_values_match_the_headers():
             checked += 1
     assert checked == 79
     assert consts["STG_KEY_MAX"] == sg.KEY_MAX and consts["STG_MESSAGE_MAX"] == sg.MESSAGE_MAX
+    m = re.search(r"#define STG_ENTRY_ENCODED_MAX \((\d+) \+ 2 \* \(STG_KEY_MAX \+ 1\) \+ "
+                  r"\(STG_MESSAGE_MAX \+ 1\)\)", src)
+    assert m, "STG_ENTRY_ENCODED_MAX changed shape"
+    assert int(m.group(1)) + 2 * (sg.KEY_MAX + 1) + sg.MESSAGE_MAX + 1 == sg.ENTRY_ENCODED_MAX
     assert consts["STG_REASON_COUNT"] == len(sg.Reason)
     assert consts["STG_ERRCLASS_COUNT"] == len(sg.ErrorClass)

@@ -14,6 +14,7 @@ from typing import Any, Optional, Tuple, Union
 from . import _native as N
 from ._util import from_c, i32, i64, to_c, u32, u64
 from .enums import EntryFlag, EntryStatus, ErrorClass, JobState, Priority, Reason, coerce
+from .errors import Overflow
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,14 @@ def encode(entry: Entry) -> bytes:
     over-long message or out-of-range enums.
     """
     e = entry._to_c()
-    buf = ctypes.create_string_buffer(N.ENTRY_ENCODED_MAX)
     n = ctypes.c_size_t()
-    N.lib.stg_entry_encode(ctypes.byref(e), buf, len(buf), ctypes.byref(n))
+    buf = ctypes.create_string_buffer(N.ENTRY_ENCODED_MAX)
+    try:
+        N.lib.stg_entry_encode(ctypes.byref(e), buf, len(buf), ctypes.byref(n))
+    except Overflow:
+        # a library whose encoding grew past this binding's constant: ask it
+        buf = ctypes.create_string_buffer(n.value)
+        N.lib.stg_entry_encode(ctypes.byref(e), buf, len(buf), ctypes.byref(n))
     return buf.raw[:n.value]
 
 
