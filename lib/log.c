@@ -738,6 +738,7 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		c->stale++;
 		res->decision = STG_DECISION_STALE;
 		res->reason = STG_REASON_STALE;
+		res->priority = STG_PRIORITY_NORMAL;
 		res->published = log->ents[idx].published;
 		return STG_OK;
 	}

@@ -9,6 +9,8 @@ packages=(
 	libcriterion-dev valgrind                     # tests
 	abigail-tools binutils                        # ABI guard (abidw/abidiff, nm)
 	doxygen                                       # API docs (a test fails on any warning)
+	libsqlite3-dev                                # examples: SQLite storage hook, crash test
+	python3-pytest python3-setuptools python3-wheel python3-pip  # Python binding tests
 )
 
 missing=()

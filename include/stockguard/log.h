@@ -186,9 +186,9 @@ STG_EXTERN int stg_submit_init(stg_submit *submit, unsigned int version);
 typedef struct stg_submit_result {
 	int decision;          /**< ::stg_decision */
 	int reason;            /**< ::stg_reason */
-	int64_t published;     /**< the published quantity of the change */
+	int64_t published;     /**< the published quantity of the change (for a stale one, the entry's current quantity: a stale change is not evaluated) */
 	unsigned int warnings; /**< ::STG_WARN_MIN_STOCK_REACHED */
-	int priority;          /**< ::stg_priority of the job (exports and coalesced) */
+	int priority;          /**< ::stg_priority of the job (exports and coalesced); ::STG_PRIORITY_NORMAL otherwise */
 	uint64_t job_id;       /**< the job carrying it, 0 for skip and stale */
 	uint32_t reserved_[4]; /**< 0 */
 } stg_submit_result;
