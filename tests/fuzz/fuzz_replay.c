@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *opts = NULL, *argv[16];
 	const uint8_t *feed = data;
 	size_t feed_len = size, out_len, rows = 0, i, start, lines;
-	int argc = 0, rc, plain = 1, header_seen = 0;
+	int argc = 0, rc, plain = 1, header_seen = 0, value_next = 0;
 	char *out;
 	off_t end;
 
@@ -95,12 +95,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(opts, data, olen);
 		opts[olen] = '\0';
 		for (tok = strtok_r(opts, " ", &save); tok && argc < 14; tok = strtok_r(NULL, " ", &save)) {
-			/* Only options: a bare word would be read as a file name. */
+			/* Options, and the values of those that take one: any other word
+			 * would be read as a file name. */
+			if (value_next) {
+				argv[argc++] = tok;
+				value_next = 0;
+				continue;
+			}
 			if (tok[0] != '-' || tok[1] != '-')
 				continue;
 			if (strcmp(tok, "--help") == 0 || strcmp(tok, "--version") == 0)
 				plain = 0;
+			value_next = strcmp(tok, "--min-stock") == 0 || strcmp(tok, "--window") == 0 ||
+			             strcmp(tok, "--mode") == 0 || strcmp(tok, "--cap") == 0;
 			argv[argc++] = tok;
+			if (strcmp(tok, "--") == 0)
+				break; /* what follows would be files */
 		}
 		feed = nl ? nl + 1 : data + size;
 		feed_len = size - (size_t)(feed - data);

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Write the hand-made seeds of the fuzz corpus (tests/fuzz/corpus/<target>/).
+"""Write the hand-made seeds of the replay and log fuzz corpora
+(tests/fuzz/corpus/<target>/). The entry seeds come from gen_entry_seeds.c,
+which uses the library's own encoder.
 
     python3 tests/fuzz/gen_corpus.py [CORPUS_DIR]
 
@@ -7,17 +9,11 @@ Seeds are named seed-<what>; files found by fuzzing (tools/fuzz.sh --merge)
 are named by their SHA-1 and left alone, and crash-* files are findings.
 Re-running rewrites the seed-* files only.
 
-entry:  stg_entry_encode() layout (include/stockguard/entry.h): "SGE", format
-        1, status, job state, class, priority, reason, 0, http u16, flags u32,
-        attempts u32, 11 x i64, job id u64, three u16-length strings with NUL,
-        CRC-32 of everything before.
 replay: CSV feeds (SPEC 7); a first line starting with "--" holds options.
 log:    the action bytes of fuzz_log.c (the OP_ enum and the do_* readers).
 """
 import os
-import struct
 import sys
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
@@ -30,54 +26,6 @@ def write(target, name, data):
         data = data.encode()
     with open(os.path.join(d, "seed-" + name), "wb") as f:
         f.write(data)
-
-
-# ---------------------------------------------------------------- entry
-
-def entry(status=1, job_state=0, cls=0, prio=2, reason=1, http=0, flags=0x4, attempts=0,
-          nums=(10, 10, 10, 1, 1700000000000, 1700000000000, 0, 1700000000000,
-                1700000001000, 0, 1000),
-          job_id=(1 << 32) | 3, integ=b"amazon", sku=b"SKU-1", msg=b"", crc=True):
-    b = b"SGE" + bytes([1, status, job_state, cls, prio, reason, 0])
-    b += struct.pack("<HII", http, flags, attempts)
-    b += b"".join(struct.pack("<q", n) for n in nums)
-    b += struct.pack("<Q", job_id)
-    for s in (integ, sku, msg):
-        b += struct.pack("<H", len(s)) + s + b"\0"
-    return b + struct.pack("<I", zlib.crc32(b) if crc else 0xdeadbeef)
-
-
-def gen_entry():
-    write("entry", "success", entry())
-    write("entry", "pending-queued", entry(status=0, job_state=1, prio=0, flags=0x1))
-    write("entry", "pending-held", entry(status=0, job_state=3, cls=2, http=404, attempts=1,
-                                         msg=b"product not catalogued"))
-    write("entry", "in-flight", entry(status=0, job_state=2, prio=1, flags=0x10))
-    write("entry", "error-transient", entry(status=2, cls=4, http=503, attempts=5,
-                                            msg=b"Service Unavailable", flags=0x2 | 0x4))
-    write("entry", "error-rejected", entry(status=2, cls=5, http=400, reason=10, flags=0))
-    write("entry", "auth", entry(status=0, job_state=1, cls=1, http=401, msg=b"token expired"))
-    write("entry", "extremes", entry(nums=(-(1 << 63), (1 << 63) - 1, 0, -(1 << 63), 0, 0, 0,
-                                           0, 0, (1 << 63) - 1, -1), http=999,
-                                     flags=0xfffffff7, attempts=0xffffffff,
-                                     job_id=(1 << 64) - 1, reason=10))
-    write("entry", "long-keys", entry(integ=b"i" * 1024, sku=b"s" * 1024, msg=b"m" * 1024))
-    write("entry", "utf8", entry(integ="mercadolivre".encode(), sku="TÊNIS-42".encode(),
-                                 msg="estoque mínimo".encode()))
-    # Invalid ones: each should be refused for one reason.
-    good = entry()
-    write("entry", "bad-crc", entry(crc=False))
-    write("entry", "bad-magic", b"SGF" + good[3:])
-    write("entry", "bad-version", good[:3] + b"\x02" + good[4:])
-    write("entry", "truncated", good[:-5])
-    write("entry", "trailing", good[:-4] + b"\0" + good[-4:])
-    write("entry", "late-flag", entry(flags=0x8))
-    write("entry", "bad-status", entry(status=3))
-    write("entry", "http-1000", entry(http=1000))
-    write("entry", "empty-sku", entry(sku=b""))
-    write("entry", "nul-in-sku", entry(sku=b"A\0B"))
-    write("entry", "key-1025", entry(sku=b"s" * 1025))
-    write("entry", "tiny", b"SGE")
 
 
 # ---------------------------------------------------------------- replay
@@ -152,9 +100,9 @@ def key(i, k):
     return 3 * (60 + k - 6) + i
 
 
-def submit(i, k, avail, seq=NEWER, non_stock=False, at=0):
+def submit(i, k, avail, seq=NEWER, non_stock=False, at=0, cat=False):
     if avail in range(0, 64):
-        b = avail
+        b = avail | (0x40 if cat else 0)
     else:
         table = {10: 8, 12: 9, 20: 10, 50: 11, -1: 12, -3: 13}
         b = 0x80 | table[avail]
@@ -232,13 +180,18 @@ def gen_log():
     w("alloc-faults", cfg(), op(OP_FAULT_ALLOC, 0), submit(0, 0, 1), op(OP_FAULT_ALLOC, 1),
       submit(0, 1, 1), op(OP_FAULT_ALLOC, 0xe0), pump(OK), pump(ASYNC, ASYNC),
       op(OP_FAULT_ALLOC, 0), complete(0, OK), op(OP_FAULT_ALLOC, 0), op(OP_RESUME, 0),
-      op(OP_FAULT_ALLOC, 0), op(OP_BAD_ARGS, 9), op(OP_FAULT_ALLOC, 0), op(OP_POLICY, 0, 5, 0))
+      op(OP_FAULT_ALLOC, 0), op(OP_BAD_ARGS, 9), op(OP_FAULT_ALLOC, 0), op(OP_POLICY, 0, 5, 0, 0x11))
     w("alloc-storage-pump", cfg(), submit(0, 0, 1), op(OP_FAULT_STORAGE, 0x3f),
       op(OP_FAULT_ALLOC, 0xe0), pump(OK), op(OP_FAULT_STORAGE, 0), op(OP_FLUSH))
-    w("policies", cfg(), op(OP_POLICY, 0, 10, 0), op(OP_POLICY, 1 | 4, 5 | 1 << 5, 0x80 | 7),
-      op(OP_POLICY, 2 | 8, 3, 0), submit(0, 0, 12), submit(0, 0, 9), submit(1, 0, 20),
-      submit(1, 0, 50), submit(2, 0, 50), submit(2, 0, 3), pump(OK, OK, OK, OK),
-      op(OP_POLICY, 0x80, 0, 0), op(OP_POLICY, 0xc0, 0, 0))
+    # policy bytes: a (integration, bit 2 reserve, bits 3-4 allocation, bit 7 invalid),
+    # b (min b % 21, window (b >> 5) * 3), d (bit 7: cap d % 31),
+    # e (bit 0: SKU A minimum ((e >> 1) & 7) * 3; bit 4: category c minimum (e >> 5) * 4)
+    w("policies", cfg(), op(OP_POLICY, 0, 10, 0, 0), op(OP_POLICY, 1 | 4, 5 | 1 << 5, 0x80 | 7, 0),
+      op(OP_POLICY, 2 | 8, 3, 0, 1 | 2 << 1 | 0x10 | 3 << 5), submit(0, 0, 12), submit(0, 0, 9),
+      submit(1, 0, 20), submit(1, 0, 50), submit(2, 0, 50), submit(2, 0, 3),
+      submit(2, 1, 10, cat=True), submit(2, 1, 13, cat=True), submit(2, 1, 11),
+      submit(2, 0, 7, cat=True), pump(OK, OK, OK, OK, OK),
+      op(OP_POLICY, 0x80, 0, 0, 0), op(OP_POLICY, 0xc0, 0, 0, 0))
     w("limits-batch", cfg(batch=True), op(OP_LIMITS, 2 << 2, 10),
       op(OP_LIMITS, 1 | 5 << 2, 0), *[submit(i, k, 1) for i in range(2) for k in range(6)],
       pump(), clock(T1S), pump(), clock(T1S), pump(), op(OP_LIMITS, 7 << 2, 1),
@@ -261,10 +214,9 @@ def gen_log():
     w("late-abnormal", cfg(lat=1), submit(0, 0, 1, at=4), pump(OK), submit(0, 1, 1),
       clock(T4S), op(OP_QUERY, 0, 0, 2 << 2), pump(OK), op(OP_QUERY, 0, 0, 1 << 2))
     w("invalid-args", cfg(), *[op(OP_BAD_ARGS, n) for n in range(10)],
-      *[bytes([OP_SUBMIT, 0xc0, n, 0]) for n in range(5)], op(OP_PAUSE, 0x80),
+      *[bytes([OP_SUBMIT, 0xc0, n, 0]) for n in range(6)], op(OP_PAUSE, 0x80),
       op(OP_PAUSE, 0xc0))
 
 
-gen_entry()
 gen_replay()
 gen_log()
