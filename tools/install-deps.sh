@@ -10,6 +10,7 @@ packages=(
 	abigail-tools binutils                        # ABI guard (abidw/abidiff, nm)
 	doxygen                                       # API docs (a test fails on any warning)
 	libsqlite3-dev                                # examples: SQLite storage hook, crash test
+	cmake                                         # consumer test of the CMake package config
 	python3-pytest python3-setuptools python3-wheel python3-pip  # Python binding tests
 )
 
