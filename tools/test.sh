@@ -41,7 +41,8 @@ meson test -C build --setup valgrind --print-errorlogs --num-processes "$jobs" \
 	"${c_suites[@]}" --no-suite abi
 
 stage "coverage of lib/"
-setup build-cov -Db_coverage=true -Dbuildtype=debug
+# Atomic counters: threads and forked workers update them at once.
+setup build-cov -Db_coverage=true -Dbuildtype=debug -Dc_args=-fprofile-update=atomic
 find build-cov -name '*.gcda' -delete
 meson test -C build-cov --num-processes "$jobs" --no-suite abi --no-suite docs >/dev/null
 bash tools/coverage.sh build-cov
