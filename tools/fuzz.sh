@@ -112,9 +112,12 @@ for t in "${targets[@]}"; do
 
 	mkdir -p "$B/artifacts/$t"
 	log=$B/fuzz-$t.log
+	# The log target is a sequence of calls: let inputs grow long sooner.
+	per_target=()
+	[ "$t" = log ] && per_target=(-max_len=4096 -len_control=20)
 	# shellcheck disable=SC2086
 	"$B/fuzz-$t" -max_total_time="$secs" -print_final_stats=1 -timeout=20 \
-		-artifact_prefix="$B/artifacts/$t/" ${FUZZ_FLAGS:-} "$work" >"$log" 2>&1
+		-artifact_prefix="$B/artifacts/$t/" "${per_target[@]}" ${FUZZ_FLAGS:-} "$work" >"$log" 2>&1
 	rc=$?
 	execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
 	units=$(ls "$work" | wc -l)

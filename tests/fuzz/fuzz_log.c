@@ -78,6 +78,8 @@ struct mkey {
 	uint64_t async_id;  /* job handed out with ASYNC and not completed, 0 none */
 	int64_t async_pub;  /* the quantity that job carries */
 	int handed;         /* handed out during the current pump */
+	int due_kind;       /* after a failure: the job state expected, with its due range */
+	int64_t due_lo, due_hi;
 };
 
 struct minteg {
@@ -103,7 +105,7 @@ struct world {
 	int64_t now;
 	int neg_clock, clock_back;
 	int use_storage, have_transport, use_batch, use_events, page;
-	int64_t latency_limit, max_age;
+	int64_t latency_limit, max_age, backoff_max, catalogue_retry;
 	uint64_t max_count;
 	stg_log_options opt;
 	stg_storage storage;
@@ -583,9 +585,11 @@ static void job_checks(const stg_job *j, int *i, int *s)
 }
 
 /* Model effects of one applied result. */
-static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, int cls)
+static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, int cls,
+                          int64_t retry_after)
 {
 	struct mkey *m = &W.k[i][s];
+	int64_t now = eff_now();
 
 	TRACE("  result (%s, %s) job %" PRIu64 " published %" PRId64 ": behaviour %d class %d", INTEG[i],
 	      SKU[s], id, published, bh, cls);
@@ -607,6 +611,27 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 	W.errors++;
 	if (bh == BH_INVALID)
 		W.invalid_result = 1;
+	/* When the job waits again: backoff in (now, now + max(backoff max, retry-after)]
+	 * for rate limits and transient failures, the slow retry when not catalogued. */
+	switch (cls) {
+	case STG_ERRCLASS_RATE_LIMITED:
+	case STG_ERRCLASS_TRANSIENT:
+		m->due_kind = STG_JOB_QUEUED;
+		m->due_lo = now + 1;
+		m->due_hi = now + (retry_after > W.backoff_max ? retry_after : W.backoff_max);
+		break;
+	case STG_ERRCLASS_NOT_CATALOGUED:
+		m->due_kind = STG_JOB_HELD;
+		m->due_lo = m->due_hi = now + W.catalogue_retry;
+		break;
+	case STG_ERRCLASS_AUTH:
+		m->due_kind = STG_JOB_QUEUED;
+		m->due_lo = m->due_hi = now;
+		break;
+	default:
+		m->due_kind = 0;
+		break;
+	}
 	if (cls == STG_ERRCLASS_AUTH) {
 		if (!W.in[i].paused)
 			W.exp_paused[i]++;
@@ -641,7 +666,8 @@ static int run_jobs(const stg_job *jobs, size_t n, stg_result *res)
 			return -1;
 		}
 	for (k = 0; k < n; k++)
-		result_effect(ii[k], ss[k], jobs[k].id, jobs[k].published, bh[k], cls[k]);
+		result_effect(ii[k], ss[k], jobs[k].id, jobs[k].published, bh[k], cls[k],
+		              res[k].retry_after_ms);
 	W.attempts += n;
 	W.handed_ok += n;
 	return 0;
@@ -847,6 +873,12 @@ static void check_all(int with_stats)
 			           "(%s, %s): success with attempts %u, first failure %" PRId64 ", http %d, "
 			           "message %s", INTEG[i], SKU[s], e->attempts, e->first_failed_at,
 			           e->http_status, e->message ? e->message : "(none)");
+			FUZZ_CHECK(e->status != STG_ENTRY_SUCCESS ||
+			           (e->latency_ms >= 0 &&
+			            ((e->flags & STG_ENTRY_ABNORMAL) != 0) == (e->latency_ms > W.latency_limit)),
+			           "(%s, %s): success with latency %" PRId64 " (limit %" PRId64 ") and "
+			           "abnormal flag %d", INTEG[i], SKU[s], e->latency_ms, W.latency_limit,
+			           (e->flags & STG_ENTRY_ABNORMAL) != 0);
 			FUZZ_CHECK(e->status != STG_ENTRY_ERROR || e->error_class == STG_ERRCLASS_TRANSIENT ||
 			           e->error_class == STG_ERRCLASS_REJECTED,
 			           "(%s, %s): error with class %d", INTEG[i], SKU[s], e->error_class);
@@ -1161,8 +1193,15 @@ static void make_submit(struct cur *c, stg_submit *s, int *i, int *k, int *valid
 	m = &W.k[*i][*k];
 	s->integration = INTEG[*i];
 	s->sku = SKU[*k];
-	s->available = (b & 0x80) ? AVAIL[b & 15] : (int64_t)(b & 0x3f);
-	s->category = (b & 0x40) ? ((b & 0x80) && (b & 0x20) ? "other" : "c") : NULL;
+	/* b: 0xxxxxxx available b & 0x3f, category "c" with bit 6;
+	 *    1cccvvvv available AVAIL[v], ccc 1 "c", 2 "other", 6-7 an invalid change. */
+	if (b & 0x80) {
+		s->available = AVAIL[b & 15];
+		s->category = ((b >> 4) & 7) == 1 ? "c" : ((b >> 4) & 7) == 2 ? "other" : NULL;
+	} else {
+		s->available = (int64_t)(b & 0x3f);
+		s->category = (b & 0x40) ? "c" : NULL;
+	}
 	switch (d & 7) {
 	case 0: seq = sat_add(m->seq, -1); break;
 	case 1: seq = m->seq; break;
@@ -1181,10 +1220,10 @@ static void make_submit(struct cur *c, stg_submit *s, int *i, int *k, int *valid
 	default: s->changed_at = 1; break;
 	}
 	*valid = 1;
-	if ((a & 0xc0) == 0xc0) {
+	if ((b & 0x80) && ((b >> 4) & 7) >= 6) {
 		/* An invalid change: nothing may happen. */
 		*valid = 0;
-		switch (b % 6) {
+		switch (d % 6) {
 		case 0: s->flags = 0x4u; break;
 		case 1: s->changed_at = -1; break;
 		case 2: s->version = 2; break;
@@ -1386,6 +1425,26 @@ static void do_submit_batch(struct cur *c)
 
 /* ------------------------------------------------------------------- pump */
 
+/* A failed job waits as its class says (see result_effect()). */
+static void check_retry_times(void)
+{
+	int i, k;
+	stg_entry e;
+
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++) {
+			struct mkey *m = &W.k[i][k];
+			if (!m->due_kind)
+				continue;
+			if (get_entry(i, k, &e) && e.job_state == m->due_kind)
+				FUZZ_CHECK(e.next_attempt_at >= m->due_lo && e.next_attempt_at <= m->due_hi,
+				           "(%s, %s) after a %s failure is due at %" PRId64 ", expected %" PRId64
+				           " to %" PRId64, INTEG[i], SKU[k], stg_error_class_name(e.error_class),
+				           e.next_attempt_at, m->due_lo, m->due_hi);
+			m->due_kind = 0;
+		}
+}
+
 static void do_pump(struct cur *c)
 {
 	size_t max = u8(c) % 4, sent = 99, j;
@@ -1437,6 +1496,7 @@ static void do_pump(struct cur *c)
 	FUZZ_CHECK(sent == W.handed_ok, "pump says %zu jobs sent, the transport took %zu", sent,
 	           W.handed_ok);
 	FUZZ_CHECK(!max || sent <= max, "pump sent %zu for max %zu", sent, max);
+	check_retry_times();
 	if (check_due && (rc == STG_OK || rc == STG_EINVAL))
 		for (i = 0; i < NI; i++)
 			for (k = 0; k < NS; k++)
@@ -1508,7 +1568,8 @@ static void do_complete(struct cur *c)
 				W.exp_paused[ti]++;
 			if (cls == STG_ERRCLASS_AUTH)
 				W.in[ti].paused = 1;
-			result_effect(ti, tk, id, 0, bh, cls);
+			result_effect(ti, tk, id, 0, bh, cls, r.retry_after_ms);
+			check_retry_times();
 		} else {
 			check_unchanged("stg_log_complete", ti, tk, 1, &before);
 		}
@@ -1937,7 +1998,54 @@ static void do_bad_args(struct cur *c)
 	static char longkey[STG_KEY_MAX + 2];
 
 	memset(longkey, 'k', sizeof longkey - 1);
-	switch (a % 10) {
+	switch (a % 16) {
+	case 10: case 11: case 12: case 15: {
+		/* stg_log_open refuses bad options and leaves *out alone. */
+		stg_log_options o = W.opt;
+		stg_storage st2 = W.storage;
+		stg_transport tr = W.transport;
+		stg_allocator al = W.alloc;
+		stg_log *l = (stg_log *)&W;
+		unsigned want = B(STG_EINVAL);
+		switch ((a % 16 == 15) ? 8 : (a >> 4) % 8) {
+		case 0: o.version = 0; want = B(STG_EVERSION); break;
+		case 1: o.latency_limit_ms = -1; break;
+		case 2: o.backoff_max_ms = -5; break;
+		case 3: st2.write = NULL; o.storage = &st2; break;
+		case 4: st2.remove = NULL; o.storage = &st2; break;
+		case 5: tr.send = NULL; o.transport = &tr; break;
+		case 6: al.version = 7; o.allocator = &al; want = B(STG_EVERSION); break;
+		case 7: al.free_fn = NULL; o.allocator = &al; break;
+		default: break;
+		}
+		rc = stg_log_open(a % 16 == 15 ? NULL : &l, &o);
+		rc_in("stg_log_open", rc, want | (W.alloc_armed ? B(STG_ENOMEM) : 0u));
+		FUZZ_CHECK(l == (stg_log *)&W, "stg_log_open wrote *out on failure");
+		break;
+	}
+	case 13: {
+		size_t done = 7;
+		rc = stg_log_submit(W.log, NULL, NULL);
+		rc_in("stg_log_submit", rc, B(STG_EINVAL));
+		rc = stg_log_submit_batch(W.log, NULL, 2, NULL, &done);
+		rc_in("stg_log_submit_batch", rc, B(STG_EINVAL));
+		FUZZ_CHECK(done == 0, "batch of NULL changes says %zu done", done);
+		break;
+	}
+	case 14:
+		rc = stg_log_complete(W.log, 1, NULL);
+		rc_in("stg_log_complete", rc, B(STG_EINVAL));
+		rc = stg_log_remove(W.log, "", SKU[0], 0);
+		rc_in("stg_log_remove", rc, B(STG_EINVAL));
+		rc = stg_log_remove_matching(W.log, NULL, 0x8u, &n);
+		rc_in("stg_log_remove_matching", rc, B(STG_EINVAL));
+		rc = stg_log_reprocess(W.log, INTEG[0], NULL);
+		rc_in("stg_log_reprocess", rc, B(STG_EINVAL));
+		rc = stg_log_set_catalogued(W.log, NULL, SKU[0]);
+		rc_in("stg_log_set_catalogued", rc, B(STG_EINVAL));
+		rc = stg_log_resume(W.log, longkey);
+		rc_in("stg_log_resume", rc, B(STG_EINVAL));
+		break;
 	case 0:
 		rc = stg_log_get(W.log, INTEG[0], longkey, &e);
 		rc_in("stg_log_get", rc, B(STG_EINVAL));
@@ -2073,6 +2181,11 @@ static void setup(struct cur *c)
 	W.opt.max_transient_retries = (d >> 4) & 3;
 	W.opt.jitter_seed = e;
 	W.latency_limit = W.opt.latency_limit_ms ? W.opt.latency_limit_ms : 3600000;
+	/* log.h options: the longest retry delay (never below the first), the slow retry */
+	W.backoff_max = W.opt.backoff_max_ms ? W.opt.backoff_max_ms : 15 * 60000;
+	if (W.backoff_max < (W.opt.backoff_base_ms ? W.opt.backoff_base_ms : 1000))
+		W.backoff_max = W.opt.backoff_base_ms ? W.opt.backoff_base_ms : 1000;
+	W.catalogue_retry = W.opt.catalogue_retry_ms ? W.opt.catalogue_retry_ms : 6 * 3600000;
 	W.max_age = W.opt.success_max_age_ms;
 	W.max_count = W.opt.success_max_count;
 	open_log();

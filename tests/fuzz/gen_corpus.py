@@ -94,18 +94,19 @@ def cfg(storage=True, transport=True, batch=False, probe=False, page=2, lat=0, b
 
 
 def key(i, k):
-    """Key byte of integration i (0..2) and SKU k (0..5 busy, 6..23 more)."""
+    """Key byte of integration i (0..2) and SKU k (0..5 busy, 6..23 more): pick_key()."""
     if k < 6:
         return 3 * k + i
     return 3 * (60 + k - 6) + i
 
 
 def submit(i, k, avail, seq=NEWER, non_stock=False, at=0, cat=False):
+    # fuzz_log.c make_submit(): 0cvvvvvv, or 1cccvvvv with a table value
     if avail in range(0, 64):
         b = avail | (0x40 if cat else 0)
     else:
-        table = {10: 8, 12: 9, 20: 10, 50: 11, -1: 12, -3: 13}
-        b = 0x80 | table[avail]
+        table = {-1: 12, -3: 13}
+        b = 0x80 | table[avail] | (0x10 if cat else 0)
     return bytes([OP_SUBMIT, key(i, k), b, seq | (0x10 if non_stock else 0) | at << 5])
 
 
@@ -213,8 +214,9 @@ def gen_log():
       op(OP_CLOCK, 0xe0), op(OP_QUERY, 0, 0, 1 << 3))
     w("late-abnormal", cfg(lat=1), submit(0, 0, 1, at=4), pump(OK), submit(0, 1, 1),
       clock(T4S), op(OP_QUERY, 0, 0, 2 << 2), pump(OK), op(OP_QUERY, 0, 0, 1 << 2))
-    w("invalid-args", cfg(), *[op(OP_BAD_ARGS, n) for n in range(10)],
-      *[bytes([OP_SUBMIT, 0xc0, n, 0]) for n in range(6)], op(OP_PAUSE, 0x80),
+    w("invalid-args", cfg(), *[op(OP_BAD_ARGS, n) for n in range(16)],
+      *[op(OP_BAD_ARGS, 10 + 16 * n) for n in range(8)],
+      *[bytes([OP_SUBMIT, 0, 0xe0, n]) for n in range(6)], op(OP_PAUSE, 0x80),
       op(OP_PAUSE, 0xc0))
 
 
