@@ -76,24 +76,36 @@ STG_EXTERN const char *stg_policy_errmsg(const stg_policy *p)
 #define NEED_POLICY(p, fn) \
 	do { if (!(p)) return stg__fail(NULL, STG_EINVAL, fn ": NULL policy"); } while (0)
 
-static int check_quantity(stg_policy *p, const char *fn, const char *what, int64_t v)
+/*
+ * Every setter validates, then stores; on a bad value the previous one stays
+ * and the message names the function, the setting, the range and the value.
+ */
+static int set_i64(stg_policy *p, const char *fn, const char *what, int64_t *field, int64_t v,
+                   int64_t lo, int64_t hi)
 {
-	if (v < 0 || v > STG_QUANTITY_MAX)
-		return stg__fail(p->errmsg, STG_ERANGE,
-		                 "%s: %s must be between 0 and %lld, got %lld", fn, what,
-		                 (long long)STG_QUANTITY_MAX, (long long)v);
+	if (!p)
+		return stg__fail(NULL, STG_EINVAL, "%s: NULL policy", fn);
+	if (v < lo || v > hi)
+		return stg__fail(p->errmsg, STG_ERANGE, "%s: %s must be between %lld and %lld, got %lld",
+		                 fn, what, (long long)lo, (long long)hi, (long long)v);
+	*field = v;
 	return STG_OK;
+}
+
+static int set_int(stg_policy *p, const char *fn, const char *what, int *field, int v, int lo, int hi)
+{
+	int64_t wide = v;
+	int rc = set_i64(p, fn, what, &wide, v, lo, hi);
+
+	if (rc == STG_OK)
+		*field = v;
+	return rc;
 }
 
 STG_EXTERN int stg_policy_set_min_stock(stg_policy *p, int64_t min)
 {
-	int rc;
-
-	NEED_POLICY(p, "stg_policy_set_min_stock");
-	if ((rc = check_quantity(p, "stg_policy_set_min_stock", "minimum stock", min)))
-		return rc;
-	p->min_stock = min;
-	return STG_OK;
+	return set_i64(p, "stg_policy_set_min_stock", "minimum stock", p ? &p->min_stock : NULL, min,
+	               0, STG_QUANTITY_MAX);
 }
 
 STG_EXTERN int64_t stg_policy_min_stock(const stg_policy *p)
@@ -103,12 +115,9 @@ STG_EXTERN int64_t stg_policy_min_stock(const stg_policy *p)
 
 STG_EXTERN int stg_policy_set_mode(stg_policy *p, int mode)
 {
-	NEED_POLICY(p, "stg_policy_set_mode");
-	if (mode != STG_MODE_CUTOFF && mode != STG_MODE_RESERVE)
-		return stg__fail(p->errmsg, STG_ERANGE,
-		                 "stg_policy_set_mode: mode %d unknown (0 cutoff, 1 reserve)", mode);
-	p->mode = mode;
-	return STG_OK;
+	/* The two modes are 0 and 1 (stg_mode). */
+	return set_int(p, "stg_policy_set_mode", "mode (0 cutoff, 1 reserve)", p ? &p->mode : NULL,
+	               mode, STG_MODE_CUTOFF, STG_MODE_RESERVE);
 }
 
 STG_EXTERN int stg_policy_mode(const stg_policy *p)
@@ -118,12 +127,8 @@ STG_EXTERN int stg_policy_mode(const stg_policy *p)
 
 STG_EXTERN int stg_policy_set_allocation(stg_policy *p, int percent)
 {
-	NEED_POLICY(p, "stg_policy_set_allocation");
-	if (percent < 1 || percent > 100)
-		return stg__fail(p->errmsg, STG_ERANGE,
-		                 "stg_policy_set_allocation: percent must be 1 to 100, got %d", percent);
-	p->allocation = percent;
-	return STG_OK;
+	return set_int(p, "stg_policy_set_allocation", "percent", p ? &p->allocation : NULL, percent,
+	               1, 100);
 }
 
 STG_EXTERN int stg_policy_allocation(const stg_policy *p)
@@ -133,13 +138,7 @@ STG_EXTERN int stg_policy_allocation(const stg_policy *p)
 
 STG_EXTERN int stg_policy_set_cap(stg_policy *p, int64_t cap)
 {
-	int rc;
-
-	NEED_POLICY(p, "stg_policy_set_cap");
-	if ((rc = check_quantity(p, "stg_policy_set_cap", "cap", cap)))
-		return rc;
-	p->cap = cap;
-	return STG_OK;
+	return set_i64(p, "stg_policy_set_cap", "cap", p ? &p->cap : NULL, cap, 0, STG_QUANTITY_MAX);
 }
 
 STG_EXTERN int64_t stg_policy_cap(const stg_policy *p)
@@ -149,13 +148,8 @@ STG_EXTERN int64_t stg_policy_cap(const stg_policy *p)
 
 STG_EXTERN int stg_policy_set_window(stg_policy *p, int64_t window)
 {
-	int rc;
-
-	NEED_POLICY(p, "stg_policy_set_window");
-	if ((rc = check_quantity(p, "stg_policy_set_window", "window", window)))
-		return rc;
-	p->window = window;
-	return STG_OK;
+	return set_i64(p, "stg_policy_set_window", "window", p ? &p->window : NULL, window, 0,
+	               STG_QUANTITY_MAX);
 }
 
 STG_EXTERN int64_t stg_policy_window(const stg_policy *p)
@@ -165,12 +159,7 @@ STG_EXTERN int64_t stg_policy_window(const stg_policy *p)
 
 STG_EXTERN int stg_policy_set_drift(stg_policy *p, int percent)
 {
-	NEED_POLICY(p, "stg_policy_set_drift");
-	if (percent < 0 || percent > 10000)
-		return stg__fail(p->errmsg, STG_ERANGE,
-		                 "stg_policy_set_drift: percent must be 0 to 10000, got %d", percent);
-	p->drift = percent;
-	return STG_OK;
+	return set_int(p, "stg_policy_set_drift", "percent", p ? &p->drift : NULL, percent, 0, 10000);
 }
 
 STG_EXTERN int stg_policy_drift(const stg_policy *p)
@@ -180,13 +169,8 @@ STG_EXTERN int stg_policy_drift(const stg_policy *p)
 
 STG_EXTERN int stg_policy_set_heartbeat(stg_policy *p, int64_t age_ms)
 {
-	NEED_POLICY(p, "stg_policy_set_heartbeat");
-	if (age_ms < 0)
-		return stg__fail(p->errmsg, STG_ERANGE,
-		                 "stg_policy_set_heartbeat: age must be >= 0 ms, got %lld",
-		                 (long long)age_ms);
-	p->heartbeat_ms = age_ms;
-	return STG_OK;
+	return set_i64(p, "stg_policy_set_heartbeat", "age in ms", p ? &p->heartbeat_ms : NULL, age_ms,
+	               0, INT64_MAX);
 }
 
 STG_EXTERN int64_t stg_policy_heartbeat(const stg_policy *p)
@@ -198,14 +182,14 @@ static int set_override(stg_policy *p, stg__strmap *m, const char *fn, const cha
                         const char *key, int64_t min)
 {
 	size_t len;
-	int rc;
 
 	NEED_POLICY(p, "stg_policy_set_override");
 	if (!stg__key_ok(key, &len))
 		return stg__fail(p->errmsg, STG_EINVAL, "%s: %s must be 1 to %d bytes", fn, what,
 		                 STG_KEY_MAX);
-	if ((rc = check_quantity(p, fn, "minimum stock", min)))
-		return rc;
+	if (min < 0 || min > STG_QUANTITY_MAX)
+		return stg__fail(p->errmsg, STG_ERANGE, "%s: minimum stock must be between 0 and %lld, got %lld",
+		                 fn, (long long)STG_QUANTITY_MAX, (long long)min);
 	if (stg__strmap_put(m, &p->alloc, key, len, min) != STG_OK)
 		return stg__fail(p->errmsg, STG_ENOMEM, "%s: out of memory", fn);
 	return STG_OK;
