@@ -57,7 +57,7 @@ build() { # target
 			-c examples/stockguard-replay.c -o "$B/stockguard-replay.o" || return 1
 		extra=("$B/stockguard-replay.o")
 	fi
-	$CC $CFLAGS $SAN -fsanitize=fuzzer lib/*.c "tests/fuzz/fuzz_$t.c" "${extra[@]}" -o "$out"
+	$CC $CFLAGS $SAN -fsanitize=fuzzer lib/*.c "tests/fuzz/fuzz_$t.c" ${extra[@]+"${extra[@]}"} -o "$out"
 }
 
 seeds_into() { # target dir: copy the checked-in seeds (not crash-*) into dir
@@ -117,7 +117,7 @@ for t in "${targets[@]}"; do
 	[ "$t" = log ] && per_target=(-max_len=4096 -len_control=20)
 	# shellcheck disable=SC2086
 	"$B/fuzz-$t" -max_total_time="$secs" -print_final_stats=1 -timeout=20 \
-		-artifact_prefix="$B/artifacts/$t/" "${per_target[@]}" ${FUZZ_FLAGS:-} "$work" >"$log" 2>&1
+		-artifact_prefix="$B/artifacts/$t/" ${per_target[@]+"${per_target[@]}"} ${FUZZ_FLAGS:-} "$work" >"$log" 2>&1
 	rc=$?
 	execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
 	units=$(ls "$work" | wc -l)

@@ -80,6 +80,7 @@ struct mkey {
 	int handed;         /* handed out during the current pump */
 	int due_kind;       /* after a failure: the job state expected, with its due range */
 	int64_t due_lo, due_hi;
+	uint64_t due_job;   /* the failed job (a follow-up after a final failure is new) */
 };
 
 struct minteg {
@@ -612,7 +613,10 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 	if (bh == BH_INVALID)
 		W.invalid_result = 1;
 	/* When the job waits again: backoff in (now, now + max(backoff max, retry-after)]
-	 * for rate limits and transient failures, the slow retry when not catalogued. */
+	 * for rate limits and transient failures, the slow retry when not catalogued.
+	 * Checked only while it is the same job: after a final failure, a change that
+	 * came while it was out goes at once as a job of its own. */
+	m->due_job = id;
 	switch (cls) {
 	case STG_ERRCLASS_RATE_LIMITED:
 	case STG_ERRCLASS_TRANSIENT:
@@ -1436,7 +1440,7 @@ static void check_retry_times(void)
 			struct mkey *m = &W.k[i][k];
 			if (!m->due_kind)
 				continue;
-			if (get_entry(i, k, &e) && e.job_state == m->due_kind)
+			if (get_entry(i, k, &e) && e.job_state == m->due_kind && e.job_id == m->due_job)
 				FUZZ_CHECK(e.next_attempt_at >= m->due_lo && e.next_attempt_at <= m->due_hi,
 				           "(%s, %s) after a %s failure is due at %" PRId64 ", expected %" PRId64
 				           " to %" PRId64, INTEG[i], SKU[k], stg_error_class_name(e.error_class),
