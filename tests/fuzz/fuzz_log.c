@@ -78,6 +78,7 @@ struct mkey {
 	uint64_t async_id;  /* job handed out with ASYNC and not completed, 0 none */
 	int64_t async_pub;  /* the quantity that job carries */
 	int handed;         /* handed out during the current pump */
+	int failed_handoff; /* handed to a transport call that failed as a whole */
 	int due_kind;       /* after a failure: the job state expected, with its due range */
 	int64_t due_lo, due_hi;
 	uint64_t due_job;   /* the failed job (a follow-up after a final failure is new) */
@@ -150,7 +151,7 @@ struct world {
 };
 
 static struct world W;
-static int skip_idreuse = -1;
+static int skip_idreuse = -1, skip_heldfail;
 static int trace;
 
 /* STG_FUZZ_TRACE=1 prints the actions and results (to read a finding). */
@@ -665,8 +666,10 @@ static int run_jobs(const stg_job *jobs, size_t n, stg_result *res)
 	for (k = 0; k < n; k++)
 		if (bh[k] == BH_FAIL) {
 			W.transport_failed = 1;
-			for (k = 0; k < n; k++)
+			for (k = 0; k < n; k++) {
 				W.k[ii[k]][ss[k]].handed = 0; /* not sent after all: may go again later */
+				W.k[ii[k]][ss[k]].failed_handoff = 1;
+			}
 			return -1;
 		}
 	for (k = 0; k < n; k++)
@@ -753,7 +756,9 @@ static void check_unchanged(const char *fn, int i, int s, int existed, const stg
 	           a.error_class == b->error_class && a.attempts == b->attempts &&
 	           a.job_attempts == b->job_attempts && a.job_transient == b->job_transient &&
 	           a.job_since == b->job_since && a.priority == b->priority,
-	           "%s failed but changed (%s, %s)", fn, INTEG[i], SKU[s]);
+	           "%s failed but changed (%s, %s): job state %d -> %d, due %" PRId64 " -> %" PRId64
+	           ", job %" PRIu64 " -> %" PRIu64, fn, INTEG[i], SKU[s], b->job_state, a.job_state,
+	           b->next_attempt_at, a.next_attempt_at, b->job_id, a.job_id);
 }
 
 /* Store and memory hold the same entries (after a flush that succeeded, or an open). */
@@ -797,7 +802,9 @@ static void check_store_is_memory(const char *when)
 				/* A job stored in flight is pending again after a load (queued, or
 				 * held when it was a slow retry). */
 				FUZZ_CHECK((d.job_state == STG_JOB_IN_FLIGHT ? m.job_state != STG_JOB_NONE
-				                                             : m.job_state == d.job_state) &&
+				            : m.job_state == d.job_state ||
+				              (skip_heldfail && d.job_state == STG_JOB_HELD &&
+				               m.job_state == STG_JOB_QUEUED)) &&
 				           m.last_attempt_at == d.last_attempt_at,
 				           "%s: (%s, %s) job state %d/%d or last attempt differ", when,
 				           INTEG[i], SKU[s], m.job_state, d.job_state);
@@ -1475,6 +1482,7 @@ static void do_pump(struct cur *c)
 		for (k = 0; k < NS; k++) {
 			const stg_entry *e = &snap[i][k];
 			W.k[i][k].handed = 0;
+			W.k[i][k].failed_handoff = 0;
 			if (ex[i][k] && !W.in[i].paused &&
 			    (e->job_state == STG_JOB_QUEUED || e->job_state == STG_JOB_HELD) &&
 			    e->next_attempt_at <= now)
@@ -1501,6 +1509,12 @@ static void do_pump(struct cur *c)
 	           W.handed_ok);
 	FUZZ_CHECK(!max || sent <= max, "pump sent %zu for max %zu", sent, max);
 	check_retry_times();
+	/* hooks.h: when the transport fails as a whole "the jobs stay queued unchanged". */
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			if (W.k[i][k].failed_handoff && !(skip_heldfail &&
+			                                  snap[i][k].job_state == STG_JOB_HELD))
+				check_unchanged("stg_log_pump (transport failed)", i, k, 1, &snap[i][k]);
 	if (check_due && (rc == STG_OK || rc == STG_EINVAL))
 		for (i = 0; i < NI; i++)
 			for (k = 0; k < NS; k++)
@@ -2142,6 +2156,7 @@ static void setup(struct cur *c)
 	if (skip_idreuse < 0) {
 		env = getenv("STG_FUZZ_SKIP");
 		skip_idreuse = env && strstr(env, "idreuse") != NULL;
+		skip_heldfail = env && strstr(env, "heldfail") != NULL;
 		trace = getenv("STG_FUZZ_TRACE") != NULL;
 		memset(long_msg, 'm', sizeof long_msg - 1);
 	}
