@@ -45,10 +45,12 @@ mkdir -p "$res"
 : > "$res/results.jsonl"
 rm -f "$res"/*.cg "$res"/*.log
 
-# Log a command in the list the report shows, then run it.
+# Log a command in the list the report shows, echo it on the script's own
+# stderr (fd 3, so a redirection of the command does not swallow it), run it.
+exec 3>&2
 run() {
 	printf '%s\n' "$*" >> "$res/commands.txt"
-	echo "+ $*" >&2
+	echo "+ $*" >&3
 	"$@"
 }
 # Same, with an environment shown in front of the command.
@@ -56,7 +58,7 @@ run_env() {
 	local envs=()
 	while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do envs+=("$1"); shift; done
 	printf '%s\n' "${envs[*]} $*" >> "$res/commands.txt"
-	echo "+ ${envs[*]} $*" >&2
+	echo "+ ${envs[*]} $*" >&3
 	env "${envs[@]}" "$@"
 }
 
