@@ -105,7 +105,7 @@ for t in "${targets[@]}"; do
 			echo "$t: $(basename "$f") no longer reproduces (rename it to keep it as a seed)"
 		else
 			echo "$t: FINDING still reproduces: $f"
-			grep -m3 -E 'FUZZ CHECK FAILED|ERROR: |runtime error' "$B/regress-$t.log" | sed 's/^/    /'
+			grep -m4 -E 'FUZZ CHECK FAILED|^  [^ ]|ERROR: |runtime error' "$B/regress-$t.log" | sed 's/^/    /'
 			status=1
 		fi
 	done
