@@ -101,25 +101,6 @@ int stg__ents_reserve(stg_log *log)
 	return STG_OK;
 }
 
-uint32_t stg__ents_next(const stg_log *log)
-{
-	return log->free_head != STG__NO_FREE ? log->free_head : log->nents;
-}
-
-uint32_t stg__ents_take(stg_log *log)
-{
-	uint32_t idx;
-
-	if (log->free_head != STG__NO_FREE) {
-		idx = log->free_head;
-		log->free_head = stg__ent_at(log, idx)->job;
-	} else {
-		idx = log->nents++;
-	}
-	log->live++;
-	return idx;
-}
-
 void stg__ents_release(stg_log *log, uint32_t idx)
 {
 	stg__ent *e = stg__ent_at(log, idx);
@@ -147,15 +128,6 @@ void stg__ents_free(stg_log *log)
 }
 
 /* ------------------------------------------------------------------ view */
-
-int64_t stg__ent_last_attempt(const stg__ent *e, const stg__job *j, const stg__prob *p)
-{
-	if (j)
-		return j->last_attempt;
-	if (p)
-		return p->last_attempt_at;
-	return e->acked_at - e->ack_delay; /* stored only when it fits (stg__gap32) */
-}
 
 void stg__ent_view(const stg_log *log, const stg__ent *e, const stg__job *j, const stg__prob *p,
                    int64_t now, stg_entry *out)

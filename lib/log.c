@@ -45,8 +45,13 @@ void stg__log_event(stg_log *log, stg_event *ev)
 
 int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32_t *out)
 {
-	uint32_t i;
+	uint32_t i = log->last_integ;
 
+	/* Consecutive calls are mostly for one integration: try it first. */
+	if (i < log->ninteg && log->integs[i].len == len && memcmp(log->integs[i].name, name, len) == 0) {
+		*out = i;
+		return 1;
+	}
 	/* Integrations are few (marketplace connections): a scan beats a hash. */
 	for (i = 0; i < log->ninteg; i++)
 		if (log->integs[i].len == len && memcmp(log->integs[i].name, name, len) == 0) {
@@ -61,8 +66,10 @@ int stg__log_get_integ(stg_log *log, const char *name, size_t len, uint32_t *out
 {
 	stg__integ *in;
 
-	if (stg__log_find_integ(log, name, len, out))
+	if (stg__log_find_integ(log, name, len, out)) {
+		log->last_integ = *out;
 		return STG_OK;
+	}
 	if (log->ninteg >= STG__MAX_INTEG)
 		return STG_ENOMEM; /* entries keep 16-bit integration ids */
 	if (log->ninteg == log->integ_cap) {
@@ -132,6 +139,8 @@ void stg__log_clear_dirty(stg_log *log, uint32_t idx)
 {
 	stg__ent *e = stg__ent_at(log, idx);
 
+	if (!(e->bits & (STG__B_DIRTY | STG__B_DIRTY_UNLISTED)))
+		return;
 	if (e->bits & STG__B_DIRTY_UNLISTED)
 		log->dirty_unlisted--;
 	e->bits &= ~(STG__B_DIRTY | STG__B_DIRTY_UNLISTED);
@@ -234,6 +243,7 @@ static void delete_entry(stg_log *log, uint32_t idx)
 	stg__ent *e = stg__ent_at(log, idx);
 
 	stg__index_delete(log, idx);
+	stg__sched_forget(log, idx);
 	if (e->job)
 		stg__jobs_release(log, e->job - 1);
 	e->job = 0;
@@ -633,40 +643,68 @@ static int64_t now_of(stg_log *log, int64_t *now)
  * fail any more. A change to an existing SKU allocates nothing unless a
  * table has to grow.
  */
-static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res, int64_t *nowp)
+/* The checks of a change, without side effects: 0 when it is acceptable. */
+static int change_ok(const stg_submit *s, size_t *ilen, size_t *slen)
+{
+	return s->version == STG_SUBMIT_VERSION && stg__key_ok(s->integration, ilen) &&
+	       stg__key_ok(s->sku, slen) && !(s->flags & ~(unsigned)STG_CHANGE_NON_STOCK) &&
+	       (!s->category || stg__key_ok(s->category, NULL)) && s->changed_at >= 0;
+}
+
+/*
+ * One change. @pre is its key when the batch prepared it (checked, its
+ * integration known), else NULL. Works on copies of the entry (and of its
+ * job record when that changes), writes them through, then commits them:
+ * everything that could fail (memory for a new entry, job record or queue
+ * item) is reserved before storage sees the change, so after a successful
+ * write nothing can fail any more. A change to an existing SKU allocates
+ * nothing unless a table has to grow.
+ */
+static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res, int64_t *nowp,
+                      const stg__key *pre)
 {
 	size_t ilen, slen;
 	uint32_t integ, idx = 0;
 	const stg_policy *pol;
-	stg_evaluation to;
 	stg__counters *c;
 	stg__ent e, *ent = NULL;
 	stg__job j, *jold = NULL;
 	const stg__job *jview = NULL;
 	stg__key k;
 	int found, rc, decision, reason, fresh_warning, js, new_job = 0, resched = 0;
-	int64_t min, changed_at;
+	int64_t min, changed_at, pub;
+	unsigned warn;
 	int source;
 
-	if (s->version != STG_SUBMIT_VERSION)
-		return stg__fail(log->errmsg, STG_EVERSION, "stg_log_submit: submit version %u unknown",
-		                 s->version);
-	if (!stg__key_ok(s->integration, &ilen) || !stg__key_ok(s->sku, &slen))
-		return stg__fail(log->errmsg, STG_EINVAL,
-		                 "stg_log_submit: integration and sku must be 1 to %d bytes", STG_KEY_MAX);
-	if (s->flags & ~(unsigned)STG_CHANGE_NON_STOCK)
-		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: unknown flags 0x%x", s->flags);
-	if (s->category && !stg__key_ok(s->category, NULL))
-		return stg__fail(log->errmsg, STG_EINVAL,
-		                 "stg_log_submit: category must be NULL or 1 to %d bytes", STG_KEY_MAX);
-	if (s->changed_at < 0)
-		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: changed_at %lld is negative",
-		                 (long long)s->changed_at);
-	if ((rc = stg__log_get_integ(log, s->integration, ilen, &integ)))
-		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+	if (pre) {
+		k = *pre;
+		integ = k.integ;
+		slen = k.len;
+	} else {
+		if (STG__UNLIKELY(!change_ok(s, &ilen, &slen))) {
+			if (s->version != STG_SUBMIT_VERSION)
+				return stg__fail(log->errmsg, STG_EVERSION,
+				                 "stg_log_submit: submit version %u unknown", s->version);
+			if (!stg__key_ok(s->integration, &ilen) || !stg__key_ok(s->sku, &slen))
+				return stg__fail(log->errmsg, STG_EINVAL,
+				                 "stg_log_submit: integration and sku must be 1 to %d bytes",
+				                 STG_KEY_MAX);
+			if (s->flags & ~(unsigned)STG_CHANGE_NON_STOCK)
+				return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: unknown flags 0x%x",
+				                 s->flags);
+			if (s->category && !stg__key_ok(s->category, NULL))
+				return stg__fail(log->errmsg, STG_EINVAL,
+				                 "stg_log_submit: category must be NULL or 1 to %d bytes",
+				                 STG_KEY_MAX);
+			return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: changed_at %lld is negative",
+			                 (long long)s->changed_at);
+		}
+		if ((rc = stg__log_get_integ(log, s->integration, ilen, &integ)))
+			return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+		stg__key_make(&k, integ, s->sku, slen);
+	}
 	pol = stg__log_policy(log, integ);
 	c = &log->integs[integ].counters;
-	stg__key_make(&k, integ, s->sku, slen);
 	found = stg__index_find(log, &k, &idx);
 	memset(res, 0, sizeof *res);
 
@@ -691,9 +729,9 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		e.priority = STG_PRIORITY_NORMAL;
 		e.bits = STG__B_LIVE;
 	}
-	stg_policy_resolve_min(pol, s->sku, s->category, &min, &source);
-	stg__policy_eval(pol, min, source, s->available, &to);
-	fresh_warning = to.warnings && !(e.flags & STG_ENTRY_MIN_STOCK_REACHED);
+	stg__policy_resolve(pol, s->sku, s->category, &min, &source);
+	pub = stg__policy_pub(pol, min, s->available, &warn);
+	fresh_warning = warn && !(e.flags & STG_ENTRY_MIN_STOCK_REACHED);
 	changed_at = s->changed_at ? s->changed_at : now_of(log, nowp);
 	js = stg__ent_job_state(&e);
 
@@ -705,13 +743,12 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		jold = &log->jobs.v[e.job - 1];
 		jview = jold;
 		/* The latency of a follow-up job starts at its oldest change. */
-		if (js == STG_JOB_IN_FLIGHT && e.published == jold->sent && to.published != jold->sent) {
+		if (js == STG_JOB_IN_FLIGHT && e.published == jold->sent && pub != jold->sent) {
 			j = *jold;
 			j.follow_since = changed_at;
 			jview = &j;
 		}
-		prio = job_priority(pol, (e.flags & STG_ENTRY_HAS_ACKED) != 0, e.acked, to.published,
-		                    to.warnings);
+		prio = job_priority(pol, (e.flags & STG_ENTRY_HAS_ACKED) != 0, e.acked, pub, warn);
 		resched = js != STG_JOB_IN_FLIGHT && prio != e.priority;
 		e.priority = (unsigned)prio;
 	} else {
@@ -722,10 +759,9 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 			has_p0 = (e.flags & STG_ENTRY_HAS_ACKED) != 0;
 			p0 = e.acked;
 		} else if (found) {
-			stg_evaluation from;
-			stg__policy_eval(pol, min, source, e.available, &from);
+			unsigned w0;
 			has_p0 = 1;
-			p0 = from.published;
+			p0 = stg__policy_pub(pol, min, e.available, &w0);
 		}
 		if (found && e.status == STG_ENTRY_ERROR && !has_p0) {
 			decision = STG_DECISION_EXPORT;
@@ -737,7 +773,7 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 			int64_t since = pol->heartbeat_ms && (e.flags & STG_ENTRY_HAS_ACKED)
 			                ? now_of(log, nowp) - e.acked_at : -1;
 			decision = stg__filter_table(pol, has_p0, (s->flags & STG_CHANGE_NON_STOCK) != 0,
-			                             p0, to.published, since, &reason);
+			                             p0, pub, since, &reason);
 		}
 		if (decision == STG_DECISION_EXPORT) {
 			new_job = 1;
@@ -752,18 +788,18 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 			e.job_id = stg__log_new_job_id(log);
 			e.status = STG_ENTRY_PENDING;
 			stg__ent_set_job_state(&e, STG_JOB_QUEUED);
-			e.priority = (unsigned)job_priority(pol, has_p0, p0, to.published, to.warnings);
+			e.priority = (unsigned)job_priority(pol, has_p0, p0, pub, warn);
 		}
 	}
 	if (decision != STG_DECISION_SKIP && (s->flags & STG_CHANGE_NON_STOCK))
 		e.flags |= STG_ENTRY_NON_STOCK;
 	/* Always the newest evaluation: what a job, or a reprocess, sends. */
-	e.published = to.published;
+	e.published = pub;
 	e.available = s->available;
 	e.sequence = s->sequence;
 	e.changed_at = changed_at;
 	e.reason = (unsigned)reason;
-	if (to.warnings)
+	if (warn)
 		e.flags |= STG_ENTRY_MIN_STOCK_REACHED;
 	else
 		e.flags &= ~STG_ENTRY_MIN_STOCK_REACHED;
@@ -810,12 +846,12 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		c->coalesced++;
 	else
 		c->skips[reason]++;
-	if (to.warnings)
+	if (warn)
 		c->warnings++;
 	res->decision = decision;
 	res->reason = reason;
-	res->published = to.published;
-	res->warnings = to.warnings;
+	res->published = pub;
+	res->warnings = warn;
 	res->priority = decision == STG_DECISION_SKIP ? STG_PRIORITY_NORMAL : e.priority;
 	res->job_id = decision == STG_DECISION_SKIP ? 0 : (uint64_t)e.job_id << 32 | idx;
 	if (fresh_warning) {
@@ -841,16 +877,65 @@ STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *s, stg_submit_resu
 	if (!s)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: NULL change");
 	stg__log_flush_owed(log);
-	return submit_one(log, s, out ? out : &tmp, &now);
+	return submit_one(log, s, out ? out : &tmp, &now, NULL);
+}
+
+/*
+ * Batches hide memory latency. In a large log each change costs two cache
+ * misses in a row (its index slot, then its entry), far more than the work
+ * on it. A batch overlaps them: change i + PF_AHEAD is checked, hashed and
+ * its slot fetched; at i + PF_AHEAD / 2 the entry that slot points to is
+ * fetched; change i then finds both in cache. A change whose integration
+ * does not exist yet, or that fails a check, is not prepared and goes the
+ * ordinary way (creating the integration, or failing, in order).
+ */
+#define PF_AHEAD 16
+#define PF_MIN_SLOTS (UINT32_C(1) << 17) /* smaller logs stay in cache: no need */
+
+typedef struct prep {
+	stg__key k;
+	int ok;
+} prep;
+
+static void prepare(const stg_log *log, const stg_submit *s, prep *p)
+{
+	size_t ilen, slen;
+	uint32_t integ;
+
+	p->ok = change_ok(s, &ilen, &slen) && stg__log_find_integ(log, s->integration, ilen, &integ);
+	if (!p->ok)
+		return;
+	stg__key_make(&p->k, integ, s->sku, slen);
+	STG__PREFETCH(&log->slots[(uint32_t)p->k.hash & (log->slots_cap - 1)]);
+}
+
+static void prefetch_entry(const stg_log *log, const prep *p)
+{
+	uint32_t mask = log->slots_cap - 1, imask = log->slot_idx_mask, i, sl;
+	uint32_t tag = (uint32_t)(p->k.hash >> 32) & ~imask;
+
+	if (!p->ok)
+		return;
+	/* The first slot with the key's tag is nearly always its entry. */
+	for (i = (uint32_t)p->k.hash & mask; (sl = log->slots[i]) != 0; i = (i + 1) & mask) {
+		if ((sl & ~imask) == tag && (sl & imask) - 1 < log->nents) {
+			const char *e = (const char *)stg__ent_at(log, (sl & imask) - 1);
+			STG__PREFETCH(e);
+			STG__PREFETCH(e + 64);
+			STG__PREFETCH(e + sizeof(stg__ent) - 1);
+			return;
+		}
+	}
 }
 
 STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
                                     stg_submit_result *results, size_t *done)
 {
 	stg_submit_result tmp;
+	prep ring[PF_AHEAD];
 	int64_t now = -1;
 	size_t i;
-	int rc = STG_OK;
+	int rc = STG_OK, pf;
 
 	if (done)
 		*done = 0;
@@ -858,9 +943,20 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	if (n && !s)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit_batch: NULL changes");
 	stg__log_flush_owed(log);
+	pf = log->slots_cap >= PF_MIN_SLOTS && n > PF_AHEAD;
+	for (i = 0; pf && i < PF_AHEAD; i++)
+		prepare(log, &s[i], &ring[i]);
 	for (i = 0; i < n; i++) {
-		if ((rc = submit_one(log, &s[i], results ? &results[i] : &tmp, &now)))
+		prep *p = &ring[i % PF_AHEAD];
+		if (pf && i + PF_AHEAD / 2 < n)
+			prefetch_entry(log, &ring[(i + PF_AHEAD / 2) % PF_AHEAD]);
+		/* A prepared key stays right whatever happened since: the hash
+		 * depends on the key alone, the integration ids never change. */
+		rc = submit_one(log, &s[i], results ? &results[i] : &tmp, &now, pf && p->ok ? &p->k : NULL);
+		if (rc)
 			break;
+		if (pf && i + PF_AHEAD < n)
+			prepare(log, &s[i + PF_AHEAD], p);
 	}
 	if (done)
 		*done = i;

@@ -65,6 +65,7 @@ typedef struct stg__queue {
 	uint32_t head, len, cap;
 	stg__item *heap;  /* min-heap by (due, order) */
 	uint32_t hlen, hcap;
+	uint32_t run_live, heap_live; /* live items (the rest are stale) */
 } stg__queue;
 
 #define STG__PRIORITIES 3
@@ -175,7 +176,7 @@ typedef struct stg__job {
 	uint32_t attempts;    /* job_attempts */
 	uint32_t transient;   /* job_transient: the retry budget used */
 	uint32_t used;        /* 0 when on the free list */
-	uint32_t pad_;
+	uint32_t qslot;       /* where its live item is: 1 + 2 * priority + (1 if in the heap), 0: none */
 } stg__job;
 
 typedef struct stg__jobs {
@@ -226,13 +227,13 @@ struct stg_log {
 
 	stg_policy *default_policy;
 	stg__integ *integs;
-	uint32_t ninteg, integ_cap;
+	uint32_t ninteg, integ_cap, last_integ;
 
 	stg__ent **chunks;
 	uint32_t nchunks, chunks_cap;
 	uint32_t nents, ents_cap, free_head, live;
-	uint32_t *slots;          /* hash index: entry index + 1, 0 empty */
-	uint32_t slots_cap;
+	uint32_t *slots;          /* hash index: tag | entry index + 1, 0 empty (index.c) */
+	uint32_t slots_cap, slot_idx_mask;
 
 	stg__jobs jobs;
 	stg__prob *probs;
@@ -328,13 +329,38 @@ void stg__ent_free_sku(stg_log *log, stg__ent *e);
 /* Room for one more entry: a slot in the table and in the index. */
 int stg__ents_reserve(stg_log *log);
 /* The index the next stg__ents_take() returns. */
-uint32_t stg__ents_next(const stg_log *log);
+static inline uint32_t stg__ents_next(const stg_log *log)
+{
+	return log->free_head != STG__NO_FREE ? log->free_head : log->nents;
+}
+
 /* Take the reserved slot (cannot fail after stg__ents_reserve()). */
-uint32_t stg__ents_take(stg_log *log);
+static inline uint32_t stg__ents_take(stg_log *log)
+{
+	uint32_t idx;
+
+	if (log->free_head != STG__NO_FREE) {
+		idx = log->free_head;
+		log->free_head = stg__ent_at(log, idx)->job;
+	} else {
+		idx = log->nents++;
+	}
+	log->live++;
+	return idx;
+}
+
 void stg__ents_release(stg_log *log, uint32_t idx);
 void stg__ents_free(stg_log *log);
+
 /* last_attempt_at of an entry, wherever it is kept. */
-int64_t stg__ent_last_attempt(const stg__ent *e, const stg__job *j, const stg__prob *p);
+static inline int64_t stg__ent_last_attempt(const stg__ent *e, const stg__job *j, const stg__prob *p)
+{
+	if (j)
+		return j->last_attempt;
+	if (p)
+		return p->last_attempt_at;
+	return e->acked_at - e->ack_delay; /* stored only when it fits (stg__gap32) */
+}
 /* What the entry reports: the hot record with its job and problem records. */
 void stg__ent_view(const stg_log *log, const stg__ent *e, const stg__job *j, const stg__prob *p,
                    int64_t now, stg_entry *out);
@@ -392,14 +418,32 @@ void stg__msgs_free(stg_log *log);
 /* ------------------------------------------------------------------ sched */
 
 /* Room for n more items in the queue of (integ, priority); prio -1: all. */
-int stg__sched_reserve(stg_log *log, uint32_t integ, int prio, uint32_t n);
+int stg__sched_reserve_slow(stg_log *log, uint32_t integ, int prio, uint32_t n);
+static inline int stg__sched_reserve(stg_log *log, uint32_t integ, int prio, uint32_t n)
+{
+	const stg__queue *q = &log->integs[integ].q[prio < 0 ? 0 : prio];
+
+	/* Nearly always there is room already (each submit asks). */
+	if (prio >= 0 && q->cap - q->len >= n && q->hcap - q->hlen >= n)
+		return STG_OK;
+	return stg__sched_reserve_slow(log, integ, prio, n);
+}
 /* Queue the entry's job (queued or held) at its due time; needs a reserve. */
 void stg__sched_push(stg_log *log, uint32_t idx, int64_t now);
+/* The entry's job goes away with its queue item (a forced remove). */
+void stg__sched_forget(stg_log *log, uint32_t idx);
+/* A due item and where it is. */
+typedef struct stg__pick {
+	stg__item it;
+	int prio, from_heap;
+} stg__pick;
+
 /* The most urgent due item of an integration (lowest priority, then due,
  * then order); 0 when none is due. Drops stale heads on the way. */
-int stg__sched_best(stg_log *log, stg__integ *in, int64_t now, stg__item *out, int *prio);
-/* Remove the head of queue prio (the item stg__sched_best() returned). */
-void stg__sched_pop(stg_log *log, stg__integ *in, int prio);
+int stg__sched_best(stg_log *log, stg__integ *in, int64_t now, stg__pick *out);
+/* Remove the item stg__sched_best() returned (a reserve in between may
+ * compact the queue: the item stays its head). */
+void stg__sched_take(stg_log *log, stg__integ *in, const stg__pick *pk);
 /* Earliest due time among the integration's live items, -1 if none. */
 int64_t stg__sched_earliest(stg_log *log, stg__integ *in);
 void stg__sched_trim(stg_log *log, stg__integ *in);

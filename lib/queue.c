@@ -257,13 +257,13 @@ static void fill_job(const stg_log *log, uint32_t idx, const stg__ent *e, const 
 #define PUMP_CHUNK 64
 
 /* a before b in the pump's order: priority, then due time, then age. */
-static int more_urgent(int pa, const stg__item *a, int pb, const stg__item *b)
+static int more_urgent(const stg__pick *a, const stg__pick *b)
 {
-	if (pa != pb)
-		return pa < pb;
-	if (a->due != b->due)
-		return a->due < b->due;
-	return a->order < b->order;
+	if (a->prio != b->prio)
+		return a->prio < b->prio;
+	if (a->it.due != b->it.due)
+		return a->it.due < b->it.due;
+	return a->it.order < b->it.order;
 }
 
 STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
@@ -289,8 +289,8 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 		if (!log->integs[i].paused)
 			refill(&log->integs[i], now);
 	while (!max_jobs || total < max_jobs) {
-		stg__item best, it;
-		int bprio = 0, p, have = 0;
+		stg__pick best, pk;
+		int have = 0;
 		uint32_t bi = 0;
 		stg__integ *in;
 		size_t n = 0, k, cap;
@@ -299,11 +299,10 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 		/* The most urgent due job among integrations that may send now. */
 		for (i = 0; i < log->ninteg; i++) {
 			stg__integ *x = &log->integs[i];
-			if (x->paused || budget(x) == 0 || !stg__sched_best(log, x, now, &it, &p))
+			if (x->paused || budget(x) == 0 || !stg__sched_best(log, x, now, &pk))
 				continue;
-			if (!have || more_urgent(p, &it, bprio, &best)) {
-				best = it;
-				bprio = p;
+			if (!have || more_urgent(&pk, &best)) {
+				best = pk;
 				bi = i;
 				have = 1;
 			}
@@ -325,16 +324,18 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 				*sent = total;
 			return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
 		}
-		while (n < cap && stg__sched_best(log, in, now, &it, &p)) {
-			stg__ent *e = stg__ent_at(log, it.ent);
+		/* The batch: the job chosen above, then the next ones of its integration. */
+		pk = best;
+		while (n < cap && (n == 0 || stg__sched_best(log, in, now, &pk))) {
+			stg__ent *e = stg__ent_at(log, pk.it.ent);
 			stg__job *j = stg__job_of(log, e);
-			stg__sched_pop(log, in, p);
-			idxs[n] = it.ent;
+			stg__sched_take(log, in, &pk);
+			idxs[n] = pk.it.ent;
 			stg__ent_set_job_state(e, STG_JOB_IN_FLIGHT);
 			j->sent = e->published;
 			last_attempt[n] = j->last_attempt;
 			j->last_attempt = now;
-			fill_job(log, it.ent, e, j, &jobs[n]);
+			fill_job(log, pk.it.ent, e, j, &jobs[n]);
 			stg_result_init(&results[n], STG_RESULT_VERSION);
 			n++;
 		}
@@ -493,11 +494,17 @@ STG_EXTERN int stg_log_pause(stg_log *log, const char *integration)
 	return STG_OK;
 }
 
+static int held_by_auth(const stg__ent *e, uint32_t integ)
+{
+	return stg__ent_live(e) && e->integ == integ && stg__ent_job_state(e) == STG_JOB_QUEUED &&
+	       e->error_class == STG_ERRCLASS_AUTH;
+}
+
 STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 {
-	uint32_t integ, i;
+	uint32_t integ, i, need[STG__PRIORITIES] = { 0 };
 	int64_t now;
-	int rc;
+	int rc, p;
 	stg_event ev;
 
 	STG__ENTER(log, "stg_log_resume");
@@ -505,15 +512,21 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 		return rc;
 	stg__log_flush_owed(log);
 	now = stg__log_now(log);
+	/* Room for every job it queues again, first: out of memory changes nothing. */
+	for (i = 0; i < log->nents; i++) {
+		const stg__ent *e = stg__ent_at(log, i);
+		if (held_by_auth(e, integ))
+			need[e->priority]++;
+	}
+	for (p = 0; p < STG__PRIORITIES; p++)
+		if (need[p] && (rc = stg__sched_reserve(log, integ, p, need[p])))
+			return stg__fail(log->errmsg, rc, "stg_log_resume: out of memory");
 	/* Clear the auth failures first: a stored auth failure pauses again at open. */
 	for (i = 0; i < log->nents; i++) {
 		stg__ent *e = stg__ent_at(log, i), ec;
 		stg__job jc;
-		if (!stg__ent_live(e) || e->integ != integ || stg__ent_job_state(e) != STG_JOB_QUEUED ||
-		    e->error_class != STG_ERRCLASS_AUTH)
+		if (!held_by_auth(e, integ))
 			continue;
-		if ((rc = stg__sched_reserve(log, integ, e->priority, 1)))
-			return stg__fail(log->errmsg, rc, "stg_log_resume: out of memory");
 		ec = *e;
 		jc = *stg__job_of(log, e);
 		ec.error_class = STG_ERRCLASS_NONE;

@@ -11,7 +11,9 @@
  *
  * Items are deleted lazily (an item is live while its entry's job is queued
  * or held and carries the item's order); stale ones are dropped when they
- * reach a head, or in bulk when a queue would otherwise grow.
+ * reach a head, or in bulk when a full queue is at least half stale (each
+ * queue counts its live items, so it knows without a scan; a job knows
+ * where its live item is).
  *
  * Orders are 32 bits, taken from one counter. Before it wraps, every queue is
  * renumbered in place (live items keep their relative order within their
@@ -107,6 +109,36 @@ static void sort_items(stg__item *v, uint32_t n)
 
 /* --------------------------------------------------------------- compact */
 
+static stg__queue *queue_of_slot(stg_log *log, const stg__ent *e, uint32_t qslot, int *in_heap)
+{
+	*in_heap = (qslot - 1) & 1;
+	return &log->integs[e->integ].q[(qslot - 1) >> 1];
+}
+
+/* The entry's job no longer has a live item where it had one. */
+static void unlive(stg_log *log, const stg__ent *e, stg__job *j)
+{
+	int in_heap;
+	stg__queue *q;
+
+	if (!j->qslot)
+		return;
+	q = queue_of_slot(log, e, j->qslot, &in_heap);
+	if (in_heap)
+		q->heap_live--;
+	else
+		q->run_live--;
+	j->qslot = 0;
+}
+
+void stg__sched_forget(stg_log *log, uint32_t idx)
+{
+	const stg__ent *e = stg__ent_at(log, idx);
+
+	if (e->job)
+		unlive(log, e, &log->jobs.v[e->job - 1]);
+}
+
 static void compact_run(const stg_log *log, stg__queue *q)
 {
 	uint32_t i, kept = 0;
@@ -148,13 +180,26 @@ static int grow(stg_log *log, stg__item **v, uint32_t *cap, uint32_t len, uint32
 	return STG_OK;
 }
 
+/*
+ * Room for n more. A full run is compacted when at least half of it is
+ * stale, slid down when at least half of the array is already consumed,
+ * and grown otherwise: each costs O(len) only after O(len) pushes or pops,
+ * so pushes stay O(1) amortised.
+ */
 static int run_reserve(stg_log *log, stg__queue *q, uint32_t n)
 {
+	uint32_t held = q->len - q->head;
+
 	if (q->cap - q->len >= n)
 		return STG_OK;
-	compact_run(log, q);
-	/* Grow anyway when still over half full, so compaction stays rare. */
-	if (q->cap - q->len >= n && q->len < q->cap / 2)
+	if (held - q->run_live >= held / 2 && held) {
+		compact_run(log, q);
+	} else if (q->head >= q->len / 2) {
+		memmove(q->run, q->run + q->head, (size_t)held * sizeof *q->run);
+		q->len = held;
+		q->head = 0;
+	}
+	if (q->cap - q->len >= n)
 		return STG_OK;
 	return grow(log, &q->run, &q->cap, q->len, n);
 }
@@ -163,21 +208,23 @@ static int heap_reserve(stg_log *log, stg__queue *q, uint32_t n)
 {
 	if (q->hcap - q->hlen >= n)
 		return STG_OK;
-	compact_heap(log, q);
-	if (q->hcap - q->hlen >= n && q->hlen < q->hcap / 2)
+	if (q->hlen && q->hlen - q->heap_live >= q->hlen / 2)
+		compact_heap(log, q);
+	if (q->hcap - q->hlen >= n)
 		return STG_OK;
 	return grow(log, &q->heap, &q->hcap, q->hlen, n);
 }
 
-int stg__sched_reserve(stg_log *log, uint32_t integ, int prio, uint32_t n)
+int stg__sched_reserve_slow(stg_log *log, uint32_t integ, int prio, uint32_t n)
 {
 	stg__integ *in = &log->integs[integ];
 	int p;
 
 	for (p = 0; p < STG__PRIORITIES; p++) {
-		if (prio >= 0 && p != prio)
+		stg__queue *q = &in->q[p];
+		if ((prio >= 0 && p != prio) || (q->cap - q->len >= n && q->hcap - q->hlen >= n))
 			continue;
-		if (run_reserve(log, &in->q[p], n) || heap_reserve(log, &in->q[p], n))
+		if (run_reserve(log, q, n) || heap_reserve(log, q, n))
 			return STG_ENOMEM;
 	}
 	return STG_OK;
@@ -191,6 +238,8 @@ static void renumber_queue(stg_log *log, stg__queue *q)
 
 	compact_run(log, q);
 	compact_heap(log, q);
+	q->run_live = q->len;
+	q->heap_live = q->hlen;
 	sort_items(q->heap, q->hlen);
 	/* Merge the two sorted sequences, numbering as they come. */
 	for (r = 0; r < q->len || h < q->hlen;) {
@@ -224,6 +273,7 @@ void stg__sched_push(stg_log *log, uint32_t idx, int64_t now)
 	stg__queue *q = &log->integs[e->integ].q[e->priority];
 	stg__item it;
 
+	unlive(log, e, j); /* its earlier item, if any, is stale from here */
 	if (STG__UNLIKELY(log->order_counter == UINT32_MAX))
 		renumber(log);
 	j->order = ++log->order_counter;
@@ -234,9 +284,13 @@ void stg__sched_push(stg_log *log, uint32_t idx, int64_t now)
 	 * the item keeps the run sorted. */
 	if (it.due <= now && (q->head == q->len || q->run[q->len - 1].due <= it.due)) {
 		q->run[q->len++] = it;
+		q->run_live++;
+		j->qslot = 1 + 2 * e->priority;
 	} else {
 		q->heap[q->hlen] = it;
 		sift_up(q->heap, q->hlen++);
+		q->heap_live++;
+		j->qslot = 2 + 2 * e->priority;
 	}
 }
 
@@ -257,31 +311,34 @@ static const stg__item *queue_head(stg_log *log, stg__queue *q, int *from_heap)
 	return q->hlen ? &q->heap[0] : NULL;
 }
 
-int stg__sched_best(stg_log *log, stg__integ *in, int64_t now, stg__item *out, int *prio)
+int stg__sched_best(stg_log *log, stg__integ *in, int64_t now, stg__pick *out)
 {
-	int p, from_heap;
+	int p;
 
 	for (p = 0; p < STG__PRIORITIES; p++) {
-		const stg__item *h = queue_head(log, &in->q[p], &from_heap);
+		const stg__item *h;
+		if (in->q[p].head == in->q[p].len && !in->q[p].hlen)
+			continue;
+		h = queue_head(log, &in->q[p], &out->from_heap);
 		if (h && h->due <= now) {
-			*out = *h;
-			*prio = p;
+			out->it = *h;
+			out->prio = p;
 			return 1;
 		}
 	}
 	return 0;
 }
 
-void stg__sched_pop(stg_log *log, stg__integ *in, int prio)
+void stg__sched_take(stg_log *log, stg__integ *in, const stg__pick *pk)
 {
-	stg__queue *q = &in->q[prio];
-	int from_heap;
+	stg__queue *q = &in->q[pk->prio];
 
-	if (!queue_head(log, q, &from_heap))
-		return;
-	if (from_heap) {
+	log->jobs.v[stg__ent_at(log, pk->it.ent)->job - 1].qslot = 0;
+	if (pk->from_heap) {
+		q->heap_live--;
 		heap_pop(q);
 	} else {
+		q->run_live--;
 		/* The next jobs' entries are read soon, in an order the hardware
 		 * cannot guess: ask for them now. */
 		uint32_t ahead = q->head + 8;
