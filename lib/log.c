@@ -1047,31 +1047,34 @@ static int older_ack(const void *a, const void *b, void *ctx)
 	return (x > y) - (x < y);
 }
 
-/* In-place heapsort with a context (qsort_r is not portable C). */
+static void sift_idx(uint32_t *v, size_t n, size_t r, int (*cmp)(const void *, const void *, void *),
+                     void *ctx)
+{
+	for (;;) {
+		size_t l = 2 * r + 1, m = r;
+		uint32_t t;
+		if (l < n && cmp(&v[l], &v[m], ctx) > 0)
+			m = l;
+		if (l + 1 < n && cmp(&v[l + 1], &v[m], ctx) > 0)
+			m = l + 1;
+		if (m == r)
+			return;
+		t = v[r]; v[r] = v[m]; v[m] = t;
+		r = m;
+	}
+}
+
+/* In-place heapsort with a context (qsort_r is not portable C): the heap is
+ * built once, then each maximum moves to the end, O(n log n). */
 static void sort_idx(uint32_t *v, size_t n, int (*cmp)(const void *, const void *, void *), void *ctx)
 {
 	size_t i, end;
 
+	for (i = n / 2; i-- > 0;)
+		sift_idx(v, n, i, cmp, ctx);
 	for (end = n; end > 1; end--) {
-		/* build/restore a max-heap over v[0..end) then move the max to the end */
-		for (i = end / 2; i-- > 0;) {
-			size_t r = i;
-			for (;;) {
-				size_t l = 2 * r + 1, m = r;
-				uint32_t t;
-				if (l < end && cmp(&v[l], &v[m], ctx) > 0)
-					m = l;
-				if (l + 1 < end && cmp(&v[l + 1], &v[m], ctx) > 0)
-					m = l + 1;
-				if (m == r)
-					break;
-				t = v[r]; v[r] = v[m]; v[m] = t;
-				r = m;
-			}
-		}
-		{
-			uint32_t t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
-		}
+		uint32_t t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
+		sift_idx(v, end - 1, 0, cmp, ctx);
 	}
 }
 

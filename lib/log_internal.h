@@ -66,6 +66,7 @@ typedef struct stg__queue {
 	stg__item *heap;  /* min-heap by (due, order) */
 	uint32_t hlen, hcap;
 	uint32_t run_live, heap_live; /* live items (the rest are stale) */
+	uint32_t rn_run, rn_heap;     /* cursors while renumbering (sched.c) */
 } stg__queue;
 
 #define STG__PRIORITIES 3

@@ -15,11 +15,11 @@
  * queue counts its live items, so it knows without a scan; a job knows
  * where its live item is).
  *
- * Orders are 32 bits, taken from one counter. Before it wraps, every queue is
- * renumbered in place (live items keep their relative order within their
- * queue), so orders stay unique among live items and comparable without
- * wrap-around arithmetic; the cost, O(n log n) once per 2^32 schedules, is
- * nothing amortised.
+ * Orders are 32 bits, taken from one counter. Before it wraps, the live
+ * items are renumbered in place, keeping their relative order, so orders
+ * stay unique among live items and comparable without wrap-around
+ * arithmetic; the cost, O(n log n + n * queues) once per 2^32 schedules,
+ * is nothing amortised.
  */
 #include "log_internal.h"
 
@@ -79,31 +79,40 @@ static void heap_pop(stg__queue *q)
 		sift_down(q->heap, q->hlen, 0);
 }
 
-/* Ascending sort in place (heapsort on a max-heap): a sorted array is also
- * a valid min-heap, and renumbering walks it in order. */
-static void sort_items(stg__item *v, uint32_t n)
+typedef int (*less_fn)(const stg__item *, const stg__item *);
+
+static int order_less(const stg__item *a, const stg__item *b)
+{
+	return a->order < b->order;
+}
+
+static void sort_sift(stg__item *v, uint32_t n, uint32_t r, less_fn less)
+{
+	for (;;) {
+		uint32_t l = 2 * r + 1, m = r;
+		stg__item t;
+		if (l < n && less(&v[m], &v[l]))
+			m = l;
+		if (l + 1 < n && less(&v[m], &v[l + 1]))
+			m = l + 1;
+		if (m == r)
+			return;
+		t = v[r]; v[r] = v[m]; v[m] = t;
+		r = m;
+	}
+}
+
+/* Ascending heapsort in place (no memory to ask for where nothing may fail).
+ * Sorted by before(), an array is also a valid min-heap. */
+static void sort_items(stg__item *v, uint32_t n, less_fn less)
 {
 	uint32_t i, end;
 
+	for (i = n / 2; i-- > 0;)
+		sort_sift(v, n, i, less);
 	for (end = n; end > 1; end--) {
-		for (i = end / 2; i-- > 0;) {
-			uint32_t r = i;
-			for (;;) {
-				uint32_t l = 2 * r + 1, m = r;
-				stg__item t;
-				if (l < end && before(&v[m], &v[l]))
-					m = l;
-				if (l + 1 < end && before(&v[m], &v[l + 1]))
-					m = l + 1;
-				if (m == r)
-					break;
-				t = v[r]; v[r] = v[m]; v[m] = t;
-				r = m;
-			}
-		}
-		{
-			stg__item t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
-		}
+		stg__item t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
+		sort_sift(v, end - 1, 0, less);
 	}
 }
 
@@ -232,36 +241,59 @@ int stg__sched_reserve_slow(stg_log *log, uint32_t integ, int prio, uint32_t n)
 
 /* -------------------------------------------------------------- renumber */
 
-static void renumber_queue(stg_log *log, stg__queue *q)
-{
-	uint32_t r, h = 0;
-
-	compact_run(log, q);
-	compact_heap(log, q);
-	q->run_live = q->len;
-	q->heap_live = q->hlen;
-	sort_items(q->heap, q->hlen);
-	/* Merge the two sorted sequences, numbering as they come. */
-	for (r = 0; r < q->len || h < q->hlen;) {
-		stg__item *it;
-		if (h == q->hlen || (r < q->len && before(&q->run[r], &q->heap[h])))
-			it = &q->run[r++];
-		else
-			it = &q->heap[h++];
-		it->order = ++log->order_counter;
-		log->jobs.v[stg__ent_at(log, it->ent)->job - 1].order = it->order;
-	}
-}
-
+/*
+ * New orders 1..n for the n live items of all queues, in the order of the
+ * old ones, so every comparison (within a queue and between the heads of
+ * different integrations) comes out as before. No memory is asked for:
+ * each part is sorted by order in place, the parts are merged by scanning
+ * their heads (parts are few: two per queue), then sorted back.
+ */
 static void renumber(stg_log *log)
 {
 	uint32_t i;
 	int p;
 
-	log->order_counter = 0;
 	for (i = 0; i < log->ninteg; i++)
-		for (p = 0; p < STG__PRIORITIES; p++)
-			renumber_queue(log, &log->integs[i].q[p]);
+		for (p = 0; p < STG__PRIORITIES; p++) {
+			stg__queue *q = &log->integs[i].q[p];
+			compact_run(log, q);
+			compact_heap(log, q);
+			q->run_live = q->len;
+			q->heap_live = q->hlen;
+			sort_items(q->run, q->len, order_less);
+			sort_items(q->heap, q->hlen, order_less);
+			q->rn_run = q->rn_heap = 0;
+		}
+	log->order_counter = 0;
+	for (;;) {
+		stg__item *next = NULL;
+		uint32_t *cursor = NULL;
+		for (i = 0; i < log->ninteg; i++)
+			for (p = 0; p < STG__PRIORITIES; p++) {
+				stg__queue *q = &log->integs[i].q[p];
+				if (q->rn_run < q->len && (!next || q->run[q->rn_run].order < next->order)) {
+					next = &q->run[q->rn_run];
+					cursor = &q->rn_run;
+				}
+				if (q->rn_heap < q->hlen && (!next || q->heap[q->rn_heap].order < next->order)) {
+					next = &q->heap[q->rn_heap];
+					cursor = &q->rn_heap;
+				}
+			}
+		if (!next)
+			break;
+		next->order = ++log->order_counter;
+		log->jobs.v[stg__ent_at(log, next->ent)->job - 1].order = next->order;
+		++*cursor;
+	}
+	/* Relative orders held: sorted by (due, order), the run is what it was
+	 * and the heap a valid heap. */
+	for (i = 0; i < log->ninteg; i++)
+		for (p = 0; p < STG__PRIORITIES; p++) {
+			stg__queue *q = &log->integs[i].q[p];
+			sort_items(q->run, q->len, before);
+			sort_items(q->heap, q->hlen, before);
+		}
 }
 
 /* ----------------------------------------------------------------- queue */
