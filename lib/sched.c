@@ -203,7 +203,7 @@ static int run_reserve(stg_log *log, stg__queue *q, uint32_t n)
 		return STG_OK;
 	if (held - q->run_live >= held / 2 && held) {
 		compact_run(log, q);
-	} else if (q->head >= q->len / 2) {
+	} else if (q->head && q->head >= q->len / 2) {
 		memmove(q->run, q->run + q->head, (size_t)held * sizeof *q->run);
 		q->len = held;
 		q->head = 0;
