@@ -305,9 +305,11 @@ void stg__sched_push(stg_log *log, uint32_t idx, int64_t now)
 	stg__queue *q = &log->integs[e->integ].q[e->priority];
 	stg__item it;
 
-	unlive(log, e, j); /* its earlier item, if any, is stale from here */
+	/* Renumber first: until the new order is taken, an earlier item of this
+	 * job still counts as live there. */
 	if (STG__UNLIKELY(log->order_counter == UINT32_MAX))
 		renumber(log);
+	unlive(log, e, j); /* its earlier item, if any, is stale from here */
 	j->order = ++log->order_counter;
 	it.due = j->due;
 	it.ent = idx;

@@ -4,7 +4,8 @@
  * hand out jobs in exactly the order it would have without the wrap. The
  * same scenario runs twice, once with the counter set just below the wrap
  * (through the internal header: the tests link the static library), and
- * the two sequences of jobs must be equal.
+ * the two sequences of jobs must be equal. Along the way each queue's count
+ * of live items is checked against its items.
  */
 #include <criterion/criterion.h>
 
@@ -49,9 +50,41 @@ static void submit(stg_log *log, const char *sku, int64_t available, int64_t seq
 	cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK, "%s", stg_log_errmsg(log));
 }
 
+/* Each queue's count of live items matches its items (sched.c decides
+ * between compacting and growing on these counts). */
+static void check_counts(const stg_log *log)
+{
+	uint32_t i, k;
+	int p;
+
+	for (i = 0; i < log->ninteg; i++)
+		for (p = 0; p < STG__PRIORITIES; p++) {
+			const stg__queue *q = &log->integs[i].q[p];
+			uint32_t run = 0, heap = 0;
+			for (k = q->head; k < q->len + q->hlen; k++) {
+				const stg__item *it = k < q->len ? &q->run[k] : &q->heap[k - q->len];
+				const stg__ent *e = stg__ent_at(log, it->ent);
+				int js = stg__ent_job_state(e);
+				if (stg__ent_live(e) && e->job && (js == STG_JOB_QUEUED || js == STG_JOB_HELD) &&
+				    log->jobs.v[e->job - 1].order == it->order) {
+					if (k < q->len)
+						run++;
+					else
+						heap++;
+				}
+			}
+			cr_assert_eq(run, q->run_live, "integration %u priority %d: %u live in the run, "
+			             "counted %u", i, p, run, q->run_live);
+			cr_assert_eq(heap, q->heap_live, "integration %u priority %d: %u live in the heap, "
+			             "counted %u", i, p, heap, q->heap_live);
+		}
+}
+
 static void pump(stg_log *log, size_t max)
 {
+	check_counts(log);
 	cr_assert_eq(stg_log_pump(log, max, NULL), STG_OK, "%s", stg_log_errmsg(log));
+	check_counts(log);
 }
 
 /* Returns the order counter at the end. */
@@ -105,18 +138,22 @@ Test(sched, order_wrap_keeps_the_pump_order)
 {
 	static char plain[MAX_SENT][16];
 	size_t nplain, i;
-	uint32_t end;
+	uint32_t pushes, end, off;
 
-	end = scenario(0);
-	cr_assert_lt(end, 1000u);
+	pushes = scenario(0); /* orders taken: one per push */
+	cr_assert_lt(pushes, 1000u);
 	nplain = nsent;
 	memcpy(plain, sent, sizeof plain);
 	cr_assert_gt(nplain, 40u);
 
-	end = scenario(UINT32_MAX - 10);
-	cr_assert_lt(end, 1000u, "the counter wrapped (renumbered), ending at %u", end);
-	cr_assert_eq(nsent, nplain);
-	for (i = 0; i < nsent; i++)
-		cr_assert_str_eq(sent[i], plain[i], "job %zu: %s with the wrap, %s without", i, sent[i],
-		                 plain[i]);
+	/* The wrap at every point of the scenario: a new job, a reschedule
+	 * (the job's earlier item still there), a retry, a follow-up. */
+	for (off = 1; off < pushes; off++) {
+		end = scenario(UINT32_MAX - off);
+		cr_assert_lt(end, 1000u, "the counter wrapped (renumbered), ending at %u", end);
+		cr_assert_eq(nsent, nplain);
+		for (i = 0; i < nsent; i++)
+			cr_assert_str_eq(sent[i], plain[i], "wrap %u before the end: job %zu is %s, %s without",
+			                 off, i, sent[i], plain[i]);
+	}
 }
