@@ -16,10 +16,12 @@
 #  define STG__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #  define STG__LIKELY(x) __builtin_expect(!!(x), 1)
 #  define STG__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#  define STG__PREFETCH(p) __builtin_prefetch(p)
 #else
 #  define STG__PRINTF(f, a)
 #  define STG__LIKELY(x) (x)
 #  define STG__UNLIKELY(x) (x)
+#  define STG__PREFETCH(p) ((void)(p))
 #endif
 
 /* Length of the per-handle message buffers. */

@@ -1,7 +1,8 @@
 /*
- * The integration log: opening and loading, integrations, the entry index,
- * write-through to storage, and the host calls that change entries (submit,
- * pause/resume, catalogued, reprocess, remove, expire, flush).
+ * The integration log: opening and loading, integrations, write-through to
+ * storage, and the host calls that change entries (submit, remove, expire,
+ * flush). The entry table, the index, the job and problem records and the
+ * due queues have files of their own (see log_internal.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "log_internal.h"
@@ -44,8 +45,13 @@ void stg__log_event(stg_log *log, stg_event *ev)
 
 int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32_t *out)
 {
-	uint32_t i;
+	uint32_t i = log->last_integ;
 
+	/* Consecutive calls are mostly for one integration: try it first. */
+	if (i < log->ninteg && log->integs[i].len == len && memcmp(log->integs[i].name, name, len) == 0) {
+		*out = i;
+		return 1;
+	}
 	/* Integrations are few (marketplace connections): a scan beats a hash. */
 	for (i = 0; i < log->ninteg; i++)
 		if (log->integs[i].len == len && memcmp(log->integs[i].name, name, len) == 0) {
@@ -56,13 +62,16 @@ int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32
 }
 
 /* Find or create; the name was validated by the caller. */
-int stg__log_get_integ(stg_log *log, const char *name, uint32_t *out)
+int stg__log_get_integ(stg_log *log, const char *name, size_t len, uint32_t *out)
 {
-	size_t len = strlen(name);
 	stg__integ *in;
 
-	if (stg__log_find_integ(log, name, len, out))
+	if (stg__log_find_integ(log, name, len, out)) {
+		log->last_integ = *out;
 		return STG_OK;
+	}
+	if (log->ninteg >= STG__MAX_INTEG)
+		return STG_ENOMEM; /* entries keep 16-bit integration ids */
 	if (log->ninteg == log->integ_cap) {
 		uint32_t ncap = log->integ_cap ? log->integ_cap * 2 : 4;
 		stg__integ *n = stg__realloc(&log->alloc, log->integs, ncap * sizeof *n);
@@ -88,169 +97,24 @@ const stg_policy *stg__log_policy(const stg_log *log, uint32_t integ)
 	return p ? p : log->default_policy;
 }
 
-/* ----------------------------------------------------------- entry index */
-
-static uint64_t key_hash(uint32_t integ, const char *sku, size_t len)
-{
-	return stg__hash(sku, len, (uint64_t)integ * 0x9e3779b97f4a7c15ull);
-}
-
 int stg__log_find(const stg_log *log, uint32_t integ, const char *sku, size_t len, uint32_t *out)
 {
-	uint64_t h;
-	size_t mask, i;
+	stg__key k;
 
-	if (!log->slots_cap)
-		return 0;
-	h = key_hash(integ, sku, len);
-	mask = log->slots_cap - 1;
-	for (i = (size_t)h & mask; log->slots[i]; i = (i + 1) & mask) {
-		const stg__ent *e = &log->ents[log->slots[i] - 1];
-		if (e->hash == h && e->integ == integ && e->sku_len == len &&
-		    memcmp(e->sku, sku, len) == 0) {
-			*out = log->slots[i] - 1;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static int index_grow(stg_log *log)
-{
-	size_t ncap = log->slots_cap ? log->slots_cap * 2 : 64, i;
-	uint32_t *ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
-
-	if (!ns)
-		return STG_ENOMEM;
-	for (i = 0; i < log->slots_cap; i++) {
-		size_t j;
-		if (!log->slots[i])
-			continue;
-		j = (size_t)log->ents[log->slots[i] - 1].hash & (ncap - 1);
-		while (ns[j])
-			j = (j + 1) & (ncap - 1);
-		ns[j] = log->slots[i];
-	}
-	stg__free(&log->alloc, log->slots);
-	log->slots = ns;
-	log->slots_cap = ncap;
-	return STG_OK;
-}
-
-/* Make room for one more entry: a free slot in the array and in the index. */
-static int reserve_entry(stg_log *log)
-{
-	if ((size_t)(log->live + 1) * 4 > log->slots_cap * 3 && index_grow(log))
-		return STG_ENOMEM;
-	if (log->free_head == STG__NO_FREE && log->nents == log->ents_cap) {
-		uint32_t ncap;
-		stg__ent *n;
-		if (log->ents_cap >= UINT32_MAX / 2)
-			return STG_ENOMEM;
-		ncap = log->ents_cap ? log->ents_cap * 2 : 64;
-		n = stg__realloc(&log->alloc, log->ents, (size_t)ncap * sizeof *n);
-		if (!n)
-			return STG_ENOMEM;
-		log->ents = n;
-		log->ents_cap = ncap;
-	}
-	return STG_OK;
-}
-
-/* Take the reserved slot for a new entry (cannot fail after reserve_entry). */
-static uint32_t insert_entry(stg_log *log, const stg__ent *proto)
-{
-	uint32_t idx, gen = 0;
-	size_t mask = log->slots_cap - 1, i;
-
-	if (log->free_head != STG__NO_FREE) {
-		idx = log->free_head;
-		log->free_head = log->ents[idx].next_free;
-		gen = log->ents[idx].gen + 1;
-	} else {
-		idx = log->nents++;
-	}
-	log->ents[idx] = *proto;
-	log->ents[idx].gen = gen;
-	log->ents[idx].live = 1;
-	for (i = (size_t)proto->hash & mask; log->slots[i]; i = (i + 1) & mask)
-		;
-	log->slots[i] = idx + 1;
-	log->live++;
-	return idx;
-}
-
-static void delete_entry(stg_log *log, uint32_t idx)
-{
-	stg__ent *e = &log->ents[idx];
-	size_t mask = log->slots_cap - 1, i, j;
-
-	for (i = (size_t)e->hash & mask; log->slots[i] != idx + 1; i = (i + 1) & mask)
-		;
-	log->slots[i] = 0;
-	/* Backward shift (see strmap.c). */
-	for (j = (i + 1) & mask; log->slots[j]; j = (j + 1) & mask) {
-		size_t home = (size_t)log->ents[log->slots[j] - 1].hash & mask;
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			log->slots[i] = log->slots[j];
-			log->slots[j] = 0;
-			i = j;
-		}
-	}
-	stg__free(&log->alloc, e->sku);
-	stg__free(&log->alloc, e->message);
-	e->sku = e->message = NULL;
-	stg__log_clear_dirty(log, idx);
-	e->live = 0;
-	e->gen++;
-	e->next_free = log->free_head;
-	log->free_head = idx;
-	log->live--;
+	stg__key_make(&k, integ, sku, len);
+	return stg__index_find(log, &k, out);
 }
 
 /* --------------------------------------------------------------- storage */
 
-void stg__log_to_entry(const stg_log *log, const stg__ent *e, int64_t now, stg_entry *out)
-{
-	memset(out, 0, sizeof *out);
-	out->version = STG_ENTRY_VERSION;
-	out->status = e->status;
-	out->integration = log->integs[e->integ].name;
-	out->sku = e->sku;
-	out->message = e->message;
-	out->available = e->available;
-	out->published = e->published;
-	out->acked = e->acked;
-	out->sequence = e->sequence;
-	out->changed_at = e->changed_at;
-	out->job_since = e->job_since;
-	out->first_failed_at = e->first_failed_at;
-	out->last_attempt_at = e->last_attempt_at;
-	out->acked_at = e->acked_at;
-	out->next_attempt_at = e->next_attempt_at;
-	out->latency_ms = e->latency_ms;
-	out->job_id = e->job_id;
-	out->attempts = e->attempts;
-	out->job_attempts = e->job_attempts;
-	out->job_transient = e->job_transient;
-	out->job_state = e->job_state;
-	out->error_class = e->error_class;
-	out->http_status = e->http_status;
-	out->priority = e->priority;
-	out->reason = e->reason;
-	out->flags = e->flags & ~STG_ENTRY_LATE;
-	if (now && e->job_state != STG_JOB_NONE && now - e->job_since > log->latency_limit)
-		out->flags |= STG_ENTRY_LATE;
-}
-
-static int write_ent(stg_log *log, const stg__ent *e)
+int stg__log_write_view(stg_log *log, const stg__ent *e, const stg__job *j, const stg__prob *p)
 {
 	stg_entry out;
 	int rc;
 
 	if (!log->has_storage || !log->storage.write)
 		return STG_OK;
-	stg__log_to_entry(log, e, 0, &out);
+	stg__ent_view(log, e, j, p, 0, &out);
 	log->in_hook++;
 	rc = log->storage.write(&out, log->storage.payload);
 	log->in_hook--;
@@ -263,7 +127,8 @@ static int write_ent(stg_log *log, const stg__ent *e)
 
 int stg__log_write(stg_log *log, uint32_t idx)
 {
-	int rc = write_ent(log, &log->ents[idx]);
+	const stg__ent *e = stg__ent_at(log, idx);
+	int rc = stg__log_write_view(log, e, stg__job_of(log, e), stg__prob_of(log, e));
 
 	if (rc == STG_OK)
 		stg__log_clear_dirty(log, idx); /* its owed write, if any, just happened */
@@ -272,25 +137,27 @@ int stg__log_write(stg_log *log, uint32_t idx)
 
 void stg__log_clear_dirty(stg_log *log, uint32_t idx)
 {
-	stg__ent *e = &log->ents[idx];
+	stg__ent *e = stg__ent_at(log, idx);
 
-	if (e->dirty == 2)
+	if (!(e->bits & (STG__B_DIRTY | STG__B_DIRTY_UNLISTED)))
+		return;
+	if (e->bits & STG__B_DIRTY_UNLISTED)
 		log->dirty_unlisted--;
-	e->dirty = 0;
+	e->bits &= ~(STG__B_DIRTY | STG__B_DIRTY_UNLISTED);
 }
 
 void stg__log_mark_dirty(stg_log *log, uint32_t idx)
 {
-	stg__ent *e = &log->ents[idx];
+	stg__ent *e = stg__ent_at(log, idx);
 
-	if (e->dirty)
+	if (e->bits & (STG__B_DIRTY | STG__B_DIRTY_UNLISTED))
 		return;
 	if (log->ndirty == log->dirty_cap) {
 		size_t ncap = log->dirty_cap ? log->dirty_cap * 2 : 16;
 		uint32_t *n = stg__realloc(&log->alloc, log->dirty, ncap * sizeof *n);
 		if (!n) {
 			/* Cannot even remember it: fall back to a full rescan at flush time. */
-			e->dirty = 2;
+			e->bits |= STG__B_DIRTY_UNLISTED;
 			log->dirty_unlisted++;
 			return;
 		}
@@ -298,10 +165,10 @@ void stg__log_mark_dirty(stg_log *log, uint32_t idx)
 		log->dirty_cap = ncap;
 	}
 	log->dirty[log->ndirty++] = idx;
-	e->dirty = 1;
+	e->bits |= STG__B_DIRTY;
 }
 
-int stg__log_flush_owed(stg_log *log)
+int stg__log_flush_owed_slow(stg_log *log)
 {
 	size_t i, kept = 0;
 	uint32_t k;
@@ -309,8 +176,8 @@ int stg__log_flush_owed(stg_log *log)
 
 	for (i = 0; i < log->ndirty; i++) {
 		uint32_t idx = log->dirty[i];
-		stg__ent *e = &log->ents[idx];
-		if (!e->live || !e->dirty)
+		const stg__ent *e = stg__ent_at(log, idx);
+		if (!stg__ent_live(e) || !(e->bits & STG__B_DIRTY))
 			continue;
 		if (rc == STG_OK && stg__log_write(log, idx) == STG_OK)
 			continue;
@@ -320,8 +187,8 @@ int stg__log_flush_owed(stg_log *log)
 	log->ndirty = kept;
 	/* Entries that could not even be listed (out of memory) are found by scan. */
 	for (k = 0; log->dirty_unlisted && k < log->nents; k++) {
-		stg__ent *e = &log->ents[k];
-		if (!e->live || e->dirty != 2)
+		const stg__ent *e = stg__ent_at(log, k);
+		if (!stg__ent_live(e) || !(e->bits & STG__B_DIRTY_UNLISTED))
 			continue;
 		if (rc == STG_OK && stg__log_write(log, k) == STG_OK)
 			continue;
@@ -332,19 +199,68 @@ int stg__log_flush_owed(stg_log *log)
 
 static int remove_stored(stg_log *log, uint32_t idx)
 {
-	stg__ent *e = &log->ents[idx];
+	const stg__ent *e = stg__ent_at(log, idx);
+	const char *name = log->integs[e->integ].name;
 	int rc;
 
 	if (!log->has_storage || !log->storage.remove)
 		return STG_OK;
 	log->in_hook++;
-	rc = log->storage.remove(log->integs[e->integ].name, e->sku, log->storage.payload);
+	rc = log->storage.remove(name, stg__ent_sku(e), log->storage.payload);
 	log->in_hook--;
 	if (rc)
 		return stg__fail(log->errmsg, STG_ESTORAGE,
-		                 "storage remove of (%.100s, %.100s) failed: hook returned %d",
-		                 log->integs[e->integ].name, e->sku, rc);
+		                 "storage remove of (%.100s, %.100s) failed: hook returned %d", name,
+		                 stg__ent_sku(stg__ent_at(log, idx)), rc);
 	return STG_OK;
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+uint32_t stg__log_new_job_id(stg_log *log)
+{
+	return (uint32_t)++log->job_counter;
+}
+
+void stg__log_end_job(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	int64_t last = log->jobs.v[e->job - 1].last_attempt;
+	int32_t gap;
+
+	stg__jobs_release(log, e->job - 1);
+	e->job = 0;
+	stg__ent_set_job_state(e, STG_JOB_NONE);
+	if (!e->prob && stg__gap32(e->acked_at, last, &gap)) {
+		e->ack_delay = gap;
+		return;
+	}
+	stg__prob_need(log, idx)->last_attempt_at = last;
+}
+
+static void delete_entry(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+
+	stg__index_delete(log, idx);
+	stg__sched_forget(log, idx);
+	if (e->job)
+		stg__jobs_release(log, e->job - 1);
+	e->job = 0;
+	stg__prob_drop(log, idx);
+	stg__log_clear_dirty(log, idx);
+	stg__ent_free_sku(log, e);
+	stg__ents_release(log, idx);
+}
+
+void stg__log_trim(stg_log *log)
+{
+	uint32_t i;
+
+	stg__jobs_trim(log);
+	stg__probs_trim(log);
+	for (i = 0; i < log->ninteg; i++)
+		stg__sched_trim(log, &log->integs[i]);
 }
 
 /* ------------------------------------------------------------ open/close */
@@ -378,10 +294,13 @@ static int load_sink(void *ctx, const stg_entry *in)
 
 static int load_entry(stg_log *log, const stg_entry *in)
 {
-	size_t ilen, slen, mlen = 0;
-	uint32_t integ, idx;
+	size_t ilen, slen;
+	uint32_t integ, idx, msg = 0;
+	unsigned flags;
+	int32_t gap = 0;
+	int has_job, need_prob, rc;
 	stg__ent e;
-	int rc;
+	stg__key k;
 
 	if (!in)
 		return stg__fail(log->errmsg, STG_ECORRUPT, "stg_log_open: the load gave a NULL entry");
@@ -402,75 +321,94 @@ static int load_entry(stg_log *log, const stg_entry *in)
 		return stg__fail(log->errmsg, STG_ECORRUPT,
 		                 "stg_log_open: stored entry (%.100s, %.100s) has fields out of range",
 		                 in->integration, in->sku);
-	if ((rc = stg__log_get_integ(log, in->integration, &integ)))
+	if ((rc = stg__log_get_integ(log, in->integration, ilen, &integ)))
 		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
-	if (stg__log_find(log, integ, in->sku, slen, &idx))
+	stg__key_make(&k, integ, in->sku, slen);
+	if (stg__index_find(log, &k, &idx))
 		return stg__fail(log->errmsg, STG_ECORRUPT,
 		                 "stg_log_open: entry (%.100s, %.100s) stored twice", in->integration,
 		                 in->sku);
-	if ((rc = reserve_entry(log)))
+	has_job = in->job_state != STG_JOB_NONE;
+	flags = in->flags & ~STG_ENTRY_LATE;
+	/* What the hot entry cannot hold goes to a problem record. */
+	need_prob = (in->message && in->message[0]) || in->http_status || in->attempts ||
+	            in->first_failed_at || (flags & ~STG__FLAGS_MASK) ||
+	            !stg__latency_fits(in->latency_ms) ||
+	            (!has_job && !stg__gap32(in->acked_at, in->last_attempt_at, &gap));
+	if ((rc = stg__ents_reserve(log)) || (need_prob && (rc = stg__probs_reserve(log, 1))) ||
+	    (has_job && (rc = stg__jobs_reserve(log, 1))))
 		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
+	if (in->message && in->message[0] && !(msg = stg__msg_intern(log, in->message)))
+		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_open: out of memory");
 	memset(&e, 0, sizeof e);
-	e.integ = integ;
-	e.sku_len = (uint32_t)slen;
-	e.hash = key_hash(integ, in->sku, slen);
-	e.sku = stg__strdup(&log->alloc, in->sku, slen);
-	if (in->message) {
-		while (mlen < STG_MESSAGE_MAX && in->message[mlen])
-			mlen++;
-		if (mlen)
-			e.message = stg__strdup(&log->alloc, in->message, mlen);
-	}
-	if (!e.sku || (mlen && !e.message)) {
-		stg__free(&log->alloc, e.sku);
-		stg__free(&log->alloc, e.message);
+	if (stg__ent_set_sku(log, &e, in->sku, slen)) {
+		stg__msg_release(log, msg);
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_open: out of memory");
 	}
+	e.integ = (uint16_t)integ;
 	e.available = in->available;
 	e.published = in->published;
 	e.acked = in->acked;
 	e.sequence = in->sequence;
 	e.changed_at = in->changed_at;
-	e.job_since = in->job_since;
-	e.first_failed_at = in->first_failed_at;
-	e.last_attempt_at = in->last_attempt_at;
 	e.acked_at = in->acked_at;
-	e.next_attempt_at = in->next_attempt_at;
-	e.latency_ms = in->latency_ms;
-	e.job_id = in->job_id;
-	e.attempts = in->attempts;
-	e.job_attempts = in->job_attempts;
-	e.job_transient = in->job_transient;
-	e.status = (uint8_t)in->status;
+	stg__ent_set_latency(&e, stg__latency_fits(in->latency_ms) ? in->latency_ms : STG__LAT_WIDE);
+	e.status = (unsigned)in->status;
+	e.error_class = (unsigned)in->error_class;
+	e.priority = (unsigned)in->priority;
+	e.reason = (unsigned)in->reason;
+	e.flags = flags & STG__FLAGS_MASK;
+	e.bits |= STG__B_LIVE;
+	if (!has_job)
+		e.ack_delay = gap;
 	/* A job handed out before the stop may never have arrived: send it again. */
-	e.job_state = (uint8_t)(in->job_state == STG_JOB_IN_FLIGHT ? STG_JOB_QUEUED : in->job_state);
-	e.error_class = (uint8_t)in->error_class;
-	e.http_status = (uint16_t)in->http_status;
-	e.priority = (uint8_t)in->priority;
-	e.reason = (uint8_t)in->reason;
-	e.flags = in->flags & ~STG_ENTRY_LATE;
+	stg__ent_set_job_state(&e, in->job_state == STG_JOB_IN_FLIGHT ? STG_JOB_QUEUED : in->job_state);
 	if ((in->job_id >> 32) >= log->job_counter)
 		log->job_counter = (in->job_id >> 32) + 1;
-	insert_entry(log, &e);
+
+	idx = stg__ents_take(log);
+	*stg__ent_at(log, idx) = e;
+	stg__index_insert(log, k.hash, idx);
+	if (has_job) {
+		uint32_t kj = stg__jobs_take(log, idx);
+		stg__job *j = &log->jobs.v[kj];
+		j->since = in->job_since;
+		j->due = in->next_attempt_at;
+		j->last_attempt = in->last_attempt_at;
+		j->attempts = in->job_attempts;
+		j->transient = in->job_transient;
+		stg__ent_at(log, idx)->job = kj + 1;
+	}
+	if (need_prob) {
+		stg__prob *p = stg__prob_need(log, idx);
+		p->msg = msg;
+		p->http_status = (uint16_t)in->http_status;
+		p->attempts = in->attempts;
+		p->first_failed_at = in->first_failed_at;
+		p->last_attempt_at = in->last_attempt_at;
+		p->latency_ms = in->latency_ms;
+		p->xflags = flags & ~STG__FLAGS_MASK;
+	}
 	return STG_OK;
 }
 
-/* After the load: ids for the jobs, heaps, pauses. */
+/* After the load: ids for the jobs, queues, pauses. */
 static int settle_loaded(stg_log *log)
 {
 	uint32_t i;
 	int rc;
 
 	for (i = 0; i < log->nents; i++) {
-		stg__ent *e = &log->ents[i];
-		if (!e->live || e->job_state == STG_JOB_NONE)
+		stg__ent *e = stg__ent_at(log, i);
+		if (!stg__ent_live(e) || !e->job)
 			continue;
-		e->job_id = (++log->job_counter << 32) | i;
-		if (e->job_state == STG_JOB_QUEUED && e->error_class == STG_ERRCLASS_AUTH)
+		e->job_id = stg__log_new_job_id(log);
+		if (stg__ent_job_state(e) == STG_JOB_QUEUED && e->error_class == STG_ERRCLASS_AUTH)
 			log->integs[e->integ].paused = 1;
-		if ((rc = stg__log_schedule_reserve(log, e->integ)))
+		if ((rc = stg__sched_reserve(log, e->integ, e->priority, 1)))
 			return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
-		stg__log_schedule(log, i);
+		/* Loaded jobs come in storage order, not due order: heap them. */
+		stg__sched_push(log, i, INT64_MIN);
 	}
 	return STG_OK;
 }
@@ -490,22 +428,19 @@ STG_EXTERN void stg_log_close(stg_log *log)
 		return;
 	}
 	a = log->alloc;
-	for (i = 0; i < log->nents; i++)
-		if (log->ents[i].live) {
-			stg__free(&a, log->ents[i].sku);
-			stg__free(&a, log->ents[i].message);
-		}
+	stg__ents_free(log);
+	stg__jobs_free(log);
+	stg__probs_free(log);
+	stg__msgs_free(log);
 	for (i = 0; i < log->ninteg; i++) {
 		stg__integ *in = &log->integs[i];
 		stg__free(&a, in->name);
 		stg_policy_free(in->policy);
-		stg__free(&a, in->waiting.items);
-		stg__free(&a, in->ready.items);
+		stg__sched_free(log, in);
 		stg__counters_free(log, &in->counters);
 	}
 	stg_policy_free(log->default_policy);
 	stg__free(&a, log->integs);
-	stg__free(&a, log->ents);
 	stg__free(&a, log->slots);
 	stg__free(&a, log->dirty);
 	stg__free(&a, log);
@@ -542,6 +477,8 @@ STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *opt)
 		return stg__fail(NULL, STG_ENOMEM, "stg_log_open: out of memory");
 	log->alloc = a;
 	log->free_head = STG__NO_FREE;
+	log->jobs.free_head = STG__NO_FREE;
+	log->msgs.free_head = STG__NO_FREE;
 	if ((rc = copy_hook(opt->storage, &log->storage, sizeof log->storage, STG_STORAGE_VERSION, "storage")) ||
 	    (rc = copy_hook(opt->transport, &log->transport, sizeof log->transport, STG_TRANSPORT_VERSION, "transport")) ||
 	    (rc = copy_hook(opt->clock, &log->clock, sizeof log->clock, STG_CLOCK_VERSION, "clock")) ||
@@ -636,7 +573,7 @@ STG_EXTERN int stg_log_set_policy(stg_log *log, const char *integration, const s
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_set_policy: NULL policy");
 	if (stg__policy_copy_with(&copy, policy, &log->alloc))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_policy: out of memory");
-	if (stg__log_get_integ(log, integration, &i)) {
+	if (stg__log_get_integ(log, integration, strlen(integration), &i)) {
 		stg_policy_free(copy);
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_policy: out of memory");
 	}
@@ -662,7 +599,7 @@ STG_EXTERN int stg_log_set_limits(stg_log *log, const char *integration, uint32_
 		return stg__fail(log->errmsg, STG_ERANGE,
 		                 "stg_log_set_limits: rate needs max_jobs > 0 and per_ms in 1..86400000 "
 		                 "(or both 0 for none)");
-	if (stg__log_get_integ(log, integration, &i))
+	if (stg__log_get_integ(log, integration, strlen(integration), &i))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_limits: out of memory");
 	in = &log->integs[i];
 	in->batch_size = batch_size;
@@ -689,88 +626,131 @@ static int job_priority(const stg_policy *p, int has_p0, int64_t p0, int64_t p1,
 	return STG_PRIORITY_NORMAL;
 }
 
-/* The index insert_entry() will take next. */
-static uint32_t next_idx(const stg_log *log)
+/* The clock, read at most once per call and only when a change needs it
+ * (a coalescing change with its own time does not). */
+static int64_t now_of(stg_log *log, int64_t *now)
 {
-	return log->free_head != STG__NO_FREE ? log->free_head : log->nents;
+	if (*now < 0)
+		*now = stg__log_now(log);
+	return *now;
 }
 
-static uint64_t new_job_id(stg_log *log, uint32_t idx)
+/*
+ * One change. Works on copies of the entry (and of its job record when that
+ * changes), writes them through, then commits them: everything that could
+ * fail (memory for a new entry, job record or queue item) is reserved
+ * before storage sees the change, so after a successful write nothing can
+ * fail any more. A change to an existing SKU allocates nothing unless a
+ * table has to grow.
+ */
+/* The checks of a change, without side effects: 0 when it is acceptable. */
+static int change_ok(const stg_submit *s, size_t *ilen, size_t *slen)
 {
-	return (++log->job_counter << 32) | idx;
+	return s->version == STG_SUBMIT_VERSION && stg__key_ok(s->integration, ilen) &&
+	       stg__key_ok(s->sku, slen) && !(s->flags & ~(unsigned)STG_CHANGE_NON_STOCK) &&
+	       (!s->category || stg__key_ok(s->category, NULL)) && s->changed_at >= 0;
 }
 
-static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res, int64_t now)
+/*
+ * One change. @pre is its key when the batch prepared it (checked, its
+ * integration known), else NULL. Works on copies of the entry (and of its
+ * job record when that changes), writes them through, then commits them:
+ * everything that could fail (memory for a new entry, job record or queue
+ * item) is reserved before storage sees the change, so after a successful
+ * write nothing can fail any more. A change to an existing SKU allocates
+ * nothing unless a table has to grow.
+ */
+static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res, int64_t *nowp,
+                      const stg__key *pre)
 {
 	size_t ilen, slen;
 	uint32_t integ, idx = 0;
 	const stg_policy *pol;
-	stg_evaluation to;
 	stg__counters *c;
-	stg__ent e, saved;
-	int found, rc, decision, reason, fresh_warning;
-	int64_t min;
+	stg__ent e, *ent = NULL;
+	stg__job j, *jold = NULL;
+	const stg__job *jview = NULL;
+	stg__key k;
+	int found, rc, decision, reason, fresh_warning, js, new_job = 0, resched = 0;
+	int64_t min, changed_at, pub;
+	unsigned warn;
 	int source;
 
-	if (s->version != STG_SUBMIT_VERSION)
-		return stg__fail(log->errmsg, STG_EVERSION, "stg_log_submit: submit version %u unknown",
-		                 s->version);
-	if (!stg__key_ok(s->integration, &ilen) || !stg__key_ok(s->sku, &slen))
-		return stg__fail(log->errmsg, STG_EINVAL,
-		                 "stg_log_submit: integration and sku must be 1 to %d bytes", STG_KEY_MAX);
-	if (s->flags & ~(unsigned)STG_CHANGE_NON_STOCK)
-		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: unknown flags 0x%x", s->flags);
-	if (s->category && !stg__key_ok(s->category, NULL))
-		return stg__fail(log->errmsg, STG_EINVAL,
-		                 "stg_log_submit: category must be NULL or 1 to %d bytes", STG_KEY_MAX);
-	if (s->changed_at < 0)
-		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: changed_at %lld is negative",
-		                 (long long)s->changed_at);
-	if ((rc = stg__log_get_integ(log, s->integration, &integ)))
-		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+	if (pre) {
+		k = *pre;
+		integ = k.integ;
+		slen = k.len;
+	} else {
+		if (STG__UNLIKELY(!change_ok(s, &ilen, &slen))) {
+			if (s->version != STG_SUBMIT_VERSION)
+				return stg__fail(log->errmsg, STG_EVERSION,
+				                 "stg_log_submit: submit version %u unknown", s->version);
+			if (!stg__key_ok(s->integration, &ilen) || !stg__key_ok(s->sku, &slen))
+				return stg__fail(log->errmsg, STG_EINVAL,
+				                 "stg_log_submit: integration and sku must be 1 to %d bytes",
+				                 STG_KEY_MAX);
+			if (s->flags & ~(unsigned)STG_CHANGE_NON_STOCK)
+				return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: unknown flags 0x%x",
+				                 s->flags);
+			if (s->category && !stg__key_ok(s->category, NULL))
+				return stg__fail(log->errmsg, STG_EINVAL,
+				                 "stg_log_submit: category must be NULL or 1 to %d bytes",
+				                 STG_KEY_MAX);
+			return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: changed_at %lld is negative",
+			                 (long long)s->changed_at);
+		}
+		if ((rc = stg__log_get_integ(log, s->integration, ilen, &integ)))
+			return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+		stg__key_make(&k, integ, s->sku, slen);
+	}
 	pol = stg__log_policy(log, integ);
 	c = &log->integs[integ].counters;
-	found = stg__log_find(log, integ, s->sku, slen, &idx);
+	found = stg__index_find(log, &k, &idx);
 	memset(res, 0, sizeof *res);
 
-	if (found && s->sequence < log->ents[idx].sequence) {
-		c->changes++;
-		c->stale++;
-		res->decision = STG_DECISION_STALE;
-		res->reason = STG_REASON_STALE;
-		res->priority = STG_PRIORITY_NORMAL;
-		res->published = log->ents[idx].published;
-		return STG_OK;
-	}
-	/* Everything that could fail is reserved before storage sees the change,
-	 * so that after a successful write nothing can fail any more. */
-	if (!found && (rc = reserve_entry(log)))
-		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
-	stg_policy_resolve_min(pol, s->sku, s->category, &min, &source);
-	stg__policy_eval(pol, min, source, s->available, &to);
-
 	if (found) {
-		saved = e = log->ents[idx];
+		ent = stg__ent_at(log, idx);
+		if (s->sequence < ent->sequence) {
+			c->changes++;
+			c->stale++;
+			res->decision = STG_DECISION_STALE;
+			res->reason = STG_REASON_STALE;
+			res->priority = STG_PRIORITY_NORMAL;
+			res->published = ent->published;
+			return STG_OK;
+		}
+		e = *ent;
 	} else {
+		if ((rc = stg__ents_reserve(log)))
+			return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
 		memset(&e, 0, sizeof e);
-		e.integ = integ;
-		e.sku_len = (uint32_t)slen;
-		e.hash = key_hash(integ, s->sku, slen);
-		e.latency_ms = -1;
+		e.integ = (uint16_t)integ;
+		stg__ent_set_latency(&e, -1);
 		e.priority = STG_PRIORITY_NORMAL;
-		memset(&saved, 0, sizeof saved);
+		e.bits = STG__B_LIVE;
 	}
-	fresh_warning = to.warnings && !(e.flags & STG_ENTRY_MIN_STOCK_REACHED);
+	stg__policy_resolve(pol, s->sku, s->category, &min, &source);
+	pub = stg__policy_pub(pol, min, s->available, &warn);
+	fresh_warning = warn && !(e.flags & STG_ENTRY_MIN_STOCK_REACHED);
+	changed_at = s->changed_at ? s->changed_at : now_of(log, nowp);
+	js = stg__ent_job_state(&e);
 
-	if (found && e.job_state != STG_JOB_NONE) {
+	if (js != STG_JOB_NONE) {
+		int prio;
 		/* One job per SKU: the newest quantity rides on the waiting one. */
 		decision = STG_DECISION_COALESCED;
 		reason = STG_REASON_COALESCED;
+		jold = &log->jobs.v[e.job - 1];
+		jview = jold;
 		/* The latency of a follow-up job starts at its oldest change. */
-		if (e.job_state == STG_JOB_IN_FLIGHT && e.published == e.sent && to.published != e.sent)
-			e.follow_since = s->changed_at ? s->changed_at : now;
-		e.priority = (uint8_t)job_priority(pol, (e.flags & STG_ENTRY_HAS_ACKED) != 0, e.acked,
-		                                   to.published, to.warnings);
+		if (js == STG_JOB_IN_FLIGHT && e.published == jold->sent && pub != jold->sent) {
+			j = *jold;
+			j.follow_since = changed_at;
+			jview = &j;
+		}
+		prio = job_priority(pol, (e.flags & STG_ENTRY_HAS_ACKED) != 0, e.acked, pub, warn);
+		resched = js != STG_JOB_IN_FLIGHT && prio != e.priority;
+		e.priority = (unsigned)prio;
 	} else {
 		int has_p0 = 0;
 		int64_t p0 = 0;
@@ -779,72 +759,86 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 			has_p0 = (e.flags & STG_ENTRY_HAS_ACKED) != 0;
 			p0 = e.acked;
 		} else if (found) {
-			stg_evaluation from;
-			stg__policy_eval(pol, min, source, e.available, &from);
+			unsigned w0;
 			has_p0 = 1;
-			p0 = from.published;
+			p0 = stg__policy_pub(pol, min, e.available, &w0);
 		}
 		if (found && e.status == STG_ENTRY_ERROR && !has_p0) {
 			decision = STG_DECISION_EXPORT;
 			reason = STG_REASON_AFTER_ERROR;
 		} else {
 			/* p0 may be an acknowledged quantity with no available behind
-			 * it, so the table is applied to published values directly. */
+			 * it, so the table is applied to published values directly.
+			 * The time since the last export matters to the heartbeat only. */
+			int64_t since = pol->heartbeat_ms && (e.flags & STG_ENTRY_HAS_ACKED)
+			                ? now_of(log, nowp) - e.acked_at : -1;
 			decision = stg__filter_table(pol, has_p0, (s->flags & STG_CHANGE_NON_STOCK) != 0,
-			                             p0, to.published,
-			                             (e.flags & STG_ENTRY_HAS_ACKED) ? now - e.acked_at : -1,
-			                             &reason);
+			                             p0, pub, since, &reason);
 		}
 		if (decision == STG_DECISION_EXPORT) {
-			e.job_attempts = e.job_transient = 0;
-			e.job_state = STG_JOB_QUEUED;
+			new_job = 1;
+			memset(&j, 0, sizeof j);
+			j.since = changed_at;
+			j.due = now_of(log, nowp);
+			/* Read before job_id takes the place of the acked_at gap. */
+			j.last_attempt = stg__ent_last_attempt(&e, NULL, found ? stg__prob_of(log, ent) : NULL);
+			j.ent = found ? idx : stg__ents_next(log);
+			j.used = 1;
+			jview = &j;
+			e.job_id = stg__log_new_job_id(log);
 			e.status = STG_ENTRY_PENDING;
-			e.job_since = s->changed_at ? s->changed_at : now;
-			e.next_attempt_at = now;
-			e.job_id = new_job_id(log, found ? idx : next_idx(log));
-			e.priority = (uint8_t)job_priority(pol, has_p0, p0, to.published, to.warnings);
+			stg__ent_set_job_state(&e, STG_JOB_QUEUED);
+			e.priority = (unsigned)job_priority(pol, has_p0, p0, pub, warn);
 		}
 	}
 	if (decision != STG_DECISION_SKIP && (s->flags & STG_CHANGE_NON_STOCK))
 		e.flags |= STG_ENTRY_NON_STOCK;
 	/* Always the newest evaluation: what a job, or a reprocess, sends. */
-	e.published = to.published;
+	e.published = pub;
 	e.available = s->available;
 	e.sequence = s->sequence;
-	e.changed_at = s->changed_at ? s->changed_at : now;
-	e.reason = (uint8_t)reason;
-	e.flags = to.warnings ? (e.flags | STG_ENTRY_MIN_STOCK_REACHED)
-	                      : (e.flags & ~STG_ENTRY_MIN_STOCK_REACHED);
+	e.changed_at = changed_at;
+	e.reason = (unsigned)reason;
+	if (warn)
+		e.flags |= STG_ENTRY_MIN_STOCK_REACHED;
+	else
+		e.flags &= ~STG_ENTRY_MIN_STOCK_REACHED;
 
-	if (!found) {
-		e.sku = stg__strdup(&log->alloc, s->sku, slen);
-		if (!e.sku)
-			return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_submit: out of memory");
-	}
-	if (e.job_state == STG_JOB_QUEUED || e.job_state == STG_JOB_HELD) {
-		if ((rc = stg__log_schedule_reserve(log, integ))) {
-			if (!found)
-				stg__free(&log->alloc, e.sku);
-			return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
-		}
-	}
-	if ((rc = write_ent(log, &e))) {
+	if (!found && (rc = stg__ent_set_sku(log, &e, s->sku, slen)))
+		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+	/* A new job record may move the records: jold is not used after this. */
+	if ((new_job && stg__jobs_reserve(log, 1)) ||
+	    ((new_job || resched) && stg__sched_reserve(log, integ, e.priority, 1))) {
 		if (!found)
-			stg__free(&log->alloc, e.sku);
+			stg__ent_free_sku(log, &e);
+		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_submit: out of memory");
+	}
+	if (log->has_storage &&
+	    (rc = stg__log_write_view(log, &e, jview, found ? stg__prob_of(log, ent) : NULL))) {
+		if (!found)
+			stg__ent_free_sku(log, &e);
 		return rc;
 	}
-	if (found) {
-		int resched = e.job_state != STG_JOB_NONE && e.job_state != STG_JOB_IN_FLIGHT &&
-		              (saved.job_state == STG_JOB_NONE || saved.priority != e.priority);
-		log->ents[idx] = e;
-		stg__log_clear_dirty(log, idx);
-		if (resched)
-			stg__log_schedule(log, idx);
-	} else {
-		idx = insert_entry(log, &e);
-		if (decision == STG_DECISION_EXPORT)
-			stg__log_schedule(log, idx);
+
+	/* Commit: nothing below can fail. */
+	if (!found) {
+		idx = stg__ents_take(log);
+		stg__index_insert(log, k.hash, idx);
 	}
+	if (new_job) {
+		uint32_t kj = stg__jobs_take(log, idx);
+		j.ent = idx;
+		log->jobs.v[kj] = j;
+		e.job = kj + 1;
+	} else if (jview == &j) {
+		*jold = j;
+	}
+	ent = stg__ent_at(log, idx);
+	*ent = e;
+	stg__log_clear_dirty(log, idx);
+	if (new_job || resched)
+		stg__sched_push(log, idx, now_of(log, nowp));
+
 	c->changes++;
 	if (decision == STG_DECISION_EXPORT)
 		c->exports++;
@@ -852,23 +846,23 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		c->coalesced++;
 	else
 		c->skips[reason]++;
-	if (to.warnings)
+	if (warn)
 		c->warnings++;
 	res->decision = decision;
 	res->reason = reason;
-	res->published = to.published;
-	res->warnings = to.warnings;
-	res->priority = decision == STG_DECISION_SKIP ? STG_PRIORITY_NORMAL : log->ents[idx].priority;
-	res->job_id = decision == STG_DECISION_SKIP ? 0 : log->ents[idx].job_id;
+	res->published = pub;
+	res->warnings = warn;
+	res->priority = decision == STG_DECISION_SKIP ? STG_PRIORITY_NORMAL : e.priority;
+	res->job_id = decision == STG_DECISION_SKIP ? 0 : (uint64_t)e.job_id << 32 | idx;
 	if (fresh_warning) {
 		stg_event ev;
 		memset(&ev, 0, sizeof ev);
 		ev.type = STG_EVENT_MIN_STOCK_REACHED;
 		ev.integration = log->integs[integ].name;
-		ev.sku = log->ents[idx].sku;
+		ev.sku = stg__ent_sku(ent);
 		ev.available = s->available;
 		ev.min_stock = min;
-		ev.time = now;
+		ev.time = now_of(log, nowp);
 		stg__log_event(log, &ev);
 	}
 	return STG_OK;
@@ -877,23 +871,71 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *s, stg_submit_result *out)
 {
 	stg_submit_result tmp;
-	int64_t now;
+	int64_t now = -1;
 
 	STG__ENTER(log, "stg_log_submit");
 	if (!s)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: NULL change");
 	stg__log_flush_owed(log);
-	now = stg__log_now(log);
-	return submit_one(log, s, out ? out : &tmp, now);
+	return submit_one(log, s, out ? out : &tmp, &now, NULL);
+}
+
+/*
+ * Batches hide memory latency. In a large log each change costs two cache
+ * misses in a row (its index slot, then its entry), far more than the work
+ * on it. A batch overlaps them: change i + PF_AHEAD is checked, hashed and
+ * its slot fetched; at i + PF_AHEAD / 2 the entry that slot points to is
+ * fetched; change i then finds both in cache. A change whose integration
+ * does not exist yet, or that fails a check, is not prepared and goes the
+ * ordinary way (creating the integration, or failing, in order).
+ */
+#define PF_AHEAD 16
+#define PF_MIN_SLOTS (UINT32_C(1) << 17) /* smaller logs stay in cache: no need */
+
+typedef struct prep {
+	stg__key k;
+	int ok;
+} prep;
+
+static void prepare(const stg_log *log, const stg_submit *s, prep *p)
+{
+	size_t ilen, slen;
+	uint32_t integ;
+
+	p->ok = change_ok(s, &ilen, &slen) && stg__log_find_integ(log, s->integration, ilen, &integ);
+	if (!p->ok)
+		return;
+	stg__key_make(&p->k, integ, s->sku, slen);
+	STG__PREFETCH(&log->slots[(uint32_t)p->k.hash & (log->slots_cap - 1)]);
+}
+
+static void prefetch_entry(const stg_log *log, const prep *p)
+{
+	uint32_t mask = log->slots_cap - 1, imask = log->slot_idx_mask, i, sl;
+	uint32_t tag = (uint32_t)(p->k.hash >> 32) & ~imask;
+
+	if (!p->ok)
+		return;
+	/* The first slot with the key's tag is nearly always its entry. */
+	for (i = (uint32_t)p->k.hash & mask; (sl = log->slots[i]) != 0; i = (i + 1) & mask) {
+		if ((sl & ~imask) == tag && (sl & imask) - 1 < log->nents) {
+			const char *e = (const char *)stg__ent_at(log, (sl & imask) - 1);
+			STG__PREFETCH(e);
+			STG__PREFETCH(e + 64);
+			STG__PREFETCH(e + sizeof(stg__ent) - 1);
+			return;
+		}
+	}
 }
 
 STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
                                     stg_submit_result *results, size_t *done)
 {
 	stg_submit_result tmp;
-	int64_t now;
+	prep ring[PF_AHEAD];
+	int64_t now = -1;
 	size_t i;
-	int rc = STG_OK;
+	int rc = STG_OK, pf;
 
 	if (done)
 		*done = 0;
@@ -901,10 +943,20 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	if (n && !s)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit_batch: NULL changes");
 	stg__log_flush_owed(log);
-	now = stg__log_now(log);
+	pf = log->slots_cap >= PF_MIN_SLOTS && n > PF_AHEAD;
+	for (i = 0; pf && i < PF_AHEAD; i++)
+		prepare(log, &s[i], &ring[i]);
 	for (i = 0; i < n; i++) {
-		if ((rc = submit_one(log, &s[i], results ? &results[i] : &tmp, now)))
+		prep *p = &ring[i % PF_AHEAD];
+		if (pf && i + PF_AHEAD / 2 < n)
+			prefetch_entry(log, &ring[(i + PF_AHEAD / 2) % PF_AHEAD]);
+		/* A prepared key stays right whatever happened since: the hash
+		 * depends on the key alone, the integration ids never change. */
+		rc = submit_one(log, &s[i], results ? &results[i] : &tmp, &now, pf && p->ok ? &p->k : NULL);
+		if (rc)
 			break;
+		if (pf && i + PF_AHEAD < n)
+			prepare(log, &s[i + PF_AHEAD], p);
 	}
 	if (done)
 		*done = i;
@@ -915,12 +967,13 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 
 static int remove_idx(stg_log *log, uint32_t idx, unsigned flags)
 {
+	const stg__ent *e = stg__ent_at(log, idx);
 	int rc;
 
-	if (log->ents[idx].job_state != STG_JOB_NONE && !(flags & STG_REMOVE_FORCE))
+	if (e->job && !(flags & STG_REMOVE_FORCE))
 		return stg__fail(log->errmsg, STG_EBUSY,
 		                 "stg_log_remove: (%.100s, %.100s) has a pending job (use STG_REMOVE_FORCE)",
-		                 log->integs[log->ents[idx].integ].name, log->ents[idx].sku);
+		                 log->integs[e->integ].name, stg__ent_sku(e));
 	if ((rc = remove_stored(log, idx)))
 		return rc;
 	delete_entry(log, idx);
@@ -932,6 +985,7 @@ STG_EXTERN int stg_log_remove(stg_log *log, const char *integration, const char 
 {
 	size_t ilen, slen;
 	uint32_t integ, idx;
+	int rc;
 
 	STG__ENTER(log, "stg_log_remove");
 	if (!stg__key_ok(integration, &ilen) || !stg__key_ok(sku, &slen))
@@ -944,7 +998,9 @@ STG_EXTERN int stg_log_remove(stg_log *log, const char *integration, const char 
 		return stg__fail(log->errmsg, STG_ENOTFOUND, "stg_log_remove: no entry (%.100s, %.100s)",
 		                 integration, sku);
 	stg__log_flush_owed(log);
-	return remove_idx(log, idx, flags);
+	rc = remove_idx(log, idx, flags);
+	stg__log_trim(log);
+	return rc;
 }
 
 STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigned int flags,
@@ -966,15 +1022,16 @@ STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigne
 	stg__log_flush_owed(log);
 	now = stg__log_now(log);
 	for (i = 0; i < log->nents; i++) {
-		stg__ent *e = &log->ents[i];
-		if (!e->live || !stg__query_match(log, q, e, now))
+		const stg__ent *e = stg__ent_at(log, i);
+		if (!stg__ent_live(e) || !stg__query_match(log, q, e, now))
 			continue;
-		if (e->job_state != STG_JOB_NONE && !(flags & STG_REMOVE_FORCE))
+		if (e->job && !(flags & STG_REMOVE_FORCE))
 			continue;
 		if ((rc = remove_idx(log, i, flags)))
 			break;
 		n++;
 	}
+	stg__log_trim(log);
 	if (count)
 		*count = n;
 	return rc;
@@ -985,37 +1042,46 @@ STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigne
 static int older_ack(const void *a, const void *b, void *ctx)
 {
 	const stg_log *log = ctx;
-	int64_t x = log->ents[*(const uint32_t *)a].acked_at;
-	int64_t y = log->ents[*(const uint32_t *)b].acked_at;
+	int64_t x = stg__ent_at(log, *(const uint32_t *)a)->acked_at;
+	int64_t y = stg__ent_at(log, *(const uint32_t *)b)->acked_at;
 	return (x > y) - (x < y);
 }
 
-/* In-place heapsort with a context (qsort_r is not portable C). */
+static void sift_idx(uint32_t *v, size_t n, size_t r, int (*cmp)(const void *, const void *, void *),
+                     void *ctx)
+{
+	for (;;) {
+		size_t l = 2 * r + 1, m = r;
+		uint32_t t;
+		if (l < n && cmp(&v[l], &v[m], ctx) > 0)
+			m = l;
+		if (l + 1 < n && cmp(&v[l + 1], &v[m], ctx) > 0)
+			m = l + 1;
+		if (m == r)
+			return;
+		t = v[r]; v[r] = v[m]; v[m] = t;
+		r = m;
+	}
+}
+
+/* In-place heapsort with a context (qsort_r is not portable C): the heap is
+ * built once, then each maximum moves to the end, O(n log n). */
 static void sort_idx(uint32_t *v, size_t n, int (*cmp)(const void *, const void *, void *), void *ctx)
 {
 	size_t i, end;
 
+	for (i = n / 2; i-- > 0;)
+		sift_idx(v, n, i, cmp, ctx);
 	for (end = n; end > 1; end--) {
-		/* build/restore a max-heap over v[0..end) then move the max to the end */
-		for (i = end / 2; i-- > 0;) {
-			size_t r = i;
-			for (;;) {
-				size_t l = 2 * r + 1, m = r;
-				uint32_t t;
-				if (l < end && cmp(&v[l], &v[m], ctx) > 0)
-					m = l;
-				if (l + 1 < end && cmp(&v[l + 1], &v[m], ctx) > 0)
-					m = l + 1;
-				if (m == r)
-					break;
-				t = v[r]; v[r] = v[m]; v[m] = t;
-				r = m;
-			}
-		}
-		{
-			uint32_t t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
-		}
+		uint32_t t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
+		sift_idx(v, end - 1, 0, cmp, ctx);
 	}
+}
+
+static int is_success(const stg_log *log, uint32_t i)
+{
+	const stg__ent *e = stg__ent_at(log, i);
+	return stg__ent_live(e) && e->status == STG_ENTRY_SUCCESS;
 }
 
 STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
@@ -1032,8 +1098,8 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
 	now = stg__log_now(log);
 	if (log->success_max_age) {
 		for (i = 0; i < log->nents && rc == STG_OK; i++) {
-			stg__ent *e = &log->ents[i];
-			if (!e->live || e->status != STG_ENTRY_SUCCESS ||
+			const stg__ent *e = stg__ent_at(log, i);
+			if (!stg__ent_live(e) || e->status != STG_ENTRY_SUCCESS ||
 			    now - e->acked_at <= log->success_max_age)
 				continue;
 			if ((rc = remove_idx(log, i, 0)) == STG_OK)
@@ -1042,14 +1108,14 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
 	}
 	if (rc == STG_OK && log->success_max_count) {
 		for (i = 0; i < log->nents; i++)
-			nsucc += log->ents[i].live && log->ents[i].status == STG_ENTRY_SUCCESS;
+			nsucc += is_success(log, i);
 		if (nsucc > log->success_max_count) {
 			succ = stg__calloc(&log->alloc, nsucc, sizeof *succ);
 			if (!succ) {
 				rc = stg__fail(log->errmsg, STG_ENOMEM, "stg_log_expire: out of memory");
 			} else {
 				for (i = 0, k = 0; i < log->nents; i++)
-					if (log->ents[i].live && log->ents[i].status == STG_ENTRY_SUCCESS)
+					if (is_success(log, i))
 						succ[k++] = i;
 				sort_idx(succ, nsucc, older_ack, log);
 				for (k = 0; k < nsucc - log->success_max_count; k++) {
@@ -1061,6 +1127,7 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
 			}
 		}
 	}
+	stg__log_trim(log);
 	if (removed)
 		*removed = n;
 	return rc;
@@ -1074,8 +1141,10 @@ STG_EXTERN int stg_log_flush(stg_log *log, size_t *pending)
 
 	STG__ENTER(log, "stg_log_flush");
 	rc = stg__log_flush_owed(log);
-	for (i = 0; i < log->nents; i++)
-		owed += log->ents[i].live && log->ents[i].dirty;
+	for (i = 0; i < log->nents; i++) {
+		const stg__ent *e = stg__ent_at(log, i);
+		owed += stg__ent_live(e) && (e->bits & (STG__B_DIRTY | STG__B_DIRTY_UNLISTED));
+	}
 	if (pending)
 		*pending = owed;
 	if (rc)

@@ -236,8 +236,8 @@ STG_EXTERN int stg_policy_clear_category_min(stg_policy *p, const char *category
 }
 
 /* Resolution order: SKU override, category override, the default. */
-static void resolve(const stg_policy *p, const char *sku, const char *category, int64_t *min,
-                    int *source)
+void stg__policy_resolve_slow(const stg_policy *p, const char *sku, const char *category,
+                              int64_t *min, int *source)
 {
 	size_t len;
 
@@ -263,7 +263,7 @@ STG_EXTERN int stg_policy_resolve_min(const stg_policy *p, const char *sku, cons
 
 	if (!p)
 		return stg__fail(NULL, STG_EINVAL, "stg_policy_resolve_min: NULL policy");
-	resolve(p, sku, category, &m, &s);
+	stg__policy_resolve(p, sku, category, &m, &s);
 	if (min)
 		*min = m;
 	if (source)
@@ -324,7 +324,7 @@ STG_EXTERN int stg_policy_evaluate(const stg_policy *p, const char *sku, const c
 	if (!p || !out)
 		return stg__fail(NULL, STG_EINVAL,
 		                 "stg_policy_evaluate: NULL %s", p ? "out" : "policy");
-	resolve(p, sku, category, &min, &source);
+	stg__policy_resolve(p, sku, category, &min, &source);
 	stg__policy_eval(p, min, source, available, out);
 	return STG_OK;
 }
@@ -356,7 +356,7 @@ STG_EXTERN int stg_policy_evaluate_batch(const stg_policy *p, size_t n, const ch
 		int64_t min;
 		int source;
 		unsigned w;
-		resolve(p, skus ? skus[i] : NULL, categories ? categories[i] : NULL, &min, &source);
+		stg__policy_resolve(p, skus ? skus[i] : NULL, categories ? categories[i] : NULL, &min, &source);
 		published[i] = stg__policy_pub(p, min, available[i], &w);
 		if (warnings)
 			warnings[i] = (uint8_t)w;

@@ -36,6 +36,22 @@ void stg__policy_eval(const stg_policy *p, int64_t min, int source, int64_t avai
 int stg__filter_table(const stg_policy *p, int has_from, int non_stock, int64_t p0, int64_t p1,
                       int64_t since_export_ms, int *reason);
 
+void stg__policy_resolve_slow(const stg_policy *p, const char *sku, const char *category,
+                              int64_t *min, int *source);
+
+/* The minimum that applies to a SKU (stg_policy_resolve_min() without the
+ * checks); without overrides, the default at once. */
+static inline void stg__policy_resolve(const stg_policy *p, const char *sku, const char *category,
+                                       int64_t *min, int *source)
+{
+	if (!p->sku_min.count && !p->category_min.count) {
+		*min = p->min_stock;
+		*source = STG_MIN_DEFAULT;
+		return;
+	}
+	stg__policy_resolve_slow(p, sku, category, min, source);
+}
+
 /* Published quantity only, for the batch fast path. */
 static inline int64_t stg__policy_pub(const stg_policy *p, int64_t min, int64_t a, unsigned *warn)
 {

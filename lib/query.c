@@ -37,11 +37,11 @@ int stg__query_match(const stg_log *log, const stg_query *q, const stg__ent *e, 
 	if ((q->flags & STG_QUERY_MIN_STOCK) && !(e->flags & STG_ENTRY_MIN_STOCK_REACHED))
 		return 0;
 	if ((q->flags & STG_QUERY_LATE) &&
-	    !(e->job_state != STG_JOB_NONE && now - e->job_since > log->latency_limit))
+	    !(e->job && now - stg__job_of(log, e)->since > log->latency_limit))
 		return 0;
 	if (q->sku_prefix) {
 		size_t n = strlen(q->sku_prefix);
-		if (n > e->sku_len || memcmp(e->sku, q->sku_prefix, n) != 0)
+		if (n > stg__ent_sku_len(e) || memcmp(stg__ent_sku(e), q->sku_prefix, n) != 0)
 			return 0;
 	}
 	return 1;
@@ -60,7 +60,7 @@ STG_EXTERN int stg_log_get(stg_log *log, const char *integration, const char *sk
 	    !stg__log_find(log, integ, sku, slen, &idx))
 		return stg__fail(log->errmsg, STG_ENOTFOUND, "stg_log_get: no entry (%.100s, %.100s)",
 		                 integration, sku);
-	stg__log_to_entry(log, &log->ents[idx], stg__log_now(log), out);
+	stg__log_to_entry(log, idx, stg__log_now(log), out);
 	return STG_OK;
 }
 
@@ -79,9 +79,9 @@ STG_EXTERN int stg_log_query(stg_log *log, const stg_query *q, uint64_t *cursor,
 		return rc;
 	now = stg__log_now(log);
 	for (i = *cursor; i < log->nents && n < cap; i++) {
-		const stg__ent *e = &log->ents[i];
-		if (e->live && stg__query_match(log, q, e, now))
-			stg__log_to_entry(log, e, now, &entries[n++]);
+		const stg__ent *e = stg__ent_at(log, (uint32_t)i);
+		if (stg__ent_live(e) && stg__query_match(log, q, e, now))
+			stg__log_to_entry(log, (uint32_t)i, now, &entries[n++]);
 	}
 	*cursor = i;
 	*count = n;
@@ -102,14 +102,14 @@ STG_EXTERN int stg_log_counts(stg_log *log, const char *integration, stg_counts 
 		return STG_OK;
 	now = stg__log_now(log);
 	for (i = 0; i < log->nents; i++) {
-		const stg__ent *e = &log->ents[i];
-		if (!e->live || (integration && e->integ != integ))
+		const stg__ent *e = stg__ent_at(log, i);
+		if (!stg__ent_live(e) || (integration && e->integ != integ))
 			continue;
 		if (e->status == STG_ENTRY_PENDING) {
 			out->pending++;
-			if (e->job_state == STG_JOB_HELD || log->integs[e->integ].paused)
+			if (stg__ent_job_state(e) == STG_JOB_HELD || log->integs[e->integ].paused)
 				out->held++;
-			if (now - e->job_since > log->latency_limit)
+			if (e->job && now - stg__job_of(log, e)->since > log->latency_limit)
 				out->late++;
 		} else if (e->status == STG_ENTRY_SUCCESS) {
 			out->success++;

@@ -1,165 +1,9 @@
 /*
- * The reprocess queue: per-integration heaps of due jobs, the pump that
- * hands them to the transport, results and their error classes, backoff,
- * pause/resume, catalogued, and reprocess.
+ * The reprocess queue: the pump that hands due jobs to the transport,
+ * results and their error classes, backoff, rate limits, pause/resume,
+ * catalogued, and reprocess. The queues themselves are in sched.c.
  */
 #include "log_internal.h"
-
-/* ----------------------------------------------------------------- heaps */
-
-static int before_ready(const stg__heap_item *a, const stg__heap_item *b)
-{
-	if (a->priority != b->priority)
-		return a->priority < b->priority;
-	if (a->due != b->due)
-		return a->due < b->due;
-	return a->order < b->order;
-}
-
-static int before_waiting(const stg__heap_item *a, const stg__heap_item *b)
-{
-	if (a->due != b->due)
-		return a->due < b->due;
-	return a->order < b->order;
-}
-
-typedef int (*before_fn)(const stg__heap_item *, const stg__heap_item *);
-
-static void sift_up(stg__heap *h, size_t i, before_fn before)
-{
-	stg__heap_item it = h->items[i];
-
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-		if (!before(&it, &h->items[parent]))
-			break;
-		h->items[i] = h->items[parent];
-		i = parent;
-	}
-	h->items[i] = it;
-}
-
-static void sift_down(stg__heap *h, size_t i, before_fn before)
-{
-	stg__heap_item it = h->items[i];
-
-	for (;;) {
-		size_t l = 2 * i + 1, best;
-		if (l >= h->len)
-			break;
-		best = (l + 1 < h->len && before(&h->items[l + 1], &h->items[l])) ? l + 1 : l;
-		if (!before(&h->items[best], &it))
-			break;
-		h->items[i] = h->items[best];
-		i = best;
-	}
-	h->items[i] = it;
-}
-
-static void heap_push(stg__heap *h, const stg__heap_item *it, before_fn before)
-{
-	h->items[h->len++] = *it;
-	sift_up(h, h->len - 1, before);
-}
-
-static void heap_pop(stg__heap *h, before_fn before)
-{
-	h->items[0] = h->items[--h->len];
-	if (h->len)
-		sift_down(h, 0, before);
-}
-
-static int item_valid(const stg_log *log, const stg__heap_item *it)
-{
-	const stg__ent *e = &log->ents[it->idx];
-	return e->live && e->gen == it->gen &&
-	       (e->job_state == STG_JOB_QUEUED || e->job_state == STG_JOB_HELD);
-}
-
-/* Drop stale items and rebuild: the heaps use lazy deletion. */
-static void heap_compact(stg_log *log, stg__heap *h, before_fn before)
-{
-	size_t i, kept = 0;
-
-	for (i = 0; i < h->len; i++)
-		if (item_valid(log, &h->items[i]))
-			h->items[kept++] = h->items[i];
-	h->len = kept;
-	for (i = h->len / 2; i-- > 0;)
-		sift_down(h, i, before);
-}
-
-static int heap_reserve(stg_log *log, stg__heap *h, size_t extra, before_fn before)
-{
-	size_t ncap;
-	stg__heap_item *n;
-
-	if (h->len + extra <= h->cap)
-		return STG_OK;
-	heap_compact(log, h, before);
-	if (h->len + extra <= h->cap && h->len < h->cap / 2)
-		return STG_OK;
-	ncap = h->cap ? h->cap * 2 : 16;
-	while (ncap < h->len + extra)
-		ncap *= 2;
-	n = stg__realloc(&log->alloc, h->items, ncap * sizeof *n);
-	if (!n)
-		return h->len + extra <= h->cap ? STG_OK : STG_ENOMEM;
-	h->items = n;
-	h->cap = ncap;
-	return STG_OK;
-}
-
-int stg__log_schedule_reserve(stg_log *log, uint32_t integ)
-{
-	return heap_reserve(log, &log->integs[integ].waiting, 1, before_waiting);
-}
-
-void stg__log_schedule(stg_log *log, uint32_t idx)
-{
-	stg__ent *e = &log->ents[idx];
-	stg__heap_item it;
-
-	e->gen++; /* any earlier item of this entry is stale now */
-	it.due = e->next_attempt_at;
-	it.order = ++log->order_counter;
-	it.idx = idx;
-	it.gen = e->gen;
-	it.priority = e->priority;
-	heap_push(&log->integs[e->integ].waiting, &it, before_waiting);
-}
-
-/* Move due jobs from waiting to ready. */
-static int promote(stg_log *log, stg__integ *in, int64_t now)
-{
-	stg__heap *w = &in->waiting;
-	int rc;
-
-	if (!w->len || w->items[0].due > now)
-		return STG_OK;
-	if ((rc = heap_reserve(log, &in->ready, w->len, before_ready)))
-		return rc;
-	while (w->len && w->items[0].due <= now) {
-		stg__heap_item it = w->items[0];
-		heap_pop(w, before_waiting);
-		if (!item_valid(log, &it))
-			continue;
-		it.priority = log->ents[it.idx].priority;
-		heap_push(&in->ready, &it, before_ready);
-	}
-	return STG_OK;
-}
-
-/* The best valid ready item of an integration, dropping stale ones. */
-static const stg__heap_item *ready_top(stg_log *log, stg__integ *in)
-{
-	while (in->ready.len) {
-		if (item_valid(log, &in->ready.items[0]))
-			return &in->ready.items[0];
-		heap_pop(&in->ready, before_ready);
-	}
-	return NULL;
-}
 
 /* --------------------------------------------------------------- backoff */
 
@@ -223,22 +67,6 @@ static size_t budget(const stg__integ *in)
 
 /* --------------------------------------------------------------- results */
 
-static void set_message(stg_log *log, stg__ent *e, const char *msg)
-{
-	size_t n = 0;
-	char *copy = NULL;
-
-	if (msg) {
-		while (n < STG_MESSAGE_MAX && msg[n])
-			n++;
-		/* Out of memory only loses the text; the class and status still tell. */
-		if (n)
-			copy = stg__strdup(&log->alloc, msg, n);
-	}
-	stg__free(&log->alloc, e->message);
-	e->message = copy;
-}
-
 static void pause_integ(stg_log *log, uint32_t integ, int http, const char *msg, int64_t now)
 {
 	stg__integ *in = &log->integs[integ];
@@ -258,11 +86,13 @@ static void pause_integ(stg_log *log, uint32_t integ, int http, const char *msg,
 
 /*
  * Record one result on an in-flight entry. Memory is updated whatever
- * storage does: an acknowledgement must never be forgotten.
+ * storage does: an acknowledgement must never be forgotten. The caller
+ * reserved a queue item and a problem record for it.
  */
 static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t now)
 {
-	stg__ent *e = &log->ents[idx];
+	stg__ent *e = stg__ent_at(log, idx);
+	stg__job *j = stg__job_of(log, e);
 	stg__integ *in = &log->integs[e->integ];
 	stg__counters *c = &in->counters;
 	int rc = STG_OK, cls, outcome = r->outcome;
@@ -274,7 +104,7 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 		/* A broken result is a failed attempt, never a silent success. */
 		rc = stg__fail(log->errmsg, STG_EINVAL,
 		               "transport result for (%.100s, %.100s) is invalid (version %u, outcome %d, class %d)",
-		               in->name, e->sku, r->version, outcome, r->error_class);
+		               in->name, stg__ent_sku(e), r->version, outcome, r->error_class);
 		outcome = STG_OUTCOME_ERROR;
 		cls = STG_ERRCLASS_TRANSIENT;
 		msg = "invalid transport result";
@@ -284,14 +114,21 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 	if (outcome == STG_OUTCOME_ASYNC)
 		return STG_OK;
 	if (outcome == STG_OUTCOME_OK) {
-		int64_t latency = now - e->job_since;
+		int64_t latency = now - j->since;
+		stg__prob *p = stg__prob_of(log, e);
 		if (latency < 0)
 			latency = 0;
 		c->successes++;
-		e->acked = e->sent;
+		e->acked = j->sent;
 		e->acked_at = now;
 		e->flags |= STG_ENTRY_HAS_ACKED;
-		e->latency_ms = latency;
+		if (stg__latency_fits(latency)) {
+			stg__ent_set_latency(e, latency);
+		} else {
+			p = stg__prob_need(log, idx);
+			p->latency_ms = latency;
+			stg__ent_set_latency(e, STG__LAT_WIDE);
+		}
 		stg__counters_latency(log, c, latency);
 		if (latency > log->latency_limit) {
 			stg_event ev;
@@ -300,7 +137,7 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 			memset(&ev, 0, sizeof ev);
 			ev.type = STG_EVENT_ABNORMAL_LATENCY;
 			ev.integration = in->name;
-			ev.sku = e->sku;
+			ev.sku = stg__ent_sku(e);
 			ev.latency_ms = latency;
 			ev.time = now;
 			stg__log_event(log, &ev);
@@ -308,78 +145,90 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 			e->flags &= ~STG_ENTRY_ABNORMAL;
 		}
 		e->error_class = STG_ERRCLASS_NONE;
-		e->http_status = 0;
-		e->attempts = e->job_attempts = e->job_transient = 0;
-		e->first_failed_at = 0;
-		set_message(log, e, NULL);
-		if (e->published != e->sent) {
+		if (p) {
+			/* The problem is over; the record goes unless it holds a wide value. */
+			stg__msg_release(log, p->msg);
+			p->msg = 0;
+			p->http_status = 0;
+			p->attempts = 0;
+			p->first_failed_at = 0;
+		}
+		j->attempts = j->transient = 0;
+		if (e->published != j->sent) {
 			/* A newer change came while this one was out: it follows at once,
 			 * as a job of its own. */
-			e->job_state = STG_JOB_QUEUED;
+			stg__ent_set_job_state(e, STG_JOB_QUEUED);
 			e->status = STG_ENTRY_PENDING;
-			e->next_attempt_at = now;
-			e->job_since = e->follow_since ? e->follow_since : e->changed_at;
-			e->job_id = (++log->job_counter << 32) | idx;
-			e->job_attempts = e->job_transient = 0;
+			j->due = now;
+			j->since = j->follow_since ? j->follow_since : e->changed_at;
+			e->job_id = stg__log_new_job_id(log);
 		} else {
-			e->job_state = STG_JOB_NONE;
+			stg__ent_set_job_state(e, STG_JOB_NONE);
 			e->status = STG_ENTRY_SUCCESS;
 			e->flags &= ~STG_ENTRY_NON_STOCK;
 		}
 	} else {
+		stg__prob *p = stg__prob_need(log, idx);
+		uint32_t m = stg__msg_intern(log, msg); /* out of memory only loses the text */
 		c->errors[cls]++;
-		e->attempts++;
-		if (e->job_attempts < UINT32_MAX)
-			e->job_attempts++;
-		if (!e->first_failed_at)
-			e->first_failed_at = now;
-		e->error_class = (uint8_t)cls;
-		e->http_status = (uint16_t)(r->http_status >= 0 && r->http_status <= 999 ? r->http_status : 0);
-		set_message(log, e, msg);
+		p->attempts++;
+		if (j->attempts < UINT32_MAX)
+			j->attempts++;
+		if (!p->first_failed_at)
+			p->first_failed_at = now;
+		e->error_class = (unsigned)cls;
+		p->http_status = (uint16_t)(r->http_status >= 0 && r->http_status <= 999 ? r->http_status : 0);
+		stg__msg_release(log, p->msg);
+		p->msg = m;
 		e->status = STG_ENTRY_PENDING;
-		e->job_state = STG_JOB_QUEUED;
+		stg__ent_set_job_state(e, STG_JOB_QUEUED);
 		switch (cls) {
 		case STG_ERRCLASS_AUTH:
-			e->next_attempt_at = now;
-			pause_integ(log, e->integ, r->http_status, e->message, now);
+			j->due = now;
+			pause_integ(log, e->integ, r->http_status, stg__msg_text(log, m), now);
 			break;
 		case STG_ERRCLASS_NOT_CATALOGUED:
-			e->job_state = STG_JOB_HELD;
-			e->next_attempt_at = later(now, log->catalogue_retry);
+			stg__ent_set_job_state(e, STG_JOB_HELD);
+			j->due = later(now, log->catalogue_retry);
 			break;
 		case STG_ERRCLASS_RATE_LIMITED:
-			e->next_attempt_at = later(now, backoff(log, e->attempts,
-			                                   r->retry_after_ms > 0 ? r->retry_after_ms : 0));
+			j->due = later(now, backoff(log, p->attempts,
+			                            r->retry_after_ms > 0 ? r->retry_after_ms : 0));
 			break;
 		case STG_ERRCLASS_TRANSIENT:
 			/* The budget is the job's: a reprocess or a new change starts afresh. */
-			if (++e->job_transient >= log->max_transient) {
-				e->job_state = STG_JOB_NONE;
+			if (++j->transient >= log->max_transient) {
+				stg__ent_set_job_state(e, STG_JOB_NONE);
 				e->status = STG_ENTRY_ERROR;
 			} else {
-				e->next_attempt_at = later(now, backoff(log, e->attempts,
-				                                   r->retry_after_ms > 0 ? r->retry_after_ms : 0));
+				j->due = later(now, backoff(log, p->attempts,
+				                            r->retry_after_ms > 0 ? r->retry_after_ms : 0));
 			}
 			break;
 		default: /* rejected */
-			e->job_state = STG_JOB_NONE;
+			stg__ent_set_job_state(e, STG_JOB_NONE);
 			e->status = STG_ENTRY_ERROR;
 			break;
 		}
-		if (e->job_state == STG_JOB_NONE && e->published != e->sent) {
+		if (stg__ent_job_state(e) == STG_JOB_NONE && e->published != j->sent) {
 			/* The job failed for good, but a newer change came while it was
 			 * out: that change is a job of its own and still goes out. */
-			e->job_state = STG_JOB_QUEUED;
+			stg__ent_set_job_state(e, STG_JOB_QUEUED);
 			e->status = STG_ENTRY_PENDING;
-			e->next_attempt_at = now;
-			e->job_since = e->follow_since ? e->follow_since : e->changed_at;
-			e->job_id = (++log->job_counter << 32) | idx;
-			e->job_attempts = e->job_transient = 0;
+			j->due = now;
+			j->since = j->follow_since ? j->follow_since : e->changed_at;
+			e->job_id = stg__log_new_job_id(log);
+			j->attempts = j->transient = 0;
 		}
 	}
-	e->follow_since = 0;
-	if (e->job_state != STG_JOB_NONE)
-		stg__log_schedule(log, idx); /* room was reserved when it went out */
+	if (stg__ent_job_state(e) == STG_JOB_NONE) {
+		stg__log_end_job(log, idx);
+	} else {
+		j->follow_since = 0;
+		stg__sched_push(log, idx, now); /* room was reserved when it went out */
+	}
+	if (outcome == STG_OUTCOME_OK)
+		stg__prob_settle(log, idx);
 	if (stg__log_write(log, idx) != STG_OK) {
 		stg__log_mark_dirty(log, idx);
 		return STG_ESTORAGE;
@@ -387,24 +236,35 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 	return rc;
 }
 
-static void fill_job(const stg_log *log, const stg__ent *e, stg_job *j)
+static void fill_job(const stg_log *log, uint32_t idx, const stg__ent *e, const stg__job *j,
+                     stg_job *out)
 {
-	memset(j, 0, sizeof *j);
-	j->id = e->job_id;
-	j->integration = log->integs[e->integ].name;
-	j->sku = e->sku;
-	j->published = e->published;
-	j->available = e->available;
-	j->changed_at = e->changed_at;
-	j->attempt = e->job_attempts + 1;
-	j->priority = e->priority;
-	j->flags = ((e->flags & STG_ENTRY_MIN_STOCK_REACHED) ? STG_JOB_MIN_STOCK_REACHED : 0) |
-	           ((e->flags & STG_ENTRY_NON_STOCK) ? STG_JOB_NON_STOCK : 0);
+	memset(out, 0, sizeof *out);
+	out->id = (uint64_t)e->job_id << 32 | idx;
+	out->integration = log->integs[e->integ].name;
+	out->sku = stg__ent_sku(e);
+	out->published = e->published;
+	out->available = e->available;
+	out->changed_at = e->changed_at;
+	out->attempt = j->attempts + 1;
+	out->priority = e->priority;
+	out->flags = ((e->flags & STG_ENTRY_MIN_STOCK_REACHED) ? STG_JOB_MIN_STOCK_REACHED : 0) |
+	             ((e->flags & STG_ENTRY_NON_STOCK) ? STG_JOB_NON_STOCK : 0);
 }
 
 /* ------------------------------------------------------------------ pump */
 
 #define PUMP_CHUNK 64
+
+/* a before b in the pump's order: priority, then due time, then age. */
+static int more_urgent(const stg__pick *a, const stg__pick *b)
+{
+	if (a->prio != b->prio)
+		return a->prio < b->prio;
+	if (a->it.due != b->it.due)
+		return a->it.due < b->it.due;
+	return a->it.order < b->it.order;
+}
 
 STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 {
@@ -425,34 +285,29 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 	if (stg__log_flush_owed(log))
 		rc = STG_ESTORAGE;
 	now = stg__log_now(log);
-	for (i = 0; i < log->ninteg; i++) {
-		stg__integ *in = &log->integs[i];
-		int prc;
-		if (in->paused)
-			continue;
-		refill(in, now);
-		if ((prc = promote(log, in, now)))
-			return stg__fail(log->errmsg, prc, "stg_log_pump: out of memory");
-	}
+	for (i = 0; i < log->ninteg; i++)
+		if (!log->integs[i].paused)
+			refill(&log->integs[i], now);
 	while (!max_jobs || total < max_jobs) {
-		const stg__heap_item *best = NULL;
+		stg__pick best, pk;
+		int have = 0;
 		uint32_t bi = 0;
 		stg__integ *in;
 		size_t n = 0, k, cap;
 		int trc;
 
-		/* The most urgent head among integrations that may send now. */
+		/* The most urgent due job among integrations that may send now. */
 		for (i = 0; i < log->ninteg; i++) {
-			const stg__heap_item *top;
-			if (log->integs[i].paused || budget(&log->integs[i]) == 0)
+			stg__integ *x = &log->integs[i];
+			if (x->paused || budget(x) == 0 || !stg__sched_best(log, x, now, &pk))
 				continue;
-			top = ready_top(log, &log->integs[i]);
-			if (top && (!best || before_ready(top, best))) {
-				best = top;
+			if (!have || more_urgent(&pk, &best)) {
+				best = pk;
 				bi = i;
+				have = 1;
 			}
 		}
-		if (!best)
+		if (!have)
 			break;
 		in = &log->integs[bi];
 		cap = log->transport.send_batch ? in->batch_size : 1;
@@ -462,26 +317,25 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 			cap = budget(in);
 		if (max_jobs && cap > max_jobs - total)
 			cap = max_jobs - total;
-		/* Room to reschedule every job of the batch, reserved before any goes out. */
-		if (heap_reserve(log, &in->waiting, cap, before_waiting)) {
+		/* Room to queue every job of the batch again, and a problem record
+		 * for each result, reserved before any goes out. */
+		if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(log, (uint32_t)cap)) {
 			if (sent)
 				*sent = total;
 			return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
 		}
-		while (n < cap) {
-			const stg__heap_item *top = ready_top(log, in);
-			stg__ent *e;
-			if (!top)
-				break;
-			idxs[n] = top->idx;
-			heap_pop(&in->ready, before_ready);
-			e = &log->ents[idxs[n]];
-			e->gen++;
-			e->job_state = STG_JOB_IN_FLIGHT;
-			e->sent = e->published;
-			last_attempt[n] = e->last_attempt_at;
-			e->last_attempt_at = now;
-			fill_job(log, e, &jobs[n]);
+		/* The batch: the job chosen above, then the next ones of its integration. */
+		pk = best;
+		while (n < cap && (n == 0 || stg__sched_best(log, in, now, &pk))) {
+			stg__ent *e = stg__ent_at(log, pk.it.ent);
+			stg__job *j = stg__job_of(log, e);
+			stg__sched_take(log, in, &pk);
+			idxs[n] = pk.it.ent;
+			stg__ent_set_job_state(e, STG_JOB_IN_FLIGHT);
+			j->sent = e->published;
+			last_attempt[n] = j->last_attempt;
+			j->last_attempt = now;
+			fill_job(log, pk.it.ent, e, j, &jobs[n]);
 			stg_result_init(&results[n], STG_RESULT_VERSION);
 			n++;
 		}
@@ -495,11 +349,11 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 		if (trc) {
 			/* The transport failed as a whole: the jobs go back untouched. */
 			for (k = 0; k < n; k++) {
-				stg__ent *e = &log->ents[idxs[k]];
-				if (e->live && e->job_state == STG_JOB_IN_FLIGHT) {
-					e->job_state = STG_JOB_QUEUED;
-					e->last_attempt_at = last_attempt[k];
-					stg__log_schedule(log, idxs[k]);
+				stg__ent *e = stg__ent_at(log, idxs[k]);
+				if (stg__ent_live(e) && stg__ent_job_state(e) == STG_JOB_IN_FLIGHT) {
+					stg__ent_set_job_state(e, STG_JOB_QUEUED);
+					stg__job_of(log, e)->last_attempt = last_attempt[k];
+					stg__sched_push(log, idxs[k], now);
 				}
 			}
 			if (sent)
@@ -521,6 +375,7 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 		if (rc == STG_ESTORAGE)
 			break; /* storage is failing: send no more until it recovers */
 	}
+	stg__log_trim(log);
 	if (sent)
 		*sent = total;
 	if (rc == STG_ESTORAGE && log->errmsg[0] == '\0')
@@ -531,11 +386,13 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 static int find_in_flight(stg_log *log, uint64_t job_id, uint32_t *idx)
 {
 	uint32_t i = (uint32_t)job_id;
+	const stg__ent *e;
 
 	if (i >= log->nents)
 		return 0;
-	if (!log->ents[i].live || log->ents[i].job_id != job_id ||
-	    log->ents[i].job_state != STG_JOB_IN_FLIGHT)
+	e = stg__ent_at(log, i);
+	if (!stg__ent_live(e) || !e->job || stg__ent_job_state(e) != STG_JOB_IN_FLIGHT ||
+	    e->job_id != (uint32_t)(job_id >> 32))
 		return 0;
 	*idx = i;
 	return 1;
@@ -563,10 +420,12 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_result 
 		return stg__fail(log->errmsg, STG_ENOTFOUND,
 		                 "stg_log_complete: no job %llu in flight", (unsigned long long)job_id);
 	stg__log_flush_owed(log);
-	if ((rc = stg__log_schedule_reserve(log, log->ents[idx].integ)))
+	if ((rc = stg__sched_reserve(log, stg__ent_at(log, idx)->integ, stg__ent_at(log, idx)->priority, 1)) ||
+	    (rc = stg__probs_reserve(log, 1)))
 		return stg__fail(log->errmsg, rc, "stg_log_complete: out of memory");
 	now = stg__log_now(log);
 	rc = apply_result(log, idx, r, now);
+	stg__log_trim(log);
 	if (rc == STG_ESTORAGE)
 		return stg__fail(log->errmsg, rc, "stg_log_complete: result kept, its storage write failed; it is retried");
 	return rc;
@@ -583,33 +442,23 @@ STG_EXTERN int stg_log_next_due(stg_log *log, int64_t *wait_ms)
 	now = stg__log_now(log);
 	for (i = 0; i < log->ninteg; i++) {
 		stg__integ *in = &log->integs[i];
+		int64_t due, w = 0;
 		if (in->paused)
 			continue;
 		refill(in, now);
-		if (ready_top(log, in) || (in->waiting.len && in->waiting.items[0].due <= now &&
-		                           item_valid(log, &in->waiting.items[0]))) {
-			int64_t w = 0;
-			if (budget(in) == 0) {
-				/* Due, but the rate limit holds it: wait for the next token. */
-				int64_t need = in->per_ms - in->tokens;
-				w = (need + in->max_jobs - 1) / in->max_jobs;
-			}
-			if (best < 0 || w < best)
-				best = w;
-			if (best == 0)
-				break;
+		if ((due = stg__sched_earliest(log, in)) < 0)
 			continue;
+		if (due > now) {
+			w = due - now;
+		} else if (budget(in) == 0) {
+			/* Due, but the rate limit holds it: wait for the next token. */
+			int64_t need = in->per_ms - in->tokens;
+			w = (need + in->max_jobs - 1) / in->max_jobs;
 		}
-		/* The waiting heap may start with stale items; the first valid one counts. */
-		while (in->waiting.len && !item_valid(log, &in->waiting.items[0]))
-			heap_pop(&in->waiting, before_waiting);
-		if (in->waiting.len) {
-			int64_t w = in->waiting.items[0].due - now;
-			if (w < 0)
-				w = 0;
-			if (best < 0 || w < best)
-				best = w;
-		}
+		if (best < 0 || w < best)
+			best = w;
+		if (best == 0)
+			break;
 	}
 	*wait_ms = best;
 	return STG_OK;
@@ -628,7 +477,7 @@ static int integ_arg(stg_log *log, const char *fn, const char *name, uint32_t *i
 		return STG_OK;
 	if (!create)
 		return stg__fail(log->errmsg, STG_ENOTFOUND, "%s: no integration '%.100s'", fn, name);
-	if (stg__log_get_integ(log, name, integ))
+	if (stg__log_get_integ(log, name, len, integ))
 		return stg__fail(log->errmsg, STG_ENOMEM, "%s: out of memory", fn);
 	return STG_OK;
 }
@@ -645,11 +494,17 @@ STG_EXTERN int stg_log_pause(stg_log *log, const char *integration)
 	return STG_OK;
 }
 
+static int held_by_auth(const stg__ent *e, uint32_t integ)
+{
+	return stg__ent_live(e) && e->integ == integ && stg__ent_job_state(e) == STG_JOB_QUEUED &&
+	       e->error_class == STG_ERRCLASS_AUTH;
+}
+
 STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 {
-	uint32_t integ, i;
+	uint32_t integ, i, need[STG__PRIORITIES] = { 0 };
 	int64_t now;
-	int rc;
+	int rc, p;
 	stg_event ev;
 
 	STG__ENTER(log, "stg_log_resume");
@@ -657,22 +512,31 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 		return rc;
 	stg__log_flush_owed(log);
 	now = stg__log_now(log);
+	/* Room for every job it queues again, first: out of memory changes nothing. */
+	for (i = 0; i < log->nents; i++) {
+		const stg__ent *e = stg__ent_at(log, i);
+		if (held_by_auth(e, integ))
+			need[e->priority]++;
+	}
+	for (p = 0; p < STG__PRIORITIES; p++)
+		if (need[p] && (rc = stg__sched_reserve(log, integ, p, need[p])))
+			return stg__fail(log->errmsg, rc, "stg_log_resume: out of memory");
 	/* Clear the auth failures first: a stored auth failure pauses again at open. */
 	for (i = 0; i < log->nents; i++) {
-		stg__ent *e = &log->ents[i], saved;
-		if (!e->live || e->integ != integ || e->job_state != STG_JOB_QUEUED ||
-		    e->error_class != STG_ERRCLASS_AUTH)
+		stg__ent *e = stg__ent_at(log, i), ec;
+		stg__job jc;
+		if (!held_by_auth(e, integ))
 			continue;
-		if ((rc = stg__log_schedule_reserve(log, integ)))
-			return stg__fail(log->errmsg, rc, "stg_log_resume: out of memory");
-		saved = *e;
-		e->error_class = STG_ERRCLASS_NONE;
-		e->next_attempt_at = now;
-		if ((rc = stg__log_write(log, i))) {
-			*e = saved;
+		ec = *e;
+		jc = *stg__job_of(log, e);
+		ec.error_class = STG_ERRCLASS_NONE;
+		jc.due = now;
+		if ((rc = stg__log_write_view(log, &ec, &jc, stg__prob_of(log, e))))
 			return rc;
-		}
-		stg__log_schedule(log, i);
+		*e = ec;
+		*stg__job_of(log, e) = jc;
+		stg__log_clear_dirty(log, i);
+		stg__sched_push(log, i, now);
 	}
 	if (!log->integs[integ].paused)
 		return STG_OK;
@@ -713,35 +577,51 @@ static int entry_arg(stg_log *log, const char *fn, const char *integration, cons
 	return STG_OK;
 }
 
-/* Change an entry's job, write it, schedule it; on a failed write, undo. */
+/*
+ * Queue an entry's job (again), due now: a fresh job when it has none
+ * (reprocess of a settled entry), else its waiting or held job. Works on
+ * copies, writes them, and commits only when the write succeeded.
+ */
 static int requeue(stg_log *log, uint32_t idx, int64_t now, int fresh)
 {
-	stg__ent *e = &log->ents[idx], saved = *e;
+	stg__ent *e = stg__ent_at(log, idx), ec = *e;
+	stg__job jc;
 	int rc;
 
-	if ((rc = stg__log_schedule_reserve(log, e->integ)))
-		return stg__fail(log->errmsg, rc, "out of memory");
 	if (fresh) {
 		/* The newest change's evaluation, made with its category, goes again. */
 		const stg_policy *pol = stg__log_policy(log, e->integ);
-		e->priority = (uint8_t)(e->published == 0 || (e->flags & STG_ENTRY_MIN_STOCK_REACHED) ||
+		ec.priority = (unsigned)(e->published == 0 || (e->flags & STG_ENTRY_MIN_STOCK_REACHED) ||
 		                        ((e->flags & STG_ENTRY_HAS_ACKED) && e->acked == 0)
 		                        ? STG_PRIORITY_URGENT
 		                        : e->published <= pol->window ? STG_PRIORITY_LOW_STOCK
 		                        : STG_PRIORITY_NORMAL);
+	}
+	if ((fresh && (rc = stg__jobs_reserve(log, 1))) ||
+	    (rc = stg__sched_reserve(log, e->integ, ec.priority, 1)))
+		return stg__fail(log->errmsg, rc, "out of memory");
+	if (fresh) {
+		memset(&jc, 0, sizeof jc);
+		jc.last_attempt = stg__ent_last_attempt(e, NULL, stg__prob_of(log, e));
 		/* Latency is measured from the stock change, however late the reprocess. */
-		e->job_since = e->changed_at;
-		e->job_id = (++log->job_counter << 32) | idx;
-		e->status = STG_ENTRY_PENDING;
-		e->job_attempts = e->job_transient = 0;
+		jc.since = e->changed_at;
+		jc.ent = idx;
+		jc.used = 1;
+		ec.job_id = stg__log_new_job_id(log);
+		ec.status = STG_ENTRY_PENDING;
+	} else {
+		jc = *stg__job_of(log, e);
 	}
-	e->job_state = STG_JOB_QUEUED;
-	e->next_attempt_at = now;
-	if ((rc = stg__log_write(log, idx))) {
-		*e = saved;
+	stg__ent_set_job_state(&ec, STG_JOB_QUEUED);
+	jc.due = now;
+	if ((rc = stg__log_write_view(log, &ec, &jc, stg__prob_of(log, e))))
 		return rc;
-	}
-	stg__log_schedule(log, idx);
+	if (fresh)
+		ec.job = stg__jobs_take(log, idx) + 1;
+	log->jobs.v[ec.job - 1] = jc;
+	*e = ec;
+	stg__log_clear_dirty(log, idx);
+	stg__sched_push(log, idx, now);
 	return STG_OK;
 }
 
@@ -753,7 +633,7 @@ STG_EXTERN int stg_log_set_catalogued(stg_log *log, const char *integration, con
 	STG__ENTER(log, "stg_log_set_catalogued");
 	if ((rc = entry_arg(log, "stg_log_set_catalogued", integration, sku, &idx)))
 		return rc;
-	if (log->ents[idx].job_state != STG_JOB_HELD)
+	if (stg__ent_job_state(stg__ent_at(log, idx)) != STG_JOB_HELD)
 		return stg__fail(log->errmsg, STG_ESTATE,
 		                 "stg_log_set_catalogued: (%.100s, %.100s) has no held job", integration, sku);
 	stg__log_flush_owed(log);
@@ -762,11 +642,12 @@ STG_EXTERN int stg_log_set_catalogued(stg_log *log, const char *integration, con
 
 static int reprocess_idx(stg_log *log, uint32_t idx, int64_t now)
 {
-	int js = log->ents[idx].job_state;
+	const stg__ent *e = stg__ent_at(log, idx);
+	int js = stg__ent_job_state(e);
 
 	if (js == STG_JOB_IN_FLIGHT)
 		return stg__fail(log->errmsg, STG_EBUSY, "stg_log_reprocess: (%.100s, %.100s) is in flight",
-		                 log->integs[log->ents[idx].integ].name, log->ents[idx].sku);
+		                 log->integs[e->integ].name, stg__ent_sku(e));
 	return requeue(log, idx, now, js == STG_JOB_NONE);
 }
 
@@ -797,8 +678,9 @@ STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size
 	stg__log_flush_owed(log);
 	now = stg__log_now(log);
 	for (i = 0; i < log->nents; i++) {
-		stg__ent *e = &log->ents[i];
-		if (!e->live || e->job_state == STG_JOB_IN_FLIGHT || !stg__query_match(log, q, e, now))
+		const stg__ent *e = stg__ent_at(log, i);
+		if (!stg__ent_live(e) || stg__ent_job_state(e) == STG_JOB_IN_FLIGHT ||
+		    !stg__query_match(log, q, e, now))
 			continue;
 		if ((rc = reprocess_idx(log, i, now)))
 			break;

@@ -89,16 +89,16 @@ typedef struct stg_entry {
 	int64_t acked;            /**< last quantity acknowledged (with ::STG_ENTRY_HAS_ACKED) */
 	int64_t sequence;         /**< source sequence of the newest applied change */
 	int64_t changed_at;       /**< time of the newest applied stock change */
-	int64_t job_since;        /**< time of the oldest change the job carries (latency start) */
+	int64_t job_since;        /**< time of the oldest change the job carries (latency start); 0 without a job */
 	int64_t first_failed_at;  /**< first failure of the current problem, 0 if none */
 	int64_t last_attempt_at;  /**< last hand-off to the transport */
 	int64_t acked_at;         /**< time of the last acknowledgement */
-	int64_t next_attempt_at;  /**< when the job is due (queued or held) */
+	int64_t next_attempt_at;  /**< when the job is due (queued or held); 0 without a job */
 	int64_t latency_ms;       /**< change-to-acknowledgement time of the last export, -1 if none */
-	uint64_t job_id;          /**< id of the current or last job, 0 if none */
+	uint64_t job_id;          /**< id of the current job, 0 without a job */
 	uint32_t attempts;        /**< failed attempts of the current problem */
-	uint32_t job_attempts;    /**< failed attempts of the current job (a new job starts at 0) */
-	uint32_t job_transient;   /**< its transient failures: the retry budget it has used */
+	uint32_t job_attempts;    /**< failed attempts of the current job (a new job starts at 0); 0 without a job */
+	uint32_t job_transient;   /**< its transient failures: the retry budget it has used; 0 without a job */
 	int job_state;            /**< ::stg_job_state */
 	int error_class;          /**< ::stg_error_class of the last failure (NONE after success) */
 	int http_status;          /**< HTTP status of the last failure, 0 if none */

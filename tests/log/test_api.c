@@ -620,18 +620,25 @@ static void q_free(void *ptr, void *p)
 	quarantine[frees_seen++] = ptr; /* returned to libc only at the end */
 }
 
+/* Frees made by the close inside the hook (the pump itself may give memory
+ * back when it is done, after the hook). */
+static size_t frees_in_hook;
+
 static void close_from_hook(int where)
 {
+	size_t before;
+
 	if (where != armed)
 		return;
 	armed = 0;
+	before = frees_seen;
 	stg_log_close(H.log);
+	frees_in_hook = frees_seen - before;
 }
 
 Test(api, close_from_inside_a_hook_does_nothing)
 {
 	stg_allocator a;
-	size_t before;
 
 	cr_assert_eq(stg_allocator_init(&a, STG_ALLOCATOR_VERSION), STG_OK);
 	a.malloc_fn = q_malloc;
@@ -642,11 +649,11 @@ Test(api, close_from_inside_a_hook_does_nothing)
 	h_submit("amz", "A", 3, 1);
 	armed = H_IN_SEND;
 	H.in_hook = close_from_hook;
-	before = frees_seen;
+	frees_in_hook = 0;
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(armed, 0, "the hook ran");
-	cr_assert_eq(frees_seen, before, "stg_log_close() inside the transport hook freed %zu blocks "
-	             "of the log while the pump was still using it", frees_seen - before);
+	cr_assert_eq(frees_in_hook, 0u, "stg_log_close() inside the transport hook freed %zu blocks "
+	             "of the log while the pump was still using it", frees_in_hook);
 	H.in_hook = NULL;
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
 	h_close();
