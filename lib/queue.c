@@ -272,6 +272,7 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 	stg_result results[PUMP_CHUNK];
 	uint32_t idxs[PUMP_CHUNK];
 	int64_t last_attempt[PUMP_CHUNK];
+	int prev_state[PUMP_CHUNK];       /* queued or held: restored if the transport fails */
 	size_t total = 0;
 	int64_t now;
 	int rc = STG_OK;
@@ -331,6 +332,7 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 			stg__job *j = stg__job_of(log, e);
 			stg__sched_take(log, in, &pk);
 			idxs[n] = pk.it.ent;
+			prev_state[n] = stg__ent_job_state(e);
 			stg__ent_set_job_state(e, STG_JOB_IN_FLIGHT);
 			j->sent = e->published;
 			last_attempt[n] = j->last_attempt;
@@ -351,7 +353,7 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 			for (k = 0; k < n; k++) {
 				stg__ent *e = stg__ent_at(log, idxs[k]);
 				if (stg__ent_live(e) && stg__ent_job_state(e) == STG_JOB_IN_FLIGHT) {
-					stg__ent_set_job_state(e, STG_JOB_QUEUED);
+					stg__ent_set_job_state(e, prev_state[k]);
 					stg__job_of(log, e)->last_attempt = last_attempt[k];
 					stg__sched_push(log, idxs[k], now);
 				}
