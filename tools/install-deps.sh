@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
 	gcc g++ pkg-config python3 meson ninja-build  # build
 	libcriterion-dev valgrind                     # tests
+	clang libclang-rt-14-dev                      # libFuzzer and ThreadSanitizer (tools/fuzz.sh, tools/tsan.sh)
 	abigail-tools binutils                        # ABI guard (abidw/abidiff, nm)
 	doxygen                                       # API docs (a test fails on any warning)
 	libsqlite3-dev                                # examples: SQLite storage hook, crash test

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is missing, build, run every test.
 #
-#   bash tools/test.sh          all gates: normal suite, ASan+UBSan, valgrind,
-#                               coverage (lib/ lines and branches)
+#   bash tools/test.sh          all gates: normal suite (with the fuzz corpus
+#                               replay), ASan+UBSan, valgrind, ThreadSanitizer,
+#                               a short libFuzzer run per target, coverage
+#                               (lib/ lines and branches)
 #   bash tools/test.sh quick    the normal suite only
 #
 # Each gate uses its own build directory, so they never disturb each other.
@@ -39,6 +41,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 stage "valgrind memcheck"
 meson test -C build --setup valgrind --print-errorlogs --num-processes "$jobs" \
 	"${c_suites[@]}" --no-suite abi
+
+stage "ThreadSanitizer: 4+ threads as the thread model allows"
+bash tools/tsan.sh
+
+stage "libFuzzer: ${STG_CI_FUZZ_SECS:-60} s per target (entry, replay, log)"
+bash tools/fuzz.sh "${STG_CI_FUZZ_SECS:-60}"
 
 stage "coverage of lib/"
 # Atomic counters: threads and forked workers update them at once.
