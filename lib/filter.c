@@ -59,11 +59,10 @@ int stg__filter_table(const stg_policy *p, int has_from, int non_stock, int64_t 
 	return STG_DECISION_SKIP;
 }
 
-STG_EXTERN int stg_filter_decide(const stg_policy *p, const stg_change *c, stg_filter_result *out)
+/* Kept out of line: the checks of stg_filter_decide() cost one test on the
+ * way in, and the message formatting stays off the per-change path. */
+static STG__COLD int decide_fail(const stg_policy *p, const stg_change *c, const stg_filter_result *out)
 {
-	int64_t min;
-	int source, reason, has_from;
-
 	if (!p || !c || !out)
 		return stg__fail(NULL, STG_EINVAL, "stg_filter_decide: NULL %s",
 		                 !p ? "policy" : !c ? "change" : "out");
@@ -71,17 +70,35 @@ STG_EXTERN int stg_filter_decide(const stg_policy *p, const stg_change *c, stg_f
 		return stg__fail(NULL, STG_EVERSION,
 		                 "stg_filter_decide: change version %u unknown (this library knows %u)",
 		                 c->version, STG_CHANGE_VERSION);
-	if (c->flags & ~(unsigned)(STG_CHANGE_HAS_FROM | STG_CHANGE_NON_STOCK))
-		return stg__fail(NULL, STG_EINVAL, "stg_filter_decide: unknown change flags 0x%x", c->flags);
-	memset(out, 0, sizeof *out);
-	stg_policy_resolve_min(p, c->sku, c->category, &min, &source);
+	return stg__fail(NULL, STG_EINVAL, "stg_filter_decide: unknown change flags 0x%x", c->flags);
+}
+
+STG_EXTERN int stg_filter_decide(const stg_policy *p, const stg_change *c, stg_filter_result *out)
+{
+	int64_t min, from, to, since;
+	int source, reason, has_from, non_stock;
+
+	if (STG__UNLIKELY(!p || !c || !out || c->version != STG_CHANGE_VERSION ||
+	                  (c->flags & ~(unsigned)(STG_CHANGE_HAS_FROM | STG_CHANGE_NON_STOCK))))
+		return decide_fail(p, c, out);
+	/* Everything is read from the change before anything is written: the
+	 * caller may reuse one buffer for both, and out is then written once,
+	 * in place, with no copy of the whole result. */
+	stg__policy_resolve(p, c->sku, c->category, &min, &source);
 	has_from = (c->flags & STG_CHANGE_HAS_FROM) != 0;
+	non_stock = (c->flags & STG_CHANGE_NON_STOCK) != 0;
+	from = c->from;
+	to = c->to;
+	since = c->since_export_ms;
 	if (has_from)
-		stg__policy_eval(p, min, source, c->from, &out->from);
-	stg__policy_eval(p, min, source, c->to, &out->to);
-	out->decision = stg__filter_table(p, has_from, (c->flags & STG_CHANGE_NON_STOCK) != 0,
-	                       out->from.published, out->to.published, c->since_export_ms, &reason);
+		stg__policy_eval(p, min, source, from, &out->from);
+	else
+		memset(&out->from, 0, sizeof out->from);
+	stg__policy_eval(p, min, source, to, &out->to);
+	out->decision = stg__filter_table(p, has_from, non_stock, out->from.published,
+	                                  out->to.published, since, &reason);
 	out->reason = reason;
+	memset(out->reserved_, 0, sizeof out->reserved_);
 	return STG_OK;
 }
 
@@ -123,7 +140,7 @@ static inline void fast_kernel(size_t n, const int64_t *restrict from, const int
 	}
 }
 
-static void fast_pass(const stg_policy *p, size_t n, const int64_t *from, const int64_t *to,
+STG__VECTOR_CLONES static void fast_pass(const stg_policy *p, size_t n, const int64_t *from, const int64_t *to,
                       uint8_t *dec, uint8_t *rea, int64_t *pub, uint8_t *war)
 {
 	const int64_t m = p->min_stock, w = p->window, cap = p->cap;

@@ -17,11 +17,27 @@
 #  define STG__LIKELY(x) __builtin_expect(!!(x), 1)
 #  define STG__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #  define STG__PREFETCH(p) __builtin_prefetch(p)
+/* Error paths: out of line and out of the hot code's cache lines. */
+#  define STG__COLD __attribute__((cold, noinline))
 #else
 #  define STG__PRINTF(f, a)
 #  define STG__LIKELY(x) (x)
 #  define STG__UNLIKELY(x) (x)
 #  define STG__PREFETCH(p) ((void)(p))
+#  define STG__COLD
+#endif
+
+/*
+ * Batch kernels built twice, for AVX2 and for the baseline, the right one
+ * picked once at load time (an ifunc). The baseline x86-64 has no 64-bit
+ * signed compare in SIMD, so without this the batch loops over int64 cannot
+ * be vectorised at all. Only where ifuncs exist: GCC on x86-64 glibc Linux.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+	defined(__GLIBC__) && !defined(STG_NO_TARGET_CLONES)
+#  define STG__VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#  define STG__VECTOR_CLONES
 #endif
 
 /* Length of the per-handle message buffers. */

@@ -271,50 +271,6 @@ STG_EXTERN int stg_policy_resolve_min(const stg_policy *p, const char *sku, cons
 	return STG_OK;
 }
 
-void stg__policy_eval(const stg_policy *p, int64_t min, int source, int64_t a, stg_evaluation *out)
-{
-	int64_t q;
-	int rule = STG_RULE_AVAILABLE;
-
-	memset(out, 0, sizeof *out);
-	out->available = a;
-	out->min_stock = min;
-	out->min_source = source;
-	if (a < 0) {
-		out->rule = STG_RULE_NEGATIVE;
-		return;
-	}
-	if (p->mode == STG_MODE_CUTOFF) {
-		if (a <= min) {
-			out->rule = STG_RULE_CUTOFF;
-			out->warnings = a > 0 ? STG_WARN_MIN_STOCK_REACHED : 0;
-			return;
-		}
-		q = a;
-	} else {
-		q = a - min;
-		if (q <= 0) {
-			out->rule = STG_RULE_RESERVE;
-			out->warnings = a > 0 ? STG_WARN_MIN_STOCK_REACHED : 0;
-			return;
-		}
-		if (min > 0)
-			rule = STG_RULE_RESERVE;
-	}
-	if (p->allocation != 100) {
-		int64_t share = (q / 100) * p->allocation + (q % 100) * p->allocation / 100;
-		if (share != q)
-			rule = STG_RULE_ALLOCATION;
-		q = share;
-	}
-	if (p->cap > 0 && q > p->cap) {
-		q = p->cap;
-		rule = STG_RULE_CAP;
-	}
-	out->published = q;
-	out->rule = rule;
-}
-
 STG_EXTERN int stg_policy_evaluate(const stg_policy *p, const char *sku, const char *category,
                                    int64_t available, stg_evaluation *out)
 {
@@ -329,6 +285,56 @@ STG_EXTERN int stg_policy_evaluate(const stg_policy *p, const char *sku, const c
 	return STG_OK;
 }
 
+/*
+ * The batch's common case: one minimum, whole allocation. pub() is then a
+ * select, without branches; reserve and capped are constants at each call
+ * site so every variant is its own straight-line loop the compiler can
+ * vectorise. Warnings go through a block of scratch space when not wanted.
+ */
+#define EVAL_BLOCK 256
+
+static inline void eval_kernel(size_t n, const int64_t *restrict a, int64_t m, int64_t cap,
+                               int reserve, int capped, int64_t *restrict pub,
+                               uint8_t *restrict war)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		int64_t v = a[k];
+		/* v <= m covers negatives, as m >= 0. */
+		int64_t q = v > m ? v - (reserve ? m : 0) : 0;
+		if (capped)
+			q = q < cap ? q : cap;
+		pub[k] = q;
+		war[k] = (uint8_t)((v > 0) & (v <= m));
+	}
+}
+
+STG__VECTOR_CLONES static void eval_pass(const stg_policy *p, size_t n, const int64_t *a,
+                                         int64_t *pub, uint8_t *war)
+{
+	const int64_t m = p->min_stock, cap = p->cap;
+
+	if (p->mode == STG_MODE_RESERVE)
+		cap > 0 ? eval_kernel(n, a, m, cap, 1, 1, pub, war) : eval_kernel(n, a, m, cap, 1, 0, pub, war);
+	else
+		cap > 0 ? eval_kernel(n, a, m, cap, 0, 1, pub, war) : eval_kernel(n, a, m, cap, 0, 0, pub, war);
+}
+
+static void eval_fast(const stg_policy *p, size_t n, const int64_t *a, int64_t *pub, uint8_t *war)
+{
+	size_t base;
+
+	if (war) {
+		eval_pass(p, n, a, pub, war);
+		return;
+	}
+	for (base = 0; base < n; base += EVAL_BLOCK) {
+		uint8_t ws[EVAL_BLOCK];
+		eval_pass(p, n - base < EVAL_BLOCK ? n - base : EVAL_BLOCK, a + base, pub + base, ws);
+	}
+}
+
 STG_EXTERN int stg_policy_evaluate_batch(const stg_policy *p, size_t n, const char *const *skus,
                                          const char *const *categories, const int64_t *available,
                                          int64_t *published, uint8_t *warnings)
@@ -341,8 +347,13 @@ STG_EXTERN int stg_policy_evaluate_batch(const stg_policy *p, size_t n, const ch
 		return stg__fail(NULL, STG_EINVAL,
 		                 "stg_policy_evaluate_batch: NULL %s array",
 		                 available ? "published" : "available");
+	if ((!skus || !p->sku_min.count) && (!categories || !p->category_min.count) &&
+	    p->allocation == 100) {
+		eval_fast(p, n, available, published, warnings);
+		return STG_OK;
+	}
 	if ((!skus || !p->sku_min.count) && (!categories || !p->category_min.count)) {
-		/* No override can apply: one minimum for all, a loop the compiler can vectorise. */
+		/* No override can apply: one minimum for all. */
 		int64_t min = p->min_stock;
 		for (i = 0; i < n; i++) {
 			unsigned w;

@@ -22,12 +22,6 @@ struct stg_policy {
 /* Deep copy of @src made with the allocator @a (the log copies with its own). */
 int stg__policy_copy_with(stg_policy **out, const stg_policy *src, const stg__alloc *a);
 
-/*
- * pub(a) with its explanation for a resolved minimum. Branch-light and
- * allocation-free: the filter and the batch loops call it per item.
- */
-void stg__policy_eval(const stg_policy *p, int64_t min, int source, int64_t available,
-                      stg_evaluation *out);
 
 /*
  * The filter's decision table on published values (stockguard/filter.h);
@@ -78,6 +72,58 @@ static inline int64_t stg__policy_pub(const stg_policy *p, int64_t min, int64_t 
 	if (p->cap > 0 && q > p->cap)
 		q = p->cap;
 	return q;
+}
+
+/*
+ * pub(a) with its explanation for a resolved minimum. Inline and
+ * allocation-free: stg_filter_decide() calls it twice per change, and a call
+ * per change is the cost a connector pays on every stock movement. The
+ * result is built whole and stored once, so no memset precedes the fields.
+ */
+static inline void stg__policy_eval(const stg_policy *p, int64_t min, int source, int64_t a,
+                                    stg_evaluation *out)
+{
+	stg_evaluation e = { 0 };
+	int64_t q;
+
+	e.available = a;
+	e.min_stock = min;
+	e.min_source = source;
+	e.rule = STG_RULE_AVAILABLE;
+	if (a < 0) {
+		e.rule = STG_RULE_NEGATIVE;
+		goto done;
+	}
+	if (p->mode == STG_MODE_CUTOFF) {
+		if (a <= min) {
+			e.rule = STG_RULE_CUTOFF;
+			e.warnings = a > 0 ? STG_WARN_MIN_STOCK_REACHED : 0;
+			goto done;
+		}
+		q = a;
+	} else {
+		q = a - min; /* a >= 0 and min >= 0: no overflow */
+		if (q <= 0) {
+			e.rule = STG_RULE_RESERVE;
+			e.warnings = a > 0 ? STG_WARN_MIN_STOCK_REACHED : 0;
+			goto done;
+		}
+		if (min > 0)
+			e.rule = STG_RULE_RESERVE;
+	}
+	if (p->allocation != 100) {
+		int64_t share = (q / 100) * p->allocation + (q % 100) * p->allocation / 100;
+		if (share != q)
+			e.rule = STG_RULE_ALLOCATION;
+		q = share;
+	}
+	if (p->cap > 0 && q > p->cap) {
+		q = p->cap;
+		e.rule = STG_RULE_CAP;
+	}
+	e.published = q;
+done:
+	*out = e;
 }
 
 #endif

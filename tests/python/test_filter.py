@@ -231,3 +231,41 @@ def test_numpy_when_present(policy):
     assert list(np.frombuffer(out.published, dtype=np.int64)) == [1, 20, 0]
     with pytest.raises(TypeError):
         policy.evaluate_batch(a.astype(np.int32))
+
+
+def test_out_is_filled_in_place_and_reused(policy):
+    policy.min_stock = 3
+    to = array.array("q", [1, 4, 50, 60, 2])
+    frm = array.array("q", [9, 4, 49, 2, 2])
+    fresh = policy.filter_batch(to, frm)
+    out = sg.FilterBatch.empty(len(to))
+    # Stale content must be overwritten, not merged.
+    for a in (out.decisions, out.reasons, out.warnings):
+        a[0] = 0xEE
+    out.published_to[0] = -77
+    got = policy.filter_batch(to, frm, out=out)
+    assert got is out
+    assert (out.decisions, out.reasons, out.published_to, out.warnings) == \
+        (fresh.decisions, fresh.reasons, fresh.published_to, fresh.warnings)
+    # A second batch of the same length lands in the same arrays.
+    again = policy.filter_batch(frm, to, out=out)
+    assert again is out and list(out.published_to) == [policy.evaluate(v).published for v in frm]
+
+
+def test_out_of_the_wrong_shape_is_refused_before_the_call(policy):
+    to = array.array("q", [1, 2, 3])
+    with pytest.raises(ValueError, match="out.decisions has 2 items, expected 3"):
+        policy.filter_batch(to, to, out=sg.FilterBatch.empty(2))
+    bad = sg.FilterBatch.empty(3)
+    bad = sg.FilterBatch(bad.decisions, bad.reasons, array.array("l", [0, 0, 0])
+                         if array.array("l").itemsize != 8 else array.array("i", [0, 0, 0]),
+                         bad.warnings)
+    with pytest.raises(TypeError, match="out.published_to must be an array\\('q'\\)"):
+        policy.filter_batch(to, to, out=bad)
+    with pytest.raises(TypeError, match="out must be a FilterBatch"):
+        policy.filter_batch(to, to, out=[])
+    with pytest.raises(ValueError):
+        sg.FilterBatch.empty(-1)
+    assert len(sg.FilterBatch.empty(0)) == 0
+    assert len(policy.filter_batch(array.array("q"), array.array("q"),
+                                   out=sg.FilterBatch.empty(0))) == 0

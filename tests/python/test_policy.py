@@ -201,3 +201,18 @@ def test_del_frees_without_close():
     del p
     assert ref() is None  # freed by reference counting: no cycle
     gc.collect()
+
+
+def test_evaluate_batch_out_is_filled_in_place():
+    import array
+    with sg.Policy(min_stock=4) as p:
+        values = array.array("q", [-1, 0, 4, 5, 90])
+        out = sg.EvaluationBatch.empty(len(values))
+        out.published[0] = 123
+        assert p.evaluate_batch(values, out=out) is out
+        assert list(out.published) == [0, 0, 0, 5, 90]
+        assert list(out.warnings) == [0, 0, 1, 0, 0]
+        with pytest.raises(ValueError, match="out.published has 5 items, expected 2"):
+            p.evaluate_batch(array.array("q", [1, 2]), out=out)
+        with pytest.raises(TypeError, match="out must be an EvaluationBatch"):
+            p.evaluate_batch(values, out=object())

@@ -134,22 +134,56 @@ def uint8_in(obj: Any, what: str, n: int):
 
 def int64_out(n: int) -> Tuple[array.array, Any]:
     """A zeroed ``array('q')`` of n items and a ctypes view writing into it."""
-    out = array.array("q", bytes(8 * n))
+    # Repetition fills in one pass; array('q', bytes(8 * n)) would zero a
+    # bytes object first and copy it.
+    out = array.array("q", _ZERO_Q) * n
     return out, (ctypes.c_int64 * n).from_buffer(out)
 
 
 def uint8_out(n: int) -> Tuple[array.array, Any]:
     """A zeroed ``array('B')`` of n items and a ctypes view writing into it."""
-    out = array.array("B", bytes(n))
+    out = array.array("B", _ZERO_B) * n
     return out, (ctypes.c_uint8 * n).from_buffer(out)
 
 
+def out_view(arr: Any, code: str, n: int, what: str):
+    """A ctypes view writing into a caller's output ``array.array`` (``out=``).
+
+    The array must have type code ``code`` (``'B'`` or ``'q'``) and exactly
+    ``n`` items: outputs are never resized behind the caller's back.
+    """
+    if not isinstance(arr, array.array) or arr.typecode != code:
+        raise TypeError("%s must be an array('%s')" % (what, code))
+    if len(arr) != n:
+        raise ValueError("%s has %d items, expected %d" % (what, len(arr), n))
+    return (ctypes.c_uint8 * n if code == "B" else ctypes.c_int64 * n).from_buffer(arr)
+
+
+def out_or_new(out: Any, cls: Any, n: int, article: str = "a") -> Any:
+    """The caller's ``out=`` checked to be a ``cls``, or ``cls.empty(n)``."""
+    if out is None:
+        return cls.empty(n)
+    if not isinstance(out, cls):
+        raise TypeError("out must be %s %s, not %s" % (article, cls.__name__, type(out).__name__))
+    return out
+
+
+_ZERO_Q = (0,)
+_ZERO_B = (0,)
 assert array.array("q").itemsize == 8, "array('q') must be 8 bytes"
 
 
 def _int(value: Any, what: str, lo: int, hi: int, ctype: str) -> int:
+    # The common case first: a plain int in range costs two compares, which
+    # matters on per-call paths such as decide().
+    if type(value) is int and lo <= value <= hi:
+        return value
+    return _int_slow(value, what, lo, hi, ctype)
+
+
+def _int_slow(value: Any, what: str, lo: int, hi: int, ctype: str) -> int:
     import operator
-    from .errors import OutOfRange
+    from .errors import OutOfRange  # here: errors imports this module's users
     try:
         v = operator.index(value)
     except TypeError:

@@ -208,9 +208,24 @@ class RemoveFlag(enum.IntFlag):
 E = TypeVar("E", bound=enum.IntEnum)
 
 
+_COERCED: dict = {}
+
+
 def coerce(cls: Type[E], value: int) -> Union[E, int]:
-    """``cls(value)``, or the plain int when a newer library returns an unknown value."""
+    """``cls(value)``, or the plain int when a newer library returns an unknown value.
+
+    Answers are cached per (class, value): constructing an enum member is
+    slow next to the C call that produced the value, and the set of values
+    seen is small.
+    """
+    key = (cls, value)
+    hit = _COERCED.get(key)
+    if hit is not None:
+        return hit
     try:
-        return cls(value)
+        hit = cls(value)
     except ValueError:
-        return int(value)
+        hit = int(value)
+    if len(_COERCED) < 4096:  # flags combine, but never into many values
+        _COERCED[key] = hit
+    return hit

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native as N
-from ._util import Key, i32, i64, int64_in, int64_out, keys_array, to_c, uint8_out
+from ._util import Key, i32, i64, int64_in, int64_out, keys_array, out_or_new, out_view, to_c, uint8_out
 from .enums import MinSource, Mode, Rule, Status, WarningFlag, coerce
 from .errors import StateError
 
@@ -74,7 +74,7 @@ class Evaluation:
     def _from_c(cls, ev: N.stg_evaluation) -> "Evaluation":
         return cls(ev.available, ev.published, ev.min_stock,
                    coerce(MinSource, ev.min_source), coerce(Rule, ev.rule),  # type: ignore
-                   WarningFlag(ev.warnings))
+                   coerce(WarningFlag, ev.warnings))  # type: ignore
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,13 @@ class EvaluationBatch:
 
     def __len__(self) -> int:
         return len(self.published)
+
+    @classmethod
+    def empty(cls, n: int) -> "EvaluationBatch":
+        """Zeroed outputs for ``n`` items, to pass as ``out=`` again and again."""
+        if n < 0:
+            raise ValueError("n must be >= 0, not %d" % n)
+        return cls(int64_out(n)[0], uint8_out(n)[0])
 
 
 class Policy:
@@ -301,21 +308,26 @@ class Policy:
         return self.evaluate(available, sku, category)
 
     def evaluate_batch(self, available: Any, skus: Optional[Sequence[Optional[Key]]] = None,
-                       categories: Optional[Sequence[Optional[Key]]] = None) -> EvaluationBatch:
+                       categories: Optional[Sequence[Optional[Key]]] = None,
+                       out: Optional[EvaluationBatch] = None) -> EvaluationBatch:
         """Evaluate many quantities in one C call.
 
         ``available`` is a buffer of int64 (``array('q')``, memoryview,
         numpy int64, raw native-endian bytes) or a sequence of ints;
         ``skus``/``categories`` optional sequences of the same length.
+        ``out`` (from :meth:`EvaluationBatch.empty` or an earlier call)
+        receives the results in place and is returned; its arrays must hold
+        exactly as many items as ``available``.
         """
         avail, n = int64_in(available, "available")
         sk = keys_array(skus, n, "skus")
         cat = keys_array(categories, n, "categories")
-        published, pub_c = int64_out(n)
-        warnings, warn_c = uint8_out(n)
+        out = out_or_new(out, EvaluationBatch, n, "an")
+        pub_c = out_view(out.published, "q", n, "out.published")
+        warn_c = out_view(out.warnings, "B", n, "out.warnings")
         N.lib.stg_policy_evaluate_batch(self._handle(), n, sk, cat, avail if n else None,
                                         pub_c if n else None, warn_c if n else None)
-        return EvaluationBatch(published, warnings)
+        return out
 
     # -------------------------------------------------------- filter shortcuts
     def decide(self, to: int, from_: Optional[int] = None, **kwargs: Any):
