@@ -11,6 +11,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 static void parse_sizes(bench_opts *o, const char *s)
 {
@@ -158,25 +161,47 @@ size_t bench_rss(void)
 	return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+void bench_trim(void)
+{
+#if defined(__GLIBC__)
+	malloc_trim(0);
+#endif
+}
+
 /* ------------------------------------------------------ counting allocator */
 
 #define HDR 16
 
 static void count_add(bench_counter *c, size_t size)
 {
+	size_t i;
+
 	c->live_bytes += size;
 	c->live_blocks++;
 	if (c->live_bytes > c->peak_bytes)
 		c->peak_bytes = c->live_bytes;
-	if (size <= 256)
+	if (size <= 256) {
 		c->small_count[size]++;
-	else if (c->nbig < sizeof c->big_sizes / sizeof c->big_sizes[0])
-		c->big_sizes[c->nbig++] = size;
+		return;
+	}
+	for (i = 0; i < c->nbig; i++)
+		if (c->big_sizes[i] == size) {
+			c->big_counts[i]++;
+			return;
+		}
+	if (c->nbig < sizeof c->big_sizes / sizeof c->big_sizes[0]) {
+		c->big_sizes[c->nbig] = size;
+		c->big_counts[c->nbig++] = 1;
+		return;
+	}
+	c->big_other_blocks++;
+	c->big_other_bytes += size;
 }
 
 static void count_del(bench_counter *c, size_t size)
 {
 	size_t i;
+
 	c->live_bytes -= size;
 	c->live_blocks--;
 	if (size <= 256) {
@@ -185,9 +210,34 @@ static void count_del(bench_counter *c, size_t size)
 	}
 	for (i = 0; i < c->nbig; i++)
 		if (c->big_sizes[i] == size) {
-			c->big_sizes[i] = c->big_sizes[--c->nbig];
+			if (--c->big_counts[i] == 0) {
+				c->nbig--;
+				c->big_sizes[i] = c->big_sizes[c->nbig];
+				c->big_counts[i] = c->big_counts[c->nbig];
+			}
 			return;
 		}
+	c->big_other_blocks--;
+	c->big_other_bytes -= size;
+}
+
+size_t bench_counter_group(const bench_counter *c, size_t k, size_t *count)
+{
+	size_t order[64], i, j;
+
+	for (i = 0; i < c->nbig; i++) {
+		/* insertion sort of the group indexes by total bytes, largest first */
+		for (j = i; j > 0 && c->big_sizes[order[j - 1]] * c->big_counts[order[j - 1]] <
+		                         c->big_sizes[i] * c->big_counts[i]; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	if (k >= c->nbig) {
+		*count = 0;
+		return 0;
+	}
+	*count = c->big_counts[order[k]];
+	return c->big_sizes[order[k]];
 }
 
 static void *cnt_malloc(size_t size, void *payload)
@@ -259,9 +309,14 @@ void bench_counter_print(const bench_counter *c, FILE *f, size_t per)
 			small_blocks += c->small_count[i];
 			small_bytes += c->small_count[i] * i;
 		}
-	for (i = 0; i < c->nbig; i++)
-		fprintf(f, "  one block of %zu bytes (%.1f per entry)\n", c->big_sizes[i],
-		        per ? (double)c->big_sizes[i] / (double)per : 0.0);
+	for (i = 0; i < c->nbig; i++) {
+		size_t count, sz = bench_counter_group(c, i, &count);
+		fprintf(f, "  %zu block%s of %zu bytes (%.1f bytes per entry)\n", count,
+		        count > 1 ? "s" : "", sz, per ? (double)(sz * count) / (double)per : 0.0);
+	}
+	if (c->big_other_blocks)
+		fprintf(f, "  %zu other large blocks, %zu bytes\n", c->big_other_blocks,
+		        c->big_other_bytes);
 	fprintf(f, "  small blocks: %zu, %zu bytes\n", small_blocks, small_bytes);
 }
 

@@ -60,6 +60,9 @@ void bench_shuffle(uint32_t *v, size_t n, uint64_t *state);
 
 /* Resident set size of this process, in bytes (from /proc/self/statm). */
 size_t bench_rss(void);
+/* Return the allocator's free memory to the system (glibc malloc_trim;
+ * nothing elsewhere), so that an RSS figure counts what is live. */
+void bench_trim(void);
 
 /*
  * A stg_allocator that counts exactly the bytes the library asks for (a
@@ -68,14 +71,19 @@ size_t bench_rss(void);
  */
 typedef struct bench_counter {
 	size_t live_bytes, peak_bytes, live_blocks, calls;
-	/* live blocks with size <= 256, by size; larger ones in big[] */
+	/* live blocks with size <= 256, by size; larger ones grouped by size
+	 * (the first 64 distinct sizes; the rest land in big_other_*) */
 	size_t small_count[257];
-	size_t big_sizes[64];
+	size_t big_sizes[64], big_counts[64];
 	size_t nbig;
+	size_t big_other_blocks, big_other_bytes;
 } bench_counter;
 
 void bench_counter_init(bench_counter *c, stg_allocator *a);
-/* Fill the list of large live blocks (a snapshot; slow, walks nothing: kept on the fly). */
+/* The @k-th largest group of large live blocks by total bytes (k from 0):
+ * its block size and count; 0 when there is none. */
+size_t bench_counter_group(const bench_counter *c, size_t k, size_t *count);
+/* The live blocks by size, and per entry when @per is not 0. */
 void bench_counter_print(const bench_counter *c, FILE *f, size_t per);
 
 /*
