@@ -92,13 +92,18 @@ static int table_grow(stg_log *log)
 	return STG_OK;
 }
 
+int stg__ents_reserve_unindexed(stg_log *log)
+{
+	if (log->free_head == STG__NO_FREE && log->nents == log->ents_cap)
+		return table_grow(log);
+	return STG_OK;
+}
+
 int stg__ents_reserve(stg_log *log)
 {
 	if (stg__index_reserve(log))
 		return STG_ENOMEM;
-	if (log->free_head == STG__NO_FREE && log->nents == log->ents_cap)
-		return table_grow(log);
-	return STG_OK;
+	return stg__ents_reserve_unindexed(log);
 }
 
 void stg__ents_release(stg_log *log, uint32_t idx)

@@ -165,6 +165,79 @@ int stg__index_reserve(stg_log *log)
 	return STG_OK;
 }
 
+/* Same integration and SKU. */
+static int ent_eq(const stg__ent *a, const stg__ent *b)
+{
+	if (a->integ != b->integ || (a->bits & STG__B_SKU_HEAP) != (b->bits & STG__B_SKU_HEAP))
+		return 0;
+	if (!(a->bits & STG__B_SKU_HEAP))
+		return memcmp(a->sku.in, b->sku.in, sizeof a->sku.in) == 0;
+	return a->sku.out.len == b->sku.out.len &&
+	       memcmp(a->sku.out.ptr, b->sku.out.ptr, a->sku.out.len) == 0;
+}
+
+/*
+ * Entries go in blocks: the hashes of a block first, with a prefetch of each
+ * home slot, then the placements. At ten million entries the table is far
+ * larger than the caches and every placement is a miss; issued a block
+ * ahead, the misses overlap instead of following one another.
+ */
+#define BUILD_BLOCK 32
+
+int stg__index_build(stg_log *log, uint32_t *dup)
+{
+	uint32_t ncap = 16, mask, imask, base, i;
+	uint64_t hashes[BUILD_BLOCK];
+	uint32_t ids[BUILD_BLOCK];
+	unsigned bits;
+	uint32_t *ns;
+
+	/* Room for live + 1 at a load of at most 3/4, as stg__index_reserve(). */
+	while ((uint64_t)(log->live + 1) * 4 > (uint64_t)ncap * 3) {
+		if (ncap >= (UINT32_C(1) << 31))
+			return STG_ENOMEM;
+		ncap *= 2;
+	}
+	ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
+	if (!ns)
+		return STG_ENOMEM;
+	for (bits = 1; (UINT64_C(1) << (bits - 1)) < ncap; bits++)
+		;
+	imask = bits >= 32 ? UINT32_MAX : (UINT32_C(1) << bits) - 1;
+	mask = ncap - 1;
+	for (base = 0; base < log->nents; base += BUILD_BLOCK) {
+		uint32_t n = 0, end = log->nents - base < BUILD_BLOCK ? log->nents : base + BUILD_BLOCK;
+
+		for (i = base; i < end; i++) {
+			const stg__ent *e = stg__ent_at(log, i);
+			if (!stg__ent_live(e))
+				continue;
+			hashes[n] = stg__ent_hash(e);
+			ids[n] = i;
+			STG__PREFETCH(&ns[(uint32_t)hashes[n] & mask]);
+			n++;
+		}
+		for (i = 0; i < n; i++) {
+			uint32_t j, s, tag = tag_of(hashes[i], imask);
+			const stg__ent *e = stg__ent_at(log, ids[i]);
+
+			for (j = (uint32_t)hashes[i] & mask; (s = ns[j]) != 0; j = (j + 1) & mask) {
+				if ((s & ~imask) == tag && ent_eq(stg__ent_at(log, (s & imask) - 1), e)) {
+					stg__free(&log->alloc, ns);
+					*dup = ids[i];
+					return STG_ECORRUPT;
+				}
+			}
+			ns[j] = tag | (ids[i] + 1);
+		}
+	}
+	stg__free(&log->alloc, log->slots);
+	log->slots = ns;
+	log->slots_cap = ncap;
+	log->slot_idx_mask = imask;
+	return STG_OK;
+}
+
 void stg__index_insert(stg_log *log, uint64_t hash, uint32_t idx)
 {
 	place(log->slots, log->slots_cap - 1, log->slot_idx_mask, hash, idx);

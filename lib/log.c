@@ -300,7 +300,6 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	int32_t gap = 0;
 	int has_job, need_prob, rc;
 	stg__ent e;
-	stg__key k;
 
 	if (!in)
 		return stg__fail(log->errmsg, STG_ECORRUPT, "stg_log_open: the load gave a NULL entry");
@@ -323,11 +322,8 @@ static int load_entry(stg_log *log, const stg_entry *in)
 		                 in->integration, in->sku);
 	if ((rc = stg__log_get_integ(log, in->integration, ilen, &integ)))
 		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
-	stg__key_make(&k, integ, in->sku, slen);
-	if (stg__index_find(log, &k, &idx))
-		return stg__fail(log->errmsg, STG_ECORRUPT,
-		                 "stg_log_open: entry (%.100s, %.100s) stored twice", in->integration,
-		                 in->sku);
+	/* Not indexed yet (nor checked for a twin): stg__index_build() does
+	 * both once the load is over. */
 	has_job = in->job_state != STG_JOB_NONE;
 	flags = in->flags & ~STG_ENTRY_LATE;
 	/* What the hot entry cannot hold goes to a problem record. */
@@ -335,7 +331,7 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	            in->first_failed_at || (flags & ~STG__FLAGS_MASK) ||
 	            !stg__latency_fits(in->latency_ms) ||
 	            (!has_job && !stg__gap32(in->acked_at, in->last_attempt_at, &gap));
-	if ((rc = stg__ents_reserve(log)) || (need_prob && (rc = stg__probs_reserve(log, 1))) ||
+	if ((rc = stg__ents_reserve_unindexed(log)) || (need_prob && (rc = stg__probs_reserve(log, 1))) ||
 	    (has_job && (rc = stg__jobs_reserve(log, 1))))
 		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
 	if (in->message && in->message[0] && !(msg = stg__msg_intern(log, in->message)))
@@ -368,7 +364,6 @@ static int load_entry(stg_log *log, const stg_entry *in)
 
 	idx = stg__ents_take(log);
 	*stg__ent_at(log, idx) = e;
-	stg__index_insert(log, k.hash, idx);
 	if (has_job) {
 		uint32_t kj = stg__jobs_take(log, idx);
 		stg__job *j = &log->jobs.v[kj];
@@ -393,6 +388,23 @@ static int load_entry(stg_log *log, const stg_entry *in)
 }
 
 /* After the load: ids for the jobs, queues, pauses. */
+/* The loaded entries went in unindexed: index them at once, which is also
+ * where an entry stored twice shows. */
+static int index_loaded(stg_log *log)
+{
+	uint32_t dup = 0;
+	int rc = stg__index_build(log, &dup);
+
+	if (rc == STG_ECORRUPT) {
+		const stg__ent *e = stg__ent_at(log, dup);
+		return stg__fail(log->errmsg, rc, "stg_log_open: entry (%.100s, %.100s) stored twice",
+		                 log->integs[e->integ].name, stg__ent_sku(e));
+	}
+	if (rc)
+		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
+	return STG_OK;
+}
+
 static int settle_loaded(stg_log *log)
 {
 	uint32_t i;
@@ -520,6 +532,10 @@ STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *opt)
 			rc = stg__fail(NULL, STG_ESTORAGE, "stg_log_open: storage load failed: hook returned %d", rc);
 			goto fail;
 		}
+	}
+	if (log->live && (rc = index_loaded(log))) {
+		stg__fail(NULL, rc, "%s", log->errmsg);
+		goto fail;
 	}
 	if ((rc = settle_loaded(log))) {
 		stg__fail(NULL, rc, "%s", log->errmsg);

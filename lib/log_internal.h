@@ -329,6 +329,8 @@ int stg__ent_set_sku(stg_log *log, stg__ent *e, const char *sku, size_t len);
 void stg__ent_free_sku(stg_log *log, stg__ent *e);
 /* Room for one more entry: a slot in the table and in the index. */
 int stg__ents_reserve(stg_log *log);
+/* Room for one more entry in the table only (the load indexes at the end). */
+int stg__ents_reserve_unindexed(stg_log *log);
 /* The index the next stg__ents_take() returns. */
 static inline uint32_t stg__ents_next(const stg_log *log)
 {
@@ -382,6 +384,12 @@ int stg__index_find(const stg_log *log, const stg__key *k, uint32_t *idx);
 /* Room for log->live + 1 entries at a load of at most 3/4. */
 int stg__index_reserve(stg_log *log);
 void stg__index_insert(stg_log *log, uint64_t hash, uint32_t idx);
+/*
+ * Index every live entry at once, into a table sized for them (the load:
+ * entries are appended unindexed, then indexed here). STG_ECORRUPT when two
+ * entries have the same key, *dup then the later one; STG_ENOMEM.
+ */
+int stg__index_build(stg_log *log, uint32_t *dup);
 void stg__index_delete(stg_log *log, uint32_t idx);
 uint64_t stg__ent_hash(const stg__ent *e);
 
