@@ -134,37 +134,6 @@ static void place(uint32_t *slots, uint32_t mask, uint32_t imask, uint64_t hash,
 	slots[i] = tag_of(hash, imask) | (idx + 1);
 }
 
-int stg__index_reserve(stg_log *log)
-{
-	uint32_t ncap, imask, i;
-	uint32_t *ns;
-	unsigned bits;
-
-	if ((uint64_t)(log->live + 1) * 4 <= (uint64_t)log->slots_cap * 3)
-		return STG_OK;
-	if (log->slots_cap >= (UINT32_C(1) << 31))
-		return STG_ENOMEM;
-	ncap = log->slots_cap ? log->slots_cap * 2 : 16;
-	ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
-	if (!ns)
-		return STG_ENOMEM;
-	/* Index + 1 <= ncap: log2(ncap) + 1 bits; the rest is tag. */
-	for (bits = 1; (UINT64_C(1) << (bits - 1)) < ncap; bits++)
-		;
-	imask = bits >= 32 ? UINT32_MAX : (UINT32_C(1) << bits) - 1;
-	/* Walk the entries, not the old slots: the table is read in order. */
-	for (i = 0; i < log->nents; i++) {
-		const stg__ent *e = stg__ent_at(log, i);
-		if (stg__ent_live(e))
-			place(ns, ncap - 1, imask, stg__ent_hash(e), i);
-	}
-	stg__free(&log->alloc, log->slots);
-	log->slots = ns;
-	log->slots_cap = ncap;
-	log->slot_idx_mask = imask;
-	return STG_OK;
-}
-
 /* Same integration and SKU. */
 static int ent_eq(const stg__ent *a, const stg__ent *b)
 {
@@ -177,36 +146,23 @@ static int ent_eq(const stg__ent *a, const stg__ent *b)
 }
 
 /*
- * Entries go in blocks: the hashes of a block first, with a prefetch of each
- * home slot, then the placements. At ten million entries the table is far
- * larger than the caches and every placement is a miss; issued a block
- * ahead, the misses overlap instead of following one another.
+ * Walk the entries, not the old slots (the table is read in order), in
+ * blocks: the hashes of a block first, with a prefetch of each home slot,
+ * then the placements. With a table far larger than the caches every
+ * placement is a miss; issued a block ahead, the misses overlap instead of
+ * following one another. With dup, a key met twice stops the fill:
+ * STG_ECORRUPT, *dup the later entry.
  */
-#define BUILD_BLOCK 32
+#define FILL_BLOCK 32
 
-int stg__index_build(stg_log *log, uint32_t *dup)
+static int fill(stg_log *log, uint32_t *ns, uint32_t ncap, uint32_t imask, uint32_t *dup)
 {
-	uint32_t ncap = 16, mask, imask, base, i;
-	uint64_t hashes[BUILD_BLOCK];
-	uint32_t ids[BUILD_BLOCK];
-	unsigned bits;
-	uint32_t *ns;
+	uint32_t mask = ncap - 1, base, i;
+	uint64_t hashes[FILL_BLOCK];
+	uint32_t ids[FILL_BLOCK];
 
-	/* Room for live + 1 at a load of at most 3/4, as stg__index_reserve(). */
-	while ((uint64_t)(log->live + 1) * 4 > (uint64_t)ncap * 3) {
-		if (ncap >= (UINT32_C(1) << 31))
-			return STG_ENOMEM;
-		ncap *= 2;
-	}
-	ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
-	if (!ns)
-		return STG_ENOMEM;
-	for (bits = 1; (UINT64_C(1) << (bits - 1)) < ncap; bits++)
-		;
-	imask = bits >= 32 ? UINT32_MAX : (UINT32_C(1) << bits) - 1;
-	mask = ncap - 1;
-	for (base = 0; base < log->nents; base += BUILD_BLOCK) {
-		uint32_t n = 0, end = log->nents - base < BUILD_BLOCK ? log->nents : base + BUILD_BLOCK;
+	for (base = 0; base < log->nents; base += FILL_BLOCK) {
+		uint32_t n = 0, end = log->nents - base < FILL_BLOCK ? log->nents : base + FILL_BLOCK;
 
 		for (i = base; i < end; i++) {
 			const stg__ent *e = stg__ent_at(log, i);
@@ -219,11 +175,10 @@ int stg__index_build(stg_log *log, uint32_t *dup)
 		}
 		for (i = 0; i < n; i++) {
 			uint32_t j, s, tag = tag_of(hashes[i], imask);
-			const stg__ent *e = stg__ent_at(log, ids[i]);
 
 			for (j = (uint32_t)hashes[i] & mask; (s = ns[j]) != 0; j = (j + 1) & mask) {
-				if ((s & ~imask) == tag && ent_eq(stg__ent_at(log, (s & imask) - 1), e)) {
-					stg__free(&log->alloc, ns);
+				if (dup && (s & ~imask) == tag &&
+				    ent_eq(stg__ent_at(log, (s & imask) - 1), stg__ent_at(log, ids[i]))) {
 					*dup = ids[i];
 					return STG_ECORRUPT;
 				}
@@ -231,6 +186,36 @@ int stg__index_build(stg_log *log, uint32_t *dup)
 			ns[j] = tag | (ids[i] + 1);
 		}
 	}
+	return STG_OK;
+}
+
+/* The index mask of a table of ncap slots: index + 1 <= ncap needs
+ * log2(ncap) + 1 bits; the rest is tag. */
+static uint32_t idx_mask_for(uint32_t ncap)
+{
+	unsigned bits;
+
+	for (bits = 1; (UINT64_C(1) << (bits - 1)) < ncap; bits++)
+		;
+	return bits >= 32 ? UINT32_MAX : (UINT32_C(1) << bits) - 1;
+}
+
+int stg__index_reserve(stg_log *log)
+{
+	uint32_t ncap, imask;
+	uint32_t *ns;
+
+	if ((uint64_t)(log->live + 1) * 4 <= (uint64_t)log->slots_cap * 3)
+		return STG_OK;
+	if (log->slots_cap >= (UINT32_C(1) << 31))
+		return STG_ENOMEM;
+	ncap = log->slots_cap ? log->slots_cap * 2 : 16;
+	ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
+	if (!ns)
+		return STG_ENOMEM;
+	imask = idx_mask_for(ncap);
+	/* The keys are known distinct: no twin check. */
+	fill(log, ns, ncap, imask, NULL);
 	stg__free(&log->alloc, log->slots);
 	log->slots = ns;
 	log->slots_cap = ncap;
@@ -241,6 +226,33 @@ int stg__index_build(stg_log *log, uint32_t *dup)
 void stg__index_insert(stg_log *log, uint64_t hash, uint32_t idx)
 {
 	place(log->slots, log->slots_cap - 1, log->slot_idx_mask, hash, idx);
+}
+
+int stg__index_build(stg_log *log, uint32_t *dup)
+{
+	uint32_t ncap = 16, imask;
+	uint32_t *ns;
+	int rc;
+
+	/* Room for live + 1 at a load of at most 3/4, as stg__index_reserve(). */
+	while ((uint64_t)(log->live + 1) * 4 > (uint64_t)ncap * 3) {
+		if (ncap >= (UINT32_C(1) << 31))
+			return STG_ENOMEM;
+		ncap *= 2;
+	}
+	ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
+	if (!ns)
+		return STG_ENOMEM;
+	imask = idx_mask_for(ncap);
+	if ((rc = fill(log, ns, ncap, imask, dup))) {
+		stg__free(&log->alloc, ns);
+		return rc;
+	}
+	stg__free(&log->alloc, log->slots);
+	log->slots = ns;
+	log->slots_cap = ncap;
+	log->slot_idx_mask = imask;
+	return STG_OK;
 }
 
 void stg__index_delete(stg_log *log, uint32_t idx)

@@ -901,7 +901,9 @@ STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *s, stg_submit_resu
  * misses in a row (its index slot, then its entry), far more than the work
  * on it. A batch overlaps them: change i + PF_AHEAD is checked, hashed and
  * its slot fetched; at i + PF_AHEAD / 2 the entry that slot points to is
- * fetched; change i then finds both in cache. A change whose integration
+ * fetched; change i then finds both in cache. The caller's SKU text is
+ * fetched before prepare() hashes it (a host's strings are scattered too).
+ * A change whose integration
  * does not exist yet, or that fails a check, is not prepared and goes the
  * ordinary way (creating the integration, or failing, in order).
  */
@@ -973,6 +975,9 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 			break;
 		if (pf && i + PF_AHEAD < n)
 			prepare(log, &s[i + PF_AHEAD], p);
+		/* The caller's SKU text, read by prepare() PF_AHEAD / 2 changes later. */
+		if (pf && i + PF_AHEAD + PF_AHEAD / 2 < n && s[i + PF_AHEAD + PF_AHEAD / 2].sku)
+			STG__PREFETCH(s[i + PF_AHEAD + PF_AHEAD / 2].sku);
 	}
 	if (done)
 		*done = i;
