@@ -110,7 +110,9 @@ STG_EXTERN int stg_log_options_init(stg_log_options *options, unsigned int versi
  *         a stored entry's); ::STG_ESTORAGE (the load failed);
  *         ::STG_ECORRUPT (a stored entry is NULL, invalid, or appears
  *         twice); ::STG_ENOMEM. The message is in
- *         stg_last_error().
+ *         stg_last_error(). Loaded entries are indexed once the load
+ *         returns, so an entry stored twice is reported then, after the
+ *         whole load, rather than where it came up.
  */
 STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *options);
 
