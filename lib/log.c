@@ -901,7 +901,8 @@ STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *s, stg_submit_resu
  * misses in a row (its index slot, then its entry), far more than the work
  * on it. A batch overlaps them: change i + PF_AHEAD is checked, hashed and
  * its slot fetched; at i + PF_AHEAD / 2 the entry that slot points to is
- * fetched; change i then finds both in cache. The caller's SKU text is
+ * fetched, and at i + PF_AHEAD / 4 its job record; change i then finds
+ * them in cache. The caller's SKU text is
  * fetched before prepare() hashes it (a host's strings are scattered too).
  * A change whose integration
  * does not exist yet, or that fails a check, is not prepared and goes the
@@ -912,6 +913,7 @@ STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *s, stg_submit_resu
 
 typedef struct prep {
 	stg__key k;
+	uint32_t ent; /* the entry prefetch_entry() found, UINT32_MAX: none */
 	int ok;
 } prep;
 
@@ -920,6 +922,7 @@ static void prepare(const stg_log *log, const stg_submit *s, prep *p)
 	size_t ilen, slen;
 	uint32_t integ;
 
+	p->ent = UINT32_MAX;
 	p->ok = change_ok(s, &ilen, &slen) && stg__log_find_integ(log, s->integration, ilen, &integ);
 	if (!p->ok)
 		return;
@@ -927,7 +930,7 @@ static void prepare(const stg_log *log, const stg_submit *s, prep *p)
 	STG__PREFETCH(&log->slots[(uint32_t)p->k.hash & (log->slots_cap - 1)]);
 }
 
-static void prefetch_entry(const stg_log *log, const prep *p)
+static void prefetch_entry(const stg_log *log, prep *p)
 {
 	uint32_t mask = log->slots_cap - 1, imask = log->slot_idx_mask, i, sl;
 	uint32_t tag = (uint32_t)(p->k.hash >> 32) & ~imask;
@@ -938,12 +941,26 @@ static void prefetch_entry(const stg_log *log, const prep *p)
 	for (i = (uint32_t)p->k.hash & mask; (sl = log->slots[i]) != 0; i = (i + 1) & mask) {
 		if ((sl & ~imask) == tag && (sl & imask) - 1 < log->nents) {
 			const char *e = (const char *)stg__ent_at(log, (sl & imask) - 1);
+			p->ent = (sl & imask) - 1;
 			STG__PREFETCH(e);
 			STG__PREFETCH(e + 64);
 			STG__PREFETCH(e + sizeof(stg__ent) - 1);
 			return;
 		}
 	}
+}
+
+/* A change to a SKU with a waiting job may move that job to another queue,
+ * which reads and writes its record: fetch it once the entry is in. */
+static void prefetch_job(const stg_log *log, const prep *p)
+{
+	const stg__ent *e;
+
+	if (p->ent == UINT32_MAX)
+		return;
+	e = stg__ent_at(log, p->ent);
+	if (e->job)
+		STG__PREFETCH(&log->jobs.v[e->job - 1]);
 }
 
 STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
@@ -968,6 +985,8 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 		prep *p = &ring[i % PF_AHEAD];
 		if (pf && i + PF_AHEAD / 2 < n)
 			prefetch_entry(log, &ring[(i + PF_AHEAD / 2) % PF_AHEAD]);
+		if (pf && i + PF_AHEAD / 4 < n)
+			prefetch_job(log, &ring[(i + PF_AHEAD / 4) % PF_AHEAD]);
 		/* A prepared key stays right whatever happened since: the hash
 		 * depends on the key alone, the integration ids never change. */
 		rc = submit_one(log, &s[i], results ? &results[i] : &tmp, &now, pf && p->ok ? &p->k : NULL);

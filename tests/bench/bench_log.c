@@ -32,7 +32,7 @@
  *
  *   bench_log [--sizes=10k,100k,1M,10M] [--reps=5]
  *             [--reps-large=3] [--only=submit|memory|pump|reopen|threads|
- *              submit-lib|pump-lib|reopen-lib|reopen-decode-lib]
+ *              submit-lib|submit-batch-lib|pump-lib|reopen-lib|reopen-decode-lib]
  *
  * The -lib parts run the library alone, in process, once (for callgrind
  * with --toggle-collect=lib_submit_passes, lib_pump or lib_reopen).
@@ -1023,6 +1023,11 @@ int main(int argc, char **argv)
 			printf("# submit-lib n=%zu: pass 1 %.0f ns, pass 2 %.0f ns per submit\n", w.n,
 			       t[0] / (double)w.n * 1e9, t[1] / (double)w.n * 1e9);
 			stg_log_close(log);
+		} else if (opt.only && !strcmp(opt.only, "submit-batch-lib")) {
+			double out[4];
+			child_submit_batch(&w, out, 4);
+			printf("# submit-batch-lib n=%zu: pass 1 %.0f ns, pass 2 %.0f ns per submit\n",
+			       w.n, out[0] / (double)w.n * 1e9, out[1] / (double)w.n * 1e9);
 		} else if (opt.only && !strcmp(opt.only, "pump-lib")) {
 			uint64_t sum = 0;
 			size_t counts[4] = { 0 }, sent;
