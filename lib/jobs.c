@@ -21,9 +21,12 @@ int stg__jobs_reserve(stg_log *log, uint32_t n)
 		return STG_OK;
 	if ((uint64_t)js->live + n > UINT32_MAX / 2)
 		return STG_ENOMEM;
-	ncap = js->cap ? js->cap * 2 : 16;
+	/* Growth by half: a log of millions of pending jobs carries at most a
+	 * third of its records as slack (doubling left up to half), and a large
+	 * realloc moves pages without copying them. */
+	ncap = js->cap ? js->cap + js->cap / 2 : 16;
 	while (ncap - js->live < n)
-		ncap *= 2;
+		ncap += ncap / 2;
 	v = stg__realloc(&log->alloc, js->v, (size_t)ncap * sizeof *v);
 	if (!v)
 		return STG_ENOMEM;

@@ -202,9 +202,10 @@ static int grow(stg_log *log, stg__item **v, uint32_t *cap, uint32_t len, uint32
 
 	if ((uint64_t)len + n > UINT32_MAX / 2)
 		return STG_ENOMEM;
-	ncap = *cap ? *cap * 2 : 16;
+	/* Growth by half, as the job records (jobs.c). */
+	ncap = *cap ? *cap + *cap / 2 : 16;
 	while (ncap - len < n)
-		ncap *= 2;
+		ncap += ncap / 2;
 	nv = stg__realloc(&log->alloc, *v, (size_t)ncap * sizeof *nv);
 	if (!nv)
 		return *cap - len >= n ? STG_OK : STG_ENOMEM;
