@@ -81,7 +81,11 @@ STG_EXTERN int stg_storage_init(stg_storage *storage, unsigned int version);
 
 /** @brief One export handed to the transport. Filled by the library; borrowed for the call. */
 typedef struct stg_job {
-	uint64_t id;              /**< unique within the log; give it to stg_log_complete() */
+	uint64_t id;              /**< unique while this log is open; give it to
+	                               stg_log_complete(). A reopened log gives its
+	                               loaded jobs new ids and may reuse the ids of
+	                               jobs that ended before the close: complete only
+	                               ids handed out since the open. */
 	const char *integration;  /**< integration name */
 	const char *sku;          /**< SKU */
 	int64_t published;        /**< the quantity to publish */
