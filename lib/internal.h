@@ -32,9 +32,12 @@
  * picked once at load time (an ifunc). The baseline x86-64 has no 64-bit
  * signed compare in SIMD, so without this the batch loops over int64 cannot
  * be vectorised at all. Only where ifuncs exist: GCC on x86-64 glibc Linux.
+ * Not under ThreadSanitizer: the ifunc resolver runs while the dynamic
+ * loader relocates the library, before the TSan runtime is up, and its
+ * instrumented entry crashes the process.
  */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-	defined(__GLIBC__) && !defined(STG_NO_TARGET_CLONES)
+	defined(__GLIBC__) && !defined(STG_NO_TARGET_CLONES) && !defined(__SANITIZE_THREAD__)
 #  define STG__VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #  define STG__VECTOR_CLONES
