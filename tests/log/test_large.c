@@ -1,0 +1,224 @@
+/*
+ * Large logs: the paths that only a log of tens of thousands of entries
+ * takes. stg_log_submit_batch() prefetches (index slot, entry, job record,
+ * the caller's SKU text) only once the index has 2^17 slots, so the small
+ * logs of the other suites never run that code; here a batch log and a
+ * one-call-at-a-time log get the same changes and must agree on every
+ * result. Also: the index filled at the end of a load finds a twin with a
+ * long (heap) SKU, and index growth after removals skips the dead entries.
+ */
+#include <criterion/criterion.h>
+
+#include <stockguard.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 70000     /* > 3/4 of 2^16 slots: the index reaches 2^17 */
+#define CHUNK 7000
+
+static int64_t fixed_now(void *payload)
+{
+	(void)payload;
+	return INT64_C(1767225600000);
+}
+
+static stg_log *open_fixed(void)
+{
+	stg_log_options o = STG_LOG_OPTIONS_INIT;
+	stg_clock c = STG_CLOCK_INIT;
+	stg_policy *p = NULL;
+	stg_log *log = NULL;
+
+	c.now_ms = fixed_now;
+	o.clock = &c;
+	cr_assert_eq(stg_log_open(&log, &o), STG_OK, "%s", stg_last_error());
+	cr_assert_eq(stg_policy_new(&p, NULL), STG_OK);
+	cr_assert_eq(stg_policy_set_min_stock(p, 3), STG_OK);
+	cr_assert_eq(stg_log_set_policy(log, "amz", p), STG_OK);
+	stg_policy_free(p);
+	return log;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* One change of the workload: short and long SKUs, two integrations (the
+ * second created in the middle of a batch, so unprepared changes mix with
+ * prepared ones), stale sequences, repeats of a SKU within one batch. */
+static void make_change(stg_submit *s, char *sku, size_t cap, uint64_t *st, int pass, size_t j)
+{
+	uint64_t r = rnd(st);
+	/* Pass 1 creates every key once (40503 is prime to N), in a scattered
+	 * order; pass 2 picks keys at random, repeats included. */
+	unsigned k = pass == 1 ? (unsigned)((j * 40503u) % N) : (unsigned)(r % N);
+
+	stg_submit_init(s, STG_SUBMIT_VERSION);
+	if (k % 9 == 0)
+		snprintf(sku, cap, "LONG-SKU-NAME-%08u", k); /* 22 bytes: kept on the heap */
+	else
+		snprintf(sku, cap, "S%08u", k);
+	s->sku = sku;
+	s->integration = (pass == 2 && k % 5 == 0) ? "meli" : "amz";
+	s->available = (int64_t)((r >> 20) % 40) - 2;
+	/* Mostly newer, sometimes stale. */
+	s->sequence = pass * 10 + (int64_t)((r >> 40) % 3) - ((r >> 50) % 17 == 0 ? 20 : 0);
+	s->changed_at = 1000 * pass;
+}
+
+static void assert_same_result(const stg_submit_result *a, const stg_submit_result *b,
+                               const stg_submit *s)
+{
+	cr_assert_eq(a->decision, b->decision, "(%s, %s): decision %d vs %d", s->integration, s->sku,
+	             a->decision, b->decision);
+	cr_assert_eq(a->reason, b->reason, "(%s, %s): reason", s->integration, s->sku);
+	cr_assert_eq(a->published, b->published, "(%s, %s): published", s->integration, s->sku);
+	cr_assert_eq(a->warnings, b->warnings, "(%s, %s): warnings", s->integration, s->sku);
+	cr_assert_eq(a->priority, b->priority, "(%s, %s): priority", s->integration, s->sku);
+	cr_assert_eq(a->job_id != 0, b->job_id != 0, "(%s, %s): job", s->integration, s->sku);
+}
+
+Test(large, batch_with_prefetch_agrees_with_single_calls, .timeout = 120)
+{
+	stg_log *batch = open_fixed(), *single = open_fixed();
+	stg_submit *subs = calloc(CHUNK, sizeof *subs);
+	stg_submit_result *rb = calloc(CHUNK, sizeof *rb), rs;
+	char (*skus)[32] = calloc(CHUNK, sizeof *skus);
+	uint64_t st = 0x9e3779b97f4a7c15u;
+	stg_counts cb, cs;
+	int pass;
+
+	cr_assert(subs && rb && skus);
+	for (pass = 1; pass <= 2; pass++) {
+		size_t done = 0, j, k;
+		for (j = 0; j < N; j += CHUNK) {
+			for (k = 0; k < CHUNK; k++)
+				make_change(&subs[k], skus[k], sizeof skus[k], &st, pass, j + k);
+			cr_assert_eq(stg_log_submit_batch(batch, subs, CHUNK, rb, &done), STG_OK, "%s",
+			             stg_log_errmsg(batch));
+			cr_assert_eq(done, (size_t)CHUNK);
+			for (k = 0; k < CHUNK; k++) {
+				cr_assert_eq(stg_log_submit(single, &subs[k], &rs), STG_OK, "%s",
+				             stg_log_errmsg(single));
+				assert_same_result(&rb[k], &rs, &subs[k]);
+			}
+		}
+	}
+	cr_assert_eq(stg_log_counts(batch, NULL, &cb), STG_OK);
+	cr_assert_eq(stg_log_counts(single, NULL, &cs), STG_OK);
+	cr_assert_eq(cb.pending, cs.pending);
+	cr_assert_eq(cb.success, cs.success);
+	cr_assert_gt(cb.pending, (uint64_t)N / 2, "the log must be large: %llu pending",
+	             (unsigned long long)cb.pending);
+	free(subs);
+	free(rb);
+	free(skus);
+	stg_log_close(batch);
+	stg_log_close(single);
+}
+
+/* ----------------------------------------------------------- load twins */
+
+static int twin_load(stg_entry_sink sink, void *ctx, void *payload)
+{
+	static const char *const skus[] = { "A-LONG-SKU-BEYOND-FIFTEEN", "B", "A-LONG-SKU-BEYOND-FIFTEEN" };
+	size_t i;
+	int rc;
+
+	(void)payload;
+	for (i = 0; i < 3; i++) {
+		stg_entry e;
+		stg_entry_init(&e, STG_ENTRY_VERSION);
+		e.integration = "amz";
+		e.sku = skus[i];
+		e.status = STG_ENTRY_SUCCESS;
+		e.available = e.published = 7;
+		e.sequence = 1;
+		if ((rc = sink(ctx, &e)))
+			return rc;
+	}
+	return 0;
+}
+
+static int ok_write(const stg_entry *e, void *payload)
+{
+	(void)e;
+	(void)payload;
+	return 0;
+}
+
+static int ok_remove(const char *integration, const char *sku, void *payload)
+{
+	(void)integration;
+	(void)sku;
+	(void)payload;
+	return 0;
+}
+
+Test(large, a_long_sku_stored_twice_is_refused_at_open)
+{
+	stg_log_options o = STG_LOG_OPTIONS_INIT;
+	stg_storage s = STG_STORAGE_INIT;
+	stg_log *log = (stg_log *)&o; /* must stay untouched */
+
+	s.load = twin_load;
+	s.write = ok_write;
+	s.remove = ok_remove;
+	o.storage = &s;
+	cr_assert_eq(stg_log_open(&log, &o), STG_ECORRUPT);
+	cr_assert_eq(log, (stg_log *)&o);
+	cr_assert_str_eq(stg_last_error(),
+	                 "stg_log_open: entry (amz, A-LONG-SKU-BEYOND-FIFTEEN) stored twice");
+}
+
+/* --------------------------------------------------- growth after removal */
+
+Test(large, index_growth_after_removals_keeps_every_live_entry)
+{
+	stg_log *log = open_fixed();
+	stg_submit s = STG_SUBMIT_INIT;
+	stg_submit_result r;
+	stg_entry e;
+	char sku[32];
+	int i;
+
+	s.integration = "amz";
+	s.sequence = 1;
+	s.flags = STG_CHANGE_NON_STOCK; /* every change exported: a job each */
+	for (i = 0; i < 3000; i++) {
+		snprintf(sku, sizeof sku, "%s%05d", i % 4 ? "S" : "LONG-NAME-ON-THE-HEAP-", i);
+		s.sku = sku;
+		s.available = i;
+		cr_assert_eq(stg_log_submit(log, &s, &r), STG_OK);
+	}
+	/* Remove every third (forced: they have jobs), then grow the index
+	 * several times over: the rehash walks the entry table past the holes. */
+	for (i = 0; i < 3000; i += 3) {
+		snprintf(sku, sizeof sku, "%s%05d", i % 4 ? "S" : "LONG-NAME-ON-THE-HEAP-", i);
+		cr_assert_eq(stg_log_remove(log, "amz", sku, STG_REMOVE_FORCE), STG_OK);
+	}
+	for (i = 3000; i < 20000; i++) {
+		snprintf(sku, sizeof sku, "%s%05d", i % 4 ? "S" : "LONG-NAME-ON-THE-HEAP-", i);
+		s.sku = sku;
+		s.available = i;
+		cr_assert_eq(stg_log_submit(log, &s, &r), STG_OK);
+	}
+	for (i = 0; i < 20000; i++) {
+		int rc;
+		snprintf(sku, sizeof sku, "%s%05d", i % 4 ? "S" : "LONG-NAME-ON-THE-HEAP-", i);
+		rc = stg_log_get(log, "amz", sku, &e);
+		if (i < 3000 && i % 3 == 0) {
+			cr_assert_eq(rc, STG_ENOTFOUND, "%s was removed", sku);
+		} else {
+			cr_assert_eq(rc, STG_OK, "%s: %s", sku, stg_log_errmsg(log));
+			cr_assert_eq(e.available, i);
+		}
+	}
+	stg_log_close(log);
+}
