@@ -5,7 +5,8 @@
  * logs of the other suites never run that code; here a batch log and a
  * one-call-at-a-time log get the same changes and must agree on every
  * result. Also: the index filled at the end of a load finds a twin with a
- * long (heap) SKU, and index growth after removals skips the dead entries.
+ * long (heap) SKU, index growth after removals skips the dead entries, and
+ * the interned marketplace messages survive their table's growth.
  */
 #include <criterion/criterion.h>
 
@@ -219,6 +220,55 @@ Test(large, index_growth_after_removals_keeps_every_live_entry)
 			cr_assert_eq(rc, STG_OK, "%s: %s", sku, stg_log_errmsg(log));
 			cr_assert_eq(e.available, i);
 		}
+	}
+	stg_log_close(log);
+}
+
+/* ------------------------------------------------------ many messages */
+
+static int fail_with_own_message(const stg_job *job, stg_result *res, void *payload)
+{
+	static char msg[64];
+
+	(void)payload;
+	snprintf(msg, sizeof msg, "rejected: %s", job->sku);
+	res->outcome = STG_OUTCOME_ERROR;
+	res->http_status = 422;
+	res->message = msg;
+	return 0;
+}
+
+Test(large, interned_messages_survive_table_growth)
+{
+	stg_log *log = open_fixed();
+	stg_transport t = STG_TRANSPORT_INIT;
+	stg_submit s = STG_SUBMIT_INIT;
+	stg_entry e;
+	char sku[32], want[64];
+	size_t sent = 0;
+	int i;
+
+	t.send = fail_with_own_message;
+	cr_assert_eq(stg_log_set_transport(log, &t), STG_OK);
+	s.integration = "amz";
+	s.sequence = 1;
+	s.flags = STG_CHANGE_NON_STOCK;
+	/* 100 distinct messages: the message table grows several times with
+	 * messages in it (every one is rehashed each time). */
+	for (i = 0; i < 100; i++) {
+		snprintf(sku, sizeof sku, "M%03d", i);
+		s.sku = sku;
+		s.available = 20;
+		cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
+	}
+	cr_assert_eq(stg_log_pump(log, 0, &sent), STG_OK, "%s", stg_log_errmsg(log));
+	cr_assert_eq(sent, 100u);
+	for (i = 0; i < 100; i++) {
+		snprintf(sku, sizeof sku, "M%03d", i);
+		snprintf(want, sizeof want, "rejected: %s", sku);
+		cr_assert_eq(stg_log_get(log, "amz", sku, &e), STG_OK);
+		cr_assert_eq(e.status, STG_ENTRY_ERROR);
+		cr_assert_str_eq(e.message, want);
 	}
 	stg_log_close(log);
 }

@@ -171,18 +171,26 @@ typedef struct op {
 	void (*after_fail)(world *w, int v);
 } op;
 
-/* submit of a new SKU: P queued before it, or a new integration after I. */
+/* submit of a new SKU: P queued before it, a new integration after I, the
+ * first entry of a new entry chunk (1024 before it), or a SKU too long to
+ * be kept inline (its copy is allocated). */
+#define V_CHUNK (SWEEP + 5)
+#define V_LONG (SWEEP + 6)
+
 static void pre_submit_new(world *w, int v)
 {
 	if (v < SWEEP)
 		queue_p(w, "a", v);
-	else
+	else if (v < V_CHUNK)
 		make_integs(w, v - SWEEP);
+	else
+		queue_p(w, "a", v == V_CHUNK ? 1024 : 3);
 }
 
 static int run_submit_new(world *w, int v)
 {
-	stg_submit s = rh_change(v < SWEEP ? "a" : "znew", "n000", 7, w->seq);
+	stg_submit s = rh_change(v < SWEEP || v >= V_CHUNK ? "a" : "znew",
+	                         v == V_LONG ? "n000-a-sku-kept-on-the-heap" : "n000", 7, w->seq);
 	s.category = "shoes";
 	return stg_log_submit(w->log, &s, NULL);
 }
@@ -738,7 +746,7 @@ static void run_op(const op *o)
 #define OP(name, nv, kind, pre, run, after) \
 	static const op op_##name = { #name, nv, kind, pre, run, after }
 
-OP(submit_new, SWEEP + 5, K_STRICT, pre_submit_new, run_submit_new, NULL);
+OP(submit_new, SWEEP + 7, K_STRICT, pre_submit_new, run_submit_new, NULL);
 OP(submit_existing, 4 * SWEEP + 2, K_STRICT, pre_submit_existing, run_submit_existing, NULL);
 OP(submit_batch, SWEEP, K_BATCH, pre_submit_batch, run_submit_batch, NULL);
 OP(pump, 2 * SWEEP + 1, K_PUMP, pre_pump, run_pump, NULL);
