@@ -125,6 +125,16 @@ int stg__index_find(const stg_log *log, const stg__key *k, uint32_t *idx)
 	return 0;
 }
 
+int stg__index_is(const stg_log *log, const stg__key *k, uint32_t idx)
+{
+	const stg__ent *e;
+
+	if (idx >= log->nents)
+		return 0;
+	e = stg__ent_at(log, idx);
+	return stg__ent_live(e) && key_eq(e, k);
+}
+
 static void place(uint32_t *slots, uint32_t mask, uint32_t imask, uint64_t hash, uint32_t idx)
 {
 	uint32_t i;

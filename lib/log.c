@@ -660,11 +660,18 @@ static int64_t now_of(stg_log *log, int64_t *now)
  * table has to grow.
  */
 /* The checks of a change, without side effects: 0 when it is acceptable. */
+/* Everything a change needs to be valid but its integration name. */
+static int change_rest_ok(const stg_submit *s, size_t *slen)
+{
+	return s->version == STG_SUBMIT_VERSION && stg__key_ok(s->sku, slen) &&
+	       !(s->flags & ~(unsigned)STG_CHANGE_NON_STOCK) &&
+	       (!s->category || stg__key_ok(s->category, NULL)) && s->changed_at >= 0;
+}
+
 static int change_ok(const stg_submit *s, size_t *ilen, size_t *slen)
 {
 	return s->version == STG_SUBMIT_VERSION && stg__key_ok(s->integration, ilen) &&
-	       stg__key_ok(s->sku, slen) && !(s->flags & ~(unsigned)STG_CHANGE_NON_STOCK) &&
-	       (!s->category || stg__key_ok(s->category, NULL)) && s->changed_at >= 0;
+	       change_rest_ok(s, slen);
 }
 
 /*
@@ -677,7 +684,7 @@ static int change_ok(const stg_submit *s, size_t *ilen, size_t *slen)
  * nothing unless a table has to grow.
  */
 static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res, int64_t *nowp,
-                      const stg__key *pre)
+                      const stg__key *pre, uint32_t hint)
 {
 	size_t ilen, slen;
 	uint32_t integ, idx = 0;
@@ -721,7 +728,14 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 	}
 	pol = stg__log_policy(log, integ);
 	c = &log->integs[integ].counters;
-	found = stg__index_find(log, &k, &idx);
+	/* A batch's prefetch already walked the probe: when the entry it found
+	 * holds this key, it is this key's entry (keys are unique). */
+	if (hint != UINT32_MAX && stg__index_is(log, &k, hint)) {
+		found = 1;
+		idx = hint;
+	} else {
+		found = stg__index_find(log, &k, &idx);
+	}
 	memset(res, 0, sizeof *res);
 
 	if (found) {
@@ -893,7 +907,7 @@ STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *s, stg_submit_resu
 	if (!s)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: NULL change");
 	stg__log_flush_owed(log);
-	return submit_one(log, s, out ? out : &tmp, &now, NULL);
+	return submit_one(log, s, out ? out : &tmp, &now, NULL, UINT32_MAX);
 }
 
 /*
@@ -917,13 +931,32 @@ typedef struct prep {
 	int ok;
 } prep;
 
-static void prepare(const stg_log *log, const stg_submit *s, prep *p)
+/* The integration of the last prepared change: a batch is mostly for one
+ * integration, passed as one pointer, whose id then needs no lookup. Ids
+ * never change, and the text behind the pointer is the caller's, constant
+ * for the call (as the SKU text prepare() hashes ahead). */
+typedef struct prep_integ {
+	const char *name; /* NULL: none yet */
+	uint32_t integ;
+} prep_integ;
+
+static void prepare(const stg_log *log, const stg_submit *s, prep *p, prep_integ *last)
 {
 	size_t ilen, slen;
-	uint32_t integ;
+	uint32_t integ = 0;
 
 	p->ent = UINT32_MAX;
-	p->ok = change_ok(s, &ilen, &slen) && stg__log_find_integ(log, s->integration, ilen, &integ);
+	if (s->integration && s->integration == last->name) {
+		p->ok = change_rest_ok(s, &slen);
+		integ = last->integ;
+	} else {
+		p->ok = change_ok(s, &ilen, &slen) &&
+		        stg__log_find_integ(log, s->integration, ilen, &integ);
+		if (p->ok) {
+			last->name = s->integration;
+			last->integ = integ;
+		}
+	}
 	if (!p->ok)
 		return;
 	stg__key_make(&p->k, integ, s->sku, slen);
@@ -968,6 +1001,7 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 {
 	stg_submit_result tmp;
 	prep ring[PF_AHEAD];
+	prep_integ last = { NULL, 0 };
 	int64_t now = -1;
 	size_t i;
 	int rc = STG_OK, pf;
@@ -980,7 +1014,7 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	stg__log_flush_owed(log);
 	pf = log->slots_cap >= PF_MIN_SLOTS && n > PF_AHEAD;
 	for (i = 0; pf && i < PF_AHEAD; i++)
-		prepare(log, &s[i], &ring[i]);
+		prepare(log, &s[i], &ring[i], &last);
 	for (i = 0; i < n; i++) {
 		prep *p = &ring[i % PF_AHEAD];
 		if (pf && i + PF_AHEAD / 2 < n)
@@ -989,11 +1023,12 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 			prefetch_job(log, &ring[(i + PF_AHEAD / 4) % PF_AHEAD]);
 		/* A prepared key stays right whatever happened since: the hash
 		 * depends on the key alone, the integration ids never change. */
-		rc = submit_one(log, &s[i], results ? &results[i] : &tmp, &now, pf && p->ok ? &p->k : NULL);
+		rc = submit_one(log, &s[i], results ? &results[i] : &tmp, &now, pf && p->ok ? &p->k : NULL,
+		                pf && p->ok ? p->ent : UINT32_MAX);
 		if (rc)
 			break;
 		if (pf && i + PF_AHEAD < n)
-			prepare(log, &s[i + PF_AHEAD], p);
+			prepare(log, &s[i + PF_AHEAD], p, &last);
 		/* The caller's SKU text, read by prepare() PF_AHEAD / 2 changes later. */
 		if (pf && i + PF_AHEAD + PF_AHEAD / 2 < n && s[i + PF_AHEAD + PF_AHEAD / 2].sku)
 			STG__PREFETCH(s[i + PF_AHEAD + PF_AHEAD / 2].sku);

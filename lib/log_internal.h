@@ -381,6 +381,9 @@ typedef struct stg__key {
 
 void stg__key_make(stg__key *k, uint32_t integ, const char *sku, size_t len);
 int stg__index_find(const stg_log *log, const stg__key *k, uint32_t *idx);
+/* Whether live entry idx holds key k, so is its entry: a check of a
+ * candidate, without a probe. */
+int stg__index_is(const stg_log *log, const stg__key *k, uint32_t idx);
 /* Room for log->live + 1 entries at a load of at most 3/4. */
 int stg__index_reserve(stg_log *log);
 void stg__index_insert(stg_log *log, uint64_t hash, uint32_t idx);
