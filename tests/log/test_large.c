@@ -272,3 +272,106 @@ Test(large, interned_messages_survive_table_growth)
 	}
 	stg_log_close(log);
 }
+
+/* ------------------------------------- two faults at once: owed writes */
+
+/*
+ * The fault loops inject one kind of fault at a time. Here both at once: the
+ * acknowledgement's storage write fails, so the write is owed, and the list
+ * of owed writes cannot grow either. The entry is then marked for a rescan,
+ * and the next flush still writes it: nothing acknowledged is lost.
+ */
+typedef struct twofault {
+	int fail_write;         /* storage write returns -1 while set */
+	int fail_list_realloc;  /* realloc(NULL, 64) fails while set: the owed list */
+	int writes_ok;
+	int last_status;        /* status of the last entry written */
+} twofault;
+
+static twofault g_tf;
+
+static void *tf_malloc(size_t n, void *payload)
+{
+	(void)payload;
+	return malloc(n);
+}
+
+static void *tf_realloc(void *p, size_t n, void *payload)
+{
+	(void)payload;
+	if (g_tf.fail_list_realloc && !p && n == 16 * sizeof(uint32_t))
+		return NULL;
+	return realloc(p, n);
+}
+
+static void tf_free(void *p, void *payload)
+{
+	(void)payload;
+	free(p);
+}
+
+static int tf_write(const stg_entry *e, void *payload)
+{
+	(void)payload;
+	if (g_tf.fail_write)
+		return -1;
+	g_tf.writes_ok++;
+	g_tf.last_status = e->status;
+	return 0;
+}
+
+static int ack_at_once(const stg_job *job, stg_result *res, void *payload)
+{
+	(void)job;
+	(void)payload;
+	res->outcome = STG_OUTCOME_OK;
+	return 0;
+}
+
+Test(large, owed_write_kept_when_its_list_cannot_grow)
+{
+	stg_log_options o = STG_LOG_OPTIONS_INIT;
+	stg_allocator a = STG_ALLOCATOR_INIT;
+	stg_storage st = STG_STORAGE_INIT;
+	stg_transport t = STG_TRANSPORT_INIT;
+	stg_submit s = STG_SUBMIT_INIT;
+	stg_log *log = NULL;
+	stg_entry e;
+	size_t pending = 99, sent = 0;
+	int rc;
+
+	memset(&g_tf, 0, sizeof g_tf);
+	a.malloc_fn = tf_malloc;
+	a.realloc_fn = tf_realloc;
+	a.free_fn = tf_free;
+	st.write = tf_write;
+	st.remove = ok_remove;
+	t.send = ack_at_once;
+	o.allocator = &a;
+	o.storage = &st;
+	o.transport = &t;
+	cr_assert_eq(stg_log_open(&log, &o), STG_OK, "%s", stg_last_error());
+	s.integration = "amz";
+	s.sku = "OWED";
+	s.sequence = 1;
+	s.available = 12;
+	cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
+	cr_assert_eq(g_tf.last_status, STG_ENTRY_PENDING);
+
+	g_tf.fail_write = 1;
+	g_tf.fail_list_realloc = 1;
+	rc = stg_log_pump(log, 0, &sent);
+	cr_assert_eq(sent, 1u, "the job went out (rc %d: %s)", rc, stg_log_errmsg(log));
+	/* Memory has the acknowledgement whatever the pump reported. */
+	cr_assert_eq(stg_log_get(log, "amz", "OWED", &e), STG_OK);
+	cr_assert_eq(e.status, STG_ENTRY_SUCCESS);
+	cr_assert_eq(stg_log_flush(log, &pending), STG_ESTORAGE, "storage still fails");
+	cr_assert_eq(pending, 1u, "the owed write is still known");
+
+	g_tf.fail_write = 0;
+	g_tf.fail_list_realloc = 0;
+	cr_assert_eq(stg_log_flush(log, &pending), STG_OK, "%s", stg_log_errmsg(log));
+	cr_assert_eq(pending, 0u);
+	cr_assert_eq(g_tf.last_status, STG_ENTRY_SUCCESS, "the acknowledgement reached storage");
+	stg_log_close(log);
+}
