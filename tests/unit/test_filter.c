@@ -421,6 +421,34 @@ static void check_batch(const stg_policy *p, const struct fixture *f, int use_ke
 	             STG_OK);
 	for (i = 0; i < NC; i++)
 		cr_assert_neq(dec[i], 0xee);
+	/* Any subset of them: each one given equals the full call's. */
+	{
+		int subset;
+		for (subset = 1; subset < 7; subset++) {
+			uint8_t d2[NC], r2[NC], w2[NC];
+			int64_t p2[NC];
+			memset(r2, 0xee, sizeof r2);
+			memset(w2, 0xee, sizeof w2);
+			memset(p2, 0xee, sizeof p2);
+			cr_assert_eq(stg_filter_batch(p, NC, use_keys ? f->skus : NULL,
+			                              use_keys ? f->cats : NULL, f->from,
+			                              use_has_from ? f->has_from : NULL, f->to,
+			                              use_non_stock ? f->non_stock : NULL,
+			                              use_since ? f->since : NULL, d2,
+			                              subset & 1 ? r2 : NULL, subset & 2 ? p2 : NULL,
+			                              subset & 4 ? w2 : NULL),
+			             STG_OK);
+			for (i = 0; i < NC; i++) {
+				cr_assert_eq(d2[i], dec[i], "subset %d item %zu: decision", subset, i);
+				if (subset & 1)
+					cr_assert_eq(r2[i], rea[i], "subset %d item %zu: reason", subset, i);
+				if (subset & 2)
+					cr_assert_eq(p2[i], pub[i], "subset %d item %zu: published", subset, i);
+				if (subset & 4)
+					cr_assert_eq(w2[i], warn[i], "subset %d item %zu: warnings", subset, i);
+			}
+		}
+	}
 }
 
 Test(filter, batch_agrees_with_decide)
