@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-cov}
-LINE_FLOOR=${STG_COVERAGE_LINES:-95}
-BRANCH_FLOOR=${STG_COVERAGE_BRANCHES:-90}
+LINE_FLOOR=${STG_COVERAGE_LINES:-97}
+BRANCH_FLOOR=${STG_COVERAGE_BRANCHES:-93}
 mkdir -p "$dir/coverage"
 gcovr --root . --object-directory "$dir" --filter 'lib/' \
 	--exclude-unreachable-branches --exclude-throw-branches \
