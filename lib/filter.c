@@ -81,9 +81,10 @@ STG_EXTERN int stg_filter_decide(const stg_policy *p, const stg_change *c, stg_f
 	if (STG__UNLIKELY(!p || !c || !out || c->version != STG_CHANGE_VERSION ||
 	                  (c->flags & ~(unsigned)(STG_CHANGE_HAS_FROM | STG_CHANGE_NON_STOCK))))
 		return decide_fail(p, c, out);
-	/* Everything is read from the change before anything is written: the
-	 * caller may reuse one buffer for both, and out is then written once,
-	 * in place, with no copy of the whole result. */
+	/* Everything is read from the change before out is written: as far as
+	 * the compiler knows the two may overlap, so reads after the first store
+	 * would be reloads. out is written once, in place, with no copy of a
+	 * whole local result. */
 	stg__policy_resolve(p, c->sku, c->category, &min, &source);
 	has_from = (c->flags & STG_CHANGE_HAS_FROM) != 0;
 	non_stock = (c->flags & STG_CHANGE_NON_STOCK) != 0;
@@ -120,23 +121,15 @@ static inline void fast_kernel(size_t n, const int64_t *restrict from, const int
 	size_t k;
 
 	for (k = 0; k < n; k++) {
-		int64_t a0 = from[k], a1 = to[k];
-		/* a > m ? a (or a - m) : 0; a <= m covers negatives, as m >= 0. */
-		int64_t p0 = a0 > m ? a0 - (reserve ? m : 0) : 0;
-		int64_t p1 = a1 > m ? a1 - (reserve ? m : 0) : 0;
-		int same, low;
+		int64_t p0 = stg__pub_select(from[k], m, cap, reserve, capped);
+		int64_t p1 = stg__pub_select(to[k], m, cap, reserve, capped);
+		int same = p0 == p1, low = (p0 <= w) | (p1 <= w);
 
-		if (capped) {
-			p0 = p0 < cap ? p0 : cap;
-			p1 = p1 < cap ? p1 : cap;
-		}
-		same = p0 == p1;
-		low = (p0 <= w) | (p1 <= w);
 		dec[k] = (uint8_t)((same ^ 1) & low);
 		rea[k] = (uint8_t)(same ? STG_REASON_NO_CHANGE
 		                        : low ? STG_REASON_LOW_STOCK : STG_REASON_OUTSIDE_WINDOW);
 		pub[k] = p1;
-		war[k] = (uint8_t)((a1 > 0) & (a1 <= m));
+		war[k] = stg__warn_select(to[k], m);
 	}
 }
 

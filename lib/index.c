@@ -210,50 +210,16 @@ static uint32_t idx_mask_for(uint32_t ncap)
 	return bits >= 32 ? UINT32_MAX : (UINT32_C(1) << bits) - 1;
 }
 
-int stg__index_reserve(stg_log *log)
+/* A new table of ncap slots filled from the entries (twins refused when dup
+ * is given), swapped in on success; the old one stays on failure. */
+static int rebuild(stg_log *log, uint32_t ncap, uint32_t *dup)
 {
-	uint32_t ncap, imask;
-	uint32_t *ns;
-
-	if ((uint64_t)(log->live + 1) * 4 <= (uint64_t)log->slots_cap * 3)
-		return STG_OK;
-	if (log->slots_cap >= (UINT32_C(1) << 31))
-		return STG_ENOMEM;
-	ncap = log->slots_cap ? log->slots_cap * 2 : 16;
-	ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
-	if (!ns)
-		return STG_ENOMEM;
-	imask = idx_mask_for(ncap);
-	/* The keys are known distinct: no twin check. */
-	fill(log, ns, ncap, imask, NULL);
-	stg__free(&log->alloc, log->slots);
-	log->slots = ns;
-	log->slots_cap = ncap;
-	log->slot_idx_mask = imask;
-	return STG_OK;
-}
-
-void stg__index_insert(stg_log *log, uint64_t hash, uint32_t idx)
-{
-	place(log->slots, log->slots_cap - 1, log->slot_idx_mask, hash, idx);
-}
-
-int stg__index_build(stg_log *log, uint32_t *dup)
-{
-	uint32_t ncap = 16, imask;
-	uint32_t *ns;
+	uint32_t imask = idx_mask_for(ncap);
+	uint32_t *ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
 	int rc;
 
-	/* Room for live + 1 at a load of at most 3/4, as stg__index_reserve(). */
-	while ((uint64_t)(log->live + 1) * 4 > (uint64_t)ncap * 3) {
-		if (ncap >= (UINT32_C(1) << 31))
-			return STG_ENOMEM;
-		ncap *= 2;
-	}
-	ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
 	if (!ns)
 		return STG_ENOMEM;
-	imask = idx_mask_for(ncap);
 	if ((rc = fill(log, ns, ncap, imask, dup))) {
 		stg__free(&log->alloc, ns);
 		return rc;
@@ -263,6 +229,34 @@ int stg__index_build(stg_log *log, uint32_t *dup)
 	log->slots_cap = ncap;
 	log->slot_idx_mask = imask;
 	return STG_OK;
+}
+
+int stg__index_reserve(stg_log *log)
+{
+	if ((uint64_t)(log->live + 1) * 4 <= (uint64_t)log->slots_cap * 3)
+		return STG_OK;
+	if (log->slots_cap >= (UINT32_C(1) << 31))
+		return STG_ENOMEM;
+	/* The keys are known distinct: no twin check. */
+	return rebuild(log, log->slots_cap ? log->slots_cap * 2 : 16, NULL);
+}
+
+void stg__index_insert(stg_log *log, uint64_t hash, uint32_t idx)
+{
+	place(log->slots, log->slots_cap - 1, log->slot_idx_mask, hash, idx);
+}
+
+int stg__index_build(stg_log *log, uint32_t *dup)
+{
+	uint32_t ncap = 16;
+
+	/* Room for live + 1 at a load of at most 3/4, as stg__index_reserve(). */
+	while ((uint64_t)(log->live + 1) * 4 > (uint64_t)ncap * 3) {
+		if (ncap >= (UINT32_C(1) << 31))
+			return STG_ENOMEM;
+		ncap *= 2;
+	}
+	return rebuild(log, ncap, dup);
 }
 
 void stg__index_delete(stg_log *log, uint32_t idx)

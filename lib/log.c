@@ -387,7 +387,6 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	return STG_OK;
 }
 
-/* After the load: ids for the jobs, queues, pauses. */
 /* The loaded entries went in unindexed: index them at once, which is also
  * where an entry stored twice shows. */
 static int index_loaded(stg_log *log)
@@ -405,6 +404,7 @@ static int index_loaded(stg_log *log)
 	return STG_OK;
 }
 
+/* After the load: ids for the jobs, queues, pauses. */
 static int settle_loaded(stg_log *log)
 {
 	uint32_t i;
@@ -659,8 +659,9 @@ static int64_t now_of(stg_log *log, int64_t *now)
  * fail any more. A change to an existing SKU allocates nothing unless a
  * table has to grow.
  */
-/* The checks of a change, without side effects: 0 when it is acceptable. */
-/* Everything a change needs to be valid but its integration name. */
+/* The checks of a change, without side effects: 0 when it is not
+ * acceptable. change_rest_ok() leaves out the integration name, which a
+ * batch may have checked already for the previous change. */
 static int change_rest_ok(const stg_submit *s, size_t *slen)
 {
 	return s->version == STG_SUBMIT_VERSION && stg__key_ok(s->sku, slen) &&
@@ -670,8 +671,8 @@ static int change_rest_ok(const stg_submit *s, size_t *slen)
 
 static int change_ok(const stg_submit *s, size_t *ilen, size_t *slen)
 {
-	return s->version == STG_SUBMIT_VERSION && stg__key_ok(s->integration, ilen) &&
-	       change_rest_ok(s, slen);
+	/* The version first (in change_rest_ok): it says how to read the rest. */
+	return change_rest_ok(s, slen) && stg__key_ok(s->integration, ilen);
 }
 
 /*
@@ -916,11 +917,11 @@ STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *s, stg_submit_resu
  * on it. A batch overlaps them: change i + PF_AHEAD is checked, hashed and
  * its slot fetched; at i + PF_AHEAD / 2 the entry that slot points to is
  * fetched, and at i + PF_AHEAD / 4 its job record; change i then finds
- * them in cache. The caller's SKU text is
- * fetched before prepare() hashes it (a host's strings are scattered too).
- * A change whose integration
- * does not exist yet, or that fails a check, is not prepared and goes the
- * ordinary way (creating the integration, or failing, in order).
+ * them in cache and, when the entry found holds its key, skips the probe.
+ * The caller's SKU text is fetched before prepare() hashes it (a host's
+ * strings are scattered too). A change whose integration does not exist
+ * yet, or that fails a check, is not prepared and goes the ordinary way
+ * (creating the integration, or failing, in order).
  */
 #define PF_AHEAD 16
 #define PF_MIN_SLOTS (UINT32_C(1) << 17) /* smaller logs stay in cache: no need */

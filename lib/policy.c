@@ -80,14 +80,24 @@ STG_EXTERN const char *stg_policy_errmsg(const stg_policy *p)
  * Every setter validates, then stores; on a bad value the previous one stays
  * and the message names the function, the setting, the range and the value.
  */
-static int set_i64(stg_policy *p, const char *fn, const char *what, int64_t *field, int64_t v,
-                   int64_t lo, int64_t hi)
+static int check_range(stg_policy *p, const char *fn, const char *what, int64_t v, int64_t lo,
+                       int64_t hi)
 {
-	if (!p)
-		return stg__fail(NULL, STG_EINVAL, "%s: NULL policy", fn);
 	if (v < lo || v > hi)
 		return stg__fail(p->errmsg, STG_ERANGE, "%s: %s must be between %lld and %lld, got %lld",
 		                 fn, what, (long long)lo, (long long)hi, (long long)v);
+	return STG_OK;
+}
+
+static int set_i64(stg_policy *p, const char *fn, const char *what, int64_t *field, int64_t v,
+                   int64_t lo, int64_t hi)
+{
+	int rc;
+
+	if (!p)
+		return stg__fail(NULL, STG_EINVAL, "%s: NULL policy", fn);
+	if ((rc = check_range(p, fn, what, v, lo, hi)))
+		return rc;
 	*field = v;
 	return STG_OK;
 }
@@ -182,14 +192,14 @@ static int set_override(stg_policy *p, stg__strmap *m, const char *fn, const cha
                         const char *key, int64_t min)
 {
 	size_t len;
+	int rc;
 
 	NEED_POLICY(p, "stg_policy_set_override");
 	if (!stg__key_ok(key, &len))
 		return stg__fail(p->errmsg, STG_EINVAL, "%s: %s must be 1 to %d bytes", fn, what,
 		                 STG_KEY_MAX);
-	if (min < 0 || min > STG_QUANTITY_MAX)
-		return stg__fail(p->errmsg, STG_ERANGE, "%s: minimum stock must be between 0 and %lld, got %lld",
-		                 fn, (long long)STG_QUANTITY_MAX, (long long)min);
+	if ((rc = check_range(p, fn, "minimum stock", min, 0, STG_QUANTITY_MAX)))
+		return rc;
 	if (stg__strmap_put(m, &p->alloc, key, len, min) != STG_OK)
 		return stg__fail(p->errmsg, STG_ENOMEM, "%s: out of memory", fn);
 	return STG_OK;
@@ -286,10 +296,9 @@ STG_EXTERN int stg_policy_evaluate(const stg_policy *p, const char *sku, const c
 }
 
 /*
- * The batch's common case: one minimum, whole allocation. pub() is then a
- * select, without branches; reserve and capped are constants at each call
- * site so every variant is its own straight-line loop the compiler can
- * vectorise. Warnings go through a block of scratch space when not wanted.
+ * The batch's common case: one minimum, whole allocation (stg__pub_select);
+ * every (reserve, capped) variant is its own straight-line loop. Warnings
+ * go through a block of scratch space when not wanted.
  */
 #define EVAL_BLOCK 256
 
@@ -300,13 +309,8 @@ static inline void eval_kernel(size_t n, const int64_t *restrict a, int64_t m, i
 	size_t k;
 
 	for (k = 0; k < n; k++) {
-		int64_t v = a[k];
-		/* v <= m covers negatives, as m >= 0. */
-		int64_t q = v > m ? v - (reserve ? m : 0) : 0;
-		if (capped)
-			q = q < cap ? q : cap;
-		pub[k] = q;
-		war[k] = (uint8_t)((v > 0) & (v <= m));
+		pub[k] = stg__pub_select(a[k], m, cap, reserve, capped);
+		war[k] = stg__warn_select(a[k], m);
 	}
 }
 

@@ -75,6 +75,26 @@ static inline int64_t stg__policy_pub(const stg_policy *p, int64_t min, int64_t 
 }
 
 /*
+ * pub(a) and its warning in the batch loops' common case (whole allocation,
+ * one minimum m >= 0): selects without branches, so the loops vectorise.
+ * reserve and capped are constants at each call site. a <= m covers
+ * negative a, as m >= 0.
+ */
+static inline int64_t stg__pub_select(int64_t a, int64_t m, int64_t cap, int reserve, int capped)
+{
+	int64_t q = a > m ? a - (reserve ? m : 0) : 0;
+
+	if (capped)
+		q = q < cap ? q : cap;
+	return q;
+}
+
+static inline uint8_t stg__warn_select(int64_t a, int64_t m)
+{
+	return (uint8_t)((a > 0) & (a <= m));
+}
+
+/*
  * pub(a) with its explanation for a resolved minimum. Inline and
  * allocation-free: stg_filter_decide() calls it twice per change, and a call
  * per change is the cost a connector pays on every stock movement. The

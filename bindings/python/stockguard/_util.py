@@ -4,7 +4,7 @@ from __future__ import annotations
 import array
 import ctypes
 import sys
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Union
 
 from .enums import Status
 from .errors import InvalidArgument
@@ -132,18 +132,13 @@ def uint8_in(obj: Any, what: str, n: int):
     return ctype.from_buffer(mv)
 
 
-def int64_out(n: int) -> Tuple[array.array, Any]:
-    """A zeroed ``array('q')`` of n items and a ctypes view writing into it."""
-    # Repetition fills in one pass; array('q', bytes(8 * n)) would zero a
-    # bytes object first and copy it.
-    out = array.array("q", _ZERO_Q) * n
-    return out, (ctypes.c_int64 * n).from_buffer(out)
+def zeros(code: str, n: int) -> array.array:
+    """A zeroed ``array.array`` of type code ``code`` and n items.
 
-
-def uint8_out(n: int) -> Tuple[array.array, Any]:
-    """A zeroed ``array('B')`` of n items and a ctypes view writing into it."""
-    out = array.array("B", _ZERO_B) * n
-    return out, (ctypes.c_uint8 * n).from_buffer(out)
+    Repetition fills in one pass; ``array(code, bytes(...))`` would zero a
+    bytes object first and copy it.
+    """
+    return array.array(code, (0,)) * n
 
 
 def out_view(arr: Any, code: str, n: int, what: str):
@@ -168,8 +163,6 @@ def out_or_new(out: Any, cls: Any, n: int, article: str = "a") -> Any:
     return out
 
 
-_ZERO_Q = (0,)
-_ZERO_B = (0,)
 assert array.array("q").itemsize == 8, "array('q') must be 8 bytes"
 
 

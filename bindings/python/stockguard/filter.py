@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from . import _native as N
-from ._util import Key, i64, int64_in, int64_out, keys_array, out_or_new, out_view, to_c, uint8_in, uint8_out
+from ._util import (Key, i64, int64_in, keys_array, out_or_new, out_view, to_c, uint8_in,
+                    zeros)
 from .enums import ChangeFlag, Decision, Reason, WarningFlag, coerce
 from .policy import Evaluation, Policy
 
@@ -67,7 +68,7 @@ class FilterBatch:
         """
         if n < 0:
             raise ValueError("n must be >= 0, not %d" % n)
-        return cls(uint8_out(n)[0], uint8_out(n)[0], int64_out(n)[0], uint8_out(n)[0])
+        return cls(zeros("B", n), zeros("B", n), zeros("q", n), zeros("B", n))
 
 
 # Plain ints: or-ing enum.IntFlag members costs more than the C call.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native as N
-from ._util import Key, i32, i64, int64_in, int64_out, keys_array, out_or_new, out_view, to_c, uint8_out
+from ._util import Key, i32, i64, int64_in, keys_array, out_or_new, out_view, to_c, zeros
 from .enums import MinSource, Mode, Rule, Status, WarningFlag, coerce
 from .errors import StateError
 
@@ -92,7 +92,7 @@ class EvaluationBatch:
         """Zeroed outputs for ``n`` items, to pass as ``out=`` again and again."""
         if n < 0:
             raise ValueError("n must be >= 0, not %d" % n)
-        return cls(int64_out(n)[0], uint8_out(n)[0])
+        return cls(zeros("q", n), zeros("B", n))
 
 
 class Policy:
