@@ -85,7 +85,7 @@ static void put_quoted(FILE *f, const char *s, size_t len)
 		fprintf(f, "... (%zu bytes)", len);
 }
 
-static void vmessage(const char *fmt, va_list ap)
+static void PRINTF_LIKE(1, 0) vmessage(const char *fmt, va_list ap)
 {
 	fputs(PROG ": ", stderr);
 	vfprintf(stderr, fmt, ap);
@@ -1265,6 +1265,13 @@ static int summary(struct replay *r, size_t integrations)
 	        st.changes, st.changes == 1 ? "" : "s");
 	fprintf(f, "    entries           %*" PRIu64 "  success %" PRIu64 ", pending %" PRIu64
 	        ", error %" PRIu64 "\n", w, entries, cnt.success, cnt.pending, cnt.error);
+	/* Change to acknowledgement, from the log's histogram (-1: nothing acknowledged). */
+	if (st.latency_max_ms < 0)
+		fprintf(f, "    latency           none acknowledged\n");
+	else
+		fprintf(f, "    latency           p50 %" PRId64 " ms, p99 %" PRId64 " ms, max %" PRId64
+		        " ms; abnormal %" PRIu64 " (later than one hour)\n", st.latency_p50_ms,
+		        st.latency_p99_ms, st.latency_max_ms, st.abnormal);
 	free(ml.items);
 	return 0;
 }

@@ -10,6 +10,8 @@
 # Each gate uses its own build directory, so they never disturb each other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Installs what is missing, then checks that every program a gate calls is on
+# PATH (the list is in tools/install-deps.sh), naming the package if not.
 bash tools/install-deps.sh
 
 mode=${1:-all}
@@ -20,7 +22,7 @@ c_suites=(--suite unit --suite log --suite reliability --suite abi)
 
 stage() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
-setup() { # dir, meson options...
+setup() { # dir, meson options... (the compiler is $CC, or Meson's default)
 	local dir=$1; shift
 	if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null; else meson setup "$dir" "$@" >/dev/null; fi
 	ninja -C "$dir"
@@ -31,8 +33,14 @@ setup build
 meson test -C build --print-errorlogs --num-processes "$jobs"
 [ "$mode" = quick ] && exit 0
 
-stage "AddressSanitizer + UndefinedBehaviorSanitizer"
-setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+# Built with clang, the normal build with gcc: both compilers build every
+# target with -Werror in every CI run. A build directory made earlier by
+# another compiler is made anew (Meson keeps the compiler of the first setup).
+stage "AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
+if [ -f build-asan/build.ninja ] && ! grep -q '^ command = clang ' build-asan/build.ninja; then
+	rm -rf build-asan
+fi
+CC=clang setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dc_args=-fno-sanitize-recover=all -Dbuildtype=debug
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --print-errorlogs --num-processes "$jobs" \

@@ -56,6 +56,9 @@ static const char create_sql[] =
 	" PRIMARY KEY (integration, sku)"
 	") WITHOUT ROWID";
 
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
 static void set_msg(sqlite_store *st, const char *fmt, ...)
 {
 	va_list ap;

@@ -16,7 +16,9 @@ subproject  tests/consumers/subproject-parent is copied into a temporary
             directory, its subprojects/stockguard is a symbolic link to the
             source tree, it is configured with --force-fallback-for=stockguard
             (an installed stockguard cannot be picked), built and run.
-cmake       The same install as pkg-config; the prefix is then moved (the
+cmake       The same install as pkg-config, but with --libdir=lib64 (Meson's
+            choice on a Debian machine without dpkg-dev, which Debian's CMake
+            never searches); the prefix is then moved (the
             package configuration must be relocatable) and
             tests/consumers/cmake-consumer is configured with
             CMAKE_PREFIX_PATH=<moved prefix>, built and run;
@@ -88,13 +90,13 @@ def expect_output(out, want):
         raise Failure('expected %r, got %r' % (want, out.strip()))
 
 
-def install(args, tmp, env):
+def install(args, tmp, env, setup_args=()):
     """Configure a fresh build of the source tree in tmp/build, build what is
     installed and install it into tmp/prefix. Returns the prefix."""
     build = os.path.join(tmp, 'build')
     prefix = os.path.join(tmp, 'prefix')
     run(args.meson + ['setup', build, args.source_root, '--prefix', prefix,
-                      '-Dbuildtype=release'], env=env)
+                      '-Dbuildtype=release'] + list(setup_args), env=env)
     _, out = run(args.meson + ['introspect', '--targets', build], env=env)
     outputs = []
     for target in json.loads(out):
@@ -199,7 +201,10 @@ def test_cmake(args, tmp):
         return SKIP
     ninja = shutil.which('ninja')
     env = clean_env(CC=' '.join(args.cc))
-    prefix = install(args, tmp, env)
+    # lib64: what Meson picks on a Debian machine without dpkg-dev, and a
+    # directory Debian's CMake never searches; the package configuration must
+    # be found all the same.
+    prefix = install(args, tmp, env, ['--libdir=lib64'])
 
     # Relocatable: the configuration finds the prefix from its own location.
     moved = os.path.join(tmp, 'moved-prefix')

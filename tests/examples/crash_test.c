@@ -57,6 +57,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#  define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#  define PRINTF_LIKE(f, a)
+#endif
+
 enum {
 	NINTEG = 2,
 	SKUS_PER_INTEG = 25,
@@ -97,7 +103,7 @@ static void sleep_us(long us)
 		;
 }
 
-static void die(const char *fmt, ...)
+static void PRINTF_LIKE(1, 2) die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -343,7 +349,7 @@ struct stats {
 	long unrecorded;      /* acknowledged, killed before the entry recorded it */
 };
 
-static void lose(struct stats *st, int trial, int k, const char *fmt, ...)
+static void PRINTF_LIKE(4, 5) lose(struct stats *st, int trial, int k, const char *fmt, ...)
 {
 	va_list ap;
 	char sku[16];

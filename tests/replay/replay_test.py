@@ -370,7 +370,8 @@ def case_log_summary():
         "      no_change       1",
         "      outside_window  1",
         "    API calls saved   2  33.3% of 6 changes",
-        "    entries           2  success 2, pending 0, error 0"]) + "\n"
+        "    entries           2  success 2, pending 0, error 0",
+        "    latency           p50 0 ms, p99 0 ms, max 0 ms; abnormal 0 (later than one hour)"]) + "\n"
     expect(err.endswith(want), "log part of the summary:\n%s" % err)
     expect("(2 integrations, 2 integration/SKU pairs)" in err, "pairs: %r" % err)
 

@@ -35,7 +35,7 @@ int main(void)
 		{ "calls from hooks refused in every thread", 5 },
 	};
 
-	printf("threads: %d, policy items %d x %d rounds, log rounds %d, shared ops %d, "
+	printf("# threads: %d, policy items %d x %d rounds, log rounds %d, shared ops %d, "
 	       "error iterations %d\n", sz.threads, sz.policy_items, sz.policy_rounds,
 	       sz.log_rounds, sz.shared_ops, sz.error_iters);
 	for (i = 0; i < (int)(sizeof runs / sizeof runs[0]); i++) {
