@@ -1,6 +1,6 @@
 /* Status text, last-error slots and the allocator plumbing. */
 #define _POSIX_C_SOURCE 200809L /* strnlen */
-#include "internal.h"
+#include "versions.h"
 #include "stockguard/policy.h"
 
 #include <stdio.h>
@@ -35,6 +35,7 @@ STG_EXTERN const char *stg_strerror(int code)
 	case STG_EEXISTS: return "already exists";
 	case STG_ECALLBACK: return "hook failed";
 	case STG_EOVERFLOW: return "result does not fit";
+	case STG_ELIMIT: return "limit of the library reached";
 	default: return "unknown error";
 	}
 }
@@ -62,32 +63,32 @@ int stg__fail(char *buf, int code, const char *fmt, ...)
 	return code;
 }
 
-STG__DEFINE_INIT(stg_allocator_init, stg_allocator, STG_ALLOCATOR_VERSION, STG_ALLOCATOR_INIT)
-
 static void *libc_malloc(size_t n, void *p) { (void)p; return malloc(n); }
 static void *libc_realloc(void *q, size_t n, void *p) { (void)p; return realloc(q, n); }
 static void libc_free(void *q, void *p) { (void)p; free(q); }
 
-int stg__alloc_from(stg__alloc *out, const stg_allocator *host)
+int stg__alloc_from(stg__alloc *out, const stg_allocator *given, const char *fn)
 {
-	if (!host) {
+	stg_allocator copy, *host = &copy;
+	int rc;
+
+	if (!given) {
 		out->malloc_fn = libc_malloc;
 		out->realloc_fn = libc_realloc;
 		out->free_fn = libc_free;
 		out->payload = NULL;
 		return STG_OK;
 	}
-	if (host->version != STG_ALLOCATOR_VERSION)
-		return stg__fail(NULL, STG_EVERSION, "allocator version %u unknown (this library knows %u)",
-		                 host->version, STG_ALLOCATOR_VERSION);
+	if ((rc = stg__version_copy(NULL, fn, &stg__v_allocator, given, &copy)))
+		return rc;
 	if (!host->malloc_fn && !host->realloc_fn && !host->free_fn) {
-		int rc = stg__alloc_from(out, NULL);
+		rc = stg__alloc_from(out, NULL, fn);
 		out->payload = host->payload;
 		return rc;
 	}
 	if (!host->malloc_fn || !host->realloc_fn || !host->free_fn)
 		return stg__fail(NULL, STG_EINVAL,
-		                 "allocator: set all of malloc_fn, realloc_fn and free_fn, or none");
+		                 "%s: allocator: set all of malloc_fn, realloc_fn and free_fn, or none", fn);
 	out->malloc_fn = host->malloc_fn;
 	out->realloc_fn = host->realloc_fn;
 	out->free_fn = host->free_fn;

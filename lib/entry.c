@@ -1,5 +1,5 @@
 /* Entry names, HTTP classification and the versioned binary encoding. */
-#include "internal.h"
+#include "versions.h"
 #include "crc32_tables.h"
 #include "stockguard/entry.h"
 #include "stockguard/filter.h"
@@ -10,7 +10,6 @@
 #define FMT_VERSION 1
 #define FIXED_LEN 124 /* magic(3) + version(1) + small(8) + flags(4) + 3 attempt counts(12) + 11*8 + id(8) */
 
-STG__DEFINE_INIT(stg_entry_init, stg_entry, STG_ENTRY_VERSION, STG_ENTRY_INIT)
 
 STG_EXTERN const char *stg_entry_status_name(int status)
 {
@@ -132,9 +131,8 @@ STG_EXTERN int stg_entry_encode(const stg_entry *e, void *buf, size_t cap, size_
 
 	if (!e || !len)
 		return stg__fail(NULL, STG_EINVAL, "stg_entry_encode: NULL %s", e ? "len" : "entry");
-	if (e->version != STG_ENTRY_VERSION)
-		return stg__fail(NULL, STG_EVERSION, "stg_entry_encode: entry version %u unknown",
-		                 e->version);
+	if ((i = stg__version_check(NULL, "stg_entry_encode", &stg__v_entry, e)))
+		return i;
 	if (!stg__key_ok(e->integration, &ilen) || !stg__key_ok(e->sku, &slen))
 		return stg__fail(NULL, STG_EINVAL,
 		                 "stg_entry_encode: integration and sku must be 1 to %d bytes",

@@ -1,10 +1,10 @@
 /* The export-change filter: the decision table of stockguard/filter.h. */
 #include "policy_internal.h"
+#include "versions.h"
 #include "stockguard/filter.h"
 
 #include <string.h>
 
-STG__DEFINE_INIT(stg_change_init, stg_change, STG_CHANGE_VERSION, STG_CHANGE_INIT)
 
 /* |p1 - p0| >= percent% of p0, exactly, for p0 and p1 in 0..INT64_MAX. */
 static int drifted(int64_t p0, int64_t p1, int percent)
@@ -66,10 +66,8 @@ static STG__COLD int decide_fail(const stg_policy *p, const stg_change *c, const
 	if (!p || !c || !out)
 		return stg__fail(NULL, STG_EINVAL, "stg_filter_decide: NULL %s",
 		                 !p ? "policy" : !c ? "change" : "out");
-	if (c->version != STG_CHANGE_VERSION)
-		return stg__fail(NULL, STG_EVERSION,
-		                 "stg_filter_decide: change version %u unknown (this library knows %u)",
-		                 c->version, STG_CHANGE_VERSION);
+	if (STG__VERSION_BAD(c->version, STG_CHANGE_VERSION))
+		return stg__version_fail(NULL, "stg_filter_decide", &stg__v_change, c->version);
 	return stg__fail(NULL, STG_EINVAL, "stg_filter_decide: unknown change flags 0x%x", c->flags);
 }
 
@@ -78,7 +76,7 @@ STG_EXTERN int stg_filter_decide(const stg_policy *p, const stg_change *c, stg_f
 	int64_t min, from, to, since;
 	int source, reason, has_from, non_stock;
 
-	if (STG__UNLIKELY(!p || !c || !out || c->version != STG_CHANGE_VERSION ||
+	if (STG__UNLIKELY(!p || !c || !out || STG__VERSION_BAD(c->version, STG_CHANGE_VERSION) ||
 	                  (c->flags & ~(unsigned)(STG_CHANGE_HAS_FROM | STG_CHANGE_NON_STOCK))))
 		return decide_fail(p, c, out);
 	/* Everything is read from the change before out is written: as far as

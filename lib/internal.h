@@ -54,8 +54,9 @@ typedef struct stg__alloc {
 	void *payload;
 } stg__alloc;
 
-/* Resolve a host allocator (NULL = libc). Records the error on failure. */
-int stg__alloc_from(stg__alloc *out, const stg_allocator *host);
+/* Resolve a host allocator (NULL = libc), checking its version. Records the
+ * error, prefixed with @fn, on failure. */
+int stg__alloc_from(stg__alloc *out, const stg_allocator *host, const char *fn);
 
 void *stg__malloc(const stg__alloc *a, size_t size);
 void *stg__calloc(const stg__alloc *a, size_t count, size_t size);
@@ -75,23 +76,5 @@ int stg__key_ok(const char *key, size_t *len);
 
 /* 64-bit FNV-1a then a final mix; good enough for open addressing. */
 uint64_t stg__hash(const void *data, size_t len, uint64_t seed);
-
-/*
- * Define the init function of a host-filled versioned struct. The _INIT
- * macro is the single source of the defaults: function and macro agree.
- */
-#define STG__DEFINE_INIT(fn, type, VERSION, INIT)                                          \
-	STG_EXTERN int fn(type *p, unsigned int version)                                    \
-	{                                                                                   \
-		static const type defaults = INIT;                                          \
-		if (!p)                                                                     \
-			return stg__fail(NULL, STG_EINVAL, #fn ": NULL struct");            \
-		if (version != VERSION)                                                     \
-			return stg__fail(NULL, STG_EVERSION,                                \
-			                 #fn ": version %u unknown (this library knows %u)",\
-			                 version, (unsigned)VERSION);                       \
-		memcpy(p, &defaults, sizeof defaults);                                      \
-		return STG_OK;                                                              \
-	}
 
 #endif

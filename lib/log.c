@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "log_internal.h"
+#include "versions.h"
 
 #include <time.h>
 
@@ -52,7 +53,15 @@ int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32
 		*out = i;
 		return 1;
 	}
-	/* Integrations are few (marketplace connections): a scan beats a hash. */
+	/* Integrations are mostly few (marketplace connections), where a scan
+	 * beats a hash; a connector with thousands of sellers gets the map. */
+	if (log->ninteg > STG__INTEG_SCAN) {
+		int64_t v;
+		if (!stg__strmap_get(&log->integ_names, name, len, &v))
+			return 0;
+		*out = (uint32_t)v;
+		return 1;
+	}
 	for (i = 0; i < log->ninteg; i++)
 		if (log->integs[i].len == len && memcmp(log->integs[i].name, name, len) == 0) {
 			*out = i;
@@ -61,8 +70,9 @@ int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32
 	return 0;
 }
 
-/* Find or create; the name was validated by the caller. */
-int stg__log_get_integ(stg_log *log, const char *name, size_t len, uint32_t *out)
+/* Find or create; the name was validated by the caller. A failure is
+ * recorded on the log with @fn. */
+int stg__log_get_integ(stg_log *log, const char *fn, const char *name, size_t len, uint32_t *out)
 {
 	stg__integ *in;
 
@@ -70,21 +80,28 @@ int stg__log_get_integ(stg_log *log, const char *name, size_t len, uint32_t *out
 		log->last_integ = *out;
 		return STG_OK;
 	}
-	if (log->ninteg >= STG__MAX_INTEG)
-		return STG_ENOMEM; /* entries keep 16-bit integration ids */
+	if (log->ninteg >= STG__MAX_INTEG) /* entries keep 16-bit integration ids */
+		return stg__fail(log->errmsg, STG_ELIMIT,
+		                 "%s: a log holds at most %u integrations; '%.100s' would be one more",
+		                 fn, STG__MAX_INTEG, name);
 	if (log->ninteg == log->integ_cap) {
 		uint32_t ncap = log->integ_cap ? log->integ_cap * 2 : 4;
 		stg__integ *n = stg__realloc(&log->alloc, log->integs, ncap * sizeof *n);
 		if (!n)
-			return STG_ENOMEM;
+			return stg__fail(log->errmsg, STG_ENOMEM, "%s: out of memory", fn);
 		log->integs = n;
 		log->integ_cap = ncap;
 	}
+	/* The map holds every name, so it is ready when the scan stops. */
+	if (stg__strmap_put(&log->integ_names, &log->alloc, name, len, log->ninteg))
+		return stg__fail(log->errmsg, STG_ENOMEM, "%s: out of memory", fn);
 	in = &log->integs[log->ninteg];
 	memset(in, 0, sizeof *in);
 	in->name = stg__strdup(&log->alloc, name, len);
-	if (!in->name)
-		return STG_ENOMEM;
+	if (!in->name) {
+		stg__strmap_del(&log->integ_names, &log->alloc, name, len);
+		return stg__fail(log->errmsg, STG_ENOMEM, "%s: out of memory", fn);
+	}
 	in->len = len;
 	in->batch_size = 1;
 	*out = log->ninteg++;
@@ -265,18 +282,10 @@ void stg__log_trim(stg_log *log)
 
 /* ------------------------------------------------------------ open/close */
 
-static int copy_hook(const void *src, void *dst, size_t size, unsigned want, const char *what)
+/* A hook the host may leave out (NULL): copied by the size of its version. */
+static int copy_hook(const stg__vstruct *t, const void *src, void *dst)
 {
-	unsigned v;
-
-	if (!src)
-		return STG_OK;
-	memcpy(&v, src, sizeof v);
-	if (v != want)
-		return stg__fail(NULL, STG_EVERSION, "stg_log_open: %s version %u unknown (this library knows %u)",
-		                 what, v, want);
-	memcpy(dst, src, size);
-	return STG_OK;
+	return src ? stg__version_copy(NULL, "stg_log_open", t, src, dst) : STG_OK;
 }
 
 static int load_entry(stg_log *log, const stg_entry *in);
@@ -303,10 +312,8 @@ static int load_entry(stg_log *log, const stg_entry *in)
 
 	if (!in)
 		return stg__fail(log->errmsg, STG_ECORRUPT, "stg_log_open: the load gave a NULL entry");
-	if (in->version != STG_ENTRY_VERSION)
-		return stg__fail(log->errmsg, STG_EVERSION,
-		                 "stg_log_open: stored entry version %u unknown (this library knows %u)",
-		                 in->version, STG_ENTRY_VERSION);
+	if ((rc = stg__version_check(log->errmsg, "stg_log_open (load)", &stg__v_entry, in)))
+		return rc;
 	if (!stg__key_ok(in->integration, &ilen) || !stg__key_ok(in->sku, &slen))
 		return stg__fail(log->errmsg, STG_ECORRUPT,
 		                 "stg_log_open: stored entry without a valid integration or sku");
@@ -320,8 +327,8 @@ static int load_entry(stg_log *log, const stg_entry *in)
 		return stg__fail(log->errmsg, STG_ECORRUPT,
 		                 "stg_log_open: stored entry (%.100s, %.100s) has fields out of range",
 		                 in->integration, in->sku);
-	if ((rc = stg__log_get_integ(log, in->integration, ilen, &integ)))
-		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
+	if ((rc = stg__log_get_integ(log, "stg_log_open", in->integration, ilen, &integ)))
+		return rc;
 	/* Not indexed yet (nor checked for a twin): stg__index_build() does
 	 * both once the load is over. */
 	has_job = in->job_state != STG_JOB_NONE;
@@ -452,15 +459,18 @@ STG_EXTERN void stg_log_close(stg_log *log)
 		stg__counters_free(log, &in->counters);
 	}
 	stg_policy_free(log->default_policy);
+	stg__strmap_free(&log->integ_names, &a);
 	stg__free(&a, log->integs);
 	stg__free(&a, log->slots);
 	stg__free(&a, log->dirty);
 	stg__free(&a, log);
 }
 
-STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *opt)
+STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *given)
 {
 	static const stg_log_options defaults = STG_LOG_OPTIONS_INIT;
+	stg_log_options options;
+	const stg_log_options *opt = &options;
 	stg_allocator host_alloc;
 	stg__alloc a;
 	stg_log *log;
@@ -468,21 +478,15 @@ STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *opt)
 
 	if (!out)
 		return stg__fail(NULL, STG_EINVAL, "stg_log_open: NULL out");
-	if (!opt)
-		opt = &defaults;
-	if (opt->version != STG_LOG_OPTIONS_VERSION)
-		return stg__fail(NULL, STG_EVERSION,
-		                 "stg_log_open: options version %u unknown (this library knows %u)",
-		                 opt->version, STG_LOG_OPTIONS_VERSION);
+	if ((rc = stg__version_copy(NULL, "stg_log_open", &stg__v_log_options,
+	                            given ? given : &defaults, &options)))
+		return rc;
 	if (opt->latency_limit_ms < 0 || opt->backoff_base_ms < 0 || opt->backoff_max_ms < 0 ||
 	    opt->catalogue_retry_ms < 0 || opt->success_max_age_ms < 0)
 		return stg__fail(NULL, STG_EINVAL, "stg_log_open: negative time in the options");
-	if (opt->allocator) {
-		if ((rc = copy_hook(opt->allocator, &host_alloc, sizeof host_alloc,
-		                    STG_ALLOCATOR_VERSION, "allocator")))
-			return rc;
-	}
-	if ((rc = stg__alloc_from(&a, opt->allocator ? &host_alloc : NULL)))
+	if ((rc = copy_hook(&stg__v_allocator, opt->allocator, &host_alloc)))
+		return rc;
+	if ((rc = stg__alloc_from(&a, opt->allocator ? &host_alloc : NULL, "stg_log_open")))
 		return rc;
 	log = stg__calloc(&a, 1, sizeof *log);
 	if (!log)
@@ -491,10 +495,10 @@ STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *opt)
 	log->free_head = STG__NO_FREE;
 	log->jobs.free_head = STG__NO_FREE;
 	log->msgs.free_head = STG__NO_FREE;
-	if ((rc = copy_hook(opt->storage, &log->storage, sizeof log->storage, STG_STORAGE_VERSION, "storage")) ||
-	    (rc = copy_hook(opt->transport, &log->transport, sizeof log->transport, STG_TRANSPORT_VERSION, "transport")) ||
-	    (rc = copy_hook(opt->clock, &log->clock, sizeof log->clock, STG_CLOCK_VERSION, "clock")) ||
-	    (rc = copy_hook(opt->events, &log->events, sizeof log->events, STG_EVENTS_VERSION, "events")))
+	if ((rc = copy_hook(&stg__v_storage, opt->storage, &log->storage)) ||
+	    (rc = copy_hook(&stg__v_transport, opt->transport, &log->transport)) ||
+	    (rc = copy_hook(&stg__v_clock, opt->clock, &log->clock)) ||
+	    (rc = copy_hook(&stg__v_events, opt->events, &log->events)))
 		goto fail;
 	if (opt->storage && (!log->storage.write || !log->storage.remove)) {
 		rc = stg__fail(NULL, STG_EINVAL, "stg_log_open: storage needs write and remove");
@@ -556,14 +560,17 @@ STG_EXTERN const char *stg_log_errmsg(const stg_log *log)
 
 STG_EXTERN int stg_log_set_transport(stg_log *log, const stg_transport *t)
 {
+	stg_transport copy;
+	int rc;
+
 	STG__ENTER(log, "stg_log_set_transport");
-	if (!t || !t->send)
-		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_set_transport: %s",
-		                 t ? "send is required" : "NULL transport");
-	if (t->version != STG_TRANSPORT_VERSION)
-		return stg__fail(log->errmsg, STG_EVERSION, "stg_log_set_transport: version %u unknown",
-		                 t->version);
-	log->transport = *t;
+	if (!t)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_set_transport: NULL transport");
+	if ((rc = stg__version_copy(log->errmsg, "stg_log_set_transport", &stg__v_transport, t, &copy)))
+		return rc;
+	if (!copy.send)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_set_transport: send is required");
+	log->transport = copy;
 	log->has_transport = 1;
 	return STG_OK;
 }
@@ -589,9 +596,9 @@ STG_EXTERN int stg_log_set_policy(stg_log *log, const char *integration, const s
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_set_policy: NULL policy");
 	if (stg__policy_copy_with(&copy, policy, &log->alloc))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_policy: out of memory");
-	if (stg__log_get_integ(log, integration, strlen(integration), &i)) {
+	if ((rc = stg__log_get_integ(log, "stg_log_set_policy", integration, strlen(integration), &i))) {
 		stg_policy_free(copy);
-		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_policy: out of memory");
+		return rc;
 	}
 	stg_policy_free(log->integs[i].policy);
 	log->integs[i].policy = copy;
@@ -615,8 +622,8 @@ STG_EXTERN int stg_log_set_limits(stg_log *log, const char *integration, uint32_
 		return stg__fail(log->errmsg, STG_ERANGE,
 		                 "stg_log_set_limits: rate needs max_jobs > 0 and per_ms in 1..86400000 "
 		                 "(or both 0 for none)");
-	if (stg__log_get_integ(log, integration, strlen(integration), &i))
-		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_set_limits: out of memory");
+	if ((rc = stg__log_get_integ(log, "stg_log_set_limits", integration, strlen(integration), &i)))
+		return rc;
 	in = &log->integs[i];
 	in->batch_size = batch_size;
 	in->max_jobs = max_jobs;
@@ -664,7 +671,7 @@ static int64_t now_of(stg_log *log, int64_t *now)
  * batch may have checked already for the previous change. */
 static int change_rest_ok(const stg_submit *s, size_t *slen)
 {
-	return s->version == STG_SUBMIT_VERSION && stg__key_ok(s->sku, slen) &&
+	return !STG__VERSION_BAD(s->version, STG_SUBMIT_VERSION) && stg__key_ok(s->sku, slen) &&
 	       !(s->flags & ~(unsigned)STG_CHANGE_NON_STOCK) &&
 	       (!s->category || stg__key_ok(s->category, NULL)) && s->changed_at >= 0;
 }
@@ -706,9 +713,9 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 		slen = k.len;
 	} else {
 		if (STG__UNLIKELY(!change_ok(s, &ilen, &slen))) {
-			if (s->version != STG_SUBMIT_VERSION)
-				return stg__fail(log->errmsg, STG_EVERSION,
-				                 "stg_log_submit: submit version %u unknown", s->version);
+			if (STG__VERSION_BAD(s->version, STG_SUBMIT_VERSION))
+				return stg__version_fail(log->errmsg, "stg_log_submit", &stg__v_submit,
+				                         s->version);
 			if (!stg__key_ok(s->integration, &ilen) || !stg__key_ok(s->sku, &slen))
 				return stg__fail(log->errmsg, STG_EINVAL,
 				                 "stg_log_submit: integration and sku must be 1 to %d bytes",
@@ -723,8 +730,8 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 			return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: changed_at %lld is negative",
 			                 (long long)s->changed_at);
 		}
-		if ((rc = stg__log_get_integ(log, s->integration, ilen, &integ)))
-			return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+		if ((rc = stg__log_get_integ(log, "stg_log_submit", s->integration, ilen, &integ)))
+			return rc;
 		stg__key_make(&k, integ, s->sku, slen);
 	}
 	pol = stg__log_policy(log, integ);

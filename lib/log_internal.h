@@ -229,6 +229,7 @@ struct stg_log {
 	stg_policy *default_policy;
 	stg__integ *integs;
 	uint32_t ninteg, integ_cap, last_integ;
+	stg__strmap integ_names;  /* name -> index, once there are more than a few */
 
 	stg__ent **chunks;
 	uint32_t nchunks, chunks_cap;
@@ -255,6 +256,8 @@ struct stg_log {
 #define STG__NO_FREE UINT32_MAX
 /* Integration ids are 16 bits in the entry: marketplace connections per log. */
 #define STG__MAX_INTEG 65535u
+/* Up to this many integrations, finding one by name is a scan. */
+#define STG__INTEG_SCAN 8u
 
 /* Guard of every public entry point: refuses calls from inside a hook. */
 #define STG__ENTER(log, fn)                                                              \
@@ -466,7 +469,7 @@ void stg__sched_free(stg_log *log, stg__integ *in);
 int64_t stg__log_now(stg_log *log);
 void stg__log_event(stg_log *log, stg_event *ev);
 int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32_t *out);
-int stg__log_get_integ(stg_log *log, const char *name, size_t len, uint32_t *out);
+int stg__log_get_integ(stg_log *log, const char *fn, const char *name, size_t len, uint32_t *out);
 int stg__log_find(const stg_log *log, uint32_t integ, const char *sku, size_t len, uint32_t *out);
 const stg_policy *stg__log_policy(const stg_log *log, uint32_t integ);
 /* Write a prospective state of an entry through the storage hook. */

@@ -11,7 +11,7 @@ STG_EXTERN int stg_policy_new(stg_policy **out, const stg_allocator *alloc)
 
 	if (!out)
 		return stg__fail(NULL, STG_EINVAL, "stg_policy_new: NULL out");
-	rc = stg__alloc_from(&a, alloc);
+	rc = stg__alloc_from(&a, alloc, "stg_policy_new");
 	if (rc)
 		return rc;
 	p = stg__calloc(&a, 1, sizeof *p);

@@ -1,12 +1,13 @@
 /* Reading the log: lookups, paged queries, counts, stats and percentiles. */
 #include "log_internal.h"
+#include "versions.h"
 
 int stg__query_check(stg_log *log, const stg_query *q, const char *fn)
 {
 	if (!q)
 		return STG_OK;
-	if (q->version != STG_QUERY_VERSION)
-		return stg__fail(log->errmsg, STG_EVERSION, "%s: query version %u unknown", fn, q->version);
+	if (STG__VERSION_BAD(q->version, STG_QUERY_VERSION))
+		return stg__version_fail(log->errmsg, fn, &stg__v_query, q->version);
 	if (q->status < -1 || q->status > STG_ENTRY_ERROR || q->error_class < -1 ||
 	    q->error_class >= STG_ERRCLASS_COUNT ||
 	    (q->flags & ~(unsigned)(STG_QUERY_ABNORMAL | STG_QUERY_LATE | STG_QUERY_MIN_STOCK)))
@@ -169,6 +170,9 @@ void stg__counters_free(stg_log *log, stg__counters *c)
 	c->hist = NULL;
 }
 
+_Static_assert(STG_REASON_COUNT <= STG_STATS_REASONS_MAX, "stg_stats.skips is full: a new reason needs a new struct");
+_Static_assert(STG_ERRCLASS_COUNT <= STG_STATS_CLASSES_MAX, "stg_stats.errors is full: a new class needs a new struct");
+
 static void add_counters(stg_stats *s, const stg__counters *c, uint64_t *hist, int *has_hist)
 {
 	size_t k;
@@ -228,6 +232,8 @@ STG_EXTERN int stg_log_stats(stg_log *log, const char *integration, stg_stats *o
 	if (!hist)
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_stats: out of memory");
 	memset(out, 0, sizeof *out);
+	out->nreasons = STG_REASON_COUNT;
+	out->nclasses = STG_ERRCLASS_COUNT;
 	out->latency_max_ms = -1;
 	for (i = 0; i < log->ninteg; i++)
 		if (!integration || i == integ)

@@ -4,6 +4,7 @@
  * catalogued, and reprocess. The queues themselves are in sched.c.
  */
 #include "log_internal.h"
+#include "versions.h"
 
 /* --------------------------------------------------------------- backoff */
 
@@ -98,7 +99,7 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 	int rc = STG_OK, cls, outcome = r->outcome;
 	const char *msg = r->message;
 
-	if (r->version != STG_RESULT_VERSION || (outcome != STG_OUTCOME_OK &&
+	if (STG__VERSION_BAD(r->version, STG_RESULT_VERSION) || (outcome != STG_OUTCOME_OK &&
 	    outcome != STG_OUTCOME_ERROR && outcome != STG_OUTCOME_ASYNC) ||
 	    r->error_class < 0 || r->error_class >= STG_ERRCLASS_COUNT) {
 		/* A broken result is a failed attempt, never a silent success. */
@@ -182,7 +183,10 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 		p->msg = m;
 		e->status = STG_ENTRY_PENDING;
 		stg__ent_set_job_state(e, STG_JOB_QUEUED);
-		switch (cls) {
+		/* Every class by name and no default: with -Wswitch (-Wall) and
+		 * -Werror, a class added to the enum and not handled here stops
+		 * the build instead of behaving as one of the others. */
+		switch ((stg_error_class)cls) {
 		case STG_ERRCLASS_AUTH:
 			j->due = now;
 			pause_integ(log, e->integ, r->http_status, stg__msg_text(log, m), now);
@@ -205,7 +209,11 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 				                            r->retry_after_ms > 0 ? r->retry_after_ms : 0));
 			}
 			break;
-		default: /* rejected */
+		case STG_ERRCLASS_NONE:
+			/* Not reached: a failed result's class was resolved above, and
+			 * stg_classify_http() never answers NONE. Should it ever, the
+			 * failure must not be retried forever: it ends as rejected. */
+		case STG_ERRCLASS_REJECTED:
 			stg__ent_set_job_state(e, STG_JOB_NONE);
 			e->status = STG_ENTRY_ERROR;
 			break;
@@ -380,8 +388,12 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 	stg__log_trim(log);
 	if (sent)
 		*sent = total;
-	if (rc == STG_ESTORAGE && log->errmsg[0] == '\0')
-		stg__fail(log->errmsg, rc, "stg_log_pump: a storage write failed; it is retried");
+	if (rc == STG_ESTORAGE) {
+		/* The write's own message says which entry; say which call, too. */
+		char why[STG__ERRMSG_LEN];
+		memcpy(why, log->errmsg, sizeof why);
+		stg__fail(log->errmsg, rc, "stg_log_pump: %.200s; the write is owed and retried", why);
+	}
 	return rc;
 }
 
@@ -409,9 +421,8 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_result 
 	STG__ENTER(log, "stg_log_complete");
 	if (!r)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_complete: NULL result");
-	if (r->version != STG_RESULT_VERSION)
-		return stg__fail(log->errmsg, STG_EVERSION, "stg_log_complete: result version %u unknown",
-		                 r->version);
+	if (STG__VERSION_BAD(r->version, STG_RESULT_VERSION))
+		return stg__version_fail(log->errmsg, "stg_log_complete", &stg__v_result, r->version);
 	if (r->outcome != STG_OUTCOME_OK && r->outcome != STG_OUTCOME_ERROR)
 		return stg__fail(log->errmsg, STG_EINVAL,
 		                 "stg_log_complete: outcome must be OK or ERROR, got %d", r->outcome);
@@ -479,8 +490,7 @@ static int integ_arg(stg_log *log, const char *fn, const char *name, uint32_t *i
 		return STG_OK;
 	if (!create)
 		return stg__fail(log->errmsg, STG_ENOTFOUND, "%s: no integration '%.100s'", fn, name);
-	if (stg__log_get_integ(log, name, len, integ))
-		return stg__fail(log->errmsg, STG_ENOMEM, "%s: out of memory", fn);
+	return stg__log_get_integ(log, fn, name, len, integ);
 	return STG_OK;
 }
 

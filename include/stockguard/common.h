@@ -17,6 +17,13 @@
 extern "C" {
 #endif
 
+/**
+ * Longest integration name, SKU or category accepted, in bytes, without the
+ * terminator. Here, not in policy.h, because entries, submits and queries
+ * use it too.
+ */
+#define STG_KEY_MAX 1024
+
 /** @cond STG_INTERNAL */
 #if defined(_WIN32) && defined(STG_BUILDING_DLL)
 #  define STG_EXTERN __declspec(dllexport)
@@ -48,9 +55,10 @@ typedef enum stg_status {
 	STG_ECORRUPT = -10,      /**< Encoded bytes fail their checksum or are malformed. */
 	STG_ETRUNCATED = -11,    /**< Encoded bytes end before the record does. */
 	STG_ESTATE = -12,        /**< The call does not fit the object's current state. */
-	STG_EEXISTS = -13,       /**< The object already exists. */
-	STG_ECALLBACK = -14,     /**< A hook other than storage/transport failed. */
-	STG_EOVERFLOW = -15      /**< A result or buffer would not fit its type. */
+	STG_EEXISTS = -13,       /**< Reserved: not returned by 1.x (kept so the number is never reused). */
+	STG_ECALLBACK = -14,     /**< Reserved: not returned by 1.x; the clock and event hooks cannot fail. */
+	STG_EOVERFLOW = -15,     /**< A result or buffer would not fit its type. */
+	STG_ELIMIT = -16         /**< A fixed limit of the library is reached (65,535 integrations per log). */
 } stg_status;
 
 /**
@@ -64,9 +72,11 @@ STG_EXTERN const char *stg_strerror(int code);
 /**
  * @brief Message of the last failure of a constructor on this thread.
  *
- * Constructors such as stg_policy_new() have no handle to keep their message
- * in, so they record it per thread. Other failing calls record theirs on the
- * handle (see stg_policy_errmsg()) and here as well.
+ * Every failing call records its message here. Constructors such as
+ * stg_policy_new() and stg_log_open() have no handle to keep it in, and the
+ * calls that only read a shared policy must not write into it, so for them
+ * this is the only place; the other calls record it on their handle as well
+ * (stg_log_errmsg(), stg_policy_errmsg()).
  *
  * @return a string owned by the library, valid on this thread until the next
  *         stockguard call on this thread fails; "" when nothing failed yet.

@@ -128,7 +128,16 @@ STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *options);
 STG_EXTERN void stg_log_close(stg_log *log);
 
 /**
- * @brief Message of the log's last failed call ("" when none).
+ * @brief Message of the most recent failed call on this log ("" when none).
+ *
+ * Every call that takes the log and fails records its message here (and in
+ * stg_last_error()), except ::STG_ERECURSIVE: a call from inside one of the
+ * log's hooks does nothing to the log, its message included, so that the
+ * outer call's message stays whole (it is in stg_last_error()). A success
+ * does not clear it, as with sqlite3_errmsg() after a failure: check the
+ * return code first. A failed stg_log_open() has no log; its message is in
+ * stg_last_error().
+ *
  * @return owned by the log, valid until its next failing call or its close.
  */
 STG_EXTERN const char *stg_log_errmsg(const stg_log *log);
@@ -365,23 +374,43 @@ typedef struct stg_counts {
  */
 STG_EXTERN int stg_log_counts(stg_log *log, const char *integration, stg_counts *out);
 
-/** @brief Counters since the log was opened, filled by stg_log_stats(). */
+/**
+ * Capacity of stg_stats.skips: room for every ::stg_reason 1.x will add,
+ * so a new reason never moves a field. ::STG_REASON_COUNT is at most this.
+ */
+#define STG_STATS_REASONS_MAX 32
+
+/** Capacity of stg_stats.errors, likewise for ::stg_error_class. */
+#define STG_STATS_CLASSES_MAX 16
+
+/**
+ * @brief Counters since the log was opened, filled by stg_log_stats().
+ *
+ * Library-filled, of fixed size: fields added in 1.x take reserved words.
+ * The per-reason and per-class arrays have a fixed capacity, so a reason
+ * or error class added in 1.x moves nothing; `nreasons` and
+ * `nclasses` say how many entries the library that filled the struct
+ * knows (a program built against an older header reads the ones it knows,
+ * the rest are counted in the newer library's entries beyond them).
+ */
 typedef struct stg_stats {
 	uint64_t changes;                      /**< changes submitted */
 	uint64_t exports;                      /**< changes that became a new job */
 	uint64_t coalesced;                    /**< changes merged into a waiting job */
 	uint64_t stale;                        /**< changes ignored as stale */
-	uint64_t skips[STG_REASON_COUNT];      /**< skipped changes by ::stg_reason (API calls saved) */
 	uint64_t attempts;                     /**< jobs handed to the transport */
 	uint64_t successes;                    /**< acknowledged jobs */
-	uint64_t errors[STG_ERRCLASS_COUNT];   /**< failed attempts by ::stg_error_class */
 	uint64_t abnormal;                     /**< acknowledgements later than the limit */
 	uint64_t warnings;                     /**< changes with min_stock_reached */
 	int64_t latency_p50_ms;                /**< median change-to-ack time, -1 when none */
 	int64_t latency_p95_ms;                /**< 95th percentile, -1 when none */
 	int64_t latency_p99_ms;                /**< 99th percentile, -1 when none */
 	int64_t latency_max_ms;                /**< largest, -1 when none */
-	uint64_t reserved_[8];                 /**< 0 */
+	uint64_t reserved_[8];                 /**< 0; room for later counters */
+	uint32_t nreasons;                     /**< entries of `skips` filled: the library's ::STG_REASON_COUNT */
+	uint32_t nclasses;                     /**< entries of `errors` filled: the library's ::STG_ERRCLASS_COUNT */
+	uint64_t skips[STG_STATS_REASONS_MAX]; /**< skipped changes by ::stg_reason (API calls saved); 0 from nreasons on */
+	uint64_t errors[STG_STATS_CLASSES_MAX];/**< failed attempts by ::stg_error_class; 0 from nclasses on */
 } stg_stats;
 
 /**

@@ -63,9 +63,6 @@ typedef enum stg_rule {
 /** Largest minimum, cap or window accepted (keeps every sum in range). */
 #define STG_QUANTITY_MAX INT64_C(0x3fffffffffffffff)
 
-/** Longest SKU or category accepted, in bytes, without the terminator. */
-#define STG_KEY_MAX 1024
-
 /**
  * @brief The result of one evaluation, filled by the library.
  *
@@ -108,7 +105,17 @@ STG_EXTERN int stg_policy_copy(stg_policy **out, const stg_policy *src);
 STG_EXTERN void stg_policy_free(stg_policy *policy);
 
 /**
- * @brief Message of the policy's last failed call ("" when none).
+ * @brief Message of the most recent failed call that changes this policy
+ *        ("" when none).
+ *
+ * Only the calls that take a non-const `stg_policy *` (the setters, the
+ * overrides) record here. The calls that read a policy (stg_policy_evaluate(),
+ * stg_policy_evaluate_batch(), stg_policy_resolve_min(), stg_filter_decide(),
+ * stg_filter_batch(), stg_policy_copy() of its source) may run on many threads
+ * at once on one shared policy, so they never write into it: their failures
+ * are in stg_last_error() of the calling thread only. A success does not
+ * clear the message; check the return code first.
+ *
  * @return owned by the policy, valid until its next failing call or its
  *         free. "" for a NULL policy.
  */

@@ -7,7 +7,12 @@ usage:
 
 c:   every header under DIR (found on disk, so new headers are covered) is
      compiled alone, included twice (its guard must hold), with
-     -std=c99 -pedantic -Werror -Wall -Wextra -Wstrict-prototypes; the
+     -std=c99 -pedantic -Werror -Wall -Wextra -Wstrict-prototypes, and every
+     object-like STG_ macro it defines is expanded there (an initialiser
+     initialises its struct, anything else is evaluated), so a macro that
+     needs another header fails; no struct member of a public header is an
+     array sized by an enumerator (a *_COUNT that grows with the enum would
+     move every later field); the
      umbrella stockguard.h includes every header of stockguard/; the --listed
      headers (include/meson.build's public_headers, i.e. what is installed)
      are exactly the headers on disk; every STG_*_INIT macro has a row in the
@@ -47,6 +52,44 @@ def table_rows(path):
     return re.findall(r'STG_VERSIONED\(\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*\)', text)
 
 
+def object_macros(text):
+    """(name, body) of every object-like STG_ macro defined in a header's text,
+    continuation lines joined, comments removed. Attribute macros (the export
+    macro) and empty ones are not expressions and are left out."""
+    text = re.sub(r'\\\n', ' ', text)
+    text = re.sub(r'/\*.*?\*/', ' ', text, flags=re.S)
+    found = []
+    for name, body in re.findall(r'^\s*#\s*define\s+(STG_\w+)(?![\w(])[ \t]*(.*)$', text, flags=re.M):
+        body = body.strip()
+        if body and '__attribute__' not in body and '__declspec' not in body:
+            found.append((name, body))
+    return found
+
+
+def macro_uses(text, init_types):
+    """A function body that expands every object-like macro of a header."""
+    lines = ['static void use_every_macro(void)', '{']
+    for i, (name, body) in enumerate(object_macros(text)):
+        if body.startswith('{'):
+            lines.append('\t{ %s v%d = %s; (void)v%d; }' % (init_types.get(name, 'int'), i, name, i))
+        else:
+            lines.append('\t(void)(%s);' % name)
+    lines += ['}', 'void (*use_every_macro_p)(void) = use_every_macro;', '']
+    return '\n'.join(lines)
+
+
+ENUM_SIZED = re.compile(r'^\s*[^#/*][^;]*\b\w+\s*\[\s*([A-Za-z_]\w*)\s*\]\s*;', re.M)
+
+
+def enum_sized_arrays(text):
+    """Struct members sized by an enumerator or a *_COUNT name."""
+    text = re.sub(r'/\*.*?\*/', ' ', text, flags=re.S)
+    enumerators = set()
+    for body in re.findall(r'\benum\b[^{;]*\{(.*?)\}', text, flags=re.S):
+        enumerators.update(re.findall(r'\b([A-Za-z_]\w*)\s*(?:=[^,]*)?(?:,|$)', body))
+    return [m for m in ENUM_SIZED.findall(text) if m in enumerators or m.endswith('_COUNT')]
+
+
 def compile_one(cmd, source, suffix, tmp, name, extra=(), after=()):
     """Compile source text; return None or the compiler's complaint."""
     src = os.path.join(tmp, name + suffix)
@@ -64,10 +107,19 @@ def check_c(args, include_dir, headers):
     if not args.compiler:
         print('usage: the C compiler command follows --', file=sys.stderr)
         return 2
+    init_types = dict((r[1], r[0]) for r in table_rows(args.table))
+    expanded = 0
     with tempfile.TemporaryDirectory(prefix='stg-hdr-') as tmp:
         for i, h in enumerate(headers):
-            src = ('/* %s alone, twice: it must compile by itself and keep its guard. */\n'
-                   '#include <%s>\n#include <%s>\n' % (h, h, h))
+            text = open(os.path.join(include_dir, h)).read()
+            expanded += len(object_macros(text))
+            for m in enum_sized_arrays(text):
+                errors.append('%s: a struct member is an array sized by %s; a new enumerator '
+                              'would move every later field (give it a fixed capacity, '
+                              'as stg_stats does)' % (h, m))
+            src = ('/* %s alone, twice: it must compile by itself and keep its guard;\n'
+                   ' * every macro it defines must expand here. */\n'
+                   '#include <%s>\n#include <%s>\n' % (h, h, h)) + macro_uses(text, init_types)
             err = compile_one(args.compiler, src, '.c', tmp, 'alone%d' % i,
                               C_FLAGS + ['-I', include_dir, '-c', '-o', os.devnull])
             if err:
@@ -109,8 +161,9 @@ def check_c(args, include_dir, headers):
         errors.append('tests/abi/versioned_structs.def has a row for %s, which no public '
                       'header defines' % m)
 
-    return report(errors, '%d headers compile alone as C99; umbrella, install list and '
-                          '_INIT table complete' % len(headers))
+    return report(errors, '%d headers compile alone as C99 with their %d object-like macros '
+                          'expanded; no enum-sized array; umbrella, install list and '
+                          '_INIT table complete' % (len(headers), expanded))
 
 
 def find_cxx():

@@ -686,3 +686,32 @@ Test(api, negative_clock_reads_as_zero)
 	cr_assert_eq(h_get("amz", "A").acked_at, 0);
 	cr_assert_eq(h_get("amz", "A").latency_ms, 0);
 }
+
+/*
+ * The integration limit is a limit, not a shortage of memory: the 65,536th
+ * integration is refused with STG_ELIMIT and a message naming it, the log's
+ * message says so too, and the integrations it has keep working.
+ */
+Test(api, integration_limit_is_elimit, .timeout = 120)
+{
+	stg_log *log;
+	char name[32];
+	unsigned i;
+
+	cr_assert_eq(stg_log_open(&log, NULL), STG_OK);
+	for (i = 0; i < 65535u; i++) {
+		/* Names of many lengths: the registry's scan compares lengths first. */
+		snprintf(name, sizeof name, "%0*u", (int)(1 + i % 24), i);
+		cr_assert_eq(stg_log_set_limits(log, name, 1, 0, 0), STG_OK, "integration %u: %s", i,
+		             stg_log_errmsg(log));
+	}
+	cr_expect_eq(stg_log_set_limits(log, "one-more", 1, 0, 0), STG_ELIMIT);
+	cr_expect_str_eq(stg_log_errmsg(log), "stg_log_set_limits: a log holds at most 65535 "
+	                                      "integrations; 'one-more' would be one more");
+	cr_expect_str_eq(stg_last_error(), stg_log_errmsg(log));
+	cr_expect_eq(stg_last_error_code(), STG_ELIMIT);
+	cr_expect_str_eq(stg_strerror(STG_ELIMIT), "limit of the library reached");
+	cr_expect_eq(stg_log_pause(log, "one-more"), STG_ELIMIT);
+	cr_expect_eq(stg_log_set_limits(log, "0", 2, 0, 0), STG_OK, "a known one still works");
+	stg_log_close(log);
+}

@@ -47,6 +47,8 @@ MESSAGE_MAX = 1024
 ENTRY_ENCODED_MAX = 134 + 2 * (KEY_MAX + 1) + (MESSAGE_MAX + 1)
 REASON_COUNT = 11
 ERRCLASS_COUNT = 6
+STATS_REASONS_MAX = 32
+STATS_CLASSES_MAX = 16
 
 ALLOCATOR_VERSION = 1
 CHANGE_VERSION = 1
@@ -206,12 +208,13 @@ class stg_counts(Structure):
 
 class stg_stats(Structure):
     _fields_ = [("changes", c_uint64), ("exports", c_uint64), ("coalesced", c_uint64),
-                ("stale", c_uint64), ("skips", c_uint64 * REASON_COUNT),
-                ("attempts", c_uint64), ("successes", c_uint64),
-                ("errors", c_uint64 * ERRCLASS_COUNT), ("abnormal", c_uint64),
-                ("warnings", c_uint64), ("latency_p50_ms", c_int64),
-                ("latency_p95_ms", c_int64), ("latency_p99_ms", c_int64),
-                ("latency_max_ms", c_int64), ("reserved_", c_uint64 * 8)]
+                ("stale", c_uint64), ("attempts", c_uint64), ("successes", c_uint64),
+                ("abnormal", c_uint64), ("warnings", c_uint64),
+                ("latency_p50_ms", c_int64), ("latency_p95_ms", c_int64),
+                ("latency_p99_ms", c_int64), ("latency_max_ms", c_int64),
+                ("reserved_", c_uint64 * 8), ("nreasons", c_uint32), ("nclasses", c_uint32),
+                ("skips", c_uint64 * STATS_REASONS_MAX),
+                ("errors", c_uint64 * STATS_CLASSES_MAX)]
 
 
 #: Every struct the binding lays out, by its C name (used by the layout test).

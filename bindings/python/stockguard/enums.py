@@ -29,6 +29,7 @@ class Status(enum.IntEnum):
     EEXISTS = -13
     ECALLBACK = -14
     EOVERFLOW = -15
+    ELIMIT = -16
 
 
 def _named(fn: str):

@@ -92,15 +92,19 @@ class StateError(StockguardError):
 
 
 class AlreadyExists(StockguardError):
-    """``STG_EEXISTS``: the object already exists."""
+    """``STG_EEXISTS``: reserved, not raised by 1.x (kept for the number)."""
 
 
 class CallbackError(StockguardError):
-    """``STG_ECALLBACK``: a hook other than storage/transport failed."""
+    """``STG_ECALLBACK``: reserved, not raised by 1.x (clock and event hooks cannot fail)."""
 
 
 class Overflow(StockguardError, OverflowError):
     """``STG_EOVERFLOW``: a result or buffer would not fit its type."""
+
+
+class LimitExceeded(StockguardError):
+    """``STG_ELIMIT``: a fixed limit of the library is reached (65,535 integrations per log)."""
 
 
 class LibraryError(StockguardError, ImportError):
@@ -147,6 +151,7 @@ _BY_CODE: Dict[int, Type[StockguardError]] = {
     Status.EEXISTS: AlreadyExists,
     Status.ECALLBACK: CallbackError,
     Status.EOVERFLOW: Overflow,
+    Status.ELIMIT: LimitExceeded,
 }
 
 

@@ -130,10 +130,11 @@ class Stats:
         def lat(v: int) -> Optional[int]:
             return None if v < 0 else v
         return cls(s.changes, s.exports, s.coalesced, s.stale,
-                   {coerce(Reason, i): s.skips[i] for i in range(N.REASON_COUNT)},  # type: ignore
+                   {coerce(Reason, i): s.skips[i]  # type: ignore
+                    for i in range(min(s.nreasons, N.REASON_COUNT))},
                    s.attempts, s.successes,
                    {coerce(ErrorClass, i): s.errors[i]  # type: ignore
-                    for i in range(N.ERRCLASS_COUNT)},
+                    for i in range(min(s.nclasses, N.ERRCLASS_COUNT))},
                    s.abnormal, s.warnings, lat(s.latency_p50_ms), lat(s.latency_p95_ms),
                    lat(s.latency_p99_ms), lat(s.latency_max_ms))
 
