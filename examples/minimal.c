@@ -25,7 +25,7 @@
 #include <stdio.h>
 
 /* The marketplace: print what it is told and acknowledge it. */
-static int send_job(const stg_job *job, stg_result *result, void *payload)
+static int send_job(const stg_job *job, stg_job_result *result, void *payload)
 {
 	(void)payload;
 	printf("sent %" PRId64 " for %s\n", job->published, job->sku);

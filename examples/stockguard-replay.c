@@ -642,7 +642,7 @@ static int64_t feed_clock(void *payload)
 }
 
 /* The simulated marketplace: every job is acknowledged. */
-static int feed_send(const stg_job *job, stg_result *result, void *payload)
+static int feed_send(const stg_job *job, stg_job_result *result, void *payload)
 {
 	(void)job;
 	(void)payload;

@@ -27,7 +27,7 @@ STG_EXTERN const char *stg_strerror(int code)
 	case STG_EVERSION: return "unsupported struct version";
 	case STG_ESTORAGE: return "storage hook failed";
 	case STG_ETRANSPORT: return "transport hook failed";
-	case STG_EBUSY: return "entry has a job in flight";
+	case STG_EBUSY: return "entry has a job in flight or pending";
 	case STG_ERECURSIVE: return "library called from inside its own hook";
 	case STG_ECORRUPT: return "corrupt encoded data";
 	case STG_ETRUNCATED: return "truncated encoded data";

@@ -518,7 +518,7 @@ STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *given)
 	log->catalogue_retry = opt->catalogue_retry_ms ? opt->catalogue_retry_ms : 6 * 3600000;
 	log->success_max_age = opt->success_max_age_ms;
 	log->success_max_count = opt->success_max_count;
-	log->max_transient = opt->max_transient_retries ? opt->max_transient_retries : 5;
+	log->max_transient = opt->max_transient_attempts ? opt->max_transient_attempts : 5;
 	log->rng = opt->jitter_seed ? opt->jitter_seed : 0x5eed5eed5eed5eedull;
 	if ((rc = stg_policy_new(&log->default_policy, opt->allocator ? &host_alloc : NULL)))
 		goto fail;

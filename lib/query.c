@@ -10,7 +10,7 @@ int stg__query_check(stg_log *log, const stg_query *q, const char *fn)
 		return stg__version_fail(log->errmsg, fn, &stg__v_query, q->version);
 	if (q->status < -1 || q->status > STG_ENTRY_ERROR || q->error_class < -1 ||
 	    q->error_class >= STG_ERRCLASS_COUNT ||
-	    (q->flags & ~(unsigned)(STG_QUERY_ABNORMAL | STG_QUERY_LATE | STG_QUERY_MIN_STOCK)))
+	    (q->flags & ~(unsigned)(STG_QUERY_ABNORMAL | STG_QUERY_LATE | STG_QUERY_MIN_STOCK_REACHED)))
 		return stg__fail(log->errmsg, STG_EINVAL, "%s: query status, class or flags out of range", fn);
 	if (q->integration && !stg__key_ok(q->integration, NULL))
 		return stg__fail(log->errmsg, STG_EINVAL, "%s: query integration must be 1 to %d bytes",
@@ -35,7 +35,7 @@ int stg__query_match(const stg_log *log, const stg_query *q, const stg__ent *e, 
 		return 0;
 	if ((q->flags & STG_QUERY_ABNORMAL) && !(e->flags & STG_ENTRY_ABNORMAL))
 		return 0;
-	if ((q->flags & STG_QUERY_MIN_STOCK) && !(e->flags & STG_ENTRY_MIN_STOCK_REACHED))
+	if ((q->flags & STG_QUERY_MIN_STOCK_REACHED) && !(e->flags & STG_ENTRY_MIN_STOCK_REACHED))
 		return 0;
 	if ((q->flags & STG_QUERY_LATE) &&
 	    !(e->job && now - stg__job_of(log, e)->since > log->latency_limit))

@@ -90,7 +90,7 @@ static void pause_integ(stg_log *log, uint32_t integ, int http, const char *msg,
  * storage does: an acknowledgement must never be forgotten. The caller
  * reserved a queue item and a problem record for it.
  */
-static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t now)
+static int apply_result(stg_log *log, uint32_t idx, const stg_job_result *r, int64_t now)
 {
 	stg__ent *e = stg__ent_at(log, idx);
 	stg__job *j = stg__job_of(log, e);
@@ -99,7 +99,7 @@ static int apply_result(stg_log *log, uint32_t idx, const stg_result *r, int64_t
 	int rc = STG_OK, cls, outcome = r->outcome;
 	const char *msg = r->message;
 
-	if (STG__VERSION_BAD(r->version, STG_RESULT_VERSION) || (outcome != STG_OUTCOME_OK &&
+	if (STG__VERSION_BAD(r->version, STG_JOB_RESULT_VERSION) || (outcome != STG_OUTCOME_OK &&
 	    outcome != STG_OUTCOME_ERROR && outcome != STG_OUTCOME_ASYNC) ||
 	    r->error_class < 0 || r->error_class >= STG_ERRCLASS_COUNT) {
 		/* A broken result is a failed attempt, never a silent success. */
@@ -256,8 +256,8 @@ static void fill_job(const stg_log *log, uint32_t idx, const stg__ent *e, const 
 	out->changed_at = e->changed_at;
 	out->attempt = j->attempts + 1;
 	out->priority = e->priority;
-	out->flags = ((e->flags & STG_ENTRY_MIN_STOCK_REACHED) ? STG_JOB_MIN_STOCK_REACHED : 0) |
-	             ((e->flags & STG_ENTRY_NON_STOCK) ? STG_JOB_NON_STOCK : 0);
+	out->flags = ((e->flags & STG_ENTRY_MIN_STOCK_REACHED) ? STG_JOB_FLAG_MIN_STOCK_REACHED : 0) |
+	             ((e->flags & STG_ENTRY_NON_STOCK) ? STG_JOB_FLAG_NON_STOCK : 0);
 }
 
 /* ------------------------------------------------------------------ pump */
@@ -277,7 +277,7 @@ static int more_urgent(const stg__pick *a, const stg__pick *b)
 STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 {
 	stg_job jobs[PUMP_CHUNK];
-	stg_result results[PUMP_CHUNK];
+	stg_job_result results[PUMP_CHUNK];
 	uint32_t idxs[PUMP_CHUNK];
 	int64_t last_attempt[PUMP_CHUNK];
 	int prev_state[PUMP_CHUNK];       /* queued or held: restored if the transport fails */
@@ -346,7 +346,7 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 			last_attempt[n] = j->last_attempt;
 			j->last_attempt = now;
 			fill_job(log, pk.it.ent, e, j, &jobs[n]);
-			stg_result_init(&results[n], STG_RESULT_VERSION);
+			stg_job_result_init(&results[n], STG_JOB_RESULT_VERSION);
 			n++;
 		}
 		log->in_hook++;
@@ -412,7 +412,7 @@ static int find_in_flight(stg_log *log, uint64_t job_id, uint32_t *idx)
 	return 1;
 }
 
-STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_result *r)
+STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_result *r)
 {
 	uint32_t idx;
 	int64_t now;
@@ -421,7 +421,7 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_result 
 	STG__ENTER(log, "stg_log_complete");
 	if (!r)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_complete: NULL result");
-	if (STG__VERSION_BAD(r->version, STG_RESULT_VERSION))
+	if (STG__VERSION_BAD(r->version, STG_JOB_RESULT_VERSION))
 		return stg__version_fail(log->errmsg, "stg_log_complete", &stg__v_result, r->version);
 	if (r->outcome != STG_OUTCOME_OK && r->outcome != STG_OUTCOME_ERROR)
 		return stg__fail(log->errmsg, STG_EINVAL,

@@ -25,14 +25,14 @@
 static const char *const integration = "amazon";
 
 /* The marketplace: when up, print what it is told and acknowledge it. */
-static int marketplace_send(const stg_job *job, stg_result *result, void *payload)
+static int marketplace_send(const stg_job *job, stg_job_result *result, void *payload)
 {
 	const int *up = payload;
 
 	if (!*up)
 		return -1; /* no connection: the log keeps the job queued */
 	printf("  marketplace: %s %s = %" PRId64 "%s\n", job->integration, job->sku, job->published,
-	       (job->flags & STG_JOB_MIN_STOCK_REACHED) ? " (min stock reached)" : "");
+	       (job->flags & STG_JOB_FLAG_MIN_STOCK_REACHED) ? " (min stock reached)" : "");
 	result->outcome = STG_OUTCOME_OK;
 	return 0;
 }

@@ -50,7 +50,7 @@ typedef enum stg_status {
 	STG_EVERSION = -5,       /**< A host struct has a version this library does not know. */
 	STG_ESTORAGE = -6,       /**< The storage hook reported a failure. */
 	STG_ETRANSPORT = -7,     /**< The transport hook reported a failure of its own. */
-	STG_EBUSY = -8,          /**< The entry has a job handed to the transport. */
+	STG_EBUSY = -8,          /**< The entry has a job in flight (or, for stg_log_remove() without ::STG_REMOVE_FORCE, any pending job). */
 	STG_ERECURSIVE = -9,     /**< A library call was made from inside one of its own hooks. */
 	STG_ECORRUPT = -10,      /**< Encoded bytes fail their checksum or are malformed. */
 	STG_ETRUNCATED = -11,    /**< Encoded bytes end before the record does. */

@@ -4,10 +4,20 @@
  *
  * stockguard does no I/O of its own. Each hook is a struct whose first
  * member is its version, with an `_INIT` macro and an `_init()` function
- * that give identical bytes; the log checks the version when it is given
- * the struct and copies it. Each function receives the struct's `payload`
+ * that give identical bytes. Each function receives the struct's `payload`
  * as its last argument. The functions and the payload must stay valid for
  * as long as the log that was given them.
+ *
+ * **Versions.** The log accepts a hook of any version from 1 to the one
+ * this header names (`STG_<NAME>_VERSION`) and refuses 0 or a newer one
+ * with ::STG_EVERSION (the message names the hook, the version and the
+ * range known). It copies the hook by the size its version implies, never
+ * reading further, and gives the fields added by later versions their
+ * defaults (a function pointer added later is NULL: the log then does
+ * without it). A host built against an older header therefore keeps
+ * working with a newer 1.x library, unchanged. The same rule holds for
+ * every host-filled struct (::stg_job_result, ::stg_submit, ::stg_query ...);
+ * see the ABI promise in the documentation.
  *
  * Hooks run on the thread that called into the log. They must not call
  * into the same log: such a call returns ::STG_ERECURSIVE and does nothing.
@@ -75,9 +85,9 @@ STG_EXTERN int stg_storage_init(stg_storage *storage, unsigned int version);
 /* -------------------------------------------------------------- transport */
 
 /** ::stg_job flag: the minimum forced this quantity to 0. */
-#define STG_JOB_MIN_STOCK_REACHED 0x1u
+#define STG_JOB_FLAG_MIN_STOCK_REACHED 0x1u
 /** ::stg_job flag: a non-stock field changed too (send the full offer). */
-#define STG_JOB_NON_STOCK 0x2u
+#define STG_JOB_FLAG_NON_STOCK 0x2u
 
 /** @brief One export handed to the transport. Filled by the library; borrowed for the call. */
 typedef struct stg_job {
@@ -104,32 +114,32 @@ typedef enum stg_outcome {
 	STG_OUTCOME_ASYNC = 2   /**< the host completes it later with stg_log_complete() */
 } stg_outcome;
 
-/** Version of ::stg_result this header describes. */
-#define STG_RESULT_VERSION 1
+/** Version of ::stg_job_result this header describes. */
+#define STG_JOB_RESULT_VERSION 1
 
 /**
  * @brief The result of one job, filled by the host.
  *
- * The log pre-fills results with stg_result_init() before calling the
+ * The log pre-fills results with stg_job_result_init() before calling the
  * transport. The message is copied by the log (cut at ::STG_MESSAGE_MAX bytes).
  */
-typedef struct stg_result {
-	unsigned int version;   /**< ::STG_RESULT_VERSION */
+typedef struct stg_job_result {
+	unsigned int version;   /**< ::STG_JOB_RESULT_VERSION */
 	int outcome;            /**< ::stg_outcome */
 	int error_class;        /**< ::stg_error_class; ::STG_ERRCLASS_NONE: classify from @ref http_status */
 	int http_status;        /**< HTTP status, 0 when there was no response */
 	const char *message;    /**< the marketplace's message, or NULL */
 	int64_t retry_after_ms; /**< the marketplace's retry-after, 0 when none */
-} stg_result;
+} stg_job_result;
 
-/** Static initialiser equal to stg_result_init(r, ::STG_RESULT_VERSION). */
-#define STG_RESULT_INIT { STG_RESULT_VERSION, STG_OUTCOME_OK, STG_ERRCLASS_NONE, 0, NULL, 0 }
+/** Static initialiser equal to stg_job_result_init(r, ::STG_JOB_RESULT_VERSION). */
+#define STG_JOB_RESULT_INIT { STG_JOB_RESULT_VERSION, STG_OUTCOME_OK, STG_ERRCLASS_NONE, 0, NULL, 0 }
 
 /**
  * @brief Fill @p result with the defaults of @p version (outcome OK).
  * @return ::STG_OK, ::STG_EINVAL, ::STG_EVERSION.
  */
-STG_EXTERN int stg_result_init(stg_result *result, unsigned int version);
+STG_EXTERN int stg_job_result_init(stg_job_result *result, unsigned int version);
 
 /** Version of ::stg_transport this header describes. */
 #define STG_TRANSPORT_VERSION 1
@@ -147,9 +157,9 @@ STG_EXTERN int stg_result_init(stg_result *result, unsigned int version);
 typedef struct stg_transport {
 	unsigned int version; /**< ::STG_TRANSPORT_VERSION */
 	/** Send one job; fill @p result. */
-	int (*send)(const stg_job *job, stg_result *result, void *payload);
+	int (*send)(const stg_job *job, stg_job_result *result, void *payload);
 	/** Send @p n jobs of one integration; fill @p results[0..n). */
-	int (*send_batch)(const stg_job *jobs, size_t n, stg_result *results, void *payload);
+	int (*send_batch)(const stg_job *jobs, size_t n, stg_job_result *results, void *payload);
 	void *payload;        /**< passed to each function */
 } stg_transport;
 

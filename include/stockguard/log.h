@@ -80,7 +80,9 @@ typedef struct stg_log_options {
 	int64_t success_max_age_ms;        /**< stg_log_expire() drops older successes; 0: keep */
 	uint64_t success_max_count;        /**< stg_log_expire() keeps at most this many; 0: all */
 	uint64_t jitter_seed;              /**< seeds the backoff jitter; 0: a fixed seed */
-	uint32_t max_transient_retries;    /**< transient attempts before error; 0: 5 */
+	uint32_t max_transient_attempts;   /**< attempts of one job that may fail as transient
+	                                        before the entry is an error: the first try
+	                                        counts (5 = the try and 4 retries); 0: 5 */
 	uint32_t reserved_[5];             /**< 0 */
 } stg_log_options;
 
@@ -261,7 +263,7 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent);
  *         ::STG_EVERSION; ::STG_ESTORAGE (recorded, written later);
  *         ::STG_ENOMEM (nothing recorded; complete it again); ::STG_ERECURSIVE.
  */
-STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_result *result);
+STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_result *result);
 
 /**
  * @brief Milliseconds until the next job is due (0: one is due now; -1: no
@@ -311,7 +313,7 @@ STG_EXTERN int stg_log_set_catalogued(stg_log *log, const char *integration, con
 /** Query flag: only entries whose pending job is late (::STG_ENTRY_LATE). */
 #define STG_QUERY_LATE 0x2u
 /** Query flag: only entries with ::STG_ENTRY_MIN_STOCK_REACHED. */
-#define STG_QUERY_MIN_STOCK 0x4u
+#define STG_QUERY_MIN_STOCK_REACHED 0x4u
 
 /** Version of ::stg_query this header describes. */
 #define STG_QUERY_VERSION 1

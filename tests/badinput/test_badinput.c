@@ -305,7 +305,7 @@ static void fx_event(const stg_event *ev, void *payload)
 	         ev->message ? ev->message : "");
 }
 
-static void fx_answer(fixture *fx, const stg_job *j, stg_result *r)
+static void fx_answer(fixture *fx, const stg_job *j, stg_job_result *r)
 {
 	fx->sent++;
 	snprintf(fx->last_job_sku, sizeof fx->last_job_sku, "%s", j->sku);
@@ -330,13 +330,13 @@ static void fx_answer(fixture *fx, const stg_job *j, stg_result *r)
 		r->version = 0;
 }
 
-static int fx_send(const stg_job *j, stg_result *r, void *payload)
+static int fx_send(const stg_job *j, stg_job_result *r, void *payload)
 {
 	fx_answer(payload, j, r);
 	return 0;
 }
 
-static int fx_batch(const stg_job *j, size_t n, stg_result *r, void *payload)
+static int fx_batch(const stg_job *j, size_t n, stg_job_result *r, void *payload)
 {
 	size_t i;
 
@@ -531,7 +531,7 @@ Test(badinput, common_and_version)
 	X(stg_change, stg_change_init, STG_CHANGE_VERSION)                                  \
 	X(stg_entry, stg_entry_init, STG_ENTRY_VERSION)                                     \
 	X(stg_storage, stg_storage_init, STG_STORAGE_VERSION)                               \
-	X(stg_result, stg_result_init, STG_RESULT_VERSION)                                  \
+	X(stg_job_result, stg_job_result_init, STG_JOB_RESULT_VERSION)                                  \
 	X(stg_transport, stg_transport_init, STG_TRANSPORT_VERSION)                         \
 	X(stg_clock, stg_clock_init, STG_CLOCK_VERSION)                                     \
 	X(stg_events, stg_events_init, STG_EVENTS_VERSION)                                  \
@@ -899,7 +899,7 @@ Test(badinput, log_null_pointers, .init = fx_open, .fini = fx_close)
 {
 	stg_log *sentinel = (stg_log *)&F, *out = sentinel;
 	stg_submit s = STG_SUBMIT_INIT;
-	stg_result res = STG_RESULT_INIT;
+	stg_job_result res = STG_JOB_RESULT_INIT;
 	stg_transport t = STG_TRANSPORT_INIT;
 	stg_policy *p = pol_fixture();
 	stg_entry e, ents[4];
@@ -1109,7 +1109,7 @@ Test(badinput, log_versions_on_a_live_log, .init = fx_open, .fini = fx_close)
 	stg_transport t = STG_TRANSPORT_INIT;
 	stg_submit s[3];
 	stg_submit_result res[3];
-	stg_result r = STG_RESULT_INIT;
+	stg_job_result r = STG_JOB_RESULT_INIT;
 	stg_query q = STG_QUERY_INIT;
 	stg_entry ents[4];
 	uint64_t cursor = 0;
@@ -1133,10 +1133,10 @@ Test(badinput, log_versions_on_a_live_log, .init = fx_open, .fini = fx_close)
 		snprintf(in, sizeof in, "submit version %s", v);
 		REFUSED_LOG("log", in, STG_EVERSION, stg_log_submit(F.log, &s[0], NULL));
 		s[0].version = STG_SUBMIT_VERSION;
-		r.version = bad[i] ? STG_RESULT_VERSION + 1 : 0;
+		r.version = bad[i] ? STG_JOB_RESULT_VERSION + 1 : 0;
 		snprintf(in, sizeof in, "result version %s", v);
 		REFUSED_LOG("log", in, STG_EVERSION, stg_log_complete(F.log, F.async_id, &r));
-		r.version = STG_RESULT_VERSION;
+		r.version = STG_JOB_RESULT_VERSION;
 		q.version = bad[i] ? STG_QUERY_VERSION + 1 : 0;
 		snprintf(in, sizeof in, "query version %s", v);
 		REFUSED_LOG("log", in, STG_EVERSION, stg_log_query(F.log, &q, &cursor, ents, 4, &count));
@@ -1167,7 +1167,7 @@ Test(badinput, log_enums_flags_ranges, .init = fx_open, .fini = fx_close)
 	static const int bad[] = { -2, 3, 999, INT_MIN, INT_MAX };
 	stg_submit s = STG_SUBMIT_INIT;
 	stg_query q = STG_QUERY_INIT;
-	stg_result r = STG_RESULT_INIT;
+	stg_job_result r = STG_JOB_RESULT_INIT;
 	stg_entry ents[4];
 	uint64_t cursor = 0;
 	size_t count;
@@ -1741,7 +1741,7 @@ Test(badinput, negative_times, .init = fx_open, .fini = fx_close)
 
 	/* A clock before the epoch reads as 0 (documented). */
 	for (k = 0; k < 2; k++) {
-		stg_result r = STG_RESULT_INIT;
+		stg_job_result r = STG_JOB_RESULT_INIT;
 		neg_now = k ? INT64_MIN : -5;
 		ck.now_ms = neg_clock;
 		t.send = fx_send;
@@ -1772,7 +1772,7 @@ Test(badinput, negative_times, .init = fx_open, .fini = fx_close)
 
 	/* A negative retry-after is "none". */
 	{
-		stg_result r = STG_RESULT_INIT;
+		stg_job_result r = STG_JOB_RESULT_INIT;
 		stg_entry before;
 		r.outcome = STG_OUTCOME_ERROR;
 		r.http_status = 429;

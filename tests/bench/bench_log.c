@@ -418,8 +418,8 @@ static void part_submit(const bench_opts *o, const work *w)
 
 /* ----------------------------------------------------------------- memory */
 
-static int ack_send(const stg_job *job, stg_result *res, void *payload);
-static int ack_send_batch(const stg_job *jobs, size_t n, stg_result *res, void *payload);
+static int ack_send(const stg_job *job, stg_job_result *res, void *payload);
+static int ack_send_batch(const stg_job *jobs, size_t n, stg_job_result *res, void *payload);
 
 /* What the log holds when measured: N entries each with a pending job
  * (pass 1 just submitted), or N success entries (the same, every job then
@@ -558,7 +558,7 @@ static void part_memory(const bench_opts *o, const work *w)
 
 /* ------------------------------------------------------------------- pump */
 
-static int ack_send(const stg_job *job, stg_result *res, void *payload)
+static int ack_send(const stg_job *job, stg_job_result *res, void *payload)
 {
 	uint64_t *sum = payload;
 	*sum += (uint64_t)job->published;
@@ -566,7 +566,7 @@ static int ack_send(const stg_job *job, stg_result *res, void *payload)
 	return 0;
 }
 
-static int ack_send_batch(const stg_job *jobs, size_t n, stg_result *res, void *payload)
+static int ack_send_batch(const stg_job *jobs, size_t n, stg_job_result *res, void *payload)
 {
 	uint64_t *sum = payload;
 	size_t i;

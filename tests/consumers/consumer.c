@@ -24,7 +24,7 @@ static int failures;
 
 static int sent;
 
-static int send_job(const stg_job *job, stg_result *result, void *payload)
+static int send_job(const stg_job *job, stg_job_result *result, void *payload)
 {
 	(void)payload;
 	sent++;

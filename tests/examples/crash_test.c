@@ -229,7 +229,7 @@ static int64_t pub(const stg_policy *p, int64_t available)
 /* ---------------------------------------------------------- marketplace */
 
 /* Records each job it acknowledges, durably, before saying OK. */
-static int market_send(const stg_job *job, stg_result *result, void *payload)
+static int market_send(const stg_job *job, stg_job_result *result, void *payload)
 {
 	int fd = *(const int *)payload;
 	int k = sku_index(job->integration, job->sku);

@@ -49,7 +49,7 @@ static void remove_db(void)
 	unlink(p);
 }
 
-static int send_ok(const stg_job *job, stg_result *result, void *payload)
+static int send_ok(const stg_job *job, stg_job_result *result, void *payload)
 {
 	(void)job;
 	(void)payload;

@@ -491,7 +491,7 @@ static const int HTTP[16] = { 0, 401, 403, 404, 408, 425, 429, 500, 503, 399, 60
 static char long_msg[2000];
 
 /* Fill @p r from behaviour byte @p b; returns BH_*; *cls the class the log should record. */
-static int behaviour(unsigned b, stg_result *r, int *cls)
+static int behaviour(unsigned b, stg_job_result *r, int *cls)
 {
 	r->message = NULL;
 	r->retry_after_ms = 0;
@@ -645,7 +645,7 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 	}
 }
 
-static int run_jobs(const stg_job *jobs, size_t n, stg_result *res)
+static int run_jobs(const stg_job *jobs, size_t n, stg_job_result *res)
 {
 	int bh[64], cls[64], ii[64], ss[64];
 	size_t k;
@@ -656,7 +656,7 @@ static int run_jobs(const stg_job *jobs, size_t n, stg_result *res)
 		unsigned b = W.script_pos < W.script_len ? W.script[W.script_pos++] : 0;
 		job_checks(&jobs[k], &ii[k], &ss[k]);
 		FUZZ_CHECK(k == 0 || ii[k] == ii[0], "a batch mixes integrations");
-		FUZZ_CHECK(res[k].version == STG_RESULT_VERSION && res[k].outcome == STG_OUTCOME_OK,
+		FUZZ_CHECK(res[k].version == STG_JOB_RESULT_VERSION && res[k].outcome == STG_OUTCOME_OK,
 		           "result not pre-filled");
 		cls[k] = STG_ERRCLASS_NONE;
 		bh[k] = behaviour(b, &res[k], &cls[k]);
@@ -680,13 +680,13 @@ static int run_jobs(const stg_job *jobs, size_t n, stg_result *res)
 	return 0;
 }
 
-static int fz_send(const stg_job *job, stg_result *r, void *payload)
+static int fz_send(const stg_job *job, stg_job_result *r, void *payload)
 {
 	(void)payload;
 	return run_jobs(job, 1, r);
 }
 
-static int fz_send_batch(const stg_job *jobs, size_t n, stg_result *r, void *payload)
+static int fz_send_batch(const stg_job *jobs, size_t n, stg_job_result *r, void *payload)
 {
 	(void)payload;
 	FUZZ_CHECK(W.use_batch, "send_batch called while the transport has none");
@@ -1145,7 +1145,7 @@ static int matches(const stg_query *q, int i, int s, const stg_entry *e)
 		return 0;
 	if ((q->flags & STG_QUERY_ABNORMAL) && !(e->flags & STG_ENTRY_ABNORMAL))
 		return 0;
-	if ((q->flags & STG_QUERY_MIN_STOCK) && !(e->flags & STG_ENTRY_MIN_STOCK_REACHED))
+	if ((q->flags & STG_QUERY_MIN_STOCK_REACHED) && !(e->flags & STG_ENTRY_MIN_STOCK_REACHED))
 		return 0;
 	if ((q->flags & STG_QUERY_LATE) && !(e->flags & STG_ENTRY_LATE))
 		return 0;
@@ -1530,7 +1530,7 @@ static void do_complete(struct cur *c)
 	unsigned a = u8(c), b = u8(c);
 	uint64_t id = 0;
 	int i, k, ti = -1, tk = -1, bh, cls = STG_ERRCLASS_NONE, rc, n = 0;
-	stg_result r;
+	stg_job_result r;
 	stg_entry before;
 	unsigned allowed = OKB | B(STG_ENOTFOUND) | B(STG_EINVAL) | B(STG_EVERSION) |
 	                   B(STG_ESTORAGE) | B(STG_ENOMEM) | B(STG_ERECURSIVE);
@@ -1560,7 +1560,7 @@ static void do_complete(struct cur *c)
 				ti = i;
 				tk = k;
 			}
-	stg_result_init(&r, STG_RESULT_VERSION);
+	stg_job_result_init(&r, STG_JOB_RESULT_VERSION);
 	bh = behaviour(b, &r, &cls);
 	if (bh == BH_FAIL)
 		r.version = 3;
@@ -2197,7 +2197,7 @@ static void setup(struct cur *c)
 	W.opt.catalogue_retry_ms = cat[(b >> 6) & 3];
 	W.opt.success_max_age_ms = age[d & 3];
 	W.opt.success_max_count = cnt[(d >> 2) & 3];
-	W.opt.max_transient_retries = (d >> 4) & 3;
+	W.opt.max_transient_attempts = (d >> 4) & 3;
 	W.opt.jitter_seed = e;
 	W.latency_limit = W.opt.latency_limit_ms ? W.opt.latency_limit_ms : 3600000;
 	/* log.h options: the longest retry delay (never below the first), the slow retry */

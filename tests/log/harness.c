@@ -72,7 +72,7 @@ static void record(const stg_job *j, size_t batch_n, int batched)
 	s->batched = batched;
 }
 
-static void fill(const h_script *a, stg_result *r)
+static void fill(const h_script *a, stg_job_result *r)
 {
 	r->outcome = a->outcome;
 	r->error_class = a->error_class;
@@ -81,12 +81,12 @@ static void fill(const h_script *a, stg_result *r)
 	r->message = a->message;
 }
 
-static int fake_send(const stg_job *job, stg_result *result, void *payload)
+static int fake_send(const stg_job *job, stg_job_result *result, void *payload)
 {
 	const h_script *a;
 
 	(void)payload;
-	cr_assert_eq(result->version, (unsigned)STG_RESULT_VERSION, "result not pre-filled");
+	cr_assert_eq(result->version, (unsigned)STG_JOB_RESULT_VERSION, "result not pre-filled");
 	cr_assert_eq(result->outcome, STG_OUTCOME_OK, "result not pre-filled");
 	if (H.in_hook)
 		H.in_hook(H_IN_SEND);
@@ -104,7 +104,7 @@ static int fake_send(const stg_job *job, stg_result *result, void *payload)
 	return 0;
 }
 
-static int fake_send_batch(const stg_job *jobs, size_t n, stg_result *results, void *payload)
+static int fake_send_batch(const stg_job *jobs, size_t n, stg_job_result *results, void *payload)
 {
 	size_t i;
 

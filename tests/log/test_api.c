@@ -37,7 +37,7 @@ static void note(int rc)
 static void call_back(int where)
 {
 	stg_submit s = STG_SUBMIT_INIT;
-	stg_result r = STG_RESULT_INIT;
+	stg_job_result r = STG_JOB_RESULT_INIT;
 	stg_transport t = STG_TRANSPORT_INIT;
 	stg_query q = STG_QUERY_INIT;
 	stg_entry e, page[2];
@@ -230,7 +230,7 @@ Test(api, pause_event_calls_back)
 Test(api, null_log)
 {
 	stg_submit s = STG_SUBMIT_INIT;
-	stg_result r = STG_RESULT_INIT;
+	stg_job_result r = STG_JOB_RESULT_INIT;
 	stg_transport t = STG_TRANSPORT_INIT;
 	stg_entry e, page[1];
 	stg_counts c;
@@ -506,7 +506,7 @@ Test(api, extreme_rate_limit)
 
 Test(api, complete_arguments)
 {
-	stg_result r;
+	stg_job_result r;
 	uint64_t id;
 
 	h_open();
@@ -514,10 +514,10 @@ Test(api, complete_arguments)
 	h_push_async();
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(stg_log_complete(H.log, id, NULL), STG_EINVAL);
-	cr_assert_eq(stg_result_init(&r, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&r, STG_JOB_RESULT_VERSION), STG_OK);
 	r.version = 3;
 	cr_assert_eq(stg_log_complete(H.log, id, &r), STG_EVERSION);
-	r.version = STG_RESULT_VERSION;
+	r.version = STG_JOB_RESULT_VERSION;
 	r.outcome = STG_OUTCOME_ASYNC;
 	cr_assert_eq(stg_log_complete(H.log, id, &r), STG_EINVAL);
 	r.outcome = 9;
@@ -577,7 +577,7 @@ Test(api, init_functions)
 	stg_log_options o;
 	stg_submit s;
 	stg_query q;
-	stg_result r;
+	stg_job_result r;
 	stg_storage st;
 	stg_transport t;
 	stg_clock c;
@@ -592,8 +592,8 @@ Test(api, init_functions)
 	cr_assert_eq(stg_query_init(&q, STG_QUERY_VERSION), STG_OK);
 	cr_assert_eq(q.status, -1);
 	cr_assert_eq(q.error_class, -1);
-	cr_assert_eq(stg_result_init(NULL, STG_RESULT_VERSION), STG_EINVAL);
-	cr_assert_eq(stg_result_init(&r, 2), STG_EVERSION);
+	cr_assert_eq(stg_job_result_init(NULL, STG_JOB_RESULT_VERSION), STG_EINVAL);
+	cr_assert_eq(stg_job_result_init(&r, 2), STG_EVERSION);
 	cr_assert_eq(stg_storage_init(&st, 2), STG_EVERSION);
 	cr_assert_eq(stg_transport_init(&t, 2), STG_EVERSION);
 	cr_assert_eq(stg_clock_init(&c, 2), STG_EVERSION);

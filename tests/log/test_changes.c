@@ -140,7 +140,7 @@ Test(changes, coalesce_while_paused)
 Test(changes, change_while_in_flight_follows)
 {
 	stg_submit_result r;
-	stg_result res;
+	stg_job_result res;
 	uint64_t first;
 	stg_entry e;
 
@@ -161,7 +161,7 @@ Test(changes, change_while_in_flight_follows)
 	cr_assert_eq(h_pump(), 0u);
 
 	h_advance(100);
-	cr_assert_eq(stg_result_init(&res, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&res, STG_JOB_RESULT_VERSION), STG_OK);
 	cr_assert_eq(stg_log_complete(H.log, first, &res), STG_OK);
 	e = h_get("amz", "A");
 	cr_assert_eq(e.acked, 30, "the marketplace acknowledged what it was sent");
@@ -183,7 +183,7 @@ Test(changes, change_while_in_flight_follows)
 /* A change in flight that fails: the retry carries the newer quantity. */
 Test(changes, change_while_in_flight_then_failure)
 {
-	stg_result res;
+	stg_job_result res;
 	uint64_t id;
 
 	h_open();
@@ -191,7 +191,7 @@ Test(changes, change_while_in_flight_then_failure)
 	h_push_async();
 	cr_assert_eq(h_pump(), 1u);
 	h_submit("amz", "A", 3, 2);
-	cr_assert_eq(stg_result_init(&res, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&res, STG_JOB_RESULT_VERSION), STG_OK);
 	res.outcome = STG_OUTCOME_ERROR;
 	res.http_status = 503;
 	cr_assert_eq(stg_log_complete(H.log, id, &res), STG_OK);
@@ -212,7 +212,7 @@ Test(changes, change_while_in_flight_then_failure)
  */
 Test(changes, follow_up_job_has_its_own_id)
 {
-	stg_result ok;
+	stg_job_result ok;
 	uint64_t first;
 	stg_entry e;
 
@@ -222,7 +222,7 @@ Test(changes, follow_up_job_has_its_own_id)
 	h_push_async();
 	cr_assert_eq(h_pump(), 1u);
 	h_submit("amz", "A", 0, 2);
-	cr_assert_eq(stg_result_init(&ok, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&ok, STG_JOB_RESULT_VERSION), STG_OK);
 	cr_assert_eq(stg_log_complete(H.log, first, &ok), STG_OK);
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_last()->published, 0);
@@ -243,7 +243,7 @@ Test(changes, follow_up_job_has_its_own_id)
  */
 Test(changes, follow_up_job_latency_starts_at_oldest_change)
 {
-	stg_result ok;
+	stg_job_result ok;
 	uint64_t first;
 
 	H.opts.latency_limit_ms = 1000;
@@ -256,7 +256,7 @@ Test(changes, follow_up_job_latency_starts_at_oldest_change)
 	h_advance(390);
 	h_submit("amz", "A", 2, 3);   /* at T0 + 400 */
 	h_advance(100);
-	cr_assert_eq(stg_result_init(&ok, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&ok, STG_JOB_RESULT_VERSION), STG_OK);
 	cr_assert_eq(stg_log_complete(H.log, first, &ok), STG_OK); /* 500 ms: normal */
 	cr_assert_eq(h_get("amz", "A").flags & STG_ENTRY_ABNORMAL, 0u);
 	h_advance(700);
@@ -371,7 +371,7 @@ Test(changes, filter_reasons_through_the_log)
 	expect_result(&r, STG_DECISION_EXPORT, STG_REASON_NON_STOCK_CHANGE, 50);
 	cr_assert(h_get("amz", "A").flags & STG_ENTRY_NON_STOCK);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert(h_last()->flags & STG_JOB_NON_STOCK);
+	cr_assert(h_last()->flags & STG_JOB_FLAG_NON_STOCK);
 	cr_assert_eq(h_get("amz", "A").flags & STG_ENTRY_NON_STOCK, 0u, "cleared once sent");
 	r = h_submit("amz", "A", 40, 8);
 	expect_result(&r, STG_DECISION_SKIP, STG_REASON_OUTSIDE_WINDOW, 40);
@@ -395,7 +395,7 @@ Test(changes, non_stock_rides_on_waiting_job)
 	cr_assert_eq(h_submit_rc("amz", "A", 31, 2, STG_CHANGE_NON_STOCK, 0, NULL, &r), STG_OK);
 	cr_assert_eq(r.decision, STG_DECISION_COALESCED);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert(h_last()->flags & STG_JOB_NON_STOCK);
+	cr_assert(h_last()->flags & STG_JOB_FLAG_NON_STOCK);
 	cr_assert_eq(h_last()->published, 31);
 }
 
@@ -429,7 +429,7 @@ Test(changes, cutoff_is_exported_and_warned)
 	cr_assert_eq(ev->time, H.now);
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_last()->published, 0);
-	cr_assert(h_last()->flags & STG_JOB_MIN_STOCK_REACHED);
+	cr_assert(h_last()->flags & STG_JOB_FLAG_MIN_STOCK_REACHED);
 
 	/* Still at the minimum: no new event (only a newly raised warning). */
 	r = h_submit("amz", "A", 8, 3);
@@ -569,12 +569,12 @@ Test(changes, changed_at_from_the_host)
  */
 static void follow_up_after_final_failure(int http, uint32_t max_transient)
 {
-	stg_result res;
+	stg_job_result res;
 	uint64_t id;
 	stg_entry e;
 
 	h_reset();
-	H.opts.max_transient_retries = max_transient;
+	H.opts.max_transient_attempts = max_transient;
 	h_open();
 	h_submit("amz", "A", 50, 1);
 	cr_assert_eq(h_pump(), 1u);                  /* acked 50 */
@@ -582,7 +582,7 @@ static void follow_up_after_final_failure(int http, uint32_t max_transient)
 	h_push_async();
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_submit("amz", "A", 0, 3).decision, STG_DECISION_COALESCED);
-	cr_assert_eq(stg_result_init(&res, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&res, STG_JOB_RESULT_VERSION), STG_OK);
 	res.outcome = STG_OUTCOME_ERROR;
 	res.http_status = http;
 	cr_assert_eq(stg_log_complete(H.log, id, &res), STG_OK);
@@ -609,7 +609,7 @@ Test(changes, follow_up_survives_last_transient_failure)
 
 /*
  * A non-stock change whose export failed for good never reached the
- * marketplace; the next export must still carry it (STG_JOB_NON_STOCK),
+ * marketplace; the next export must still carry it (STG_JOB_FLAG_NON_STOCK),
  * as the next quantity is judged against what was acknowledged.
  */
 Test(changes, failed_non_stock_change_rides_on_next_export)
@@ -620,11 +620,11 @@ Test(changes, failed_non_stock_change_rides_on_next_export)
 	cr_assert_eq(h_submit_rc("amz", "A", 50, 2, STG_CHANGE_NON_STOCK, 0, NULL, NULL), STG_OK);
 	h_push_http(422);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert(h_last()->flags & STG_JOB_NON_STOCK);
+	cr_assert(h_last()->flags & STG_JOB_FLAG_NON_STOCK);
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_ERROR);
 	cr_assert_eq(h_submit("amz", "A", 3, 3).decision, STG_DECISION_EXPORT);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert(h_last()->flags & STG_JOB_NON_STOCK,
+	cr_assert(h_last()->flags & STG_JOB_FLAG_NON_STOCK,
 	          "the failed non-stock update (price, catalog ...) is silently dropped");
 }
 

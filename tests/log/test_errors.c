@@ -326,7 +326,7 @@ Test(errors, transient_retries_then_error_then_reprocess)
 	uint32_t i;
 	uint64_t first_id;
 
-	H.opts.max_transient_retries = 3;
+	H.opts.max_transient_attempts = 3;
 	H.opts.backoff_base_ms = 1000;
 	h_open();
 	first_id = h_submit("amz", "A", 4, 1).job_id;
@@ -548,7 +548,7 @@ Test(errors, new_job_after_transient_error_gets_its_own_retries)
 {
 	stg_entry e;
 
-	H.opts.max_transient_retries = 2;
+	H.opts.max_transient_attempts = 2;
 	H.opts.backoff_base_ms = 10;
 	H.opts.backoff_max_ms = 10;
 	h_open();

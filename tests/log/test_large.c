@@ -226,7 +226,7 @@ Test(large, index_growth_after_removals_keeps_every_live_entry)
 
 /* ------------------------------------------------------ many messages */
 
-static int fail_with_own_message(const stg_job *job, stg_result *res, void *payload)
+static int fail_with_own_message(const stg_job *job, stg_job_result *res, void *payload)
 {
 	static char msg[64];
 
@@ -320,7 +320,7 @@ static int tf_write(const stg_entry *e, void *payload)
 	return 0;
 }
 
-static int ack_at_once(const stg_job *job, stg_result *res, void *payload)
+static int ack_at_once(const stg_job *job, stg_job_result *res, void *payload)
 {
 	(void)job;
 	(void)payload;

@@ -307,7 +307,7 @@ Test(latency, counters)
 	stg_policy *p = NULL;
 	size_t k;
 
-	H.opts.max_transient_retries = 2;
+	H.opts.max_transient_attempts = 2;
 	H.opts.backoff_base_ms = 10;
 	H.opts.backoff_max_ms = 10;
 	H.opts.latency_limit_ms = 1000;

@@ -20,11 +20,11 @@ static void teardown(void)
 
 TestSuite(manage, .init = setup, .fini = teardown);
 
-static stg_result ok_result(void)
+static stg_job_result ok_result(void)
 {
-	stg_result r;
+	stg_job_result r;
 
-	cr_assert_eq(stg_result_init(&r, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&r, STG_JOB_RESULT_VERSION), STG_OK);
 	return r;
 }
 
@@ -107,7 +107,7 @@ Test(manage, remove_pending_refused_unless_forced)
 
 Test(manage, in_flight_remove_reprocess_complete)
 {
-	stg_result ok = ok_result();
+	stg_job_result ok = ok_result();
 	uint64_t id;
 
 	h_open();
@@ -253,7 +253,7 @@ Test(manage, reprocess_sends_newest_change_of_error_entry)
 static void scenario(void)
 {
 	H.opts.latency_limit_ms = 1000;
-	H.opts.max_transient_retries = 1;
+	H.opts.max_transient_attempts = 1;
 	h_open();
 	h_submit("amz", "A-ok", 10, 1);
 	cr_assert_eq(h_pump(), 1u);

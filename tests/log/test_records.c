@@ -80,7 +80,7 @@ Test(records, transient_budget_reads_zero_once_spent)
 	stg_entry e;
 	int i;
 
-	H.opts.max_transient_retries = 2;
+	H.opts.max_transient_attempts = 2;
 	h_open();
 	h_submit("amz", "A", 10, 1);
 	for (i = 0; i < 2; i++) {
@@ -105,7 +105,7 @@ Test(records, long_latency_and_late_completion_are_exact)
 	const int64_t month = INT64_C(31) * 86400000;
 	stg_entry before, after;
 	stg_submit_result r;
-	stg_result ok;
+	stg_job_result ok;
 	uint64_t id;
 
 	H.with_storage = 1;
@@ -119,7 +119,7 @@ Test(records, long_latency_and_late_completion_are_exact)
 	h_push_async();
 	cr_assert_eq(h_pump(), 1u);
 	h_advance(month); /* the marketplace answers a month later */
-	cr_assert_eq(stg_result_init(&ok, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&ok, STG_JOB_RESULT_VERSION), STG_OK);
 	cr_assert_eq(stg_log_complete(H.log, id, &ok), STG_OK);
 	before = h_get("amz", "A");
 	cr_assert_eq(before.last_attempt_at, T0);

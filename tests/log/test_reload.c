@@ -155,7 +155,7 @@ Test(reload, reopen_gives_the_same_entries)
 
 Test(reload, jobs_go_out_after_reopen_and_pause_is_kept)
 {
-	stg_result ok;
+	stg_job_result ok;
 	uint64_t fly;
 	int paused = 0;
 
@@ -169,7 +169,7 @@ Test(reload, jobs_go_out_after_reopen_and_pause_is_kept)
 	cr_assert_eq(h_get("amz", "HELD").job_state, STG_JOB_HELD);
 
 	/* The old id of the in-flight job is gone with the old process. */
-	cr_assert_eq(stg_result_init(&ok, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&ok, STG_JOB_RESULT_VERSION), STG_OK);
 	cr_assert_eq(stg_log_complete(H.log, fly, &ok), STG_ENOTFOUND);
 
 	/* MIN (to zero), FLY (low stock), Q go out; HELD and meli wait. */
@@ -178,8 +178,8 @@ Test(reload, jobs_go_out_after_reopen_and_pause_is_kept)
 	cr_assert_eq(h_last_for("amz", "FLY")->published, 1);
 	cr_assert_eq(h_sent_count("amz", "MIN"), 1u);
 	cr_assert_eq(h_last_for("amz", "MIN")->published, 0);
-	cr_assert(h_last_for("amz", "MIN")->flags & STG_JOB_MIN_STOCK_REACHED);
-	cr_assert(h_last_for("amz", "MIN")->flags & STG_JOB_NON_STOCK);
+	cr_assert(h_last_for("amz", "MIN")->flags & STG_JOB_FLAG_MIN_STOCK_REACHED);
+	cr_assert(h_last_for("amz", "MIN")->flags & STG_JOB_FLAG_NON_STOCK);
 	cr_assert_eq(h_sent_count("amz", "Q"), 1u);
 	cr_assert_eq(H.sent[0].priority, STG_PRIORITY_URGENT, "MIN (to zero) first");
 	cr_assert_str_eq(H.sent[0].sku, "MIN");
@@ -414,7 +414,7 @@ Test(reload, acknowledgement_is_never_forgotten)
 /* The owed write also goes at the start of the next call that changes the log. */
 Test(reload, owed_write_goes_with_the_next_change)
 {
-	stg_result ok;
+	stg_job_result ok;
 	uint64_t id;
 
 	h_open();
@@ -422,7 +422,7 @@ Test(reload, owed_write_goes_with_the_next_change)
 	h_push_async();
 	cr_assert_eq(h_pump(), 1u);
 	H.write_fail = 1;
-	cr_assert_eq(stg_result_init(&ok, STG_RESULT_VERSION), STG_OK);
+	cr_assert_eq(stg_job_result_init(&ok, STG_JOB_RESULT_VERSION), STG_OK);
 	cr_assert_eq(stg_log_complete(H.log, id, &ok), STG_ESTORAGE);
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
 	cr_assert_eq(stg_log_complete(H.log, id, &ok), STG_ENOTFOUND);

@@ -100,7 +100,7 @@ def test_enum_values_match_the_headers():
              (sg.ErrorClass, "STG_ERRCLASS_"), (sg.Priority, "STG_PRIORITY_"),
              (sg.Outcome, "STG_OUTCOME_"), (sg.EventType, "STG_EVENT_"),
              (sg.ChangeFlag, "STG_CHANGE_"), (sg.EntryFlag, "STG_ENTRY_"),
-             (sg.JobFlag, "STG_JOB_"), (sg.QueryFlag, "STG_QUERY_"),
+             (sg.JobFlag, "STG_JOB_FLAG_"), (sg.QueryFlag, "STG_QUERY_"),
              (sg.RemoveFlag, "STG_REMOVE_"), (sg.WarningFlag, "STG_WARN_")]
     checked = 0
     for cls, prefix in table:

@@ -352,9 +352,9 @@ int rh_answer_of(const rh_transport *t, const char *sku)
 	return t->by_sku[num % 7];
 }
 
-void rh_result_for(int answer, stg_result *r)
+void rh_result_for(int answer, stg_job_result *r)
 {
-	stg_result_init(r, STG_RESULT_VERSION);
+	stg_job_result_init(r, STG_JOB_RESULT_VERSION);
 	switch (answer) {
 	case RH_OK:
 		r->outcome = STG_OUTCOME_OK;
@@ -431,7 +431,7 @@ static int call_fails(rh_transport *t)
 	return 0;
 }
 
-static void answer_one(rh_transport *t, const stg_job *job, stg_result *r)
+static void answer_one(rh_transport *t, const stg_job *job, stg_job_result *r)
 {
 	int answer = rh_answer_of(t, job->sku);
 	rh_sent *s;
@@ -448,7 +448,7 @@ static void answer_one(rh_transport *t, const stg_job *job, stg_result *r)
 		rh_transport_ack(t, job->integration, job->sku, job->published);
 }
 
-static int tr_send(const stg_job *job, stg_result *r, void *payload)
+static int tr_send(const stg_job *job, stg_job_result *r, void *payload)
 {
 	rh_transport *t = payload;
 
@@ -460,7 +460,7 @@ static int tr_send(const stg_job *job, stg_result *r, void *payload)
 	return 0;
 }
 
-static int tr_send_batch(const stg_job *jobs, size_t n, stg_result *rs, void *payload)
+static int tr_send_batch(const stg_job *jobs, size_t n, stg_job_result *rs, void *payload)
 {
 	rh_transport *t = payload;
 	size_t i;

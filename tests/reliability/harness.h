@@ -128,7 +128,7 @@ void rh_transport_arm(rh_transport *t, long fail_at, int persistent);
 void rh_transport_ack(rh_transport *t, const char *integration, const char *sku, int64_t qty);
 const rh_ack *rh_transport_find_ack(const rh_transport *t, const char *integration, const char *sku);
 int rh_answer_of(const rh_transport *t, const char *sku);
-void rh_result_for(int answer, stg_result *r);
+void rh_result_for(int answer, stg_job_result *r);
 
 /* ------------------------------------------------------------- snapshots */
 

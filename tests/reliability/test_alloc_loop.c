@@ -316,7 +316,7 @@ static void pre_complete(world *w, int v)
 
 static int run_complete(world *w, int v)
 {
-	stg_result r;
+	stg_job_result r;
 
 	rh_result_for(v / SWEEP == 1 ? RH_TRANSIENT : RH_OK, &r);
 	return stg_log_complete(w->log, w->job, &r);

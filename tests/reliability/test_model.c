@@ -183,7 +183,7 @@ static void check_job(model *m, const stg_job *j)
 	cr_assert(i != 1 || m->pump_sent_integ[1] <= 2, "meli's rate limit (2 per second) exceeded");
 }
 
-static void answer_job(model *m, const stg_job *j, stg_result *r)
+static void answer_job(model *m, const stg_job *j, stg_job_result *r)
 {
 	int a = choose_answer(m);
 
@@ -196,7 +196,7 @@ static void answer_job(model *m, const stg_job *j, stg_result *r)
 	}
 }
 
-static int md_send(const stg_job *j, stg_result *r, void *payload)
+static int md_send(const stg_job *j, stg_job_result *r, void *payload)
 {
 	model *m = payload;
 
@@ -206,7 +206,7 @@ static int md_send(const stg_job *j, stg_result *r, void *payload)
 	return 0;
 }
 
-static int md_send_batch(const stg_job *jobs, size_t n, stg_result *rs, void *payload)
+static int md_send_batch(const stg_job *jobs, size_t n, stg_job_result *rs, void *payload)
 {
 	model *m = payload;
 	size_t x, y;
@@ -363,7 +363,7 @@ static model *model_new(uint64_t seed)
 	m->opt.backoff_base_ms = BACKOFF_BASE;
 	m->opt.backoff_max_ms = 60000;
 	m->opt.catalogue_retry_ms = CATALOGUE_RETRY;
-	m->opt.max_transient_retries = MAX_TRANSIENT;
+	m->opt.max_transient_attempts = MAX_TRANSIENT;
 	m->opt.success_max_count = MAX_SUCCESS;
 	m->opt.jitter_seed = seed;
 	cr_assert_eq(stg_policy_new(&m->pol_a, NULL), STG_OK);
@@ -669,7 +669,7 @@ static void step_pump(model *m)
 static void step_complete(model *m)
 {
 	int i, k, n = 0, pick, answer, rc;
-	stg_result r;
+	stg_job_result r;
 
 	if (below(m, 10) == 0 && m->ndead) {
 		/* an id that is no longer in flight (a retry keeps its job's id) */
@@ -926,7 +926,7 @@ Test(reliability, model_random_sequences, .timeout = 100)
  */
 static int g_answer;
 
-static int fixed_send(const stg_job *j, stg_result *r, void *payload)
+static int fixed_send(const stg_job *j, stg_job_result *r, void *payload)
 {
 	rh_result_for(g_answer, r);
 	return 0;
@@ -946,7 +946,7 @@ Test(reliability, transient_retries_after_reprocess)
 	t.send = fixed_send;
 	o.transport = &t;
 	o.clock = &ck;
-	o.max_transient_retries = 3;
+	o.max_transient_attempts = 3;
 	cr_assert_eq(stg_log_open(&log, &o), STG_OK);
 	cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
 	g_answer = RH_TRANSIENT;

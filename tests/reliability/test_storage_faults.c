@@ -328,7 +328,7 @@ static void pre_complete(world *w, int v)
 
 static int run_complete(world *w, int v)
 {
-	stg_result r;
+	stg_job_result r;
 	int kind = v / 2;
 
 	rh_result_for(kind == 1 ? RH_REJECT : RH_OK, &r);

@@ -654,7 +654,7 @@ static void p_event(const stg_event *ev, void *payload)
 	pl->ev_digest = h;
 }
 
-static void p_answer(plog *pl, const stg_job *j, stg_result *r)
+static void p_answer(plog *pl, const stg_job *j, stg_job_result *r)
 {
 	uint64_t h = mix64(fnv_str(FNV0, j->sku) ^ ((uint64_t)j->attempt << 20) ^ pl->calls);
 	unsigned k = (unsigned)(h % 100);
@@ -708,13 +708,13 @@ static void p_answer(plog *pl, const stg_job *j, stg_result *r)
 	}
 }
 
-static int p_send(const stg_job *j, stg_result *r, void *payload)
+static int p_send(const stg_job *j, stg_job_result *r, void *payload)
 {
 	p_answer(payload, j, r);
 	return 0;
 }
 
-static int p_batch(const stg_job *jobs, size_t n, stg_result *results, void *payload)
+static int p_batch(const stg_job *jobs, size_t n, stg_job_result *results, void *payload)
 {
 	plog *pl = payload;
 	size_t i;
@@ -733,7 +733,7 @@ static int p_complete_all(stg_log *log, plog *pl, thr_err *err)
 
 	pl->nasync = 0;
 	for (i = 0; i < n; i++) {
-		stg_result r = STG_RESULT_INIT;
+		stg_job_result r = STG_JOB_RESULT_INIT;
 		if (i % 4 == 3) {
 			r.outcome = STG_OUTCOME_ERROR;
 			r.http_status = 500;
@@ -779,7 +779,7 @@ static int log_script(int seed, int rounds, const stg_policy *shared, uint64_t *
 	o.success_max_age_ms = 3600000;
 	o.success_max_count = 120;
 	o.jitter_seed = 1000u + (uint64_t)seed;
-	o.max_transient_retries = 3;
+	o.max_transient_attempts = 3;
 
 #define STEP(call)                                                                         \
 	do {                                                                               \
@@ -1059,7 +1059,7 @@ static int64_t sh_now(void *payload)
 	return atomic_fetch_add(&c->clock, 3);
 }
 
-static int sh_send(const stg_job *j, stg_result *r, void *payload)
+static int sh_send(const stg_job *j, stg_job_result *r, void *payload)
 {
 	shared_ctx *c = payload;
 
@@ -1075,7 +1075,7 @@ static int sh_send(const stg_job *j, stg_result *r, void *payload)
 	return 0;
 }
 
-static int sh_batch(const stg_job *jobs, size_t n, stg_result *results, void *payload)
+static int sh_batch(const stg_job *jobs, size_t n, stg_job_result *results, void *payload)
 {
 	size_t i;
 
@@ -1125,7 +1125,7 @@ static int sh_worker(thr_worker *w)
 		if (rc == STG_OK && i % 16 == 0) {
 			size_t m = c->nasync < 3 ? c->nasync : 3;
 			while (m-- && rc == STG_OK) {
-				stg_result r = STG_RESULT_INIT;
+				stg_job_result r = STG_JOB_RESULT_INIT;
 				rc = stg_log_complete(c->log, c->async_ids[--c->nasync], &r);
 			}
 		}
@@ -1213,7 +1213,7 @@ int thr_log_shared(const thr_sizes *sz, thr_err *err)
 		int64_t wait;
 		size_t n;
 		while (c->nasync) {
-			stg_result r = STG_RESULT_INIT;
+			stg_job_result r = STG_JOB_RESULT_INIT;
 			if (stg_log_complete(c->log, c->async_ids[--c->nasync], &r)) {
 				thr_fail(err, __LINE__, "complete", "%s", stg_log_errmsg(c->log));
 				goto out;
@@ -1472,7 +1472,7 @@ static void probe_all(reent *r, stg_log *log, int hook)
 	char before[512];
 	stg_submit sub = STG_SUBMIT_INIT, subs[2];
 	stg_submit_result sres, bres[2];
-	stg_result res = STG_RESULT_INIT;
+	stg_job_result res = STG_JOB_RESULT_INIT;
 	stg_entry e, page[4];
 	stg_stats st;
 	stg_counts cn;
@@ -1613,7 +1613,7 @@ static int r_load(stg_entry_sink sink, void *ctx, void *payload)
 	return fs_load(sink, ctx, &r->store);
 }
 
-static void r_answer(reent *r, const stg_job *j, stg_result *res)
+static void r_answer(reent *r, const stg_job *j, stg_job_result *res)
 {
 	r->tx_digest = fnv(r->tx_digest, &j->id, sizeof j->id);
 	r->tx_digest = fnv_str(r->tx_digest, j->sku);
@@ -1660,7 +1660,7 @@ static void use_other_log(reent *r)
 	stg_log_close(other);
 }
 
-static int r_send(const stg_job *j, stg_result *res, void *payload)
+static int r_send(const stg_job *j, stg_job_result *res, void *payload)
 {
 	reent *r = payload;
 
@@ -1672,7 +1672,7 @@ static int r_send(const stg_job *j, stg_result *res, void *payload)
 	return 0;
 }
 
-static int r_batch(const stg_job *jobs, size_t n, stg_result *results, void *payload)
+static int r_batch(const stg_job *jobs, size_t n, stg_job_result *results, void *payload)
 {
 	reent *r = payload;
 	size_t i;
@@ -1802,7 +1802,7 @@ static int reent_script(int probing, uint64_t *digest, unsigned long *probes, th
 	r->now += 120000;
 	CHECK(err, r->nasync == 1, "B was not answered asynchronously");
 	{
-		stg_result res = STG_RESULT_INIT;
+		stg_job_result res = STG_JOB_RESULT_INIT;
 		STEP(stg_log_complete(log, r->async_ids[0], &res)); /* abnormal latency event */
 	}
 	STEP(stg_log_is_paused(log, "meli", &paused));
@@ -2005,7 +2005,7 @@ static void c_maybe_close(closer *c, int hook)
 	c->q.in_hook = 0;
 }
 
-static int c_send(const stg_job *j, stg_result *r, void *payload)
+static int c_send(const stg_job *j, stg_job_result *r, void *payload)
 {
 	(void)j;
 	(void)r;
@@ -2013,7 +2013,7 @@ static int c_send(const stg_job *j, stg_result *r, void *payload)
 	return 0;
 }
 
-static int c_batch(const stg_job *j, size_t n, stg_result *r, void *payload)
+static int c_batch(const stg_job *j, size_t n, stg_job_result *r, void *payload)
 {
 	(void)j;
 	(void)n;

@@ -27,7 +27,7 @@ static int64_t fake_now(void *payload)
 }
 
 /* SKUs starting with R fail once (transient): their retry is due later. */
-static int send_one(const stg_job *job, stg_result *res, void *payload)
+static int send_one(const stg_job *job, stg_job_result *res, void *payload)
 {
 	(void)payload;
 	cr_assert_lt(nsent, (size_t)MAX_SENT);

@@ -130,7 +130,7 @@ Test(versions, descriptors_match_the_headers)
 		{ &stg__v_change, sizeof(stg_change), STG_CHANGE_VERSION },
 		{ &stg__v_entry, sizeof(stg_entry), STG_ENTRY_VERSION },
 		{ &stg__v_storage, sizeof(stg_storage), STG_STORAGE_VERSION },
-		{ &stg__v_result, sizeof(stg_result), STG_RESULT_VERSION },
+		{ &stg__v_result, sizeof(stg_job_result), STG_JOB_RESULT_VERSION },
 		{ &stg__v_transport, sizeof(stg_transport), STG_TRANSPORT_VERSION },
 		{ &stg__v_clock, sizeof(stg_clock), STG_CLOCK_VERSION },
 		{ &stg__v_events, sizeof(stg_events), STG_EVENTS_VERSION },

@@ -137,13 +137,13 @@ class stg_job(Structure):
                 ("reserved_", c_uint32 * 3)]
 
 
-class stg_result(Structure):
+class stg_job_result(Structure):
     _fields_ = [("version", c_uint), ("outcome", c_int), ("error_class", c_int),
                 ("http_status", c_int), ("message", c_char_p), ("retry_after_ms", c_int64)]
 
 
-SEND_FN = CFUNCTYPE(c_int, POINTER(stg_job), POINTER(stg_result), c_void_p)
-SEND_BATCH_FN = CFUNCTYPE(c_int, POINTER(stg_job), c_size_t, POINTER(stg_result), c_void_p)
+SEND_FN = CFUNCTYPE(c_int, POINTER(stg_job), POINTER(stg_job_result), c_void_p)
+SEND_BATCH_FN = CFUNCTYPE(c_int, POINTER(stg_job), c_size_t, POINTER(stg_job_result), c_void_p)
 
 
 class stg_transport(Structure):
@@ -179,7 +179,7 @@ class stg_log_options(Structure):
                 ("latency_limit_ms", c_int64), ("backoff_base_ms", c_int64),
                 ("backoff_max_ms", c_int64), ("catalogue_retry_ms", c_int64),
                 ("success_max_age_ms", c_int64), ("success_max_count", c_uint64),
-                ("jitter_seed", c_uint64), ("max_transient_retries", c_uint32),
+                ("jitter_seed", c_uint64), ("max_transient_attempts", c_uint32),
                 ("reserved_", c_uint32 * 5)]
 
 
@@ -220,7 +220,7 @@ class stg_stats(Structure):
 #: Every struct the binding lays out, by its C name (used by the layout test).
 STRUCTS = {cls.__name__: cls for cls in (
     stg_allocator, stg_evaluation, stg_change, stg_filter_result, stg_entry, stg_storage,
-    stg_job, stg_result, stg_transport, stg_clock, stg_event, stg_events, stg_log_options,
+    stg_job, stg_job_result, stg_transport, stg_clock, stg_event, stg_events, stg_log_options,
     stg_submit, stg_submit_result, stg_query, stg_counts, stg_stats)}
 
 # ---------------------------------------------------------- prototype table
@@ -298,7 +298,7 @@ PROTOTYPES: List[Tuple[str, list, Any, Optional[str]]] = [
     ("stg_classify_http", [c_int], c_int, None),
     # hooks.h
     ("stg_storage_init", [P(stg_storage), c_uint], c_int, ERR_GLOBAL),
-    ("stg_result_init", [P(stg_result), c_uint], c_int, ERR_GLOBAL),
+    ("stg_job_result_init", [P(stg_job_result), c_uint], c_int, ERR_GLOBAL),
     ("stg_transport_init", [P(stg_transport), c_uint], c_int, ERR_GLOBAL),
     ("stg_clock_init", [P(stg_clock), c_uint], c_int, ERR_GLOBAL),
     ("stg_events_init", [P(stg_events), c_uint], c_int, ERR_GLOBAL),
@@ -315,7 +315,7 @@ PROTOTYPES: List[Tuple[str, list, Any, Optional[str]]] = [
     ("stg_log_submit_batch", [log_p, P(stg_submit), c_size_t, P(stg_submit_result), _size_p],
      c_int, ERR_LOG),
     ("stg_log_pump", [log_p, c_size_t, _size_p], c_int, ERR_LOG),
-    ("stg_log_complete", [log_p, c_uint64, P(stg_result)], c_int, ERR_LOG),
+    ("stg_log_complete", [log_p, c_uint64, P(stg_job_result)], c_int, ERR_LOG),
     ("stg_log_next_due", [log_p, _i64_p], c_int, ERR_LOG),
     ("stg_log_pause", [log_p, c_char_p], c_int, ERR_LOG),
     ("stg_log_resume", [log_p, c_char_p], c_int, ERR_LOG),

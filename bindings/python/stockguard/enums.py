@@ -197,7 +197,8 @@ class QueryFlag(enum.IntFlag):
 
     ABNORMAL = 0x1
     LATE = 0x2
-    MIN_STOCK = 0x4
+    MIN_STOCK_REACHED = 0x4
+    MIN_STOCK = 0x4  #: old name of MIN_STOCK_REACHED (an alias), kept for callers
 
 
 class RemoveFlag(enum.IntFlag):

@@ -73,7 +73,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Result:
-    """What became of a job (``stg_result``), returned by a transport.
+    """What became of a job (``stg_job_result``), returned by a transport.
 
     Use the constructors: ``Result.ok()``, ``Result.error(http_status,
     message, error_class=ErrorClass.NONE, retry_after_ms=0)`` (class NONE:
@@ -105,7 +105,7 @@ class Result:
         """Asynchronous: complete it later with :meth:`Log.complete`."""
         return cls(Outcome.ASYNC)
 
-    def _fill(self, r: N.stg_result, keep: List[Any]) -> None:
+    def _fill(self, r: N.stg_job_result, keep: List[Any]) -> None:
         r.version = N.RESULT_VERSION
         r.outcome = i32(self.outcome, "outcome")
         r.error_class = i32(self.error_class, "error_class")
@@ -341,7 +341,7 @@ class HookSet:
         send = _pick(obj, "send", "transport")
         send_batch = _method(obj, "send_batch", "transport", required=False)
 
-        def fill(result: Any, r: N.stg_result) -> None:
+        def fill(result: Any, r: N.stg_job_result) -> None:
             if result is None or result is True:
                 result = Result.ok()
             elif isinstance(result, Outcome):

@@ -188,7 +188,7 @@ class Log:
         opts.success_max_age_ms = i64(success_max_age_ms, "success_max_age_ms")
         opts.success_max_count = u64(success_max_count, "success_max_count")
         opts.jitter_seed = u64(jitter_seed, "jitter_seed")
-        opts.max_transient_retries = u32(max_transient_retries, "max_transient_retries")
+        opts.max_transient_attempts = u32(max_transient_retries, "max_transient_retries")
         hooks = HookSet()
         self._hooks = hooks
         try:
@@ -383,7 +383,7 @@ class Log:
             result = Result.ok()
         elif isinstance(result, Outcome):
             result = Result(result)
-        r = N.stg_result()
+        r = N.stg_job_result()
         keep: List[Any] = []
         result._fill(r, keep)
         self._call(N.lib.stg_log_complete, u64(job_id, "job_id"), ctypes.byref(r))
@@ -442,7 +442,7 @@ class Log:
         q = N.stg_query()
         N.lib.stg_query_init(ctypes.byref(q), N.QUERY_VERSION)
         q.flags = (u32(flags, "flags") | (QueryFlag.ABNORMAL if abnormal else 0) |
-                   (QueryFlag.LATE if late else 0) | (QueryFlag.MIN_STOCK if min_stock else 0))
+                   (QueryFlag.LATE if late else 0) | (QueryFlag.MIN_STOCK_REACHED if min_stock else 0))
         q.integration = to_c(integration, "integration")
         q.sku_prefix = to_c(sku_prefix, "sku_prefix")
         q.status = -1 if status is None else i32(status, "status")
