@@ -1,6 +1,6 @@
-/* Status text, last-error slots and the allocator plumbing. */
+/* Status text, last-error slots, key checks and hashing. */
 #define _POSIX_C_SOURCE 200809L /* strnlen */
-#include "versions.h"
+#include "internal.h"
 #include "stockguard/policy.h"
 
 #include <stdio.h>
@@ -61,78 +61,6 @@ int stg__fail(char *buf, int code, const char *fmt, ...)
 	if (buf)
 		memcpy(buf, tls_msg, sizeof tls_msg);
 	return code;
-}
-
-static void *libc_malloc(size_t n, void *p) { (void)p; return malloc(n); }
-static void *libc_realloc(void *q, size_t n, void *p) { (void)p; return realloc(q, n); }
-static void libc_free(void *q, void *p) { (void)p; free(q); }
-
-int stg__alloc_from(stg__alloc *out, const stg_allocator *given, const char *fn)
-{
-	stg_allocator copy, *host = &copy;
-	int rc;
-
-	if (!given) {
-		out->malloc_fn = libc_malloc;
-		out->realloc_fn = libc_realloc;
-		out->free_fn = libc_free;
-		out->payload = NULL;
-		return STG_OK;
-	}
-	if ((rc = stg__version_copy(NULL, fn, &stg__v_allocator, given, &copy)))
-		return rc;
-	if (!host->malloc_fn && !host->realloc_fn && !host->free_fn) {
-		rc = stg__alloc_from(out, NULL, fn);
-		out->payload = host->payload;
-		return rc;
-	}
-	if (!host->malloc_fn || !host->realloc_fn || !host->free_fn)
-		return stg__fail(NULL, STG_EINVAL,
-		                 "%s: allocator: set all of malloc_fn, realloc_fn and free_fn, or none", fn);
-	out->malloc_fn = host->malloc_fn;
-	out->realloc_fn = host->realloc_fn;
-	out->free_fn = host->free_fn;
-	out->payload = host->payload;
-	return STG_OK;
-}
-
-void *stg__malloc(const stg__alloc *a, size_t size)
-{
-	return a->malloc_fn(size ? size : 1, a->payload);
-}
-
-void *stg__calloc(const stg__alloc *a, size_t count, size_t size)
-{
-	void *p;
-
-	if (size && count > SIZE_MAX / size)
-		return NULL;
-	p = stg__malloc(a, count * size);
-	if (p)
-		memset(p, 0, count * size);
-	return p;
-}
-
-void *stg__realloc(const stg__alloc *a, void *ptr, size_t size)
-{
-	return a->realloc_fn(ptr, size ? size : 1, a->payload);
-}
-
-void stg__free(const stg__alloc *a, void *ptr)
-{
-	if (ptr)
-		a->free_fn(ptr, a->payload);
-}
-
-char *stg__strdup(const stg__alloc *a, const char *s, size_t len)
-{
-	char *d = stg__malloc(a, len + 1);
-
-	if (d) {
-		memcpy(d, s, len);
-		d[len] = '\0';
-	}
-	return d;
 }
 
 int stg__key_ok(const char *key, size_t *len)

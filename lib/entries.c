@@ -8,7 +8,10 @@
  * entries need. Chunk 0 starts small and grows by realloc up to a full
  * chunk, so a small log stays small.
  */
-#include "log_internal.h"
+#include "entries.h"
+#include "integ.h"
+#include "index.h"
+#include "problems.h"
 
 /* The memory budget is per entry: keep the layout from growing unnoticed. */
 _Static_assert(sizeof(stg__ent) == 88, "stg__ent is 88 bytes");

@@ -17,7 +17,8 @@
  * byte-wise FNV took one multiply per byte, and every output bit depends on
  * every input bit, which linear probing with a power-of-two mask needs.
  */
-#include "log_internal.h"
+#include "index.h"
+#include "entries.h"
 
 #define K_SEED 0x9e3779b97f4a7c15ull
 #define K_WORD 0xff51afd7ed558ccdull
@@ -277,4 +278,12 @@ void stg__index_delete(stg_log *log, uint32_t idx)
 			i = j;
 		}
 	}
+}
+
+int stg__log_find(const stg_log *log, uint32_t integ, const char *sku, size_t len, uint32_t *out)
+{
+	stg__key k;
+
+	stg__key_make(&k, integ, sku, len);
+	return stg__index_find(log, &k, out);
 }

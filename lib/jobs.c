@@ -9,7 +9,7 @@
  * array shrinks; entries point at their record, queue items at the entry,
  * so only the moved records' entries need updating.
  */
-#include "log_internal.h"
+#include "jobs.h"
 
 int stg__jobs_reserve(stg_log *log, uint32_t n)
 {

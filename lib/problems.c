@@ -12,7 +12,7 @@
  * Messages are interned with a reference count: a marketplace answers many
  * SKUs with the same text ("token expired", "offer not found"), kept once.
  */
-#include "log_internal.h"
+#include "problems.h"
 
 /* -------------------------------------------------------------- messages */
 

@@ -1,5 +1,13 @@
-/* Reading the log: lookups, paged queries, counts, stats and percentiles. */
-#include "log_internal.h"
+/*
+ * Reading the log: lookups, paged queries, counts, stats and percentiles,
+ * and the query criteria the merchant actions match with.
+ */
+#include "counters.h"
+#include "host.h"
+#include "entries.h"
+#include "index.h"
+#include "integ.h"
+#include "match.h"
 #include "versions.h"
 
 int stg__query_check(stg_log *log, const stg_query *q, const char *fn)
@@ -122,54 +130,6 @@ STG_EXTERN int stg_log_counts(stg_log *log, const char *integration, stg_counts 
 	return STG_OK;
 }
 
-/* ------------------------------------------------------------- latencies */
-
-/* Bucket of a latency: 16 linear sub-buckets per power of two. */
-static size_t bucket_of(uint64_t v)
-{
-	unsigned octave;
-
-	if (v < STG__HIST_SUB)
-		return (size_t)v;
-	octave = 63u - (unsigned)__builtin_clzll(v); /* v >= 16: octave >= 4 */
-	return (size_t)(octave - 3) * STG__HIST_SUB + (size_t)((v >> (octave - 4)) & (STG__HIST_SUB - 1));
-}
-
-/* The middle of a bucket: within 1/32 of any value in it. */
-static uint64_t bucket_mid(size_t b)
-{
-	size_t octave;
-	uint64_t lo, width;
-
-	if (b < STG__HIST_SUB)
-		return b;
-	octave = b / STG__HIST_SUB + 3;
-	width = (uint64_t)1 << (octave - 4);
-	lo = ((uint64_t)1 << octave) + (uint64_t)(b % STG__HIST_SUB) * width;
-	return lo + width / 2;
-}
-
-void stg__counters_latency(stg_log *log, stg__counters *c, int64_t ms)
-{
-	uint64_t v = ms < 0 ? 0 : (uint64_t)ms;
-
-	if (!c->hist) {
-		c->hist = stg__calloc(&log->alloc, STG__HIST_BUCKETS, sizeof *c->hist);
-		/* Without memory the percentiles skip this one; the max still counts. */
-	}
-	if (c->hist)
-		c->hist[bucket_of(v)]++;
-	if (!c->has_latency || v > c->latency_max)
-		c->latency_max = v;
-	c->has_latency = 1;
-}
-
-void stg__counters_free(stg_log *log, stg__counters *c)
-{
-	stg__free(&log->alloc, c->hist);
-	c->hist = NULL;
-}
-
 _Static_assert(STG_REASON_COUNT <= STG_STATS_REASONS_MAX, "stg_stats.skips is full: a new reason needs a new struct");
 _Static_assert(STG_ERRCLASS_COUNT <= STG_STATS_CLASSES_MAX, "stg_stats.errors is full: a new class needs a new struct");
 
@@ -208,7 +168,7 @@ static int64_t percentile(const uint64_t *hist, uint64_t total, unsigned pct, in
 	for (k = 0; k < STG__HIST_BUCKETS; k++) {
 		seen += hist[k];
 		if (seen >= rank) {
-			int64_t mid = (int64_t)bucket_mid(k);
+			int64_t mid = (int64_t)stg__hist_mid(k);
 			return mid > max ? max : mid;
 		}
 	}

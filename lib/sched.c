@@ -5,7 +5,7 @@
  * due time, then age" needs no separate ready structure and no step that
  * moves due jobs from one heap to another.
  *
- * A queue is a FIFO run plus a binary heap (see log_internal.h): jobs due
+ * A queue is a FIFO run plus a binary heap (see sched.h): jobs due
  * when scheduled (nearly all of them) go through the run in O(1), the rest
  * through the heap.
  *
@@ -21,7 +21,8 @@
  * arithmetic; the cost, O(n log n + n * queues) once per 2^32 schedules,
  * is nothing amortised.
  */
-#include "log_internal.h"
+#include "integ.h"
+#include "jobs.h"
 
 static inline int before(const stg__item *a, const stg__item *b)
 {

@@ -9,7 +9,8 @@
  */
 #include <criterion/criterion.h>
 
-#include "log_internal.h"
+#include "integ.h"
+#include "jobs.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,0 +1,55 @@
+/*
+ * Integrations (marketplace connections) of a log: the registry by name,
+ * the policy, batch size and rate limit (a token bucket), the pause, the
+ * due queues and the counters. Never installed.
+ */
+#ifndef STOCKGUARD_INTEG_H
+#define STOCKGUARD_INTEG_H
+
+#include "counters.h"
+#include "log_state.h"
+#include "sched.h"
+
+typedef struct stg__integ {
+	char *name;
+	size_t len;
+	stg_policy *policy;       /* NULL: the log's default policy */
+	uint32_t batch_size;
+	uint32_t max_jobs;        /* rate limit, 0: none */
+	int64_t per_ms;
+	int64_t tokens;           /* in units of 1/per_ms job: budget * per_ms */
+	int64_t refilled_at;
+	int paused;
+	stg__queue q[STG__PRIORITIES]; /* by ::stg_priority: the pump takes the lowest due first */
+	stg__counters counters;
+} stg__integ;
+
+
+/* Find an integration by name; 1 and its index when it exists. */
+int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32_t *out);
+/* Find or create; the name was validated by the caller. A failure
+ * (STG_ENOMEM, STG_ELIMIT) is recorded on the log with @fn. */
+int stg__log_get_integ(stg_log *log, const char *fn, const char *name, size_t len, uint32_t *out);
+/* A public call's integration argument: checked, found, or created when
+ * @create (else STG_ENOTFOUND); failures recorded with @fn. */
+int stg__integ_arg(stg_log *log, const char *fn, const char *name, uint32_t *integ, int create);
+const stg_policy *stg__log_policy(const stg_log *log, uint32_t integ);
+/* Give the token bucket what time has earned it since the last refill. */
+void stg__integ_refill(stg__integ *in, int64_t now);
+/* How many jobs the bucket allows now (SIZE_MAX without a rate limit). */
+size_t stg__integ_budget(const stg__integ *in);
+/* An auth failure pauses the integration (event, once). */
+void stg__integ_pause(stg_log *log, uint32_t integ, int http, const char *msg, int64_t now);
+
+/* Room for n more items in a queue: nearly always there already. */
+static inline int stg__sched_reserve(stg_log *log, uint32_t integ, int prio, uint32_t n)
+{
+	const stg__queue *q = &log->integs[integ].q[prio < 0 ? 0 : prio];
+
+	/* Nearly always there is room already (each submit asks). */
+	if (prio >= 0 && q->cap - q->len >= n && q->hcap - q->hlen >= n)
+		return STG_OK;
+	return stg__sched_reserve_slow(log, integ, prio, n);
+}
+
+#endif

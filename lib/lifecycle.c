@@ -1,0 +1,72 @@
+/*
+ * One entry across its records: job ids, the end of a job, deleting an
+ * entry, giving back unused records.
+ */
+#include "entries.h"
+#include "durable.h"
+#include "index.h"
+#include "integ.h"
+#include "jobs.h"
+#include "lifecycle.h"
+#include "problems.h"
+
+uint32_t stg__log_new_job_id(stg_log *log)
+{
+	return (uint32_t)++log->job_counter;
+}
+
+void stg__log_end_job(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	int64_t last = log->jobs.v[e->job - 1].last_attempt;
+	int32_t gap;
+
+	stg__jobs_release(log, e->job - 1);
+	e->job = 0;
+	stg__ent_set_job_state(e, STG_JOB_NONE);
+	if (!e->prob && stg__gap32(e->acked_at, last, &gap)) {
+		e->ack_delay = gap;
+		return;
+	}
+	stg__prob_need(log, idx)->last_attempt_at = last;
+}
+
+void stg__log_delete_entry(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+
+	stg__index_delete(log, idx);
+	stg__sched_forget(log, idx);
+	if (e->job)
+		stg__jobs_release(log, e->job - 1);
+	e->job = 0;
+	stg__prob_drop(log, idx);
+	stg__log_clear_dirty(log, idx);
+	stg__ent_free_sku(log, e);
+	stg__ents_release(log, idx);
+}
+
+void stg__log_trim(stg_log *log)
+{
+	uint32_t i;
+
+	stg__jobs_trim(log);
+	stg__probs_trim(log);
+	for (i = 0; i < log->ninteg; i++)
+		stg__sched_trim(log, &log->integs[i]);
+}
+
+int stg__log_remove_entry(stg_log *log, uint32_t idx, unsigned flags)
+{
+	const stg__ent *e = stg__ent_at(log, idx);
+	int rc;
+
+	if (e->job && !(flags & STG_REMOVE_FORCE))
+		return stg__fail(log->errmsg, STG_EBUSY,
+		                 "stg_log_remove: (%.100s, %.100s) has a pending job (use STG_REMOVE_FORCE)",
+		                 log->integs[e->integ].name, stg__ent_sku(e));
+	if ((rc = stg__log_remove_stored(log, idx)))
+		return rc;
+	stg__log_delete_entry(log, idx);
+	return STG_OK;
+}

@@ -1,0 +1,23 @@
+/*
+ * What happens to one entry across its records: a job ends, the entry is
+ * deleted, unused records are given back. Never installed.
+ */
+#ifndef STOCKGUARD_LIFECYCLE_H
+#define STOCKGUARD_LIFECYCLE_H
+
+#include "log_state.h"
+
+/* The high half of a new job id. */
+uint32_t stg__log_new_job_id(stg_log *log);
+/* Release the entry's job record; last_attempt_at moves to where it is kept
+ * without a job (needs a reserved problem record when it does not fit). */
+void stg__log_end_job(stg_log *log, uint32_t idx);
+/* Delete entry idx from memory: index, queue, records, owed write. */
+void stg__log_delete_entry(stg_log *log, uint32_t idx);
+/* Remove entry idx from storage, then from memory; STG_EBUSY when it has
+ * a job and @flags lacks STG_REMOVE_FORCE (message as stg_log_remove()). */
+int stg__log_remove_entry(stg_log *log, uint32_t idx, unsigned flags);
+/* Give back what finished jobs and problems leave unused (after calls that end them). */
+void stg__log_trim(stg_log *log);
+
+#endif

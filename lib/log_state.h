@@ -1,0 +1,121 @@
+/*
+ * The log's in-memory state (struct stg_log), the guard of its public entry
+ * points, and the accessors that reach a record through the log. The files
+ * of the log, each by concern:
+ *
+ *   open.c       open, load, close          host.c       every call of a hook
+ *   integ.c      integrations, limits       durable.c    write-through, owed writes
+ *   submit.c     submit, submit_batch       results.c    what each error class does
+ *   pump.c       pump, complete, next_due   actions.c    reprocess, remove, pause
+ *   retention.c  expire                     lifecycle.c  job end, entry delete, trim
+ *   query.c      reads and stats            counters.c   counters, latency histogram
+ *
+ * and the record stores below them: entries.c, index.c, jobs.c, problems.c,
+ * sched.c. Never installed.
+ */
+#ifndef STOCKGUARD_LOG_STATE_H
+#define STOCKGUARD_LOG_STATE_H
+
+#include "records.h"
+#include "policy_internal.h"
+#include "strmap.h"
+
+typedef struct stg__integ stg__integ;
+
+struct stg_log {
+	stg__alloc alloc;
+	stg_storage storage;
+	stg_transport transport;
+	stg_clock clock;
+	stg_events events;
+	int has_storage, has_transport;
+	int64_t latency_limit, backoff_base, backoff_max, catalogue_retry, success_max_age;
+	uint64_t success_max_count;
+	uint32_t max_transient;
+	uint64_t rng;
+
+	stg_policy *default_policy;
+	stg__integ *integs;
+	uint32_t ninteg, integ_cap, last_integ;
+	stg__strmap integ_names;  /* name -> index, once there are more than a few */
+
+	stg__ent **chunks;
+	uint32_t nchunks, chunks_cap;
+	uint32_t nents, ents_cap, free_head, live;
+	uint32_t *slots;          /* hash index: tag | entry index + 1, 0 empty (index.c) */
+	uint32_t slots_cap, slot_idx_mask;
+
+	stg__jobs jobs;
+	stg__prob *probs;
+	uint32_t nprobs, probs_cap;
+	stg__msgs msgs;
+
+	uint32_t *dirty;          /* entries whose storage write is owed */
+	size_t ndirty, dirty_cap;
+	size_t dirty_unlisted;    /* owed entries not in the list (it could not grow) */
+
+	uint64_t job_counter;
+	uint32_t order_counter;
+	int in_hook;
+	int load_rc;              /* the sink's verdict during a load, 0 if none */
+	char errmsg[STG__ERRMSG_LEN];
+};
+
+/* Integration ids are 16 bits in the entry: marketplace connections per log. */
+#define STG__MAX_INTEG 65535u
+/* Up to this many integrations, finding one by name is a scan. */
+#define STG__INTEG_SCAN 8u
+
+/* Guard of every public entry point: refuses calls from inside a hook. */
+#define STG__ENTER(log, fn)                                                              \
+	do {                                                                             \
+		if (!(log))                                                              \
+			return stg__fail(NULL, STG_EINVAL, fn ": NULL log");             \
+		if ((log)->in_hook)                                                      \
+			return stg__fail(NULL, STG_ERECURSIVE,                           \
+			                 fn ": called from inside one of the log's hooks");\
+	} while (0)
+
+
+static inline stg__ent *stg__ent_at(const stg_log *log, uint32_t idx)
+{
+	return &log->chunks[idx >> STG__CHUNK_SHIFT][idx & (STG__CHUNK - 1)];
+}
+
+static inline stg__job *stg__job_of(const stg_log *log, const stg__ent *e)
+{
+	return e->job ? &log->jobs.v[e->job - 1] : NULL;
+}
+
+static inline stg__prob *stg__prob_of(const stg_log *log, const stg__ent *e)
+{
+	return e->prob ? &log->probs[e->prob - 1] : NULL;
+}
+
+/* The index the next stg__ents_take() returns. */
+static inline uint32_t stg__ents_next(const stg_log *log)
+{
+	return log->free_head != STG__NO_FREE ? log->free_head : log->nents;
+}
+
+/* Take the reserved slot (cannot fail after stg__ents_reserve()). */
+static inline uint32_t stg__ents_take(stg_log *log)
+{
+	uint32_t idx;
+
+	if (log->free_head != STG__NO_FREE) {
+		idx = log->free_head;
+		log->free_head = stg__ent_at(log, idx)->job;
+	} else {
+		idx = log->nents++;
+	}
+	log->live++;
+	return idx;
+}
+
+static inline const char *stg__msg_text(const stg_log *log, uint32_t id)
+{
+	return id ? log->msgs.v[id - 1].text : NULL;
+}
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * Sending jobs: the pump picks the most urgent due jobs across
+ * integrations under their limits, hands them to the transport in
+ * batches and applies the results; completions of asynchronous jobs;
+ * when the next job is due.
+ */
+#include "durable.h"
+#include "host.h"
+#include "integ.h"
+#include "lifecycle.h"
+#include "problems.h"
+#include "results.h"
+#include "versions.h"
+
+static void fill_job(const stg_log *log, uint32_t idx, const stg__ent *e, const stg__job *j,
+                     stg_job *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = (uint64_t)e->job_id << 32 | idx;
+	out->integration = log->integs[e->integ].name;
+	out->sku = stg__ent_sku(e);
+	out->published = e->published;
+	out->available = e->available;
+	out->changed_at = e->changed_at;
+	out->attempt = j->attempts + 1;
+	out->priority = e->priority;
+	out->flags = ((e->flags & STG_ENTRY_MIN_STOCK_REACHED) ? STG_JOB_FLAG_MIN_STOCK_REACHED : 0) |
+	             ((e->flags & STG_ENTRY_NON_STOCK) ? STG_JOB_FLAG_NON_STOCK : 0);
+}
+
+#define PUMP_CHUNK 64
+
+/* a before b in the pump's order: priority, then due time, then age. */
+static int more_urgent(const stg__pick *a, const stg__pick *b)
+{
+	if (a->prio != b->prio)
+		return a->prio < b->prio;
+	if (a->it.due != b->it.due)
+		return a->it.due < b->it.due;
+	return a->it.order < b->it.order;
+}
+
+STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
+{
+	stg_job jobs[PUMP_CHUNK];
+	stg_job_result results[PUMP_CHUNK];
+	uint32_t idxs[PUMP_CHUNK];
+	int64_t last_attempt[PUMP_CHUNK];
+	int prev_state[PUMP_CHUNK];       /* queued or held: restored if the transport fails */
+	size_t total = 0;
+	int64_t now;
+	int rc = STG_OK;
+	uint32_t i;
+
+	if (sent)
+		*sent = 0;
+	STG__ENTER(log, "stg_log_pump");
+	if (!log->has_transport)
+		return stg__fail(log->errmsg, STG_ESTATE, "stg_log_pump: no transport set");
+	if (stg__log_flush_owed(log))
+		rc = STG_ESTORAGE;
+	now = stg__log_now(log);
+	for (i = 0; i < log->ninteg; i++)
+		if (!log->integs[i].paused)
+			stg__integ_refill(&log->integs[i], now);
+	while (!max_jobs || total < max_jobs) {
+		stg__pick best, pk;
+		int have = 0;
+		uint32_t bi = 0;
+		stg__integ *in;
+		size_t n = 0, k, cap;
+		int trc;
+
+		/* The most urgent due job among integrations that may send now. */
+		for (i = 0; i < log->ninteg; i++) {
+			stg__integ *x = &log->integs[i];
+			if (x->paused || stg__integ_budget(x) == 0 || !stg__sched_best(log, x, now, &pk))
+				continue;
+			if (!have || more_urgent(&pk, &best)) {
+				best = pk;
+				bi = i;
+				have = 1;
+			}
+		}
+		if (!have)
+			break;
+		in = &log->integs[bi];
+		cap = log->transport.send_batch ? in->batch_size : 1;
+		if (cap > PUMP_CHUNK)
+			cap = PUMP_CHUNK;
+		if (cap > stg__integ_budget(in))
+			cap = stg__integ_budget(in);
+		if (max_jobs && cap > max_jobs - total)
+			cap = max_jobs - total;
+		/* Room to queue every job of the batch again, and a problem record
+		 * for each result, reserved before any goes out. */
+		if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(log, (uint32_t)cap)) {
+			if (sent)
+				*sent = total;
+			return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
+		}
+		/* The batch: the job chosen above, then the next ones of its integration. */
+		pk = best;
+		while (n < cap && (n == 0 || stg__sched_best(log, in, now, &pk))) {
+			stg__ent *e = stg__ent_at(log, pk.it.ent);
+			stg__job *j = stg__job_of(log, e);
+			stg__sched_take(log, in, &pk);
+			idxs[n] = pk.it.ent;
+			prev_state[n] = stg__ent_job_state(e);
+			stg__ent_set_job_state(e, STG_JOB_IN_FLIGHT);
+			j->sent = e->published;
+			last_attempt[n] = j->last_attempt;
+			j->last_attempt = now;
+			fill_job(log, pk.it.ent, e, j, &jobs[n]);
+			stg_job_result_init(&results[n], STG_JOB_RESULT_VERSION);
+			n++;
+		}
+		log->in_hook++;
+		if (n == 1 || !log->transport.send_batch)
+			for (k = 0, trc = 0; k < n && !trc; k++)
+				trc = log->transport.send(&jobs[k], &results[k], log->transport.payload);
+		else
+			trc = log->transport.send_batch(jobs, n, results, log->transport.payload);
+		log->in_hook--;
+		if (trc) {
+			/* The transport failed as a whole: the jobs go back untouched. */
+			for (k = 0; k < n; k++) {
+				stg__ent *e = stg__ent_at(log, idxs[k]);
+				if (stg__ent_live(e) && stg__ent_job_state(e) == STG_JOB_IN_FLIGHT) {
+					stg__ent_set_job_state(e, prev_state[k]);
+					stg__job_of(log, e)->last_attempt = last_attempt[k];
+					stg__sched_push(log, idxs[k], now);
+				}
+			}
+			if (sent)
+				*sent = total;
+			return stg__fail(log->errmsg, STG_ETRANSPORT,
+			                 "stg_log_pump: transport for %.100s failed: hook returned %d",
+			                 in->name, trc);
+		}
+		for (k = 0; k < n; k++) {
+			int arc;
+			in->counters.attempts++;
+			arc = stg__apply_result(log, idxs[k], &results[k], now);
+			if (arc && rc == STG_OK)
+				rc = arc;
+		}
+		if (in->max_jobs)
+			in->tokens -= (int64_t)n * in->per_ms;
+		total += n;
+		if (rc == STG_ESTORAGE)
+			break; /* storage is failing: send no more until it recovers */
+	}
+	stg__log_trim(log);
+	if (sent)
+		*sent = total;
+	if (rc == STG_ESTORAGE) {
+		/* The write's own message says which entry; say which call, too. */
+		char why[STG__ERRMSG_LEN];
+		memcpy(why, log->errmsg, sizeof why);
+		stg__fail(log->errmsg, rc, "stg_log_pump: %.200s; the write is owed and retried", why);
+	}
+	return rc;
+}
+
+static int find_in_flight(stg_log *log, uint64_t job_id, uint32_t *idx)
+{
+	uint32_t i = (uint32_t)job_id;
+	const stg__ent *e;
+
+	if (i >= log->nents)
+		return 0;
+	e = stg__ent_at(log, i);
+	if (!stg__ent_live(e) || !e->job || stg__ent_job_state(e) != STG_JOB_IN_FLIGHT ||
+	    e->job_id != (uint32_t)(job_id >> 32))
+		return 0;
+	*idx = i;
+	return 1;
+}
+
+STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_result *r)
+{
+	uint32_t idx;
+	int64_t now;
+	int rc;
+
+	STG__ENTER(log, "stg_log_complete");
+	if (!r)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_complete: NULL result");
+	if (STG__VERSION_BAD(r->version, STG_JOB_RESULT_VERSION))
+		return stg__version_fail(log->errmsg, "stg_log_complete", &stg__v_result, r->version);
+	if (r->outcome != STG_OUTCOME_OK && r->outcome != STG_OUTCOME_ERROR)
+		return stg__fail(log->errmsg, STG_EINVAL,
+		                 "stg_log_complete: outcome must be OK or ERROR, got %d", r->outcome);
+	if (r->error_class < 0 || r->error_class >= STG_ERRCLASS_COUNT)
+		return stg__fail(log->errmsg, STG_EINVAL,
+		                 "stg_log_complete: error class %d unknown", r->error_class);
+	if (!find_in_flight(log, job_id, &idx))
+		return stg__fail(log->errmsg, STG_ENOTFOUND,
+		                 "stg_log_complete: no job %llu in flight", (unsigned long long)job_id);
+	stg__log_flush_owed(log);
+	if ((rc = stg__sched_reserve(log, stg__ent_at(log, idx)->integ, stg__ent_at(log, idx)->priority, 1)) ||
+	    (rc = stg__probs_reserve(log, 1)))
+		return stg__fail(log->errmsg, rc, "stg_log_complete: out of memory");
+	now = stg__log_now(log);
+	rc = stg__apply_result(log, idx, r, now);
+	stg__log_trim(log);
+	if (rc == STG_ESTORAGE)
+		return stg__fail(log->errmsg, rc, "stg_log_complete: result kept, its storage write failed; it is retried");
+	return rc;
+}
+
+STG_EXTERN int stg_log_next_due(stg_log *log, int64_t *wait_ms)
+{
+	int64_t now, best = -1;
+	uint32_t i;
+
+	STG__ENTER(log, "stg_log_next_due");
+	if (!wait_ms)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_next_due: NULL wait_ms");
+	now = stg__log_now(log);
+	for (i = 0; i < log->ninteg; i++) {
+		stg__integ *in = &log->integs[i];
+		int64_t due, w = 0;
+		if (in->paused)
+			continue;
+		stg__integ_refill(in, now);
+		if ((due = stg__sched_earliest(log, in)) < 0)
+			continue;
+		if (due > now) {
+			w = due - now;
+		} else if (stg__integ_budget(in) == 0) {
+			/* Due, but the rate limit holds it: wait for the next token. */
+			int64_t need = in->per_ms - in->tokens;
+			w = (need + in->max_jobs - 1) / in->max_jobs;
+		}
+		if (best < 0 || w < best)
+			best = w;
+		if (best == 0)
+			break;
+	}
+	*wait_ms = best;
+	return STG_OK;
+}

@@ -1,0 +1,201 @@
+/*
+ * What a transport result does: a success acknowledges the entry; each
+ * error class has its own rule (see entry.h and docs/contract.md).
+ */
+#include "durable.h"
+#include "host.h"
+#include "integ.h"
+#include "lifecycle.h"
+#include "problems.h"
+#include "results.h"
+#include "versions.h"
+
+/* --------------------------------------------------------------- backoff */
+
+/* a + b for times and delays >= 0, held at INT64_MAX instead of wrapping. */
+static int64_t later(int64_t a, int64_t b)
+{
+	return b > INT64_MAX - a ? INT64_MAX : a + b;
+}
+
+static uint64_t next_random(stg_log *log)
+{
+	/* splitmix64: cheap, seedable, good enough for jitter */
+	uint64_t z = (log->rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Exponential backoff with "equal jitter": a delay in [d/2, d]. */
+static int64_t backoff(stg_log *log, uint32_t attempts, int64_t retry_after)
+{
+	int64_t d = log->backoff_base;
+	uint32_t i;
+
+	for (i = 1; i < attempts && d < log->backoff_max; i++)
+		d = d > log->backoff_max / 2 ? log->backoff_max : d * 2;
+	if (d > log->backoff_max)
+		d = log->backoff_max;
+	d = d / 2 + (int64_t)(next_random(log) % (uint64_t)(d / 2 + 1));
+	return d > retry_after ? d : retry_after;
+}
+
+/*
+ * Record one result on an in-flight entry. Memory is updated whatever
+ * storage does: an acknowledgement must never be forgotten. The caller
+ * reserved a queue item and a problem record for it.
+ */
+int stg__apply_result(stg_log *log, uint32_t idx, const stg_job_result *r, int64_t now)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	stg__job *j = stg__job_of(log, e);
+	stg__integ *in = &log->integs[e->integ];
+	stg__counters *c = &in->counters;
+	int rc = STG_OK, cls, outcome = r->outcome;
+	const char *msg = r->message;
+
+	if (STG__VERSION_BAD(r->version, STG_JOB_RESULT_VERSION) || (outcome != STG_OUTCOME_OK &&
+	    outcome != STG_OUTCOME_ERROR && outcome != STG_OUTCOME_ASYNC) ||
+	    r->error_class < 0 || r->error_class >= STG_ERRCLASS_COUNT) {
+		/* A broken result is a failed attempt, never a silent success. */
+		rc = stg__fail(log->errmsg, STG_EINVAL,
+		               "transport result for (%.100s, %.100s) is invalid (version %u, outcome %d, class %d)",
+		               in->name, stg__ent_sku(e), r->version, outcome, r->error_class);
+		outcome = STG_OUTCOME_ERROR;
+		cls = STG_ERRCLASS_TRANSIENT;
+		msg = "invalid transport result";
+	} else {
+		cls = r->error_class != STG_ERRCLASS_NONE ? r->error_class : stg_classify_http(r->http_status);
+	}
+	if (outcome == STG_OUTCOME_ASYNC)
+		return STG_OK;
+	if (outcome == STG_OUTCOME_OK) {
+		int64_t latency = now - j->since;
+		stg__prob *p = stg__prob_of(log, e);
+		if (latency < 0)
+			latency = 0;
+		c->successes++;
+		e->acked = j->sent;
+		e->acked_at = now;
+		e->flags |= STG_ENTRY_HAS_ACKED;
+		if (stg__latency_fits(latency)) {
+			stg__ent_set_latency(e, latency);
+		} else {
+			p = stg__prob_need(log, idx);
+			p->latency_ms = latency;
+			stg__ent_set_latency(e, STG__LAT_WIDE);
+		}
+		stg__counters_latency(&log->alloc, c, latency);
+		if (latency > log->latency_limit) {
+			stg_event ev;
+			e->flags |= STG_ENTRY_ABNORMAL;
+			c->abnormal++;
+			memset(&ev, 0, sizeof ev);
+			ev.type = STG_EVENT_ABNORMAL_LATENCY;
+			ev.integration = in->name;
+			ev.sku = stg__ent_sku(e);
+			ev.latency_ms = latency;
+			ev.time = now;
+			stg__log_event(log, &ev);
+		} else {
+			e->flags &= ~STG_ENTRY_ABNORMAL;
+		}
+		e->error_class = STG_ERRCLASS_NONE;
+		if (p) {
+			/* The problem is over; the record goes unless it holds a wide value. */
+			stg__msg_release(log, p->msg);
+			p->msg = 0;
+			p->http_status = 0;
+			p->attempts = 0;
+			p->first_failed_at = 0;
+		}
+		j->attempts = j->transient = 0;
+		if (e->published != j->sent) {
+			/* A newer change came while this one was out: it follows at once,
+			 * as a job of its own. */
+			stg__ent_set_job_state(e, STG_JOB_QUEUED);
+			e->status = STG_ENTRY_PENDING;
+			j->due = now;
+			j->since = j->follow_since ? j->follow_since : e->changed_at;
+			e->job_id = stg__log_new_job_id(log);
+		} else {
+			stg__ent_set_job_state(e, STG_JOB_NONE);
+			e->status = STG_ENTRY_SUCCESS;
+			e->flags &= ~STG_ENTRY_NON_STOCK;
+		}
+	} else {
+		stg__prob *p = stg__prob_need(log, idx);
+		uint32_t m = stg__msg_intern(log, msg); /* out of memory only loses the text */
+		c->errors[cls]++;
+		p->attempts++;
+		if (j->attempts < UINT32_MAX)
+			j->attempts++;
+		if (!p->first_failed_at)
+			p->first_failed_at = now;
+		e->error_class = (unsigned)cls;
+		p->http_status = (uint16_t)(r->http_status >= 0 && r->http_status <= 999 ? r->http_status : 0);
+		stg__msg_release(log, p->msg);
+		p->msg = m;
+		e->status = STG_ENTRY_PENDING;
+		stg__ent_set_job_state(e, STG_JOB_QUEUED);
+		/* Every class by name and no default: with -Wswitch (-Wall) and
+		 * -Werror, a class added to the enum and not handled here stops
+		 * the build instead of behaving as one of the others. */
+		switch ((stg_error_class)cls) {
+		case STG_ERRCLASS_AUTH:
+			j->due = now;
+			stg__integ_pause(log, e->integ, r->http_status, stg__msg_text(log, m), now);
+			break;
+		case STG_ERRCLASS_NOT_CATALOGUED:
+			stg__ent_set_job_state(e, STG_JOB_HELD);
+			j->due = later(now, log->catalogue_retry);
+			break;
+		case STG_ERRCLASS_RATE_LIMITED:
+			j->due = later(now, backoff(log, p->attempts,
+			                            r->retry_after_ms > 0 ? r->retry_after_ms : 0));
+			break;
+		case STG_ERRCLASS_TRANSIENT:
+			/* The budget is the job's: a reprocess or a new change starts afresh. */
+			if (++j->transient >= log->max_transient) {
+				stg__ent_set_job_state(e, STG_JOB_NONE);
+				e->status = STG_ENTRY_ERROR;
+			} else {
+				j->due = later(now, backoff(log, p->attempts,
+				                            r->retry_after_ms > 0 ? r->retry_after_ms : 0));
+			}
+			break;
+		case STG_ERRCLASS_NONE:
+			/* Not reached: a failed result's class was resolved above, and
+			 * stg_classify_http() never answers NONE. Should it ever, the
+			 * failure must not be retried forever: it ends as rejected. */
+		case STG_ERRCLASS_REJECTED:
+			stg__ent_set_job_state(e, STG_JOB_NONE);
+			e->status = STG_ENTRY_ERROR;
+			break;
+		}
+		if (stg__ent_job_state(e) == STG_JOB_NONE && e->published != j->sent) {
+			/* The job failed for good, but a newer change came while it was
+			 * out: that change is a job of its own and still goes out. */
+			stg__ent_set_job_state(e, STG_JOB_QUEUED);
+			e->status = STG_ENTRY_PENDING;
+			j->due = now;
+			j->since = j->follow_since ? j->follow_since : e->changed_at;
+			e->job_id = stg__log_new_job_id(log);
+			j->attempts = j->transient = 0;
+		}
+	}
+	if (stg__ent_job_state(e) == STG_JOB_NONE) {
+		stg__log_end_job(log, idx);
+	} else {
+		j->follow_since = 0;
+		stg__sched_push(log, idx, now); /* room was reserved when it went out */
+	}
+	if (outcome == STG_OUTCOME_OK)
+		stg__prob_settle(log, idx);
+	if (stg__log_write(log, idx) != STG_OK) {
+		stg__log_mark_dirty(log, idx);
+		return STG_ESTORAGE;
+	}
+	return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * Retention: stg_log_expire() removes the oldest success entries by age
+ * and by count.
+ */
+#include "durable.h"
+#include "host.h"
+#include "integ.h"
+#include "lifecycle.h"
+
+static int older_ack(const void *a, const void *b, void *ctx)
+{
+	const stg_log *log = ctx;
+	int64_t x = stg__ent_at(log, *(const uint32_t *)a)->acked_at;
+	int64_t y = stg__ent_at(log, *(const uint32_t *)b)->acked_at;
+	return (x > y) - (x < y);
+}
+
+static void sift_idx(uint32_t *v, size_t n, size_t r, int (*cmp)(const void *, const void *, void *),
+                     void *ctx)
+{
+	for (;;) {
+		size_t l = 2 * r + 1, m = r;
+		uint32_t t;
+		if (l < n && cmp(&v[l], &v[m], ctx) > 0)
+			m = l;
+		if (l + 1 < n && cmp(&v[l + 1], &v[m], ctx) > 0)
+			m = l + 1;
+		if (m == r)
+			return;
+		t = v[r]; v[r] = v[m]; v[m] = t;
+		r = m;
+	}
+}
+
+/* In-place heapsort with a context (qsort_r is not portable C): the heap is
+ * built once, then each maximum moves to the end, O(n log n). */
+static void sort_idx(uint32_t *v, size_t n, int (*cmp)(const void *, const void *, void *), void *ctx)
+{
+	size_t i, end;
+
+	for (i = n / 2; i-- > 0;)
+		sift_idx(v, n, i, cmp, ctx);
+	for (end = n; end > 1; end--) {
+		uint32_t t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
+		sift_idx(v, end - 1, 0, cmp, ctx);
+	}
+}
+
+static int is_success(const stg_log *log, uint32_t i)
+{
+	const stg__ent *e = stg__ent_at(log, i);
+	return stg__ent_live(e) && e->status == STG_ENTRY_SUCCESS;
+}
+
+STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
+{
+	uint32_t i, *succ = NULL;
+	size_t n = 0, nsucc = 0, k;
+	int64_t now;
+	int rc = STG_OK;
+
+	if (removed)
+		*removed = 0;
+	STG__ENTER(log, "stg_log_expire");
+	stg__log_flush_owed(log);
+	now = stg__log_now(log);
+	if (log->success_max_age) {
+		for (i = 0; i < log->nents && rc == STG_OK; i++) {
+			const stg__ent *e = stg__ent_at(log, i);
+			if (!stg__ent_live(e) || e->status != STG_ENTRY_SUCCESS ||
+			    now - e->acked_at <= log->success_max_age)
+				continue;
+			if ((rc = stg__log_remove_entry(log, i, 0)) == STG_OK)
+				n++;
+		}
+	}
+	if (rc == STG_OK && log->success_max_count) {
+		for (i = 0; i < log->nents; i++)
+			nsucc += is_success(log, i);
+		if (nsucc > log->success_max_count) {
+			succ = stg__calloc(&log->alloc, nsucc, sizeof *succ);
+			if (!succ) {
+				rc = stg__fail(log->errmsg, STG_ENOMEM, "stg_log_expire: out of memory");
+			} else {
+				for (i = 0, k = 0; i < log->nents; i++)
+					if (is_success(log, i))
+						succ[k++] = i;
+				sort_idx(succ, nsucc, older_ack, log);
+				for (k = 0; k < nsucc - log->success_max_count; k++) {
+					if ((rc = stg__log_remove_entry(log, succ[k], 0)))
+						break;
+					n++;
+				}
+				stg__free(&log->alloc, succ);
+			}
+		}
+	}
+	stg__log_trim(log);
+	if (removed)
+		*removed = n;
+	return rc;
+}
