@@ -28,17 +28,6 @@ int stg__log_write(stg_log *log, uint32_t idx)
 	return rc;
 }
 
-void stg__log_clear_dirty(stg_log *log, uint32_t idx)
-{
-	stg__ent *e = stg__ent_at(log, idx);
-
-	if (!(e->bits & (STG__B_DIRTY | STG__B_DIRTY_UNLISTED)))
-		return;
-	if (e->bits & STG__B_DIRTY_UNLISTED)
-		log->dirty_unlisted--;
-	e->bits &= ~(STG__B_DIRTY | STG__B_DIRTY_UNLISTED);
-}
-
 void stg__log_mark_dirty(stg_log *log, uint32_t idx)
 {
 	stg__ent *e = stg__ent_at(log, idx);

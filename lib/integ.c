@@ -5,15 +5,10 @@
 #include "host.h"
 #include "integ.h"
 
-int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32_t *out)
+int stg__log_find_integ_slow(const stg_log *log, const char *name, size_t len, uint32_t *out)
 {
-	uint32_t i = log->last_integ;
+	uint32_t i;
 
-	/* Consecutive calls are mostly for one integration: try it first. */
-	if (i < log->ninteg && log->integs[i].len == len && memcmp(log->integs[i].name, name, len) == 0) {
-		*out = i;
-		return 1;
-	}
 	/* Integrations are mostly few (marketplace connections), where a scan
 	 * beats a hash; a connector with thousands of sellers gets the map. */
 	if (log->ninteg > STG__INTEG_SCAN) {
@@ -33,11 +28,11 @@ int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32
 
 /* Find or create; the name was validated by the caller. A failure is
  * recorded on the log with @fn. */
-int stg__log_get_integ(stg_log *log, const char *fn, const char *name, size_t len, uint32_t *out)
+int stg__log_get_integ_slow(stg_log *log, const char *fn, const char *name, size_t len, uint32_t *out)
 {
 	stg__integ *in;
 
-	if (stg__log_find_integ(log, name, len, out)) {
+	if (stg__log_find_integ_slow(log, name, len, out)) {
 		log->last_integ = *out;
 		return STG_OK;
 	}
@@ -69,11 +64,6 @@ int stg__log_get_integ(stg_log *log, const char *fn, const char *name, size_t le
 	return STG_OK;
 }
 
-const stg_policy *stg__log_policy(const stg_log *log, uint32_t integ)
-{
-	const stg_policy *p = log->integs[integ].policy;
-	return p ? p : log->default_policy;
-}
 
 static int need_name(stg_log *log, const char *fn, const char *what, const char *s)
 {

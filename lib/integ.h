@@ -25,15 +25,48 @@ typedef struct stg__integ {
 } stg__integ;
 
 
+int stg__log_find_integ_slow(const stg_log *log, const char *name, size_t len, uint32_t *out);
+int stg__log_get_integ_slow(stg_log *log, const char *fn, const char *name, size_t len, uint32_t *out);
+
+/* Consecutive calls are mostly for one integration: the last one used is
+ * tried first, inline (every submit and every loaded entry asks). */
+static inline int stg__log_last_integ_is(const stg_log *log, const char *name, size_t len)
+{
+	uint32_t i = log->last_integ;
+
+	return i < log->ninteg && log->integs[i].len == len && memcmp(log->integs[i].name, name, len) == 0;
+}
+
 /* Find an integration by name; 1 and its index when it exists. */
-int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32_t *out);
+static inline int stg__log_find_integ(const stg_log *log, const char *name, size_t len, uint32_t *out)
+{
+	if (stg__log_last_integ_is(log, name, len)) {
+		*out = log->last_integ;
+		return 1;
+	}
+	return stg__log_find_integ_slow(log, name, len, out);
+}
+
 /* Find or create; the name was validated by the caller. A failure
  * (STG_ENOMEM, STG_ELIMIT) is recorded on the log with @fn. */
-int stg__log_get_integ(stg_log *log, const char *fn, const char *name, size_t len, uint32_t *out);
+static inline int stg__log_get_integ(stg_log *log, const char *fn, const char *name, size_t len,
+                                     uint32_t *out)
+{
+	if (stg__log_last_integ_is(log, name, len)) {
+		*out = log->last_integ;
+		return STG_OK;
+	}
+	return stg__log_get_integ_slow(log, fn, name, len, out);
+}
 /* A public call's integration argument: checked, found, or created when
  * @create (else STG_ENOTFOUND); failures recorded with @fn. */
 int stg__integ_arg(stg_log *log, const char *fn, const char *name, uint32_t *integ, int create);
-const stg_policy *stg__log_policy(const stg_log *log, uint32_t integ);
+/* The integration's policy, or the log's default. */
+static inline const stg_policy *stg__log_policy(const stg_log *log, uint32_t integ)
+{
+	const stg_policy *p = log->integs[integ].policy;
+	return p ? p : log->default_policy;
+}
 /* Give the token bucket what time has earned it since the last refill. */
 void stg__integ_refill(stg__integ *in, int64_t now);
 /* How many jobs the bucket allows now (SIZE_MAX without a rate limit). */

@@ -10,11 +10,6 @@
 #include "lifecycle.h"
 #include "problems.h"
 
-uint32_t stg__log_new_job_id(stg_log *log)
-{
-	return (uint32_t)++log->job_counter;
-}
-
 void stg__log_end_job(stg_log *log, uint32_t idx)
 {
 	stg__ent *e = stg__ent_at(log, idx);

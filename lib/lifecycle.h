@@ -8,7 +8,10 @@
 #include "log_state.h"
 
 /* The high half of a new job id. */
-uint32_t stg__log_new_job_id(stg_log *log);
+static inline uint32_t stg__log_new_job_id(stg_log *log)
+{
+	return (uint32_t)++log->job_counter;
+}
 /* Release the entry's job record; last_attempt_at moves to where it is kept
  * without a job (needs a reserved problem record when it does not fit). */
 void stg__log_end_job(stg_log *log, uint32_t idx);

@@ -32,20 +32,17 @@ static int load_sink(void *ctx, const stg_entry *in)
 	return rc;
 }
 
-static int load_entry(stg_log *log, const stg_entry *in)
+/* A stored entry the log can take: keys valid, fields in range, status and
+ * job state consistent (STG_ECORRUPT otherwise). */
+static int check_stored(stg_log *log, const stg_entry *in, size_t *ilen, size_t *slen)
 {
-	size_t ilen, slen;
-	uint32_t integ, idx, msg = 0;
-	unsigned flags;
-	int32_t gap = 0;
-	int has_job, need_prob, rc;
-	stg__ent e;
+	int rc;
 
 	if (!in)
 		return stg__fail(log->errmsg, STG_ECORRUPT, "stg_log_open: the load gave a NULL entry");
 	if ((rc = stg__version_check(log->errmsg, "stg_log_open (load)", &stg__v_entry, in)))
 		return rc;
-	if (!stg__key_ok(in->integration, &ilen) || !stg__key_ok(in->sku, &slen))
+	if (!stg__key_ok(in->integration, ilen) || !stg__key_ok(in->sku, slen))
 		return stg__fail(log->errmsg, STG_ECORRUPT,
 		                 "stg_log_open: stored entry without a valid integration or sku");
 	if (in->status < STG_ENTRY_PENDING || in->status > STG_ENTRY_ERROR ||
@@ -58,6 +55,20 @@ static int load_entry(stg_log *log, const stg_entry *in)
 		return stg__fail(log->errmsg, STG_ECORRUPT,
 		                 "stg_log_open: stored entry (%.100s, %.100s) has fields out of range",
 		                 in->integration, in->sku);
+	return STG_OK;
+}
+
+static int load_entry(stg_log *log, const stg_entry *in)
+{
+	size_t ilen, slen;
+	uint32_t integ, idx, msg = 0;
+	unsigned flags;
+	int32_t gap = 0;
+	int has_job, need_prob, rc;
+	stg__ent e;
+
+	if ((rc = check_stored(log, in, &ilen, &slen)))
+		return rc;
 	if ((rc = stg__log_get_integ(log, "stg_log_open", in->integration, ilen, &integ)))
 		return rc;
 	/* Not indexed yet (nor checked for a twin): stg__index_build() does
@@ -197,6 +208,60 @@ STG_EXTERN void stg_log_close(stg_log *log)
 	stg__free(&a, log);
 }
 
+/* The hooks, copied by the size of their version, with the functions each needs. */
+static int take_hooks(stg_log *log, const stg_log_options *opt)
+{
+	int rc;
+
+	if ((rc = copy_hook(&stg__v_storage, opt->storage, &log->storage)) ||
+	    (rc = copy_hook(&stg__v_transport, opt->transport, &log->transport)) ||
+	    (rc = copy_hook(&stg__v_clock, opt->clock, &log->clock)) ||
+	    (rc = copy_hook(&stg__v_events, opt->events, &log->events)))
+		return rc;
+	if (opt->storage && (!log->storage.write || !log->storage.remove))
+		return stg__fail(NULL, STG_EINVAL, "stg_log_open: storage needs write and remove");
+	if (opt->transport && !log->transport.send)
+		return stg__fail(NULL, STG_EINVAL, "stg_log_open: transport needs send");
+	log->has_storage = opt->storage != NULL;
+	log->has_transport = opt->transport != NULL;
+	return STG_OK;
+}
+
+/* The options' settings, 0 meaning the default. */
+static void take_settings(stg_log *log, const stg_log_options *opt)
+{
+	log->latency_limit = opt->latency_limit_ms ? opt->latency_limit_ms : 3600000;
+	log->backoff_base = opt->backoff_base_ms ? opt->backoff_base_ms : 1000;
+	log->backoff_max = opt->backoff_max_ms ? opt->backoff_max_ms : 15 * 60000;
+	if (log->backoff_max < log->backoff_base)
+		log->backoff_max = log->backoff_base;
+	log->catalogue_retry = opt->catalogue_retry_ms ? opt->catalogue_retry_ms : 6 * 3600000;
+	log->success_max_age = opt->success_max_age_ms;
+	log->success_max_count = opt->success_max_count;
+	log->max_transient = opt->max_transient_attempts ? opt->max_transient_attempts : 5;
+	log->rng = opt->jitter_seed ? opt->jitter_seed : 0x5eed5eed5eed5eedull;
+}
+
+/* Load what storage holds, index it, settle the jobs. The message goes to
+ * the thread's last error too: the caller gets no log to read it from. */
+static int load_stored(stg_log *log)
+{
+	int rc;
+
+	if (log->has_storage) {
+		rc = stg__host_load(log, load_sink, log);
+		if (log->load_rc) {
+			/* The sink refused an entry: that verdict, whatever the hook returned. */
+			return stg__fail(NULL, log->load_rc, "%s", log->errmsg);
+		}
+		if (rc)
+			return stg__fail(NULL, STG_ESTORAGE, "stg_log_open: storage load failed: hook returned %d", rc);
+	}
+	if ((log->live && (rc = index_loaded(log))) || (rc = settle_loaded(log)))
+		return stg__fail(NULL, rc, "%s", log->errmsg);
+	return STG_OK;
+}
+
 STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *given)
 {
 	static const stg_log_options defaults = STG_LOG_OPTIONS_INIT;
@@ -226,56 +291,12 @@ STG_EXTERN int stg_log_open(stg_log **out, const stg_log_options *given)
 	log->free_head = STG__NO_FREE;
 	log->jobs.free_head = STG__NO_FREE;
 	log->msgs.free_head = STG__NO_FREE;
-	if ((rc = copy_hook(&stg__v_storage, opt->storage, &log->storage)) ||
-	    (rc = copy_hook(&stg__v_transport, opt->transport, &log->transport)) ||
-	    (rc = copy_hook(&stg__v_clock, opt->clock, &log->clock)) ||
-	    (rc = copy_hook(&stg__v_events, opt->events, &log->events)))
+	if ((rc = take_hooks(log, opt)))
 		goto fail;
-	if (opt->storage && (!log->storage.write || !log->storage.remove)) {
-		rc = stg__fail(NULL, STG_EINVAL, "stg_log_open: storage needs write and remove");
+	take_settings(log, opt);
+	if ((rc = stg_policy_new(&log->default_policy, opt->allocator ? &host_alloc : NULL)) ||
+	    (rc = load_stored(log)))
 		goto fail;
-	}
-	if (opt->transport && !log->transport.send) {
-		rc = stg__fail(NULL, STG_EINVAL, "stg_log_open: transport needs send");
-		goto fail;
-	}
-	log->has_storage = opt->storage != NULL;
-	log->has_transport = opt->transport != NULL;
-	log->latency_limit = opt->latency_limit_ms ? opt->latency_limit_ms : 3600000;
-	log->backoff_base = opt->backoff_base_ms ? opt->backoff_base_ms : 1000;
-	log->backoff_max = opt->backoff_max_ms ? opt->backoff_max_ms : 15 * 60000;
-	if (log->backoff_max < log->backoff_base)
-		log->backoff_max = log->backoff_base;
-	log->catalogue_retry = opt->catalogue_retry_ms ? opt->catalogue_retry_ms : 6 * 3600000;
-	log->success_max_age = opt->success_max_age_ms;
-	log->success_max_count = opt->success_max_count;
-	log->max_transient = opt->max_transient_attempts ? opt->max_transient_attempts : 5;
-	log->rng = opt->jitter_seed ? opt->jitter_seed : 0x5eed5eed5eed5eedull;
-	if ((rc = stg_policy_new(&log->default_policy, opt->allocator ? &host_alloc : NULL)))
-		goto fail;
-	if (log->has_storage && log->storage.load) {
-		log->in_hook++;
-		rc = log->storage.load(load_sink, log, log->storage.payload);
-		log->in_hook--;
-		if (log->load_rc) {
-			/* The sink refused an entry: that verdict, whatever the hook returned. */
-			rc = log->load_rc;
-			stg__fail(NULL, rc, "%s", log->errmsg);
-			goto fail;
-		}
-		if (rc) {
-			rc = stg__fail(NULL, STG_ESTORAGE, "stg_log_open: storage load failed: hook returned %d", rc);
-			goto fail;
-		}
-	}
-	if (log->live && (rc = index_loaded(log))) {
-		stg__fail(NULL, rc, "%s", log->errmsg);
-		goto fail;
-	}
-	if ((rc = settle_loaded(log))) {
-		stg__fail(NULL, rc, "%s", log->errmsg);
-		goto fail;
-	}
 	log->errmsg[0] = '\0';
 	*out = log;
 	return STG_OK;

@@ -40,13 +40,126 @@ static int more_urgent(const stg__pick *a, const stg__pick *b)
 	return a->it.order < b->it.order;
 }
 
-STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
-{
+/* One transport batch: the jobs handed out, and what to restore if the
+ * transport fails as a whole. */
+typedef struct batch {
 	stg_job jobs[PUMP_CHUNK];
 	stg_job_result results[PUMP_CHUNK];
 	uint32_t idxs[PUMP_CHUNK];
 	int64_t last_attempt[PUMP_CHUNK];
 	int prev_state[PUMP_CHUNK];       /* queued or held: restored if the transport fails */
+	size_t n;
+} batch;
+
+/* The most urgent due job among integrations that may send now: 1 and its
+ * integration, or 0 when none is due. */
+static int most_urgent(stg_log *log, int64_t now, stg__pick *best, uint32_t *bi)
+{
+	stg__pick pk;
+	uint32_t i;
+	int have = 0;
+
+	for (i = 0; i < log->ninteg; i++) {
+		stg__integ *x = &log->integs[i];
+		if (x->paused || stg__integ_budget(x) == 0 || !stg__sched_best(log, x, now, &pk))
+			continue;
+		if (!have || more_urgent(&pk, best)) {
+			*best = pk;
+			*bi = i;
+			have = 1;
+		}
+	}
+	return have;
+}
+
+/* How many jobs the next batch of integration @bi may hold. */
+static size_t batch_cap(const stg_log *log, const stg__integ *in, size_t max_jobs, size_t total)
+{
+	size_t cap = log->transport.send_batch ? in->batch_size : 1;
+
+	if (cap > PUMP_CHUNK)
+		cap = PUMP_CHUNK;
+	if (cap > stg__integ_budget(in))
+		cap = stg__integ_budget(in);
+	if (max_jobs && cap > max_jobs - total)
+		cap = max_jobs - total;
+	return cap;
+}
+
+/* The batch: the job chosen, then the next ones of its integration, in flight. */
+static void take_batch(stg_log *log, stg__integ *in, const stg__pick *first, size_t cap,
+                       int64_t now, batch *b)
+{
+	stg__pick pk = *first;
+
+	b->n = 0;
+	while (b->n < cap && (b->n == 0 || stg__sched_best(log, in, now, &pk))) {
+		size_t n = b->n;
+		stg__ent *e = stg__ent_at(log, pk.it.ent);
+		stg__job *j = stg__job_of(log, e);
+		stg__sched_take(log, in, &pk);
+		b->idxs[n] = pk.it.ent;
+		b->prev_state[n] = stg__ent_job_state(e);
+		stg__ent_set_job_state(e, STG_JOB_IN_FLIGHT);
+		j->sent = e->published;
+		b->last_attempt[n] = j->last_attempt;
+		j->last_attempt = now;
+		fill_job(log, pk.it.ent, e, j, &b->jobs[n]);
+		stg_job_result_init(&b->results[n], STG_JOB_RESULT_VERSION);
+		b->n++;
+	}
+}
+
+/* The transport failed as a whole: the jobs go back untouched. */
+static void give_back(stg_log *log, const batch *b, int64_t now)
+{
+	size_t k;
+
+	for (k = 0; k < b->n; k++) {
+		stg__ent *e = stg__ent_at(log, b->idxs[k]);
+		if (stg__ent_live(e) && stg__ent_job_state(e) == STG_JOB_IN_FLIGHT) {
+			stg__ent_set_job_state(e, b->prev_state[k]);
+			stg__job_of(log, e)->last_attempt = b->last_attempt[k];
+			stg__sched_push(log, b->idxs[k], now);
+		}
+	}
+}
+
+/* Send one batch of integration @bi and apply its results: STG_OK, the
+ * first result's failure (STG_ESTORAGE: its write is owed), or
+ * STG_ETRANSPORT / STG_ENOMEM, which stop the pump. */
+static int pump_batch(stg_log *log, uint32_t bi, const stg__pick *first, size_t cap, int64_t now,
+                      batch *b)
+{
+	stg__integ *in = &log->integs[bi];
+	int rc = STG_OK, trc;
+	size_t k;
+
+	/* Room to queue every job of the batch again, and a problem record
+	 * for each result, reserved before any goes out. */
+	if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(log, (uint32_t)cap))
+		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
+	take_batch(log, in, first, cap, now, b);
+	if ((trc = stg__host_send(log, b->jobs, b->n, b->results))) {
+		give_back(log, b, now);
+		return stg__fail(log->errmsg, STG_ETRANSPORT,
+		                 "stg_log_pump: transport for %.100s failed: hook returned %d", in->name, trc);
+	}
+	for (k = 0; k < b->n; k++) {
+		int arc;
+		in->counters.attempts++;
+		arc = stg__apply_result(log, b->idxs[k], &b->results[k], now);
+		if (arc && rc == STG_OK)
+			rc = arc;
+	}
+	if (in->max_jobs)
+		in->tokens -= (int64_t)b->n * in->per_ms;
+	return rc;
+}
+
+STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
+{
+	batch b;
 	size_t total = 0;
 	int64_t now;
 	int rc = STG_OK;
@@ -64,90 +177,21 @@ STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
 		if (!log->integs[i].paused)
 			stg__integ_refill(&log->integs[i], now);
 	while (!max_jobs || total < max_jobs) {
-		stg__pick best, pk;
-		int have = 0;
+		stg__pick best;
 		uint32_t bi = 0;
-		stg__integ *in;
-		size_t n = 0, k, cap;
-		int trc;
+		int brc;
 
-		/* The most urgent due job among integrations that may send now. */
-		for (i = 0; i < log->ninteg; i++) {
-			stg__integ *x = &log->integs[i];
-			if (x->paused || stg__integ_budget(x) == 0 || !stg__sched_best(log, x, now, &pk))
-				continue;
-			if (!have || more_urgent(&pk, &best)) {
-				best = pk;
-				bi = i;
-				have = 1;
-			}
-		}
-		if (!have)
+		if (!most_urgent(log, now, &best, &bi))
 			break;
-		in = &log->integs[bi];
-		cap = log->transport.send_batch ? in->batch_size : 1;
-		if (cap > PUMP_CHUNK)
-			cap = PUMP_CHUNK;
-		if (cap > stg__integ_budget(in))
-			cap = stg__integ_budget(in);
-		if (max_jobs && cap > max_jobs - total)
-			cap = max_jobs - total;
-		/* Room to queue every job of the batch again, and a problem record
-		 * for each result, reserved before any goes out. */
-		if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(log, (uint32_t)cap)) {
+		brc = pump_batch(log, bi, &best, batch_cap(log, &log->integs[bi], max_jobs, total), now, &b);
+		if (brc == STG_ENOMEM || brc == STG_ETRANSPORT) {
 			if (sent)
 				*sent = total;
-			return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
+			return brc;
 		}
-		/* The batch: the job chosen above, then the next ones of its integration. */
-		pk = best;
-		while (n < cap && (n == 0 || stg__sched_best(log, in, now, &pk))) {
-			stg__ent *e = stg__ent_at(log, pk.it.ent);
-			stg__job *j = stg__job_of(log, e);
-			stg__sched_take(log, in, &pk);
-			idxs[n] = pk.it.ent;
-			prev_state[n] = stg__ent_job_state(e);
-			stg__ent_set_job_state(e, STG_JOB_IN_FLIGHT);
-			j->sent = e->published;
-			last_attempt[n] = j->last_attempt;
-			j->last_attempt = now;
-			fill_job(log, pk.it.ent, e, j, &jobs[n]);
-			stg_job_result_init(&results[n], STG_JOB_RESULT_VERSION);
-			n++;
-		}
-		log->in_hook++;
-		if (n == 1 || !log->transport.send_batch)
-			for (k = 0, trc = 0; k < n && !trc; k++)
-				trc = log->transport.send(&jobs[k], &results[k], log->transport.payload);
-		else
-			trc = log->transport.send_batch(jobs, n, results, log->transport.payload);
-		log->in_hook--;
-		if (trc) {
-			/* The transport failed as a whole: the jobs go back untouched. */
-			for (k = 0; k < n; k++) {
-				stg__ent *e = stg__ent_at(log, idxs[k]);
-				if (stg__ent_live(e) && stg__ent_job_state(e) == STG_JOB_IN_FLIGHT) {
-					stg__ent_set_job_state(e, prev_state[k]);
-					stg__job_of(log, e)->last_attempt = last_attempt[k];
-					stg__sched_push(log, idxs[k], now);
-				}
-			}
-			if (sent)
-				*sent = total;
-			return stg__fail(log->errmsg, STG_ETRANSPORT,
-			                 "stg_log_pump: transport for %.100s failed: hook returned %d",
-			                 in->name, trc);
-		}
-		for (k = 0; k < n; k++) {
-			int arc;
-			in->counters.attempts++;
-			arc = stg__apply_result(log, idxs[k], &results[k], now);
-			if (arc && rc == STG_OK)
-				rc = arc;
-		}
-		if (in->max_jobs)
-			in->tokens -= (int64_t)n * in->per_ms;
-		total += n;
+		if (brc && rc == STG_OK)
+			rc = brc;
+		total += b.n;
 		if (rc == STG_ESTORAGE)
 			break; /* storage is failing: send no more until it recovers */
 	}

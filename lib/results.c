@@ -41,6 +41,148 @@ static int64_t backoff(stg_log *log, uint32_t attempts, int64_t retry_after)
 	return d > retry_after ? d : retry_after;
 }
 
+/* A newer change came while the job was out: it follows at once, as a job
+ * of its own (own id, latency from its oldest change). */
+static void follow_up(stg_log *log, stg__ent *e, stg__job *j, int64_t now)
+{
+	stg__ent_set_job_state(e, STG_JOB_QUEUED);
+	e->status = STG_ENTRY_PENDING;
+	j->due = now;
+	j->since = j->follow_since ? j->follow_since : e->changed_at;
+	e->job_id = stg__log_new_job_id(log);
+}
+
+/* The latency of an acknowledgement: kept, counted, flagged when abnormal. */
+static void record_latency(stg_log *log, uint32_t idx, stg__integ *in, int64_t latency, int64_t now)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	stg_event ev;
+
+	if (stg__latency_fits(latency)) {
+		stg__ent_set_latency(e, latency);
+	} else {
+		stg__prob_need(log, idx)->latency_ms = latency;
+		stg__ent_set_latency(e, STG__LAT_WIDE);
+	}
+	stg__counters_latency(&log->alloc, &in->counters, latency);
+	if (latency <= log->latency_limit) {
+		e->flags &= ~STG_ENTRY_ABNORMAL;
+		return;
+	}
+	e->flags |= STG_ENTRY_ABNORMAL;
+	in->counters.abnormal++;
+	memset(&ev, 0, sizeof ev);
+	ev.type = STG_EVENT_ABNORMAL_LATENCY;
+	ev.integration = in->name;
+	ev.sku = stg__ent_sku(e);
+	ev.latency_ms = latency;
+	ev.time = now;
+	stg__log_event(log, &ev);
+}
+
+/* The marketplace acknowledged the job. */
+static void acknowledge(stg_log *log, uint32_t idx, stg__integ *in, int64_t now)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	stg__job *j = stg__job_of(log, e);
+	stg__prob *p;
+	int64_t latency = now - j->since;
+
+	in->counters.successes++;
+	e->acked = j->sent;
+	e->acked_at = now;
+	e->flags |= STG_ENTRY_HAS_ACKED;
+	record_latency(log, idx, in, latency < 0 ? 0 : latency, now);
+	e->error_class = STG_ERRCLASS_NONE;
+	if ((p = stg__prob_of(log, e))) {
+		/* The problem is over; the record goes unless it holds a wide value. */
+		stg__msg_release(log, p->msg);
+		p->msg = 0;
+		p->http_status = 0;
+		p->attempts = 0;
+		p->first_failed_at = 0;
+	}
+	j->attempts = j->transient = 0;
+	if (e->published != j->sent) {
+		follow_up(log, e, j, now);
+	} else {
+		stg__ent_set_job_state(e, STG_JOB_NONE);
+		e->status = STG_ENTRY_SUCCESS;
+		e->flags &= ~STG_ENTRY_NON_STOCK;
+	}
+}
+
+/* What the error class does with the job (queued again, held, or ended). */
+static void by_class(stg_log *log, stg__ent *e, stg__job *j, const stg__prob *p, int cls,
+                     const stg_job_result *r, const char *msg, int64_t now)
+{
+	int64_t retry_after = r->retry_after_ms > 0 ? r->retry_after_ms : 0;
+
+	/* Every class by name and no default: with -Wswitch (-Wall) and
+	 * -Werror, a class added to the enum and not handled here stops
+	 * the build instead of behaving as one of the others. */
+	switch ((stg_error_class)cls) {
+	case STG_ERRCLASS_AUTH:
+		j->due = now;
+		stg__integ_pause(log, e->integ, r->http_status, msg, now);
+		break;
+	case STG_ERRCLASS_NOT_CATALOGUED:
+		stg__ent_set_job_state(e, STG_JOB_HELD);
+		j->due = later(now, log->catalogue_retry);
+		break;
+	case STG_ERRCLASS_RATE_LIMITED:
+		j->due = later(now, backoff(log, p->attempts, retry_after));
+		break;
+	case STG_ERRCLASS_TRANSIENT:
+		/* The budget is the job's: a reprocess or a new change starts afresh. */
+		if (++j->transient >= log->max_transient) {
+			stg__ent_set_job_state(e, STG_JOB_NONE);
+			e->status = STG_ENTRY_ERROR;
+		} else {
+			j->due = later(now, backoff(log, p->attempts, retry_after));
+		}
+		break;
+	case STG_ERRCLASS_NONE:
+		/* Not reached: a failed result's class was resolved above, and
+		 * stg_classify_http() never answers NONE. Should it ever, the
+		 * failure must not be retried forever: it ends as rejected. */
+	case STG_ERRCLASS_REJECTED:
+		stg__ent_set_job_state(e, STG_JOB_NONE);
+		e->status = STG_ENTRY_ERROR;
+		break;
+	}
+}
+
+/* The job failed with class @cls: the failure is kept, the class decides. */
+static void record_failure(stg_log *log, uint32_t idx, stg__integ *in, int cls,
+                           const stg_job_result *r, const char *msg, int64_t now)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	stg__job *j = stg__job_of(log, e);
+	stg__prob *p = stg__prob_need(log, idx);
+	uint32_t m = stg__msg_intern(log, msg); /* out of memory only loses the text */
+
+	in->counters.errors[cls]++;
+	p->attempts++;
+	if (j->attempts < UINT32_MAX)
+		j->attempts++;
+	if (!p->first_failed_at)
+		p->first_failed_at = now;
+	e->error_class = (unsigned)cls;
+	p->http_status = (uint16_t)(r->http_status >= 0 && r->http_status <= 999 ? r->http_status : 0);
+	stg__msg_release(log, p->msg);
+	p->msg = m;
+	e->status = STG_ENTRY_PENDING;
+	stg__ent_set_job_state(e, STG_JOB_QUEUED);
+	by_class(log, e, j, p, cls, r, stg__msg_text(log, m), now);
+	if (stg__ent_job_state(e) == STG_JOB_NONE && e->published != j->sent) {
+		/* The job failed for good, but a newer change came while it was
+		 * out: that change is a job of its own and still goes out. */
+		follow_up(log, e, j, now);
+		j->attempts = j->transient = 0;
+	}
+}
+
 /*
  * Record one result on an in-flight entry. Memory is updated whatever
  * storage does: an acknowledgement must never be forgotten. The caller
@@ -49,9 +191,7 @@ static int64_t backoff(stg_log *log, uint32_t attempts, int64_t retry_after)
 int stg__apply_result(stg_log *log, uint32_t idx, const stg_job_result *r, int64_t now)
 {
 	stg__ent *e = stg__ent_at(log, idx);
-	stg__job *j = stg__job_of(log, e);
 	stg__integ *in = &log->integs[e->integ];
-	stg__counters *c = &in->counters;
 	int rc = STG_OK, cls, outcome = r->outcome;
 	const char *msg = r->message;
 
@@ -70,125 +210,14 @@ int stg__apply_result(stg_log *log, uint32_t idx, const stg_job_result *r, int64
 	}
 	if (outcome == STG_OUTCOME_ASYNC)
 		return STG_OK;
-	if (outcome == STG_OUTCOME_OK) {
-		int64_t latency = now - j->since;
-		stg__prob *p = stg__prob_of(log, e);
-		if (latency < 0)
-			latency = 0;
-		c->successes++;
-		e->acked = j->sent;
-		e->acked_at = now;
-		e->flags |= STG_ENTRY_HAS_ACKED;
-		if (stg__latency_fits(latency)) {
-			stg__ent_set_latency(e, latency);
-		} else {
-			p = stg__prob_need(log, idx);
-			p->latency_ms = latency;
-			stg__ent_set_latency(e, STG__LAT_WIDE);
-		}
-		stg__counters_latency(&log->alloc, c, latency);
-		if (latency > log->latency_limit) {
-			stg_event ev;
-			e->flags |= STG_ENTRY_ABNORMAL;
-			c->abnormal++;
-			memset(&ev, 0, sizeof ev);
-			ev.type = STG_EVENT_ABNORMAL_LATENCY;
-			ev.integration = in->name;
-			ev.sku = stg__ent_sku(e);
-			ev.latency_ms = latency;
-			ev.time = now;
-			stg__log_event(log, &ev);
-		} else {
-			e->flags &= ~STG_ENTRY_ABNORMAL;
-		}
-		e->error_class = STG_ERRCLASS_NONE;
-		if (p) {
-			/* The problem is over; the record goes unless it holds a wide value. */
-			stg__msg_release(log, p->msg);
-			p->msg = 0;
-			p->http_status = 0;
-			p->attempts = 0;
-			p->first_failed_at = 0;
-		}
-		j->attempts = j->transient = 0;
-		if (e->published != j->sent) {
-			/* A newer change came while this one was out: it follows at once,
-			 * as a job of its own. */
-			stg__ent_set_job_state(e, STG_JOB_QUEUED);
-			e->status = STG_ENTRY_PENDING;
-			j->due = now;
-			j->since = j->follow_since ? j->follow_since : e->changed_at;
-			e->job_id = stg__log_new_job_id(log);
-		} else {
-			stg__ent_set_job_state(e, STG_JOB_NONE);
-			e->status = STG_ENTRY_SUCCESS;
-			e->flags &= ~STG_ENTRY_NON_STOCK;
-		}
-	} else {
-		stg__prob *p = stg__prob_need(log, idx);
-		uint32_t m = stg__msg_intern(log, msg); /* out of memory only loses the text */
-		c->errors[cls]++;
-		p->attempts++;
-		if (j->attempts < UINT32_MAX)
-			j->attempts++;
-		if (!p->first_failed_at)
-			p->first_failed_at = now;
-		e->error_class = (unsigned)cls;
-		p->http_status = (uint16_t)(r->http_status >= 0 && r->http_status <= 999 ? r->http_status : 0);
-		stg__msg_release(log, p->msg);
-		p->msg = m;
-		e->status = STG_ENTRY_PENDING;
-		stg__ent_set_job_state(e, STG_JOB_QUEUED);
-		/* Every class by name and no default: with -Wswitch (-Wall) and
-		 * -Werror, a class added to the enum and not handled here stops
-		 * the build instead of behaving as one of the others. */
-		switch ((stg_error_class)cls) {
-		case STG_ERRCLASS_AUTH:
-			j->due = now;
-			stg__integ_pause(log, e->integ, r->http_status, stg__msg_text(log, m), now);
-			break;
-		case STG_ERRCLASS_NOT_CATALOGUED:
-			stg__ent_set_job_state(e, STG_JOB_HELD);
-			j->due = later(now, log->catalogue_retry);
-			break;
-		case STG_ERRCLASS_RATE_LIMITED:
-			j->due = later(now, backoff(log, p->attempts,
-			                            r->retry_after_ms > 0 ? r->retry_after_ms : 0));
-			break;
-		case STG_ERRCLASS_TRANSIENT:
-			/* The budget is the job's: a reprocess or a new change starts afresh. */
-			if (++j->transient >= log->max_transient) {
-				stg__ent_set_job_state(e, STG_JOB_NONE);
-				e->status = STG_ENTRY_ERROR;
-			} else {
-				j->due = later(now, backoff(log, p->attempts,
-				                            r->retry_after_ms > 0 ? r->retry_after_ms : 0));
-			}
-			break;
-		case STG_ERRCLASS_NONE:
-			/* Not reached: a failed result's class was resolved above, and
-			 * stg_classify_http() never answers NONE. Should it ever, the
-			 * failure must not be retried forever: it ends as rejected. */
-		case STG_ERRCLASS_REJECTED:
-			stg__ent_set_job_state(e, STG_JOB_NONE);
-			e->status = STG_ENTRY_ERROR;
-			break;
-		}
-		if (stg__ent_job_state(e) == STG_JOB_NONE && e->published != j->sent) {
-			/* The job failed for good, but a newer change came while it was
-			 * out: that change is a job of its own and still goes out. */
-			stg__ent_set_job_state(e, STG_JOB_QUEUED);
-			e->status = STG_ENTRY_PENDING;
-			j->due = now;
-			j->since = j->follow_since ? j->follow_since : e->changed_at;
-			e->job_id = stg__log_new_job_id(log);
-			j->attempts = j->transient = 0;
-		}
-	}
+	if (outcome == STG_OUTCOME_OK)
+		acknowledge(log, idx, in, now);
+	else
+		record_failure(log, idx, in, cls, r, msg, now);
 	if (stg__ent_job_state(e) == STG_JOB_NONE) {
 		stg__log_end_job(log, idx);
 	} else {
-		j->follow_since = 0;
+		stg__job_of(log, e)->follow_since = 0;
 		stg__sched_push(log, idx, now); /* room was reserved when it went out */
 	}
 	if (outcome == STG_OUTCOME_OK)

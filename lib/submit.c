@@ -53,6 +53,257 @@ static int change_ok(const stg_submit *s, size_t *ilen, size_t *slen)
 	return change_rest_ok(s, slen) && stg__key_ok(s->integration, ilen);
 }
 
+/* Why a change failed the checks of change_ok(): the message, out of line. */
+static STG__COLD int submit_refused(stg_log *log, const stg_submit *s)
+{
+	size_t len;
+
+	if (STG__VERSION_BAD(s->version, STG_SUBMIT_VERSION))
+		return stg__version_fail(log->errmsg, "stg_log_submit", &stg__v_submit, s->version);
+	if (!stg__key_ok(s->integration, &len) || !stg__key_ok(s->sku, &len))
+		return stg__fail(log->errmsg, STG_EINVAL,
+		                 "stg_log_submit: integration and sku must be 1 to %d bytes", STG_KEY_MAX);
+	if (s->flags & ~(unsigned)STG_CHANGE_NON_STOCK)
+		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: unknown flags 0x%x", s->flags);
+	if (s->category && !stg__key_ok(s->category, NULL))
+		return stg__fail(log->errmsg, STG_EINVAL,
+		                 "stg_log_submit: category must be NULL or 1 to %d bytes", STG_KEY_MAX);
+	return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: changed_at %lld is negative",
+	                 (long long)s->changed_at);
+}
+
+/*
+ * One change on its way through submit_one(): the entry as it will be (a
+ * copy, `e`), its job record as it will be when that changes (`j`, viewed
+ * through `jview`), and the decision. Nothing of the log changes until
+ * commit().
+ */
+typedef struct change {
+	const stg_submit *s;
+	int64_t *nowp;
+	stg__key k;
+	size_t slen;
+	uint32_t integ, idx;
+	const stg_policy *pol;
+	stg__ent e, *ent;       /* the copy; the entry itself when found */
+	stg__job j, *jold;      /* the new or changed job record; the waiting one */
+	const stg__job *jview;  /* what storage sees of the job */
+	int found, decision, reason, fresh_warning, new_job, resched, source;
+	int64_t min, changed_at, pub;
+	unsigned warn;
+} change;
+
+/* Validate (unless a batch prepared the key) and find the entry. */
+static int locate(stg_log *log, change *c, const stg__key *pre, uint32_t hint)
+{
+	const stg_submit *s = c->s;
+	size_t ilen;
+	int rc;
+
+	if (pre) {
+		c->k = *pre;
+		c->integ = c->k.integ;
+		c->slen = c->k.len;
+	} else {
+		if (STG__UNLIKELY(!change_ok(s, &ilen, &c->slen)))
+			return submit_refused(log, s);
+		if ((rc = stg__log_get_integ(log, "stg_log_submit", s->integration, ilen, &c->integ)))
+			return rc;
+		stg__key_make(&c->k, c->integ, s->sku, c->slen);
+	}
+	c->pol = stg__log_policy(log, c->integ);
+	/* A batch's prefetch already walked the probe: when the entry it found
+	 * holds this key, it is this key's entry (keys are unique). */
+	if (hint != UINT32_MAX && stg__index_is(log, &c->k, hint)) {
+		c->found = 1;
+		c->idx = hint;
+	} else {
+		c->found = stg__index_find(log, &c->k, &c->idx);
+	}
+	return STG_OK;
+}
+
+/* A change older than the one applied: counted, answered, nothing kept. */
+static void answer_stale(const change *c, stg__counters *cnt, stg_submit_result *res)
+{
+	cnt->changes++;
+	cnt->stale++;
+	res->decision = STG_DECISION_STALE;
+	res->reason = STG_REASON_STALE;
+	res->priority = STG_PRIORITY_NORMAL;
+	res->published = c->ent->published;
+}
+
+/* A waiting or in-flight job: one job per SKU, the newest quantity rides on it. */
+static void plan_coalesce(stg_log *log, change *c, int js)
+{
+	int prio;
+
+	c->decision = STG_DECISION_COALESCED;
+	c->reason = STG_REASON_COALESCED;
+	c->jold = &log->jobs.v[c->e.job - 1];
+	c->jview = c->jold;
+	/* The latency of a follow-up job starts at its oldest change. */
+	if (js == STG_JOB_IN_FLIGHT && c->e.published == c->jold->sent && c->pub != c->jold->sent) {
+		c->j = *c->jold;
+		c->j.follow_since = c->changed_at;
+		c->jview = &c->j;
+	}
+	prio = job_priority(c->pol, (c->e.flags & STG_ENTRY_HAS_ACKED) != 0, c->e.acked, c->pub, c->warn);
+	c->resched = js != STG_JOB_IN_FLIGHT && prio != c->e.priority;
+	c->e.priority = (unsigned)prio;
+}
+
+/* No job: the filter decides on published values; an export plans a job. */
+static void plan_decide(stg_log *log, change *c)
+{
+	const stg_policy *pol = c->pol;
+	int has_p0 = 0;
+	int64_t p0 = 0;
+
+	if (c->found && c->e.status == STG_ENTRY_ERROR) {
+		/* The marketplace holds what it last acknowledged, not our last change. */
+		has_p0 = (c->e.flags & STG_ENTRY_HAS_ACKED) != 0;
+		p0 = c->e.acked;
+	} else if (c->found) {
+		unsigned w0;
+		has_p0 = 1;
+		p0 = stg__policy_pub(pol, c->min, c->e.available, &w0);
+	}
+	if (c->found && c->e.status == STG_ENTRY_ERROR && !has_p0) {
+		c->decision = STG_DECISION_EXPORT;
+		c->reason = STG_REASON_AFTER_ERROR;
+	} else {
+		/* p0 may be an acknowledged quantity with no available behind
+		 * it, so the table is applied to published values directly.
+		 * The time since the last export matters to the heartbeat only. */
+		int64_t since = pol->heartbeat_ms && (c->e.flags & STG_ENTRY_HAS_ACKED)
+		                ? now_of(log, c->nowp) - c->e.acked_at : -1;
+		c->decision = stg__filter_table(pol, has_p0, (c->s->flags & STG_CHANGE_NON_STOCK) != 0,
+		                                p0, c->pub, since, &c->reason);
+	}
+	if (c->decision != STG_DECISION_EXPORT)
+		return;
+	c->new_job = 1;
+	memset(&c->j, 0, sizeof c->j);
+	c->j.since = c->changed_at;
+	c->j.due = now_of(log, c->nowp);
+	/* Read before job_id takes the place of the acked_at gap. */
+	c->j.last_attempt = stg__ent_last_attempt(&c->e, NULL, c->found ? stg__prob_of(log, c->ent) : NULL);
+	c->j.ent = c->found ? c->idx : stg__ents_next(log);
+	c->j.used = 1;
+	c->jview = &c->j;
+	c->e.job_id = stg__log_new_job_id(log);
+	c->e.status = STG_ENTRY_PENDING;
+	stg__ent_set_job_state(&c->e, STG_JOB_QUEUED);
+	c->e.priority = (unsigned)job_priority(pol, has_p0, p0, c->pub, c->warn);
+}
+
+/* The entry as it will be: the newest evaluation is what a job, or a reprocess, sends. */
+static void plan_entry(stg_log *log, change *c)
+{
+	const stg_submit *s = c->s;
+
+	stg__policy_resolve(c->pol, s->sku, s->category, &c->min, &c->source);
+	c->pub = stg__policy_pub(c->pol, c->min, s->available, &c->warn);
+	c->fresh_warning = c->warn && !(c->e.flags & STG_ENTRY_MIN_STOCK_REACHED);
+	c->changed_at = s->changed_at ? s->changed_at : now_of(log, c->nowp);
+	if (stg__ent_job_state(&c->e) != STG_JOB_NONE)
+		plan_coalesce(log, c, stg__ent_job_state(&c->e));
+	else
+		plan_decide(log, c);
+	if (c->decision != STG_DECISION_SKIP && (s->flags & STG_CHANGE_NON_STOCK))
+		c->e.flags |= STG_ENTRY_NON_STOCK;
+	c->e.published = c->pub;
+	c->e.available = s->available;
+	c->e.sequence = s->sequence;
+	c->e.changed_at = c->changed_at;
+	c->e.reason = (unsigned)c->reason;
+	if (c->warn)
+		c->e.flags |= STG_ENTRY_MIN_STOCK_REACHED;
+	else
+		c->e.flags &= ~STG_ENTRY_MIN_STOCK_REACHED;
+}
+
+/* Everything that could fail, before storage sees the change; then the write. */
+static int reserve_and_write(stg_log *log, change *c)
+{
+	int rc;
+
+	if (!c->found && (rc = stg__ent_set_sku(log, &c->e, c->s->sku, c->slen)))
+		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
+	/* A new job record may move the records: jold is not used after this. */
+	if ((c->new_job && stg__jobs_reserve(log, 1)) ||
+	    ((c->new_job || c->resched) && stg__sched_reserve(log, c->integ, c->e.priority, 1))) {
+		rc = stg__fail(log->errmsg, STG_ENOMEM, "stg_log_submit: out of memory");
+		goto undo;
+	}
+	if (log->has_storage &&
+	    (rc = stg__log_write_view(log, &c->e, c->jview, c->found ? stg__prob_of(log, c->ent) : NULL)))
+		goto undo;
+	return STG_OK;
+undo:
+	if (!c->found)
+		stg__ent_free_sku(log, &c->e);
+	return rc;
+}
+
+/* Nothing below can fail: the change takes its place in the log. */
+static void commit(stg_log *log, change *c, stg__counters *cnt, stg_submit_result *res)
+{
+	uint32_t idx;
+
+	if (!c->found) {
+		c->idx = stg__ents_take(log);
+		stg__index_insert(log, c->k.hash, c->idx);
+	}
+	idx = c->idx;
+	if (c->new_job) {
+		uint32_t kj = stg__jobs_take(log, idx);
+		c->j.ent = idx;
+		log->jobs.v[kj] = c->j;
+		c->e.job = kj + 1;
+	} else if (c->jview == &c->j) {
+		*c->jold = c->j;
+	}
+	c->ent = stg__ent_at(log, idx);
+	*c->ent = c->e;
+	stg__log_clear_dirty(log, idx);
+	if (c->new_job || c->resched)
+		stg__sched_push(log, idx, now_of(log, c->nowp));
+
+	cnt->changes++;
+	if (c->decision == STG_DECISION_EXPORT)
+		cnt->exports++;
+	else if (c->decision == STG_DECISION_COALESCED)
+		cnt->coalesced++;
+	else
+		cnt->skips[c->reason]++;
+	if (c->warn)
+		cnt->warnings++;
+	res->decision = c->decision;
+	res->reason = c->reason;
+	res->published = c->pub;
+	res->warnings = c->warn;
+	res->priority = c->decision == STG_DECISION_SKIP ? STG_PRIORITY_NORMAL : c->e.priority;
+	res->job_id = c->decision == STG_DECISION_SKIP ? 0 : (uint64_t)c->e.job_id << 32 | idx;
+}
+
+/* The merchant is told once, when a SKU's stock first reaches the minimum. */
+static void warn_min_stock(stg_log *log, const change *c)
+{
+	stg_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.type = STG_EVENT_MIN_STOCK_REACHED;
+	ev.integration = log->integs[c->integ].name;
+	ev.sku = stg__ent_sku(c->ent);
+	ev.available = c->s->available;
+	ev.min_stock = c->min;
+	ev.time = now_of(log, c->nowp);
+	stg__log_event(log, &ev);
+}
+
 /*
  * One change. @pre is its key when the batch prepared it (checked, its
  * integration known), else NULL. Works on copies of the entry (and of its
@@ -65,215 +316,43 @@ static int change_ok(const stg_submit *s, size_t *ilen, size_t *slen)
 static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res, int64_t *nowp,
                       const stg__key *pre, uint32_t hint)
 {
-	size_t ilen, slen;
-	uint32_t integ, idx = 0;
-	const stg_policy *pol;
-	stg__counters *c;
-	stg__ent e, *ent = NULL;
-	stg__job j, *jold = NULL;
-	const stg__job *jview = NULL;
-	stg__key k;
-	int found, rc, decision, reason, fresh_warning, js, new_job = 0, resched = 0;
-	int64_t min, changed_at, pub;
-	unsigned warn;
-	int source;
+	change c;
+	stg__counters *cnt;
+	int rc;
 
-	if (pre) {
-		k = *pre;
-		integ = k.integ;
-		slen = k.len;
-	} else {
-		if (STG__UNLIKELY(!change_ok(s, &ilen, &slen))) {
-			if (STG__VERSION_BAD(s->version, STG_SUBMIT_VERSION))
-				return stg__version_fail(log->errmsg, "stg_log_submit", &stg__v_submit,
-				                         s->version);
-			if (!stg__key_ok(s->integration, &ilen) || !stg__key_ok(s->sku, &slen))
-				return stg__fail(log->errmsg, STG_EINVAL,
-				                 "stg_log_submit: integration and sku must be 1 to %d bytes",
-				                 STG_KEY_MAX);
-			if (s->flags & ~(unsigned)STG_CHANGE_NON_STOCK)
-				return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: unknown flags 0x%x",
-				                 s->flags);
-			if (s->category && !stg__key_ok(s->category, NULL))
-				return stg__fail(log->errmsg, STG_EINVAL,
-				                 "stg_log_submit: category must be NULL or 1 to %d bytes",
-				                 STG_KEY_MAX);
-			return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit: changed_at %lld is negative",
-			                 (long long)s->changed_at);
-		}
-		if ((rc = stg__log_get_integ(log, "stg_log_submit", s->integration, ilen, &integ)))
-			return rc;
-		stg__key_make(&k, integ, s->sku, slen);
-	}
-	pol = stg__log_policy(log, integ);
-	c = &log->integs[integ].counters;
-	/* A batch's prefetch already walked the probe: when the entry it found
-	 * holds this key, it is this key's entry (keys are unique). */
-	if (hint != UINT32_MAX && stg__index_is(log, &k, hint)) {
-		found = 1;
-		idx = hint;
-	} else {
-		found = stg__index_find(log, &k, &idx);
-	}
+	c.s = s;
+	c.nowp = nowp;
+	c.idx = 0;
+	c.ent = NULL;
+	c.jold = NULL;
+	c.jview = NULL;
+	c.new_job = c.resched = 0;
+	if ((rc = locate(log, &c, pre, hint)))
+		return rc;
+	cnt = &log->integs[c.integ].counters;
 	memset(res, 0, sizeof *res);
-
-	if (found) {
-		ent = stg__ent_at(log, idx);
-		if (s->sequence < ent->sequence) {
-			c->changes++;
-			c->stale++;
-			res->decision = STG_DECISION_STALE;
-			res->reason = STG_REASON_STALE;
-			res->priority = STG_PRIORITY_NORMAL;
-			res->published = ent->published;
+	if (c.found) {
+		c.ent = stg__ent_at(log, c.idx);
+		if (s->sequence < c.ent->sequence) {
+			answer_stale(&c, cnt, res);
 			return STG_OK;
 		}
-		e = *ent;
+		c.e = *c.ent;
 	} else {
 		if ((rc = stg__ents_reserve(log)))
 			return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
-		memset(&e, 0, sizeof e);
-		e.integ = (uint16_t)integ;
-		stg__ent_set_latency(&e, -1);
-		e.priority = STG_PRIORITY_NORMAL;
-		e.bits = STG__B_LIVE;
+		memset(&c.e, 0, sizeof c.e);
+		c.e.integ = (uint16_t)c.integ;
+		stg__ent_set_latency(&c.e, -1);
+		c.e.priority = STG_PRIORITY_NORMAL;
+		c.e.bits = STG__B_LIVE;
 	}
-	stg__policy_resolve(pol, s->sku, s->category, &min, &source);
-	pub = stg__policy_pub(pol, min, s->available, &warn);
-	fresh_warning = warn && !(e.flags & STG_ENTRY_MIN_STOCK_REACHED);
-	changed_at = s->changed_at ? s->changed_at : now_of(log, nowp);
-	js = stg__ent_job_state(&e);
-
-	if (js != STG_JOB_NONE) {
-		int prio;
-		/* One job per SKU: the newest quantity rides on the waiting one. */
-		decision = STG_DECISION_COALESCED;
-		reason = STG_REASON_COALESCED;
-		jold = &log->jobs.v[e.job - 1];
-		jview = jold;
-		/* The latency of a follow-up job starts at its oldest change. */
-		if (js == STG_JOB_IN_FLIGHT && e.published == jold->sent && pub != jold->sent) {
-			j = *jold;
-			j.follow_since = changed_at;
-			jview = &j;
-		}
-		prio = job_priority(pol, (e.flags & STG_ENTRY_HAS_ACKED) != 0, e.acked, pub, warn);
-		resched = js != STG_JOB_IN_FLIGHT && prio != e.priority;
-		e.priority = (unsigned)prio;
-	} else {
-		int has_p0 = 0;
-		int64_t p0 = 0;
-		if (found && e.status == STG_ENTRY_ERROR) {
-			/* The marketplace holds what it last acknowledged, not our last change. */
-			has_p0 = (e.flags & STG_ENTRY_HAS_ACKED) != 0;
-			p0 = e.acked;
-		} else if (found) {
-			unsigned w0;
-			has_p0 = 1;
-			p0 = stg__policy_pub(pol, min, e.available, &w0);
-		}
-		if (found && e.status == STG_ENTRY_ERROR && !has_p0) {
-			decision = STG_DECISION_EXPORT;
-			reason = STG_REASON_AFTER_ERROR;
-		} else {
-			/* p0 may be an acknowledged quantity with no available behind
-			 * it, so the table is applied to published values directly.
-			 * The time since the last export matters to the heartbeat only. */
-			int64_t since = pol->heartbeat_ms && (e.flags & STG_ENTRY_HAS_ACKED)
-			                ? now_of(log, nowp) - e.acked_at : -1;
-			decision = stg__filter_table(pol, has_p0, (s->flags & STG_CHANGE_NON_STOCK) != 0,
-			                             p0, pub, since, &reason);
-		}
-		if (decision == STG_DECISION_EXPORT) {
-			new_job = 1;
-			memset(&j, 0, sizeof j);
-			j.since = changed_at;
-			j.due = now_of(log, nowp);
-			/* Read before job_id takes the place of the acked_at gap. */
-			j.last_attempt = stg__ent_last_attempt(&e, NULL, found ? stg__prob_of(log, ent) : NULL);
-			j.ent = found ? idx : stg__ents_next(log);
-			j.used = 1;
-			jview = &j;
-			e.job_id = stg__log_new_job_id(log);
-			e.status = STG_ENTRY_PENDING;
-			stg__ent_set_job_state(&e, STG_JOB_QUEUED);
-			e.priority = (unsigned)job_priority(pol, has_p0, p0, pub, warn);
-		}
-	}
-	if (decision != STG_DECISION_SKIP && (s->flags & STG_CHANGE_NON_STOCK))
-		e.flags |= STG_ENTRY_NON_STOCK;
-	/* Always the newest evaluation: what a job, or a reprocess, sends. */
-	e.published = pub;
-	e.available = s->available;
-	e.sequence = s->sequence;
-	e.changed_at = changed_at;
-	e.reason = (unsigned)reason;
-	if (warn)
-		e.flags |= STG_ENTRY_MIN_STOCK_REACHED;
-	else
-		e.flags &= ~STG_ENTRY_MIN_STOCK_REACHED;
-
-	if (!found && (rc = stg__ent_set_sku(log, &e, s->sku, slen)))
-		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
-	/* A new job record may move the records: jold is not used after this. */
-	if ((new_job && stg__jobs_reserve(log, 1)) ||
-	    ((new_job || resched) && stg__sched_reserve(log, integ, e.priority, 1))) {
-		if (!found)
-			stg__ent_free_sku(log, &e);
-		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_submit: out of memory");
-	}
-	if (log->has_storage &&
-	    (rc = stg__log_write_view(log, &e, jview, found ? stg__prob_of(log, ent) : NULL))) {
-		if (!found)
-			stg__ent_free_sku(log, &e);
+	plan_entry(log, &c);
+	if ((rc = reserve_and_write(log, &c)))
 		return rc;
-	}
-
-	/* Commit: nothing below can fail. */
-	if (!found) {
-		idx = stg__ents_take(log);
-		stg__index_insert(log, k.hash, idx);
-	}
-	if (new_job) {
-		uint32_t kj = stg__jobs_take(log, idx);
-		j.ent = idx;
-		log->jobs.v[kj] = j;
-		e.job = kj + 1;
-	} else if (jview == &j) {
-		*jold = j;
-	}
-	ent = stg__ent_at(log, idx);
-	*ent = e;
-	stg__log_clear_dirty(log, idx);
-	if (new_job || resched)
-		stg__sched_push(log, idx, now_of(log, nowp));
-
-	c->changes++;
-	if (decision == STG_DECISION_EXPORT)
-		c->exports++;
-	else if (decision == STG_DECISION_COALESCED)
-		c->coalesced++;
-	else
-		c->skips[reason]++;
-	if (warn)
-		c->warnings++;
-	res->decision = decision;
-	res->reason = reason;
-	res->published = pub;
-	res->warnings = warn;
-	res->priority = decision == STG_DECISION_SKIP ? STG_PRIORITY_NORMAL : e.priority;
-	res->job_id = decision == STG_DECISION_SKIP ? 0 : (uint64_t)e.job_id << 32 | idx;
-	if (fresh_warning) {
-		stg_event ev;
-		memset(&ev, 0, sizeof ev);
-		ev.type = STG_EVENT_MIN_STOCK_REACHED;
-		ev.integration = log->integs[integ].name;
-		ev.sku = stg__ent_sku(ent);
-		ev.available = s->available;
-		ev.min_stock = min;
-		ev.time = now_of(log, nowp);
-		stg__log_event(log, &ev);
-	}
+	commit(log, &c, cnt, res);
+	if (c.fresh_warning)
+		warn_min_stock(log, &c);
 	return STG_OK;
 }
 
