@@ -104,7 +104,7 @@ static int requeue(stg_log *log, uint32_t idx, int64_t now, int fresh)
 		                        : e->published <= pol->window ? STG_PRIORITY_LOW_STOCK
 		                        : STG_PRIORITY_NORMAL);
 	}
-	if ((fresh && (rc = stg__jobs_reserve(log, 1))) ||
+	if ((fresh && (rc = stg__jobs_reserve(&log->jobs, &log->alloc, 1))) ||
 	    (rc = stg__sched_reserve(log, e->integ, ec.priority, 1)))
 		return stg__fail(log->errmsg, rc, "out of memory");
 	if (fresh) {
@@ -124,7 +124,7 @@ static int requeue(stg_log *log, uint32_t idx, int64_t now, int fresh)
 	if ((rc = stg__log_write_view(log, &ec, &jc, stg__prob_of(log, e))))
 		return rc;
 	if (fresh)
-		ec.job = stg__jobs_take(log, idx) + 1;
+		ec.job = stg__jobs_take(&log->jobs, idx) + 1;
 	log->jobs.v[ec.job - 1] = jc;
 	*e = ec;
 	stg__log_clear_dirty(log, idx);

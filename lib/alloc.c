@@ -78,3 +78,55 @@ char *stg__strdup(const stg__alloc *a, const char *s, size_t len)
 	}
 	return d;
 }
+
+/*
+ * The library's one growth rule: by half (from @first when empty), until
+ * @need elements fit. By half, not doubling: a log of millions of records
+ * then carries at most a third of them as slack, and a large realloc moves
+ * pages without copying them. At most UINT32_MAX / 2 elements (record
+ * indexes are 32 bits).
+ */
+void *stg__grow(const stg__alloc *a, void *v, uint32_t *cap, uint64_t need, size_t size, uint32_t first)
+{
+	uint64_t ncap = *cap ? *cap + *cap / 2 : first;
+	void *nv;
+
+	if (need <= *cap)
+		return v;
+	if (need > UINT32_MAX / 2)
+		return NULL;
+	while (ncap < need)
+		ncap += ncap / 2;
+	if (ncap > UINT32_MAX / 2)
+		ncap = UINT32_MAX / 2;
+	nv = stg__realloc(a, v, (size_t)ncap * size);
+	if (nv)
+		*cap = (uint32_t)ncap;
+	return nv;
+}
+
+/*
+ * Memory back when at most a quarter is used (halving, never below 64
+ * elements); all of it when @len is 0. A shrink that fails keeps the
+ * larger block: nothing is lost. Returns the block to keep.
+ */
+void *stg__shrink(const stg__alloc *a, void *v, uint32_t *cap, uint32_t len, size_t size)
+{
+	uint32_t ncap;
+	void *nv;
+
+	if (len == 0) {
+		stg__free(a, v);
+		*cap = 0;
+		return NULL;
+	}
+	if (*cap <= 64 || len >= *cap / 4)
+		return v;
+	for (ncap = *cap; ncap > 64 && len < ncap / 4; ncap /= 2)
+		;
+	nv = stg__realloc(a, v, (size_t)ncap * size);
+	if (!nv)
+		return v;
+	*cap = ncap;
+	return nv;
+}

@@ -35,8 +35,8 @@ void stg__log_mark_dirty(stg_log *log, uint32_t idx)
 	if (e->bits & (STG__B_DIRTY | STG__B_DIRTY_UNLISTED))
 		return;
 	if (log->ndirty == log->dirty_cap) {
-		size_t ncap = log->dirty_cap ? log->dirty_cap * 2 : 16;
-		uint32_t *n = stg__realloc(&log->alloc, log->dirty, ncap * sizeof *n);
+		uint32_t *n = stg__grow(&log->alloc, log->dirty, &log->dirty_cap, (uint64_t)log->ndirty + 1,
+		                        sizeof *n, 16);
 		if (!n) {
 			/* Cannot even remember it: fall back to a full rescan at flush time. */
 			e->bits |= STG__B_DIRTY_UNLISTED;
@@ -44,7 +44,6 @@ void stg__log_mark_dirty(stg_log *log, uint32_t idx)
 			return;
 		}
 		log->dirty = n;
-		log->dirty_cap = ncap;
 	}
 	log->dirty[log->ndirty++] = idx;
 	e->bits |= STG__B_DIRTY;

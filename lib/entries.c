@@ -72,12 +72,11 @@ static int table_grow(stg_log *log)
 		return STG_OK;
 	}
 	if (log->nchunks == log->chunks_cap) {
-		uint32_t ncap = log->chunks_cap ? log->chunks_cap * 2 : 4;
-		stg__ent **n = stg__realloc(&log->alloc, log->chunks, (size_t)ncap * sizeof *n);
+		stg__ent **n = stg__grow(&log->alloc, log->chunks, &log->chunks_cap,
+		                         (uint64_t)log->nchunks + 1, sizeof *n, 4);
 		if (!n)
 			return STG_ENOMEM;
 		log->chunks = n;
-		log->chunks_cap = ncap;
 	}
 	if (log->nchunks == 0) {
 		log->chunks[0] = stg__malloc(&log->alloc, 16 * sizeof(stg__ent));

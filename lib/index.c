@@ -17,6 +17,7 @@
  * byte-wise FNV took one multiply per byte, and every output bit depends on
  * every input bit, which linear probing with a power-of-two mask needs.
  */
+#include "hashtab.h"
 #include "index.h"
 #include "entries.h"
 
@@ -260,24 +261,32 @@ int stg__index_build(stg_log *log, uint32_t *dup)
 	return rebuild(log, ncap, dup);
 }
 
+/* A slot's home: the hash of the entry it holds (slots keep no hash). */
+static size_t slot_home(const void *slot, void *ctx)
+{
+	const stg_log *log = ctx;
+	uint32_t v;
+
+	memcpy(&v, slot, sizeof v);
+	if (!v)
+		return SIZE_MAX;
+	return (size_t)stg__ent_hash(stg__ent_at(log, (v & log->slot_idx_mask) - 1)) & (log->slots_cap - 1);
+}
+
 void stg__index_delete(stg_log *log, uint32_t idx)
 {
-	uint32_t mask = log->slots_cap - 1, imask = log->slot_idx_mask, i, j;
+	uint32_t mask = log->slots_cap - 1, imask = log->slot_idx_mask, i;
+	stg__table t;
 
 	for (i = (uint32_t)stg__ent_hash(stg__ent_at(log, idx)) & mask;
 	     (log->slots[i] & imask) != idx + 1; i = (i + 1) & mask)
 		;
-	log->slots[i] = 0;
-	/* Backward shift: pull later members of the run into the hole when
-	 * their home is not in the cyclic range (i, j]. */
-	for (j = (i + 1) & mask; log->slots[j]; j = (j + 1) & mask) {
-		uint32_t home = (uint32_t)stg__ent_hash(stg__ent_at(log, (log->slots[j] & imask) - 1)) & mask;
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			log->slots[i] = log->slots[j];
-			log->slots[j] = 0;
-			i = j;
-		}
-	}
+	t.slots = log->slots;
+	t.size = sizeof *log->slots;
+	t.mask = mask;
+	t.home = slot_home;
+	t.ctx = log;
+	stg__table_delete(&t, i);
 }
 
 int stg__log_find(const stg_log *log, uint32_t integ, const char *sku, size_t len, uint32_t *out)

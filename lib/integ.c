@@ -41,12 +41,11 @@ int stg__log_get_integ_slow(stg_log *log, const char *fn, const char *name, size
 		                 "%s: a log holds at most %u integrations; '%.100s' would be one more",
 		                 fn, STG__MAX_INTEG, name);
 	if (log->ninteg == log->integ_cap) {
-		uint32_t ncap = log->integ_cap ? log->integ_cap * 2 : 4;
-		stg__integ *n = stg__realloc(&log->alloc, log->integs, ncap * sizeof *n);
+		stg__integ *n = stg__grow(&log->alloc, log->integs, &log->integ_cap,
+		                          (uint64_t)log->ninteg + 1, sizeof *n, 4);
 		if (!n)
 			return stg__fail(log->errmsg, STG_ENOMEM, "%s: out of memory", fn);
 		log->integs = n;
-		log->integ_cap = ncap;
 	}
 	/* The map holds every name, so it is ready when the scan stops. */
 	if (stg__strmap_put(&log->integ_names, &log->alloc, name, len, log->ninteg))

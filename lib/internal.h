@@ -63,6 +63,11 @@ void *stg__calloc(const stg__alloc *a, size_t count, size_t size);
 void *stg__realloc(const stg__alloc *a, void *ptr, size_t size);
 void stg__free(const stg__alloc *a, void *ptr);
 char *stg__strdup(const stg__alloc *a, const char *s, size_t len);
+/* Room for @need elements of @size bytes in block @v of *cap: the block's
+ * new address with *cap updated, or NULL (block and *cap unchanged). */
+void *stg__grow(const stg__alloc *a, void *v, uint32_t *cap, uint64_t need, size_t size, uint32_t first);
+/* Give memory back when little of *cap is used: the block to keep. */
+void *stg__shrink(const stg__alloc *a, void *v, uint32_t *cap, uint32_t len, size_t size);
 
 /*
  * Record a failure: formats the message into @buf (a handle's buffer, may be

@@ -7,37 +7,25 @@
  * ending a job touches only its own record, not the one that a swap would
  * move. When most records are free the live ones are packed down and the
  * array shrinks; entries point at their record, queue items at the entry,
- * so only the moved records' entries need updating.
+ * so only the moved records' entries need updating: the store reports each
+ * move to its caller, and never touches an entry itself.
  */
 #include "jobs.h"
 
-int stg__jobs_reserve(stg_log *log, uint32_t n)
+int stg__jobs_reserve(stg__jobs *js, const stg__alloc *a, uint32_t n)
 {
-	stg__jobs *js = &log->jobs;
-	uint32_t ncap;
 	stg__job *v;
 
 	if (js->cap - js->live >= n)
 		return STG_OK;
-	if ((uint64_t)js->live + n > UINT32_MAX / 2)
-		return STG_ENOMEM;
-	/* Growth by half: a log of millions of pending jobs carries at most a
-	 * third of its records as slack (doubling left up to half), and a large
-	 * realloc moves pages without copying them. */
-	ncap = js->cap ? js->cap + js->cap / 2 : 16;
-	while (ncap - js->live < n)
-		ncap += ncap / 2;
-	v = stg__realloc(&log->alloc, js->v, (size_t)ncap * sizeof *v);
-	if (!v)
+	if (!(v = stg__grow(a, js->v, &js->cap, (uint64_t)js->live + n, sizeof *v, 16)))
 		return STG_ENOMEM;
 	js->v = v;
-	js->cap = ncap;
 	return STG_OK;
 }
 
-uint32_t stg__jobs_take(stg_log *log, uint32_t ent)
+uint32_t stg__jobs_take(stg__jobs *js, uint32_t ent)
 {
-	stg__jobs *js = &log->jobs;
 	uint32_t k;
 
 	if (js->free_head != STG__NO_FREE) {
@@ -53,9 +41,8 @@ uint32_t stg__jobs_take(stg_log *log, uint32_t ent)
 	return k;
 }
 
-void stg__jobs_release(stg_log *log, uint32_t k)
+void stg__jobs_release(stg__jobs *js, uint32_t k)
 {
-	stg__jobs *js = &log->jobs;
 
 	js->v[k].used = 0;
 	js->v[k].ent = js->free_head;
@@ -63,15 +50,13 @@ void stg__jobs_release(stg_log *log, uint32_t k)
 	js->live--;
 }
 
-void stg__jobs_trim(stg_log *log)
+void stg__jobs_trim(stg__jobs *js, const stg__alloc *a, stg__moved_fn moved, void *ctx)
 {
-	stg__jobs *js = &log->jobs;
-	uint32_t lo, hi, ncap;
-	stg__job *v;
+	uint32_t lo, hi;
 
 	if (js->live == 0) {
 		/* The common end of a pump: every job done. */
-		stg__free(&log->alloc, js->v);
+		stg__free(a, js->v);
 		memset(js, 0, sizeof *js);
 		js->free_head = STG__NO_FREE;
 		return;
@@ -90,23 +75,16 @@ void stg__jobs_trim(stg_log *log)
 			break;
 		js->v[lo] = js->v[hi - 1];
 		js->v[hi - 1].used = 0;
-		stg__ent_at(log, js->v[lo].ent)->job = lo + 1;
+		moved(ctx, js->v[lo].ent, lo);
 	}
 	js->len = js->live;
 	js->free_head = STG__NO_FREE;
-	for (ncap = js->cap; ncap > 64 && js->live < ncap / 4; ncap /= 2)
-		;
-	/* A shrink that fails keeps the larger block: nothing is lost. */
-	v = stg__realloc(&log->alloc, js->v, (size_t)ncap * sizeof *v);
-	if (v) {
-		js->v = v;
-		js->cap = ncap;
-	}
+	js->v = stg__shrink(a, js->v, &js->cap, js->live, sizeof *js->v);
 }
 
-void stg__jobs_free(stg_log *log)
+void stg__jobs_free(stg__jobs *js, const stg__alloc *a)
 {
-	stg__free(&log->alloc, log->jobs.v);
-	memset(&log->jobs, 0, sizeof log->jobs);
-	log->jobs.free_head = STG__NO_FREE;
+	stg__free(a, js->v);
+	memset(js, 0, sizeof *js);
+	js->free_head = STG__NO_FREE;
 }

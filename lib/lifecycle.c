@@ -16,7 +16,7 @@ void stg__log_end_job(stg_log *log, uint32_t idx)
 	int64_t last = log->jobs.v[e->job - 1].last_attempt;
 	int32_t gap;
 
-	stg__jobs_release(log, e->job - 1);
+	stg__jobs_release(&log->jobs, e->job - 1);
 	e->job = 0;
 	stg__ent_set_job_state(e, STG_JOB_NONE);
 	if (!e->prob && stg__gap32(e->acked_at, last, &gap)) {
@@ -33,7 +33,7 @@ void stg__log_delete_entry(stg_log *log, uint32_t idx)
 	stg__index_delete(log, idx);
 	stg__sched_forget(log, idx);
 	if (e->job)
-		stg__jobs_release(log, e->job - 1);
+		stg__jobs_release(&log->jobs, e->job - 1);
 	e->job = 0;
 	stg__prob_drop(log, idx);
 	stg__log_clear_dirty(log, idx);
@@ -41,11 +41,16 @@ void stg__log_delete_entry(stg_log *log, uint32_t idx)
 	stg__ents_release(log, idx);
 }
 
+static void job_moved(void *ctx, uint32_t ent, uint32_t rec)
+{
+	stg__ent_at(ctx, ent)->job = rec + 1;
+}
+
 void stg__log_trim(stg_log *log)
 {
 	uint32_t i;
 
-	stg__jobs_trim(log);
+	stg__jobs_trim(&log->jobs, &log->alloc, job_moved, log);
 	stg__probs_trim(log);
 	for (i = 0; i < log->ninteg; i++)
 		stg__sched_trim(log, &log->integs[i]);

@@ -51,7 +51,7 @@ struct stg_log {
 	stg__msgs msgs;
 
 	uint32_t *dirty;          /* entries whose storage write is owed */
-	size_t ndirty, dirty_cap;
+	uint32_t ndirty, dirty_cap;
 	size_t dirty_unlisted;    /* owed entries not in the list (it could not grow) */
 
 	uint64_t job_counter;

@@ -81,7 +81,7 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	            !stg__latency_fits(in->latency_ms) ||
 	            (!has_job && !stg__gap32(in->acked_at, in->last_attempt_at, &gap));
 	if ((rc = stg__ents_reserve_unindexed(log)) || (need_prob && (rc = stg__probs_reserve(log, 1))) ||
-	    (has_job && (rc = stg__jobs_reserve(log, 1))))
+	    (has_job && (rc = stg__jobs_reserve(&log->jobs, &log->alloc, 1))))
 		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
 	if (in->message && in->message[0] && !(msg = stg__msg_intern(log, in->message)))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_open: out of memory");
@@ -114,7 +114,7 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	idx = stg__ents_take(log);
 	*stg__ent_at(log, idx) = e;
 	if (has_job) {
-		uint32_t kj = stg__jobs_take(log, idx);
+		uint32_t kj = stg__jobs_take(&log->jobs, idx);
 		stg__job *j = &log->jobs.v[kj];
 		j->since = in->job_since;
 		j->due = in->next_attempt_at;
@@ -190,7 +190,7 @@ STG_EXTERN void stg_log_close(stg_log *log)
 	}
 	a = log->alloc;
 	stg__ents_free(log);
-	stg__jobs_free(log);
+	stg__jobs_free(&log->jobs, &log->alloc);
 	stg__probs_free(log);
 	stg__msgs_free(log);
 	for (i = 0; i < log->ninteg; i++) {

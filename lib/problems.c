@@ -12,6 +12,7 @@
  * Messages are interned with a reference count: a marketplace answers many
  * SKUs with the same text ("token expired", "offer not found"), kept once.
  */
+#include "hashtab.h"
 #include "problems.h"
 
 /* -------------------------------------------------------------- messages */
@@ -29,6 +30,16 @@ static uint32_t msg_find(const stg__msgs *m, const char *text, uint32_t len, uin
 			return m->slots[i];
 	}
 	return 0;
+}
+
+/* A slot's home from the stored hash of the message it names. */
+static size_t slot_home(const void *slot, void *ctx)
+{
+	const stg__msgs *m = ctx;
+	uint32_t id;
+
+	memcpy(&id, slot, sizeof id);
+	return id ? (size_t)m->v[id - 1].hash & (m->slots_cap - 1) : SIZE_MAX;
 }
 
 static void msg_place(uint32_t *slots, uint32_t mask, uint64_t h, uint32_t id)
@@ -60,15 +71,10 @@ static int msg_room(stg_log *log)
 		m->slots_cap = ncap;
 	}
 	if (m->free_head == STG__NO_FREE && m->len == m->cap) {
-		uint32_t ncap = m->cap ? m->cap * 2 : 8;
-		stg__msg *n;
-		if (m->cap >= (UINT32_C(1) << 30))
-			return STG_ENOMEM;
-		n = stg__realloc(&log->alloc, m->v, (size_t)ncap * sizeof *n);
+		stg__msg *n = stg__grow(&log->alloc, m->v, &m->cap, (uint64_t)m->len + 1, sizeof *n, 8);
 		if (!n)
 			return STG_ENOMEM;
 		m->v = n;
-		m->cap = ncap;
 	}
 	return STG_OK;
 }
@@ -115,7 +121,8 @@ void stg__msg_release(stg_log *log, uint32_t id)
 {
 	stg__msgs *m = &log->msgs;
 	stg__msg *g;
-	uint32_t mask, i, j;
+	stg__table t;
+	uint32_t mask, i;
 
 	if (!id)
 		return;
@@ -125,15 +132,12 @@ void stg__msg_release(stg_log *log, uint32_t id)
 	mask = m->slots_cap - 1;
 	for (i = (uint32_t)g->hash & mask; m->slots[i] != id; i = (i + 1) & mask)
 		;
-	m->slots[i] = 0;
-	for (j = (i + 1) & mask; m->slots[j]; j = (j + 1) & mask) {
-		uint32_t home = (uint32_t)m->v[m->slots[j] - 1].hash & mask;
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			m->slots[i] = m->slots[j];
-			m->slots[j] = 0;
-			i = j;
-		}
-	}
+	t.slots = m->slots;
+	t.size = sizeof *m->slots;
+	t.mask = mask;
+	t.home = slot_home;
+	t.ctx = m;
+	stg__table_delete(&t, i);
 	stg__free(&log->alloc, g->text);
 	g->text = NULL;
 	g->refs = m->free_head;
@@ -158,21 +162,13 @@ void stg__msgs_free(stg_log *log)
 
 int stg__probs_reserve(stg_log *log, uint32_t n)
 {
-	uint32_t ncap;
 	stg__prob *v;
 
 	if (log->probs_cap - log->nprobs >= n)
 		return STG_OK;
-	if ((uint64_t)log->nprobs + n > UINT32_MAX / 2)
-		return STG_ENOMEM;
-	ncap = log->probs_cap ? log->probs_cap * 2 : 8;
-	while (ncap - log->nprobs < n)
-		ncap *= 2;
-	v = stg__realloc(&log->alloc, log->probs, (size_t)ncap * sizeof *v);
-	if (!v)
+	if (!(v = stg__grow(&log->alloc, log->probs, &log->probs_cap, (uint64_t)log->nprobs + n, sizeof *v, 8)))
 		return STG_ENOMEM;
 	log->probs = v;
-	log->probs_cap = ncap;
 	return STG_OK;
 }
 
@@ -235,24 +231,7 @@ void stg__prob_settle(stg_log *log, uint32_t idx)
 
 void stg__probs_trim(stg_log *log)
 {
-	uint32_t ncap;
-	stg__prob *v;
-
-	if (log->nprobs == 0) {
-		stg__free(&log->alloc, log->probs);
-		log->probs = NULL;
-		log->probs_cap = 0;
-		return;
-	}
-	if (log->probs_cap <= 64 || log->nprobs >= log->probs_cap / 4)
-		return;
-	for (ncap = log->probs_cap; ncap > 64 && log->nprobs < ncap / 4; ncap /= 2)
-		;
-	v = stg__realloc(&log->alloc, log->probs, (size_t)ncap * sizeof *v);
-	if (v) {
-		log->probs = v;
-		log->probs_cap = ncap;
-	}
+	log->probs = stg__shrink(&log->alloc, log->probs, &log->probs_cap, log->nprobs, sizeof *log->probs);
 }
 
 void stg__probs_free(stg_log *log)

@@ -143,6 +143,10 @@ typedef struct stg__msgs {
 
 #define STG__NO_FREE UINT32_MAX
 
+/* A record store moved the record of entry @ent to index @rec: the owner of
+ * the entries updates its link (stores never write into other records). */
+typedef void (*stg__moved_fn)(void *ctx, uint32_t ent, uint32_t rec);
+
 static inline int stg__ent_live(const stg__ent *e)
 {
 	return (e->bits & STG__B_LIVE) != 0;

@@ -6,44 +6,15 @@
 #include "host.h"
 #include "integ.h"
 #include "lifecycle.h"
+#include "sort.h"
 
+/* Entry a was acknowledged before entry b: the oldest go first. */
 static int older_ack(const void *a, const void *b, void *ctx)
 {
 	const stg_log *log = ctx;
-	int64_t x = stg__ent_at(log, *(const uint32_t *)a)->acked_at;
-	int64_t y = stg__ent_at(log, *(const uint32_t *)b)->acked_at;
-	return (x > y) - (x < y);
-}
 
-static void sift_idx(uint32_t *v, size_t n, size_t r, int (*cmp)(const void *, const void *, void *),
-                     void *ctx)
-{
-	for (;;) {
-		size_t l = 2 * r + 1, m = r;
-		uint32_t t;
-		if (l < n && cmp(&v[l], &v[m], ctx) > 0)
-			m = l;
-		if (l + 1 < n && cmp(&v[l + 1], &v[m], ctx) > 0)
-			m = l + 1;
-		if (m == r)
-			return;
-		t = v[r]; v[r] = v[m]; v[m] = t;
-		r = m;
-	}
-}
-
-/* In-place heapsort with a context (qsort_r is not portable C): the heap is
- * built once, then each maximum moves to the end, O(n log n). */
-static void sort_idx(uint32_t *v, size_t n, int (*cmp)(const void *, const void *, void *), void *ctx)
-{
-	size_t i, end;
-
-	for (i = n / 2; i-- > 0;)
-		sift_idx(v, n, i, cmp, ctx);
-	for (end = n; end > 1; end--) {
-		uint32_t t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
-		sift_idx(v, end - 1, 0, cmp, ctx);
-	}
+	return stg__ent_at(log, *(const uint32_t *)a)->acked_at <
+	       stg__ent_at(log, *(const uint32_t *)b)->acked_at;
 }
 
 static int is_success(const stg_log *log, uint32_t i)
@@ -85,7 +56,7 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
 				for (i = 0, k = 0; i < log->nents; i++)
 					if (is_success(log, i))
 						succ[k++] = i;
-				sort_idx(succ, nsucc, older_ack, log);
+				stg__sort(succ, nsucc, sizeof *succ, older_ack, log);
 				for (k = 0; k < nsucc - log->success_max_count; k++) {
 					if ((rc = stg__log_remove_entry(log, succ[k], 0)))
 						break;

@@ -23,6 +23,7 @@
  */
 #include "integ.h"
 #include "jobs.h"
+#include "sort.h"
 
 static inline int before(const stg__item *a, const stg__item *b)
 {
@@ -80,41 +81,18 @@ static void heap_pop(stg__queue *q)
 		sift_down(q->heap, q->hlen, 0);
 }
 
-typedef int (*less_fn)(const stg__item *, const stg__item *);
 
-static int order_less(const stg__item *a, const stg__item *b)
+/* The sorts of renumber(): by order alone, and by (due, order). */
+static int order_less(const void *a, const void *b, void *ctx)
 {
-	return a->order < b->order;
+	(void)ctx;
+	return ((const stg__item *)a)->order < ((const stg__item *)b)->order;
 }
 
-static void sort_sift(stg__item *v, uint32_t n, uint32_t r, less_fn less)
+static int due_less(const void *a, const void *b, void *ctx)
 {
-	for (;;) {
-		uint32_t l = 2 * r + 1, m = r;
-		stg__item t;
-		if (l < n && less(&v[m], &v[l]))
-			m = l;
-		if (l + 1 < n && less(&v[m], &v[l + 1]))
-			m = l + 1;
-		if (m == r)
-			return;
-		t = v[r]; v[r] = v[m]; v[m] = t;
-		r = m;
-	}
-}
-
-/* Ascending heapsort in place (no memory to ask for where nothing may fail).
- * Sorted by before(), an array is also a valid min-heap. */
-static void sort_items(stg__item *v, uint32_t n, less_fn less)
-{
-	uint32_t i, end;
-
-	for (i = n / 2; i-- > 0;)
-		sort_sift(v, n, i, less);
-	for (end = n; end > 1; end--) {
-		stg__item t = v[0]; v[0] = v[end - 1]; v[end - 1] = t;
-		sort_sift(v, end - 1, 0, less);
-	}
+	(void)ctx;
+	return before(a, b);
 }
 
 /* --------------------------------------------------------------- compact */
@@ -198,20 +176,11 @@ static void compact_heap(const stg_log *log, stg__queue *q)
 
 static int grow(stg_log *log, stg__item **v, uint32_t *cap, uint32_t len, uint32_t n)
 {
-	uint32_t ncap;
-	stg__item *nv;
+	stg__item *nv = stg__grow(&log->alloc, *v, cap, (uint64_t)len + n, sizeof *nv, 16);
 
-	if ((uint64_t)len + n > UINT32_MAX / 2)
-		return STG_ENOMEM;
-	/* Growth by half, as the job records (jobs.c). */
-	ncap = *cap ? *cap + *cap / 2 : 16;
-	while (ncap - len < n)
-		ncap += ncap / 2;
-	nv = stg__realloc(&log->alloc, *v, (size_t)ncap * sizeof *nv);
 	if (!nv)
 		return *cap - len >= n ? STG_OK : STG_ENOMEM;
 	*v = nv;
-	*cap = ncap;
 	return STG_OK;
 }
 
@@ -286,8 +255,8 @@ static void renumber(stg_log *log)
 			compact_heap(log, q);
 			q->run_live = q->len;
 			q->heap_live = q->hlen;
-			sort_items(q->run, q->len, order_less);
-			sort_items(q->heap, q->hlen, order_less);
+			stg__sort(q->run, q->len, sizeof *q->run, order_less, NULL);
+			stg__sort(q->heap, q->hlen, sizeof *q->heap, order_less, NULL);
 			q->rn_run = q->rn_heap = 0;
 		}
 	log->order_counter = 0;
@@ -317,8 +286,8 @@ static void renumber(stg_log *log)
 	for (i = 0; i < log->ninteg; i++)
 		for (p = 0; p < STG__PRIORITIES; p++) {
 			stg__queue *q = &log->integs[i].q[p];
-			sort_items(q->run, q->len, before);
-			sort_items(q->heap, q->hlen, before);
+			stg__sort(q->run, q->len, sizeof *q->run, due_less, NULL);
+			stg__sort(q->heap, q->hlen, sizeof *q->heap, due_less, NULL);
 		}
 }
 
@@ -425,24 +394,7 @@ int64_t stg__sched_earliest(stg_log *log, stg__integ *in)
 
 static void shrink(stg_log *log, stg__item **v, uint32_t *cap, uint32_t len)
 {
-	uint32_t ncap;
-	stg__item *nv;
-
-	if (len == 0) {
-		stg__free(&log->alloc, *v);
-		*v = NULL;
-		*cap = 0;
-		return;
-	}
-	if (*cap <= 64 || len >= *cap / 4)
-		return;
-	for (ncap = *cap; ncap > 64 && len < ncap / 4; ncap /= 2)
-		;
-	nv = stg__realloc(&log->alloc, *v, (size_t)ncap * sizeof *nv);
-	if (nv) { /* a failed shrink keeps the larger block */
-		*v = nv;
-		*cap = ncap;
-	}
+	*v = stg__shrink(&log->alloc, *v, cap, len, sizeof **v);
 }
 
 void stg__sched_trim(stg_log *log, stg__integ *in)

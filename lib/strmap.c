@@ -1,4 +1,5 @@
 /* String-keyed map for policy overrides (see strmap.h). */
+#include "hashtab.h"
 #include "strmap.h"
 
 #include <string.h>
@@ -99,9 +100,18 @@ int stg__strmap_put(stg__strmap *m, const stg__alloc *a, const char *key, size_t
 	return STG_OK;
 }
 
+/* A slot's home from its stored hash; @ctx is the table's mask. */
+static size_t slot_home(const void *slot, void *ctx)
+{
+	const stg__strmap_slot *s = slot;
+
+	return s->key ? (size_t)s->hash & *(const size_t *)ctx : SIZE_MAX;
+}
+
 int stg__strmap_del(stg__strmap *m, const stg__alloc *a, const char *key, size_t len)
 {
-	size_t mask, i, j;
+	stg__table t;
+	size_t i;
 	int found;
 
 	if (m->count == 0)
@@ -110,24 +120,13 @@ int stg__strmap_del(stg__strmap *m, const stg__alloc *a, const char *key, size_t
 	if (!found)
 		return 0;
 	stg__free(a, m->slots[i].key);
-	m->slots[i].key = NULL;
 	m->count--;
-	/* Backward shift: pull later members of the probe run into the hole. */
-	mask = m->cap - 1;
-	j = i;
-	for (;;) {
-		size_t home;
-		j = (j + 1) & mask;
-		if (!m->slots[j].key)
-			break;
-		home = (size_t)m->slots[j].hash & mask;
-		/* Move j into i only if its home is not in the cyclic range (i, j]. */
-		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-			m->slots[i] = m->slots[j];
-			m->slots[j].key = NULL;
-			i = j;
-		}
-	}
+	t.slots = m->slots;
+	t.size = sizeof *m->slots;
+	t.mask = m->cap - 1;
+	t.home = slot_home;
+	t.ctx = &t.mask;
+	stg__table_delete(&t, i);
 	return 1;
 }
 

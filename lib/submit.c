@@ -233,7 +233,7 @@ static int reserve_and_write(stg_log *log, change *c)
 	if (!c->found && (rc = stg__ent_set_sku(log, &c->e, c->s->sku, c->slen)))
 		return stg__fail(log->errmsg, rc, "stg_log_submit: out of memory");
 	/* A new job record may move the records: jold is not used after this. */
-	if ((c->new_job && stg__jobs_reserve(log, 1)) ||
+	if ((c->new_job && stg__jobs_reserve(&log->jobs, &log->alloc, 1)) ||
 	    ((c->new_job || c->resched) && stg__sched_reserve(log, c->integ, c->e.priority, 1))) {
 		rc = stg__fail(log->errmsg, STG_ENOMEM, "stg_log_submit: out of memory");
 		goto undo;
@@ -259,7 +259,7 @@ static void commit(stg_log *log, change *c, stg__counters *cnt, stg_submit_resul
 	}
 	idx = c->idx;
 	if (c->new_job) {
-		uint32_t kj = stg__jobs_take(log, idx);
+		uint32_t kj = stg__jobs_take(&log->jobs, idx);
 		c->j.ent = idx;
 		log->jobs.v[kj] = c->j;
 		c->e.job = kj + 1;
