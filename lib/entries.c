@@ -160,7 +160,7 @@ void stg__ent_view(const stg_log *log, const stg__ent *e, const stg__job *j, con
 	out->reason = e->reason;
 	out->flags = e->flags;
 	if (p) {
-		out->message = stg__msg_text(log, p->msg);
+		out->message = stg__msg_text(&log->msgs, p->msg);
 		out->first_failed_at = p->first_failed_at;
 		out->attempts = p->attempts;
 		out->http_status = p->http_status;

@@ -276,16 +276,11 @@ static size_t slot_home(const void *slot, void *ctx)
 void stg__index_delete(stg_log *log, uint32_t idx)
 {
 	uint32_t mask = log->slots_cap - 1, imask = log->slot_idx_mask, i;
-	stg__table t;
+	const stg__table t = { log->slots, sizeof *log->slots, mask, slot_home, log };
 
 	for (i = (uint32_t)stg__ent_hash(stg__ent_at(log, idx)) & mask;
 	     (log->slots[i] & imask) != idx + 1; i = (i + 1) & mask)
 		;
-	t.slots = log->slots;
-	t.size = sizeof *log->slots;
-	t.mask = mask;
-	t.home = slot_home;
-	t.ctx = log;
 	stg__table_delete(&t, i);
 }
 

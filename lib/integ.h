@@ -77,12 +77,15 @@ void stg__integ_pause(stg_log *log, uint32_t integ, int http, const char *msg, i
 /* Room for n more items in a queue: nearly always there already. */
 static inline int stg__sched_reserve(stg_log *log, uint32_t integ, int prio, uint32_t n)
 {
-	const stg__queue *q = &log->integs[integ].q[prio < 0 ? 0 : prio];
+	const stg__queue *q = log->integs[integ].q;
+	int p;
 
-	/* Nearly always there is room already (each submit asks). */
-	if (prio >= 0 && q->cap - q->len >= n && q->hcap - q->hlen >= n)
-		return STG_OK;
-	return stg__sched_reserve_slow(log, integ, prio, n);
+	/* Nearly always there is room already (each submit asks, and the pump
+	 * for every priority before each batch). */
+	for (p = prio < 0 ? 0 : prio; p < (prio < 0 ? STG__PRIORITIES : prio + 1); p++)
+		if (q[p].cap - q[p].len < n || q[p].hcap - q[p].hlen < n)
+			return stg__sched_reserve_slow(log, integ, prio, n);
+	return STG_OK;
 }
 
 #endif

@@ -51,7 +51,7 @@ void stg__log_trim(stg_log *log)
 	uint32_t i;
 
 	stg__jobs_trim(&log->jobs, &log->alloc, job_moved, log);
-	stg__probs_trim(log);
+	stg__probs_trim(&log->probs, &log->alloc);
 	for (i = 0; i < log->ninteg; i++)
 		stg__sched_trim(log, &log->integs[i]);
 }
@@ -69,4 +69,60 @@ int stg__log_remove_entry(stg_log *log, uint32_t idx, unsigned flags)
 		return rc;
 	stg__log_delete_entry(log, idx);
 	return STG_OK;
+}
+
+/* ---------------------------------------------------------- problem record */
+
+stg__prob *stg__prob_need(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	stg__prob *p;
+
+	if (e->prob)
+		return &log->probs.v[e->prob - 1];
+	e->prob = stg__probs_add(&log->probs, idx) + 1;
+	p = &log->probs.v[e->prob - 1];
+	if (!e->job) {
+		/* last_attempt_at was kept as a gap from acked_at; the record has it now. */
+		p->last_attempt_at = stg__ent_last_attempt(e, NULL, NULL);
+		e->ack_delay = 0;
+	}
+	return p;
+}
+
+static void prob_moved(void *ctx, uint32_t ent, uint32_t rec)
+{
+	stg__ent_at(ctx, ent)->prob = rec + 1;
+}
+
+void stg__prob_drop(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+
+	if (!e->prob)
+		return;
+	stg__msg_release(&log->msgs, &log->alloc, log->probs.v[e->prob - 1].msg);
+	stg__probs_remove(&log->probs, e->prob - 1, prob_moved, log);
+	e->prob = 0;
+}
+
+void stg__prob_settle(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	const stg__prob *p;
+	int32_t gap = 0;
+
+	if (!e->prob)
+		return;
+	p = &log->probs.v[e->prob - 1];
+	if (p->msg || p->http_status || p->attempts || p->first_failed_at || p->xflags ||
+	    stg__ent_latency(e) == STG__LAT_WIDE)
+		return;
+	/* Without a job, last_attempt_at goes back into the entry if the gap fits
+	 * (with one, the job record has it). */
+	if (!e->job && !stg__gap32(e->acked_at, p->last_attempt_at, &gap))
+		return;
+	stg__prob_drop(log, idx);
+	if (!e->job)
+		e->ack_delay = gap;
 }

@@ -20,6 +20,12 @@ void stg__log_delete_entry(stg_log *log, uint32_t idx);
 /* Remove entry idx from storage, then from memory; STG_EBUSY when it has
  * a job and @flags lacks STG_REMOVE_FORCE (message as stg_log_remove()). */
 int stg__log_remove_entry(stg_log *log, uint32_t idx, unsigned flags);
+/* The entry's problem record, taking a reserved one if it has none. */
+stg__prob *stg__prob_need(stg_log *log, uint32_t idx);
+/* Drop the entry's problem record (the message is released). */
+void stg__prob_drop(stg_log *log, uint32_t idx);
+/* Drop it when it holds nothing (no failure, no wide value): after a success. */
+void stg__prob_settle(stg_log *log, uint32_t idx);
 /* Give back what finished jobs and problems leave unused (after calls that end them). */
 void stg__log_trim(stg_log *log);
 

@@ -46,8 +46,7 @@ struct stg_log {
 	uint32_t slots_cap, slot_idx_mask;
 
 	stg__jobs jobs;
-	stg__prob *probs;
-	uint32_t nprobs, probs_cap;
+	stg__probs probs;
 	stg__msgs msgs;
 
 	uint32_t *dirty;          /* entries whose storage write is owed */
@@ -89,7 +88,7 @@ static inline stg__job *stg__job_of(const stg_log *log, const stg__ent *e)
 
 static inline stg__prob *stg__prob_of(const stg_log *log, const stg__ent *e)
 {
-	return e->prob ? &log->probs[e->prob - 1] : NULL;
+	return e->prob ? &log->probs.v[e->prob - 1] : NULL;
 }
 
 /* The index the next stg__ents_take() returns. */
@@ -113,9 +112,5 @@ static inline uint32_t stg__ents_take(stg_log *log)
 	return idx;
 }
 
-static inline const char *stg__msg_text(const stg_log *log, uint32_t id)
-{
-	return id ? log->msgs.v[id - 1].text : NULL;
-}
 
 #endif

@@ -80,14 +80,14 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	            in->first_failed_at || (flags & ~STG__FLAGS_MASK) ||
 	            !stg__latency_fits(in->latency_ms) ||
 	            (!has_job && !stg__gap32(in->acked_at, in->last_attempt_at, &gap));
-	if ((rc = stg__ents_reserve_unindexed(log)) || (need_prob && (rc = stg__probs_reserve(log, 1))) ||
+	if ((rc = stg__ents_reserve_unindexed(log)) || (need_prob && (rc = stg__probs_reserve(&log->probs, &log->alloc, 1))) ||
 	    (has_job && (rc = stg__jobs_reserve(&log->jobs, &log->alloc, 1))))
 		return stg__fail(log->errmsg, rc, "stg_log_open: out of memory");
-	if (in->message && in->message[0] && !(msg = stg__msg_intern(log, in->message)))
+	if (in->message && in->message[0] && !(msg = stg__msg_intern(&log->msgs, &log->alloc, in->message)))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_open: out of memory");
 	memset(&e, 0, sizeof e);
 	if (stg__ent_set_sku(log, &e, in->sku, slen)) {
-		stg__msg_release(log, msg);
+		stg__msg_release(&log->msgs, &log->alloc, msg);
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_open: out of memory");
 	}
 	e.integ = (uint16_t)integ;
@@ -191,8 +191,8 @@ STG_EXTERN void stg_log_close(stg_log *log)
 	a = log->alloc;
 	stg__ents_free(log);
 	stg__jobs_free(&log->jobs, &log->alloc);
-	stg__probs_free(log);
-	stg__msgs_free(log);
+	stg__probs_free(&log->probs, &log->alloc);
+	stg__msgs_free(&log->msgs, &log->alloc);
 	for (i = 0; i < log->ninteg; i++) {
 		stg__integ *in = &log->integs[i];
 		stg__free(&a, in->name);

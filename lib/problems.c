@@ -11,6 +11,10 @@
  *
  * Messages are interned with a reference count: a marketplace answers many
  * SKUs with the same text ("token expired", "offer not found"), kept once.
+ *
+ * Both stores know only their own arrays and the allocator: a record that
+ * moves is reported to the caller, which owns the entries that point at it
+ * (lifecycle.c: stg__prob_need(), stg__prob_drop(), stg__prob_settle()).
  */
 #include "hashtab.h"
 #include "problems.h"
@@ -51,27 +55,25 @@ static void msg_place(uint32_t *slots, uint32_t mask, uint64_t h, uint32_t id)
 	slots[i] = id;
 }
 
-static int msg_room(stg_log *log)
+static int msg_room(stg__msgs *m, const stg__alloc *a)
 {
-	stg__msgs *m = &log->msgs;
-
 	if ((uint64_t)(m->count + 1) * 4 > (uint64_t)m->slots_cap * 3) {
 		uint32_t ncap = m->slots_cap ? m->slots_cap * 2 : 16, i;
 		uint32_t *ns;
 		if (m->slots_cap >= (UINT32_C(1) << 30))
 			return STG_ENOMEM;
-		ns = stg__calloc(&log->alloc, ncap, sizeof *ns);
+		ns = stg__calloc(a, ncap, sizeof *ns);
 		if (!ns)
 			return STG_ENOMEM;
 		for (i = 0; i < m->len; i++)
 			if (m->v[i].text)
 				msg_place(ns, ncap - 1, m->v[i].hash, i + 1);
-		stg__free(&log->alloc, m->slots);
+		stg__free(a, m->slots);
 		m->slots = ns;
 		m->slots_cap = ncap;
 	}
 	if (m->free_head == STG__NO_FREE && m->len == m->cap) {
-		stg__msg *n = stg__grow(&log->alloc, m->v, &m->cap, (uint64_t)m->len + 1, sizeof *n, 8);
+		stg__msg *n = stg__grow(a, m->v, &m->cap, (uint64_t)m->len + 1, sizeof *n, 8);
 		if (!n)
 			return STG_ENOMEM;
 		m->v = n;
@@ -79,10 +81,8 @@ static int msg_room(stg_log *log)
 	return STG_OK;
 }
 
-uint32_t stg__msg_intern(stg_log *log, const char *text)
-{
-	stg__msgs *m = &log->msgs;
-	uint32_t len = 0, id;
+uint32_t stg__msg_intern(stg__msgs *m, const stg__alloc *a, const char *text)
+{	uint32_t len = 0, id;
 	uint64_t h;
 	char *copy;
 
@@ -97,9 +97,9 @@ uint32_t stg__msg_intern(stg_log *log, const char *text)
 		m->v[id - 1].refs++;
 		return id;
 	}
-	if (msg_room(log))
+	if (msg_room(m, a))
 		return 0;
-	copy = stg__strdup(&log->alloc, text, len);
+	copy = stg__strdup(a, text, len);
 	if (!copy)
 		return 0;
 	if (m->free_head != STG__NO_FREE) {
@@ -117,10 +117,8 @@ uint32_t stg__msg_intern(stg_log *log, const char *text)
 	return id;
 }
 
-void stg__msg_release(stg_log *log, uint32_t id)
-{
-	stg__msgs *m = &log->msgs;
-	stg__msg *g;
+void stg__msg_release(stg__msgs *m, const stg__alloc *a, uint32_t id)
+{	stg__msg *g;
 	stg__table t;
 	uint32_t mask, i;
 
@@ -132,115 +130,66 @@ void stg__msg_release(stg_log *log, uint32_t id)
 	mask = m->slots_cap - 1;
 	for (i = (uint32_t)g->hash & mask; m->slots[i] != id; i = (i + 1) & mask)
 		;
-	t.slots = m->slots;
-	t.size = sizeof *m->slots;
-	t.mask = mask;
-	t.home = slot_home;
-	t.ctx = m;
+	t = (stg__table){ m->slots, sizeof *m->slots, mask, slot_home, m };
 	stg__table_delete(&t, i);
-	stg__free(&log->alloc, g->text);
+	stg__free(a, g->text);
 	g->text = NULL;
 	g->refs = m->free_head;
 	m->free_head = id - 1;
 	m->count--;
 }
 
-void stg__msgs_free(stg_log *log)
-{
-	stg__msgs *m = &log->msgs;
-	uint32_t i;
+void stg__msgs_free(stg__msgs *m, const stg__alloc *a)
+{	uint32_t i;
 
 	for (i = 0; i < m->len; i++)
-		stg__free(&log->alloc, m->v[i].text);
-	stg__free(&log->alloc, m->v);
-	stg__free(&log->alloc, m->slots);
+		stg__free(a, m->v[i].text);
+	stg__free(a, m->v);
+	stg__free(a, m->slots);
 	memset(m, 0, sizeof *m);
 	m->free_head = STG__NO_FREE;
 }
 
 /* --------------------------------------------------------------- records */
 
-int stg__probs_reserve(stg_log *log, uint32_t n)
+int stg__probs_reserve(stg__probs *ps, const stg__alloc *a, uint32_t n)
 {
 	stg__prob *v;
 
-	if (log->probs_cap - log->nprobs >= n)
+	if (ps->cap - ps->len >= n)
 		return STG_OK;
-	if (!(v = stg__grow(&log->alloc, log->probs, &log->probs_cap, (uint64_t)log->nprobs + n, sizeof *v, 8)))
+	if (!(v = stg__grow(a, ps->v, &ps->cap, (uint64_t)ps->len + n, sizeof *v, 8)))
 		return STG_ENOMEM;
-	log->probs = v;
+	ps->v = v;
 	return STG_OK;
 }
 
-stg__prob *stg__prob_need(stg_log *log, uint32_t idx)
+uint32_t stg__probs_add(stg__probs *ps, uint32_t ent)
 {
-	stg__ent *e = stg__ent_at(log, idx);
-	stg__prob *p;
+	stg__prob *p = &ps->v[ps->len];
 
-	if (e->prob)
-		return &log->probs[e->prob - 1];
-	p = &log->probs[log->nprobs++];
 	memset(p, 0, sizeof *p);
-	p->ent = idx;
-	if (!e->job) {
-		/* last_attempt_at was kept as a gap from acked_at; the record has it now. */
-		p->last_attempt_at = stg__ent_last_attempt(e, NULL, NULL);
-		e->ack_delay = 0;
-	}
-	e->prob = log->nprobs;
-	return p;
+	p->ent = ent;
+	return ps->len++;
 }
 
-void stg__prob_drop(stg_log *log, uint32_t idx)
+void stg__probs_remove(stg__probs *ps, uint32_t k, stg__moved_fn moved, void *ctx)
 {
-	stg__ent *e = stg__ent_at(log, idx);
-	uint32_t k, last;
+	uint32_t last = --ps->len;
 
-	if (!e->prob)
-		return;
-	k = e->prob - 1;
-	stg__msg_release(log, log->probs[k].msg);
-	last = --log->nprobs;
 	if (k != last) {
-		log->probs[k] = log->probs[last];
-		stg__ent_at(log, log->probs[k].ent)->prob = k + 1;
+		ps->v[k] = ps->v[last];
+		moved(ctx, ps->v[k].ent, k);
 	}
-	e->prob = 0;
 }
 
-void stg__prob_settle(stg_log *log, uint32_t idx)
+void stg__probs_trim(stg__probs *ps, const stg__alloc *a)
 {
-	stg__ent *e = stg__ent_at(log, idx);
-	const stg__prob *p;
-	int32_t gap = 0;
-
-	if (!e->prob)
-		return;
-	p = &log->probs[e->prob - 1];
-	if (p->msg || p->http_status || p->attempts || p->first_failed_at || p->xflags ||
-	    stg__ent_latency(e) == STG__LAT_WIDE)
-		return;
-	/* Without a job, last_attempt_at goes back into the entry if the gap fits
-	 * (with one, the job record has it). */
-	if (!e->job && !stg__gap32(e->acked_at, p->last_attempt_at, &gap))
-		return;
-	stg__prob_drop(log, idx);
-	if (!e->job)
-		e->ack_delay = gap;
+	ps->v = stg__shrink(a, ps->v, &ps->cap, ps->len, sizeof *ps->v);
 }
 
-void stg__probs_trim(stg_log *log)
+void stg__probs_free(stg__probs *ps, const stg__alloc *a)
 {
-	log->probs = stg__shrink(&log->alloc, log->probs, &log->probs_cap, log->nprobs, sizeof *log->probs);
-}
-
-void stg__probs_free(stg_log *log)
-{
-	uint32_t i;
-
-	for (i = 0; i < log->nprobs; i++)
-		stg__msg_release(log, log->probs[i].msg);
-	stg__free(&log->alloc, log->probs);
-	log->probs = NULL;
-	log->nprobs = log->probs_cap = 0;
+	stg__free(a, ps->v);
+	memset(ps, 0, sizeof *ps);
 }

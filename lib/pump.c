@@ -137,7 +137,7 @@ static int pump_batch(stg_log *log, uint32_t bi, const stg__pick *first, size_t 
 
 	/* Room to queue every job of the batch again, and a problem record
 	 * for each result, reserved before any goes out. */
-	if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(log, (uint32_t)cap))
+	if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(&log->probs, &log->alloc, (uint32_t)cap))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
 	take_batch(log, in, first, cap, now, b);
 	if ((trc = stg__host_send(log, b->jobs, b->n, b->results))) {
@@ -244,7 +244,7 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_res
 		                 "stg_log_complete: no job %llu in flight", (unsigned long long)job_id);
 	stg__log_flush_owed(log);
 	if ((rc = stg__sched_reserve(log, stg__ent_at(log, idx)->integ, stg__ent_at(log, idx)->priority, 1)) ||
-	    (rc = stg__probs_reserve(log, 1)))
+	    (rc = stg__probs_reserve(&log->probs, &log->alloc, 1)))
 		return stg__fail(log->errmsg, rc, "stg_log_complete: out of memory");
 	now = stg__log_now(log);
 	rc = stg__apply_result(log, idx, r, now);

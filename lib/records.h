@@ -126,6 +126,12 @@ typedef struct stg__prob {
 	uint16_t http_status;
 } stg__prob;
 
+/* The problem records of a log: dense (a removed one takes the last one's place). */
+typedef struct stg__probs {
+	stg__prob *v;
+	uint32_t len, cap;
+} stg__probs;
+
 typedef struct stg__msg {
 	char *text;              /* NULL: free slot */
 	uint32_t len, refs;

@@ -96,7 +96,7 @@ static void acknowledge(stg_log *log, uint32_t idx, stg__integ *in, int64_t now)
 	e->error_class = STG_ERRCLASS_NONE;
 	if ((p = stg__prob_of(log, e))) {
 		/* The problem is over; the record goes unless it holds a wide value. */
-		stg__msg_release(log, p->msg);
+		stg__msg_release(&log->msgs, &log->alloc, p->msg);
 		p->msg = 0;
 		p->http_status = 0;
 		p->attempts = 0;
@@ -160,7 +160,7 @@ static void record_failure(stg_log *log, uint32_t idx, stg__integ *in, int cls,
 	stg__ent *e = stg__ent_at(log, idx);
 	stg__job *j = stg__job_of(log, e);
 	stg__prob *p = stg__prob_need(log, idx);
-	uint32_t m = stg__msg_intern(log, msg); /* out of memory only loses the text */
+	uint32_t m = stg__msg_intern(&log->msgs, &log->alloc, msg); /* out of memory only loses the text */
 
 	in->counters.errors[cls]++;
 	p->attempts++;
@@ -170,11 +170,11 @@ static void record_failure(stg_log *log, uint32_t idx, stg__integ *in, int cls,
 		p->first_failed_at = now;
 	e->error_class = (unsigned)cls;
 	p->http_status = (uint16_t)(r->http_status >= 0 && r->http_status <= 999 ? r->http_status : 0);
-	stg__msg_release(log, p->msg);
+	stg__msg_release(&log->msgs, &log->alloc, p->msg);
 	p->msg = m;
 	e->status = STG_ENTRY_PENDING;
 	stg__ent_set_job_state(e, STG_JOB_QUEUED);
-	by_class(log, e, j, p, cls, r, stg__msg_text(log, m), now);
+	by_class(log, e, j, p, cls, r, stg__msg_text(&log->msgs, m), now);
 	if (stg__ent_job_state(e) == STG_JOB_NONE && e->published != j->sent) {
 		/* The job failed for good, but a newer change came while it was
 		 * out: that change is a job of its own and still goes out. */

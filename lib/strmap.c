@@ -121,10 +121,7 @@ int stg__strmap_del(stg__strmap *m, const stg__alloc *a, const char *key, size_t
 		return 0;
 	stg__free(a, m->slots[i].key);
 	m->count--;
-	t.slots = m->slots;
-	t.size = sizeof *m->slots;
-	t.mask = m->cap - 1;
-	t.home = slot_home;
+	t = (stg__table){ m->slots, sizeof *m->slots, m->cap - 1, slot_home, NULL };
 	t.ctx = &t.mask;
 	stg__table_delete(&t, i);
 	return 1;
