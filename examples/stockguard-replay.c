@@ -1403,17 +1403,46 @@ static int replay_input(struct replay *r, struct input *in, const char *label)
 	return rc;
 }
 
+/* The report file, opened before any run. 0, or EXIT_BAD with a message. */
+static int report_open(const struct options *o, FILE **f)
+{
+	*f = NULL;
+	if (!o->report)
+		return 0;
+	*f = fopen(o->report, "w");
+	if (*f)
+		return 0;
+	errorf("cannot write '%s': %s", o->report, strerror(errno));
+	return EXIT_BAD;
+}
+
+/* Write the report (and close its file). 0, or EXIT_BAD with a message. */
+static int report_done(const struct options *o, int failed)
+{
+	if (!failed)
+		return 0;
+	errorf("cannot write '%s': %s", o->report, strerror(errno));
+	return EXIT_BAD;
+}
+
 /* The run that prints the decisions, the summary and the report. */
 static int run_single(struct options *o)
 {
 	struct replay r, off;
 	struct input in;
+	FILE *rep;
 	int compare = o->market, rc, detail = o->report != NULL;
 
 	memset(&off, 0, sizeof off);
-	rc = input_open(&in, o->input, compare);
+	rc = report_open(o, &rep);
 	if (rc)
 		return rc;
+	rc = input_open(&in, o->input, compare);
+	if (rc) {
+		if (rep)
+			fclose(rep);
+		return rc;
+	}
 	rc = replay_open(&r, o, 1, detail);
 	if (!rc)
 		rc = replay_input(&r, &in, "");
@@ -1450,16 +1479,17 @@ static int run_single(struct options *o)
 			rc = EXIT_INTERNAL;
 		}
 	}
-	if (!rc && o->report) {
+	if (!rc && rep) {
 		struct report_in ri;
 		ri.o = o;
 		ri.on = &r.stats;
 		ri.off = compare ? &off.stats : NULL;
 		ri.integrations = r.pol.by_name.count;
-		if (report_write(o->report, &ri)) {
-			errorf("cannot write '%s': %s", o->report, strerror(errno));
-			rc = EXIT_BAD;
-		}
+		rc = report_done(o, report_write(rep, &ri) != 0);
+	} else if (rep) {
+		/* No report after a failed run: leave no empty page behind. */
+		fclose(rep);
+		remove(o->report);
 	}
 	replay_close(&r);
 	replay_close(&off);
@@ -1495,14 +1525,19 @@ static int run_sweep(struct options *o)
 	size_t n = sweep_runs(s), done = 0, i;
 	struct sweep_result *res = calloc(n, sizeof *res);
 	struct input in;
+	FILE *rep = NULL;
 	int rc, more;
 
 	if (!res) {
 		errorf("out of memory");
 		return EXIT_INTERNAL;
 	}
-	rc = input_open(&in, o->input, n > 1);
+	rc = report_open(o, &rep);
+	if (!rc)
+		rc = input_open(&in, o->input, n > 1);
 	if (rc) {
+		if (rep)
+			fclose(rep);
 		free(res);
 		return rc;
 	}
@@ -1542,9 +1577,11 @@ static int run_sweep(struct options *o)
 		errorf("out of memory");
 		rc = EXIT_INTERNAL;
 	}
-	if (!rc && o->report && report_write_sweep(o->report, o, s, res, done)) {
-		errorf("cannot write '%s': %s", o->report, strerror(errno));
-		rc = EXIT_BAD;
+	if (!rc && rep)
+		rc = report_done(o, report_write_sweep(rep, o, s, res, done) != 0);
+	else if (rep) {
+		fclose(rep);
+		remove(o->report);
 	}
 	free_results(res, done);
 	input_close(&in);

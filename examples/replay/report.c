@@ -191,15 +191,74 @@ static uint64_t axis(struct out *o, uint64_t max)
 	return top;
 }
 
-/* Labels under a few of the @p n buckets of @p h. */
-static void time_labels(struct out *o, const struct series *h)
+/* The time axis of a chart: @p n bars of @p width hours from hour @p first. */
+struct grid {
+	int64_t first, width;
+	size_t n;
+};
+
+static struct grid grid_of(const struct series *h)
 {
-	double bw = (double)(CW - PAD_L - PAD_R) / (double)h->n;
-	size_t step = h->n / 6 + 1, i;
+	struct grid g;
+
+	g.first = h->first;
+	g.width = h->width;
+	g.n = h->n;
+	return g;
+}
+
+static int64_t series_end(const struct series *h)
+{
+	return h->first + (int64_t)h->n * h->width;
+}
+
+/*
+ * One grid over two series (the two runs queue differently, so their late
+ * acknowledgements span different hours). Widths are powers of two and
+ * each series starts at a multiple of its width, so the wider width aligns
+ * both.
+ */
+static struct grid grid_union(const struct series *a, const struct series *b)
+{
+	struct grid g;
+	int64_t w = a->width > b->width ? a->width : b->width, lo, hi;
+
+	if (!b->n)
+		return grid_of(a);
+	if (!a->n)
+		return grid_of(b);
+	lo = a->first < b->first ? a->first : b->first;
+	hi = series_end(a) > series_end(b) ? series_end(a) : series_end(b);
+	g.width = w;
+	g.first = (lo >= 0 ? lo / w : -((-lo + w - 1) / w)) * w;
+	g.n = (size_t)((hi - g.first + w - 1) / w);
+	return g;
+}
+
+/* The sum of @p get over the buckets of @p h inside bar @p i of @p g. */
+static uint64_t bar_value(const struct series *h, const struct grid *g, size_t i,
+                          uint64_t (*get)(const struct figures *))
+{
+	int64_t lo = g->first + (int64_t)i * g->width, hi = lo + g->width, at;
+	uint64_t sum = 0;
+
+	if (!h->n)
+		return 0;
+	at = lo > h->first ? lo : h->first;
+	for (; at < hi && at < series_end(h); at += h->width)
+		sum += get(&h->b[(at - h->first) / h->width].f);
+	return sum;
+}
+
+/* Labels under a few of the bars. */
+static void time_labels(struct out *o, const struct grid *g)
+{
+	double bw = (double)(CW - PAD_L - PAD_R) / (double)(g->n ? g->n : 1);
+	size_t step = g->n / 6 + 1, i;
 	char buf[32];
 
-	for (i = 0; i < h->n; i += step) {
-		fmt_hour(buf, sizeof buf, h->first + (int64_t)i * h->width);
+	for (i = 0; i < g->n; i += step) {
+		fmt_hour(buf, sizeof buf, g->first + (int64_t)i * g->width);
 		put(o, "<text x=\"%.1f\" y=\"%d\">%s</text>\n", PAD_L + bw * (double)i, CH - PAD_B + 16, buf);
 	}
 }
@@ -212,6 +271,7 @@ static uint64_t reason_value(const struct figures *f, size_t k)
 
 static void chart_reasons(struct out *o, const struct series *h)
 {
+	struct grid g;
 	double bw = (double)(CW - PAD_L - PAD_R) / (double)(h->n ? h->n : 1), plot = CH - PAD_B - PAD_T;
 	uint64_t max = 0, top;
 	size_t i, k;
@@ -235,33 +295,32 @@ static void chart_reasons(struct out *o, const struct series *h)
 			    reason_series[k].colour, reason_series[k].name, v);
 		}
 	}
-	time_labels(o, h);
+	g = grid_of(h);
+	time_labels(o, &g);
 	put(o, "</svg>\n");
 	legend(o, reason_series, NULL, NREASONS);
 }
 
-/* Two series side by side per bucket: @p a and @p b pick the values. */
-static void chart_pair(struct out *o, const char *id, const struct series *h,
-                       const struct series *h2, uint64_t (*a)(const struct figures *),
+/* Two series side by side per bar: @p a of @p ha, @p b of @p hb (may be the same). */
+static void chart_pair(struct out *o, const char *id, const struct series *ha,
+                       const struct series *hb, uint64_t (*a)(const struct figures *),
                        uint64_t (*b)(const struct figures *), const struct series_style st[2])
 {
-	double bw = (double)(CW - PAD_L - PAD_R) / (double)(h->n ? h->n : 1), plot = CH - PAD_B - PAD_T;
+	struct grid g = grid_union(ha, hb);
+	double bw = (double)(CW - PAD_L - PAD_R) / (double)(g.n ? g.n : 1), plot = CH - PAD_B - PAD_T;
 	uint64_t max = 0, top;
 	size_t i, k;
 
-	for (i = 0; i < h->n; i++) {
-		uint64_t va = a(&h->b[i].f), vb = h2 ? (i < h2->n ? b(&h2->b[i].f) : 0) : b(&h->b[i].f);
-		if (va > max)
-			max = va;
-		if (vb > max)
-			max = vb;
+	for (i = 0; i < g.n; i++) {
+		uint64_t va = bar_value(ha, &g, i, a), vb = bar_value(hb, &g, i, b);
+		max = va > max ? va : max;
+		max = vb > max ? vb : max;
 	}
 	put(o, "<svg id=\"%s\" viewBox=\"0 0 %d %d\" role=\"img\">\n", id, CW, CH);
 	top = axis(o, max);
-	for (i = 0; i < h->n; i++)
+	for (i = 0; i < g.n; i++)
 		for (k = 0; k < 2; k++) {
-			uint64_t v = k == 0 ? a(&h->b[i].f)
-			                    : h2 ? (i < h2->n ? b(&h2->b[i].f) : 0) : b(&h->b[i].f);
+			uint64_t v = k == 0 ? bar_value(ha, &g, i, a) : bar_value(hb, &g, i, b);
 			double hgt = plot * (double)v / (double)top;
 			if (!v)
 				continue;
@@ -270,13 +329,14 @@ static void chart_pair(struct out *o, const char *id, const struct series *h,
 			    PAD_L + bw * (double)i + (double)k * bw / 2, CH - PAD_B - hgt, bw / 2, hgt,
 			    st[k].colour, st[k].name, v);
 		}
-	time_labels(o, h);
+	time_labels(o, &g);
 	put(o, "</svg>\n");
 }
 
 static uint64_t get_zeros(const struct figures *f) { return f->zeros; }
 static uint64_t get_warnings(const struct figures *f) { return f->warnings; }
 static uint64_t get_late(const struct figures *f) { return f->late; }
+static uint64_t get_none(const struct figures *f) { (void)f; return 0; }
 
 /* Horizontal bars: calls with one call per row, with the filter, with the filter off. */
 static void chart_saved(struct out *o, const struct figures *on, const struct figures *off)
@@ -513,7 +573,7 @@ static int finish(struct out *o, int rc)
 	return rc;
 }
 
-int report_write(const char *path, const struct report_in *in)
+int report_write(FILE *f, const struct report_in *in)
 {
 	struct out o;
 	const struct series *h = &in->on->hours;
@@ -529,9 +589,7 @@ int report_write(const char *path, const struct report_in *in)
 	const char *labels[2];
 
 	o.lang = in->o->lang;
-	o.f = fopen(path, "w");
-	if (!o.f)
-		return -1;
+	o.f = f;
 	head(&o, m(&o, MSG_R_TITLE));
 	settings_line(&o, in->o);
 	if (h->n) {
@@ -557,7 +615,7 @@ int report_write(const char *path, const struct report_in *in)
 	put(&o, "<p class=\"note\">min_stock_reached: ");
 	esc(&o, m(&o, MSG_R_BLOCKED));
 	put(&o, "</p>\n");
-	chart_pair(&o, "chart-stockouts", h, NULL, get_zeros, get_warnings, stock_series);
+	chart_pair(&o, "chart-stockouts", h, h, get_zeros, get_warnings, stock_series);
 	labels[0] = m(&o, MSG_ZEROS);
 	labels[1] = "min_stock_reached";
 	legend(&o, stock_series, labels, 2);
@@ -568,8 +626,8 @@ int report_write(const char *path, const struct report_in *in)
 		esc(&o, m(&o, MSG_R_NO_MARKET));
 		put(&o, "</p>\n");
 	} else {
-		chart_pair(&o, "chart-late", h, off ? &in->off->hours : NULL, get_late, get_late,
-		           late_series);
+		chart_pair(&o, "chart-late", h, off ? &in->off->hours : h, get_late,
+		           off ? get_late : get_none, late_series);
 		labels[0] = m(&o, MSG_R_FILTER_ON);
 		labels[1] = m(&o, MSG_COL_FILTER_OFF);
 		legend(&o, late_series, labels, off ? 2 : 1);
@@ -593,7 +651,7 @@ int report_write(const char *path, const struct report_in *in)
 	return finish(&o, rc);
 }
 
-int report_write_sweep(const char *path, const struct options *opt, const struct sweep *s,
+int report_write_sweep(FILE *f, const struct options *opt, const struct sweep *s,
                        const struct sweep_result *runs, size_t n)
 {
 	struct out o;
@@ -602,9 +660,7 @@ int report_write_sweep(const char *path, const struct options *opt, const struct
 	size_t i, k;
 
 	o.lang = opt->lang;
-	o.f = fopen(path, "w");
-	if (!o.f)
-		return -1;
+	o.f = f;
 	head(&o, m(&o, MSG_R_TITLE));
 	settings_line(&o, opt);
 	h2(&o, MSG_R_SWEEP_TITLE);

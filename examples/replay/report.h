@@ -9,6 +9,7 @@
 #define REPLAY_REPORT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "options.h"
 #include "stats.h"
@@ -26,9 +27,12 @@ struct sweep_result {
 	struct figures f;
 };
 
-/* 0, or -1 with errno set (the file could not be written). */
-int report_write(const char *path, const struct report_in *in);
-int report_write_sweep(const char *path, const struct options *o, const struct sweep *s,
+/*
+ * Write the page to @p f (opened before the run, so a bad path stops the
+ * tool before any work) and close it. 0, or -1 with errno set.
+ */
+int report_write(FILE *f, const struct report_in *in);
+int report_write_sweep(FILE *f, const struct options *o, const struct sweep *s,
                        const struct sweep_result *runs, size_t n);
 
 #endif
