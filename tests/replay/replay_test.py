@@ -408,7 +408,8 @@ def case_help_and_version():
     rc, out, err = run(["--help"])
     expect(rc == 0 and out.startswith("Usage: stockguard-replay") and err == "",
            "--help: %d %r %r" % (rc, out[:80], err))
-    for opt in ("--min-stock", "--window", "--mode", "--cap", "--version", HEADER_IN, HEADER_OUT):
+    for opt in ("--min-stock", "--window", "--mode", "--cap", "--version", "--report", "--rate",
+                "--latency", "--latency-limit", "--sweep", "--lang", HEADER_IN, HEADER_OUT):
         expect(opt in out, "--help lacks %s" % opt)
     with open(path("include", "stockguard", "version.h")) as f:
         m = re.search(r'#define STG_VERSION_STRING "([^"]+)"', f.read())
@@ -1139,6 +1140,22 @@ def case_valgrind_sample():
     with_valgrind(case_golden_stdout)
     with_valgrind(case_reserve_with_cap_and_window)
     with_valgrind(case_log_summary)
+
+
+def case_valgrind_whatif():
+    def whatif():
+        case_rate_queues_and_coalesces()
+        check_report_agrees(DEMO_OPTS + ["--rate", "1/s", "--rate", "amazon=2/s", "--latency",
+                                         "500", "--lang", "en"],
+                            path("examples", "sample-feed.csv"), True)
+        report = os.path.join(BUILD, "valgrind-sweep.html")
+        rc, out, err = run(DEMO_OPTS + ["--sweep", "window=0,5", "--sweep", "latency=0,300",
+                                        "--lang", "pt", "--report", report, "-"], stdin=sample())
+        expect(rc == 0 and len(out.splitlines()) == 5, "sweep under valgrind: %d %s" % (rc, err))
+        expect_bad(["--sweep", "window=1,,2", "-"], b"", "--sweep: empty value")
+        expect_bad(["--rate", "0/s", "--sweep", "window=1", "-"], b"", "--rate:")
+        expect_bad(["--report", "/nonexistent/x.html", "-"], b"", "cannot write")
+    with_valgrind(whatif)
 
 
 def case_valgrind_bad_input():
