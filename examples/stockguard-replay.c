@@ -1,8 +1,8 @@
 /*
  * stockguard-replay: run a CSV feed of stock changes through stockguard's
  * integration log (minimum stock policy, export-change filter, in-memory
- * store, a simulated marketplace that accepts everything) and print every
- * decision.
+ * store, a simulated marketplace that accepts everything, or one that is
+ * rate limited and slow) and print every decision.
  *
  * The input and output formats are a contract (SPEC section 7, and
  * examples/README.md for the details this file decides):
@@ -11,14 +11,20 @@
  *   out: time,integration,sku,from,to,published_from,published_to,decision,reason,warning
  *
  * The file is laid out in parts:
- *   1. small utilities (messages, a string-keyed hash table);
+ *   1. small utilities (messages);
  *   2. value parsers (time, integers, text);
  *   3. command line;
  *   4. the integration log the feed runs through (fake clock, simulated
  *      marketplace); it keeps the previous available of each
  *      (integration, SKU);
  *   5. policies, one per integration;
- *   6. the replay loop, the output and the summary.
+ *   6. the replay loop and the output;
+ *   7. runs: the input, one run, the filter-off comparison, a sweep.
+ *
+ * The rest is in replay/, one concern per file: table (the hash table),
+ * stats (the figures every output reads), market (the rate-limited, slow
+ * marketplace on the log's own queue), summary (the text summary), report
+ * (the HTML page), sweep (--sweep axes), i18n (en, pt, es), progress.
  *
  * Exit status: 0 done; 2 bad option, bad input row or I/O error; 1 out of
  * memory or an unexpected library failure.

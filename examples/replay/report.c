@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,7 @@ struct out {
 	int lang;
 };
 
-static void PRINTF_LIKE(2, 3) put(struct out *o, const char *fmt, ...);
-
-#include <stdarg.h>
-
-static void put(struct out *o, const char *fmt, ...)
+static void PRINTF_LIKE(2, 3) put(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
 
