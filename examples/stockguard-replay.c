@@ -11,20 +11,21 @@
  *   out: time,integration,sku,from,to,published_from,published_to,decision,reason,warning
  *
  * The file is laid out in parts:
- *   1. small utilities (messages);
- *   2. value parsers (time, integers, text);
- *   3. command line;
- *   4. the integration log the feed runs through (fake clock, simulated
+ *   1. the parser of times;
+ *   2. command line (the option values are read in replay/options.c);
+ *   3. the integration log the feed runs through (fake clock, simulated
  *      marketplace); it keeps the previous available of each
  *      (integration, SKU);
- *   5. policies, one per integration;
- *   6. the replay loop and the output;
- *   7. runs: the input, one run, the filter-off comparison, a sweep.
+ *   4. policies, one per integration;
+ *   5. the replay loop and the output;
+ *   6. runs: one run, the filter-off comparison, a sweep.
  *
- * The rest is in replay/, one concern per file: table (the hash table),
- * stats (the figures every output reads), market (the rate-limited, slow
- * marketplace on the log's own queue), summary (the text summary), report
- * (the HTML page), sweep (--sweep axes), i18n (en, pt, es), progress.
+ * The rest is in replay/, one concern per file: util (messages, integer
+ * and text parsers), options, input (a file, or a pipe read more than
+ * once), table (the hash table), stats (the figures every output reads),
+ * market (the rate-limited, slow marketplace on the log's own queue),
+ * summary (the text summary), report (the HTML page), sweep (--sweep
+ * axes), i18n (en, pt, es), progress.
  *
  * Exit status: 0 done; 2 bad option, bad input row or I/O error; 1 out of
  * memory or an unexpected library failure.
@@ -34,6 +35,7 @@
 #include <stockguard.h>
 
 #include "replay/i18n.h"
+#include "replay/input.h"
 #include "replay/market.h"
 #include "replay/options.h"
 #include "replay/progress.h"
@@ -42,6 +44,7 @@
 #include "replay/summary.h"
 #include "replay/sweep.h"
 #include "replay/table.h"
+#include "replay/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -50,16 +53,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PROG "stockguard-replay"
-
-#if defined(__GNUC__)
-#  define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#  define PRINTF_LIKE(f, a)
-#endif
-
-enum { EXIT_BAD = 2, EXIT_INTERNAL = 1 };
 
 /* Columns of the input, 1-based as in the messages. */
 enum { COL_TIME = 1, COL_INTEGRATION, COL_SKU, COL_AVAILABLE, COL_FIELDS, NCOLS = COL_FIELDS };
@@ -73,104 +66,8 @@ static const char header_out[] =
 	"time,integration,sku,from,to,published_from,published_to,decision,reason,warning";
 
 /* ------------------------------------------------------------------------
- * 1. Utilities
+ * 1. Times
  * ------------------------------------------------------------------------ */
-
-/* How many bytes of a value a message quotes before cutting it with "...". */
-#define QUOTE_MAX 64
-
-/*
- * Write @p s (@p len bytes) for a message: at most QUOTE_MAX bytes, control
- * bytes and quotes escaped, so a long or binary value cannot flood the
- * terminal. Only used for display; the data itself is never truncated.
- */
-static void put_quoted(FILE *f, const char *s, size_t len)
-{
-	size_t i, n = len > QUOTE_MAX ? QUOTE_MAX : len;
-
-	fputc('\'', f);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\')
-			fprintf(f, "\\x%02x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('\'', f);
-	if (n < len)
-		fprintf(f, "... (%zu bytes)", len);
-}
-
-static void PRINTF_LIKE(1, 0) vmessage(const char *fmt, va_list ap)
-{
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-}
-
-/* "stockguard-replay: <message>\n" */
-static void PRINTF_LIKE(1, 2) errorf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmessage(fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* "stockguard-replay: <message> '<value>'<tail>\n" -- @p fmt ends where the value goes. */
-static void PRINTF_LIKE(4, 5) errorq(const char *v, size_t vlen, const char *tail, const char *fmt,
-                                     ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmessage(fmt, ap);
-	va_end(ap);
-	put_quoted(stderr, v, vlen);
-	fputs(tail, stderr);
-	fputc('\n', stderr);
-}
-
-/* ------------------------------------------------------------------------
- * 2. Value parsers (time, integers, text)
- * ------------------------------------------------------------------------ */
-
-/* Parse a whole decimal integer with an optional sign into int64. */
-enum { NUM_OK, NUM_SYNTAX, NUM_RANGE };
-
-static int parse_int64(const char *s, size_t len, int allow_sign, int64_t *out)
-{
-	size_t i = 0;
-	int neg = 0;
-	uint64_t v = 0, limit;
-
-	size_t first;
-
-	if (allow_sign && len && (s[0] == '-' || s[0] == '+')) {
-		neg = s[0] == '-';
-		i = 1;
-	}
-	first = i;
-	if (i == len)
-		return NUM_SYNTAX;
-	for (; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return NUM_SYNTAX;
-	/* Syntax first, so "99999999999999999999x" is junk, not overflow. */
-	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (i = first; i < len; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (limit - d) / 10)
-			return NUM_RANGE;
-		v = v * 10 + d;
-	}
-	if (neg)
-		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-	else
-		*out = (int64_t)v;
-	return NUM_OK;
-}
 
 static int is_leap(int64_t y)
 {
@@ -279,34 +176,8 @@ static int parse_time(const char *s, size_t len, int64_t *out, const char **why,
 	return 0;
 }
 
-/*
- * Text (integration, SKU, one entry of fields): non-empty, no surrounding
- * blanks, no control bytes, no double quotes (quoted CSV is not supported,
- * so a quote would only hide a comma), at most @p max bytes (0: no limit).
- * Returns NULL when fine, else what is wrong.
- */
-static const char *check_text(const char *s, size_t len, size_t max)
-{
-	size_t i;
-
-	if (!len)
-		return "is empty";
-	if (s[0] == ' ' || s[len - 1] == ' ')
-		return "has leading or trailing spaces";
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f)
-			return "contains a control character";
-		if (c == '"')
-			return "contains a double quote (quoted CSV fields are not supported)";
-	}
-	if (max && len > max)
-		return "is too long";
-	return NULL;
-}
-
 /* ------------------------------------------------------------------------
- * 3. Command line
+ * 2. Command line
  * ------------------------------------------------------------------------ */
 
 static void usage(FILE *f)
@@ -359,249 +230,6 @@ static void usage(FILE *f)
 	        header_in, header_out);
 }
 
-static void usage_hint(void)
-{
-	fputs("Try '" PROG " --help' for more information.\n", stderr);
-}
-
-/* A quantity option value: 0 .. STG_QUANTITY_MAX. 0, or EXIT_BAD. */
-static int parse_quantity_opt(const char *opt, const char *v, int64_t *out)
-{
-	int64_t q;
-	int rc = parse_int64(v, strlen(v), 1, &q);
-
-	if (rc == NUM_OK && q >= 0 && q <= STG_QUANTITY_MAX) {
-		*out = q;
-		return 0;
-	}
-	if (rc == NUM_SYNTAX)
-		errorq(v, strlen(v), " is not an integer", "%s: ", opt);
-	else if (rc == NUM_OK && q < 0)
-		errorq(v, strlen(v), " is negative (must be 0 or more)", "%s: ", opt);
-	else
-		errorq(v, strlen(v), "", "%s: must be at most %" PRId64 ", got ", opt,
-		       (int64_t)STG_QUANTITY_MAX);
-	usage_hint();
-	return EXIT_BAD;
-}
-
-/* The INTEGRATION of "INTEGRATION=VALUE" (@p len bytes of @p v). 0, or EXIT_BAD with a message. */
-static int check_integration_opt(const char *opt, const char *v, size_t len)
-{
-	const char *why = check_text(v, len, STG_KEY_MAX);
-
-	if (!why && memchr(v, ',', len))
-		why = "contains a comma";
-	if (!why)
-		return 0;
-	errorq(v, len, "", "%s: the integration name %s: ", opt, why);
-	usage_hint();
-	return EXIT_BAD;
-}
-
-/* --min-stock N or --min-stock INTEGRATION=N (split at the last '='). 0, or the exit status. */
-static int parse_min_stock(struct options *o, const char *v)
-{
-	const char *eq = strrchr(v, '=');
-	struct node *n;
-	size_t len;
-	int64_t q;
-
-	if (!eq)
-		return parse_quantity_opt("--min-stock", v, &o->min_stock);
-	len = (size_t)(eq - v);
-	if (check_integration_opt("--min-stock", v, len))
-		return EXIT_BAD;
-	if (parse_quantity_opt("--min-stock", eq + 1, &q))
-		return EXIT_BAD;
-	n = table_find(&o->per_min, v, len);
-	if (!n) {
-		n = table_add(&o->per_min, v, len);
-		if (!n) {
-			errorf("out of memory");
-			return EXIT_INTERNAL;
-		}
-		n->num[1] = (int64_t)o->per_min_order++;
-	}
-	n->num[0] = q; /* the last one given wins */
-	return 0;
-}
-
-/* A rate "N/s" (N from 1 to 1000000). 0, or EXIT_BAD with a message. */
-static int parse_rate_value(const char *v, size_t len, int64_t *out)
-{
-	int64_t q;
-
-	if (len < 3 || memcmp(v + len - 2, "/s", 2) != 0 ||
-	    parse_int64(v, len - 2, 0, &q) != NUM_OK) {
-		errorq(v, len, " is not a rate (expected N/s, e.g. 5/s)", "--rate: ");
-		usage_hint();
-		return EXIT_BAD;
-	}
-	if (q < 1 || q > 1000000) {
-		errorq(v, len, " must be from 1/s to 1000000/s", "--rate: ");
-		usage_hint();
-		return EXIT_BAD;
-	}
-	*out = q;
-	return 0;
-}
-
-/* --rate N/s or --rate INTEGRATION=N/s. 0, or the exit status. */
-static int parse_rate(struct options *o, const char *v)
-{
-	const char *eq = strrchr(v, '=');
-	struct node *n;
-	size_t len;
-	int64_t q;
-
-	o->market = 1;
-	if (!eq)
-		return parse_rate_value(v, strlen(v), &o->rate);
-	len = (size_t)(eq - v);
-	if (check_integration_opt("--rate", v, len))
-		return EXIT_BAD;
-	if (parse_rate_value(eq + 1, strlen(eq + 1), &q))
-		return EXIT_BAD;
-	n = table_get(&o->per_rate, v, len);
-	if (!n) {
-		errorf("out of memory");
-		return EXIT_INTERNAL;
-	}
-	n->num[0] = q;
-	return 0;
-}
-
-/* A duration in milliseconds: 0 .. one year, so clock sums cannot overflow. */
-static int parse_ms_opt(const char *opt, const char *v, int64_t *out)
-{
-	int64_t q;
-
-	if (parse_quantity_opt(opt, v, &q))
-		return EXIT_BAD;
-	if (q > INT64_C(31536000000)) {
-		errorq(v, strlen(v), " ms is more than a year", "%s: ", opt);
-		usage_hint();
-		return EXIT_BAD;
-	}
-	*out = q;
-	return 0;
-}
-
-static int parse_lang(struct options *o, const char *v)
-{
-	o->lang = lang_parse(v);
-	if (o->lang >= 0)
-		return 0;
-	errorq(v, strlen(v), " (expected en, pt or es)", "--lang: unknown language ");
-	usage_hint();
-	return EXIT_BAD;
-}
-
-/* Options with a value, in the order of set_option()'s cases. */
-static const char *const with_value[] = {
-	"--min-stock", "--window", "--mode", "--cap", "--report", "--rate", "--latency",
-	"--latency-limit", "--sweep", "--lang"
-};
-enum { NWITH = sizeof with_value / sizeof *with_value };
-
-static int parse_sweep(struct options *o, const char *v);
-
-/* Option @p k of with_value set to @p v. 0, or the exit status. */
-static int set_option(struct options *o, size_t k, const char *v)
-{
-	switch (k) {
-	case 0:
-		return parse_min_stock(o, v);
-	case 1:
-		return parse_quantity_opt("--window", v, &o->window);
-	case 2:
-		if (strcmp(v, "cutoff") == 0) {
-			o->mode = STG_MODE_CUTOFF;
-		} else if (strcmp(v, "reserve") == 0) {
-			o->mode = STG_MODE_RESERVE;
-		} else {
-			errorq(v, strlen(v), " (expected cutoff or reserve)", "--mode: unknown mode ");
-			usage_hint();
-			return EXIT_BAD;
-		}
-		return 0;
-	case 3:
-		return parse_quantity_opt("--cap", v, &o->cap);
-	case 4:
-		if (!*v) {
-			errorf("--report: the file name is empty");
-			usage_hint();
-			return EXIT_BAD;
-		}
-		o->report = v;
-		return 0;
-	case 5:
-		return parse_rate(o, v);
-	case 6:
-		o->market = 1;
-		return parse_ms_opt("--latency", v, &o->latency_ms);
-	case 7:
-		return parse_ms_opt("--latency-limit", v, &o->latency_limit_ms);
-	case 8:
-		return parse_sweep(o, v);
-	default:
-		return parse_lang(o, v);
-	}
-}
-
-/* The index in with_value of a sweep setting (its option name without "--"). */
-static size_t setting_index(const char *setting)
-{
-	size_t k;
-
-	for (k = 0; k < NWITH; k++)
-		if (strcmp(with_value[k] + 2, setting) == 0)
-			break;
-	return k;
-}
-
-/*
- * --sweep SETTING=V1,V2,...: every value is tried on a scratch copy of the
- * options now, so a bad value stops the tool before any run.
- */
-static int parse_sweep(struct options *o, const char *v)
-{
-	const char *why = NULL;
-	const struct sweep_axis *a;
-	size_t i;
-	int rc = sweep_add(&o->sweep, v, &why);
-
-	if (rc == -2) {
-		errorf("out of memory");
-		return EXIT_INTERNAL;
-	}
-	if (rc) {
-		errorq(v, strlen(v), "", "--sweep: %s: ", why);
-		usage_hint();
-		return EXIT_BAD;
-	}
-	for (a = o->sweep.axes; a < o->sweep.axes + o->sweep.n; a++)
-		if (strncmp(v, a->setting, strlen(a->setting)) == 0 && v[strlen(a->setting)] == '=')
-			break;
-	for (i = 0; i < a->n; i++) {
-		struct options scratch = *o;
-		memset(&scratch.per_min, 0, sizeof scratch.per_min);
-		memset(&scratch.per_rate, 0, sizeof scratch.per_rate);
-		rc = set_option(&scratch, setting_index(a->setting), a->values[i]);
-		table_free(&scratch.per_min, NULL);
-		table_free(&scratch.per_rate, NULL);
-		if (rc)
-			return rc;
-	}
-	if (sweep_runs(&o->sweep) > SWEEP_MAX_RUNS) {
-		errorf("--sweep: more than %d combinations", SWEEP_MAX_RUNS);
-		usage_hint();
-		return EXIT_BAD;
-	}
-	return 0;
-}
-
 /*
  * Options may come before or after FILE; "--opt=value" and "--opt value"
  * are both accepted; "--" ends the options.
@@ -638,10 +266,8 @@ static int parse_args(struct options *o, int argc, char **argv)
 			return -1;
 		}
 		namelen = strcspn(a, "=");
-		for (k = 0; k < NWITH; k++)
-			if (strlen(with_value[k]) == namelen && strncmp(a, with_value[k], namelen) == 0)
-				break;
-		if (k == NWITH) {
+		k = option_find(a, namelen);
+		if (k == NOPTIONS) {
 			errorq(a, strlen(a), "", "unknown option ");
 			usage_hint();
 			return EXIT_BAD;
@@ -651,7 +277,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 		} else if (i + 1 < argc) {
 			v = argv[++i];
 		} else {
-			errorf("%s needs a value", with_value[k]);
+			errorf("%s needs a value", option_name(k));
 			usage_hint();
 			return EXIT_BAD;
 		}
@@ -668,7 +294,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 }
 
 /* ========================================================================
- * 4. The log
+ * 3. The log
  *
  * The feed runs through a stockguard integration log (stockguard/log.h), as
  * a connector's changes would: no storage hook (the in-memory store), a
@@ -850,7 +476,7 @@ static int feed_log_apply(struct feed_log *fl, size_t line, const char *integrat
 }
 
 /* ------------------------------------------------------------------------
- * 5. Policies, one per integration
+ * 4. Policies, one per integration
  * ------------------------------------------------------------------------ */
 
 struct policies {
@@ -926,7 +552,7 @@ static stg_policy *policy_for(struct policies *ps, struct options *o, struct fee
 }
 
 /* ------------------------------------------------------------------------
- * 6. Replay
+ * 5. Replay
  * ------------------------------------------------------------------------ */
 
 struct replay {
@@ -1279,81 +905,8 @@ static int replay_stream(struct replay *r, FILE *in, const char *name)
 }
 
 /* ------------------------------------------------------------------------
- * 7. Runs: the input, one run, the comparison run, a sweep
+ * 6. Runs: one run, the comparison run, a sweep
  * ------------------------------------------------------------------------ */
-
-struct input {
-	FILE *f;
-	const char *name;  /* for messages */
-	int owned;         /* f is ours to close */
-	int reread;        /* f is seekable (a file, or a pipe spooled): each run starts over */
-};
-
-/* Copy @p from into a temporary file, so a pipe can be read more than once. */
-static FILE *spool(FILE *from, const char *name)
-{
-	char buf[65536];
-	size_t got;
-	FILE *t = tmpfile();
-
-	if (!t) {
-		errorf("cannot create a temporary file: %s", strerror(errno));
-		return NULL;
-	}
-	while ((got = fread(buf, 1, sizeof buf, from)) > 0)
-		if (fwrite(buf, 1, got, t) != got) {
-			errorf("cannot write a temporary file: %s", strerror(errno));
-			fclose(t);
-			return NULL;
-		}
-	if (ferror(from)) {
-		errorf("cannot read '%s': %s", name, strerror(errno));
-		fclose(t);
-		return NULL;
-	}
-	return t;
-}
-
-/* Open the input; @p reread: it will be read more than once. 0, or EXIT_BAD. */
-static int input_open(struct input *in, const char *path, int reread)
-{
-	int is_stdin = strcmp(path, "-") == 0;
-
-	memset(in, 0, sizeof *in);
-	in->name = is_stdin ? "standard input" : path;
-	in->f = is_stdin ? stdin : fopen(path, "r");
-	if (!in->f) {
-		errorf("cannot open '%s': %s", path, strerror(errno));
-		return EXIT_BAD;
-	}
-	in->owned = !is_stdin;
-	if (reread && (is_stdin || fseeko(in->f, 0, SEEK_SET) != 0)) {
-		FILE *t = spool(in->f, in->name);
-		if (in->owned)
-			fclose(in->f);
-		in->f = t;
-		in->owned = t != NULL;
-		if (!t)
-			return EXIT_BAD;
-	}
-	in->reread = reread;
-	return 0;
-}
-
-static int input_rewind(struct input *in)
-{
-	if (!in->reread || fseeko(in->f, 0, SEEK_SET) == 0)
-		return 0;
-	errorf("cannot read '%s' again: %s", in->name, strerror(errno));
-	return EXIT_BAD;
-}
-
-static void input_close(struct input *in)
-{
-	if (in->owned && in->f)
-		fclose(in->f);
-	in->f = NULL;
-}
 
 /* Policies, log and counters for one run. 0, or the exit status with a message printed. */
 static int replay_open(struct replay *r, struct options *o, int print, int detail)

@@ -34,4 +34,14 @@ struct options {
 	int filter_off;           /* the comparison run: every change is sent */
 };
 
+/* The options that take a value, indexed 0 .. NOPTIONS - 1. */
+enum { NOPTIONS = 10 };
+/* The index of option @p name (@p len bytes, with "--"), or NOPTIONS when unknown. */
+size_t option_find(const char *name, size_t len);
+const char *option_name(size_t k);
+/* Option @p k set to @p v, with a message on failure. 0, or the exit status. */
+int set_option(struct options *o, size_t k, const char *v);
+/* The index of a sweep setting (its option name without "--"). */
+size_t setting_index(const char *setting);
+
 #endif

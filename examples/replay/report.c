@@ -17,12 +17,7 @@
 
 #include "i18n.h"
 #include "summary.h"
-
-#if defined(__GNUC__)
-#  define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#  define PRINTF_LIKE(f, a)
-#endif
+#include "util.h"
 
 /* Chart geometry, in SVG user units (the page scales it to its width). */
 enum { CW = 960, CH = 240, PAD_L = 56, PAD_R = 12, PAD_T = 12, PAD_B = 34 };

@@ -2,12 +2,11 @@
 #include "summary.h"
 
 #include "i18n.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PROG "stockguard-replay"
 
 /* Labels end at this column, so the numbers line up under each other. */
 enum { LABEL_COL = 22, WHATIF_COL = 32 };
