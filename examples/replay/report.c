@@ -250,6 +250,9 @@ static void time_labels(struct out *o, const struct grid *g)
 	char buf[32];
 
 	for (i = 0; i < g->n; i += step) {
+		/* A label needs about 100 units: one that would run off the right edge is left out. */
+		if (i && PAD_L + bw * (double)i > CW - PAD_R - 100)
+			break;
 		fmt_hour(buf, sizeof buf, g->first + (int64_t)i * g->width);
 		put(o, "<text x=\"%.1f\" y=\"%d\">%s</text>\n", PAD_L + bw * (double)i, CH - PAD_B + 16, buf);
 	}
@@ -589,6 +592,7 @@ int report_write(FILE *f, const struct report_in *in)
 		fmt_hour(to, sizeof to, h->first + (int64_t)h->n * h->width);
 		put(&o, "<p class=\"meta\">");
 		esc(&o, m(&o, MSG_R_SPAN));
+		/* "1 h per bar": with the unit short, no language needs a plural. */
 		put(&o, ": %s &ndash; %s UTC (%" PRId64 " ", from, to, h->width);
 		esc(&o, m(&o, MSG_R_HOURS_PER_BAR));
 		put(&o, ")</p>\n");
