@@ -394,30 +394,61 @@ static void figures_tiles(struct out *o, const struct figures *f, const char *ru
 	put(o, "</span></div>\n");
 }
 
-static void settings_line(struct out *o, const struct options *opt)
+/* "label value", or for a swept setting "label V1/V2/V3" (its values, as given). */
+static void one_setting(struct out *o, const struct sweep *sw, const char *setting,
+                        const char *label, const char *value, const char *unit)
 {
-	char buf[32];
+	size_t i, k;
+
+	esc(o, label);
+	put(o, " ");
+	for (i = 0; sw && i < sw->n; i++)
+		if (strcmp(sw->axes[i].setting, setting) == 0) {
+			for (k = 0; k < sw->axes[i].n; k++) {
+				put(o, "%s", k ? "/" : "");
+				esc(o, sw->axes[i].values[k]);
+			}
+			esc(o, unit);
+			return;
+		}
+	esc(o, value);
+	esc(o, unit);
+}
+
+/* The feed and the settings; @p sw (may be NULL) names the swept ones. */
+static void settings_line(struct out *o, const struct options *opt, const struct sweep *sw)
+{
+	char buf[32], num[32];
 
 	put(o, "<p class=\"meta\">");
 	esc(o, m(o, MSG_R_FEED));
 	put(o, ": ");
 	esc(o, strcmp(opt->input, "-") == 0 ? "-" : opt->input);
-	put(o, " &middot; %s %s, %s %" PRId64 ", %s ", m(o, MSG_MODE),
-	    opt->mode == STG_MODE_RESERVE ? "reserve" : "cutoff", m(o, MSG_WINDOW), opt->window,
-	    m(o, MSG_CAP));
-	if (opt->cap)
-		put(o, "%" PRId64, opt->cap);
-	else
-		esc(o, m(o, MSG_NONE));
+	put(o, " &middot; ");
+	one_setting(o, sw, "mode", m(o, MSG_MODE), opt->mode == STG_MODE_RESERVE ? "reserve" : "cutoff",
+	            "");
 	put(o, ", ");
-	esc(o, m(o, MSG_MIN_STOCK));
-	put(o, " %" PRId64 " %s", opt->min_stock, m(o, MSG_DEFAULT));
+	snprintf(num, sizeof num, "%" PRId64, opt->window);
+	one_setting(o, sw, "window", m(o, MSG_WINDOW), num, "");
+	put(o, ", ");
+	snprintf(num, sizeof num, "%" PRId64, opt->cap);
+	one_setting(o, sw, "cap", m(o, MSG_CAP), opt->cap ? num : m(o, MSG_NONE), "");
+	put(o, ", ");
+	snprintf(num, sizeof num, "%" PRId64, opt->min_stock);
+	one_setting(o, sw, "min-stock", m(o, MSG_MIN_STOCK), num, "");
+	put(o, " %s", m(o, MSG_DEFAULT));
 	if (opt->market) {
 		put(o, " &middot; ");
 		esc(o, m(o, MSG_MARKET));
-		put(o, ": %s %s, %s %" PRId64 " ms, %s %" PRId64 " ms", m(o, MSG_RATE),
-		    fmt_rate(buf, sizeof buf, opt->rate, m(o, MSG_NO_LIMIT)), m(o, MSG_ANSWERS_IN),
-		    opt->latency_ms, m(o, MSG_LATE_AFTER), opt->latency_limit_ms);
+		put(o, ": ");
+		one_setting(o, sw, "rate", m(o, MSG_RATE),
+		            fmt_rate(buf, sizeof buf, opt->rate, m(o, MSG_NO_LIMIT)), "");
+		put(o, ", ");
+		snprintf(num, sizeof num, "%" PRId64, opt->latency_ms);
+		one_setting(o, sw, "latency", m(o, MSG_ANSWERS_IN), num, " ms");
+		put(o, ", ");
+		snprintf(num, sizeof num, "%" PRId64, opt->latency_limit_ms);
+		one_setting(o, sw, "latency-limit", m(o, MSG_LATE_AFTER), num, " ms");
 	}
 	put(o, "</p>\n");
 }
@@ -586,7 +617,7 @@ int report_write(FILE *f, const struct report_in *in)
 	o.lang = in->o->lang;
 	o.f = f;
 	head(&o, m(&o, MSG_R_TITLE));
-	settings_line(&o, in->o);
+	settings_line(&o, in->o, NULL);
 	if (h->n) {
 		fmt_hour(from, sizeof from, h->first);
 		fmt_hour(to, sizeof to, h->first + (int64_t)h->n * h->width);
@@ -651,43 +682,58 @@ int report_write_sweep(FILE *f, const struct options *opt, const struct sweep *s
                        const struct sweep_result *runs, size_t n)
 {
 	struct out o;
-	uint64_t xmax = 1, ymax = 1;
+	uint64_t xmin = 0, xmax = 0, ymax = 0, ytop;
 	double pw = CW - PAD_L - PAD_R, ph = CH - PAD_B - PAD_T;
 	size_t i, k;
 
 	o.lang = opt->lang;
 	o.f = f;
 	head(&o, m(&o, MSG_R_TITLE));
-	settings_line(&o, opt);
+	settings_line(&o, opt, s);
 	h2(&o, MSG_R_SWEEP_TITLE);
 	for (i = 0; i < n; i++) {
-		if (figures_saved(&runs[i].f) > xmax)
-			xmax = figures_saved(&runs[i].f);
-		if (runs[i].f.warnings > ymax)
-			ymax = runs[i].f.warnings;
+		uint64_t x = figures_saved(&runs[i].f);
+		xmin = i == 0 || x < xmin ? x : xmin;
+		xmax = x > xmax ? x : xmax;
+		ymax = runs[i].f.warnings > ymax ? runs[i].f.warnings : ymax;
 	}
+	/* The calls saved of a sweep differ by a few per cent: the axis spans only them. */
+	if (xmax == xmin)
+		xmax = xmin + 1;
 	put(&o, "<svg id=\"chart-sweep\" viewBox=\"0 0 %d %d\" role=\"img\">\n", CW, CH);
-	axis(&o, ymax);
-	put(&o, "<text x=\"%d\" y=\"%d\">0</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">%" PRIu64
-	        " ", PAD_L, CH - PAD_B + 16, CW - PAD_R, CH - PAD_B + 16, xmax);
+	ytop = axis(&o, ymax + ymax / 8 + 1); /* headroom for the labels above the points */
+	put(&o, "<text x=\"%d\" y=\"%d\">%" PRIu64 "</text><text x=\"%d\" y=\"%d\" "
+	        "text-anchor=\"end\">%" PRIu64 " ", PAD_L, CH - PAD_B + 16, xmin, CW - PAD_R - 20,
+	    CH - PAD_B + 16, xmax);
 	esc(&o, m(&o, MSG_CALLS_SAVED));
 	put(&o, "</text><text x=\"%d\" y=\"%d\">min_stock_reached</text>\n", PAD_L + 4, PAD_T + 12);
 	for (i = 0; i < n; i++) {
-		double x = PAD_L + pw * (double)figures_saved(&runs[i].f) / (double)xmax;
-		double y = CH - PAD_B - ph * (double)runs[i].f.warnings / (double)ymax;
-		put(&o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%s\" data-series=\"sweep\"/>"
-		        "<text x=\"%.1f\" y=\"%.1f\">", x, y, COLOUR_ZEROS, x + 8, y - 6);
-		for (k = 0; k < s->n; k++) {
-			put(&o, "%s", k ? " " : "");
-			esc(&o, s->axes[k].setting);
-			put(&o, "=");
-			esc(&o, runs[i].values[k]);
-		}
+		double x = PAD_L + 10 + (pw - 40) * (double)(figures_saved(&runs[i].f) - xmin) /
+		                        (double)(xmax - xmin);
+		double y = CH - PAD_B - ph * (double)runs[i].f.warnings / (double)ytop;
+		int first = 1;
+		put(&o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%s\" data-series=\"sweep\"/>\n",
+		    x, y, COLOUR_ZEROS);
+		/* Runs that land on the same point share one label: "10, 11, 12" (the table's #). */
+		for (k = 0; k < i; k++)
+			if (figures_saved(&runs[k].f) == figures_saved(&runs[i].f) &&
+			    runs[k].f.warnings == runs[i].f.warnings)
+				break;
+		if (k < i)
+			continue;
+		put(&o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", x + (x > CW / 2 ? -9 : 9),
+		    y - 8, x > CW / 2 ? "end" : "start");
+		for (k = i; k < n; k++)
+			if (figures_saved(&runs[k].f) == figures_saved(&runs[i].f) &&
+			    runs[k].f.warnings == runs[i].f.warnings) {
+				put(&o, "%s%zu", first ? "" : ", ", k + 1);
+				first = 0;
+			}
 		put(&o, "</text>\n");
 	}
 	put(&o, "</svg>\n");
 	h2(&o, MSG_R_SWEEP_TABLE);
-	put(&o, "<table id=\"sweep\">\n<tr>");
+	put(&o, "<table id=\"sweep\">\n<tr><th>#</th>");
 	for (k = 0; k < s->n; k++)
 		th(&o, s->axes[k].setting);
 	th(&o, m(&o, MSG_CALLS));
@@ -697,7 +743,7 @@ int report_write_sweep(FILE *f, const struct options *opt, const struct sweep *s
 	th(&o, m(&o, MSG_LATE));
 	put(&o, "</tr>\n");
 	for (i = 0; i < n; i++) {
-		put(&o, "<tr data-run=\"%zu\">", i + 1);
+		put(&o, "<tr data-run=\"%zu\"><td>%zu</td>", i + 1, i + 1);
 		for (k = 0; k < s->n; k++) {
 			put(&o, "<td>");
 			esc(&o, runs[i].values[k]);
