@@ -99,7 +99,8 @@ static int print_market(FILE *f, const struct options *o, int lang)
 	size_t i;
 
 	label(f, 2, msg(lang, MSG_MARKET));
-	fprintf(f, "%s %s", msg(lang, MSG_RATE), fmt_rate(buf, sizeof buf, o->rate, msg(lang, MSG_NO_LIMIT)));
+	fprintf(f, "%s %s", msg(lang, MSG_RATE),
+	        fmt_rate(buf, sizeof buf, o->rate, msg(lang, MSG_NO_LIMIT)));
 	if (o->per_rate.count) {
 		rl.items = calloc(o->per_rate.count, sizeof *rl.items);
 		if (!rl.items) {

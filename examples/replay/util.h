@@ -33,7 +33,7 @@ void PRINTF_LIKE(4, 5) errorq(const char *v, size_t vlen, const char *tail, cons
 void usage_hint(void);
 
 enum { NUM_OK, NUM_SYNTAX, NUM_RANGE };
-/* A whole decimal integer with an optional sign (when @p allow_sign): NUM_OK, NUM_SYNTAX or NUM_RANGE. */
+/* A whole decimal integer, with an optional sign when @p allow_sign: a NUM_ value. */
 int parse_int64(const char *s, size_t len, int allow_sign, int64_t *out);
 /*
  * Text (integration, SKU, one entry of fields): NULL when fine, else what

@@ -1080,7 +1080,8 @@ def case_progress_only_on_a_terminal():
     summary_at = tty.index("stockguard-replay summary")
     expect(tty[:summary_at].endswith("\r\x1b[K"), "the progress line is erased first")
     rc, out, err = run([feed_path])
-    expect(rc == 0 and "\r" not in err and "rows/s" not in err, "progress in a pipe: %r" % err[:200])
+    expect(rc == 0 and "\r" not in err and "rows/s" not in err,
+           "progress in a pipe: %r" % err[:200])
     os.unlink(feed_path)
 
 
