@@ -81,6 +81,7 @@ static const char *const en[MSG_COUNT] = {
 	[MSG_COL_FILTER_OFF] = "filter off",
 	[MSG_WHATIF] = "what-if",
 	[MSG_COALESCED_ROWS] = "changes merged into a waiting call",
+	[MSG_R_DELAY_TITLE] = "Longest queue delay per hour (ms)",
 };
 
 static const char *const pt[MSG_COUNT] = {
@@ -158,6 +159,7 @@ static const char *const pt[MSG_COUNT] = {
 	[MSG_COL_FILTER_OFF] = "sem filtro",
 	[MSG_WHATIF] = "what-if",
 	[MSG_COALESCED_ROWS] = "alterações somadas a uma chamada na fila",
+	[MSG_R_DELAY_TITLE] = "Maior espera na fila por hora (ms)",
 };
 
 static const char *const es[MSG_COUNT] = {
@@ -235,6 +237,7 @@ static const char *const es[MSG_COUNT] = {
 	[MSG_COL_FILTER_OFF] = "sin filtro",
 	[MSG_WHATIF] = "what-if",
 	[MSG_COALESCED_ROWS] = "cambios unidos a una llamada en cola",
+	[MSG_R_DELAY_TITLE] = "Mayor espera en la cola por hora (ms)",
 };
 
 static const char *const *const tables[LANG_COUNT] = { en, pt, es };

@@ -227,19 +227,27 @@ static struct grid grid_union(const struct series *a, const struct series *b)
 	return g;
 }
 
-/* The sum of @p get over the buckets of @p h inside bar @p i of @p g. */
+/* What a chart shows of a bucket, and how buckets sharing a bar combine. */
+struct measure {
+	uint64_t (*get)(const struct figures *);
+	int max;   /* the largest (a delay), not the sum (a count) */
+};
+
+/* The measure over the buckets of @p h inside bar @p i of @p g. */
 static uint64_t bar_value(const struct series *h, const struct grid *g, size_t i,
-                          uint64_t (*get)(const struct figures *))
+                          const struct measure *ms)
 {
 	int64_t lo = g->first + (int64_t)i * g->width, hi = lo + g->width, at;
-	uint64_t sum = 0;
+	uint64_t v = 0;
 
 	if (!h->n)
 		return 0;
 	at = lo > h->first ? lo : h->first;
-	for (; at < hi && at < series_end(h); at += h->width)
-		sum += get(&h->b[(at - h->first) / h->width].f);
-	return sum;
+	for (; at < hi && at < series_end(h); at += h->width) {
+		uint64_t x = ms->get(&h->b[(at - h->first) / h->width].f);
+		v = ms->max ? (x > v ? x : v) : v + x;
+	}
+	return v;
 }
 
 /* Labels under a few of the bars. */
@@ -298,8 +306,8 @@ static void chart_reasons(struct out *o, const struct series *h)
 
 /* Two series side by side per bar: @p a of @p ha, @p b of @p hb (may be the same). */
 static void chart_pair(struct out *o, const char *id, const struct series *ha,
-                       const struct series *hb, uint64_t (*a)(const struct figures *),
-                       uint64_t (*b)(const struct figures *), const struct series_style st[2])
+                       const struct series *hb, const struct measure *a,
+                       const struct measure *b, const struct series_style st[2])
 {
 	struct grid g = grid_union(ha, hb);
 	double bw = (double)(CW - PAD_L - PAD_R) / (double)(g.n ? g.n : 1), plot = CH - PAD_B - PAD_T;
@@ -332,6 +340,14 @@ static uint64_t get_zeros(const struct figures *f) { return f->zeros; }
 static uint64_t get_warnings(const struct figures *f) { return f->warnings; }
 static uint64_t get_late(const struct figures *f) { return f->late; }
 static uint64_t get_none(const struct figures *f) { (void)f; return 0; }
+static uint64_t get_delay_max(const struct figures *f)
+{
+	return f->delay_max_ms < 0 ? 0 : (uint64_t)f->delay_max_ms;
+}
+
+static const struct measure zeros_m = { get_zeros, 0 }, warnings_m = { get_warnings, 0 },
+                            late_m = { get_late, 0 }, none_m = { get_none, 0 },
+                            delay_m = { get_delay_max, 1 };
 
 /* Horizontal bars: calls with one call per row, with the filter, with the filter off. */
 static void chart_saved(struct out *o, const struct figures *on, const struct figures *off)
@@ -612,6 +628,9 @@ int report_write(FILE *f, const struct report_in *in)
 	static const struct series_style late_series[2] = {
 		{ "late-on", COLOUR_ON }, { "late-off", COLOUR_OFF }
 	};
+	static const struct series_style delay_series[2] = {
+		{ "delay-on", COLOUR_ON }, { "delay-off", COLOUR_OFF }
+	};
 	const char *labels[2];
 
 	o.lang = in->o->lang;
@@ -642,7 +661,7 @@ int report_write(FILE *f, const struct report_in *in)
 	put(&o, "<p class=\"note\">min_stock_reached: ");
 	esc(&o, m(&o, MSG_R_BLOCKED));
 	put(&o, "</p>\n");
-	chart_pair(&o, "chart-stockouts", h, h, get_zeros, get_warnings, stock_series);
+	chart_pair(&o, "chart-stockouts", h, h, &zeros_m, &warnings_m, stock_series);
 	labels[0] = m(&o, MSG_ZEROS);
 	labels[1] = "min_stock_reached";
 	legend(&o, stock_series, labels, 2);
@@ -653,11 +672,17 @@ int report_write(FILE *f, const struct report_in *in)
 		esc(&o, m(&o, MSG_R_NO_MARKET));
 		put(&o, "</p>\n");
 	} else {
-		chart_pair(&o, "chart-late", h, off ? &in->off->hours : h, get_late,
-		           off ? get_late : get_none, late_series);
+		chart_pair(&o, "chart-late", h, off ? &in->off->hours : h, &late_m,
+		           off ? &late_m : &none_m, late_series);
 		labels[0] = m(&o, MSG_R_FILTER_ON);
 		labels[1] = m(&o, MSG_COL_FILTER_OFF);
 		legend(&o, late_series, labels, off ? 2 : 1);
+		put(&o, "<h3>");
+		esc(&o, m(&o, MSG_R_DELAY_TITLE));
+		put(&o, "</h3>\n");
+		chart_pair(&o, "chart-delay", h, off ? &in->off->hours : h, &delay_m,
+		           off ? &delay_m : &none_m, delay_series);
+		legend(&o, delay_series, labels, off ? 2 : 1);
 		if (off) {
 			put(&o, "<h3>");
 			esc(&o, m(&o, MSG_FILTER_OFF));

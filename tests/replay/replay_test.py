@@ -706,6 +706,11 @@ def check_report_agrees(opts, feed_path, want_off):
     if want_off:
         expect(series.get("chart-late late-on", 0) == s["on late"], "late updates over time")
         expect(series.get("chart-late late-off", 0) == s["off late"], "late updates, filter off")
+        for which in ("on", "off"):
+            bars = [int(n) for n in re.findall(r'data-series="delay-%s" data-n="(\d+)"' % which,
+                                              page)]
+            expect(max(bars, default=0) == s[which + " delay_max_ms"],
+                   "the longest bar of the delay chart (%s) is the summary's max" % which)
     sums = {}
     for figs in integ.values():
         for k, v in figs.items():
@@ -760,7 +765,7 @@ def case_report_self_contained():
     for bad in ("http:", "https:", "src=", "@import", "url(", "<link", "@font-face", "<iframe",
                 "<object", "<embed", "//"):
         expect(bad not in low, "the page refers outside itself: %r" % bad)
-    for chart in ("chart-reasons", "chart-saved", "chart-stockouts", "chart-late"):
+    for chart in ("chart-reasons", "chart-saved", "chart-stockouts", "chart-late", "chart-delay"):
         expect('<svg id="%s"' % chart in page, "chart %s" % chart)
     expect('id="integrations"' in page and 'id="top-skus"' in page, "tables")
 
