@@ -1,8 +1,8 @@
 /*
  * stockguard-replay: run a CSV feed of stock changes through stockguard's
  * integration log (minimum stock policy, export-change filter, in-memory
- * store, a simulated marketplace that accepts everything) and print every
- * decision.
+ * store, a simulated marketplace that accepts everything, or one that is
+ * rate limited and slow) and print every decision.
  *
  * The input and output formats are a contract (SPEC section 7, and
  * examples/README.md for the details this file decides):
@@ -11,14 +11,21 @@
  *   out: time,integration,sku,from,to,published_from,published_to,decision,reason,warning
  *
  * The file is laid out in parts:
- *   1. small utilities (messages, a string-keyed hash table);
- *   2. value parsers (time, integers, text);
- *   3. command line;
- *   4. the integration log the feed runs through (fake clock, simulated
+ *   1. the parser of times;
+ *   2. command line (the option values are read in replay/options.c);
+ *   3. the integration log the feed runs through (fake clock, simulated
  *      marketplace); it keeps the previous available of each
  *      (integration, SKU);
- *   5. policies, one per integration;
- *   6. the replay loop, the output and the summary.
+ *   4. policies, one per integration;
+ *   5. the replay loop and the output;
+ *   6. runs: one run, the filter-off comparison, a sweep.
+ *
+ * The rest is in replay/, one concern per file: util (messages, integer
+ * and text parsers), options, input (a file, or a pipe read more than
+ * once), table (the hash table), stats (the figures every output reads),
+ * market (the rate-limited, slow marketplace on the log's own queue),
+ * summary (the text summary), report (the HTML page), sweep (--sweep
+ * axes), i18n (en, pt, es), progress.
  *
  * Exit status: 0 done; 2 bad option, bad input row or I/O error; 1 out of
  * memory or an unexpected library failure.
@@ -27,6 +34,18 @@
 
 #include <stockguard.h>
 
+#include "replay/i18n.h"
+#include "replay/input.h"
+#include "replay/market.h"
+#include "replay/options.h"
+#include "replay/progress.h"
+#include "replay/report.h"
+#include "replay/stats.h"
+#include "replay/summary.h"
+#include "replay/sweep.h"
+#include "replay/table.h"
+#include "replay/util.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -34,16 +53,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PROG "stockguard-replay"
-
-#if defined(__GNUC__)
-#  define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#  define PRINTF_LIKE(f, a)
-#endif
-
-enum { EXIT_BAD = 2, EXIT_INTERNAL = 1 };
 
 /* Columns of the input, 1-based as in the messages. */
 enum { COL_TIME = 1, COL_INTEGRATION, COL_SKU, COL_AVAILABLE, COL_FIELDS, NCOLS = COL_FIELDS };
@@ -57,228 +66,8 @@ static const char header_out[] =
 	"time,integration,sku,from,to,published_from,published_to,decision,reason,warning";
 
 /* ------------------------------------------------------------------------
- * 1. Utilities
+ * 1. Times
  * ------------------------------------------------------------------------ */
-
-/* How many bytes of a value a message quotes before cutting it with "...". */
-#define QUOTE_MAX 64
-
-/*
- * Write @p s (@p len bytes) for a message: at most QUOTE_MAX bytes, control
- * bytes and quotes escaped, so a long or binary value cannot flood the
- * terminal. Only used for display; the data itself is never truncated.
- */
-static void put_quoted(FILE *f, const char *s, size_t len)
-{
-	size_t i, n = len > QUOTE_MAX ? QUOTE_MAX : len;
-
-	fputc('\'', f);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\')
-			fprintf(f, "\\x%02x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('\'', f);
-	if (n < len)
-		fprintf(f, "... (%zu bytes)", len);
-}
-
-static void PRINTF_LIKE(1, 0) vmessage(const char *fmt, va_list ap)
-{
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-}
-
-/* "stockguard-replay: <message>\n" */
-static void PRINTF_LIKE(1, 2) errorf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmessage(fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* "stockguard-replay: <message> '<value>'<tail>\n" -- @p fmt ends where the value goes. */
-static void PRINTF_LIKE(4, 5) errorq(const char *v, size_t vlen, const char *tail, const char *fmt,
-                                     ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmessage(fmt, ap);
-	va_end(ap);
-	put_quoted(stderr, v, vlen);
-	fputs(tail, stderr);
-	fputc('\n', stderr);
-}
-
-/*
- * A string-keyed hash table (separate chaining, grows at load 1). Keys are
- * byte strings with a length, copied into the node. Each node has room for
- * a pointer and two integers; the users below say what they mean.
- */
-struct node {
-	struct node *next;
-	uint64_t hash;
-	void *ptr;
-	int64_t num[2];
-	int flag;
-	size_t keylen;
-	char key[];
-};
-
-struct table {
-	struct node **slots;
-	size_t nslots; /* a power of two, or 0 before the first insert */
-	size_t count;
-};
-
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h ^ (h >> 29);
-}
-
-static struct node *table_find(const struct table *t, const char *key, size_t len)
-{
-	uint64_t h;
-	struct node *n;
-
-	if (!t->nslots)
-		return NULL;
-	h = hash_bytes(key, len);
-	for (n = t->slots[h & (t->nslots - 1)]; n; n = n->next)
-		if (n->hash == h && n->keylen == len && memcmp(n->key, key, len) == 0)
-			return n;
-	return NULL;
-}
-
-static int table_grow(struct table *t)
-{
-	size_t i, nslots = t->nslots ? t->nslots * 2 : 16;
-	struct node **slots;
-
-	if (nslots > SIZE_MAX / sizeof *slots)
-		return -1;
-	slots = calloc(nslots, sizeof *slots);
-	if (!slots)
-		return -1;
-	for (i = 0; i < t->nslots; i++) {
-		struct node *n = t->slots[i], *next;
-		for (; n; n = next) {
-			next = n->next;
-			n->next = slots[n->hash & (nslots - 1)];
-			slots[n->hash & (nslots - 1)] = n;
-		}
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = nslots;
-	return 0;
-}
-
-/* Add a zeroed node for a key known to be absent. NULL when out of memory. */
-static struct node *table_add(struct table *t, const char *key, size_t len)
-{
-	struct node *n;
-	size_t b;
-
-	if (t->count >= t->nslots && table_grow(t))
-		return NULL;
-	if (len > SIZE_MAX - sizeof *n - 1)
-		return NULL;
-	n = calloc(1, sizeof *n + len + 1);
-	if (!n)
-		return NULL;
-	memcpy(n->key, key, len);
-	n->key[len] = '\0';
-	n->keylen = len;
-	n->hash = hash_bytes(key, len);
-	b = n->hash & (t->nslots - 1);
-	n->next = t->slots[b];
-	t->slots[b] = n;
-	t->count++;
-	return n;
-}
-
-/* Call @p fn on every node (in no particular order). */
-static void table_each(const struct table *t, void (*fn)(struct node *, void *), void *arg)
-{
-	size_t i;
-	struct node *n;
-
-	for (i = 0; i < t->nslots; i++)
-		for (n = t->slots[i]; n; n = n->next)
-			fn(n, arg);
-}
-
-/* Free the nodes; @p fn (may be NULL) releases what a node's ptr owns. */
-static void table_free(struct table *t, void (*fn)(void *))
-{
-	size_t i;
-
-	for (i = 0; i < t->nslots; i++) {
-		struct node *n = t->slots[i], *next;
-		for (; n; n = next) {
-			next = n->next;
-			if (fn)
-				fn(n->ptr);
-			free(n);
-		}
-	}
-	free(t->slots);
-	memset(t, 0, sizeof *t);
-}
-
-/* ------------------------------------------------------------------------
- * 2. Value parsers (time, integers, text)
- * ------------------------------------------------------------------------ */
-
-/* Parse a whole decimal integer with an optional sign into int64. */
-enum { NUM_OK, NUM_SYNTAX, NUM_RANGE };
-
-static int parse_int64(const char *s, size_t len, int allow_sign, int64_t *out)
-{
-	size_t i = 0;
-	int neg = 0;
-	uint64_t v = 0, limit;
-
-	size_t first;
-
-	if (allow_sign && len && (s[0] == '-' || s[0] == '+')) {
-		neg = s[0] == '-';
-		i = 1;
-	}
-	first = i;
-	if (i == len)
-		return NUM_SYNTAX;
-	for (; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return NUM_SYNTAX;
-	/* Syntax first, so "99999999999999999999x" is junk, not overflow. */
-	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (i = first; i < len; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (limit - d) / 10)
-			return NUM_RANGE;
-		v = v * 10 + d;
-	}
-	if (neg)
-		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-	else
-		*out = (int64_t)v;
-	return NUM_OK;
-}
 
 static int is_leap(int64_t y)
 {
@@ -387,45 +176,9 @@ static int parse_time(const char *s, size_t len, int64_t *out, const char **why,
 	return 0;
 }
 
-/*
- * Text (integration, SKU, one entry of fields): non-empty, no surrounding
- * blanks, no control bytes, no double quotes (quoted CSV is not supported,
- * so a quote would only hide a comma), at most @p max bytes (0: no limit).
- * Returns NULL when fine, else what is wrong.
- */
-static const char *check_text(const char *s, size_t len, size_t max)
-{
-	size_t i;
-
-	if (!len)
-		return "is empty";
-	if (s[0] == ' ' || s[len - 1] == ' ')
-		return "has leading or trailing spaces";
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f)
-			return "contains a control character";
-		if (c == '"')
-			return "contains a double quote (quoted CSV fields are not supported)";
-	}
-	if (max && len > max)
-		return "is too long";
-	return NULL;
-}
-
 /* ------------------------------------------------------------------------
- * 3. Command line
+ * 2. Command line
  * ------------------------------------------------------------------------ */
-
-struct options {
-	const char *input;      /* path, or "-" */
-	int64_t min_stock;      /* default minimum */
-	int64_t window;
-	int64_t cap;
-	int mode;               /* stg_mode */
-	struct table per_min;   /* integration -> num[0] minimum, flag: seen in the feed */
-	size_t per_min_order;   /* for printing in command-line order */
-};
 
 static void usage(FILE *f)
 {
@@ -445,77 +198,36 @@ static void usage(FILE *f)
 	        "  --mode cutoff|reserve      publish 0 at or below the minimum (cutoff, default)\n"
 	        "                             or hold the minimum back (reserve)\n"
 	        "  --cap N                    never publish more than N (default 0 = no cap)\n"
+	        "\n"
+	        "What-if (see examples/README.md):\n"
+	        "  --report FILE.html         also write a self-contained HTML report\n"
+	        "  --rate N/s                 simulate a marketplace taking at most N calls per\n"
+	        "                             second from every integration (the log's own limit)\n"
+	        "  --rate INTEGRATION=N/s     the same for one integration (repeatable)\n"
+	        "  --latency MS               the simulated marketplace answers after MS ms\n"
+	        "  --latency-limit MS         acknowledged later than this is a late update\n"
+	        "                             (default 3600000, one hour)\n"
+	        "                             --rate or --latency: changes can wait and merge\n"
+	        "                             (decision coalesced); the summary compares the\n"
+	        "                             same feed with the filter off\n"
+	        "  --sweep SETTING=V1,V2,...  one run per combination of values (repeatable;\n"
+	        "                             min-stock, window, mode, cap, rate, latency,\n"
+	        "                             latency-limit); prints a CSV table instead\n"
+	        "                             of the decisions: calls, calls saved, warnings,\n"
+	        "                             stock-outs published, late updates\n"
+	        "  --lang en|pt|es            language of the summary and the report (default\n"
+	        "                             from LC_ALL, LC_MESSAGES or LANG, else en)\n"
+	        "\n"
 	        "  --help                     show this help and exit\n"
 	        "  --version                  show the library version and exit\n"
 	        "\n"
 	        "Output (stdout), one line per input row, in input order:\n"
 	        "  %s\n"
-	        "A summary goes to standard error.\n"
+	        "A summary goes to standard error, and progress when it is a terminal.\n"
 	        "\n"
 	        "Exit status: 0 done; 2 bad option, bad input or I/O error (the message names\n"
 	        "the line and column); 1 out of memory or a library failure.\n",
 	        header_in, header_out);
-}
-
-static void usage_hint(void)
-{
-	fputs("Try '" PROG " --help' for more information.\n", stderr);
-}
-
-/* A quantity option value: 0 .. STG_QUANTITY_MAX. 0, or EXIT_BAD. */
-static int parse_quantity_opt(const char *opt, const char *v, int64_t *out)
-{
-	int64_t q;
-	int rc = parse_int64(v, strlen(v), 1, &q);
-
-	if (rc == NUM_OK && q >= 0 && q <= STG_QUANTITY_MAX) {
-		*out = q;
-		return 0;
-	}
-	if (rc == NUM_SYNTAX)
-		errorq(v, strlen(v), " is not an integer", "%s: ", opt);
-	else if (rc == NUM_OK && q < 0)
-		errorq(v, strlen(v), " is negative (must be 0 or more)", "%s: ", opt);
-	else
-		errorq(v, strlen(v), "", "%s: must be at most %" PRId64 ", got ", opt,
-		       (int64_t)STG_QUANTITY_MAX);
-	usage_hint();
-	return EXIT_BAD;
-}
-
-/* --min-stock N or --min-stock INTEGRATION=N (split at the last '='). 0, or the exit status. */
-static int parse_min_stock(struct options *o, const char *v)
-{
-	const char *eq = strrchr(v, '=');
-	const char *why;
-	struct node *n;
-	size_t len;
-	int64_t q;
-
-	if (!eq)
-		return parse_quantity_opt("--min-stock", v, &o->min_stock);
-	len = (size_t)(eq - v);
-	why = check_text(v, len, STG_KEY_MAX);
-	if (!why && memchr(v, ',', len))
-		why = "contains a comma";
-	if (why) {
-		errorq(v, len, "", "--min-stock: the integration name %s: ", why);
-		usage_hint();
-		return EXIT_BAD;
-	}
-	if (parse_quantity_opt("--min-stock", eq + 1, &q))
-		return EXIT_BAD;
-	n = table_find(&o->per_min, v, len);
-	if (!n) {
-		n = table_add(&o->per_min, v, len);
-		if (!n) {
-			errorf("out of memory");
-			return EXIT_INTERNAL;
-		}
-		n->num[1] = (int64_t)o->per_min_order++;
-	}
-	n->num[0] = q; /* the last one given wins */
-	return 0;
 }
 
 /*
@@ -525,7 +237,6 @@ static int parse_min_stock(struct options *o, const char *v)
  */
 static int parse_args(struct options *o, int argc, char **argv)
 {
-	static const char *const with_value[] = { "--min-stock", "--window", "--mode", "--cap" };
 	int i, only_files = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -555,10 +266,8 @@ static int parse_args(struct options *o, int argc, char **argv)
 			return -1;
 		}
 		namelen = strcspn(a, "=");
-		for (k = 0; k < sizeof with_value / sizeof *with_value; k++)
-			if (strlen(with_value[k]) == namelen && strncmp(a, with_value[k], namelen) == 0)
-				break;
-		if (k == sizeof with_value / sizeof *with_value) {
+		k = option_find(a, namelen);
+		if (k == NOPTIONS) {
 			errorq(a, strlen(a), "", "unknown option ");
 			usage_hint();
 			return EXIT_BAD;
@@ -568,27 +277,11 @@ static int parse_args(struct options *o, int argc, char **argv)
 		} else if (i + 1 < argc) {
 			v = argv[++i];
 		} else {
-			errorf("%s needs a value", with_value[k]);
+			errorf("%s needs a value", option_name(k));
 			usage_hint();
 			return EXIT_BAD;
 		}
-		if (k == 0) {
-			rc = parse_min_stock(o, v);
-		} else if (k == 1) {
-			rc = parse_quantity_opt("--window", v, &o->window);
-		} else if (k == 2) {
-			if (strcmp(v, "cutoff") == 0) {
-				o->mode = STG_MODE_CUTOFF;
-			} else if (strcmp(v, "reserve") == 0) {
-				o->mode = STG_MODE_RESERVE;
-			} else {
-				errorq(v, strlen(v), " (expected cutoff or reserve)", "--mode: unknown mode ");
-				usage_hint();
-				rc = EXIT_BAD;
-			}
-		} else {
-			rc = parse_quantity_opt("--cap", v, &o->cap);
-		}
+		rc = set_option(o, k, v);
 		if (rc)
 			return rc;
 	}
@@ -601,7 +294,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 }
 
 /* ========================================================================
- * 4. The log
+ * 3. The log
  *
  * The feed runs through a stockguard integration log (stockguard/log.h), as
  * a connector's changes would: no storage hook (the in-memory store), a
@@ -622,6 +315,9 @@ static int parse_args(struct options *o, int argc, char **argv)
 struct feed_log {
 	stg_log *log;
 	int64_t now_ms; /* what the clock hook answers: the current row's time */
+	struct market *market; /* NULL: every export is acknowledged at once */
+	struct stats *stats;   /* counts the calls */
+	int filter_off;        /* every change goes out as a non-stock change */
 };
 
 struct feed_prev {
@@ -641,32 +337,62 @@ static int64_t feed_clock(void *payload)
 	return ((const struct feed_log *)payload)->now_ms;
 }
 
-/* The simulated marketplace: every job is acknowledged. */
+/* The simulated marketplace: every job is acknowledged at once. */
 static int feed_send(const stg_job *job, stg_job_result *result, void *payload)
 {
-	(void)job;
-	(void)payload;
+	struct feed_log *fl = payload;
+
+	if (stats_call(fl->stats, fl->now_ms, job->integration, job->published) ||
+	    stats_ack(fl->stats, fl->now_ms, job->integration, job->published, 0, 0))
+		return 1; /* out of memory: the pump fails and the tool stops */
 	result->outcome = STG_OUTCOME_OK;
 	return 0;
 }
 
-/* 0, or -1 with a message printed. The hook structs are copied by the log. */
-static int feed_log_open(struct feed_log *fl)
+/*
+ * 0, or -1 with a message printed. The hook structs are copied by the log.
+ * With @p market, jobs go to the simulated marketplace, which answers later.
+ */
+static int feed_log_open(struct feed_log *fl, struct market *market, int64_t latency_limit_ms)
 {
 	stg_log_options o = STG_LOG_OPTIONS_INIT;
 	stg_clock clock = STG_CLOCK_INIT;
 	stg_transport transport = STG_TRANSPORT_INIT;
+	stg_events events = STG_EVENTS_INIT;
 
 	clock.now_ms = feed_clock;
 	clock.payload = fl;
 	transport.send = feed_send;
+	transport.payload = fl;
 	o.clock = &clock;
 	o.transport = &transport;
+	o.latency_limit_ms = latency_limit_ms;
+	fl->market = market;
+	if (market) {
+		market_hooks(market, &transport, &events);
+		o.events = &events;
+	}
 	if (stg_log_open(&fl->log, &o) != STG_OK) {
 		errorf("cannot open the integration log: %s", stg_last_error());
 		return -1;
 	}
+	if (market)
+		market_attach(market, fl->log);
 	return 0;
+}
+
+/* The simulated clock moves on to @p to_ms. 0, or -1 with a message printed. */
+static int feed_log_advance(struct feed_log *fl, size_t line, int64_t to_ms)
+{
+	const char *why = NULL;
+
+	if (!fl->market || market_advance(fl->market, to_ms, &why) == 0)
+		return 0;
+	if (why)
+		errorf("line %zu: %s", line, why);
+	else
+		errorf("out of memory");
+	return -1;
 }
 
 static void feed_log_close(struct feed_log *fl)
@@ -714,12 +440,25 @@ static int feed_log_apply(struct feed_log *fl, size_t line, const char *integrat
 	stg_submit s = STG_SUBMIT_INIT;
 	size_t sent = 0;
 
-	s.flags = non_stock ? STG_CHANGE_NON_STOCK : 0u;
+	s.flags = non_stock || fl->filter_off ? STG_CHANGE_NON_STOCK : 0u;
 	s.integration = integration;
 	s.sku = sku;
 	s.available = available;
 	s.sequence = t;
 	s.changed_at = seconds_to_ms(t);
+	if (fl->market) {
+		/*
+		 * The clock never goes back: a row older than the clock (another
+		 * SKU's rows ran ahead) is a change the connector sees late.
+		 */
+		if (feed_log_advance(fl, line, s.changed_at))
+			return -1;
+		if (stg_log_submit(fl->log, &s, res) != STG_OK) {
+			feed_log_error(fl, line);
+			return -1;
+		}
+		return feed_log_advance(fl, line, fl->now_ms);
+	}
 	fl->now_ms = s.changed_at;
 	if (stg_log_submit(fl->log, &s, res) != STG_OK ||
 	    stg_log_pump(fl->log, 0, &sent) != STG_OK) {
@@ -737,7 +476,7 @@ static int feed_log_apply(struct feed_log *fl, size_t line, const char *integrat
 }
 
 /* ------------------------------------------------------------------------
- * 5. Policies, one per integration
+ * 4. Policies, one per integration
  * ------------------------------------------------------------------------ */
 
 struct policies {
@@ -748,6 +487,23 @@ struct policies {
 static void free_policy(void *p)
 {
 	stg_policy_free(p);
+}
+
+/* The log's own rate limit for a new integration @p name: the marketplace's. */
+static int set_rate(struct options *o, struct feed_log *fl, const char *name, size_t len)
+{
+	struct node *per = table_find(&o->per_rate, name, len);
+	int64_t rate = per ? per->num[0] : o->rate;
+
+	if (per)
+		per->flag = 1;
+	if (!fl->market || rate <= 0)
+		return 0;
+	if (stg_log_set_limits(fl->log, name, 1, (uint32_t)rate, 1000) != STG_OK) {
+		errorf("cannot limit '%s' to %" PRId64 "/s: %s", name, rate, stg_log_errmsg(fl->log));
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -781,6 +537,10 @@ static stg_policy *policy_for(struct policies *ps, struct options *o, struct fee
 		stg_policy_free(p);
 		return NULL;
 	}
+	if (set_rate(o, fl, name, len)) {
+		stg_policy_free(p);
+		return NULL;
+	}
 	n = table_add(&ps->by_name, name, len);
 	if (!n) {
 		errorf("out of memory");
@@ -792,19 +552,17 @@ static stg_policy *policy_for(struct policies *ps, struct options *o, struct fee
 }
 
 /* ------------------------------------------------------------------------
- * 6. Replay
+ * 5. Replay
  * ------------------------------------------------------------------------ */
-
-struct counts {
-	uint64_t rows, exports, skips, warnings;
-	uint64_t by_reason[STG_REASON_COUNT];
-};
 
 struct replay {
 	struct options *opt;
 	struct policies pol;
 	struct feed_log log;
-	struct counts n;
+	struct market market;
+	struct stats stats;
+	struct progress progress;
+	int print;             /* write the decisions to stdout (not in sweep or comparison runs) */
 	size_t line;           /* current line, 1-based */
 };
 
@@ -1063,20 +821,14 @@ static int replay_row(struct replay *r, char *line, size_t len)
 	}
 	if (feed_log_apply(&r->log, r->line, cols[1].s, cols[2].s, to, t, non_stock, &res))
 		return EXIT_INTERNAL;
-	if (print_row(cols, &prev, to, from.published, &res)) {
+	if (r->print && print_row(cols, &prev, to, from.published, &res)) {
 		errorf("cannot write the output: %s", strerror(errno));
 		return EXIT_BAD;
 	}
-
-	r->n.rows++;
-	if (res.decision == STG_DECISION_EXPORT)
-		r->n.exports++;
-	else
-		r->n.skips++;
-	if (res.reason >= 0 && res.reason < STG_REASON_COUNT)
-		r->n.by_reason[res.reason]++;
-	if (res.warnings & STG_WARN_MIN_STOCK_REACHED)
-		r->n.warnings++;
+	if (stats_row(&r->stats, t, cols[1].s, cols[1].len, cols[2].s, cols[2].len, &res)) {
+		errorf("out of memory");
+		return EXIT_INTERNAL;
+	}
 	return 0;
 }
 
@@ -1109,7 +861,7 @@ static int replay_stream(struct replay *r, FILE *in, const char *name)
 				break;
 			}
 			header_done = 1;
-			if (printf("%s\n", header_out) < 0) {
+			if (r->print && printf("%s\n", header_out) < 0) {
 				errorf("cannot write the output: %s", strerror(errno));
 				rc = EXIT_BAD;
 				break;
@@ -1133,7 +885,10 @@ static int replay_stream(struct replay *r, FILE *in, const char *name)
 		rc = replay_row(r, s, len);
 		if (rc)
 			break;
+		if ((r->stats.all.rows & 0xfff) == 0)
+			progress_tick(&r->progress, r->stats.all.rows, (int64_t)ftello(in));
 	}
+	progress_end(&r->progress);
 	if (!rc && ferror(in)) {
 		errorf("cannot read '%s': %s", name, strerror(errno));
 		rc = EXIT_BAD;
@@ -1142,202 +897,278 @@ static int replay_stream(struct replay *r, FILE *in, const char *name)
 		row_error(r, 0, "the input is empty (expected the header %s)", header_in);
 		rc = EXIT_BAD;
 	}
+	/* The feed is over: the marketplace still answers what it was sent. */
+	if (!rc && feed_log_advance(&r->log, r->line, INT64_MAX))
+		rc = EXIT_INTERNAL;
 	free(line);
 	return rc;
 }
 
-/* Summary ---------------------------------------------------------------- */
+/* ------------------------------------------------------------------------
+ * 6. Runs: one run, the comparison run, a sweep
+ * ------------------------------------------------------------------------ */
 
-struct min_list {
-	const struct node **items;
-	size_t n;
-};
-
-static void collect_min(struct node *n, void *arg)
+/* Policies, log and counters for one run. 0, or the exit status with a message printed. */
+static int replay_open(struct replay *r, struct options *o, int print, int detail)
 {
-	struct min_list *l = arg;
-	l->items[(size_t)n->num[1]] = n;
-	l->n++;
-}
-
-static int digits_of(uint64_t v)
-{
-	int d = 1;
-	while (v >= 10) {
-		v /= 10;
-		d++;
-	}
-	return d;
-}
-
-static void percent(char *buf, size_t size, uint64_t part, uint64_t whole)
-{
-	if (!whole) {
-		snprintf(buf, size, "-");
-		return;
-	}
-	/* One decimal, rounded half up, in integers so every platform prints the same. */
-	{
-		uint64_t tenths = (part * 1000 + whole / 2) / whole;
-		snprintf(buf, size, "%" PRIu64 ".%" PRIu64 "%%", tenths / 10, tenths % 10);
-	}
-}
-
-static int summary(struct replay *r, size_t integrations)
-{
-	static const int reasons[] = {
-		STG_REASON_FIRST_SEEN, STG_REASON_NON_STOCK_CHANGE, STG_REASON_LOW_STOCK,
-		STG_REASON_NO_CHANGE, STG_REASON_OUTSIDE_WINDOW
-	};
-	const struct options *o = r->opt;
-	const struct counts *n = &r->n;
-	struct min_list ml = { NULL, 0 };
-	char pct[32];
-	int w = digits_of(n->rows);
-	size_t i;
-	FILE *f = stderr;
-	stg_stats st;
-	stg_counts cnt;
-	uint64_t entries, saved = 0;
-
-	/* Asked first, so that a failure prints no half summary. */
-	if (stg_log_stats(r->log.log, NULL, &st) != STG_OK ||
-	    stg_log_counts(r->log.log, NULL, &cnt) != STG_OK) {
-		errorf("cannot read the integration log: %s", stg_log_errmsg(r->log.log));
+	memset(r, 0, sizeof *r);
+	r->opt = o;
+	r->print = print;
+	stats_init(&r->stats, detail);
+	market_init(&r->market, o->latency_ms, &r->log.now_ms, &r->stats);
+	r->log.filter_off = o->filter_off;
+	r->log.stats = &r->stats;
+	if (stg_policy_new(&r->pol.base, NULL) != STG_OK) {
+		errorf("cannot create a policy: %s", stg_last_error());
 		return EXIT_INTERNAL;
 	}
-	entries = cnt.success + cnt.pending + cnt.error;
-	for (i = 0; i < STG_REASON_COUNT; i++)
-		saved += st.skips[i];
-
-	fprintf(f, PROG " summary\n");
-	fprintf(f, "  settings            mode %s, window %" PRId64 ", cap ",
-	        o->mode == STG_MODE_RESERVE ? "reserve" : "cutoff", o->window);
-	if (o->cap)
-		fprintf(f, "%" PRId64 "\n", o->cap);
-	else
-		fprintf(f, "none\n");
-	fprintf(f, "  minimum stock       %" PRId64 " (default)", o->min_stock);
-	if (o->per_min.count) {
-		ml.items = calloc(o->per_min.count, sizeof *ml.items);
-		if (!ml.items) {
-			fputc('\n', f);
-			errorf("out of memory");
-			return EXIT_INTERNAL;
-		}
-		table_each(&o->per_min, collect_min, &ml);
-		for (i = 0; i < ml.n; i++)
-			fprintf(f, ", %s %" PRId64 "%s", ml.items[i]->key, ml.items[i]->num[0],
-			        ml.items[i]->flag ? "" : " (not in the feed)");
+	if (stg_policy_set_min_stock(r->pol.base, o->min_stock) != STG_OK ||
+	    stg_policy_set_window(r->pol.base, o->window) != STG_OK ||
+	    stg_policy_set_mode(r->pol.base, o->mode) != STG_OK ||
+	    stg_policy_set_cap(r->pol.base, o->cap) != STG_OK) {
+		/* The options were checked above; this would be a library bug. */
+		errorf("%s", stg_policy_errmsg(r->pol.base));
+		return EXIT_INTERNAL;
 	}
-	fputc('\n', f);
-	fprintf(f, "  rows                %*" PRIu64 "  (%zu integration%s, %zu integration/SKU pair%s)\n",
-	        w, n->rows, integrations, integrations == 1 ? "" : "s", (size_t)entries,
-	        entries == 1 ? "" : "s");
-	percent(pct, sizeof pct, n->exports, n->rows);
-	fprintf(f, "  exports             %*" PRIu64 "  %s\n", w, n->exports, pct);
-	for (i = 0; i < 3; i++)
-		fprintf(f, "    %-18s%*" PRIu64 "\n", stg_reason_name(reasons[i]), w,
-		        n->by_reason[reasons[i]]);
-	percent(pct, sizeof pct, n->skips, n->rows);
-	fprintf(f, "  skips               %*" PRIu64 "  %s\n", w, n->skips, pct);
-	for (i = 3; i < 5; i++)
-		fprintf(f, "    %-18s%*" PRIu64 "\n", stg_reason_name(reasons[i]), w,
-		        n->by_reason[reasons[i]]);
-	fprintf(f, "  API calls saved     %*" PRIu64 "  %s of %" PRIu64 " calls (one per row)\n", w,
-	        n->skips, pct, n->rows);
-	fprintf(f, "  min_stock_reached   %*" PRIu64 "  row%s where a positive stock publishes 0\n", w,
-	        n->warnings, n->warnings == 1 ? "" : "s");
-
-	/* What the integration log counted (stg_log_stats, stg_log_counts). */
-	fprintf(f, "  integration log     in memory; the simulated marketplace accepts everything\n");
-	fprintf(f, "    changes           %*" PRIu64 "\n", w, st.changes);
-	fprintf(f, "    exports           %*" PRIu64 "\n", w, st.exports);
-	fprintf(f, "    attempts          %*" PRIu64 "\n", w, st.attempts);
-	fprintf(f, "    successes         %*" PRIu64 "\n", w, st.successes);
-	fprintf(f, "    skips             %*" PRIu64 "\n", w, saved);
-	/* The reasons the filter skips with are always listed; any other one when counted. */
-	for (i = 0; i < STG_REASON_COUNT; i++)
-		if (st.skips[i] || i == STG_REASON_NO_CHANGE || i == STG_REASON_OUTSIDE_WINDOW)
-			fprintf(f, "      %-16s%*" PRIu64 "\n", stg_reason_name((int)i), w, st.skips[i]);
-	percent(pct, sizeof pct, saved, st.changes);
-	fprintf(f, "    API calls saved   %*" PRIu64 "  %s of %" PRIu64 " change%s\n", w, saved, pct,
-	        st.changes, st.changes == 1 ? "" : "s");
-	fprintf(f, "    entries           %*" PRIu64 "  success %" PRIu64 ", pending %" PRIu64
-	        ", error %" PRIu64 "\n", w, entries, cnt.success, cnt.pending, cnt.error);
-	/* Change to acknowledgement, from the log's histogram (-1: nothing acknowledged). */
-	if (st.latency_max_ms < 0)
-		fprintf(f, "    latency           none acknowledged\n");
-	else
-		fprintf(f, "    latency           p50 %" PRId64 " ms, p99 %" PRId64 " ms, max %" PRId64
-		        " ms; abnormal %" PRIu64 " (later than one hour)\n", st.latency_p50_ms,
-		        st.latency_p99_ms, st.latency_max_ms, st.abnormal);
-	free(ml.items);
+	if (feed_log_open(&r->log, o->market ? &r->market : NULL, o->latency_limit_ms))
+		return EXIT_INTERNAL;
 	return 0;
+}
+
+static void replay_close(struct replay *r)
+{
+	table_free(&r->pol.by_name, free_policy);
+	stg_policy_free(r->pol.base);
+	r->pol.base = NULL;
+	feed_log_close(&r->log);
+	market_free(&r->market);
+	stats_free(&r->stats);
+}
+
+/* Read the input from its start. 0, or the exit status. */
+static int replay_input(struct replay *r, struct input *in, const char *label)
+{
+	int rc = input_rewind(in);
+
+	if (rc)
+		return rc;
+	progress_start(&r->progress, in->f, label);
+	rc = replay_stream(r, in->f, in->name);
+	if (!rc && r->stats.oom) {
+		errorf("out of memory");
+		rc = EXIT_INTERNAL;
+	}
+	return rc;
+}
+
+/* The report file, opened before any run. 0, or EXIT_BAD with a message. */
+static int report_open(const struct options *o, FILE **f)
+{
+	*f = NULL;
+	if (!o->report)
+		return 0;
+	*f = fopen(o->report, "w");
+	if (*f)
+		return 0;
+	errorf("cannot write '%s': %s", o->report, strerror(errno));
+	return EXIT_BAD;
+}
+
+/* Write the report (and close its file). 0, or EXIT_BAD with a message. */
+static int report_done(const struct options *o, int failed)
+{
+	if (!failed)
+		return 0;
+	errorf("cannot write '%s': %s", o->report, strerror(errno));
+	return EXIT_BAD;
+}
+
+/* The run that prints the decisions, the summary and the report. */
+static int run_single(struct options *o)
+{
+	struct replay r, off;
+	struct input in;
+	FILE *rep;
+	int compare = o->market, rc, detail = o->report != NULL;
+
+	memset(&off, 0, sizeof off);
+	rc = report_open(o, &rep);
+	if (rc)
+		return rc;
+	rc = input_open(&in, o->input, compare);
+	if (rc) {
+		if (rep)
+			fclose(rep);
+		return rc;
+	}
+	rc = replay_open(&r, o, 1, detail);
+	if (!rc)
+		rc = replay_input(&r, &in, "");
+	if (!rc && fflush(stdout) != 0) {
+		errorf("cannot write the output: %s", strerror(errno));
+		rc = EXIT_BAD;
+	}
+	if (!rc && compare) {
+		/* The same feed with every change sent: what the filter spares the queue. */
+		o->filter_off = 1;
+		rc = replay_open(&off, o, 0, detail);
+		if (!rc)
+			rc = replay_input(&off, &in, msg(o->lang, MSG_FILTER_OFF));
+		o->filter_off = 0;
+	}
+	if (!rc) {
+		struct summary_in s;
+		memset(&s, 0, sizeof s);
+		s.o = o;
+		s.log = r.log.log;
+		s.f = &r.stats.all;
+		s.off = compare ? &off.stats.all : NULL;
+		s.integrations = r.pol.by_name.count;
+		s.whatif = o->market || o->report;
+		switch (summary_print(stderr, &s)) {
+		case 0:
+			break;
+		case -1:
+			errorf("cannot read the integration log: %s", stg_log_errmsg(r.log.log));
+			rc = EXIT_INTERNAL;
+			break;
+		default:
+			errorf("out of memory");
+			rc = EXIT_INTERNAL;
+		}
+	}
+	if (!rc && rep) {
+		struct report_in ri;
+		ri.o = o;
+		ri.on = &r.stats;
+		ri.off = compare ? &off.stats : NULL;
+		ri.integrations = r.pol.by_name.count;
+		rc = report_done(o, report_write(rep, &ri) != 0);
+	} else if (rep) {
+		/* No report after a failed run: leave no empty page behind. */
+		fclose(rep);
+		remove(o->report);
+	}
+	replay_close(&r);
+	replay_close(&off);
+	input_close(&in);
+	return rc;
+}
+
+static void free_results(struct sweep_result *res, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(res[i].values);
+	free(res);
+}
+
+/* One sweep row: the values, then the figures. */
+static int print_sweep_row(const struct sweep *s, const struct sweep_result *x)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (printf("%s,", x->values[i]) < 0)
+			return -1;
+	return printf("%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", x->f.calls,
+	              figures_saved(&x->f), x->f.warnings, x->f.zeros, x->f.late) < 0 ? -1 : 0;
+}
+
+/* --sweep: one run per combination, a CSV table on stdout. */
+static int run_sweep(struct options *o)
+{
+	struct sweep *s = &o->sweep;
+	size_t n = sweep_runs(s), done = 0, i;
+	struct sweep_result *res = calloc(n, sizeof *res);
+	struct input in;
+	FILE *rep = NULL;
+	int rc, more;
+
+	if (!res) {
+		errorf("out of memory");
+		return EXIT_INTERNAL;
+	}
+	rc = report_open(o, &rep);
+	if (!rc)
+		rc = input_open(&in, o->input, n > 1);
+	if (rc) {
+		if (rep)
+			fclose(rep);
+		free(res);
+		return rc;
+	}
+	for (i = 0; i < s->n; i++)
+		printf("%s,", s->axes[i].setting);
+	printf("calls,calls_saved,warnings,stockouts_published,late_updates\n");
+	for (more = sweep_first(s); more && !rc; more = sweep_next(s)) {
+		struct replay r;
+		char label[48];
+		struct sweep_result *x = &res[done];
+
+		x->values = calloc(s->n, sizeof *x->values);
+		if (!x->values) {
+			errorf("out of memory");
+			rc = EXIT_INTERNAL;
+			break;
+		}
+		for (i = 0; i < s->n && !rc; i++) {
+			x->values[i] = s->axes[i].values[s->at[i]];
+			rc = set_option(o, setting_index(s->axes[i].setting), x->values[i]);
+		}
+		done++;
+		if (rc)
+			break;
+		snprintf(label, sizeof label, "run %zu/%zu", done, n);
+		rc = replay_open(&r, o, 0, 0);
+		if (!rc)
+			rc = replay_input(&r, &in, label);
+		x->f = r.stats.all;
+		replay_close(&r);
+		if (!rc && print_sweep_row(s, x)) {
+			errorf("cannot write the output: %s", strerror(errno));
+			rc = EXIT_BAD;
+		}
+	}
+	if (!s->at && !rc) {
+		errorf("out of memory");
+		rc = EXIT_INTERNAL;
+	}
+	if (!rc && rep)
+		rc = report_done(o, report_write_sweep(rep, o, s, res, done) != 0);
+	else if (rep) {
+		fclose(rep);
+		remove(o->report);
+	}
+	free_results(res, done);
+	input_close(&in);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct replay r;
-	FILE *in = NULL;
+	const char *missing = i18n_missing();
 	int rc;
 
 	memset(&o, 0, sizeof o);
-	memset(&r, 0, sizeof r);
 	o.window = 5;
 	o.mode = STG_MODE_CUTOFF;
-	r.opt = &o;
-
+	o.latency_limit_ms = DEFAULT_LATENCY_LIMIT_MS;
+	o.lang = lang_from_env();
+	if (missing) {
+		errorf("a message is missing (%s)", missing);
+		return EXIT_INTERNAL;
+	}
 	rc = parse_args(&o, argc, argv);
-	if (rc) {
-		rc = rc < 0 ? 0 : rc;
-		goto out;
-	}
-	if (stg_policy_new(&r.pol.base, NULL) != STG_OK) {
-		errorf("cannot create a policy: %s", stg_last_error());
-		rc = EXIT_INTERNAL;
-		goto out;
-	}
-	if (stg_policy_set_min_stock(r.pol.base, o.min_stock) != STG_OK ||
-	    stg_policy_set_window(r.pol.base, o.window) != STG_OK ||
-	    stg_policy_set_mode(r.pol.base, o.mode) != STG_OK ||
-	    stg_policy_set_cap(r.pol.base, o.cap) != STG_OK) {
-		/* The options were checked above; this would be a library bug. */
-		errorf("%s", stg_policy_errmsg(r.pol.base));
-		rc = EXIT_INTERNAL;
-		goto out;
-	}
-	if (feed_log_open(&r.log)) {
-		rc = EXIT_INTERNAL;
-		goto out;
-	}
-
-	if (strcmp(o.input, "-") == 0) {
-		in = stdin;
-	} else {
-		in = fopen(o.input, "r");
-		if (!in) {
-			errorf("cannot open '%s': %s", o.input, strerror(errno));
-			rc = EXIT_BAD;
-			goto out;
-		}
-	}
-	rc = replay_stream(&r, in, strcmp(o.input, "-") == 0 ? "standard input" : o.input);
-	if (!rc && fflush(stdout) != 0) {
-		errorf("cannot write the output: %s", strerror(errno));
-		rc = EXIT_BAD;
-	}
 	if (!rc)
-		rc = summary(&r, r.pol.by_name.count);
-
-out:
-	if (in && in != stdin)
-		fclose(in);
-	table_free(&r.pol.by_name, free_policy);
-	stg_policy_free(r.pol.base);
-	feed_log_close(&r.log);
+		rc = o.sweep.n ? run_sweep(&o) : run_single(&o);
+	else if (rc < 0)
+		rc = 0;
 	table_free(&o.per_min, NULL);
+	table_free(&o.per_rate, NULL);
+	sweep_free(&o.sweep);
 	if (fflush(stdout) != 0 && !rc) {
 		errorf("cannot write the output: %s", strerror(errno));
 		rc = EXIT_BAD;

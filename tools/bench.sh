@@ -92,7 +92,8 @@ else
 	run meson setup "$bd" -Dbuildtype=release > "$res/setup.log"
 fi
 # Only what the benchmarks need (meson test below runs with --no-rebuild).
-run meson compile -C "$bd" bench_filter bench_log stockguard:shared_library > "$res/build.log"
+run meson compile -C "$bd" bench_filter bench_log stockguard:shared_library \
+	examples/stockguard-replay > "$res/build.log"
 
 # --------------------------------------------------------------- timings
 out_jsonl=$root/$res/results.jsonl
@@ -108,6 +109,9 @@ run_env STG_BENCH_OUT="$out_jsonl" STG_BENCH_LOG_SIZES="$STG_BENCH_LOG_SIZES" \
 	STG_BENCH_REPS="$STG_BENCH_REPS" STG_BENCH_REPS_LARGE="$STG_BENCH_REPS_LARGE" \
 	meson test -C "$bd" --no-rebuild --benchmark --suite bench log --verbose \
 	> "$res/log.log" 2>&1 || { cat "$res/log.log"; exit 1; }
+# The replay tool as a whole process, against wc -l (tests/bench/bench_replay.py).
+run meson test -C "$bd" --no-rebuild --benchmark --suite bench replay --verbose \
+	> "$res/replay.log" 2>&1 || { cat "$res/replay.log"; exit 1; }
 
 # ------------------------------------------------------------- callgrind
 # Instruction counts of one function (--toggle-collect) at $cg_size items.
@@ -386,6 +390,20 @@ for name, label in [("percall", "evaluate+filter, one call per change"),
     for ir, pct, fn, obj in top:
         w("| `%s` | %s | %.1f%% |" % (fn, obj, pct))
     w("")
+
+# The replay tool's table, as bench_replay.py printed it.
+replay_log = os.path.join(res, "replay.log")
+if os.path.exists(replay_log):
+    rows = [l.rstrip() for l in open(replay_log) if l.startswith("|") or
+            l.startswith("replay throughput")]
+    if rows:
+        w("## Replay throughput (`stockguard-replay`, whole process)")
+        w("")
+        w(rows[0])
+        w("")
+        for l in rows[1:]:
+            w(l)
+        w("")
 
 w("## Commands")
 w("")

@@ -52,10 +52,15 @@ build() { # target
 	local t=$1 out=$B/fuzz-$1 extra=()
 	mkdir -p "$B"
 	if [ "$t" = replay ]; then
-		# The replay tool, unchanged, with its main renamed for the harness.
-		$CC $CFLAGS $SAN -fsanitize=fuzzer-no-link -Dmain=stockguard_replay_main \
-			-c examples/stockguard-replay.c -o "$B/stockguard-replay.o" || return 1
-		extra=("$B/stockguard-replay.o")
+		# The replay tool, unchanged, with its main renamed for the harness
+		# (its other sources are examples/replay/*.c).
+		local src obj
+		for src in examples/stockguard-replay.c examples/replay/*.c; do
+			obj=$B/replay-$(basename "$src" .c).o
+			$CC $CFLAGS $SAN -fsanitize=fuzzer-no-link -Dmain=stockguard_replay_main \
+				-c "$src" -o "$obj" || return 1
+			extra+=("$obj")
+		done
 	fi
 	$CC $CFLAGS $SAN -fsanitize=fuzzer lib/*.c "tests/fuzz/fuzz_$t.c" ${extra[@]+"${extra[@]}"} -o "$out"
 }

@@ -29,6 +29,7 @@ programs=(
 	gcovr:gcovr                                              # coverage floor
 	sqlite3:sqlite3                                          # examples: SQLite store checks
 	pytest-3:python3-pytest                                  # Python binding tests
+	chromium:chromium                                        # replay report rendered headless (tests/replay)
 )
 
 # Packages that provide no program of their own but a library or a module.

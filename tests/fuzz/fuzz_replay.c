@@ -12,7 +12,10 @@
  * status is 0 or 2 (1 means out of memory or a library failure, which
  * neither a bad feed nor a bad option may cause); after 0, stdout is the
  * output header and one line per data row, each with ten columns and a
- * decision of export or skip.
+ * decision of export or skip (or coalesced, which only a simulated
+ * marketplace limit, --rate or --latency, can cause). --sweep and --report
+ * are dropped: a sweep prints a table instead of the decisions, and a
+ * report would write files wherever the input says.
  */
 #define _GNU_SOURCE
 #include "fuzz.h"
@@ -51,6 +54,9 @@ static void setup(void)
 		__sanitizer_set_report_fd((void *)(intptr_t)err_fd);
 }
 
+/* A marketplace limit was given: changes may wait and merge. */
+static int limited;
+
 /* Columns of one output line (no quoting in the output: fields have no commas). */
 static void check_output_line(const char *s, size_t len)
 {
@@ -70,7 +76,8 @@ static void check_output_line(const char *s, size_t len)
 	decision = s + prev;
 	dlen = last - prev;
 	FUZZ_CHECK((dlen == 6 && memcmp(decision, "export", 6) == 0) ||
-	           (dlen == 4 && memcmp(decision, "skip", 4) == 0),
+	           (dlen == 4 && memcmp(decision, "skip", 4) == 0) ||
+	           (limited && dlen == 9 && memcmp(decision, "coalesced", 9) == 0),
 	           "output decision is '%.*s'", (int)dlen, decision);
 }
 
@@ -79,11 +86,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *opts = NULL, *argv[16];
 	const uint8_t *feed = data;
 	size_t feed_len = size, out_len, rows = 0, i, start, lines;
-	int argc = 0, rc, plain = 1, header_seen = 0, value_next = 0;
+	int argc = 0, rc, plain = 1, header_seen = 0, value_next = 0, drop_next = 0;
 	char *out;
 	off_t end;
 
 	setup();
+	limited = 0;
 	argv[argc++] = (char *)"stockguard-replay";
 	if (size >= 2 && data[0] == '-' && data[1] == '-') {
 		const uint8_t *nl = memchr(data, '\n', size);
@@ -97,6 +105,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (tok = strtok_r(opts, " ", &save); tok && argc < 14; tok = strtok_r(NULL, " ", &save)) {
 			/* Options, and the values of those that take one: any other word
 			 * would be read as a file name. */
+			if (drop_next) {
+				drop_next = 0;
+				continue;
+			}
 			if (value_next) {
 				argv[argc++] = tok;
 				value_next = 0;
@@ -104,10 +116,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (tok[0] != '-' || tok[1] != '-')
 				continue;
+			if (strncmp(tok, "--sweep", 7) == 0 || strncmp(tok, "--report", 8) == 0) {
+				drop_next = strchr(tok, '=') == NULL;
+				continue;
+			}
+			if (strncmp(tok, "--rate", 6) == 0 || strncmp(tok, "--latency", 9) == 0)
+				limited = 1;
 			if (strcmp(tok, "--help") == 0 || strcmp(tok, "--version") == 0)
 				plain = 0;
 			value_next = strcmp(tok, "--min-stock") == 0 || strcmp(tok, "--window") == 0 ||
-			             strcmp(tok, "--mode") == 0 || strcmp(tok, "--cap") == 0;
+			             strcmp(tok, "--mode") == 0 || strcmp(tok, "--cap") == 0 ||
+			             strcmp(tok, "--rate") == 0 || strcmp(tok, "--latency") == 0 ||
+			             strcmp(tok, "--latency-limit") == 0 || strcmp(tok, "--lang") == 0;
 			argv[argc++] = tok;
 			if (strcmp(tok, "--") == 0)
 				break; /* what follows would be files */

@@ -40,6 +40,11 @@ def gen_replay():
     write("replay", "sample-min10", b"--min-stock 10 --window 3\n" + sample)
     write("replay", "sample-reserve", b"--mode=reserve --min-stock=2 --cap 20 "
           b"--min-stock amazon=5\n" + sample)
+    # A simulated marketplace limit: jobs wait, changes coalesce, acks come late.
+    write("replay", "sample-limited", b"--rate 1/s --rate amazon=2/s --latency 700 "
+          b"--latency-limit 2000 --lang pt\n" + sample)
+    write("replay", "limited-extremes", "--rate=1/s --latency=0\n" + HEADER +
+          "9223372036854775807,x,y,5,\n9223372036854775807,x,y,0,\n0,x,z,1,\n1,x,z,2,\n")
     write("replay", "basic", HEADER + "1700000000,amz,A,12,\n1700000060,amz,A,9,stock\n"
           "1700000120,amz,A,3,\n1700000180,amz,A,3,price\n")
     write("replay", "iso-times", HEADER + "2026-01-31T23:59:59Z,amz,A,1,\n"

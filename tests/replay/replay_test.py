@@ -11,12 +11,16 @@ tool. Exit status: 0 pass, 1 fail, 77 skipped.
 """
 
 import argparse
+import html
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import time
+import zlib
 
 HEADER_OUT = ("time,integration,sku,from,to,published_from,published_to,"
               "decision,reason,warning")
@@ -25,7 +29,10 @@ DEMO_OPTS = ["--min-stock", "3", "--min-stock", "amazon=10"]
 
 BIN = None
 ROOT = None
+BUILD = None  # this folder in the build tree: generated feeds, reports, screenshots
 WRAP = []  # a command in front of the tool (valgrind)
+# The tool takes its language from the locale: pin it, so every case reads English.
+ENV = dict(os.environ, LC_ALL="C", LC_MESSAGES="", LANG="")
 
 
 class Fail(Exception):
@@ -36,9 +43,9 @@ class Skip(Exception):
     pass
 
 
-def run(args, stdin=None):
+def run(args, stdin=None, env=None):
     """Run the tool; stdin is bytes or None. Returns (rc, stdout, stderr) as text."""
-    p = subprocess.run(WRAP + [BIN] + list(args), input=stdin,
+    p = subprocess.run(WRAP + [BIN] + list(args), input=stdin, env=env or ENV,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
     return (p.returncode, p.stdout.decode("utf-8", "replace"),
             p.stderr.decode("utf-8", "replace"))
@@ -401,7 +408,8 @@ def case_help_and_version():
     rc, out, err = run(["--help"])
     expect(rc == 0 and out.startswith("Usage: stockguard-replay") and err == "",
            "--help: %d %r %r" % (rc, out[:80], err))
-    for opt in ("--min-stock", "--window", "--mode", "--cap", "--version", HEADER_IN, HEADER_OUT):
+    for opt in ("--min-stock", "--window", "--mode", "--cap", "--version", "--report", "--rate",
+                "--latency", "--latency-limit", "--sweep", "--lang", HEADER_IN, HEADER_OUT):
         expect(opt in out, "--help lacks %s" % opt)
     with open(path("include", "stockguard", "version.h")) as f:
         m = re.search(r'#define STG_VERSION_STRING "([^"]+)"', f.read())
@@ -612,6 +620,513 @@ def case_file_arguments():
                "file after --: %d %r %r" % (rc, out, err))
 
 
+# --- what-if: report, simulated marketplace, sweep, languages, progress ------
+
+WHATIF_KEYS = [  # (summary label, report data-figure)
+    ("API calls", "calls"), ("API calls saved", "calls_saved"),
+    ("by the filter", "saved_filter"), ("by coalescing", "saved_coalescing"),
+    ("stock-outs published", "zeros"), ("min_stock_reached", "warnings"),
+    ("late updates", "late"), ("of them zeros", "late_zeros"),
+    ("queue delay mean (ms)", "delay_mean_ms"), ("queue delay max (ms)", "delay_max_ms")]
+REASONS = ["first_seen", "non_stock_change", "low_stock", "no_change", "outside_window"]
+
+
+def gen_feed(rows, seed, name, *extra):
+    """A generated feed under the build folder (examples/gen-feed.py)."""
+    out = os.path.join(BUILD, name)
+    subprocess.run([sys.executable, path("examples", "gen-feed.py"), "--rows", str(rows),
+                    "--seed", str(seed), "-o", out] + list(extra), check=True, timeout=120)
+    return out
+
+
+def parse_summary(err):
+    """The figures of a summary: top lines, reasons, and the what-if columns."""
+    got = {}
+    for key in ("rows", "exports", "skips", "coalesced", "API calls saved",
+                "min_stock_reached"):
+        m = re.search(r"^  %s +(\d+)" % re.escape(key), err, re.M)
+        if m:
+            got["top " + key] = int(m.group(1))
+    for r in REASONS:
+        m = re.search(r"^    %s +(\d+)$" % r, err, re.M)
+        got["reason " + r] = int(m.group(1))
+    part = err[err.index("  what-if"):] if "  what-if" in err else ""
+    for label, fig in WHATIF_KEYS:
+        m = re.search(r"^ +%s +(\d+)(?: +(\d+))?$" % re.escape(label), part, re.M)
+        if m:
+            got["on " + fig] = int(m.group(1))
+            if m.group(2) is not None:
+                got["off " + fig] = int(m.group(2))
+    return got
+
+
+def parse_report(page):
+    """data-figure values: the tiles of each run, per-integration rows, chart series sums."""
+    got = {}
+    for fig, run, v in re.findall(r'data-figure="(\w+)" data-run="(\w+)">(\d+)<', page):
+        got["%s %s" % (run, fig)] = int(v)
+    integ = {}
+    for name, cells in re.findall(r'<tr data-integration="([^"]*)">(.*?)</tr>', page):
+        integ[html.unescape(name)] = {k: int(v) for k, v in
+                                      re.findall(r'data-figure="(\w+)">(\d+)<', cells)}
+    series = {}
+    for chart, body in re.findall(r'<svg id="([\w-]+)"[^>]*>(.*?)</svg>', page, re.S):
+        for name, n in re.findall(r'data-series="([\w-]+)" data-n="(\d+)"', body):
+            k = chart + " " + name
+            series[k] = series.get(k, 0) + int(n)
+    return got, integ, series
+
+
+def check_report_agrees(opts, feed_path, want_off):
+    """The report's numbers are the summary's, for one run."""
+    report = os.path.join(BUILD, "agree-%d.html" % os.getpid())
+    rc, out, err = run(list(opts) + ["--report", report, feed_path])
+    expect(rc == 0, "exit status %d: %s" % (rc, err[-500:]))
+    s = parse_summary(err)
+    with open(report, encoding="utf-8") as f:
+        page = f.read()
+    tiles, integ, series = parse_report(page)
+    for _, fig in WHATIF_KEYS:
+        expect(tiles.get("on " + fig) == s["on " + fig],
+               "%s: report %s, summary %s" % (fig, tiles.get("on " + fig), s["on " + fig]))
+        if want_off:
+            expect(tiles.get("off " + fig) == s["off " + fig],
+                   "filter off %s: report %s, summary %s"
+                   % (fig, tiles.get("off " + fig), s.get("off " + fig)))
+    expect(("off calls" in tiles) == want_off, "filter-off figures present: %s" % want_off)
+    expect(tiles["on rows"] == s["top rows"], "rows")
+    for r in REASONS:
+        expect(series.get("chart-reasons " + r, 0) == s["reason " + r],
+               "per-hour %s: %s, summary %s" % (r, series.get("chart-reasons " + r),
+                                                s["reason " + r]))
+    expect(series.get("chart-reasons coalesced", 0) == s.get("top coalesced", 0), "coalesced")
+    expect(series.get("chart-stockouts zeros", 0) == s["on zeros"], "stock-outs over time")
+    expect(series.get("chart-stockouts warnings", 0) == s["on warnings"], "warnings over time")
+    expect(series["chart-saved calls-on"] == s["on calls"], "calls bar")
+    if want_off:
+        expect(series.get("chart-late late-on", 0) == s["on late"], "late updates over time")
+        expect(series.get("chart-late late-off", 0) == s["off late"], "late updates, filter off")
+        for which in ("on", "off"):
+            bars = [int(n) for n in re.findall(r'data-series="delay-%s" data-n="(\d+)"' % which,
+                                              page)]
+            expect(max(bars, default=0) == s[which + " delay_max_ms"],
+                   "the longest bar of the delay chart (%s) is the summary's max" % which)
+    sums = {}
+    for figs in integ.values():
+        for k, v in figs.items():
+            sums[k] = sums.get(k, 0) + v
+    for k, want in (("rows", s["top rows"]), ("exports", s["top exports"]),
+                    ("skips", s["top skips"]), ("calls", s["on calls"]),
+                    ("calls_saved", s["on calls_saved"]), ("warnings", s["on warnings"]),
+                    ("zeros", s["on zeros"]), ("late", s["on late"])):
+        expect(sums.get(k) == want, "per integration %s sums to %s, summary %s"
+               % (k, sums.get(k), want))
+    top = [int(v) for v in re.findall(r'data-figure="sku_exports">(\d+)<', page)]
+    expect(top and top == sorted(top, reverse=True) and len(top) <= 20, "top SKUs: %s" % top)
+    os.unlink(report)
+    return s, page
+
+
+def case_report_agrees_sample():
+    sample_path = path("examples", "sample-feed.csv")
+    s, page = check_report_agrees(DEMO_OPTS, sample_path, False)
+    expect(s["on calls"] == 25 and s["on calls_saved"] == 13 and s["on warnings"] == 7,
+           "the sample's figures: %s" % s)
+    expect("No marketplace limit simulated" in page, "note without a limit")
+    check_report_agrees(DEMO_OPTS + ["--rate", "1/s", "--latency", "500"], sample_path, True)
+
+
+def case_report_agrees_generated():
+    for seed, opts in ((3, ["--min-stock", "3"]),
+                       (11, ["--min-stock", "5", "--window", "10", "--rate", "1/s",
+                             "--rate", "amazon=3/s", "--latency", "250",
+                             "--latency-limit", "60000"])):
+        # One hour: busy enough for a 1/s marketplace to fall behind without the filter.
+        feed_path = gen_feed(30000, seed, "agree-%d.csv" % seed, "--integrations", "4",
+                             "--hours", "1")
+        s, _ = check_report_agrees(opts, feed_path, "--rate" in opts)
+        expect(s["on calls"] > 0 and s["on warnings"] > 0 and s["on zeros"] > 0,
+               "a generated feed exercises it: %s" % s)
+        if "--rate" in opts:
+            expect(s["on late"] > 0 and s["off late"] > s["on late"],
+                   "the filter shortens the queue: %s" % s)
+        os.unlink(feed_path)
+
+
+def case_report_self_contained():
+    report = os.path.join(BUILD, "self-contained.html")
+    rc, out, err = run(DEMO_OPTS + ["--rate", "2/s", "--latency", "100", "--report", report,
+                                    path("examples", "sample-feed.csv")])
+    expect(rc == 0, "exit status %d: %s" % (rc, err))
+    with open(report, encoding="utf-8") as f:
+        page = f.read()
+    expect(page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>"), "one page")
+    low = page.lower()
+    for bad in ("http:", "https:", "src=", "@import", "url(", "<link", "@font-face", "<iframe",
+                "<object", "<embed", "//"):
+        expect(bad not in low, "the page refers outside itself: %r" % bad)
+    for chart in ("chart-reasons", "chart-saved", "chart-stockouts", "chart-late", "chart-delay"):
+        expect('<svg id="%s"' % chart in page, "chart %s" % chart)
+    expect('id="integrations"' in page and 'id="top-skus"' in page, "tables")
+
+
+def png_pixels(data):
+    """(width, height, rows of RGB tuples) of an 8-bit RGB or RGBA PNG, with the stdlib only."""
+    expect(data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG")
+    pos, idat, w = 8, [], 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            expect(depth == 8 and ctype in (2, 6) and interlace == 0,
+                   "PNG depth %d, colour type %d, interlace %d" % (depth, ctype, interlace))
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat.append(body)
+        pos += 12 + n
+    raw = zlib.decompress(b"".join(idat))
+    stride = w * bpp
+    prev = bytearray(stride)
+    rows = []
+    for y in range(h):
+        ftype = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        if ftype == 1:
+            for i in range(bpp, stride):
+                line[i] = (line[i] + line[i - bpp]) & 255
+        elif ftype == 2:
+            line = bytearray((a + b) & 255 for a, b in zip(line, prev))
+        elif ftype == 3:
+            for i in range(stride):
+                left = line[i - bpp] if i >= bpp else 0
+                line[i] = (line[i] + ((left + prev[i]) >> 1)) & 255
+        elif ftype == 4:
+            for i in range(stride):
+                a = line[i - bpp] if i >= bpp else 0
+                b = prev[i]
+                c = prev[i - bpp] if i >= bpp else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(line)
+        prev = line
+    return w, h, [[tuple(r[x * bpp:x * bpp + 3]) for x in range(w)] for r in rows]
+
+
+def case_browser_report():
+    """Chromium renders the report headless: the screenshot is not blank and shows the charts."""
+    chromium = shutil.which("chromium")
+    if not chromium:
+        raise Skip("chromium is not installed (Debian: apt-get install chromium)")
+    feed_path = gen_feed(20000, 5, "browser-feed.csv")
+    report = os.path.join(BUILD, "browser-report.html")
+    png = os.path.join(BUILD, "browser-report.png")
+    rc, out, err = run(["--min-stock", "3", "--rate", "1/s", "--latency", "300",
+                        "--latency-limit", "60000", "--report", report, feed_path])
+    expect(rc == 0, "exit status %d: %s" % (rc, err[-300:]))
+    if os.path.exists(png):
+        os.unlink(png)
+    with tempfile.TemporaryDirectory() as profile:
+        p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                            "--disable-quic", "--no-first-run", "--disable-background-networking",
+                            "--disable-component-update", "--disable-sync",
+                            "--user-data-dir=" + profile, "--hide-scrollbars",
+                            "--screenshot=" + png, "--window-size=1000,1700",
+                            "file://" + os.path.abspath(report)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180)
+    expect(os.path.exists(png), "no screenshot (exit %d): %s" % (p.returncode, p.stderr[-500:]))
+    with open(png, "rb") as f:
+        w, h, pixels = png_pixels(f.read())
+    expect((w, h) == (1000, 1700), "screenshot size %dx%d" % (w, h))
+    counts = {}
+    for row in pixels[::2]:
+        for px in row[::2]:
+            counts[px] = counts.get(px, 0) + 1
+    expect(len(counts) > 20, "the screenshot is blank: %d colours" % len(counts))
+    white = counts.get((255, 255, 255), 0)
+    expect(white < 0.97 * sum(counts.values()), "the screenshot is nearly all white")
+
+    def near(colour):
+        r, g, b = int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+        return sum(n for (pr, pg, pb), n in counts.items()
+                   if abs(pr - r) <= 8 and abs(pg - g) <= 8 and abs(pb - b) <= 8)
+    # the series colours of report.c: per-hour bars, stock-outs and warnings
+    for name, colour in (("first_seen", "#1f77b4"), ("outside_window", "#2ca02c"),
+                         ("low_stock", "#ff7f0e"), ("stock-outs", "#d62728"),
+                         ("min_stock_reached", "#e6a800")):
+        expect(near(colour) >= 30, "no %s bars (%s) in the screenshot" % (name, colour))
+    os.unlink(feed_path)
+
+
+def sweep_table(out):
+    lines = out.splitlines()
+    head = lines[0].split(",")
+    return head, [dict(zip(head, l.split(","))) for l in lines[1:]]
+
+
+def case_sweep_equals_runs():
+    sample_path = path("examples", "sample-feed.csv")
+    feed_path = gen_feed(8000, 9, "sweep-feed.csv")
+    for f, args, base in (
+            (sample_path, ["--sweep", "min-stock=0,3,10", "--sweep", "window=0,5"],
+             ["--min-stock", "amazon=10"]),
+            (feed_path, ["--sweep", "rate=1/s,4/s", "--sweep=latency=0,800",
+                         "--sweep", "mode=cutoff,reserve"],
+             ["--min-stock", "4", "--latency-limit", "30000"])):
+        report = os.path.join(BUILD, "sweep.html")
+        rc, out, err = run(base + args + ["--report", report, f])
+        expect(rc == 0, "sweep: exit status %d: %s" % (rc, err))
+        expect(err == "", "a sweep prints no summary (stderr is not a terminal): %r" % err[:200])
+        head, rows = sweep_table(out)
+        axes = [a[len("--sweep="):] if a.startswith("--sweep=") else a
+                for a in args if a != "--sweep"]
+        settings = [a.split("=", 1)[0] for a in axes]
+        expect(head == settings + ["calls", "calls_saved", "warnings", "stockouts_published",
+                                   "late_updates"], "sweep header %s" % head)
+        n = 1
+        for a in axes:
+            n *= len(a.split("=", 1)[1].split(","))
+        expect(len(rows) == n, "%d runs, want %d" % (len(rows), n))
+        with open(report, encoding="utf-8") as fh:
+            page = fh.read()
+        expect(page.count('data-series="sweep"') == n, "one point per run in the sweep chart")
+        cells = re.findall(r'<tr data-run="\d+">(.*?)</tr>', page)
+        expect(len(cells) == n, "one report row per run")
+        for row, cell in zip(rows, cells):
+            one = list(base)
+            for k in settings:
+                one += ["--" + k, row[k]]
+            r2, o2, e2 = run(one + ["--report", os.path.join(BUILD, "sweep-one.html"), f])
+            expect(r2 == 0, "separate run %s: %d %s" % (one, r2, e2))
+            s = parse_summary(e2)
+            for col, fig in (("calls", "calls"), ("calls_saved", "calls_saved"),
+                             ("warnings", "warnings"), ("stockouts_published", "zeros"),
+                             ("late_updates", "late")):
+                expect(int(row[col]) == s["on " + fig],
+                       "%s: sweep %s, separate run %s (%s)" % (col, row[col], s["on " + fig], one))
+            figs = dict(re.findall(r'data-figure="(\w+)">(\d+)<', cell))
+            expect(int(figs["calls"]) == int(row["calls"]) and
+                   int(figs["late"]) == int(row["late_updates"]), "report row %s" % figs)
+    os.unlink(feed_path)
+
+
+def case_sweep_from_stdin():
+    rc, out, err = run(DEMO_OPTS + ["--sweep", "window=0,5", "-"], stdin=sample())
+    expect(rc == 0, "exit status %d: %s" % (rc, err))
+    head, rows = sweep_table(out)
+    expect([r["calls_saved"] for r in rows] == [rows[0]["calls_saved"], "13"],
+           "window 5 saves the 13 calls of the golden summary: %s" % rows)
+
+
+def case_bad_whatif_options():
+    for args, where in (
+            (["--sweep", "colour=1,2"], "--sweep: unknown setting"),
+            (["--sweep", "window="], "--sweep: empty list of values"),
+            (["--sweep", "window"], "--sweep: empty list of values"),
+            (["--sweep", "window=1,,2"], "--sweep: empty value in the list"),
+            (["--sweep", "window=1,x"], "--window: 'x' is not an integer"),
+            (["--sweep", "mode=cutoff,buffer"], "--mode: unknown mode 'buffer'"),
+            (["--sweep", "rate=0/s"], "--rate: '0/s' must be from 1/s"),
+            (["--rate", "0/s"], "--rate: '0/s' must be from 1/s to 1000000/s"),
+            (["--rate", "0"], "--rate: '0' is not a rate"),
+            (["--rate", "5"], "--rate: '5' is not a rate (expected N/s"),
+            (["--rate", "amazon=-1/s"], "--rate: '-1/s' is not a rate"),
+            (["--rate", "=5/s"], "--rate: the integration name is empty"),
+            (["--latency", "-1"], "--latency: '-1' is negative"),
+            (["--latency", "99999999999999"], "--latency: '99999999999999' ms is more than"),
+            (["--latency-limit", "x"], "--latency-limit: 'x' is not an integer"),
+            (["--lang", "fr"], "--lang: unknown language 'fr' (expected en, pt or es)"),
+            (["--lang", ""], "--lang: unknown language ''"),
+            (["--report", ""], "--report: the file name is empty"),
+            (["-", "--report"], "--report needs a value"),
+            (["-", "--sweep"], "--sweep needs a value")):
+        err = expect_bad(args + ([] if "-" in args else ["-"]), b"", where, stdout_rows=[])
+        expect("Try 'stockguard-replay --help'" in err, "hint after %s: %r" % (args, err))
+    expect_bad(["--report", "/nonexistent/dir/r.html", path("examples", "sample-feed.csv")],
+               None, "cannot write '/nonexistent/dir/r.html'")
+
+
+def i18n_tables():
+    with open(path("examples", "replay", "i18n.h"), encoding="utf-8") as f:
+        enum = re.findall(r"^\t(MSG_\w+),", f.read(), re.M)
+    with open(path("examples", "replay", "i18n.c"), encoding="utf-8") as f:
+        src = f.read()
+    tables = {}
+    for lang, body in re.findall(r"static const char \*const (\w\w)\[MSG_COUNT\] = \{(.*?)\n\};",
+                                 src, re.S):
+        tables[lang] = dict(re.findall(r'\[(MSG_\w+)\] = "((?:[^"\\]|\\.)*)"', body))
+    return enum, tables
+
+
+def case_lang_same_keys():
+    """Every language has every label (a missing one fails here, not on a merchant's screen)."""
+    enum, tables = i18n_tables()
+    expect(sorted(tables) == ["en", "es", "pt"], "languages %s" % sorted(tables))
+    expect(len(enum) > 50, "the message enum: %d keys" % len(enum))
+    for lang, t in tables.items():
+        missing = [k for k in enum if k not in t]
+        extra = [k for k in t if k not in enum]
+        expect(not missing and not extra, "%s: missing %s, unknown %s" % (lang, missing, extra))
+        empty = [k for k, v in t.items() if not v.strip()]
+        expect(not empty, "%s: empty labels %s" % (lang, empty))
+    same = [k for k in enum if tables["pt"][k] == tables["en"][k] == tables["es"][k]]
+    expect(len(same) < len(enum) // 5, "most labels are translated: the same in all: %s" % same)
+
+
+def case_lang_summary_and_report():
+    f = path("examples", "sample-feed.csv")
+    for lang, word in (("pt", "resumo"), ("es", "resumen")):
+        report = os.path.join(BUILD, "lang-%s.html" % lang)
+        rc, out, err = run(DEMO_OPTS + ["--lang", lang, "--report", report, f])
+        expect(rc == 0, "exit status %d: %s" % (rc, err))
+        expect_eq(out, golden_stdout(), "--lang %s leaves the CSV as it is" % lang)
+        expect(err.startswith("stockguard-replay %s\n" % word), "%s summary: %r" % (lang, err[:60]))
+        for name in REASONS + ["min_stock_reached"]:
+            expect(name in err, "%s: the name %s is kept" % (lang, name))
+        expect("API calls saved" not in err, "%s summary still English" % lang)
+        en = parse_summary(golden_stderr())
+        nums = re.findall(r"^ +\S.*?(\d+)", err, re.M)
+        expect(str(en["top API calls saved"]) in nums, "%s: the same figures" % lang)
+        with open(report, encoding="utf-8") as fh:
+            page = fh.read()
+        _, tables = i18n_tables()
+        expect('<html lang="%s">' % lang in page, "report language")
+        title = tables[lang]["MSG_R_TITLE"].encode().decode("unicode_escape").encode(
+            "latin-1").decode("utf-8")
+        expect(html.escape(title, quote=True) in page or title in page,
+               "report title in %s" % lang)
+
+
+def case_lang_from_locale():
+    f = path("examples", "sample-feed.csv")
+    for env, word in (({"LANG": "pt_BR.UTF-8"}, "resumo"),
+                      ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "es_ES.UTF-8"}, "resumen"),
+                      ({"LANG": "pt_BR.UTF-8", "LC_ALL": "es_MX"}, "resumen"),
+                      ({"LANG": "fr_FR.UTF-8"}, "summary"),
+                      ({"LANG": "p"}, "summary"),
+                      ({"LANG": "C"}, "summary")):
+        e = dict(os.environ, LC_ALL="", LC_MESSAGES="", LANG="")
+        e.update(env)
+        rc, out, err = run(DEMO_OPTS + [f], env=e)
+        expect(rc == 0 and err.startswith("stockguard-replay %s\n" % word),
+               "%s: %r" % (env, err[:40]))
+    e = dict(os.environ, LC_ALL="pt_BR.UTF-8")
+    rc, out, err = run(DEMO_OPTS + ["--lang", "en", f], env=e)
+    expect(rc == 0 and err == golden_stderr(), "--lang en wins over the locale")
+
+
+def case_rate_queues_and_coalesces():
+    """A marketplace taking 1 call/s: jobs wait, a change merges into the waiting one."""
+    t0 = 1769846400
+    err = expect_ok(feed("%d,a,S,10," % t0, "%d,a,T,10," % t0, "%d,a,S,4," % t0,
+                         "%d,a,T,3," % t0, "%d,a,T,2," % (t0 + 5)), ["--rate", "1/s"],
+                    ["%d,a,S,,10,,10,export,first_seen," % t0,
+                     "%d,a,T,,10,,10,export,first_seen," % t0,
+                     "%d,a,S,10,4,10,4,export,low_stock," % t0,
+                     "%d,a,T,10,3,10,3,coalesced,coalesced," % t0,
+                     "%d,a,T,3,2,3,2,export,low_stock," % (t0 + 5)])
+    s = parse_summary(err)
+    # S goes at once; one token a second: T (queued first) at +1 s, S's 4 at +2 s; T's 2 at +5 s.
+    expect(s["on calls"] == 4 and s["on saved_coalescing"] == 1 and s["on saved_filter"] == 0,
+           "calls: %s" % s)
+    expect(s["on delay_max_ms"] == 2000 and s["on delay_mean_ms"] == 750, "delays: %s" % s)
+    expect("rate 1/s; answers in 0 ms" in err, "marketplace line: %r" % err)
+    # Answers take 600 ms: S's 4 comes while S's first call is in flight, so it
+    # follows it (coalesced). T goes at +1 s (acknowledged at 1.6 s), S's 4 at
+    # +2 s (2.6 s): both later than a limit of 1.5 s.
+    err = expect_ok(feed("%d,a,S,10," % t0, "%d,a,T,10," % t0, "%d,a,S,4," % t0), [
+        "--rate", "1/s", "--latency", "600", "--latency-limit", "1500"],
+        ["%d,a,S,,10,,10,export,first_seen," % t0, "%d,a,T,,10,,10,export,first_seen," % t0,
+         "%d,a,S,10,4,10,4,coalesced,coalesced," % t0])
+    s = parse_summary(err)
+    expect(s["on calls"] == 3 and s["on saved_coalescing"] == 0, "a follow-up is a call: %s" % s)
+    expect(s["on late"] == 2 and "abnormal 2 (later than 1500 ms)" in err, "late: %s" % err)
+    expect(s["on delay_max_ms"] == 2000 and s["on delay_mean_ms"] == 1000, "delays: %s" % s)
+    # Without a limit nothing waits: the same answers as the golden files.
+    rc, out, err = run(DEMO_OPTS + ["--latency", "0", path("examples", "sample-feed.csv")])
+    expect(rc == 0, "exit %d" % rc)
+    expect_eq(out, golden_stdout(), "--latency 0 prints the golden decisions")
+
+
+def case_per_integration_rate():
+    rc, out, err = run(DEMO_OPTS + ["--rate", "amazon=1/s", "--rate", "ebay=2/s",
+                                    path("examples", "sample-feed.csv")])
+    expect(rc == 0, "exit %d: %s" % (rc, err))
+    expect("rate no limit, amazon 1/s, ebay 2/s (not in the feed)" in err, "rates: %r" % err)
+    off = [l for l in out.splitlines()[1:] if l.split(",")[1] != "amazon"]
+    want = [l for l in golden_stdout().splitlines()[1:] if l.split(",")[1] != "amazon"]
+    expect(off == want, "integrations without a limit answer as before")
+
+
+def case_progress_only_on_a_terminal():
+    import pty
+    feed_path = gen_feed(400000, 2, "progress-feed.csv")
+    master, slave = pty.openpty()
+    p = subprocess.Popen(WRAP + [BIN, "--rate", "2/s", "--latency", "100", feed_path],
+                         stdout=subprocess.DEVNULL, stderr=slave, env=ENV)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            b = os.read(master, 65536)
+        except OSError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    rc = p.wait(timeout=120)
+    os.close(master)
+    tty = b"".join(chunks).decode("utf-8", "replace")
+    expect(rc == 0, "exit %d: %s" % (rc, tty[-300:]))
+    expect(re.search(r"\d+ rows, \d+ rows/s, \d+ s left", tty), "no progress on a terminal: %r"
+           % tty[:300])
+    expect("filter off: " in tty, "the comparison run shows its progress too")
+    summary_at = tty.index("stockguard-replay summary")
+    expect(tty[:summary_at].endswith("\r\x1b[K"), "the progress line is erased first")
+    rc, out, err = run([feed_path])
+    expect(rc == 0 and "\r" not in err and "rows/s" not in err,
+           "progress in a pipe: %r" % err[:200])
+    os.unlink(feed_path)
+
+
+def case_gen_feed():
+    opts = ("--integrations", "4", "--hours", "10", "--skus", "300")
+    a = gen_feed(5000, 42, "gen-a.csv", *opts)
+    b = gen_feed(5000, 42, "gen-b.csv", *opts)
+    c = gen_feed(5000, 43, "gen-c.csv", *opts)
+    data = [open(x, "rb").read() for x in (a, b, c)]
+    expect(data[0] == data[1], "the same seed gives the same feed")
+    expect(data[0] != data[2], "another seed gives another feed")
+    lines = data[0].decode().splitlines()
+    expect(lines[0] == HEADER_IN and len(lines) == 5001, "header and 5000 rows")
+    rows = [l.split(",") for l in lines[1:]]
+    times = [int(r[0]) for r in rows]
+    expect(times == sorted(times) and times[-1] - times[0] < 10 * 3600, "in time order, 10 h")
+    expect(len({r[1] for r in rows}) == 4, "four integrations")
+    expect(any(int(r[3]) < 0 for r in rows), "oversell spikes (negative available)")
+    expect(any(r[4] == "price" for r in rows), "price changes")
+    last, restock = {}, 0
+    for r in rows:
+        k = (r[1], r[2])
+        if k in last and int(r[3]) > last[k] + 10:
+            restock += 1
+        last[k] = int(r[3])
+    expect(restock > 0, "restocks")
+    skus = {}
+    for r in rows:
+        skus[r[2]] = skus.get(r[2], 0) + 1
+    counts = sorted(skus.values(), reverse=True)
+    expect(counts[0] > 10 * counts[len(counts) // 2], "long tail: %s" % counts[:5])
+    rc, out, err = run([a])
+    expect(rc == 0 and len(out.splitlines()) == 5001, "the replay reads it: %d %s" % (rc, err))
+    for x in (a, b, c):
+        os.unlink(x)
+    p = subprocess.run([sys.executable, path("examples", "gen-feed.py"), "--rows", "0"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect(p.returncode == 2 and b"at least 1" in p.stderr, "--rows 0 is refused")
+
+
 # --- valgrind (registered by meson only when not building with sanitizers) ---
 
 def with_valgrind(fn):
@@ -631,6 +1146,22 @@ def case_valgrind_sample():
     with_valgrind(case_golden_stdout)
     with_valgrind(case_reserve_with_cap_and_window)
     with_valgrind(case_log_summary)
+
+
+def case_valgrind_whatif():
+    def whatif():
+        case_rate_queues_and_coalesces()
+        check_report_agrees(DEMO_OPTS + ["--rate", "1/s", "--rate", "amazon=2/s", "--latency",
+                                         "500", "--lang", "en"],
+                            path("examples", "sample-feed.csv"), True)
+        report = os.path.join(BUILD, "valgrind-sweep.html")
+        rc, out, err = run(DEMO_OPTS + ["--sweep", "window=0,5", "--sweep", "latency=0,300",
+                                        "--lang", "pt", "--report", report, "-"], stdin=sample())
+        expect(rc == 0 and len(out.splitlines()) == 5, "sweep under valgrind: %d %s" % (rc, err))
+        expect_bad(["--sweep", "window=1,,2", "-"], b"", "--sweep: empty value")
+        expect_bad(["--rate", "0/s", "--sweep", "window=1", "-"], b"", "--rate:")
+        expect_bad(["--report", "/nonexistent/x.html", "-"], b"", "cannot write")
+    with_valgrind(whatif)
 
 
 def case_valgrind_bad_input():
@@ -655,6 +1186,7 @@ def main():
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--bin")
     ap.add_argument("--source-root")
+    ap.add_argument("--build-dir")
     ap.add_argument("case", nargs="?")
     a = ap.parse_args()
     if a.list:
@@ -662,7 +1194,9 @@ def main():
         return 0
     if not (a.bin and a.source_root and a.case in cases()):
         ap.error("need --bin, --source-root and one of: " + " ".join(cases()))
+    global BUILD
     BIN, ROOT = a.bin, a.source_root
+    BUILD = a.build_dir or tempfile.gettempdir()
     try:
         globals()["case_" + a.case]()
     except Fail as e:
