@@ -217,6 +217,9 @@ static void usage(FILE *f)
 	        "                             stock-outs published, late updates\n"
 	        "  --lang en|pt|es            language of the summary and the report (default\n"
 	        "                             from LC_ALL, LC_MESSAGES or LANG, else en)\n"
+	        "  --explain                  add a column 'explanation': why the row publishes\n"
+	        "                             what it does, in the library's words\n"
+	        "                             (stg_evaluation_explain; English)\n"
 	        "\n"
 	        "  --help                     show this help and exit\n"
 	        "  --version                  show the library version and exit\n"
@@ -264,6 +267,10 @@ static int parse_args(struct options *o, int argc, char **argv)
 		if (strcmp(a, "--version") == 0) {
 			printf("%s %s\n", PROG, stg_version_string());
 			return -1;
+		}
+		if (strcmp(a, "--explain") == 0) {
+			o->explain = 1;
+			continue;
 		}
 		namelen = strcspn(a, "=");
 		k = option_find(a, namelen);
@@ -698,8 +705,20 @@ static int parse_fields(const struct replay *r, const struct span *f)
 	return non_stock;
 }
 
+/* The explanation column: the library's sentence for the row's "to", quoted. */
+static int print_explanation(const stg_policy *p, const char *sku, int64_t to)
+{
+	char text[STG_EXPLAIN_MAX];
+	stg_evaluation ev;
+
+	if (stg_policy_evaluate(p, sku, NULL, to, &ev) != STG_OK ||
+	    stg_evaluation_explain(&ev, text, sizeof text, NULL) != STG_OK)
+		return -1; /* neither fails on a policy and a buffer this size */
+	return printf(",\"%s\"", text) < 0 ? -1 : 0;
+}
+
 static int print_row(const struct span *cols, const struct feed_prev *prev, int64_t to,
-                     int64_t published_from, const stg_submit_result *res)
+                     int64_t published_from, const stg_submit_result *res, const stg_policy *explain)
 {
 	int w, c;
 
@@ -713,9 +732,11 @@ static int print_row(const struct span *cols, const struct feed_prev *prev, int6
 		w = printf(",%" PRId64 ",,%" PRId64 ",", to, res->published);
 	if (w < 0)
 		return -1;
-	w = printf("%s,%s,%s\n", stg_decision_name(res->decision), stg_reason_name(res->reason),
+	w = printf("%s,%s,%s", stg_decision_name(res->decision), stg_reason_name(res->reason),
 	           (res->warnings & STG_WARN_MIN_STOCK_REACHED) ? "min_stock_reached" : "");
-	return w < 0 ? -1 : 0;
+	if (w < 0 || (explain && print_explanation(explain, cols[2].s, to)))
+		return -1;
+	return putchar('\n') == EOF ? -1 : 0;
 }
 
 /* One data row. 0, or the exit status. */
@@ -821,7 +842,7 @@ static int replay_row(struct replay *r, char *line, size_t len)
 	}
 	if (feed_log_apply(&r->log, r->line, cols[1].s, cols[2].s, to, t, non_stock, &res))
 		return EXIT_INTERNAL;
-	if (r->print && print_row(cols, &prev, to, from.published, &res)) {
+	if (r->print && print_row(cols, &prev, to, from.published, &res, r->opt->explain ? p : NULL)) {
 		errorf("cannot write the output: %s", strerror(errno));
 		return EXIT_BAD;
 	}
@@ -861,7 +882,7 @@ static int replay_stream(struct replay *r, FILE *in, const char *name)
 				break;
 			}
 			header_done = 1;
-			if (r->print && printf("%s\n", header_out) < 0) {
+			if (r->print && printf("%s%s\n", header_out, r->opt->explain ? ",explanation" : "") < 0) {
 				errorf("cannot write the output: %s", strerror(errno));
 				rc = EXIT_BAD;
 				break;

@@ -32,6 +32,7 @@ struct options {
 	int lang;                 /* enum lang */
 	struct sweep sweep;
 	int filter_off;           /* the comparison run: every change is sent */
+	int explain;              /* --explain: a column with the library's explanation */
 };
 
 /* The options that take a value, indexed 0 .. NOPTIONS - 1. */

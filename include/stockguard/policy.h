@@ -248,6 +248,31 @@ STG_EXTERN int stg_policy_evaluate(const stg_policy *policy, const char *sku,
                                    const char *category, int64_t available,
                                    stg_evaluation *out);
 
+/** A buffer of this many bytes always holds stg_evaluation_explain()'s sentence. */
+#define STG_EXPLAIN_MAX 256
+
+/**
+ * @brief The merchant's answer to "why is this quantity published?", as one
+ *        English sentence, for example
+ *        `publishes 0: available 9 is at or below the minimum stock 10
+ *        (the integration's minimum); warning: min_stock_reached`.
+ *
+ * Writes like snprintf(): at most @p cap bytes, always NUL-terminated when
+ * @p cap > 0, cut when it does not fit. The Python binding's
+ * `Evaluation.explanation` and `stockguard-replay --explain` print it.
+ *
+ * @param evaluation filled by stg_policy_evaluate() (any rule or source
+ *        this library does not know is named by its number).
+ * @param[out] buf the caller's buffer; may be NULL when @p cap is 0.
+ * @param[out] len receives the sentence's length without the terminator,
+ *        whether or not it fit; may be NULL.
+ * @return ::STG_OK; ::STG_EOVERFLOW when it was cut (*@p len says how much
+ *         room it needs); ::STG_EINVAL for a NULL @p evaluation, or a NULL
+ *         @p buf with @p cap > 0. Thread-safe; added in 1.1.0.
+ */
+STG_EXTERN int stg_evaluation_explain(const stg_evaluation *evaluation, char *buf, size_t cap,
+                                      size_t *len);
+
 /**
  * @brief Evaluate @p n quantities in one call (arrays in, arrays out).
  *

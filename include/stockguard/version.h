@@ -19,9 +19,9 @@ extern "C" {
 #endif
 
 #define STG_VERSION_MAJOR 1        /**< Incompatible ABI changes (the SONAME). */
-#define STG_VERSION_MINOR 0        /**< Compatible additions. */
+#define STG_VERSION_MINOR 1        /**< Compatible additions. */
 #define STG_VERSION_PATCH 0        /**< Fixes only. */
-#define STG_VERSION_STRING "1.0.0" /**< "MAJOR.MINOR.PATCH". */
+#define STG_VERSION_STRING "1.1.0" /**< "MAJOR.MINOR.PATCH". */
 
 /** The version as 0xMMmmpp, comparable with <. */
 #define STG_VERSION_NUM \

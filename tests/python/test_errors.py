@@ -6,7 +6,7 @@ import pickle
 import pytest
 
 import stockguard as sg
-from stockguard import errors
+from stockguard import _native as N, errors
 
 
 EXPECTED = {
@@ -111,6 +111,7 @@ def test_enum_values_match_the_headers():
             checked += 1
     assert checked == 80
     assert consts["STG_KEY_MAX"] == sg.KEY_MAX and consts["STG_MESSAGE_MAX"] == sg.MESSAGE_MAX
+    assert consts["STG_EXPLAIN_MAX"] == N.EXPLAIN_MAX
     m = re.search(r"#define STG_ENTRY_ENCODED_MAX \((\d+) \+ 2 \* \(STG_KEY_MAX \+ 1\) \+ "
                   r"\(STG_MESSAGE_MAX \+ 1\)\)", src)
     assert m, "STG_ENTRY_ENCODED_MAX changed shape"

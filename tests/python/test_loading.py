@@ -49,7 +49,7 @@ class FakeFn:
 class FakeLib:
     """Looks like a CDLL: one attribute per symbol, minus ``missing``."""
 
-    def __init__(self, missing=None, version=0x010000, text=b"1.0.0"):
+    def __init__(self, missing=None, version=0x010100, text=b"1.1.0"):
         self._missing = missing
         self._fns = {"stg_version_number": FakeFn(version), "stg_version_string": FakeFn(text)}
 
@@ -62,7 +62,7 @@ class FakeLib:
 def test_bind_fake_library_with_every_symbol():
     lib = N.bind(FakeLib(), "/fake/libstockguard.so.1")
     assert lib.path == "/fake/libstockguard.so.1"
-    assert lib.version_string == "1.0.0"
+    assert lib.version_string == "1.1.0"
     for name, argtypes, restype, marker in N.PROTOTYPES:
         fn = getattr(lib, name)
         assert fn.argtypes == argtypes and fn.restype is restype

@@ -36,7 +36,7 @@ def test_pip_builds_and_installs_offline(tmp_path):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert r.returncode == 0, r.stdout
     [wheel] = os.listdir(str(wheels))
-    assert wheel.startswith("stockguard-1.0.0-py3-none-any")
+    assert wheel.startswith("stockguard-%s-py3-none-any" % sg.version())
     site = tmp_path / "site"
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "-q",
                         "--target", str(site), str(wheels / wheel)],

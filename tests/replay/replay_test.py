@@ -383,6 +383,28 @@ def case_log_summary():
     expect("(2 integrations, 2 integration/SKU pairs)" in err, "pairs: %r" % err)
 
 
+def case_explain():
+    """--explain adds the library's sentence (stg_evaluation_explain) to every row."""
+    rc, out, err = run(["--explain", "--min-stock", "3", "--min-stock", "amazon=10",
+                        os.path.join(ROOT, "examples", "sample-feed.csv")])
+    expect(rc == 0, "exit %d: %s" % (rc, err))
+    lines = out.splitlines()
+    expect(lines[0] == HEADER_OUT + ",explanation", "header: %r" % lines[0])
+    plain = run(["--min-stock", "3", "--min-stock", "amazon=10",
+                 os.path.join(ROOT, "examples", "sample-feed.csv")])[1].splitlines()
+    expect(len(lines) == len(plain), "one line per row")
+    for line, base in zip(lines[1:], plain[1:]):
+        head, sep, text = line.partition(',"')
+        expect(sep and head == base and text.endswith('"'), "row %r vs %r" % (line, base))
+        cols = base.split(",")
+        expect(text.startswith("publishes %s: " % cols[6]), "published_to in words: %r" % line)
+        expect(text.endswith('; warning: min_stock_reached"') == (cols[9] == "min_stock_reached"),
+               "the warning in words: %r" % line)
+    expect('"publishes 0: available 9 is at or below the minimum stock 10 '
+           '(the integration\'s minimum); warning: min_stock_reached"' in out,
+           "the seed's example (minimum 10, 12 -> 9) in words")
+
+
 def case_header_only():
     rc, out, err = run_feed(feed(), [])
     expect(rc == 0, "exit status %d" % rc)

@@ -917,3 +917,97 @@ Test(common, change_init)
 	cr_assert_eq(stg_change_init(&c, STG_CHANGE_VERSION + 1), STG_EVERSION);
 	cr_assert_eq(stg_change_init(NULL, STG_CHANGE_VERSION), STG_EINVAL);
 }
+
+/* ------------------------------------------------------------- explain */
+
+static const char *explained(const stg_evaluation *ev)
+{
+	static char buf[STG_EXPLAIN_MAX];
+	size_t len = 0;
+
+	cr_assert_eq(stg_evaluation_explain(ev, buf, sizeof buf, &len), STG_OK);
+	cr_assert_eq(len, strlen(buf));
+	return buf;
+}
+
+Test(explain, every_rule_in_words)
+{
+	stg_policy *p;
+	stg_evaluation ev;
+
+	cr_assert_eq(stg_policy_new(&p, NULL), STG_OK);
+	stg_policy_set_min_stock(p, 10);
+	/* The seed's example: minimum 10, stock 9 publishes 0 and warns. */
+	cr_assert_eq(stg_policy_evaluate(p, NULL, NULL, 9, &ev), STG_OK);
+	cr_expect_str_eq(explained(&ev), "publishes 0: available 9 is at or below the minimum stock 10 "
+	                                 "(the integration's minimum); warning: min_stock_reached");
+	stg_policy_evaluate(p, NULL, NULL, 12, &ev);
+	cr_expect_str_eq(explained(&ev), "publishes 12: available 12 is above the minimum stock 10 "
+	                                 "(the integration's minimum)");
+	stg_policy_evaluate(p, NULL, NULL, -3, &ev);
+	cr_expect_str_eq(explained(&ev), "publishes 0: available -3 is negative (oversold)");
+	stg_policy_set_sku_min(p, "S", 4);
+	stg_policy_set_mode(p, STG_MODE_RESERVE);
+	stg_policy_evaluate(p, "S", NULL, 9, &ev);
+	cr_expect_str_eq(explained(&ev), "publishes 5: the minimum stock 4 (the SKU's minimum) is held "
+	                                 "back from available 9");
+	stg_policy_set_mode(p, STG_MODE_CUTOFF);
+	stg_policy_set_category_min(p, "shoes", 2);
+	stg_policy_set_allocation(p, 50);
+	stg_policy_evaluate(p, NULL, "shoes", 9, &ev);
+	cr_expect_str_eq(explained(&ev), "publishes 4: only the integration's allocation share of "
+	                                 "available 9 is offered");
+	stg_policy_set_allocation(p, 100);
+	stg_policy_set_cap(p, 3);
+	stg_policy_evaluate(p, NULL, "shoes", 9, &ev);
+	cr_expect_str_eq(explained(&ev), "publishes 3: the integration's cap was reached (available 9)");
+	stg_policy_free(p);
+	/* A rule or source a newer library may add is named, not dropped. */
+	ev.rule = 99;
+	ev.min_source = 7;
+	cr_expect_str_eq(explained(&ev), "publishes 3: rule 99");
+	ev.rule = STG_RULE_CUTOFF;
+	cr_expect(strstr(explained(&ev), "(minimum source 7)") != NULL);
+}
+
+Test(explain, cut_like_snprintf)
+{
+	stg_evaluation ev;
+	char small[12];
+	size_t len = 0, full;
+	stg_policy *p;
+
+	cr_assert_eq(stg_policy_new(&p, NULL), STG_OK);
+	stg_policy_set_min_stock(p, 10);
+	stg_policy_evaluate(p, NULL, NULL, 9, &ev);
+	stg_policy_free(p);
+	cr_assert_eq(stg_evaluation_explain(&ev, NULL, 0, &full), STG_EOVERFLOW);
+	cr_expect_eq(full, strlen(explained(&ev)), "the length is told even with no buffer");
+	memset(small, 'x', sizeof small);
+	cr_expect_eq(stg_evaluation_explain(&ev, small, sizeof small, &len), STG_EOVERFLOW);
+	cr_expect_eq(len, full);
+	cr_expect_str_eq(small, "publishes 0");
+	cr_expect(full < STG_EXPLAIN_MAX);
+	cr_expect_eq(stg_evaluation_explain(NULL, small, sizeof small, &len), STG_EINVAL);
+	cr_expect_eq(stg_evaluation_explain(&ev, NULL, 5, &len), STG_EINVAL);
+	cr_expect_eq(stg_evaluation_explain(&ev, small, sizeof small, NULL), STG_EOVERFLOW);
+}
+
+/* The longest sentence there can be fits in STG_EXPLAIN_MAX. */
+Test(explain, longest_fits)
+{
+	stg_evaluation ev = { INT64_MIN, INT64_MIN, INT64_MIN, STG_MIN_CATEGORY, STG_RULE_RESERVE,
+	                      STG_WARN_MIN_STOCK_REACHED, { 0 } };
+	size_t len = 0;
+	int r;
+
+	for (r = 0; r <= STG_RULE_CAP; r++) {
+		ev.rule = r;
+		cr_expect_eq(stg_evaluation_explain(&ev, NULL, 0, &len), STG_EOVERFLOW);
+		cr_expect(len < STG_EXPLAIN_MAX, "rule %d: %zu bytes", r, len);
+	}
+	ev.rule = INT_MIN;
+	ev.min_source = INT_MIN;
+	stg_evaluation_explain(&ev, NULL, 0, &len);
+	cr_expect(len < STG_EXPLAIN_MAX);
+}

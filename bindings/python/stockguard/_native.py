@@ -29,8 +29,9 @@ from . import errors
 
 #: Major version of the C ABI this binding is written for.
 ABI_MAJOR = 1
-#: Oldest minor version (of :data:`ABI_MAJOR`) that has every symbol used here.
-ABI_MINOR_MIN = 0
+#: Oldest minor version (of :data:`ABI_MAJOR`) that has every symbol used here
+#: (1.1: stg_evaluation_explain).
+ABI_MINOR_MIN = 1
 
 SONAME = "libstockguard.so.1"
 #: Names a copy shipped next to the package may have, per platform.
@@ -43,6 +44,7 @@ ENV_VAR = "STOCKGUARD_LIBRARY"
 
 QUANTITY_MAX = 0x3FFFFFFFFFFFFFFF
 KEY_MAX = 1024
+EXPLAIN_MAX = 256
 MESSAGE_MAX = 1024
 ENTRY_ENCODED_MAX = 134 + 2 * (KEY_MAX + 1) + (MESSAGE_MAX + 1)
 REASON_COUNT = 11
@@ -277,6 +279,7 @@ PROTOTYPES: List[Tuple[str, list, Any, Optional[str]]] = [
      ERR_POLICY),
     ("stg_policy_evaluate", [policy_p, c_char_p, c_char_p, c_int64, P(stg_evaluation)], c_int,
      ERR_POLICY),
+    ("stg_evaluation_explain", [P(stg_evaluation), c_char_p, c_size_t, _size_p], c_int, None),
     ("stg_policy_evaluate_batch", [policy_p, c_size_t, _str_arr, _str_arr, _i64_p, _i64_p,
                                    _u8_p], c_int, ERR_POLICY),
     ("stg_rule_name", [c_int], c_char_p, None),

@@ -21,11 +21,6 @@ from ._util import Key, i32, i64, int64_in, keys_array, out_or_new, out_view, to
 from .enums import MinSource, Mode, Rule, Status, WarningFlag, coerce
 from .errors import StateError
 
-_SOURCE_TEXT = {MinSource.DEFAULT: "the integration's minimum",
-                MinSource.CATEGORY: "the category's minimum",
-                MinSource.SKU: "the SKU's minimum"}
-
-
 @dataclass(frozen=True)
 class Evaluation:
     """The result of one evaluation (``stg_evaluation``)."""
@@ -44,28 +39,16 @@ class Evaluation:
 
     @property
     def explanation(self) -> str:
-        """A sentence a merchant can read: why this quantity is published."""
-        src = _SOURCE_TEXT.get(self.min_source, "minimum source %s" % self.min_source)
-        a, p, m = self.available, self.published, self.min_stock
-        rule = self.rule
-        if rule == Rule.NEGATIVE:
-            why = "available %d is negative (oversold)" % a
-        elif rule == Rule.CUTOFF:
-            why = "available %d is at or below the minimum stock %d (%s)" % (a, m, src)
-        elif rule == Rule.RESERVE:
-            why = "the minimum stock %d (%s) is held back from available %d" % (m, src, a)
-        elif rule == Rule.ALLOCATION:
-            why = "only the integration's allocation share of available %d is offered" % a
-        elif rule == Rule.CAP:
-            why = "the integration's cap was reached (available %d)" % a
-        elif rule == Rule.AVAILABLE:
-            why = "available %d is above the minimum stock %d (%s)" % (a, m, src)
-        else:
-            why = "rule %s" % rule
-        text = "publishes %d: %s" % (p, why)
-        if self.min_stock_reached:
-            text += "; warning: min_stock_reached"
-        return text
+        """A sentence a merchant can read: why this quantity is published.
+
+        The C library writes it (``stg_evaluation_explain``), so Python, C and
+        ``stockguard-replay --explain`` say the same words.
+        """
+        ev = N.stg_evaluation(self.available, self.published, self.min_stock,
+                              int(self.min_source), int(self.rule), int(self.warnings))
+        buf = ctypes.create_string_buffer(N.EXPLAIN_MAX)
+        N.lib.stg_evaluation_explain(ctypes.byref(ev), buf, N.EXPLAIN_MAX, None)
+        return buf.value.decode("utf-8")
 
     def __str__(self) -> str:
         return self.explanation
