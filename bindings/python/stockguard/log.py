@@ -270,7 +270,7 @@ class Log:
         """Message of the log's last failed call ("" when none)."""
         with self._lock:
             raw = N.lib.stg_log_errmsg(self._handle())
-        return raw.decode("utf-8", "replace") if raw else ""
+        return N.python_message(raw.decode("utf-8", "replace")) if raw else ""
 
     # ------------------------------------------------------------ the call wrapper
     def _handle(self) -> Any:

@@ -195,7 +195,7 @@ class Policy:
     def errmsg(self) -> str:
         """Message of the policy's last failed call ("" when none)."""
         raw = N.lib.stg_policy_errmsg(self._handle())
-        return raw.decode("utf-8", "replace") if raw else ""
+        return N.python_message(raw.decode("utf-8", "replace")) if raw else ""
 
     # -------------------------------------------------------- settings
     @property
