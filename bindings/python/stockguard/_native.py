@@ -438,12 +438,18 @@ class Library:
     def __repr__(self) -> str:
         return "<stockguard library %s at %r>" % (self.version_string or "?", self.path)
 
-    def fast(self, name: str, argtypes: list, restype: Any = c_int) -> Any:
-        """A second entry to ``name`` for the per-call hot paths: no errcheck
-        (the caller tests the status and raises :meth:`fail`) and the GIL
-        kept across the call (``PYFUNCTYPE``): releasing and taking it back
-        costs more than these short calls.  Not for calls that may run long."""
-        return ctypes.PYFUNCTYPE(restype, *argtypes)((name, self._cdll))
+    def fast(self, name: str, restype: Any = c_int) -> Any:
+        """A second entry to ``name`` for the per-call hot paths.
+
+        No argtypes: the caller passes ctypes objects made once (a
+        ``c_void_p`` handle, ``byref()`` of reused structs), which ctypes
+        hands over as they are, where argtypes would run a conversion per
+        argument.  No errcheck: the caller tests the status and raises
+        :meth:`fail`.  The GIL is kept across the call (``PYFUNCTYPE``):
+        releasing and taking it back costs more than these short calls.  Not
+        for calls that may run long (batches).
+        """
+        return ctypes.PYFUNCTYPE(restype)((name, self._cdll))
 
     def message(self, code: int, marker: Optional[str], handle: Any = None) -> str:
         """The message of a failed call: the handle's, the thread's, or the code's text."""

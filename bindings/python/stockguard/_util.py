@@ -23,15 +23,51 @@ def to_c(value: Optional[Key], what: str) -> Optional[bytes]:
     """
     if value is None:
         return None
-    if isinstance(value, str):
-        raw = value.encode("utf-8", "surrogateescape")
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        raw = bytes(value)
-    else:
+    raw = _as_bytes(value)
+    if raw is None:
         raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
     if b"\0" in raw:
         raise InvalidArgument(Status.EINVAL, "%s contains a NUL character" % what)
     return raw
+
+
+def _as_bytes(value: Any) -> Optional[bytes]:
+    """str (UTF-8, surrogateescape) or bytes-like as bytes; None for other types."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return None
+
+
+def key(value: Any, what: str, optional: bool = False) -> Optional[bytes]:
+    """A key (integration, SKU, category) checked in Python, as bytes for C.
+
+    The messages name the argument and its value: ``sku must be a str or
+    bytes of 1 to 1024 bytes, not None``.  ``optional`` lets None through
+    (as NULL).
+    """
+    if value is None and optional:
+        return None
+    raw = _as_bytes(value)
+    if raw is None:
+        raise InvalidArgument(Status.EINVAL, "%s must be a str or bytes of 1 to %d bytes, not %s"
+                              % (what, _KEY_MAX, _show(value)))
+    if not 1 <= len(raw) <= _KEY_MAX:
+        raise InvalidArgument(Status.EINVAL, "%s must be 1 to %d bytes, got %d: %s"
+                              % (what, _KEY_MAX, len(raw), _show(value)))
+    if b"\0" in raw:
+        raise InvalidArgument(Status.EINVAL, "%s contains a NUL character: %s"
+                              % (what, _show(value)))
+    return raw
+
+
+_KEY_MAX = 1024
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def from_c(raw: Optional[bytes]) -> Optional[str]:

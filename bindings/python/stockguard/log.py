@@ -19,16 +19,20 @@ call's own error (if any) as its ``__cause__``.
 from __future__ import annotations
 
 import ctypes
+import struct
 import threading
+import time
+import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Union
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple,
+                    Optional, Union)
 
 from . import _native as N
-from ._util import Key, i32, i64, size, to_c, u32, u64
+from ._util import Key, i32, i64, key, size, to_c, u32, u64
 from .entry import Entry
 from .enums import (ChangeFlag, Decision, EntryStatus, ErrorClass, Outcome, Priority, QueryFlag,
-                    Reason, RemoveFlag, Status, WarningFlag, coerce)
-from .errors import Recursive, StateError, StockguardError
+                    Reason, RemoveFlag, Status, Table, WarningFlag, coerce)
+from .errors import InvalidArgument, NotFound, Recursive, StateError, StockguardError
 from .hooks import HookSet, Result
 from .policy import Policy
 
@@ -56,9 +60,12 @@ class Submission:
         s.changed_at = i64(self.changed_at, "changed_at")
 
 
-@dataclass(frozen=True)
-class SubmitResult:
-    """What the log did with a change (``stg_submit_result``)."""
+class SubmitResult(NamedTuple):
+    """What the log did with a change (``stg_submit_result``).
+
+    A named tuple (it was a frozen dataclass: same fields, order and
+    constructor; built once per submit, so it is kept light).
+    """
 
     decision: Decision   #: EXPORT, SKIP, COALESCED or STALE
     reason: Reason
@@ -79,9 +86,24 @@ class SubmitResult:
 
     @classmethod
     def _from_c(cls, r: N.stg_submit_result) -> "SubmitResult":
-        return cls(coerce(Decision, r.decision), coerce(Reason, r.reason),  # type: ignore
-                   r.published, WarningFlag(r.warnings),
-                   coerce(Priority, r.priority), r.job_id)  # type: ignore
+        return _submit_result(_RESULT.unpack_from(r))
+
+
+_RES = N.LAYOUTS["stg_submit_result"]
+_RESULT = _RES.struct
+_DECISIONS, _REASONS, _WARNINGS, _PRIORITIES = (Table(c) for c in (Decision, Reason, WarningFlag,
+                                                                  Priority))
+_pick_result = _RES.pick("decision", "reason", "published", "warnings", "priority", "job_id")
+# the six members above lead the struct, in that order: one unpack reads them
+assert _RES.names[:6] == ["decision", "reason", "published", "warnings", "priority", "job_id"]
+_RESULT6 = struct.Struct(_RES.struct.format[:7]).unpack_from
+_new_tuple = tuple.__new__
+
+
+def _submit_result(raw: tuple) -> SubmitResult:
+    d, r, p, w, pr, j = _pick_result(raw)
+    return _new_tuple(SubmitResult, (_DECISIONS[d], _REASONS[r], p, _WARNINGS[w],
+                                     _PRIORITIES[pr], j))
 
 
 @dataclass(frozen=True)
@@ -166,18 +188,26 @@ class Log:
     Hooks (see :mod:`stockguard.hooks`) are kept referenced by the log for
     as long as it is open.  Options of 0 select the library's defaults.
     Close with :meth:`close` or a ``with`` block; closing is idempotent.
+
+    ``max_transient_attempts`` is how many attempts a job gets against
+    transient failures before its entry turns to status error (0 or None:
+    the library's 5, that is the first try and 4 retries).
+    ``max_transient_retries`` is its old, deprecated name: despite the name
+    it always counted attempts, and still does.
     """
 
     def __init__(self, storage: Any = None, transport: Any = None, clock: Any = None,
                  events: Any = None, *, latency_limit_ms: int = 0, backoff_base_ms: int = 0,
                  backoff_max_ms: int = 0, catalogue_retry_ms: int = 0,
                  success_max_age_ms: int = 0, success_max_count: int = 0, jitter_seed: int = 0,
-                 max_transient_retries: int = 0) -> None:
+                 max_transient_attempts: Optional[int] = None,
+                 max_transient_retries: Optional[int] = None) -> None:
         lib = N.lib
         self._h: Any = None
         self._close_fn = lib.stg_log_close
         self._lock = threading.RLock()
         self._depth = 0
+        self._keys = {}
         opts = N.stg_log_options()
         lib.stg_log_options_init(ctypes.byref(opts), N.LOG_OPTIONS_VERSION)
         opts.latency_limit_ms = i64(latency_limit_ms, "latency_limit_ms")
@@ -187,7 +217,8 @@ class Log:
         opts.success_max_age_ms = i64(success_max_age_ms, "success_max_age_ms")
         opts.success_max_count = u64(success_max_count, "success_max_count")
         opts.jitter_seed = u64(jitter_seed, "jitter_seed")
-        opts.max_transient_retries = u32(max_transient_retries, "max_transient_retries")
+        opts.max_transient_retries = _transient_attempts(max_transient_attempts,
+                                                         max_transient_retries)
         hooks = HookSet()
         self._hooks = hooks
         try:
@@ -225,6 +256,20 @@ class Log:
             hooks.clear()
             raise pending
         self._h = h
+        # Prepared once: the structs of the per-change calls, their
+        # addresses, and the encoded integration names (_keys).
+        self._fast = _fast(lib)
+        self._hv = ctypes.c_void_p(ctypes.cast(h, ctypes.c_void_p).value)
+        self._sub = N.stg_submit()
+        lib.stg_submit_init(ctypes.byref(self._sub), N.SUBMIT_VERSION)
+        self._sub_res = N.stg_submit_result()
+        self._sub_integ: Optional[bytes] = None
+        self._sub_cat = self._sub_ns = False
+        self._sub_ref = ctypes.byref(self._sub)
+        self._sub_res_ref = ctypes.byref(self._sub_res)
+        self._keys: Dict[Any, bytes] = {}
+        self._prep = (self._sub, self._lock, self._keys, self._fast.submit, self._hv,
+                      self._sub_ref, self._sub_res_ref, self._sub_res, self._hooks)
 
     # ------------------------------------------------------------ lifetime
     @property
@@ -280,8 +325,13 @@ class Log:
         return h
 
     def _call(self, fn: Callable, *args: Any,
-              on_error: Optional[Callable[[StockguardError], None]] = None) -> None:
-        """Call ``fn(handle, *args)``; re-raise a hook's exception afterwards."""
+              on_error: Optional[Callable[[BaseException], None]] = None) -> None:
+        """Call ``fn(handle, *args)``; re-raise a hook's exception afterwards.
+
+        ``on_error`` attaches partial progress (``done``, ``sent`` ...) to
+        the exception the caller gets, and to its ``__cause__`` when the
+        C call failed too.
+        """
         with self._lock:
             h = self._handle()
             outer = self._depth == 0
@@ -291,17 +341,18 @@ class Log:
                 fn(h, *args)
             except StockguardError as exc:
                 err = exc
-                if on_error is not None:
-                    on_error(exc)
             finally:
                 self._depth -= 1
                 pending = self._hooks.take() if outer else None
-            if pending is not None:
-                if err is not None:
-                    _chain(pending, err)
-                raise pending
-            if err is not None:
-                raise err
+            if pending is not None or err is not None:
+                _raise(pending, err, on_error)
+
+    def _key(self, value: Any, what: str) -> bytes:
+        """A required key (integration) as bytes, cached per log when it is a str."""
+        raw = key(value, what)
+        if type(value) is str and len(self._keys) < 4096:
+            self._keys[value] = raw
+        return raw
 
     # ------------------------------------------------------------ configuration
     def set_transport(self, transport: Any) -> None:
@@ -326,16 +377,68 @@ class Log:
                    i64(per_ms, "per_ms"))
 
     # ------------------------------------------------------------ changes
-    def submit(self, integration: Key, sku: Key, available: int, *, sequence: int = 0,
-               changed_at: int = 0, category: Optional[Key] = None,
-               non_stock: bool = False) -> SubmitResult:
-        """Submit one stock change; see ``stg_log_submit()``."""
-        s = N.stg_submit()
-        Submission(integration, sku, available, sequence, changed_at, category,  # type: ignore
-                   non_stock)._fill(s)
-        out = N.stg_submit_result()
-        self._call(N.lib.stg_log_submit, ctypes.byref(s), ctypes.byref(out))
-        return SubmitResult._from_c(out)
+    def submit(self, integration: Key, sku: Key, available: int, *,
+               sequence: Optional[int] = None, changed_at: int = 0,
+               category: Optional[Key] = None, non_stock: bool = False) -> SubmitResult:
+        """Submit one stock change; see ``stg_log_submit()``.
+
+        ``sequence`` is the change's place in the source's order: a change
+        older than the one applied for the SKU is ignored as stale.  Give
+        the source's own order (an event offset, a version) to get that
+        protection.  Left out (None), the binding numbers changes in arrival
+        order (:func:`next_sequence`: microseconds since the epoch, rising
+        within the process), which protects nothing but never makes a later
+        change stale; do not mix it with small sequences of your own for one
+        SKU.  ``sequence=0`` is the library's "no order".
+        """
+        if sequence is None:
+            sequence = next_sequence()
+        # one attribute load for everything prepared at open (see __init__)
+        s, lock, keys, call, hv, s_ref, r_ref, res, hooks = self._prep
+        lock.acquire()   # explicit: cheaper than a with block on this path
+        try:
+            if self._depth or self._h is None:
+                self._handle()
+                raise Recursive(Status.ERECURSIVE, "Log.submit() called from inside one of "
+                                "the log's hooks")
+            try:
+                ib = keys[integration]
+            except (KeyError, TypeError):
+                ib = self._key(integration, "integration")
+            if ib is not self._sub_integ:   # a c_char_p store costs; skip it when it repeats
+                s.integration = self._sub_integ = ib
+            if type(sku) is str and sku.isascii() and "\0" not in sku:
+                s.sku = sku.encode()
+            else:
+                s.sku = key(sku, "sku")
+            try:
+                _SUBMIT_NUMBERS(s, _SUBMIT_NUMBERS_AT, available, sequence, changed_at)
+            except struct.error:
+                i64(available, "available")
+                i64(sequence, "sequence")
+                i64(changed_at, "changed_at")
+                raise
+            if category is not None or self._sub_cat:
+                s.category = to_c(category, "category")
+                self._sub_cat = category is not None
+            if non_stock or self._sub_ns:
+                s.flags = _NON_STOCK if non_stock else 0
+                self._sub_ns = bool(non_stock)
+            self._depth = 1
+            try:
+                rc = call(hv, s_ref, r_ref)
+            finally:
+                self._depth = 0
+            if rc or hooks.pending is not None:
+                err = N.lib.fail(rc, N.ERR_LOG, self._h) if rc < 0 else None
+                _raise(hooks.take(), err, None,
+                       lambda: (key(integration, "integration"), key(sku, "sku"),
+                                key(category, "category", optional=True)))
+            d, r, p, w, pr, j = _RESULT6(res)
+        finally:
+            lock.release()
+        return _new_tuple(SubmitResult, (_DECISIONS[d], _REASONS[r], p, _WARNINGS[w],
+                                         _PRIORITIES[pr], j))
 
     def submit_batch(self, changes: Iterable[SubmissionLike]) -> List[SubmitResult]:
         """Submit changes in order in one C call (items: :class:`Submission`,
@@ -556,4 +659,92 @@ def _chain(hook_exc: BaseException, c_error: StockguardError) -> None:
         hook_exc.__cause__ = c_error
 
 
-__all__ = ["Log", "Submission", "SubmitResult", "Counts", "Stats"]
+def _raise(pending: Optional[BaseException], err: Optional[StockguardError],
+           on_error: Optional[Callable[[BaseException], None]] = None,
+           revalidate: Optional[Callable[[], Any]] = None) -> None:
+    """Raise what a log call ended with: the hook's exception (chained to the
+    C error) or the C error.  ``on_error`` puts the partial progress on the
+    raised exception and on its cause; ``revalidate`` re-checks the
+    arguments in Python after an ``STG_EINVAL``, to raise a message that
+    names the argument and its value instead of the library's."""
+    if pending is None and err is not None and err.code == Status.EINVAL and revalidate:
+        try:
+            revalidate()
+        except InvalidArgument as exc:
+            exc.__cause__ = err
+            raise exc from err
+    exc = pending if pending is not None else err
+    if exc is None:
+        return
+    if pending is not None and err is not None:
+        _chain(pending, err)
+    if on_error is not None:
+        for target in (exc, err):
+            if target is not None:
+                try:
+                    on_error(target)
+                except (AttributeError, TypeError):  # an exception without __dict__
+                    pass
+    raise exc
+
+
+class _Fast:
+    """Second entries to the per-change C functions (see ``Library.fast``)."""
+
+    def __init__(self, lib: Any) -> None:
+        self.submit = lib.fast("stg_log_submit")
+        self.query = lib.fast("stg_log_query")
+
+
+def _fast(lib: Any) -> _Fast:
+    f = lib.__dict__.get("_log_fast")
+    if f is None:
+        f = lib.__dict__["_log_fast"] = _Fast(lib)
+    return f
+
+
+def _transient_attempts(attempts: Optional[int], retries: Optional[int]) -> int:
+    """The C option ``max_transient_retries`` (which counts attempts) from the
+    Python names: ``max_transient_attempts``, or the deprecated alias."""
+    if retries is not None:
+        if attempts is not None:
+            raise TypeError("give max_transient_attempts only (max_transient_retries is its "
+                            "deprecated name)")
+        warnings.warn("Log(max_transient_retries=) counts attempts, not retries: use "
+                      "max_transient_attempts= (same value, same meaning)",
+                      DeprecationWarning, stacklevel=3)
+        return u32(retries, "max_transient_retries")
+    return u32(attempts or 0, "max_transient_attempts")
+
+
+_SEQ = [0]
+
+
+def next_sequence() -> int:
+    """The automatic sequence of a change submitted without one: microseconds
+    since the epoch, and always above the last one given in this process."""
+    v = time.time_ns() // 1000
+    last = _SEQ[0]
+    if v <= last:
+        v = last + 1
+    _SEQ[0] = v
+    return v
+
+
+def _next_sequences(n: int) -> range:
+    """``n`` automatic sequences in a row (see :func:`next_sequence`)."""
+    first = next_sequence()
+    _SEQ[0] = first + n - 1 if n else first
+    return range(first, first + n)
+
+
+_SUB = N.LAYOUTS["stg_submit"]
+# available, sequence and changed_at are written with one pack_into
+_SUBMIT_NUMBERS_AT = _SUB.offset["available"]
+assert (_SUB.offset["sequence"], _SUB.offset["changed_at"]) == \
+    (_SUBMIT_NUMBERS_AT + 8, _SUBMIT_NUMBERS_AT + 16), "stg_submit layout changed: see log.py"
+_SUBMIT_NUMBERS = struct.Struct("@qqq").pack_into
+_NON_STOCK = int(ChangeFlag.NON_STOCK)
+
+
+__all__ = ["Log", "Submission", "SubmitResult", "SubmitBatch", "Counts", "Stats", "next_sequence"]
