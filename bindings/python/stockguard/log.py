@@ -18,17 +18,20 @@ call's own error (if any) as its ``__cause__``.
 """
 from __future__ import annotations
 
+import array
 import ctypes
+import itertools
+import operator
 import struct
 import threading
 import time
 import warnings
 from dataclasses import dataclass
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple,
-                    Optional, Union)
+                    Optional, Sequence, Tuple, Union)
 
 from . import _native as N
-from ._util import Key, i32, i64, key, size, to_c, u32, u64
+from ._util import Key, i32, i64, int64_in, key, size, to_c, u32, u64, uint8_in, zeros
 from .entry import Entry
 from .enums import (ChangeFlag, Decision, EntryStatus, ErrorClass, Outcome, Priority, QueryFlag,
                     Reason, RemoveFlag, Status, Table, WarningFlag, coerce)
@@ -268,6 +271,7 @@ class Log:
         self._sub_ref = ctypes.byref(self._sub)
         self._sub_res_ref = ctypes.byref(self._sub_res)
         self._keys: Dict[Any, bytes] = {}
+        self._columns = _Columns()
         self._prep = (self._sub, self._lock, self._keys, self._fast.submit, self._hv,
                       self._sub_ref, self._sub_res_ref, self._sub_res, self._hooks)
 
@@ -325,7 +329,8 @@ class Log:
         return h
 
     def _call(self, fn: Callable, *args: Any,
-              on_error: Optional[Callable[[BaseException], None]] = None) -> None:
+              on_error: Optional[Callable[[BaseException], None]] = None,
+              revalidate: Optional[Callable[[], Any]] = None) -> None:
         """Call ``fn(handle, *args)``; re-raise a hook's exception afterwards.
 
         ``on_error`` attaches partial progress (``done``, ``sent`` ...) to
@@ -345,7 +350,7 @@ class Log:
                 self._depth -= 1
                 pending = self._hooks.take() if outer else None
             if pending is not None or err is not None:
-                _raise(pending, err, on_error)
+                _raise(pending, err, on_error, revalidate)
 
     def _key(self, value: Any, what: str) -> bytes:
         """A required key (integration) as bytes, cached per log when it is a str."""
@@ -463,6 +468,86 @@ class Log:
         self._call(N.lib.stg_log_submit_batch, arr, n, results, ctypes.byref(done),
                    on_error=partial)
         return [SubmitResult._from_c(results[i]) for i in range(done.value)]
+
+    def submit_columns(self, integration: Union[Key, Sequence[Key]], skus: Sequence[Key],
+                       available: Any, sequences: Any = None, *, changed_at: Any = None,
+                       categories: Union[Key, Sequence[Optional[Key]], None] = None,
+                       non_stock: Any = None) -> "SubmitBatch":
+        """Submit changes given as columns, in one C call (``stg_log_submit_batch``).
+
+        ``skus`` is a list (or any sequence) of str or bytes; ``integration``
+        one name for every change, or a sequence of names; ``available``,
+        ``sequences`` and ``changed_at`` int64 buffers (``array('q')``, numpy
+        int64, raw native bytes) or sequences of ints, of ``len(skus)``
+        items; ``changed_at`` may also be one int for all.  ``sequences``
+        None numbers the changes in arrival order (see :meth:`submit`).
+        ``categories``: None, one name, or a sequence of names or None;
+        ``non_stock``: None or a 1-byte buffer / sequence of truth values.
+
+        The C array of changes is filled from these columns by strided
+        buffer copies, with no Python object per change: an all-ASCII list
+        of SKU strings is encoded in one piece, and when the SKUs all have
+        one length (fixed-width codes) their pointers are reused from the
+        previous call of the same shape.  Returns a :class:`SubmitBatch`
+        whose result columns are read from C memory when first used.
+        Changes are applied in order and the call stops at the first
+        failure: the exception then carries ``done`` (changes applied) and
+        ``results`` (the :class:`SubmitBatch` of those).
+        """
+        n = len(skus)
+        with self._lock:
+            if self._depth:
+                raise Recursive(Status.ERECURSIVE, "Log.submit_columns() called from inside "
+                                "one of the log's hooks")
+            self._handle()
+            cols = self._columns
+            arr, mv = cols.changes(n)
+            words = _SUB.size // 8
+            keep: List[Any] = []
+            if non_stock is None:
+                mv[_W_HEAD::words] = cols.constant(_HEAD_WORD[0], n)
+            else:
+                ns = uint8_in(non_stock, "non_stock", n)
+                mv[_W_HEAD::words] = array.array("q", [_HEAD_WORD[1 if f else 0] for f in ns])
+            if isinstance(integration, (str, bytes)):
+                ib = self._keys.get(integration) or self._key(integration, "integration")
+                mv[_W_INTEG::words] = cols.constant(_address(ib), n)
+                keep.append(ib)
+            else:
+                mv[_W_INTEG::words] = _key_pointers(integration, n, "integration", keep)
+            mv[_W_SKU::words] = cols.sku_pointers(skus, n, keep)
+            if categories is None:
+                mv[_W_CAT::words] = cols.constant(0, n)
+            elif isinstance(categories, (str, bytes)):
+                cb = key(categories, "categories")
+                mv[_W_CAT::words] = cols.constant(_address(cb), n)
+                keep.append(cb)
+            else:
+                mv[_W_CAT::words] = _key_pointers(categories, n, "categories", keep,
+                                                  optional=True)
+            mv[_W_AVAIL::words] = _int64_words(available, "available", n)
+            if sequences is None:
+                mv[_W_SEQ::words] = array.array("q", _next_sequences(n))
+            else:
+                mv[_W_SEQ::words] = _int64_words(sequences, "sequences", n)
+            if changed_at is None or (isinstance(changed_at, int) and not changed_at):
+                mv[_W_CHANGED::words] = cols.constant(0, n)
+            elif isinstance(changed_at, int):
+                mv[_W_CHANGED::words] = cols.constant(i64(changed_at, "changed_at"), n)
+            else:
+                mv[_W_CHANGED::words] = _int64_words(changed_at, "changed_at", n)
+            res = bytearray(_RES.size * n)
+            res_c = (N.stg_submit_result * n).from_buffer(res) if n else None
+            done = ctypes.c_size_t(0)
+
+            def partial(exc: BaseException) -> None:
+                exc.done = done.value  # type: ignore[attr-defined]
+                exc.results = SubmitBatch(res, done.value)  # type: ignore[attr-defined]
+
+            self._call(N.lib.stg_log_submit_batch, arr, n, res_c, ctypes.byref(done),
+                       on_error=partial, revalidate=lambda: _revalidate_columns(
+                           integration, skus, categories, done.value))
+            return SubmitBatch(res, done.value)
 
     # ------------------------------------------------------------ jobs
     def pump(self, max_jobs: int = 0) -> int:
@@ -667,17 +752,17 @@ def _raise(pending: Optional[BaseException], err: Optional[StockguardError],
     raised exception and on its cause; ``revalidate`` re-checks the
     arguments in Python after an ``STG_EINVAL``, to raise a message that
     names the argument and its value instead of the library's."""
-    if pending is None and err is not None and err.code == Status.EINVAL and revalidate:
-        try:
-            revalidate()
-        except InvalidArgument as exc:
-            exc.__cause__ = err
-            raise exc from err
     exc = pending if pending is not None else err
     if exc is None:
         return
     if pending is not None and err is not None:
         _chain(pending, err)
+    if pending is None and err is not None and err.code == Status.EINVAL and revalidate:
+        try:
+            revalidate()
+        except InvalidArgument as better:
+            better.__cause__ = err
+            exc = better
     if on_error is not None:
         for target in (exc, err):
             if target is not None:
@@ -745,6 +830,204 @@ assert (_SUB.offset["sequence"], _SUB.offset["changed_at"]) == \
     (_SUBMIT_NUMBERS_AT + 8, _SUBMIT_NUMBERS_AT + 16), "stg_submit layout changed: see log.py"
 _SUBMIT_NUMBERS = struct.Struct("@qqq").pack_into
 _NON_STOCK = int(ChangeFlag.NON_STOCK)
+
+
+class SubmitBatch:
+    """Results of :meth:`Log.submit_columns`: one item per applied change.
+
+    Each column is an ``array.array`` (``'i'`` for the enums and flags,
+    ``'q'`` quantities, ``'Q'`` job ids), copied out of the C results the
+    first time it is read; ``len()`` is the number of changes applied.
+    """
+
+    __slots__ = ("_raw", "_n", "_cols")
+    #: column -> (member of stg_submit_result, array type code, what it holds)
+    _COLUMNS = {"decisions": ("decision", "i", ":class:`Decision` values"),
+                "reasons": ("reason", "i", ":class:`Reason` values"),
+                "published": ("published", "q", "published quantities"),
+                "warnings": ("warnings", "i", ":class:`WarningFlag` bits"),
+                "priorities": ("priority", "i", ":class:`Priority` values"),
+                "job_ids": ("job_id", "Q", "job ids, 0 for skip and stale")}
+
+    def __init__(self, raw: bytearray, n: int) -> None:
+        self._raw = raw
+        self._n = n
+        self._cols: Dict[str, array.array] = {}
+
+    def _column(self, name: str) -> array.array:
+        col = self._cols.get(name)
+        if col is None:
+            member, code, _ = self._COLUMNS[name]
+            n = self._n
+            col = zeros(code, n)
+            if n:
+                at, size = _RES.offset[member], _RES.size
+                if code == "i":
+                    src = memoryview(self._raw)[:n * size].cast("i")[at // 4::size // 4]
+                    memoryview(col)[:] = src
+                else:
+                    src = memoryview(self._raw)[:n * size].cast("q")[at // 8::size // 8]
+                    memoryview(col).cast("B").cast("q")[:] = src
+            self._cols[name] = col
+        return col
+
+    def __len__(self) -> int:
+        return self._n
+
+    def count(self, decision: Union[Decision, int]) -> int:
+        """How many changes got ``decision``."""
+        return self.decisions.count(int(decision))
+
+    def __getitem__(self, i: int) -> SubmitResult:
+        """The :class:`SubmitResult` of change ``i``."""
+        if not -self._n <= i < self._n:
+            raise IndexError("SubmitBatch index out of range")
+        return _submit_result(_RES.struct.unpack_from(self._raw, (i % self._n) * _RES.size))
+
+    def __iter__(self) -> Iterator[SubmitResult]:
+        return (self[i] for i in range(self._n))
+
+    def __repr__(self) -> str:
+        return "<stockguard.SubmitBatch of %d changes>" % self._n
+
+
+for _name, (_member, _code, _what) in SubmitBatch._COLUMNS.items():
+    setattr(SubmitBatch, _name, property(
+        lambda self, _n=_name: self._column(_n), doc="``array('%s')`` of %s" % (_code, _what)))
+del _name, _member, _code, _what
+
+
+class _Columns:
+    """The per-log buffers of :meth:`Log.submit_columns`, reused call after
+    call (used under the log's lock only)."""
+
+    def __init__(self) -> None:
+        self.cap = 0
+        self.arr: Any = None
+        self.mv: Any = None
+        self.consts: Dict[Tuple[int, int], array.array] = {}
+        self.text = bytearray()
+        self.text_base = 0
+        self.pointers: Any = None   # (n, step, base, array) of the last fixed-width call
+
+    def changes(self, n: int) -> Tuple[Any, memoryview]:
+        """A zero-based C array of at least ``n`` changes, and its 8-byte words."""
+        if n > self.cap or self.arr is None:
+            self.cap = max(n, 1)
+            self.arr = (N.stg_submit * self.cap)()
+            self.mv = memoryview(self.arr).cast("B").cast("q")
+        return self.arr, self.mv[:n * (_SUB.size // 8)]
+
+    def constant(self, value: int, n: int) -> array.array:
+        """``n`` copies of ``value`` (the last few kept: feeds repeat shapes)."""
+        k = (value, n)
+        a = self.consts.get(k)
+        if a is None:
+            if len(self.consts) > 8:
+                self.consts.clear()
+            a = self.consts[k] = array.array("q", (value,)) * n
+        return a
+
+    def sku_pointers(self, values: Any, n: int, keep: List[Any]) -> array.array:
+        """Pointer words for the SKU column (see :func:`_key_pointers`), with
+        the fast path for an all-ASCII list of one length."""
+        joined = _ascii_join(values, n)
+        if joined is None:
+            return _key_pointers(values, n, "skus", keep)
+        width = len(values[0]) if n else 0
+        step = width + 1
+        if n and width and len(joined) == n * step - 1 and joined[width::step] == "\0" * (n - 1):
+            size = n * step
+            if size > len(self.text):
+                self.text = bytearray(size)
+                self.text_base = ctypes.addressof(ctypes.c_char.from_buffer(self.text))
+                self.pointers = None
+            self.text[:size - 1] = joined.encode()
+            self.text[size - 1] = 0
+            p = self.pointers
+            if p is None or p[0] != n or p[1] != step:
+                p = self.pointers = (n, step, array.array(
+                    "q", range(self.text_base, self.text_base + size, step)))
+            return p[2]
+        return _key_pointers(values, n, "skus", keep, joined=joined)
+
+
+def _ascii_join(values: Any, n: int) -> Optional[str]:
+    """The keys joined by NUL when they are all ASCII str without NUL, else None."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError("skus must be a sequence of keys, not a single key")
+    if len(values) != n:
+        raise ValueError("skus has %d items, expected %d" % (len(values), n))
+    try:
+        joined = "\0".join(values)
+    except TypeError:
+        return None
+    if joined.isascii() and joined.count("\0") == n - 1:
+        return joined
+    return None
+
+
+def _address(raw: bytes) -> int:
+    """Address of the bytes' own NUL-terminated buffer (kept alive by the caller)."""
+    return ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p).value or 0
+
+
+def _key_pointers(values: Any, n: int, what: str, keep: List[Any],
+                  optional: bool = False, joined: Optional[str] = None) -> array.array:
+    """``const char *`` words for a column of keys, the texts kept in ``keep``.
+
+    An all-ASCII list of str is encoded in one piece and the pointers are
+    computed from the lengths; anything else is encoded key by key.
+    """
+    if joined is None and not optional:
+        joined = _ascii_join(values, n) if n else None
+    if isinstance(values, (str, bytes)):
+        raise TypeError("%s must be a sequence of keys, not a single key" % what)
+    if len(values) != n:
+        raise ValueError("%s has %d items, expected %d" % (what, len(values), n))
+    if joined is not None:
+        raw = joined.encode() + b"\0"
+        keep.append(raw)
+        # item i starts after the i items before it and their i NULs
+        return array.array("q", map(operator.add, itertools.accumulate(
+            itertools.chain((_address(raw),), map(len, values))), range(n)))
+    words = array.array("q", bytes(8 * n))
+    for i, v in enumerate(values):
+        b = key(v, "%s[%d]" % (what, i), optional)
+        if b is not None:
+            keep.append(b)
+            words[i] = _address(b)
+    return words
+
+
+def _int64_words(obj: Any, what: str, n: int) -> memoryview:
+    arr, _ = int64_in(obj, what, n)
+    return memoryview(arr).cast("B").cast("q")
+
+
+def _revalidate_columns(integration: Any, skus: Sequence[Any], categories: Any,
+                        i: int) -> None:
+    """After STG_EINVAL at change ``i``: name the argument that made it fail."""
+    if isinstance(integration, (str, bytes)):
+        key(integration, "integration")
+    elif i < len(integration):
+        key(integration[i], "integration[%d]" % i)
+    if i < len(skus):
+        key(skus[i], "skus[%d]" % i)
+    if categories is not None:
+        if isinstance(categories, (str, bytes)):
+            key(categories, "categories")
+        elif i < len(categories):
+            key(categories[i], "categories[%d]" % i, optional=True)
+
+
+_W_HEAD, _W_INTEG, _W_SKU, _W_CAT, _W_AVAIL, _W_SEQ, _W_CHANGED = (
+    _SUB.offset[name] // 8 for name in ("version", "integration", "sku", "category",
+                                        "available", "sequence", "changed_at"))
+assert _SUB.size % 8 == 0 and _SUB.offset["flags"] == 4, "stg_submit layout changed: see log.py"
+# version and flags share the first 8-byte word: without and with NON_STOCK
+_HEAD_WORD = tuple(struct.unpack("q", struct.pack("II", N.SUBMIT_VERSION, f))[0]
+                   for f in (0, int(ChangeFlag.NON_STOCK)))
 
 
 __all__ = ["Log", "Submission", "SubmitResult", "SubmitBatch", "Counts", "Stats", "next_sequence"]
