@@ -121,7 +121,10 @@ class stg_entry(Structure):
 ENTRY_SINK_FN = CFUNCTYPE(c_int, c_void_p, POINTER(stg_entry))
 # The sink arrives as a plain address and is wrapped with ENTRY_SINK_FN.
 STORAGE_LOAD_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
-STORAGE_WRITE_FN = CFUNCTYPE(c_int, POINTER(stg_entry), c_void_p)
+# Hook callbacks take their struct pointers as plain addresses (c_void_p):
+# the binding reads the structs with one struct.unpack (see Layout), which
+# is cheaper than the POINTER object ctypes would build per call.
+STORAGE_WRITE_FN = CFUNCTYPE(c_int, c_void_p, c_void_p)
 STORAGE_REMOVE_FN = CFUNCTYPE(c_int, c_char_p, c_char_p, c_void_p)
 
 
@@ -142,8 +145,8 @@ class stg_result(Structure):
                 ("http_status", c_int), ("message", c_char_p), ("retry_after_ms", c_int64)]
 
 
-SEND_FN = CFUNCTYPE(c_int, POINTER(stg_job), POINTER(stg_result), c_void_p)
-SEND_BATCH_FN = CFUNCTYPE(c_int, POINTER(stg_job), c_size_t, POINTER(stg_result), c_void_p)
+SEND_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
+SEND_BATCH_FN = CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p, c_void_p)
 
 
 class stg_transport(Structure):
@@ -165,7 +168,7 @@ class stg_event(Structure):
                 ("reserved_", c_uint32 * 4)]
 
 
-EVENT_FN = CFUNCTYPE(None, POINTER(stg_event), c_void_p)
+EVENT_FN = CFUNCTYPE(None, c_void_p, c_void_p)
 
 
 class stg_events(Structure):
