@@ -100,6 +100,8 @@ class Entry:
         # struct (built entries hold every member in their __dict__).
         d = self.__dict__
         raw = d.get("_raw")
+        if raw is None and "_page" in d:   # a query's entry: its struct is in the page
+            raw = d["_raw"] = _ENTRY.struct.unpack_from(*d.pop("_page"))
         read = _READ.get(name)
         if raw is None or read is None:
             raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))

@@ -644,28 +644,21 @@ class Log:
         """Iterate the entries matching every given criterion.
 
         Pages through ``stg_log_query()`` with a cursor, ``page_size``
-        entries per C call; each page is copied into :class:`Entry` objects
-        before it is yielded, so the log may be changed while iterating
-        (entries added or removed meanwhile may or may not appear).
+        entries per C call.  The first page is read by this call, so a bad
+        argument (or a closed log) raises here, not at the first ``next()``.
+        Each page is copied into light :class:`Entry` records before any is
+        yielded (their texts and status at once, their other members read
+        from a saved copy of the C struct when first used), so the log may
+        be changed while iterating (entries added or removed meanwhile may
+        or may not appear).
         """
         q = self._query(integration, sku_prefix, status, error_class, flags, abnormal, late,
                         min_stock)
         cap = size(page_size, "page_size")
         if cap < 1:
-            raise ValueError("page_size must be at least 1")
-        return self._pages(q, cap)
-
-    def _pages(self, q: N.stg_query, cap: int) -> Iterator[Entry]:
-        cursor = ctypes.c_uint64(0)
-        buf = (N.stg_entry * cap)()
-        count = ctypes.c_size_t(0)
-        while True:
-            self._call(N.lib.stg_log_query, ctypes.byref(q), ctypes.byref(cursor), buf, cap,
-                       ctypes.byref(count))
-            if count.value == 0:
-                return
-            page = [Entry._from_c(buf[i]) for i in range(count.value)]
-            yield from page
+            raise ValueError("page_size must be at least 1, not %d" % cap)
+        pages = _Pages(self, q, cap)
+        return _entries(pages, pages.next())
 
     def __iter__(self) -> Iterator[Entry]:
         return self.query()
@@ -771,6 +764,80 @@ def _raise(pending: Optional[BaseException], err: Optional[StockguardError],
                 except (AttributeError, TypeError):  # an exception without __dict__
                     pass
     raise exc
+
+
+class _Pages:
+    """The cursor and page buffer of one :meth:`Log.query`."""
+
+    def __init__(self, log: "Log", q: N.stg_query, cap: int) -> None:
+        self.log = log
+        self.q = q
+        self.cap = cap
+        self.cursor = ctypes.c_uint64(0)
+        self.count = ctypes.c_size_t(0)
+        self.buf = (N.stg_entry * cap)()
+        self.address = ctypes.addressof(self.buf)
+        n = cap * _ENTRY_SIZE
+        self.ptrs = (ctypes.c_char_p * (n // 8)).from_buffer(self.buf)
+        self.ints = (ctypes.c_int * (n // 4)).from_buffer(self.buf)
+        self.done = False
+
+    def next(self) -> List[Entry]:
+        """The next page as light entries ([] when the pages are done)."""
+        if self.done:
+            return []
+        self.log._call(N.lib.stg_log_query, ctypes.byref(self.q), ctypes.byref(self.cursor),
+                       self.buf, self.cap, ctypes.byref(self.count))
+        n = self.count.value
+        if n == 0:
+            self.done = True
+            return []
+        out: List[Entry] = []
+        append = out.append
+        names: Dict[Optional[bytes], str] = {}
+        new = object.__new__
+        table = _ENTRY_STATUSES
+        size = _ENTRY_SIZE
+        page = ctypes.string_at(self.address, n * size)
+        # Status and the three texts of every entry come out in a few C-level
+        # slices of overlays on the page buffer (a c_char_p item reads its
+        # text); the other members stay in ``page`` until an entry is asked
+        # for one (Entry.__getattr__).
+        w, wi = size // 8, size // 4
+        p, ints = self.ptrs, self.ints
+        skus = b"\0".join(p[_W_SKU_E:n * w:w]).decode("utf-8", "surrogateescape").split("\0")
+        for off, ib, sku, mb, status in zip(range(0, n * size, size), p[_W_INTEG_E:n * w:w],
+                                            skus, p[_W_MSG_E:n * w:w],
+                                            ints[_I_STATUS_E:n * wi:wi]):
+            integration = names.get(ib)
+            if integration is None:
+                integration = names[ib] = (ib or b"").decode("utf-8", "surrogateescape")
+            e = new(Entry)
+            d = e.__dict__
+            d["integration"] = integration
+            d["sku"] = sku
+            d["message"] = mb.decode("utf-8", "surrogateescape") if mb is not None else None
+            d["status"] = table[status]
+            d["_page"] = (page, off)
+            append(e)
+        return out
+
+
+def _entries(pages: _Pages, first: List[Entry]) -> Iterator[Entry]:
+    page = first
+    while page:
+        yield from page
+        page = pages.next()
+
+
+_ENTRY_L = N.LAYOUTS["stg_entry"]
+_ENTRY_SIZE = _ENTRY_L.size
+# the words of the texts, and the int of the status, in each stg_entry
+_W_INTEG_E, _W_SKU_E, _W_MSG_E = (_ENTRY_L.offset[n] // 8 for n in ("integration", "sku",
+                                                                    "message"))
+_I_STATUS_E = _ENTRY_L.offset["status"] // 4
+assert _ENTRY_SIZE % 8 == 0, "stg_entry layout changed: see _Pages in log.py"
+_ENTRY_STATUSES = Table(EntryStatus)
 
 
 class _Fast:
