@@ -264,6 +264,7 @@ class Layout:
     def __init__(self, cls: Any) -> None:
         names: List[str] = []
         fmt = _flatten(cls, "", names)
+        self.codes = list(fmt)
         # "0P" pads the end to pointer alignment, as the C compiler does
         self.struct = struct.Struct("@" + fmt + "0P")
         if self.struct.size != ctypes.sizeof(cls):
@@ -276,13 +277,26 @@ class Layout:
         self.size = self.struct.size
         self.offset = {n: getattr(cls, n).offset for n, _ in cls._fields_}
 
+    def only(self, *names: str) -> struct.Struct:
+        """A :class:`struct.Struct` of this layout that reads just ``names``
+        (in layout order; every other member is skipped as pad bytes)."""
+        wanted = set(names)
+        unknown = wanted - set(self.names)
+        if unknown:
+            raise KeyError("no member %s in %s" % (", ".join(sorted(unknown)), self.cls.__name__))
+        fmt = "".join(code if name in wanted else "%dx" % struct.calcsize("@" + code)
+                      for name, code in zip(self.names, self.codes))
+        only = struct.Struct("@" + fmt)
+        assert only.size <= self.size
+        return only
+
     def pick(self, *names: str) -> Callable[[tuple], Any]:
         """An ``operator.itemgetter`` of the named members of an unpacked tuple."""
         return operator.itemgetter(*(self.index[n] for n in names))
 
 
 LAYOUTS = {cls.__name__: Layout(cls) for cls in (
-    stg_evaluation, stg_filter_result, stg_entry, stg_job, stg_event, stg_submit,
+    stg_evaluation, stg_change, stg_filter_result, stg_entry, stg_job, stg_event, stg_submit,
     stg_submit_result, stg_result)}
 
 # ---------------------------------------------------------- prototype table

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import array
 import ctypes
+import operator
 import sys
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from .enums import Status
 from .errors import InvalidArgument
@@ -245,3 +246,61 @@ def u32(value: Any, what: str) -> int:
 def size(value: Any, what: str) -> int:
     """``value`` as an int that fits size_t."""
     return _int(value, what, 0, (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1, "size_t")
+
+
+class Record(tuple):
+    """A light, immutable result record: a tuple with named members.
+
+    Subclasses list ``_fields`` and, in ``_tables``, the members that are
+    enums or flags (a :class:`~stockguard.enums.Table` each).  The per-call
+    paths build records with one ``tuple.__new__`` straight from unpacked C
+    structs (enum members looked up in the tables); members are read by the
+    C-level getters namedtuple uses.  Equality and hashing are the tuple's.
+    """
+
+    __slots__ = ()
+    _fields: Tuple[str, ...] = ()
+    _tables: Dict[str, Any] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for i, name in enumerate(cls._fields):
+            setattr(cls, name, _getter(i, "member %d: %s" % (i, name)))
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        fields = cls._fields
+        if kwargs:
+            try:
+                args = args + tuple(kwargs.pop(f) for f in fields[len(args):])
+            except KeyError as exc:
+                raise TypeError("%s() missing argument %s" % (cls.__name__, exc)) from None
+            if kwargs:
+                raise TypeError("%s() got unexpected arguments %s"
+                                % (cls.__name__, ", ".join(sorted(kwargs))))
+        if len(args) != len(fields):
+            raise TypeError("%s() takes %d arguments (%d given)"
+                            % (cls.__name__, len(fields), len(args)))
+        tables = cls._tables
+        return tuple.__new__(cls, (tables[f][v] if f in tables else v
+                                   for f, v in zip(fields, args)))
+
+    def __getnewargs__(self) -> tuple:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return "%s(%s)" % (type(self).__name__, ", ".join(
+            "%s=%r" % (f, v) for f, v in zip(self._fields, self)))
+
+    def _asdict(self) -> Dict[str, Any]:
+        """The members by name."""
+        return dict(zip(self._fields, self))
+
+
+def _getter(i: int, doc: str) -> Any:
+    # collections._tuplegetter is namedtuple's C descriptor (CPython 3.8+);
+    # elsewhere an itemgetter property does the same, a little slower.
+    import collections
+    tg = getattr(collections, "_tuplegetter", None)
+    if tg is not None:
+        return tg(i, doc)
+    return property(operator.itemgetter(i), doc=doc)

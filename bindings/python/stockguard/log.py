@@ -97,9 +97,8 @@ _RESULT = _RES.struct
 _DECISIONS, _REASONS, _WARNINGS, _PRIORITIES = (Table(c) for c in (Decision, Reason, WarningFlag,
                                                                   Priority))
 _pick_result = _RES.pick("decision", "reason", "published", "warnings", "priority", "job_id")
-# the six members above lead the struct, in that order: one unpack reads them
-assert _RES.names[:6] == ["decision", "reason", "published", "warnings", "priority", "job_id"]
-_RESULT6 = struct.Struct(_RES.struct.format[:7]).unpack_from
+_RESULT6 = _RES.only("decision", "reason", "published", "warnings", "priority",
+                     "job_id").unpack_from
 _new_tuple = tuple.__new__
 
 
