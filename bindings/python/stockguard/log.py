@@ -96,6 +96,7 @@ _RES = N.LAYOUTS["stg_submit_result"]
 _RESULT = _RES.struct
 _DECISIONS, _REASONS, _WARNINGS, _PRIORITIES = (Table(c) for c in (Decision, Reason, WarningFlag,
                                                                   Priority))
+_DEC, _REA, _WARN, _PRIO = (dict(t) for t in (_DECISIONS, _REASONS, _WARNINGS, _PRIORITIES))
 _pick_result = _RES.pick("decision", "reason", "published", "warnings", "priority", "job_id")
 _RESULT6 = _RES.only("decision", "reason", "published", "warnings", "priority",
                      "job_id").unpack_from
@@ -441,8 +442,11 @@ class Log:
             d, r, p, w, pr, j = _RESULT6(res)
         finally:
             lock.release()
-        return _new_tuple(SubmitResult, (_DECISIONS[d], _REASONS[r], p, _WARNINGS[w],
-                                         _PRIORITIES[pr], j))
+        try:   # exact dicts: the fastest lookup (an unknown value takes the Table path)
+            return _new_tuple(SubmitResult, (_DEC[d], _REA[r], p, _WARN[w], _PRIO[pr], j))
+        except KeyError:
+            return _new_tuple(SubmitResult, (_DECISIONS[d], _REASONS[r], p, _WARNINGS[w],
+                                             _PRIORITIES[pr], j))
 
     def submit_batch(self, changes: Iterable[SubmissionLike]) -> List[SubmitResult]:
         """Submit changes in order in one C call (items: :class:`Submission`,
