@@ -37,7 +37,7 @@ from .errors import (AlreadyExists, Busy, CallbackError, Corrupt, InvalidArgumen
                      Truncated, VersionMismatch)
 from .filter import FilterBatch, FilterResult, decide, filter_batch
 from .hooks import Event, Job, ManualClock, MemoryStorage, Result
-from .log import Counts, Log, Stats, Submission, SubmitResult
+from .log import Counts, Log, Stats, Submission, SubmitBatch, SubmitResult, next_sequence
 from .policy import Evaluation, EvaluationBatch, Policy
 
 #: Version of this binding (it follows the C library's version it was written for).
@@ -107,13 +107,13 @@ __all__ = [
     "Policy", "Log",
     # results and records
     "Evaluation", "EvaluationBatch", "FilterResult", "FilterBatch", "Entry", "Job", "Result",
-    "Event", "Submission", "SubmitResult", "Counts", "Stats",
+    "Event", "Submission", "SubmitResult", "SubmitBatch", "Counts", "Stats",
     # hooks helpers
     "ManualClock", "MemoryStorage",
     # functions
     "decide", "filter_batch", "encode", "decode", "classify_http", "strerror", "last_error",
     "last_error_code", "version", "version_number", "version_info", "library_path",
-    "set_library_path",
+    "set_library_path", "next_sequence",
     # enums
     "Status", "Mode", "MinSource", "Rule", "WarningFlag", "Decision", "Reason", "ChangeFlag",
     "EntryStatus", "JobState", "ErrorClass", "Priority", "EntryFlag", "JobFlag", "Outcome",

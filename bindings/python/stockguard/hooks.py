@@ -224,8 +224,11 @@ class MemoryStorage:
     :class:`~stockguard.Log` instances that share it).
 
     ``entries`` maps ``(integration, sku)`` to the bytes of
-    :func:`stockguard.entry.encode`.  Set ``fail_writes``/``fail_removes`` to
-    make the next writes/removes fail (for tests).
+    :func:`stockguard.entry.encode`.  For tests of a host's error handling:
+    set ``fail_writes``/``fail_removes`` to make every write/remove fail from
+    now on, or call :meth:`fail_next_writes`/:meth:`fail_next_removes` to
+    make only the next ``n`` fail.  ``writes``/``removes`` count the ones
+    that succeeded, ``failed_writes``/``failed_removes`` those refused.
     """
 
     def __init__(self) -> None:
@@ -234,20 +237,45 @@ class MemoryStorage:
         self.fail_removes = False
         self.writes = 0
         self.removes = 0
+        self.failed_writes = 0
+        self.failed_removes = 0
+        self._write_faults = 0
+        self._remove_faults = 0
+
+    def fail_next_writes(self, n: int = 1) -> None:
+        """Make the next ``n`` writes fail, then succeed again (0 cancels)."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError("n must be an int >= 0, not %r" % (n,))
+        self._write_faults = n
+
+    def fail_next_removes(self, n: int = 1) -> None:
+        """Make the next ``n`` removes fail, then succeed again (0 cancels)."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError("n must be an int >= 0, not %r" % (n,))
+        self._remove_faults = n
+
+    def _fault(self, always: bool, counter: str) -> bool:
+        left = getattr(self, counter)
+        if left:
+            setattr(self, counter, left - 1)
+            return True
+        return always
 
     def load(self, sink: Callable[[Union[Entry, bytes]], None]) -> None:
         for data in list(self.entries.values()):
             sink(data)
 
     def write(self, entry: Entry) -> bool:
-        if self.fail_writes:
+        if self._fault(self.fail_writes, "_write_faults"):
+            self.failed_writes += 1
             return False
         self.entries[(entry.integration, entry.sku)] = encode(entry)
         self.writes += 1
         return True
 
     def remove(self, integration: str, sku: str) -> bool:
-        if self.fail_removes:
+        if self._fault(self.fail_removes, "_remove_faults"):
+            self.failed_removes += 1
             return False
         self.entries.pop((integration, sku), None)
         self.removes += 1

@@ -503,42 +503,48 @@ class Log:
                 raise Recursive(Status.ERECURSIVE, "Log.submit_columns() called from inside "
                                 "one of the log's hooks")
             self._handle()
-            cols = self._columns
-            arr, mv = cols.changes(n)
-            words = _SUB.size // 8
-            keep: List[Any] = []
-            if non_stock is None:
-                mv[_W_HEAD::words] = cols.constant(_HEAD_WORD[0], n)
-            else:
-                ns = uint8_in(non_stock, "non_stock", n)
-                mv[_W_HEAD::words] = array.array("q", [_HEAD_WORD[1 if f else 0] for f in ns])
-            if isinstance(integration, (str, bytes)):
-                ib = self._keys.get(integration) or self._key(integration, "integration")
-                mv[_W_INTEG::words] = cols.constant(_address(ib), n)
-                keep.append(ib)
-            else:
-                mv[_W_INTEG::words] = _key_pointers(integration, n, "integration", keep)
-            mv[_W_SKU::words] = cols.sku_pointers(skus, n, keep)
-            if categories is None:
-                mv[_W_CAT::words] = cols.constant(0, n)
-            elif isinstance(categories, (str, bytes)):
-                cb = key(categories, "categories")
-                mv[_W_CAT::words] = cols.constant(_address(cb), n)
-                keep.append(cb)
-            else:
-                mv[_W_CAT::words] = _key_pointers(categories, n, "categories", keep,
-                                                  optional=True)
-            mv[_W_AVAIL::words] = _int64_words(available, "available", n)
-            if sequences is None:
-                mv[_W_SEQ::words] = array.array("q", _next_sequences(n))
-            else:
-                mv[_W_SEQ::words] = _int64_words(sequences, "sequences", n)
-            if changed_at is None or (isinstance(changed_at, int) and not changed_at):
-                mv[_W_CHANGED::words] = cols.constant(0, n)
-            elif isinstance(changed_at, int):
-                mv[_W_CHANGED::words] = cols.constant(i64(changed_at, "changed_at"), n)
-            else:
-                mv[_W_CHANGED::words] = _int64_words(changed_at, "changed_at", n)
+            try:   # nothing reaches C before this fill is complete
+                cols = self._columns
+                arr, mv = cols.changes(n)
+                words = _SUB.size // 8
+                keep: List[Any] = []
+                if non_stock is None:
+                    mv[_W_HEAD::words] = cols.constant(_HEAD_WORD[0], n)
+                else:
+                    ns = uint8_in(non_stock, "non_stock", n)
+                    mv[_W_HEAD::words] = array.array("q", [_HEAD_WORD[1 if f else 0]
+                                                           for f in ns])
+                if isinstance(integration, (str, bytes)):
+                    ib = self._keys.get(integration) or self._key(integration, "integration")
+                    mv[_W_INTEG::words] = cols.constant(_address(ib), n)
+                    keep.append(ib)
+                else:
+                    mv[_W_INTEG::words] = _key_pointers(integration, n, "integration", keep)
+                mv[_W_SKU::words] = cols.sku_pointers(skus, n, keep)
+                if categories is None:
+                    mv[_W_CAT::words] = cols.constant(0, n)
+                elif isinstance(categories, (str, bytes)):
+                    cb = key(categories, "categories")
+                    mv[_W_CAT::words] = cols.constant(_address(cb), n)
+                    keep.append(cb)
+                else:
+                    mv[_W_CAT::words] = _key_pointers(categories, n, "categories", keep,
+                                                      optional=True)
+                mv[_W_AVAIL::words] = _int64_words(available, "available", n)
+                if sequences is None:
+                    mv[_W_SEQ::words] = array.array("q", _next_sequences(n))
+                else:
+                    mv[_W_SEQ::words] = _int64_words(sequences, "sequences", n)
+                if changed_at is None or (isinstance(changed_at, int) and not changed_at):
+                    mv[_W_CHANGED::words] = cols.constant(0, n)
+                elif isinstance(changed_at, int):
+                    mv[_W_CHANGED::words] = cols.constant(i64(changed_at, "changed_at"), n)
+                else:
+                    mv[_W_CHANGED::words] = _int64_words(changed_at, "changed_at", n)
+            except (InvalidArgument, ValueError, TypeError) as exc:
+                exc.done = 0  # type: ignore[attr-defined]
+                exc.results = SubmitBatch(bytearray(), 0)  # type: ignore[attr-defined]
+                raise
             res = bytearray(_RES.size * n)
             res_c = (N.stg_submit_result * n).from_buffer(res) if n else None
             done = ctypes.c_size_t(0)
@@ -590,13 +596,23 @@ class Log:
         self._call(N.lib.stg_log_pause, to_c(integration, "integration"))
 
     def resume(self, integration: Key) -> None:
-        """Resume a paused integration: its held jobs are due at once."""
-        self._call(N.lib.stg_log_resume, to_c(integration, "integration"))
+        """Resume a paused integration: its held jobs are due at once.
+
+        An integration the log has never seen is not paused: resuming it
+        does nothing (as :meth:`is_paused` gives False, :meth:`counts`
+        zeros and :meth:`stats` zero counters for it).
+        """
+        ib = self._key(integration, "integration")
+        try:
+            self._call(N.lib.stg_log_resume, ib)
+        except NotFound:
+            pass
 
     def is_paused(self, integration: Key) -> bool:
-        """Whether an integration is paused."""
+        """Whether an integration is paused (False for one never seen)."""
         v = ctypes.c_int()
-        self._call(N.lib.stg_log_is_paused, to_c(integration, "integration"), ctypes.byref(v))
+        self._call(N.lib.stg_log_is_paused, self._key(integration, "integration"),
+                   ctypes.byref(v))
         return bool(v.value)
 
     def set_catalogued(self, integration: Key, sku: Key) -> None:
@@ -667,15 +683,26 @@ class Log:
         return self.query()
 
     def counts(self, integration: Optional[Key] = None) -> Counts:
-        """Entries per status, for one integration or all."""
+        """Entries per status, for one integration or all (zeros for an
+        integration never seen)."""
         c = N.stg_counts()
-        self._call(N.lib.stg_log_counts, to_c(integration, "integration"), ctypes.byref(c))
+        self._call(N.lib.stg_log_counts, key(integration, "integration", optional=True),
+                   ctypes.byref(c))
         return Counts(c.pending, c.success, c.error, c.held, c.late, c.abnormal)
 
     def stats(self, integration: Optional[Key] = None) -> Stats:
-        """Counters since the log was opened, for one integration or all."""
+        """Counters since the log was opened, for one integration or all.
+
+        An integration the log has never seen has zero counters (and no
+        latencies), as it has zero :meth:`counts`; the binding used to raise
+        :class:`~stockguard.errors.NotFound` here.
+        """
         s = N.stg_stats()
-        self._call(N.lib.stg_log_stats, to_c(integration, "integration"), ctypes.byref(s))
+        try:
+            self._call(N.lib.stg_log_stats, key(integration, "integration", optional=True),
+                       ctypes.byref(s))
+        except NotFound:
+            return Stats._from_c(_ZERO_STATS)
         return Stats._from_c(s)
 
     # ------------------------------------------------------------ merchant actions
@@ -792,8 +819,9 @@ class _Pages:
         self.log._call(N.lib.stg_log_query, ctypes.byref(self.q), ctypes.byref(self.cursor),
                        self.buf, self.cap, ctypes.byref(self.count))
         n = self.count.value
-        if n == 0:
+        if n < self.cap:   # a short page is the last: no C call to learn it
             self.done = True
+        if n == 0:
             return []
         out: List[Entry] = []
         append = out.append
@@ -833,6 +861,8 @@ def _entries(pages: _Pages, first: List[Entry]) -> Iterator[Entry]:
         page = pages.next()
 
 
+_ZERO_STATS = N.stg_stats(latency_p50_ms=-1, latency_p95_ms=-1, latency_p99_ms=-1,
+                          latency_max_ms=-1)
 _ENTRY_L = N.LAYOUTS["stg_entry"]
 _ENTRY_SIZE = _ENTRY_L.size
 # the words of the texts, and the int of the status, in each stg_entry
