@@ -9,22 +9,25 @@ Hooks are given to :class:`stockguard.Log` as Python objects or callables:
   raising or returning ``False``.  :class:`MemoryStorage` is a ready one.
 * ``transport``: a callable ``send(job) -> Result | None`` or an object with
   ``send(job)`` and optionally ``send_batch(jobs) -> list of Result`` (used
-  when the integration's batch size is above 1).  ``None`` means OK.
+  when the integration's batch size is above 1: one Python call per batch).
+  ``None`` (or ``None`` for the whole batch) means OK and costs no write.
 * ``clock``: a callable returning milliseconds since the epoch, or an object
   with ``now_ms()``.  :class:`ManualClock` is a fake clock for tests.
 * ``events``: a callable ``on_event(event)`` or an object with ``on_event``.
 
 **Exceptions inside a hook** are caught at the C boundary (C never sees a
-Python exception): the hook reports failure to the library (storage and
-transport return non-zero, the sink-refusal code is passed back as is),
-the remaining hooks of that call fail fast without being run, and when the
-log call returns the first exception is re-raised.  When the C call failed
-too, its :class:`~stockguard.errors.StockguardError` becomes the
-exception's ``__cause__``.  Storage and transport failures leave the log as
-it was (the library guarantees it).  The clock and events hooks cannot fail
-in C: a raising clock reads as its last good time (or the system clock) and
-a raising event handler is skipped, so the call itself completes before the
-exception is re-raised.
+Python exception) and the first one is re-raised when the log call
+returns; when the C call failed too, its
+:class:`~stockguard.errors.StockguardError` becomes the exception's
+``__cause__``, and the call's progress (``sent``, ``done`` ...) is put on
+both.  Only storage and transport exceptions stop the rest of the call:
+the hook reports failure to the library (non-zero; the sink-refusal code
+is passed back as is), which leaves the log as it was, and the later
+storage and transport hooks of that call fail without running.  The clock
+and events hooks cannot fail in C: a raising clock reads as its last good
+time (or the system clock) and a raising event handler is skipped; the
+call goes on as if they had not raised, and their exception is raised
+when it returns.
 """
 from __future__ import annotations
 
