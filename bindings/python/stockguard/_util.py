@@ -254,18 +254,28 @@ class Record(tuple):
     Subclasses list ``_fields`` and, in ``_tables``, the members that are
     enums or flags (a :class:`~stockguard.enums.Table` each).  The per-call
     paths build records with one ``tuple.__new__`` straight from unpacked C
-    structs (enum members looked up in the tables); members are read by the
-    C-level getters namedtuple uses.  Equality and hashing are the tuple's.
+    structs; members are read by the C-level getters namedtuple uses.  A
+    member named in ``_lazy`` may be stored as the raw int: its getter looks
+    the enum member up when read (for records built on every call and
+    rarely read whole).  Equality and hashing are the tuple's (an IntEnum
+    equals its int).
     """
 
     __slots__ = ()
     _fields: Tuple[str, ...] = ()
     _tables: Dict[str, Any] = {}
+    _lazy: frozenset = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for i, name in enumerate(cls._fields):
-            setattr(cls, name, _getter(i, "member %d: %s" % (i, name)))
+            if name in cls._lazy:
+                table = cls._tables[name]
+                prop = property(lambda self, _i=i, _t=table: _t[self[_i]],
+                                doc="member %d: %s" % (i, name))
+            else:
+                prop = _getter(i, "member %d: %s" % (i, name))
+            setattr(cls, name, prop)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         fields = cls._fields
@@ -289,11 +299,11 @@ class Record(tuple):
 
     def __repr__(self) -> str:
         return "%s(%s)" % (type(self).__name__, ", ".join(
-            "%s=%r" % (f, v) for f, v in zip(self._fields, self)))
+            "%s=%r" % (f, getattr(self, f)) for f in self._fields))
 
     def _asdict(self) -> Dict[str, Any]:
         """The members by name."""
-        return dict(zip(self._fields, self))
+        return {f: getattr(self, f) for f in self._fields}
 
 
 def _getter(i: int, doc: str) -> Any:

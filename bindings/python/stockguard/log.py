@@ -31,7 +31,8 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Name
                     Optional, Sequence, Tuple, Union)
 
 from . import _native as N
-from ._util import Key, i32, i64, int64_in, key, size, to_c, u32, u64, uint8_in, zeros
+from ._util import (Key, Record, i32, i64, int64_in, key, size, to_c, u32, u64, uint8_in,
+                    zeros)
 from .entry import Entry
 from .enums import (ChangeFlag, Decision, EntryStatus, ErrorClass, Outcome, Priority, QueryFlag,
                     Reason, RemoveFlag, Status, Table, WarningFlag, coerce)
@@ -63,19 +64,24 @@ class Submission:
         s.changed_at = i64(self.changed_at, "changed_at")
 
 
-class SubmitResult(NamedTuple):
+class SubmitResult(Record):
     """What the log did with a change (``stg_submit_result``).
 
-    A named tuple (it was a frozen dataclass: same fields, order and
-    constructor; built once per submit, so it is kept light).
+    Members: ``decision`` (:class:`Decision`: EXPORT, SKIP, COALESCED or
+    STALE), ``reason`` (:class:`Reason`), ``published`` (the published
+    quantity of the change), ``warnings`` (:class:`WarningFlag`),
+    ``priority`` (:class:`Priority` of the job, for exports and coalesced)
+    and ``job_id`` (the job carrying it; 0 for skip and stale).  A light
+    record (a tuple; it was a frozen dataclass: same members, order and
+    constructor), built once per submit from the raw C values, its enums
+    looked up when read.
     """
 
-    decision: Decision   #: EXPORT, SKIP, COALESCED or STALE
-    reason: Reason
-    published: int       #: the published quantity of the change
-    warnings: WarningFlag
-    priority: Priority   #: of the job (exports and coalesced)
-    job_id: int          #: the job carrying it; 0 for skip and stale
+    __slots__ = ()
+    _fields = ("decision", "reason", "published", "warnings", "priority", "job_id")
+    _tables = {"decision": Table(Decision), "reason": Table(Reason),
+               "warnings": Table(WarningFlag), "priority": Table(Priority)}
+    _lazy = frozenset(_tables)
 
     @property
     def exported(self) -> bool:
@@ -94,19 +100,13 @@ class SubmitResult(NamedTuple):
 
 _RES = N.LAYOUTS["stg_submit_result"]
 _RESULT = _RES.struct
-_DECISIONS, _REASONS, _WARNINGS, _PRIORITIES = (Table(c) for c in (Decision, Reason, WarningFlag,
-                                                                  Priority))
-_DEC, _REA, _WARN, _PRIO = (dict(t) for t in (_DECISIONS, _REASONS, _WARNINGS, _PRIORITIES))
-_pick_result = _RES.pick("decision", "reason", "published", "warnings", "priority", "job_id")
-_RESULT6 = _RES.only("decision", "reason", "published", "warnings", "priority",
-                     "job_id").unpack_from
+_pick_result = _RES.pick(*SubmitResult._fields)
+_RESULT6 = _RES.only(*SubmitResult._fields).unpack_from
 _new_tuple = tuple.__new__
 
 
 def _submit_result(raw: tuple) -> SubmitResult:
-    d, r, p, w, pr, j = _pick_result(raw)
-    return _new_tuple(SubmitResult, (_DECISIONS[d], _REASONS[r], p, _WARNINGS[w],
-                                     _PRIORITIES[pr], j))
+    return _new_tuple(SubmitResult, _pick_result(raw))
 
 
 @dataclass(frozen=True)
@@ -439,14 +439,9 @@ class Log:
                 _raise(hooks.take(), err, None,
                        lambda: (key(integration, "integration"), key(sku, "sku"),
                                 key(category, "category", optional=True)))
-            d, r, p, w, pr, j = _RESULT6(res)
+            return _new_tuple(SubmitResult, _RESULT6(res))
         finally:
             lock.release()
-        try:   # exact dicts: the fastest lookup (an unknown value takes the Table path)
-            return _new_tuple(SubmitResult, (_DEC[d], _REA[r], p, _WARN[w], _PRIO[pr], j))
-        except KeyError:
-            return _new_tuple(SubmitResult, (_DECISIONS[d], _REASONS[r], p, _WARNINGS[w],
-                                             _PRIORITIES[pr], j))
 
     def submit_batch(self, changes: Iterable[SubmissionLike]) -> List[SubmitResult]:
         """Submit changes in order in one C call (items: :class:`Submission`,
