@@ -14,7 +14,7 @@ import ctypes
 import struct
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from . import _native as N
 from ._util import (Key, Record, i64, int64_in, keys_array, out_or_new, out_view, to_c,
@@ -127,15 +127,28 @@ def decide(policy: Policy, to: int, from_: Optional[int] = None, *, non_stock: b
     rc = call(h, ch_ref, res_ref)
     if rc:
         raise N.lib.fail(rc, None)
-    d, r, fa, fp, fm, fs, fr, fw, ta, tp, tm, ts, tr, tw = _UNPACK_RESULT(res)
+    raw = _UNPACK_RESULT(res)
+    kf, kt = raw[2:8], raw[8:14]
+    # Evaluations are immutable and repeat (quantities, minima and rules
+    # take few values): equal raw members give the same object.
+    ef = _EVALUATIONS.get(kf) or _evaluation(kf)
+    et = _EVALUATIONS.get(kt) or _evaluation(kt)
     try:   # exact dicts: the fastest lookup; a value this binding does not know is rare
-        return _new_tuple(FilterResult, (
-            _DECISIONS[d], _REASONS[r],
-            _new_tuple(Evaluation, (fa, fp, fm, _SOURCES[fs], _RULES[fr], _WARNINGS[fw])),
-            _new_tuple(Evaluation, (ta, tp, tm, _SOURCES[ts], _RULES[tr], _WARNINGS[tw]))))
+        return _new_tuple(FilterResult, (_DECISIONS[raw[0]], _REASONS[raw[1]], ef, et))
     except KeyError:
-        return FilterResult(d, r, Evaluation(fa, fp, fm, fs, fr, fw),
-                            Evaluation(ta, tp, tm, ts, tr, tw))
+        return FilterResult(raw[0], raw[1], ef, et)
+
+
+def _evaluation(raw: tuple) -> Evaluation:
+    """The Evaluation of raw members (cached, see decide())."""
+    ev = Evaluation(*raw)
+    if len(_EVALUATIONS) >= 4096:
+        _EVALUATIONS.clear()
+    _EVALUATIONS[raw] = ev
+    return ev
+
+
+_EVALUATIONS: Dict[tuple, Evaluation] = {}
 
 
 # Policy.decide(to, from_=None, ...) is this very function (self is the policy).
@@ -150,8 +163,7 @@ def _decide_buffers() -> tuple:
 
 _tls = threading.local()
 _DECISIONS, _REASONS = (dict(FilterResult._tables[n]) for n in ("decision", "reason"))
-_SOURCES, _RULES, _WARNINGS = (dict(Evaluation._tables[n])
-                               for n in ("min_source", "rule", "warnings"))
+
 _new_tuple = tuple.__new__
 _CH = N.LAYOUTS["stg_change"]
 assert _CH.names == ["version", "flags", "sku", "category", "from_", "to", "since_export_ms"], \
