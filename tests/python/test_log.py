@@ -938,3 +938,21 @@ def test_submit_from_inside_a_hook_is_refused(clock):
         assert len(caught) == 2 and (I, "other") not in log
         assert log.get(I, "A").available == 3
         holder.clear()
+
+
+def test_jobs_handed_in_batches_equal_jobs_handed_one_by_one(clock):
+    one, many = Transport(), BatchTransport()
+    logs = [sg.Log(transport=t, clock=clock) for t in (one, many)]
+    logs[1].set_limits("magalu", batch_size=50)
+    logs[1].set_limits(I, batch_size=50)
+    for lg in logs:
+        for i in range(30):
+            lg.submit(I if i % 3 else "magalu", "SKU-é%d" % (i * 7), i % 9, sequence=1,
+                      non_stock=i % 4 == 0)
+        assert lg.pump() == 30
+    key = lambda j: (j.integration, j.sku)  # noqa: E731
+    assert many.batches and sorted(one.jobs, key=key) == sorted(many.jobs, key=key)
+    assert all(isinstance(j.priority, sg.Priority) and isinstance(j, sg.Job) for j in many.jobs)
+    assert any(j.non_stock for j in many.jobs)
+    for lg in logs:
+        lg.close()

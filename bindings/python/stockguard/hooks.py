@@ -462,7 +462,7 @@ class HookSet:
             if self.stopped:
                 return -1
             try:
-                r = send(_job(_unpack_job(_string_at(job_addr, _JOB_SIZE))))
+                r = send(_job_at(job_addr))
                 if r is not None and r is not _OK:
                     fill(r, result_addr)
             except BaseException as exc:
@@ -474,7 +474,7 @@ class HookSet:
             if self.stopped:
                 return -1
             try:
-                jobs = list(map(_job, _iter_jobs(_string_at(jobs_addr, n * _JOB_SIZE))))
+                jobs = _jobs_at(jobs_addr, n)
                 results = send_batch(jobs)  # type: ignore[misc]
                 if results is not None:
                     results = list(results)
@@ -550,9 +550,43 @@ class HookSet:
 
 
 _JOB_SIZE = _JOB.size
+_job_struct_at = N.stg_job.from_address
+_unpack_job_from = _JOB.struct.unpack_from
+
+
+def _job_at(address: int) -> Job:
+    """A Job from the ``stg_job`` at ``address``: one unpack for the numbers,
+    the texts through the struct's c_char_p members (cheaper than
+    ``ctypes.string_at``, which is a Python function over a ctypes call)."""
+    j = _job_struct_at(address)
+    jid, _, _, pub, avail, changed, attempt, prio, flags = _job_fields(_unpack_job_from(j))
+    return _new_tuple(Job, (jid, j.integration.decode("utf-8", "surrogateescape"),
+                            j.sku.decode("utf-8", "surrogateescape"), pub, avail, changed,
+                            attempt, _PRIORITIES[prio], _JOB_FLAGS[flags]))
 _RESULT_SIZE = ctypes.sizeof(N.stg_result)
-_unpack_job = _JOB.struct.unpack
 _iter_jobs = _JOB.struct.iter_unpack
+_JW = _JOB.size // 8
+_JW_INTEG, _JW_SKU = _JOB.offset["integration"] // 8, _JOB.offset["sku"] // 8
+assert _JOB.size % 8 == 0, "stg_job layout changed: see _jobs_at in hooks.py"
+
+
+def _jobs_at(address: int, n: int) -> List[Job]:
+    """The ``n`` Jobs of the ``stg_job`` array at ``address``: the numbers in
+    one iter_unpack, the texts in C-level slices of a c_char_p overlay."""
+    words = n * _JW
+    ptrs = (ctypes.c_char_p * words).from_address(address)
+    skus = b"\0".join(ptrs[_JW_SKU:words:_JW]).decode("utf-8", "surrogateescape").split("\0")
+    names: Dict[bytes, str] = {}
+    out = []
+    for raw, ib, sku in zip(_iter_jobs(_string_at(address, n * _JOB_SIZE)),
+                            ptrs[_JW_INTEG:words:_JW], skus):
+        integration = names.get(ib)
+        if integration is None:
+            integration = names[ib] = ib.decode("utf-8", "surrogateescape")
+        jid, _, _, pub, avail, changed, attempt, prio, flags = _job_fields(raw)
+        out.append(_new_tuple(Job, (jid, integration, sku, pub, avail, changed, attempt,
+                                    _PRIORITIES[prio], _JOB_FLAGS[flags])))
+    return out
 
 
 __all__ = ["Job", "Result", "Event", "ManualClock", "MemoryStorage"]
