@@ -956,3 +956,13 @@ def test_jobs_handed_in_batches_equal_jobs_handed_one_by_one(clock):
     assert any(j.non_stock for j in many.jobs)
     for lg in logs:
         lg.close()
+
+
+def test_a_kept_submit_batch_survives_the_next_call(log):
+    first = log.submit_columns(I, ["A", "B"], [1, 2], [1, 1])
+    second = log.submit_columns(I, ["A", "B"], [3, 4], [2, 2])   # reuses the C buffer
+    assert list(first.published) == [1, 2] and list(first.decisions) == [1, 1]
+    assert list(second.published) == [3, 4] and second[0].decision == sg.Decision.COALESCED
+    third = log.submit_columns(I, ["C"], [9], [1])
+    assert list(second.reasons) == [sg.Reason.COALESCED] * 2 and third[0].published == 9
+    assert len(first) == 2 and first[1].published == 2

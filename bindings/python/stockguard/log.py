@@ -26,6 +26,7 @@ import struct
 import threading
 import time
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple,
                     Optional, Sequence, Tuple, Union)
@@ -540,18 +541,18 @@ class Log:
                 exc.done = 0  # type: ignore[attr-defined]
                 exc.results = SubmitBatch(bytearray(), 0)  # type: ignore[attr-defined]
                 raise
-            res = bytearray(_RES.size * n)
+            res = cols.results(n)
             res_c = (N.stg_submit_result * n).from_buffer(res) if n else None
             done = ctypes.c_size_t(0)
 
             def partial(exc: BaseException) -> None:
                 exc.done = done.value  # type: ignore[attr-defined]
-                exc.results = SubmitBatch(res, done.value)  # type: ignore[attr-defined]
+                exc.results = cols.batch(res, done.value)  # type: ignore[attr-defined]
 
             self._call(N.lib.stg_log_submit_batch, arr, n, res_c, ctypes.byref(done),
                        on_error=partial, revalidate=lambda: _revalidate_columns(
                            integration, skus, categories, done.value))
-            return SubmitBatch(res, done.value)
+            return cols.batch(res, done.value)
 
     # ------------------------------------------------------------ jobs
     def pump(self, max_jobs: int = 0) -> int:
@@ -935,7 +936,7 @@ class SubmitBatch:
     first time it is read; ``len()`` is the number of changes applied.
     """
 
-    __slots__ = ("_raw", "_n", "_cols")
+    __slots__ = ("_raw", "_n", "_cols", "__weakref__")
     #: column -> (member of stg_submit_result, array type code, what it holds)
     _COLUMNS = {"decisions": ("decision", "i", ":class:`Decision` values"),
                 "reasons": ("reason", "i", ":class:`Reason` values"),
@@ -965,6 +966,10 @@ class SubmitBatch:
                     memoryview(col).cast("B").cast("q")[:] = src
             self._cols[name] = col
         return col
+
+    def _detach(self) -> None:
+        """Keep a private copy of the C results: the log reuses its buffer."""
+        self._raw = bytes(memoryview(self._raw)[:self._n * _RES.size])
 
     def __len__(self) -> int:
         return self._n
@@ -1003,7 +1008,28 @@ class _Columns:
         self.consts: Dict[Tuple[int, int], array.array] = {}
         self.text = bytearray()
         self.text_base = 0
-        self.pointers: Any = None   # (n, step, base, array) of the last fixed-width call
+        self.pointers: Any = None   # (n, step, array) of the last fixed-width call
+        self.res = bytearray()
+        self.last: Any = None       # weak reference to the SubmitBatch over self.res
+
+    def results(self, n: int) -> bytearray:
+        """The results buffer for ``n`` changes, reused call after call; the
+        SubmitBatch still reading the previous results gets its own copy."""
+        last = self.last() if self.last is not None else None
+        if last is not None:
+            last._detach()
+        self.last = None
+        if len(self.res) < n * _RES.size:
+            self.res = bytearray(n * _RES.size)
+        return self.res
+
+    def batch(self, res: bytearray, n: int) -> "SubmitBatch":
+        b = SubmitBatch(res, n)
+        if res is self.res:
+            if self.last is not None and self.last() is not None:
+                self.last()._detach()   # only one batch may read the shared buffer
+            self.last = weakref.ref(b)
+        return b
 
     def changes(self, n: int) -> Tuple[Any, memoryview]:
         """A zero-based C array of at least ``n`` changes, and its 8-byte words."""
