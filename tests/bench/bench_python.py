@@ -481,7 +481,7 @@ def log_rows(sg, sizes, reps, out):
         for figure, key, unit, limit, note in rows:
             ratio = med[key] / anchor
             emit(out, {"figure": figure, "size": n, "lib": med[key], "lib_unit": unit,
-                       "anchor": anchor, "anchor_name": "pure-Python submit path (PyLog)",
+                       "anchor": anchor, "anchor_name": "PyLog: the submit path in pure Python",
                        "ratio": ratio, "ratio_def": "time lib / time pure Python per change",
                        "target": "<= %gx" % limit, "met": ratio <= limit, "reps": reps,
                        "note": "%s; decisions %s" % (note, dict(norm["pure"]))})
