@@ -112,10 +112,13 @@ def decide(policy: Policy, to: int, from_: Optional[int] = None, *, non_stock: b
         ch, ch_ref, res, res_ref, call = _tls.decide
     except AttributeError:
         ch, ch_ref, res, res_ref, call = _tls.decide = _decide_buffers()
-    flags = (_HAS_FROM if from_ is not None else 0) | (_NON_STOCK if non_stock else 0)
+    if from_ is not None:
+        flags = _HAS_FROM | _NON_STOCK if non_stock else _HAS_FROM
+    else:
+        flags = _NON_STOCK if non_stock else 0
+        from_ = 0
     try:
-        _PACK_CHANGE(ch, 0, N.CHANGE_VERSION, flags, 0, 0,
-                     from_ if from_ is not None else 0, to, since_export_ms)
+        _PACK_CHANGE(ch, 0, _CHANGE_VERSION, flags, 0, 0, from_, to, since_export_ms)
     except struct.error:
         i64(to, "to")
         i64(from_ or 0, "from_")
@@ -131,16 +134,18 @@ def decide(policy: Policy, to: int, from_: Optional[int] = None, *, non_stock: b
     kf, kt = raw[2:8], raw[8:14]
     # Evaluations are immutable and repeat (quantities, minima and rules
     # take few values): equal raw members give the same object.
-    ef = _EVALUATIONS.get(kf) or _evaluation(kf)
-    et = _EVALUATIONS.get(kt) or _evaluation(kt)
-    try:   # exact dicts: the fastest lookup; a value this binding does not know is rare
-        return _new_tuple(FilterResult, (_DECISIONS[raw[0]], _REASONS[raw[1]], ef, et))
+    try:   # exact dicts: the fastest lookup; a miss (new value) takes the slow path once
+        return _new_tuple(FilterResult, (_DECISIONS[raw[0]], _REASONS[raw[1]],
+                                         _EVALUATIONS[kf], _EVALUATIONS[kt]))
     except KeyError:
-        return FilterResult(raw[0], raw[1], ef, et)
+        return FilterResult(raw[0], raw[1], _evaluation(kf), _evaluation(kt))
 
 
 def _evaluation(raw: tuple) -> Evaluation:
     """The Evaluation of raw members (cached, see decide())."""
+    ev = _EVALUATIONS.get(raw)
+    if ev is not None:
+        return ev
     ev = Evaluation(*raw)
     if len(_EVALUATIONS) >= 4096:
         _EVALUATIONS.clear()
@@ -162,6 +167,7 @@ def _decide_buffers() -> tuple:
 
 
 _tls = threading.local()
+_CHANGE_VERSION = N.CHANGE_VERSION
 _DECISIONS, _REASONS = (dict(FilterResult._tables[n]) for n in ("decision", "reason"))
 
 _new_tuple = tuple.__new__
