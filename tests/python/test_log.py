@@ -966,3 +966,16 @@ def test_a_kept_submit_batch_survives_the_next_call(log):
     third = log.submit_columns(I, ["C"], [9], [1])
     assert list(second.reasons) == [sg.Reason.COALESCED] * 2 and third[0].published == 9
     assert len(first) == 2 and first[1].published == 2
+
+
+def test_submit_batch_without_sequence_gets_automatic_ones(log):
+    out = log.submit_batch([(I, "A", 10), sg.Submission(I, "A", 20), {"integration": I,
+                                                                      "sku": "A",
+                                                                      "available": 3}])
+    assert [r.decision for r in out] == [sg.Decision.EXPORT, sg.Decision.COALESCED,
+                                         sg.Decision.COALESCED]
+    assert log.get(I, "A").available == 3 and log.get(I, "A").sequence > 1 << 40
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.submit_batch([(I, "B", 1), (I, None, 2)])
+    assert "changes[1].sku" in info.value.message and "None" in info.value.message
+    assert info.value.done == 1 and (I, "B") in log

@@ -44,12 +44,16 @@ from .policy import Policy
 
 @dataclass(frozen=True)
 class Submission:
-    """One stock change for :meth:`Log.submit_batch` (``stg_submit``)."""
+    """One stock change for :meth:`Log.submit_batch` (``stg_submit``).
+
+    ``sequence`` None (the default, was 0) gives the change an automatic
+    sequence when it is submitted, as :meth:`Log.submit` does.
+    """
 
     integration: str
     sku: str
     available: int
-    sequence: int = 0               #: source order; older than the applied one is stale
+    sequence: Optional[int] = None  #: source order; older than the applied one is stale
     changed_at: int = 0             #: when the stock changed (ms); 0: now
     category: Optional[str] = None  #: selects a category minimum
     non_stock: bool = False         #: another field (price, catalog...) changed too
@@ -61,7 +65,8 @@ class Submission:
         s.sku = to_c(self.sku, "sku")
         s.category = to_c(self.category, "category")
         s.available = i64(self.available, "available")
-        s.sequence = i64(self.sequence, "sequence")
+        s.sequence = i64(next_sequence() if self.sequence is None else self.sequence,
+                         "sequence")
         s.changed_at = i64(self.changed_at, "changed_at")
 
 
@@ -464,8 +469,15 @@ class Log:
             exc.results = [SubmitResult._from_c(results[i])  # type: ignore[attr-defined]
                            for i in range(done.value)]
 
+        def revalidate() -> None:   # name the argument the library refused
+            if done.value < n:
+                bad = items[done.value]
+                key(bad.integration, "changes[%d].integration" % done.value)
+                key(bad.sku, "changes[%d].sku" % done.value)
+                key(bad.category, "changes[%d].category" % done.value, optional=True)
+
         self._call(N.lib.stg_log_submit_batch, arr, n, results, ctypes.byref(done),
-                   on_error=partial)
+                   on_error=partial, revalidate=revalidate)
         return [SubmitResult._from_c(results[i]) for i in range(done.value)]
 
     def submit_columns(self, integration: Union[Key, Sequence[Key]], skus: Sequence[Key],
