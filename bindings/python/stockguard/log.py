@@ -22,7 +22,9 @@ import array
 import ctypes
 import itertools
 import operator
+import platform
 import struct
+import sys
 import threading
 import time
 import warnings
@@ -272,8 +274,7 @@ class Log:
         self._sub = N.stg_submit()
         lib.stg_submit_init(ctypes.byref(self._sub), N.SUBMIT_VERSION)
         self._sub_res = N.stg_submit_result()
-        self._sub_integ: Optional[bytes] = None
-        self._sub_cat = self._sub_ns = False
+        self._sub_ns = False
         self._sub_ref = ctypes.byref(self._sub)
         self._sub_res_ref = ctypes.byref(self._sub_res)
         self._keys: Dict[Any, bytes] = {}
@@ -416,22 +417,27 @@ class Log:
                 ib = keys[integration]
             except (KeyError, TypeError):
                 ib = self._key(integration, "integration")
-            if ib is not self._sub_integ:   # a c_char_p store costs; skip it when it repeats
-                s.integration = self._sub_integ = ib
             if type(sku) is str and sku.isascii() and "\0" not in sku:
-                s.sku = sku.encode()
+                skb = sku.encode()
             else:
-                s.sku = key(sku, "sku")
+                skb = key(sku, "sku")
+            cb = None if category is None else key(category, "category")
+            # The texts' addresses go in with the numbers, in one pack_into;
+            # ib, skb and cb are referenced until the call returns.
             try:
-                _SUBMIT_NUMBERS(s, _SUBMIT_NUMBERS_AT, available, sequence, changed_at)
+                if _ID_IS_ADDRESS:
+                    _PACK_SUBMIT(s, _PACK_SUBMIT_AT, id(ib) + _OB_SVAL, id(skb) + _OB_SVAL,
+                                 0 if cb is None else id(cb) + _OB_SVAL,
+                                 available, sequence, changed_at)
+                else:
+                    _PACK_SUBMIT(s, _PACK_SUBMIT_AT, _address(ib), _address(skb),
+                                 0 if cb is None else _address(cb),
+                                 available, sequence, changed_at)
             except struct.error:
                 i64(available, "available")
                 i64(sequence, "sequence")
                 i64(changed_at, "changed_at")
                 raise
-            if category is not None or self._sub_cat:
-                s.category = to_c(category, "category")
-                self._sub_cat = category is not None
             if non_stock or self._sub_ns:
                 s.flags = _NON_STOCK if non_stock else 0
                 self._sub_ns = bool(non_stock)
@@ -932,11 +938,25 @@ def _next_sequences(n: int) -> range:
 
 
 _SUB = N.LAYOUTS["stg_submit"]
-# available, sequence and changed_at are written with one pack_into
-_SUBMIT_NUMBERS_AT = _SUB.offset["available"]
-assert (_SUB.offset["sequence"], _SUB.offset["changed_at"]) == \
-    (_SUBMIT_NUMBERS_AT + 8, _SUBMIT_NUMBERS_AT + 16), "stg_submit layout changed: see log.py"
-_SUBMIT_NUMBERS = struct.Struct("@qqq").pack_into
+# integration, sku, category, available, sequence, changed_at: one pack_into
+assert _SUB.names[2:] == ["integration", "sku", "category", "available", "sequence",
+                         "changed_at"], "stg_submit layout changed: see log.py"
+_PACK_SUBMIT_AT = _SUB.offset["integration"]
+_PACK_SUBMIT = struct.Struct("@PPPqqq").pack_into   # consecutive 8-byte members
+assert [_SUB.offset[n] - _PACK_SUBMIT_AT for n in _SUB.names[2:]] == [0, 8, 16, 24, 32, 40]
+
+
+def _id_is_address() -> bool:
+    """Whether ``id(b) + _OB_SVAL`` is the address of a bytes object's text
+    (CPython: objects do not move, the text follows a fixed header)."""
+    if platform.python_implementation() != "CPython":
+        return False
+    probe = b"stockguard probe"
+    return ctypes.string_at(id(probe) + _OB_SVAL, len(probe) + 1) == probe + b"\0"
+
+
+_OB_SVAL = sys.getsizeof(b"") - 1   # offsetof(PyBytesObject, ob_sval) in CPython
+_ID_IS_ADDRESS = _id_is_address()
 _NON_STOCK = int(ChangeFlag.NON_STOCK)
 
 
