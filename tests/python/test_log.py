@@ -758,10 +758,12 @@ def test_policy_evaluated_from_threads(policy):
 # ------------------------------------------------------------------ issue 17
 def test_query_with_a_bad_argument_raises_at_the_call(log):
     log.submit(I, "A", 1, sequence=1)
-    with pytest.raises(sg.InvalidArgument):
+    with pytest.raises(sg.InvalidArgument) as info:
         log.query("")                       # no next(): the call itself raises
-    with pytest.raises(sg.InvalidArgument):
+    assert info.value.message.startswith("integration must be 1 to 1024 bytes")
+    with pytest.raises(sg.InvalidArgument) as info:
         log.query(status=7)
+    assert "status must be None or one of PENDING, SUCCESS, ERROR, not 7" in info.value.message
     with pytest.raises(ValueError):
         log.query(page_size=0)
     it = log.query()

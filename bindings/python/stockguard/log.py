@@ -690,8 +690,16 @@ class Log:
         cap = size(page_size, "page_size")
         if cap < 1:
             raise ValueError("page_size must be at least 1, not %d" % cap)
+        def revalidate() -> None:   # after STG_EINVAL: name the argument
+            key(integration, "integration", optional=True)
+            for what, value, cls in (("status", status, EntryStatus),
+                                     ("error_class", error_class, ErrorClass)):
+                if value is not None and value not in set(cls):
+                    raise InvalidArgument(Status.EINVAL, "%s must be None or one of %s, not %r"
+                                          % (what, ", ".join(m.name for m in cls), value))
+
         pages = _Pages(self, q, cap)
-        return _entries(pages, pages.next())
+        return _entries(pages, pages.next(revalidate))
 
     def __iter__(self) -> Iterator[Entry]:
         return self.query()
@@ -826,12 +834,12 @@ class _Pages:
         self.ints = (ctypes.c_int * (n // 4)).from_buffer(self.buf)
         self.done = False
 
-    def next(self) -> List[Entry]:
+    def next(self, revalidate: Optional[Callable[[], Any]] = None) -> List[Entry]:
         """The next page as light entries ([] when the pages are done)."""
         if self.done:
             return []
         self.log._call(N.lib.stg_log_query, ctypes.byref(self.q), ctypes.byref(self.cursor),
-                       self.buf, self.cap, ctypes.byref(self.count))
+                       self.buf, self.cap, ctypes.byref(self.count), revalidate=revalidate)
         n = self.count.value
         if n < self.cap:   # a short page is the last: no C call to learn it
             self.done = True
