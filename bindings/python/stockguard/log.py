@@ -279,8 +279,11 @@ class Log:
         self._sub_res_ref = ctypes.byref(self._sub_res)
         self._keys: Dict[Any, bytes] = {}
         self._columns = _Columns()
+        # "quiet": without storage, clock or events hooks a submit runs no
+        # Python code inside C (the transport is not called by submit)
+        quiet = storage is None and clock is None and events is None
         self._prep = (self._sub, self._lock, self._keys, self._fast.submit, self._hv,
-                      self._sub_ref, self._sub_res_ref, self._sub_res, self._hooks)
+                      self._sub_ref, self._sub_res_ref, self._sub_res, self._hooks, quiet)
 
     # ------------------------------------------------------------ lifetime
     @property
@@ -406,7 +409,7 @@ class Log:
         if sequence is None:
             sequence = next_sequence()
         # one attribute load for everything prepared at open (see __init__)
-        s, lock, keys, call, hv, s_ref, r_ref, res, hooks = self._prep
+        s, lock, keys, call, hv, s_ref, r_ref, res, hooks, quiet = self._prep
         lock.acquire()   # explicit: cheaper than a with block on this path
         try:
             if self._depth or self._h is None:
@@ -441,12 +444,15 @@ class Log:
             if non_stock or self._sub_ns:
                 s.flags = _NON_STOCK if non_stock else 0
                 self._sub_ns = bool(non_stock)
-            self._depth = 1
-            try:
+            if quiet:   # no Python hook can run during this call: nothing to guard
                 rc = call(hv, s_ref, r_ref)
-            finally:
-                self._depth = 0
-            if rc or hooks.pending is not None:
+            else:
+                self._depth = 1
+                try:
+                    rc = call(hv, s_ref, r_ref)
+                finally:
+                    self._depth = 0
+            if rc or (not quiet and hooks.pending is not None):
                 err = N.lib.fail(rc, N.ERR_LOG, self._h) if rc < 0 else None
                 _raise(hooks.take(), err, None,
                        lambda: (key(integration, "integration"), key(sku, "sku"),
