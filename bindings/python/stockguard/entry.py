@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from . import _native as N
-from ._util import from_c, i32, i64, to_c, u32, u64
+from ._util import i32, i64, to_c, u32, u64
 from .enums import EntryFlag, EntryStatus, ErrorClass, JobState, Priority, Reason, Table, coerce
 from .errors import Overflow
 

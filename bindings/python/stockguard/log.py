@@ -30,8 +30,8 @@ import time
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple,
-                    Optional, Sequence, Tuple, Union)
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple, Union)
 
 from . import _native as N
 from ._util import (Key, Record, i32, i64, int64_in, key, size, to_c, u32, u64, uint8_in,

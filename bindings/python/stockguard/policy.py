@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import array
 import ctypes
-import struct
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
