@@ -100,8 +100,13 @@ class Entry:
         # struct (built entries hold every member in their __dict__).
         d = self.__dict__
         raw = d.get("_raw")
-        if raw is None and "_page" in d:   # a query's entry: its struct is in the page
-            raw = d["_raw"] = _ENTRY.struct.unpack_from(*d.pop("_page"))
+        if raw is None:
+            page = d.get("_page")   # a query's entry: its struct is in the page
+            if page is not None:
+                # _raw first, then let go of the page: a thread reading the
+                # same entry meanwhile finds one or the other
+                raw = d["_raw"] = _ENTRY.struct.unpack_from(*page)
+                d.pop("_page", None)
         read = _READ.get(name)
         if raw is None or read is None:
             raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))
