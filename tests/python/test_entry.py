@@ -113,3 +113,26 @@ def test_classify_http():
     assert sg.classify_http(503) == sg.ErrorClass.TRANSIENT
     assert sg.classify_http(0) == sg.ErrorClass.TRANSIENT
     assert isinstance(sg.classify_http(404), sg.ErrorClass)
+
+
+def test_light_entries_read_from_threads():
+    """Entries of a query read their members on first use: from several
+    threads at once each must see the same values."""
+    import threading
+    with sg.Log() as log:
+        for i in range(200):
+            log.submit("amazon", "S%03d" % i, i, sequence=1)
+        entries = list(log.query())
+        expect = [(log.get(e.integration, e.sku).available, log.get(e.integration, e.sku).job_id)
+                  for e in entries]
+    got = {}
+
+    def reader(k):
+        got[k] = [(e.available, e.job_id) for e in entries]
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert all(v == expect for v in got.values()) and len(got) == 4

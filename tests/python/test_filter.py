@@ -269,3 +269,18 @@ def test_out_of_the_wrong_shape_is_refused_before_the_call(policy):
     assert len(sg.FilterBatch.empty(0)) == 0
     assert len(policy.filter_batch(array.array("q"), array.array("q"),
                                    out=sg.FilterBatch.empty(0))) == 0
+
+
+def test_decide_evaluations_equal_evaluate_across_policies():
+    """decide() reads its evaluations in one unpack and reuses equal ones:
+    each must still be the policy's own evaluation of that quantity."""
+    with sg.Policy(min_stock=3) as a, sg.Policy(min_stock=10, mode="reserve") as b:
+        for p in (a, b, a):
+            for frm in (-2, 0, 3, 4, 11, 40):
+                for to in (0, 2, 3, 10, 12, 41):
+                    r = p.decide(to, frm)
+                    assert r.to == p.evaluate(to) and r.from_ == p.evaluate(frm)
+                    assert isinstance(r.to.rule, sg.Rule) and isinstance(r.decision, sg.Decision)
+                    assert r.warnings == p.evaluate(to).warnings
+        assert b.decide(12, 40, non_stock=True).reason == sg.Reason.NON_STOCK_CHANGE
+        assert a.decide(5).from_ == sg.Evaluation(0, 0, 0, 0, 0, 0)

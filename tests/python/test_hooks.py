@@ -123,6 +123,7 @@ def test_transport_exception_stops_the_pump_after_earlier_batches(clock):
         with pytest.raises(Boom) as info:
             log.pump()
         assert info.value.__cause__.sent == 1
+        assert info.value.sent == 1  # progress on the exception the caller catches (issue 17)
         assert log.counts().success == 1 and log.counts().pending == 2
         assert len(calls) == 2  # the failing call stops the pump
 
@@ -336,3 +337,102 @@ def test_hooks_kept_alive_while_open(clock):
     log.submit(I, "A", 1)
     assert log.pump() == 1
     log.close()
+
+
+# ------------------------------------------------------------------ issue 17
+# A raising clock or event handler is recorded and re-raised after the call,
+# but only storage and transport failures stop the rest of the call.
+
+def test_raising_event_handler_does_not_stop_the_pump(clock):
+    store = sg.MemoryStorage()
+    t = Transport()
+    seen = []
+
+    def on_event(ev):
+        seen.append(ev.sku)
+        raise Boom("handler bug")
+
+    with sg.Log(storage=store, transport=t, clock=clock, events=on_event,
+                latency_limit_ms=1000) as log:
+        for s in "ABC":
+            log.submit(I, s, 50, sequence=1)
+        clock.advance(5000)  # every ack is abnormal: one event per job
+        writes = store.writes
+        with pytest.raises(Boom) as info:
+            log.pump()
+        assert info.value.sent == 3            # progress on the exception caught
+        assert [j.sku for j in t.jobs] == ["A", "B", "C"] and len(seen) == 3
+        assert store.writes == writes + 3      # every result was written
+        assert log.counts().success == 3 and store.get(I, "C").status == sg.EntryStatus.SUCCESS
+
+
+def test_raising_event_handler_does_not_drop_the_rest_of_a_batch(clock):
+    store = sg.MemoryStorage()
+
+    def on_event(ev):
+        raise Boom("handler bug")
+
+    with sg.Log(storage=store, clock=clock, events=on_event) as log:
+        with sg.Policy(min_stock=10) as p:
+            log.set_policy(I, p)
+        with pytest.raises(Boom) as info:  # A raises min_stock_reached first
+            log.submit_batch([(I, "A", 3, 1), (I, "B", 50, 1), (I, "C", 4, 1)])
+        assert info.value.done == 3 and len(info.value.results) == 3
+        assert len(store) == 3 and log.counts().pending == 3
+        with pytest.raises(Boom) as info:
+            log.submit_columns(I, ["D", "E"], [1, 2])
+        assert info.value.done == 2 and len(store) == 5
+
+
+def test_clock_raising_once_does_not_stop_the_pump(transport):
+    ticks = {"n": 0, "fail_at": None}
+
+    def clock():
+        ticks["n"] += 1
+        if ticks["n"] == ticks["fail_at"]:
+            raise Boom("clock glitch")
+        return 5_000
+
+    with sg.Log(transport=transport, clock=clock) as log:
+        for s in "ABC":
+            log.submit(I, s, 3, sequence=1)
+        ticks["fail_at"] = ticks["n"] + 1   # the pump's first reading fails
+        with pytest.raises(Boom) as info:
+            log.pump()
+        assert info.value.sent == 3 and len(transport.jobs) == 3
+        assert log.counts().success == 3
+
+
+def test_storage_failure_still_stops_the_rest_of_the_call(clock):
+    store = RaisingStore()
+    t = Transport()
+    with sg.Log(storage=store, transport=t, clock=clock) as log:
+        for s in "AB":
+            log.submit(I, s, 3, sequence=1)
+        store.raise_on_write = True
+        with pytest.raises(Boom) as info:
+            log.submit_batch([(I, "C", 1, 1), (I, "D", 1, 1)])
+        assert info.value.done == 0 and (I, "D") not in log
+        assert isinstance(info.value.__cause__, sg.StorageError)
+        assert info.value.__cause__.done == 0
+
+
+def test_memory_storage_fails_the_next_n_writes(clock, transport):
+    store = sg.MemoryStorage()
+    with sg.Log(storage=store, transport=transport, clock=clock) as log:
+        store.fail_next_writes(2)
+        for s in "AB":
+            with pytest.raises(sg.StorageError):
+                log.submit(I, s, 1, sequence=1)
+        log.submit(I, "C", 1, sequence=1)   # the third write succeeds again
+        assert store.failed_writes == 2 and store.writes == 1 and len(store) == 1
+        store.fail_next_removes(1)
+        with pytest.raises(sg.StorageError):
+            log.remove(I, "C", force=True)
+        log.remove(I, "C", force=True)
+        assert store.failed_removes == 1 and len(store) == 0
+        store.fail_next_writes(3)
+        store.fail_next_writes(0)           # cancelled
+        log.submit(I, "D", 1, sequence=1)
+        with pytest.raises(ValueError):
+            store.fail_next_writes(-1)

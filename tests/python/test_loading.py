@@ -301,3 +301,48 @@ def test_binding_runs_on_every_python_found(python):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert tuple(int(x) for x in r.stdout.split(".")) >= (3, 9)
+
+
+# ------------------------------------------------------------------ set_library_path
+def test_set_library_path_before_first_use(tmp_path):
+    """Without STOCKGUARD_LIBRARY the library is bound at first use, so the
+    host can choose it after import (libclang's Config.set_library_path())."""
+    copy = tmp_path / "libstockguard-copy.so.1"
+    shutil.copy(LIB_PATH, str(copy))
+    code = """
+        import stockguard as sg
+        from stockguard import _native as N
+        assert "lib" not in vars(N)           # nothing bound by the import
+        sg.set_library_path(%r)
+        sg.set_library_path(%r)               # the same path again: a no-op
+        print(sg.library_path())
+        try:
+            sg.set_library_path("/elsewhere/libstockguard.so.1")
+        except sg.LibraryError as exc:
+            print("refused:", exc)
+        with sg.Policy(min_stock=3) as p:
+            print(p.evaluate(2).published)
+    """ % (str(copy), str(copy))
+    r = _run(code, _env(PYTHONPATH=BINDINGS), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == str(copy)
+    assert lines[1].startswith("refused:") and "before the first use" in lines[1]
+    assert lines[2] == "0"
+
+
+def test_set_library_path_to_a_wrong_file_fails_at_first_use(tmp_path):
+    missing = str(tmp_path / "nope.so.1")
+    r = _run("import stockguard as sg\nsg.set_library_path(%r)\nprint('imported')\n"
+             "sg.version()\n" % missing, _env(PYTHONPATH=BINDINGS), cwd=str(tmp_path))
+    assert r.stdout == "imported\n"
+    assert r.returncode != 0 and "LibraryNotFound" in r.stderr and missing in r.stderr
+
+
+def test_set_library_path_after_binding_is_refused():
+    with pytest.raises(sg.LibraryError) as info:
+        sg.set_library_path("/other/libstockguard.so.1")
+    assert sg.library_path() in str(info.value)
+    sg.set_library_path(sg.library_path())   # the bound one: accepted
+    with pytest.raises(TypeError):
+        sg.set_library_path(None)

@@ -177,8 +177,7 @@ def test_auth_pauses_until_resume(log, transport, events):
     assert not log.is_paused(I) and events.of(sg.EventType.INTEGRATION_RESUMED)
     assert log.pump() == 2
     assert log.counts(I).success == 2
-    with pytest.raises(sg.NotFound):
-        log.resume("never-seen")
+    log.resume("never-seen")  # not paused: nothing to do (see test_unknown_integration_...)
 
 
 def test_manual_pause(log, events):
@@ -449,8 +448,7 @@ def test_counts_and_stats(log, transport):
     log.submit(I, "shoe-1", 30, sequence=3)
     assert log.stats(I).skips[sg.Reason.OUTSIDE_WINDOW] == 1
     assert log.stats().api_calls_saved == 1
-    with pytest.raises(sg.NotFound):
-        log.stats("nobody")
+    assert log.stats("nobody").changes == 0  # zero counters, as counts() (was NotFound)
 
 
 def test_stats_latency_none_when_nothing_acknowledged(log):
@@ -755,3 +753,231 @@ def test_policy_evaluated_from_threads(policy):
     for th in threads:
         th.join()
     assert results == [True] * 80
+
+
+# ------------------------------------------------------------------ issue 17
+def test_query_with_a_bad_argument_raises_at_the_call(log):
+    log.submit(I, "A", 1, sequence=1)
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.query("")                       # no next(): the call itself raises
+    assert info.value.message.startswith("integration must be 1 to 1024 bytes")
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.query(status=7)
+    assert "status must be None or one of PENDING, SUCCESS, ERROR, not 7" in info.value.message
+    with pytest.raises(ValueError):
+        log.query(page_size=0)
+    it = log.query()
+    log.close()
+    assert [e.sku for e in it] == ["A"]     # the first page was read at the call
+    with pytest.raises(sg.StateError):
+        log.query()
+
+
+def test_messages_name_the_python_argument_and_value(log):
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.submit(I, None, 1)
+    assert "sku" in info.value.message and "None" in info.value.message
+    assert "stg_" not in str(info.value)
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.submit(I, "x" * 1025, 1)
+    assert "sku must be 1 to 1024 bytes, got 1025" in info.value.message
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.submit("", "A", 1)
+    assert "integration" in info.value.message and "''" in info.value.message
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.submit(I, "A", 1, category="")
+    assert info.value.message.startswith("category")
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.submit_columns(I, ["A", "B", "", "D"], [1, 2, 3, 4])
+    assert "skus[2]" in info.value.message and info.value.done == 2
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.get(I, "")
+    assert info.value.message.startswith("Log.get(): ")  # C message, Python name
+    assert log.counts().total == 2
+
+
+def test_submit_without_sequence_numbers_changes_in_arrival_order(log):
+    first = log.submit(I, "A", 10)
+    second = log.submit(I, "A", 20)
+    assert second.decision == sg.Decision.COALESCED
+    seq = log.get(I, "A").sequence
+    assert seq > 1_600_000_000_000_000      # microseconds since the epoch
+    assert sg.next_sequence() > seq
+    batch = log.submit_columns(I, ["A", "B"], [30, 40])
+    assert list(batch.decisions) == [sg.Decision.COALESCED, sg.Decision.EXPORT]
+    assert log.get(I, "B").sequence > log.get(I, "A").sequence > seq
+    # an explicit older sequence is still stale, a newer one applies
+    assert log.submit(I, "A", 5, sequence=1).decision == sg.Decision.STALE
+    assert first.exported
+
+
+def test_unknown_integration_reads_as_empty_everywhere(log):
+    assert log.counts("nobody") == sg.Counts(0, 0, 0, 0, 0, 0)
+    st = log.stats("nobody")
+    assert st.changes == 0 and st.api_calls_saved == 0 and st.latency_p50_ms is None
+    assert not log.is_paused("nobody")
+    log.resume("nobody")                    # nothing paused: nothing to do
+    with pytest.raises(sg.InvalidArgument):
+        log.stats("")                       # a bad name is still refused
+    with pytest.raises(sg.InvalidArgument):
+        log.resume("")
+
+
+def test_max_transient_attempts_counts_attempts(clock):
+    t = Transport(*[sg.Result.error(503, "down")] * 5)
+    with sg.Log(transport=t, clock=clock, max_transient_attempts=3, backoff_base_ms=10,
+                backoff_max_ms=10) as log:
+        log.submit(I, "A", 5, sequence=1)
+        for _ in range(5):
+            log.pump()
+            clock.advance(100)
+        assert len(t.jobs) == 3 and status(log, "A") == sg.EntryStatus.ERROR
+    with pytest.warns(DeprecationWarning, match="attempts"):
+        sg.Log(max_transient_retries=3).close()
+    with pytest.raises(TypeError):
+        sg.Log(max_transient_attempts=3, max_transient_retries=3)
+
+
+def test_result_is_validated_at_construction():
+    assert sg.Result.error(503, "x", error_class="transient").error_class == \
+        sg.ErrorClass.TRANSIENT
+    assert sg.Result.error(error_class="RATE_LIMITED").error_class == sg.ErrorClass.RATE_LIMITED
+    with pytest.raises(ValueError, match="unknown error_class 'temporary'"):
+        sg.Result.error(503, error_class="temporary")
+    with pytest.raises(TypeError):
+        sg.Result.error(503, error_class=1.5)
+    with pytest.raises(sg.OutOfRange):
+        sg.Result.error(1 << 40)
+    with pytest.raises(TypeError):
+        sg.Result.error(500, message=42)
+    assert sg.Result(outcome=9).outcome == 9     # unknown ints pass (newer libraries)
+    assert sg.Result.ok() is sg.Result.ok() and sg.Result.ok(200).http_status == 200
+
+
+def test_submit_columns_equals_one_submit_per_change(clock):
+    import array
+    import random
+    rnd = random.Random(5)
+    skus = ["S%d" % rnd.randrange(40) for _ in range(300)]   # repeats: coalesced, skipped
+    qty = array.array("q", (rnd.randrange(-2, 30) for _ in skus))
+    seq = array.array("q", (rnd.randrange(1, 4) for _ in skus))
+    ns = bytes(rnd.randrange(2) for _ in skus)
+    cats = [None if i % 3 else "c" for i in range(len(skus))]
+    with sg.Policy(min_stock=4) as p:
+        p.set_category_min("c", 9)
+        one, cols = (sg.Log(clock=clock) for _ in range(2))
+        for lg in (one, cols):
+            lg.set_policy(I, p)
+        expect = [one.submit(I, s, q, sequence=n, non_stock=bool(f), category=c,
+                             changed_at=clock.now - 5)
+                  for s, q, n, f, c in zip(skus, qty, seq, ns, cats)]
+        got = cols.submit_columns(I, skus, qty, seq, non_stock=ns, categories=cats,
+                                  changed_at=clock.now - 5)
+    assert len(got) == len(expect) and list(got) == expect
+    assert list(got.decisions) == [r.decision for r in expect]
+    assert list(got.job_ids) == [r.job_id for r in expect]
+    assert got.count(sg.Decision.EXPORT) == sum(r.exported for r in expect)
+    assert list(one.query()) == list(cols.query())
+    one.close()
+    cols.close()
+
+
+def test_submit_columns_inputs(log):
+    import array
+    r = log.submit_columns([I, "magalu", I], [b"A", "é", "C"], array.array("q", [1, 2, 3]))
+    assert [(e.integration, e.sku) for e in log.query()] == [(I, "A"), ("magalu", "é"),
+                                                             (I, "C")]
+    assert len(r) == 3 and r[-1].job_id == r.job_ids[2] and "3 changes" in repr(r)
+    assert len(log.submit_columns(I, [], [])) == 0
+    # fixed-width SKUs twice in a row: pointers reused, texts rewritten
+    log.submit_columns(I, ["X1", "X2"], [5, 6], [1, 1])
+    log.submit_columns(I, ["Y1", "Y2"], [7, 8], [1, 1])
+    assert log.get(I, "Y2").available == 8 and log.get(I, "X2").available == 6
+    with pytest.raises(ValueError):
+        log.submit_columns(I, ["A", "B"], [1])
+    with pytest.raises(TypeError):
+        log.submit_columns(I, "AB", [1, 2])
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.submit_columns(I, ["A", None], [1, 2])
+    assert "skus[1]" in info.value.message and info.value.done == 0
+    with pytest.raises(sg.OutOfRange):
+        log.submit_columns(I, ["A"], [1], changed_at=1 << 63)
+
+
+def test_query_entries_are_light_but_equal_to_get(log, transport):
+    _fill(log, transport)
+    import dataclasses
+    import pickle
+    for e in log.query(page_size=2):
+        full = log.get(e.integration, e.sku)
+        assert e == full and hash(e) == hash(full) and repr(e) == repr(full)
+        assert isinstance(e.error_class, sg.ErrorClass) and e.flags == full.flags
+        assert pickle.loads(pickle.dumps(e)) == full
+        assert dataclasses.replace(e, sku="other").sku == "other"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            e.sku = "x"
+    with pytest.raises(AttributeError):
+        next(iter(log.query())).no_such_member
+
+
+def test_submit_from_inside_a_hook_is_refused(clock):
+    holder = {}
+    caught = []
+
+    def on_event(ev):
+        for call in (lambda: holder["log"].submit(I, "other", 1),
+                     lambda: holder["log"].submit_columns(I, ["other"], [1])):
+            try:
+                call()
+            except sg.Recursive as exc:
+                caught.append(exc)
+
+    with sg.Log(clock=clock, events=on_event) as log:
+        holder["log"] = log
+        with sg.Policy(min_stock=10) as p:
+            log.set_policy(I, p)
+        log.submit(I, "A", 3, sequence=1)
+        assert len(caught) == 2 and (I, "other") not in log
+        assert log.get(I, "A").available == 3
+        holder.clear()
+
+
+def test_jobs_handed_in_batches_equal_jobs_handed_one_by_one(clock):
+    one, many = Transport(), BatchTransport()
+    logs = [sg.Log(transport=t, clock=clock) for t in (one, many)]
+    logs[1].set_limits("magalu", batch_size=50)
+    logs[1].set_limits(I, batch_size=50)
+    for lg in logs:
+        for i in range(30):
+            lg.submit(I if i % 3 else "magalu", "SKU-é%d" % (i * 7), i % 9, sequence=1,
+                      non_stock=i % 4 == 0)
+        assert lg.pump() == 30
+    key = lambda j: (j.integration, j.sku)  # noqa: E731
+    assert many.batches and sorted(one.jobs, key=key) == sorted(many.jobs, key=key)
+    assert all(isinstance(j.priority, sg.Priority) and isinstance(j, sg.Job) for j in many.jobs)
+    assert any(j.non_stock for j in many.jobs)
+    for lg in logs:
+        lg.close()
+
+
+def test_a_kept_submit_batch_survives_the_next_call(log):
+    first = log.submit_columns(I, ["A", "B"], [1, 2], [1, 1])
+    second = log.submit_columns(I, ["A", "B"], [3, 4], [2, 2])   # reuses the C buffer
+    assert list(first.published) == [1, 2] and list(first.decisions) == [1, 1]
+    assert list(second.published) == [3, 4] and second[0].decision == sg.Decision.COALESCED
+    third = log.submit_columns(I, ["C"], [9], [1])
+    assert list(second.reasons) == [sg.Reason.COALESCED] * 2 and third[0].published == 9
+    assert len(first) == 2 and first[1].published == 2
+
+
+def test_submit_batch_without_sequence_gets_automatic_ones(log):
+    out = log.submit_batch([(I, "A", 10), sg.Submission(I, "A", 20), {"integration": I,
+                                                                      "sku": "A",
+                                                                      "available": 3}])
+    assert [r.decision for r in out] == [sg.Decision.EXPORT, sg.Decision.COALESCED,
+                                         sg.Decision.COALESCED]
+    assert log.get(I, "A").available == 3 and log.get(I, "A").sequence > 1 << 40
+    with pytest.raises(sg.InvalidArgument) as info:
+        log.submit_batch([(I, "B", 1), (I, None, 2)])
+    assert "changes[1].sku" in info.value.message and "None" in info.value.message
+    assert info.value.done == 1 and (I, "B") in log

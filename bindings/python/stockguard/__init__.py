@@ -16,8 +16,9 @@ Quick start::
         log.pump()
         print(log.get("amazon", "SKU-1").status)   # EntryStatus.SUCCESS
 
-The shared library is found through ``STOCKGUARD_LIBRARY``, then next to
-this package, then the system; its major version is checked at import.
+The shared library is found through ``STOCKGUARD_LIBRARY`` (bound at
+import), else :func:`set_library_path`, next to this package, then the
+system (bound at first use); its major version is checked when it is bound.
 See README.md beside the package for the whole guide.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .errors import (AlreadyExists, Busy, CallbackError, Corrupt, InvalidArgumen
                      Truncated, VersionMismatch)
 from .filter import FilterBatch, FilterResult, decide, filter_batch
 from .hooks import Event, Job, ManualClock, MemoryStorage, Result
-from .log import Counts, Log, Stats, Submission, SubmitResult
+from .log import Counts, Log, Stats, Submission, SubmitBatch, SubmitResult, next_sequence
 from .policy import Evaluation, EvaluationBatch, Policy
 
 #: Version of this binding (it follows the C library's version it was written for).
@@ -62,8 +63,25 @@ def version_info() -> Tuple[int, int, int]:
 
 
 def library_path() -> str:
-    """Path of the loaded shared library."""
+    """Path of the loaded shared library (binds it now if it is not yet)."""
     return _native.lib.path
+
+
+def set_library_path(path: str) -> None:
+    """Choose the shared library file before the binding first uses it.
+
+    Without ``STOCKGUARD_LIBRARY`` in the environment the library is bound at
+    the first call that needs it, not at import, so a host can say where it
+    is::
+
+        import stockguard
+        stockguard.set_library_path("/opt/app/lib/libstockguard.so.1")
+
+    Raises :class:`LibraryError` when a different library is already bound
+    (the same path again is a no-op); a path that cannot be loaded raises
+    :class:`LibraryNotFound` at the first use.
+    """
+    _native.set_library_path(path)
 
 
 def strerror(code: int) -> str:
@@ -73,8 +91,10 @@ def strerror(code: int) -> str:
 
 
 def last_error() -> str:
-    """Message of the last failure on this thread (``stg_last_error()``)."""
-    return (_native.lib.stg_last_error() or b"").decode("utf-8", "replace")
+    """Message of the last failure on this thread (``stg_last_error()``, with the
+    C function name that starts it given as the Python one)."""
+    return _native.python_message(
+        (_native.lib.stg_last_error() or b"").decode("utf-8", "replace"))
 
 
 def last_error_code() -> int:
@@ -87,12 +107,13 @@ __all__ = [
     "Policy", "Log",
     # results and records
     "Evaluation", "EvaluationBatch", "FilterResult", "FilterBatch", "Entry", "Job", "Result",
-    "Event", "Submission", "SubmitResult", "Counts", "Stats",
+    "Event", "Submission", "SubmitResult", "SubmitBatch", "Counts", "Stats",
     # hooks helpers
     "ManualClock", "MemoryStorage",
     # functions
     "decide", "filter_batch", "encode", "decode", "classify_http", "strerror", "last_error",
     "last_error_code", "version", "version_number", "version_info", "library_path",
+    "set_library_path", "next_sequence",
     # enums
     "Status", "Mode", "MinSource", "Rule", "WarningFlag", "Decision", "Reason", "ChangeFlag",
     "EntryStatus", "JobState", "ErrorClass", "Priority", "EntryFlag", "JobFlag", "Outcome",

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import operator
 import os
+import struct
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64, c_size_t,
                     c_uint, c_uint8, c_uint32, c_uint64, c_void_p)
 from typing import Any, Callable, List, Mapping, Optional, Tuple
@@ -123,7 +125,10 @@ class stg_entry(Structure):
 ENTRY_SINK_FN = CFUNCTYPE(c_int, c_void_p, POINTER(stg_entry))
 # The sink arrives as a plain address and is wrapped with ENTRY_SINK_FN.
 STORAGE_LOAD_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
-STORAGE_WRITE_FN = CFUNCTYPE(c_int, POINTER(stg_entry), c_void_p)
+# Hook callbacks take their struct pointers as plain addresses (c_void_p):
+# the binding reads the structs with one struct.unpack (see Layout), which
+# is cheaper than the POINTER object ctypes would build per call.
+STORAGE_WRITE_FN = CFUNCTYPE(c_int, c_void_p, c_void_p)
 STORAGE_REMOVE_FN = CFUNCTYPE(c_int, c_char_p, c_char_p, c_void_p)
 
 
@@ -144,8 +149,8 @@ class stg_job_result(Structure):
                 ("http_status", c_int), ("message", c_char_p), ("retry_after_ms", c_int64)]
 
 
-SEND_FN = CFUNCTYPE(c_int, POINTER(stg_job), POINTER(stg_job_result), c_void_p)
-SEND_BATCH_FN = CFUNCTYPE(c_int, POINTER(stg_job), c_size_t, POINTER(stg_job_result), c_void_p)
+SEND_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
+SEND_BATCH_FN = CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p, c_void_p)
 
 
 class stg_transport(Structure):
@@ -167,7 +172,7 @@ class stg_event(Structure):
                 ("reserved_", c_uint32 * 4)]
 
 
-EVENT_FN = CFUNCTYPE(None, POINTER(stg_event), c_void_p)
+EVENT_FN = CFUNCTYPE(None, c_void_p, c_void_p)
 
 
 class stg_events(Structure):
@@ -224,6 +229,80 @@ STRUCTS = {cls.__name__: cls for cls in (
     stg_allocator, stg_evaluation, stg_change, stg_filter_result, stg_entry, stg_storage,
     stg_job, stg_job_result, stg_transport, stg_clock, stg_event, stg_events, stg_log_options,
     stg_submit, stg_submit_result, stg_query, stg_counts, stg_stats)}
+
+# -------------------------------------------------------- flat layouts
+#
+# The hot paths read and write whole structs with :mod:`struct` in one call
+# instead of one ctypes attribute at a time.  Their formats are derived from
+# the ``_fields_`` above, so a change of a C layout is an edit of
+# ``_fields_`` only; code finds a member by name in :attr:`Layout.index`.
+
+_CODES = {ctypes.c_int: "i", ctypes.c_uint: "I", ctypes.c_int64: "q", ctypes.c_uint64: "Q",
+          ctypes.c_uint32: "I", ctypes.c_int32: "i", ctypes.c_uint8: "B",
+          ctypes.c_char_p: "P", ctypes.c_void_p: "P"}
+
+
+def _flatten(cls: Any, prefix: str, names: List[str]) -> str:
+    fmt = ""
+    for name, ctype in cls._fields_:
+        full = prefix + name
+        if isinstance(ctype, type) and issubclass(ctype, Structure):
+            fmt += _flatten(ctype, full + ".", names)
+        elif isinstance(ctype, type) and issubclass(ctype, ctypes.Array):
+            fmt += _CODES[ctype._type_] * ctype._length_
+            names.extend("%s[%d]" % (full, i) for i in range(ctype._length_))
+        else:
+            fmt += _CODES.get(ctype, "P")   # pointers and function pointers
+            names.append(full)
+    return fmt
+
+
+class Layout:
+    """A ctypes struct seen as one :class:`struct.Struct` (native alignment).
+
+    ``names`` are the flattened members in order (``to.published`` for a
+    nested struct, ``skips[3]`` for an array item); ``index[name]`` is a
+    member's position in the tuple that ``struct.unpack_from`` gives, and
+    ``offset[name]`` a top-level member's byte offset.
+    """
+
+    def __init__(self, cls: Any) -> None:
+        names: List[str] = []
+        fmt = _flatten(cls, "", names)
+        self.codes = list(fmt)
+        # "0P" pads the end to pointer alignment, as the C compiler does
+        self.struct = struct.Struct("@" + fmt + "0P")
+        if self.struct.size != ctypes.sizeof(cls):
+            raise errors.LibraryError("binding bug: %s is %d bytes, its format %r gives %d"
+                                      % (cls.__name__, ctypes.sizeof(cls), fmt,
+                                         self.struct.size))
+        self.cls = cls
+        self.names = names
+        self.index = {n: i for i, n in enumerate(names)}
+        self.size = self.struct.size
+        self.offset = {n: getattr(cls, n).offset for n, _ in cls._fields_}
+
+    def only(self, *names: str) -> struct.Struct:
+        """A :class:`struct.Struct` of this layout that reads just ``names``
+        (in layout order; every other member is skipped as pad bytes)."""
+        wanted = set(names)
+        unknown = wanted - set(self.names)
+        if unknown:
+            raise KeyError("no member %s in %s" % (", ".join(sorted(unknown)), self.cls.__name__))
+        fmt = "".join(code if name in wanted else "%dx" % struct.calcsize("@" + code)
+                      for name, code in zip(self.names, self.codes))
+        only = struct.Struct("@" + fmt)
+        assert only.size <= self.size
+        return only
+
+    def pick(self, *names: str) -> Callable[[tuple], Any]:
+        """An ``operator.itemgetter`` of the named members of an unpacked tuple."""
+        return operator.itemgetter(*(self.index[n] for n in names))
+
+
+LAYOUTS = {cls.__name__: Layout(cls) for cls in (
+    stg_evaluation, stg_change, stg_filter_result, stg_entry, stg_job, stg_event, stg_submit,
+    stg_submit_result, stg_job_result)}
 
 # ---------------------------------------------------------- prototype table
 
@@ -339,6 +418,37 @@ PROTOTYPES: List[Tuple[str, list, Any, Optional[str]]] = [
 ]
 
 
+#: Python names for the C functions that prefix the library's messages.
+PY_NAMES = {"stg_log_open": "Log()", "stg_filter_decide": "decide()",
+            "stg_filter_batch": "filter_batch()", "stg_entry_encode": "encode()",
+            "stg_entry_decode": "decode()", "stg_policy_new": "Policy()"}
+
+
+def _py_name(cname: str) -> Optional[str]:
+    if cname in PY_NAMES:
+        return PY_NAMES[cname]
+    for prefix, fmt in (("stg_log_", "Log.%s()"), ("stg_policy_set_", "Policy.%s"),
+                        ("stg_policy_", "Policy.%s()")):
+        if cname.startswith(prefix):
+            return fmt % cname[len(prefix):]
+    return None
+
+
+def python_message(msg: str) -> str:
+    """The library's message with its C function name replaced by the Python one
+    (``"stg_log_stats: ..."`` reads ``"Log.stats(): ..."``)."""
+    head, sep, rest = msg.partition(": ")
+    if sep and head.startswith("stg_"):
+        name = _py_name(head)
+        if name is not None:
+            return name + ": " + rest
+    return msg
+
+
+def _text(raw: Optional[bytes]) -> str:
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
 class Library:
     """The bound C functions (one attribute per symbol) and where they came from."""
 
@@ -346,31 +456,48 @@ class Library:
         self.path = path
         self.version_number = 0
         self.version_string = ""
+        self._cdll: Any = None
 
     def __repr__(self) -> str:
         return "<stockguard library %s at %r>" % (self.version_string or "?", self.path)
 
+    def fast(self, name: str, restype: Any = c_int) -> Any:
+        """A second entry to ``name`` for the per-call hot paths.
 
-def _text(raw: Optional[bytes]) -> str:
-    return raw.decode("utf-8", "replace") if raw else ""
+        No argtypes: the caller passes ctypes objects made once (a
+        ``c_void_p`` handle, ``byref()`` of reused structs), which ctypes
+        hands over as they are, where argtypes would run a conversion per
+        argument.  No errcheck: the caller tests the status and raises
+        :meth:`fail`.  The GIL is kept across the call (``PYFUNCTYPE``):
+        releasing and taking it back costs more than these short calls.  Not
+        for calls that may run long (batches).
+        """
+        return ctypes.PYFUNCTYPE(restype)((name, self._cdll))
+
+    def message(self, code: int, marker: Optional[str], handle: Any = None) -> str:
+        """The message of a failed call: the handle's, the thread's, or the code's text."""
+        msg = ""
+        if handle is not None:
+            if marker == ERR_POLICY:
+                msg = _text(self.stg_policy_errmsg(handle))
+            elif marker == ERR_LOG:
+                msg = _text(self.stg_log_errmsg(handle))
+        if not msg:
+            msg = _text(self.stg_last_error()) if self.stg_last_error_code() == code else ""
+        return python_message(msg) if msg else _text(self.stg_strerror(code))
+
+    def fail(self, code: int, marker: Optional[str],
+             handle: Any = None) -> errors.StockguardError:
+        """The exception (to raise) for a failed status."""
+        return errors.from_status(code, self.message(code, marker, handle))
 
 
 def _make_errcheck(lib: Library, marker: str) -> Callable:
     """A ctypes errcheck turning a negative status into a StockguardError."""
 
-    def message(code: int, args: tuple) -> str:
-        msg = ""
-        if marker == ERR_POLICY and args:
-            msg = _text(lib.stg_policy_errmsg(args[0]))
-        elif marker == ERR_LOG and args:
-            msg = _text(lib.stg_log_errmsg(args[0]))
-        if not msg:
-            msg = _text(lib.stg_last_error()) if lib.stg_last_error_code() == code else ""
-        return msg or _text(lib.stg_strerror(code))
-
     def errcheck(result: int, func: Any, args: tuple) -> int:
         if result < 0:
-            raise errors.from_status(result, message(result, args))
+            raise lib.fail(result, marker, args[0] if args else None)
         return result
 
     errcheck.__name__ = "errcheck_" + marker
@@ -385,6 +512,7 @@ def bind(cdll: Any, path: str) -> Library:
     or :class:`~stockguard.errors.VersionMismatch`.
     """
     lib = Library(path)
+    lib._cdll = cdll
     checks = {m: _make_errcheck(lib, m) for m in (ERR_POLICY, ERR_LOG, ERR_GLOBAL)}
     for name, argtypes, restype, marker in PROTOTYPES:
         try:
@@ -452,5 +580,55 @@ def load(environ: Optional[Mapping[str, str]] = None, package_dir: Optional[str]
         "libstockguard not found; set %s to its path. Tried: %s" % (ENV_VAR, "; ".join(tried)))
 
 
-# The shared, bound library of this process.
-lib: Library = load()
+# ------------------------------------------------------------ the bound library
+#
+# The library is bound once per process.  With STOCKGUARD_LIBRARY set it is
+# bound at import (a wrong path fails the import, as documented); otherwise
+# at first use, so that set_library_path() can choose the file before that.
+
+_chosen: Optional[str] = None   # set_library_path()
+_bound: Optional[Library] = None
+
+
+def set_library_path(path: str) -> None:
+    """Use the shared library at ``path``; call it before the first use.
+
+    Modelled on libclang's ``Config.set_library_path()``.  Once a library is
+    bound (at import when ``STOCKGUARD_LIBRARY`` is set, else at the first
+    call that needs it), choosing another one raises
+    :class:`~stockguard.errors.LibraryError`; choosing the same path again is
+    a no-op.
+    """
+    global _chosen
+    if not isinstance(path, str) or not path:
+        raise TypeError("path must be a non-empty str, not %r" % (path,))
+    if _bound is not None:
+        if os.path.realpath(path) == os.path.realpath(_bound.path):
+            return
+        raise errors.LibraryError(
+            "stockguard is already bound to %s; set_library_path(%r) must come before the "
+            "first use (and STOCKGUARD_LIBRARY, when set, binds at import)" % (_bound.path, path))
+    _chosen = path
+
+
+def bound() -> Library:
+    """The bound library, binding it now if needed (see :func:`set_library_path`)."""
+    global _bound
+    if _bound is None:
+        if _chosen is not None:
+            _bound = load({ENV_VAR: _chosen})
+        else:
+            _bound = load()
+        globals()["lib"] = _bound
+    return _bound
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: ``_native.lib`` binds the library at its first use.
+    if name == "lib":
+        return bound()
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+if os.environ.get(ENV_VAR):
+    bound()

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import array
 import ctypes
+import operator
 import sys
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from .enums import Status
 from .errors import InvalidArgument
@@ -23,15 +24,51 @@ def to_c(value: Optional[Key], what: str) -> Optional[bytes]:
     """
     if value is None:
         return None
-    if isinstance(value, str):
-        raw = value.encode("utf-8", "surrogateescape")
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        raw = bytes(value)
-    else:
+    raw = _as_bytes(value)
+    if raw is None:
         raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
     if b"\0" in raw:
         raise InvalidArgument(Status.EINVAL, "%s contains a NUL character" % what)
     return raw
+
+
+def _as_bytes(value: Any) -> Optional[bytes]:
+    """str (UTF-8, surrogateescape) or bytes-like as bytes; None for other types."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return None
+
+
+def key(value: Any, what: str, optional: bool = False) -> Optional[bytes]:
+    """A key (integration, SKU, category) checked in Python, as bytes for C.
+
+    The messages name the argument and its value: ``sku must be a str or
+    bytes of 1 to 1024 bytes, not None``.  ``optional`` lets None through
+    (as NULL).
+    """
+    if value is None and optional:
+        return None
+    raw = _as_bytes(value)
+    if raw is None:
+        raise InvalidArgument(Status.EINVAL, "%s must be a str or bytes of 1 to %d bytes, not %s"
+                              % (what, _KEY_MAX, _show(value)))
+    if not 1 <= len(raw) <= _KEY_MAX:
+        raise InvalidArgument(Status.EINVAL, "%s must be 1 to %d bytes, got %d: %s"
+                              % (what, _KEY_MAX, len(raw), _show(value)))
+    if b"\0" in raw:
+        raise InvalidArgument(Status.EINVAL, "%s contains a NUL character: %s"
+                              % (what, _show(value)))
+    return raw
+
+
+_KEY_MAX = 1024
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def from_c(raw: Optional[bytes]) -> Optional[str]:
@@ -209,3 +246,71 @@ def u32(value: Any, what: str) -> int:
 def size(value: Any, what: str) -> int:
     """``value`` as an int that fits size_t."""
     return _int(value, what, 0, (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1, "size_t")
+
+
+class Record(tuple):
+    """A light, immutable result record: a tuple with named members.
+
+    Subclasses list ``_fields`` and, in ``_tables``, the members that are
+    enums or flags (a :class:`~stockguard.enums.Table` each).  The per-call
+    paths build records with one ``tuple.__new__`` straight from unpacked C
+    structs; members are read by the C-level getters namedtuple uses.  A
+    member named in ``_lazy`` may be stored as the raw int: its getter looks
+    the enum member up when read (for records built on every call and
+    rarely read whole).  Equality and hashing are the tuple's (an IntEnum
+    equals its int).
+    """
+
+    __slots__ = ()
+    _fields: Tuple[str, ...] = ()
+    _tables: Dict[str, Any] = {}
+    _lazy: frozenset = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for i, name in enumerate(cls._fields):
+            if name in cls._lazy:
+                table = cls._tables[name]
+                prop = property(lambda self, _i=i, _t=table: _t[self[_i]],
+                                doc="member %d: %s" % (i, name))
+            else:
+                prop = _getter(i, "member %d: %s" % (i, name))
+            setattr(cls, name, prop)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        fields = cls._fields
+        if kwargs:
+            try:
+                args = args + tuple(kwargs.pop(f) for f in fields[len(args):])
+            except KeyError as exc:
+                raise TypeError("%s() missing argument %s" % (cls.__name__, exc)) from None
+            if kwargs:
+                raise TypeError("%s() got unexpected arguments %s"
+                                % (cls.__name__, ", ".join(sorted(kwargs))))
+        if len(args) != len(fields):
+            raise TypeError("%s() takes %d arguments (%d given)"
+                            % (cls.__name__, len(fields), len(args)))
+        tables = cls._tables
+        return tuple.__new__(cls, (tables[f][v] if f in tables else v
+                                   for f, v in zip(fields, args)))
+
+    def __getnewargs__(self) -> tuple:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return "%s(%s)" % (type(self).__name__, ", ".join(
+            "%s=%r" % (f, getattr(self, f)) for f in self._fields))
+
+    def _asdict(self) -> Dict[str, Any]:
+        """The members by name."""
+        return {f: getattr(self, f) for f in self._fields}
+
+
+def _getter(i: int, doc: str) -> Any:
+    # collections._tuplegetter is namedtuple's C descriptor (CPython 3.8+);
+    # elsewhere an itemgetter property does the same, a little slower.
+    import collections
+    tg = getattr(collections, "_tuplegetter", None)
+    if tg is not None:
+        return tg(i, doc)
+    return property(operator.itemgetter(i), doc=doc)

@@ -8,12 +8,12 @@ milliseconds since the Unix epoch (0 = never).
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
-from typing import Any, Optional, Tuple, Union
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from . import _native as N
-from ._util import from_c, i32, i64, to_c, u32, u64
-from .enums import EntryFlag, EntryStatus, ErrorClass, JobState, Priority, Reason, coerce
+from ._util import i32, i64, to_c, u32, u64
+from .enums import EntryFlag, EntryStatus, ErrorClass, JobState, Priority, Reason, Table, coerce
 from .errors import Overflow
 
 
@@ -24,6 +24,12 @@ class Entry:
     Returned by :meth:`Log.get`, :meth:`Log.query` and :func:`decode`; given
     to storage hooks.  Hosts may build one (e.g. to stream it back in a
     storage ``load``); the defaults are those of ``stg_entry_init()``.
+
+    Entries the library hands out are *light*: their texts are copied at
+    once, their numbers and enums are read from a saved copy of the C
+    struct the first time each is used (:meth:`__getattr__`), so a query
+    costs little more than the fields a host reads.  They behave exactly
+    like built ones (equality, hashing, ``repr``, ``dataclasses.replace``).
     """
 
     integration: str
@@ -89,20 +95,46 @@ class Entry:
         return decode(data)
 
     # ------------------------------------------------------------ C conversion
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a member not yet read from a light entry's saved
+        # struct (built entries hold every member in their __dict__).
+        d = self.__dict__
+        raw = d.get("_raw")
+        if raw is None:
+            page = d.get("_page")   # a query's entry: its struct is in the page
+            if page is not None:
+                # _raw first, then let go of the page: a thread reading the
+                # same entry meanwhile finds one or the other
+                raw = d["_raw"] = _ENTRY.struct.unpack_from(*page)
+                d.pop("_page", None)
+        read = _READ.get(name)
+        if raw is None or read is None:
+            raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))
+        value = d[name] = read(raw)
+        return value
+
+    @classmethod
+    def _light(cls, raw: tuple, integration: str, sku: str,
+               message: Optional[str]) -> "Entry":
+        """An entry over ``raw`` (the unpacked ``stg_entry``) and its copied texts."""
+        e = _new(cls)
+        d = e.__dict__
+        d["integration"] = integration
+        d["sku"] = sku
+        d["message"] = message
+        d["_raw"] = raw
+        return e
+
+    @classmethod
+    def _from_address(cls, address: int) -> "Entry":
+        """A light entry from a ``stg_entry`` in C memory (strings copied now)."""
+        raw = _ENTRY.struct.unpack(ctypes.string_at(address, _ENTRY.size))
+        return cls._light(raw, _str_at(raw[_I_INTEG]) or "", _str_at(raw[_I_SKU]) or "",
+                          _str_at(raw[_I_MSG]))
+
     @classmethod
     def _from_c(cls, e: N.stg_entry) -> "Entry":
-        return cls(
-            integration=from_c(e.integration) or "", sku=from_c(e.sku) or "",
-            status=coerce(EntryStatus, e.status), message=from_c(e.message),  # type: ignore
-            available=e.available, published=e.published, acked=e.acked, sequence=e.sequence,
-            changed_at=e.changed_at, job_since=e.job_since, first_failed_at=e.first_failed_at,
-            last_attempt_at=e.last_attempt_at, acked_at=e.acked_at,
-            next_attempt_at=e.next_attempt_at, latency_ms=e.latency_ms, job_id=e.job_id,
-            attempts=e.attempts, job_attempts=e.job_attempts, job_transient=e.job_transient,
-            job_state=coerce(JobState, e.job_state),  # type: ignore
-            error_class=coerce(ErrorClass, e.error_class),  # type: ignore
-            http_status=e.http_status, priority=coerce(Priority, e.priority),  # type: ignore
-            reason=coerce(Reason, e.reason), flags=EntryFlag(e.flags))  # type: ignore
+        return cls._from_address(ctypes.addressof(e))
 
     def _to_c(self) -> N.stg_entry:
         """A ``stg_entry`` (its strings are kept alive by the struct itself)."""
@@ -124,6 +156,42 @@ class Entry:
             setattr(e, name, i32(getattr(self, name), name))
         e.flags = u32(self.flags, "flags")
         return e
+
+
+_new = object.__new__
+_ENTRY = N.LAYOUTS["stg_entry"]
+_I_INTEG, _I_SKU, _I_MSG = (_ENTRY.index[n] for n in ("integration", "sku", "message"))
+_string_at = ctypes.string_at
+
+
+def _str_at(address: Optional[int]) -> Optional[str]:
+    """A NUL-terminated C text at ``address`` as str (None for NULL)."""
+    if not address:
+        return None
+    return _string_at(address).decode("utf-8", "surrogateescape")
+
+
+def _reader(name: str) -> Callable[[tuple], Any]:
+    i = _ENTRY.index[name]
+    table = {"status": EntryStatus, "job_state": JobState, "error_class": ErrorClass,
+             "priority": Priority, "reason": Reason, "flags": EntryFlag}.get(name)
+    if table is None:
+        return lambda raw: raw[i]
+    t = Table(table)
+    return lambda raw: t[raw[i]]
+
+
+#: How a light entry reads each member it was not given as text.
+_READ: Dict[str, Callable[[tuple], Any]] = {
+    f.name: _reader(f.name) for f in fields(Entry)
+    if f.name not in ("integration", "sku", "message")}
+
+# Defaults live in the generated __init__; as class attributes they would
+# hide a light entry's members from __getattr__.
+for _f in fields(Entry):
+    if _f.name in Entry.__dict__:
+        delattr(Entry, _f.name)
+del _f
 
 
 def encode(entry: Entry) -> bytes:

@@ -231,3 +231,27 @@ def coerce(cls: Type[E], value: int) -> Union[E, int]:
     if len(_COERCED) < 4096:  # flags combine, but never into many values
         _COERCED[key] = hit
     return hit
+
+
+class Table(dict):
+    """Value -> member for one enum or flag class, filled for every defined
+    value (and, for flags, every combination of them); an unknown value
+    reads as the plain int.  ``table[v]`` is one dict lookup: the hot paths
+    use it instead of calling the enum class per value."""
+
+    def __init__(self, cls: Type[enum.IntEnum]) -> None:
+        super().__init__()
+        if issubclass(cls, enum.IntFlag):
+            bits = [int(m) for m in cls]
+            for mask in range(1 << len(bits)):
+                v = 0
+                for i, b in enumerate(bits):
+                    if mask >> i & 1:
+                        v |= b
+                self[v] = cls(v)
+        else:
+            for m in cls:
+                self[int(m)] = m
+
+    def __missing__(self, value: int) -> int:
+        return value

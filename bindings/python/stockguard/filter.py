@@ -11,24 +11,31 @@ from __future__ import annotations
 
 import array
 import ctypes
+import struct
+import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from . import _native as N
-from ._util import (Key, i64, int64_in, keys_array, out_or_new, out_view, to_c, uint8_in,
-                    zeros)
-from .enums import ChangeFlag, Decision, Reason, WarningFlag, coerce
+from ._util import (Key, Record, i64, int64_in, keys_array, out_or_new, out_view, to_c,
+                    uint8_in, zeros)
+from .enums import ChangeFlag, Decision, Reason, Table, WarningFlag
 from .policy import Evaluation, Policy
 
 
-@dataclass(frozen=True)
-class FilterResult:
-    """The filter's answer for one change (``stg_filter_result``)."""
+class FilterResult(Record):
+    """The filter's answer for one change (``stg_filter_result``).
 
-    decision: Decision      #: EXPORT or SKIP
-    reason: Reason          #: why
-    from_: Evaluation       #: evaluation of ``from`` (all zero when first seen)
-    to: Evaluation          #: evaluation of ``to``; its warnings are the change's
+    Members: ``decision`` (:class:`Decision`, EXPORT or SKIP), ``reason``
+    (:class:`Reason`), ``from_`` (the :class:`Evaluation` of ``from``, all
+    zero when first seen) and ``to`` (that of ``to``; its warnings are the
+    change's).  A light record (a tuple; it was a frozen dataclass: same
+    members, order and constructor).
+    """
+
+    __slots__ = ()
+    _fields = ("decision", "reason", "from_", "to")
+    _tables = {"decision": Table(Decision), "reason": Table(Reason)}
 
     @property
     def export(self) -> bool:
@@ -89,19 +96,89 @@ def decide(policy: Policy, to: int, from_: Optional[int] = None, *, non_stock: b
 
     ``since_export_ms`` is the age of the SKU's last successful export
     (-1: unknown), used by the heartbeat.
+
+    The change and result structs are made once per thread and reused, the
+    numbers written with one ``pack_into`` and the answer read with one
+    ``unpack_from``; the C call keeps the GIL (it is short).
     """
+    try:
+        h = policy._hv   # type: ignore[union-attr]
+    except AttributeError:
+        _policy_handle(policy)   # raises TypeError for a non-policy
+        raise
+    if h is None:
+        policy._handle()
+    try:
+        ch, ch_ref, res, res_ref, call = _tls.decide
+    except AttributeError:
+        ch, ch_ref, res, res_ref, call = _tls.decide = _decide_buffers()
+    if from_ is not None:
+        flags = _HAS_FROM | _NON_STOCK if non_stock else _HAS_FROM
+    else:
+        flags = _NON_STOCK if non_stock else 0
+        from_ = 0
+    try:
+        _PACK_CHANGE(ch, 0, _CHANGE_VERSION, flags, 0, 0, from_, to, since_export_ms)
+    except struct.error:
+        i64(to, "to")
+        i64(from_ or 0, "from_")
+        i64(since_export_ms, "since_export_ms")
+        raise
+    if sku is not None or category is not None:
+        ch.sku = to_c(sku, "sku")
+        ch.category = to_c(category, "category")
+    rc = call(h, ch_ref, res_ref)
+    if rc:
+        raise N.lib.fail(rc, None)
+    raw = _UNPACK_RESULT(res)
+    kf, kt = raw[2:8], raw[8:14]
+    # Evaluations are immutable and repeat (quantities, minima and rules
+    # take few values): equal raw members give the same object.
+    try:   # exact dicts: the fastest lookup; a miss (new value) takes the slow path once
+        return _new_tuple(FilterResult, (_DECISIONS[raw[0]], _REASONS[raw[1]],
+                                         _EVALUATIONS[kf], _EVALUATIONS[kt]))
+    except KeyError:
+        return FilterResult(raw[0], raw[1], _evaluation(kf), _evaluation(kt))
+
+
+def _evaluation(raw: tuple) -> Evaluation:
+    """The Evaluation of raw members (cached, see decide())."""
+    ev = _EVALUATIONS.get(raw)
+    if ev is not None:
+        return ev
+    ev = Evaluation(*raw)
+    if len(_EVALUATIONS) >= 4096:
+        _EVALUATIONS.clear()
+    _EVALUATIONS[raw] = ev
+    return ev
+
+
+_EVALUATIONS: Dict[tuple, Evaluation] = {}
+
+
+# Policy.decide(to, from_=None, ...) is this very function (self is the policy).
+Policy.decide = decide  # type: ignore[assignment]
+
+
+def _decide_buffers() -> tuple:
     ch = N.stg_change()
-    N.lib.stg_change_init(ctypes.byref(ch), N.CHANGE_VERSION)
-    ch.flags = (_HAS_FROM if from_ is not None else 0) | (_NON_STOCK if non_stock else 0)
-    ch.sku = to_c(sku, "sku")
-    ch.category = to_c(category, "category")
-    ch.from_ = i64(from_, "from_") if from_ is not None else 0
-    ch.to = i64(to, "to")
-    ch.since_export_ms = i64(since_export_ms, "since_export_ms")
-    out = N.stg_filter_result()
-    N.lib.stg_filter_decide(_policy_handle(policy), ctypes.byref(ch), ctypes.byref(out))
-    return FilterResult(coerce(Decision, out.decision), coerce(Reason, out.reason),  # type: ignore
-                        Evaluation._from_c(out.from_), Evaluation._from_c(out.to))
+    res = N.stg_filter_result()
+    return ch, ctypes.byref(ch), res, ctypes.byref(res), N.lib.fast("stg_filter_decide")
+
+
+_tls = threading.local()
+_CHANGE_VERSION = N.CHANGE_VERSION
+_DECISIONS, _REASONS = (dict(FilterResult._tables[n]) for n in ("decision", "reason"))
+
+_new_tuple = tuple.__new__
+_CH = N.LAYOUTS["stg_change"]
+assert _CH.names == ["version", "flags", "sku", "category", "from_", "to", "since_export_ms"], \
+    "stg_change layout changed: see filter.py"
+_PACK_CHANGE = _CH.only(*_CH.names).pack_into
+# decision, reason and the six members of each evaluation (reserved_ skipped)
+_UNPACK_RESULT = N.LAYOUTS["stg_filter_result"].only(
+    "decision", "reason", *["%s.%s" % (side, m) for side in ("from_", "to")
+                            for m in Evaluation._fields]).unpack_from
 
 
 def filter_batch(policy: Policy, to: Any, from_: Any = None, *, has_from: Any = None,

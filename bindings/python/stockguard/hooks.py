@@ -9,40 +9,46 @@ Hooks are given to :class:`stockguard.Log` as Python objects or callables:
   raising or returning ``False``.  :class:`MemoryStorage` is a ready one.
 * ``transport``: a callable ``send(job) -> Result | None`` or an object with
   ``send(job)`` and optionally ``send_batch(jobs) -> list of Result`` (used
-  when the integration's batch size is above 1).  ``None`` means OK.
+  when the integration's batch size is above 1: one Python call per batch).
+  ``None`` (or ``None`` for the whole batch) means OK and costs no write.
 * ``clock``: a callable returning milliseconds since the epoch, or an object
   with ``now_ms()``.  :class:`ManualClock` is a fake clock for tests.
 * ``events``: a callable ``on_event(event)`` or an object with ``on_event``.
 
 **Exceptions inside a hook** are caught at the C boundary (C never sees a
-Python exception): the hook reports failure to the library (storage and
-transport return non-zero, the sink-refusal code is passed back as is),
-the remaining hooks of that call fail fast without being run, and when the
-log call returns the first exception is re-raised.  When the C call failed
-too, its :class:`~stockguard.errors.StockguardError` becomes the
-exception's ``__cause__``.  Storage and transport failures leave the log as
-it was (the library guarantees it).  The clock and events hooks cannot fail
-in C: a raising clock reads as its last good time (or the system clock) and
-a raising event handler is skipped, so the call itself completes before the
-exception is re-raised.
+Python exception) and the first one is re-raised when the log call
+returns; when the C call failed too, its
+:class:`~stockguard.errors.StockguardError` becomes the exception's
+``__cause__``, and the call's progress (``sent``, ``done`` ...) is put on
+both.  Only storage and transport exceptions stop the rest of the call:
+the hook reports failure to the library (non-zero; the sink-refusal code
+is passed back as is), which leaves the log as it was, and the later
+storage and transport hooks of that call fail without running.  The clock
+and events hooks cannot fail in C: a raising clock reads as its last good
+time (or the system clock) and a raising event handler is skipped; the
+call goes on as if they had not raised, and their exception is raised
+when it returns.
 """
 from __future__ import annotations
 
 import ctypes
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from . import _native as N
 from ._util import from_c, i32, i64, to_c
 from .entry import Entry, decode, encode
-from .enums import ErrorClass, EventType, JobFlag, Outcome, Priority, coerce
+from .enums import ErrorClass, EventType, JobFlag, Outcome, Priority, Table, coerce
 from .errors import StockguardError
 
 
-@dataclass(frozen=True)
-class Job:
-    """One export handed to the transport (``stg_job``)."""
+class Job(NamedTuple):
+    """One export handed to the transport (``stg_job``).
+
+    A named tuple (it was a frozen dataclass: same fields, order and
+    constructor), built once per job handed out, so it is kept light.
+    """
 
     id: int              #: give it to :meth:`Log.complete` for async outcomes
     integration: str
@@ -66,9 +72,23 @@ class Job:
 
     @classmethod
     def _from_c(cls, j: N.stg_job) -> "Job":
-        return cls(j.id, from_c(j.integration) or "", from_c(j.sku) or "", j.published,
-                   j.available, j.changed_at, j.attempt,
-                   coerce(Priority, j.priority), JobFlag(j.flags))  # type: ignore
+        return _job(_JOB.struct.unpack(ctypes.string_at(ctypes.addressof(j), _JOB.size)))
+
+
+_JOB = N.LAYOUTS["stg_job"]
+_job_fields = _JOB.pick("id", "integration", "sku", "published", "available", "changed_at",
+                        "attempt", "priority", "flags")
+_PRIORITIES, _JOB_FLAGS = Table(Priority), Table(JobFlag)
+_new_tuple = tuple.__new__
+_string_at = ctypes.string_at
+
+
+def _job(raw: tuple) -> Job:
+    """A Job from an unpacked ``stg_job`` (its texts copied now)."""
+    jid, ip, sp, pub, avail, changed, attempt, prio, flags = _job_fields(raw)
+    return _new_tuple(Job, (jid, _string_at(ip).decode("utf-8", "surrogateescape"),
+                            _string_at(sp).decode("utf-8", "surrogateescape"), pub, avail,
+                            changed, attempt, _PRIORITIES[prio], _JOB_FLAGS[flags]))
 
 
 @dataclass(frozen=True)
@@ -87,33 +107,74 @@ class Result:
     message: Optional[str] = None
     retry_after_ms: int = 0
 
+    def __post_init__(self) -> None:
+        # Checked here, not when a pump meets it: a name such as "transient"
+        # becomes its ErrorClass; other types and values out of range raise
+        # now.  Unknown integers pass (a newer library may know them).
+        cls = type(self)
+        _setattr = object.__setattr__
+        _setattr(self, "outcome", cls._enum(self.outcome, Outcome, "outcome"))
+        _setattr(self, "error_class", cls._enum(self.error_class, ErrorClass, "error_class"))
+        i32(self.http_status, "http_status")
+        i64(self.retry_after_ms, "retry_after_ms")
+        if self.message is not None and not isinstance(self.message, (str, bytes)):
+            raise TypeError("message must be a str, bytes or None, not %s"
+                            % type(self.message).__name__)
+        to_c(self.message, "message")
+
+    @staticmethod
+    def _enum(value: Any, cls: Any, what: str) -> Any:
+        if isinstance(value, str):
+            try:
+                return cls[value.upper()]
+            except KeyError:
+                raise ValueError("unknown %s %r (one of %s)" % (
+                    what, value, ", ".join(m.name.lower() for m in cls))) from None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("%s must be a %s, its name or an int, not %s"
+                            % (what, cls.__name__, type(value).__name__))
+        i32(value, what)
+        return coerce(cls, value)
+
     @classmethod
     def ok(cls, http_status: int = 0) -> "Result":
         """The marketplace acknowledged the quantity."""
+        if http_status == 0:
+            return _OK
         return cls(Outcome.OK, ErrorClass.NONE, http_status)
 
     @classmethod
     def error(cls, http_status: int = 0, message: Optional[str] = None,
-              error_class: Union[ErrorClass, int] = ErrorClass.NONE,
+              error_class: Union[ErrorClass, int, str] = ErrorClass.NONE,
               retry_after_ms: int = 0) -> "Result":
-        """The marketplace refused the quantity or did not answer."""
+        """The marketplace refused the quantity or did not answer.
+
+        ``error_class`` is an :class:`ErrorClass`, its name (``"transient"``)
+        or an int; NONE lets the library classify ``http_status``.  It is
+        checked here: a wrong one raises now, not at pump time.
+        """
         return cls(Outcome.ERROR, error_class, http_status, message,  # type: ignore
                    retry_after_ms)
 
     @classmethod
     def pending(cls) -> "Result":
         """Asynchronous: complete it later with :meth:`Log.complete`."""
-        return cls(Outcome.ASYNC)
+        return _PENDING
 
     def _fill(self, r: N.stg_job_result, keep: List[Any]) -> None:
         r.version = N.RESULT_VERSION
-        r.outcome = i32(self.outcome, "outcome")
-        r.error_class = i32(self.error_class, "error_class")
-        r.http_status = i32(self.http_status, "http_status")
+        r.outcome = self.outcome
+        r.error_class = self.error_class
+        r.http_status = self.http_status
         msg = to_c(self.message, "message")
         keep.append(msg)  # the log copies the message after the hook returns
         r.message = msg
-        r.retry_after_ms = i64(self.retry_after_ms, "retry_after_ms")
+        r.retry_after_ms = self.retry_after_ms
+
+
+#: Shared instances (a Result is immutable): the common answers cost nothing.
+_OK = Result()
+_PENDING = Result(Outcome.ASYNC)
 
 
 @dataclass(frozen=True)
@@ -135,6 +196,10 @@ class Event:
         return cls(coerce(EventType, ev.type), from_c(ev.integration) or "",  # type: ignore
                    from_c(ev.sku), from_c(ev.message), ev.http_status, ev.available,
                    ev.min_stock, ev.latency_ms, ev.time)
+
+    @classmethod
+    def _from_address(cls, address: int) -> "Event":
+        return cls._from_c(N.stg_event.from_address(address))
 
 
 class ManualClock:
@@ -162,8 +227,11 @@ class MemoryStorage:
     :class:`~stockguard.Log` instances that share it).
 
     ``entries`` maps ``(integration, sku)`` to the bytes of
-    :func:`stockguard.entry.encode`.  Set ``fail_writes``/``fail_removes`` to
-    make the next writes/removes fail (for tests).
+    :func:`stockguard.entry.encode`.  For tests of a host's error handling:
+    set ``fail_writes``/``fail_removes`` to make every write/remove fail from
+    now on, or call :meth:`fail_next_writes`/:meth:`fail_next_removes` to
+    make only the next ``n`` fail.  ``writes``/``removes`` count the ones
+    that succeeded, ``failed_writes``/``failed_removes`` those refused.
     """
 
     def __init__(self) -> None:
@@ -172,20 +240,45 @@ class MemoryStorage:
         self.fail_removes = False
         self.writes = 0
         self.removes = 0
+        self.failed_writes = 0
+        self.failed_removes = 0
+        self._write_faults = 0
+        self._remove_faults = 0
+
+    def fail_next_writes(self, n: int = 1) -> None:
+        """Make the next ``n`` writes fail, then succeed again (0 cancels)."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError("n must be an int >= 0, not %r" % (n,))
+        self._write_faults = n
+
+    def fail_next_removes(self, n: int = 1) -> None:
+        """Make the next ``n`` removes fail, then succeed again (0 cancels)."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError("n must be an int >= 0, not %r" % (n,))
+        self._remove_faults = n
+
+    def _fault(self, always: bool, counter: str) -> bool:
+        left = getattr(self, counter)
+        if left:
+            setattr(self, counter, left - 1)
+            return True
+        return always
 
     def load(self, sink: Callable[[Union[Entry, bytes]], None]) -> None:
         for data in list(self.entries.values()):
             sink(data)
 
     def write(self, entry: Entry) -> bool:
-        if self.fail_writes:
+        if self._fault(self.fail_writes, "_write_faults"):
+            self.failed_writes += 1
             return False
         self.entries[(entry.integration, entry.sku)] = encode(entry)
         self.writes += 1
         return True
 
     def remove(self, integration: str, sku: str) -> bool:
-        if self.fail_removes:
+        if self._fault(self.fail_removes, "_remove_faults"):
+            self.failed_removes += 1
             return False
         self.entries.pop((integration, sku), None)
         self.removes += 1
@@ -228,11 +321,15 @@ class HookSet:
 
     Owned by the :class:`~stockguard.Log`; keeps every CFUNCTYPE object
     referenced for as long as the log lives, and records the first exception
-    a hook raised during the current C call (see the module docs).
+    a hook raised during the current C call (see the module docs).  Only a
+    storage or transport exception stops the rest of the call (``stopped``):
+    the later storage and transport hooks of that call then fail without
+    running.  A clock or event exception is recorded and the call goes on.
     """
 
     def __init__(self) -> None:
         self.pending: Optional[BaseException] = None
+        self.stopped = False
         self.keep: List[Any] = []   # objects C borrows until the current call returns
         self.refs: Dict[str, Any] = {}  # CFUNCTYPE objects and structs, by role
         self.storage: Optional[N.stg_storage] = None
@@ -242,14 +339,18 @@ class HookSet:
         self._last_time: Optional[int] = None
 
     # ------------------------------------------------------------ bookkeeping
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException, stop: bool) -> None:
         if self.pending is None:
             self.pending = exc
+        if stop:
+            self.stopped = True
 
     def take(self) -> Optional[BaseException]:
         """The pending exception (cleared), and forget borrowed objects."""
         exc, self.pending = self.pending, None
-        del self.keep[:]
+        self.stopped = False
+        if self.keep:
+            del self.keep[:]
         return exc
 
     def clear(self) -> None:
@@ -289,36 +390,36 @@ class HookSet:
                     refused.append(rc)
                     raise _SinkRefused(rc, "the log refused a stored entry")
 
-            if self.pending is not None:
+            if self.stopped:
                 return -1
             try:
                 load(sink)  # type: ignore[misc]
             except _SinkRefused as exc:
                 if not refused:  # raised by the host itself: treat as its exception
-                    self._fail(exc)
+                    self._fail(exc, True)
                     return -1
             except BaseException as exc:  # noqa: B902 - must not cross into C
-                self._fail(exc)
+                self._fail(exc, True)
                 return refused[0] if refused else -1
             return refused[0] if refused else 0
 
-        def c_write(entry_p: Any, payload: int) -> int:
-            if self.pending is not None:
+        def c_write(entry_addr: int, payload: int) -> int:
+            if self.stopped:
                 return -1
             try:
-                ok = write(Entry._from_c(entry_p.contents))
+                ok = write(Entry._from_address(entry_addr))
             except BaseException as exc:
-                self._fail(exc)
+                self._fail(exc, True)
                 return -1
             return -1 if ok is False else 0
 
         def c_remove(integration: bytes, sku: bytes, payload: int) -> int:
-            if self.pending is not None:
+            if self.stopped:
                 return -1
             try:
                 ok = remove(from_c(integration), from_c(sku))
             except BaseException as exc:
-                self._fail(exc)
+                self._fail(exc, True)
                 return -1
             return -1 if ok is False else 0
 
@@ -337,46 +438,53 @@ class HookSet:
 
     # ------------------------------------------------------------ transport
     def make_transport(self, obj: Any) -> Tuple[N.stg_transport, Dict[str, Any]]:
-        """Build (without installing) a transport struct for ``obj``."""
+        """Build (without installing) a transport struct for ``obj``.
+
+        The log pre-fills each result as OK (``stg_result_init``), so a
+        transport answering ``None``, ``True`` or ``Result.ok()`` costs no
+        write at all; other results are written in place.
+        """
         send = _pick(obj, "send", "transport")
         send_batch = _method(obj, "send_batch", "transport", required=False)
+        keep = self.keep
 
-        def fill(result: Any, r: N.stg_job_result) -> None:
-            if result is None or result is True:
-                result = Result.ok()
-            elif isinstance(result, Outcome):
+        def fill(result: Any, address: int) -> None:
+            if result is None or result is True or result is _OK:
+                return
+            if isinstance(result, Outcome):
                 result = Result(result)
             elif not isinstance(result, Result):
                 raise TypeError("transport must return a stockguard.Result, an Outcome or "
                                 "None, not %s" % type(result).__name__)
-            result._fill(r, self.keep)
+            result._fill(N.stg_job_result.from_address(address), keep)
 
-        def c_send(job_p: Any, result_p: Any, payload: int) -> int:
-            if self.pending is not None:
+        def c_send(job_addr: int, result_addr: int, payload: int) -> int:
+            if self.stopped:
                 return -1
             try:
-                fill(send(Job._from_c(job_p.contents)), result_p.contents)
+                r = send(_job_at(job_addr))
+                if r is not None and r is not _OK:
+                    fill(r, result_addr)
             except BaseException as exc:
-                self._fail(exc)
+                self._fail(exc, True)
                 return -1
             return 0
 
-        def c_send_batch(jobs_p: Any, n: int, results_p: Any, payload: int) -> int:
-            if self.pending is not None:
+        def c_send_batch(jobs_addr: int, n: int, results_addr: int, payload: int) -> int:
+            if self.stopped:
                 return -1
             try:
-                jobs = [Job._from_c(jobs_p[i]) for i in range(n)]
+                jobs = _jobs_at(jobs_addr, n)
                 results = send_batch(jobs)  # type: ignore[misc]
-                if results is None:
-                    results = [None] * n
-                results = list(results)
-                if len(results) != n:
-                    raise ValueError("transport send_batch returned %d results for %d jobs"
-                                     % (len(results), n))
-                for i, res in enumerate(results):
-                    fill(res, results_p[i])
+                if results is not None:
+                    results = list(results)
+                    if len(results) != n:
+                        raise ValueError("transport send_batch returned %d results for %d "
+                                         "jobs" % (len(results), n))
+                    for i, res in enumerate(results):
+                        fill(res, results_addr + i * _RESULT_SIZE)
             except BaseException as exc:
-                self._fail(exc)
+                self._fail(exc, True)
                 return -1
             return 0
 
@@ -401,13 +509,15 @@ class HookSet:
         now = _pick(obj, "now_ms", "clock")
 
         def c_now(payload: int) -> int:
-            if self.pending is None:
-                try:
-                    t = i64(now(), "clock")
-                    self._last_time = t
-                    return t
-                except BaseException as exc:
-                    self._fail(exc)
+            # A raising clock cannot fail the C call: it reads as its last
+            # good time (the system clock before any), the exception is
+            # raised when the call returns, and the call goes on.
+            try:
+                t = i64(now(), "clock")
+                self._last_time = t
+                return t
+            except BaseException as exc:
+                self._fail(exc, False)
             if self._last_time is not None:
                 return self._last_time
             return int(time.time() * 1000)
@@ -423,13 +533,13 @@ class HookSet:
     def set_events(self, obj: Any) -> None:
         on_event = _pick(obj, "on_event", "events")
 
-        def c_event(event_p: Any, payload: int) -> None:
-            if self.pending is not None:
-                return
+        def c_event(event_addr: int, payload: int) -> None:
+            # An event handler cannot fail the C call: a raising one is
+            # recorded, later events of the call are still delivered.
             try:
-                on_event(Event._from_c(event_p.contents))
+                on_event(Event._from_address(event_addr))
             except BaseException as exc:
-                self._fail(exc)
+                self._fail(exc, False)
 
         ev = N.stg_events()
         N.lib.stg_events_init(ctypes.byref(ev), N.EVENTS_VERSION)
@@ -437,6 +547,46 @@ class HookSet:
         self.refs["events.obj"] = obj
         ev.on_event = self.refs["events.on_event"]
         self.events = ev
+
+
+_JOB_SIZE = _JOB.size
+_job_struct_at = N.stg_job.from_address
+_unpack_job_from = _JOB.struct.unpack_from
+
+
+def _job_at(address: int) -> Job:
+    """A Job from the ``stg_job`` at ``address``: one unpack for the numbers,
+    the texts through the struct's c_char_p members (cheaper than
+    ``ctypes.string_at``, which is a Python function over a ctypes call)."""
+    j = _job_struct_at(address)
+    jid, _, _, pub, avail, changed, attempt, prio, flags = _job_fields(_unpack_job_from(j))
+    return _new_tuple(Job, (jid, j.integration.decode("utf-8", "surrogateescape"),
+                            j.sku.decode("utf-8", "surrogateescape"), pub, avail, changed,
+                            attempt, _PRIORITIES[prio], _JOB_FLAGS[flags]))
+_RESULT_SIZE = ctypes.sizeof(N.stg_job_result)
+_iter_jobs = _JOB.struct.iter_unpack
+_JW = _JOB.size // 8
+_JW_INTEG, _JW_SKU = _JOB.offset["integration"] // 8, _JOB.offset["sku"] // 8
+assert _JOB.size % 8 == 0, "stg_job layout changed: see _jobs_at in hooks.py"
+
+
+def _jobs_at(address: int, n: int) -> List[Job]:
+    """The ``n`` Jobs of the ``stg_job`` array at ``address``: the numbers in
+    one iter_unpack, the texts in C-level slices of a c_char_p overlay."""
+    words = n * _JW
+    ptrs = (ctypes.c_char_p * words).from_address(address)
+    skus = b"\0".join(ptrs[_JW_SKU:words:_JW]).decode("utf-8", "surrogateescape").split("\0")
+    names: Dict[bytes, str] = {}
+    out = []
+    for raw, ib, sku in zip(_iter_jobs(_string_at(address, n * _JOB_SIZE)),
+                            ptrs[_JW_INTEG:words:_JW], skus):
+        integration = names.get(ib)
+        if integration is None:
+            integration = names[ib] = ib.decode("utf-8", "surrogateescape")
+        jid, _, _, pub, avail, changed, attempt, prio, flags = _job_fields(raw)
+        out.append(_new_tuple(Job, (jid, integration, sku, pub, avail, changed, attempt,
+                                    _PRIORITIES[prio], _JOB_FLAGS[flags])))
+    return out
 
 
 __all__ = ["Job", "Result", "Event", "ManualClock", "MemoryStorage"]

@@ -18,29 +18,44 @@ call's own error (if any) as its ``__cause__``.
 """
 from __future__ import annotations
 
+import array
 import ctypes
+import itertools
+import operator
+import platform
+import struct
+import sys
 import threading
+import time
+import warnings
+import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Union
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple, Union)
 
 from . import _native as N
-from ._util import Key, i32, i64, size, to_c, u32, u64
+from ._util import (Key, Record, i32, i64, int64_in, key, size, to_c, u32, u64, uint8_in,
+                    zeros)
 from .entry import Entry
 from .enums import (ChangeFlag, Decision, EntryStatus, ErrorClass, Outcome, Priority, QueryFlag,
-                    Reason, RemoveFlag, Status, WarningFlag, coerce)
-from .errors import Recursive, StateError, StockguardError
+                    Reason, RemoveFlag, Status, Table, WarningFlag, coerce)
+from .errors import InvalidArgument, NotFound, Recursive, StateError, StockguardError
 from .hooks import HookSet, Result
 from .policy import Policy
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One stock change for :meth:`Log.submit_batch` (``stg_submit``)."""
+    """One stock change for :meth:`Log.submit_batch` (``stg_submit``).
+
+    ``sequence`` None (the default, was 0) gives the change an automatic
+    sequence when it is submitted, as :meth:`Log.submit` does.
+    """
 
     integration: str
     sku: str
     available: int
-    sequence: int = 0               #: source order; older than the applied one is stale
+    sequence: Optional[int] = None  #: source order; older than the applied one is stale
     changed_at: int = 0             #: when the stock changed (ms); 0: now
     category: Optional[str] = None  #: selects a category minimum
     non_stock: bool = False         #: another field (price, catalog...) changed too
@@ -52,20 +67,29 @@ class Submission:
         s.sku = to_c(self.sku, "sku")
         s.category = to_c(self.category, "category")
         s.available = i64(self.available, "available")
-        s.sequence = i64(self.sequence, "sequence")
+        s.sequence = i64(next_sequence() if self.sequence is None else self.sequence,
+                         "sequence")
         s.changed_at = i64(self.changed_at, "changed_at")
 
 
-@dataclass(frozen=True)
-class SubmitResult:
-    """What the log did with a change (``stg_submit_result``)."""
+class SubmitResult(Record):
+    """What the log did with a change (``stg_submit_result``).
 
-    decision: Decision   #: EXPORT, SKIP, COALESCED or STALE
-    reason: Reason
-    published: int       #: the published quantity of the change
-    warnings: WarningFlag
-    priority: Priority   #: of the job (exports and coalesced)
-    job_id: int          #: the job carrying it; 0 for skip and stale
+    Members: ``decision`` (:class:`Decision`: EXPORT, SKIP, COALESCED or
+    STALE), ``reason`` (:class:`Reason`), ``published`` (the published
+    quantity of the change), ``warnings`` (:class:`WarningFlag`),
+    ``priority`` (:class:`Priority` of the job, for exports and coalesced)
+    and ``job_id`` (the job carrying it; 0 for skip and stale).  A light
+    record (a tuple; it was a frozen dataclass: same members, order and
+    constructor), built once per submit from the raw C values, its enums
+    looked up when read.
+    """
+
+    __slots__ = ()
+    _fields = ("decision", "reason", "published", "warnings", "priority", "job_id")
+    _tables = {"decision": Table(Decision), "reason": Table(Reason),
+               "warnings": Table(WarningFlag), "priority": Table(Priority)}
+    _lazy = frozenset(_tables)
 
     @property
     def exported(self) -> bool:
@@ -79,9 +103,18 @@ class SubmitResult:
 
     @classmethod
     def _from_c(cls, r: N.stg_submit_result) -> "SubmitResult":
-        return cls(coerce(Decision, r.decision), coerce(Reason, r.reason),  # type: ignore
-                   r.published, WarningFlag(r.warnings),
-                   coerce(Priority, r.priority), r.job_id)  # type: ignore
+        return _submit_result(_RESULT.unpack_from(r))
+
+
+_RES = N.LAYOUTS["stg_submit_result"]
+_RESULT = _RES.struct
+_pick_result = _RES.pick(*SubmitResult._fields)
+_RESULT6 = _RES.only(*SubmitResult._fields).unpack_from
+_new_tuple = tuple.__new__
+
+
+def _submit_result(raw: tuple) -> SubmitResult:
+    return _new_tuple(SubmitResult, _pick_result(raw))
 
 
 @dataclass(frozen=True)
@@ -167,18 +200,26 @@ class Log:
     Hooks (see :mod:`stockguard.hooks`) are kept referenced by the log for
     as long as it is open.  Options of 0 select the library's defaults.
     Close with :meth:`close` or a ``with`` block; closing is idempotent.
+
+    ``max_transient_attempts`` is how many attempts a job gets against
+    transient failures before its entry turns to status error (0 or None:
+    the library's 5, that is the first try and 4 retries).
+    ``max_transient_retries`` is its old, deprecated name: despite the name
+    it always counted attempts, and still does.
     """
 
     def __init__(self, storage: Any = None, transport: Any = None, clock: Any = None,
                  events: Any = None, *, latency_limit_ms: int = 0, backoff_base_ms: int = 0,
                  backoff_max_ms: int = 0, catalogue_retry_ms: int = 0,
                  success_max_age_ms: int = 0, success_max_count: int = 0, jitter_seed: int = 0,
-                 max_transient_retries: int = 0) -> None:
+                 max_transient_attempts: Optional[int] = None,
+                 max_transient_retries: Optional[int] = None) -> None:
         lib = N.lib
         self._h: Any = None
         self._close_fn = lib.stg_log_close
         self._lock = threading.RLock()
         self._depth = 0
+        self._keys = {}
         opts = N.stg_log_options()
         lib.stg_log_options_init(ctypes.byref(opts), N.LOG_OPTIONS_VERSION)
         opts.latency_limit_ms = i64(latency_limit_ms, "latency_limit_ms")
@@ -188,7 +229,8 @@ class Log:
         opts.success_max_age_ms = i64(success_max_age_ms, "success_max_age_ms")
         opts.success_max_count = u64(success_max_count, "success_max_count")
         opts.jitter_seed = u64(jitter_seed, "jitter_seed")
-        opts.max_transient_attempts = u32(max_transient_retries, "max_transient_retries")
+        opts.max_transient_attempts = _transient_attempts(max_transient_attempts,
+                                                          max_transient_retries)
         hooks = HookSet()
         self._hooks = hooks
         try:
@@ -226,6 +268,23 @@ class Log:
             hooks.clear()
             raise pending
         self._h = h
+        # Prepared once: the structs of the per-change calls, their
+        # addresses, and the encoded integration names (_keys).
+        self._fast = _fast(lib)
+        self._hv = ctypes.c_void_p(ctypes.cast(h, ctypes.c_void_p).value)
+        self._sub = N.stg_submit()
+        lib.stg_submit_init(ctypes.byref(self._sub), N.SUBMIT_VERSION)
+        self._sub_res = N.stg_submit_result()
+        self._sub_ns = False
+        self._sub_ref = ctypes.byref(self._sub)
+        self._sub_res_ref = ctypes.byref(self._sub_res)
+        self._keys: Dict[Any, bytes] = {}
+        self._columns = _Columns()
+        # "quiet": without storage, clock or events hooks a submit runs no
+        # Python code inside C (the transport is not called by submit)
+        quiet = storage is None and clock is None and events is None
+        self._prep = (self._sub, self._lock, self._keys, self._fast.submit, self._hv,
+                      self._sub_ref, self._sub_res_ref, self._sub_res, self._hooks, quiet)
 
     # ------------------------------------------------------------ lifetime
     @property
@@ -271,7 +330,7 @@ class Log:
         """Message of the log's last failed call ("" when none)."""
         with self._lock:
             raw = N.lib.stg_log_errmsg(self._handle())
-        return raw.decode("utf-8", "replace") if raw else ""
+        return N.python_message(raw.decode("utf-8", "replace")) if raw else ""
 
     # ------------------------------------------------------------ the call wrapper
     def _handle(self) -> Any:
@@ -281,8 +340,14 @@ class Log:
         return h
 
     def _call(self, fn: Callable, *args: Any,
-              on_error: Optional[Callable[[StockguardError], None]] = None) -> None:
-        """Call ``fn(handle, *args)``; re-raise a hook's exception afterwards."""
+              on_error: Optional[Callable[[BaseException], None]] = None,
+              revalidate: Optional[Callable[[], Any]] = None) -> None:
+        """Call ``fn(handle, *args)``; re-raise a hook's exception afterwards.
+
+        ``on_error`` attaches partial progress (``done``, ``sent`` ...) to
+        the exception the caller gets, and to its ``__cause__`` when the
+        C call failed too.
+        """
         with self._lock:
             h = self._handle()
             outer = self._depth == 0
@@ -292,17 +357,18 @@ class Log:
                 fn(h, *args)
             except StockguardError as exc:
                 err = exc
-                if on_error is not None:
-                    on_error(exc)
             finally:
                 self._depth -= 1
                 pending = self._hooks.take() if outer else None
-            if pending is not None:
-                if err is not None:
-                    _chain(pending, err)
-                raise pending
-            if err is not None:
-                raise err
+            if pending is not None or err is not None:
+                _raise(pending, err, on_error, revalidate)
+
+    def _key(self, value: Any, what: str) -> bytes:
+        """A required key (integration) as bytes, cached per log when it is a str."""
+        raw = key(value, what)
+        if type(value) is str and len(self._keys) < 4096:
+            self._keys[value] = raw
+        return raw
 
     # ------------------------------------------------------------ configuration
     def set_transport(self, transport: Any) -> None:
@@ -327,16 +393,74 @@ class Log:
                    i64(per_ms, "per_ms"))
 
     # ------------------------------------------------------------ changes
-    def submit(self, integration: Key, sku: Key, available: int, *, sequence: int = 0,
-               changed_at: int = 0, category: Optional[Key] = None,
-               non_stock: bool = False) -> SubmitResult:
-        """Submit one stock change; see ``stg_log_submit()``."""
-        s = N.stg_submit()
-        Submission(integration, sku, available, sequence, changed_at, category,  # type: ignore
-                   non_stock)._fill(s)
-        out = N.stg_submit_result()
-        self._call(N.lib.stg_log_submit, ctypes.byref(s), ctypes.byref(out))
-        return SubmitResult._from_c(out)
+    def submit(self, integration: Key, sku: Key, available: int, *,
+               sequence: Optional[int] = None, changed_at: int = 0,
+               category: Optional[Key] = None, non_stock: bool = False) -> SubmitResult:
+        """Submit one stock change; see ``stg_log_submit()``.
+
+        ``sequence`` is the change's place in the source's order: a change
+        older than the one applied for the SKU is ignored as stale.  Give
+        the source's own order (an event offset, a version) to get that
+        protection.  Left out (None), the binding numbers changes in arrival
+        order (:func:`next_sequence`: microseconds since the epoch, rising
+        within the process), which protects nothing but never makes a later
+        change stale; do not mix it with small sequences of your own for one
+        SKU.  ``sequence=0`` is the library's "no order".
+        """
+        if sequence is None:
+            sequence = next_sequence()
+        # one attribute load for everything prepared at open (see __init__)
+        s, lock, keys, call, hv, s_ref, r_ref, res, hooks, quiet = self._prep
+        lock.acquire()   # explicit: cheaper than a with block on this path
+        try:
+            if self._depth or self._h is None:
+                self._handle()
+                raise Recursive(Status.ERECURSIVE, "Log.submit() called from inside one of "
+                                "the log's hooks")
+            try:
+                ib = keys[integration]
+            except (KeyError, TypeError):
+                ib = self._key(integration, "integration")
+            if type(sku) is str and sku.isascii() and "\0" not in sku:
+                skb = sku.encode()
+            else:
+                skb = key(sku, "sku")
+            cb = None if category is None else key(category, "category")
+            # The texts' addresses go in with the numbers, in one pack_into;
+            # ib, skb and cb are referenced until the call returns.
+            try:
+                if _ID_IS_ADDRESS:
+                    _PACK_SUBMIT(s, _PACK_SUBMIT_AT, id(ib) + _OB_SVAL, id(skb) + _OB_SVAL,
+                                 0 if cb is None else id(cb) + _OB_SVAL,
+                                 available, sequence, changed_at)
+                else:
+                    _PACK_SUBMIT(s, _PACK_SUBMIT_AT, _address(ib), _address(skb),
+                                 0 if cb is None else _address(cb),
+                                 available, sequence, changed_at)
+            except struct.error:
+                i64(available, "available")
+                i64(sequence, "sequence")
+                i64(changed_at, "changed_at")
+                raise
+            if non_stock or self._sub_ns:
+                s.flags = _NON_STOCK if non_stock else 0
+                self._sub_ns = bool(non_stock)
+            if quiet:   # no Python hook can run during this call: nothing to guard
+                rc = call(hv, s_ref, r_ref)
+            else:
+                self._depth = 1
+                try:
+                    rc = call(hv, s_ref, r_ref)
+                finally:
+                    self._depth = 0
+            if rc or (not quiet and hooks.pending is not None):
+                err = N.lib.fail(rc, N.ERR_LOG, self._h) if rc < 0 else None
+                _raise(hooks.take(), err, None,
+                       lambda: (key(integration, "integration"), key(sku, "sku"),
+                                key(category, "category", optional=True)))
+            return _new_tuple(SubmitResult, _RESULT6(res))
+        finally:
+            lock.release()
 
     def submit_batch(self, changes: Iterable[SubmissionLike]) -> List[SubmitResult]:
         """Submit changes in order in one C call (items: :class:`Submission`,
@@ -358,9 +482,102 @@ class Log:
             exc.results = [SubmitResult._from_c(results[i])  # type: ignore[attr-defined]
                            for i in range(done.value)]
 
+        def revalidate() -> None:   # name the argument the library refused
+            if done.value < n:
+                bad = items[done.value]
+                key(bad.integration, "changes[%d].integration" % done.value)
+                key(bad.sku, "changes[%d].sku" % done.value)
+                key(bad.category, "changes[%d].category" % done.value, optional=True)
+
         self._call(N.lib.stg_log_submit_batch, arr, n, results, ctypes.byref(done),
-                   on_error=partial)
+                   on_error=partial, revalidate=revalidate)
         return [SubmitResult._from_c(results[i]) for i in range(done.value)]
+
+    def submit_columns(self, integration: Union[Key, Sequence[Key]], skus: Sequence[Key],
+                       available: Any, sequences: Any = None, *, changed_at: Any = None,
+                       categories: Union[Key, Sequence[Optional[Key]], None] = None,
+                       non_stock: Any = None) -> "SubmitBatch":
+        """Submit changes given as columns, in one C call (``stg_log_submit_batch``).
+
+        ``skus`` is a list (or any sequence) of str or bytes; ``integration``
+        one name for every change, or a sequence of names; ``available``,
+        ``sequences`` and ``changed_at`` int64 buffers (``array('q')``, numpy
+        int64, raw native bytes) or sequences of ints, of ``len(skus)``
+        items; ``changed_at`` may also be one int for all.  ``sequences``
+        None numbers the changes in arrival order (see :meth:`submit`).
+        ``categories``: None, one name, or a sequence of names or None;
+        ``non_stock``: None or a 1-byte buffer / sequence of truth values.
+
+        The C array of changes is filled from these columns by strided
+        buffer copies, with no Python object per change: an all-ASCII list
+        of SKU strings is encoded in one piece, and when the SKUs all have
+        one length (fixed-width codes) their pointers are reused from the
+        previous call of the same shape.  Returns a :class:`SubmitBatch`
+        whose result columns are read from C memory when first used.
+        Changes are applied in order and the call stops at the first
+        failure: the exception then carries ``done`` (changes applied) and
+        ``results`` (the :class:`SubmitBatch` of those).
+        """
+        n = len(skus)
+        with self._lock:
+            if self._depth:
+                raise Recursive(Status.ERECURSIVE, "Log.submit_columns() called from inside "
+                                "one of the log's hooks")
+            self._handle()
+            try:   # nothing reaches C before this fill is complete
+                cols = self._columns
+                arr, mv = cols.changes(n)
+                words = _SUB.size // 8
+                keep: List[Any] = []
+                if non_stock is None:
+                    mv[_W_HEAD::words] = cols.constant(_HEAD_WORD[0], n)
+                else:
+                    ns = uint8_in(non_stock, "non_stock", n)
+                    mv[_W_HEAD::words] = array.array("q", [_HEAD_WORD[1 if f else 0]
+                                                           for f in ns])
+                if isinstance(integration, (str, bytes)):
+                    ib = self._keys.get(integration) or self._key(integration, "integration")
+                    mv[_W_INTEG::words] = cols.constant(_address(ib), n)
+                    keep.append(ib)
+                else:
+                    mv[_W_INTEG::words] = _key_pointers(integration, n, "integration", keep)
+                mv[_W_SKU::words] = cols.sku_pointers(skus, n, keep)
+                if categories is None:
+                    mv[_W_CAT::words] = cols.constant(0, n)
+                elif isinstance(categories, (str, bytes)):
+                    cb = key(categories, "categories")
+                    mv[_W_CAT::words] = cols.constant(_address(cb), n)
+                    keep.append(cb)
+                else:
+                    mv[_W_CAT::words] = _key_pointers(categories, n, "categories", keep,
+                                                      optional=True)
+                mv[_W_AVAIL::words] = _int64_words(available, "available", n)
+                if sequences is None:
+                    mv[_W_SEQ::words] = array.array("q", _next_sequences(n))
+                else:
+                    mv[_W_SEQ::words] = _int64_words(sequences, "sequences", n)
+                if changed_at is None or (isinstance(changed_at, int) and not changed_at):
+                    mv[_W_CHANGED::words] = cols.constant(0, n)
+                elif isinstance(changed_at, int):
+                    mv[_W_CHANGED::words] = cols.constant(i64(changed_at, "changed_at"), n)
+                else:
+                    mv[_W_CHANGED::words] = _int64_words(changed_at, "changed_at", n)
+            except (InvalidArgument, ValueError, TypeError) as exc:
+                exc.done = 0  # type: ignore[attr-defined]
+                exc.results = SubmitBatch(bytearray(), 0)  # type: ignore[attr-defined]
+                raise
+            res = cols.results(n)
+            res_c = (N.stg_submit_result * n).from_buffer(res) if n else None
+            done = ctypes.c_size_t(0)
+
+            def partial(exc: BaseException) -> None:
+                exc.done = done.value  # type: ignore[attr-defined]
+                exc.results = cols.batch(res, done.value)  # type: ignore[attr-defined]
+
+            self._call(N.lib.stg_log_submit_batch, arr, n, res_c, ctypes.byref(done),
+                       on_error=partial, revalidate=lambda: _revalidate_columns(
+                           integration, skus, categories, done.value))
+            return cols.batch(res, done.value)
 
     # ------------------------------------------------------------ jobs
     def pump(self, max_jobs: int = 0) -> int:
@@ -400,13 +617,23 @@ class Log:
         self._call(N.lib.stg_log_pause, to_c(integration, "integration"))
 
     def resume(self, integration: Key) -> None:
-        """Resume a paused integration: its held jobs are due at once."""
-        self._call(N.lib.stg_log_resume, to_c(integration, "integration"))
+        """Resume a paused integration: its held jobs are due at once.
+
+        An integration the log has never seen is not paused: resuming it
+        does nothing (as :meth:`is_paused` gives False, :meth:`counts`
+        zeros and :meth:`stats` zero counters for it).
+        """
+        ib = self._key(integration, "integration")
+        try:
+            self._call(N.lib.stg_log_resume, ib)
+        except NotFound:
+            pass
 
     def is_paused(self, integration: Key) -> bool:
-        """Whether an integration is paused."""
+        """Whether an integration is paused (False for one never seen)."""
         v = ctypes.c_int()
-        self._call(N.lib.stg_log_is_paused, to_c(integration, "integration"), ctypes.byref(v))
+        self._call(N.lib.stg_log_is_paused, self._key(integration, "integration"),
+                   ctypes.byref(v))
         return bool(v.value)
 
     def set_catalogued(self, integration: Key, sku: Key) -> None:
@@ -457,42 +684,54 @@ class Log:
         """Iterate the entries matching every given criterion.
 
         Pages through ``stg_log_query()`` with a cursor, ``page_size``
-        entries per C call; each page is copied into :class:`Entry` objects
-        before it is yielded, so the log may be changed while iterating
-        (entries added or removed meanwhile may or may not appear).
+        entries per C call.  The first page is read by this call, so a bad
+        argument (or a closed log) raises here, not at the first ``next()``.
+        Each page is copied into light :class:`Entry` records before any is
+        yielded (their texts and status at once, their other members read
+        from a saved copy of the C struct when first used), so the log may
+        be changed while iterating (entries added or removed meanwhile may
+        or may not appear).
         """
         q = self._query(integration, sku_prefix, status, error_class, flags, abnormal, late,
                         min_stock)
         cap = size(page_size, "page_size")
         if cap < 1:
-            raise ValueError("page_size must be at least 1")
-        return self._pages(q, cap)
+            raise ValueError("page_size must be at least 1, not %d" % cap)
+        def revalidate() -> None:   # after STG_EINVAL: name the argument
+            key(integration, "integration", optional=True)
+            for what, value, cls in (("status", status, EntryStatus),
+                                     ("error_class", error_class, ErrorClass)):
+                if value is not None and value not in set(cls):
+                    raise InvalidArgument(Status.EINVAL, "%s must be None or one of %s, not %r"
+                                          % (what, ", ".join(m.name for m in cls), value))
 
-    def _pages(self, q: N.stg_query, cap: int) -> Iterator[Entry]:
-        cursor = ctypes.c_uint64(0)
-        buf = (N.stg_entry * cap)()
-        count = ctypes.c_size_t(0)
-        while True:
-            self._call(N.lib.stg_log_query, ctypes.byref(q), ctypes.byref(cursor), buf, cap,
-                       ctypes.byref(count))
-            if count.value == 0:
-                return
-            page = [Entry._from_c(buf[i]) for i in range(count.value)]
-            yield from page
+        pages = _Pages(self, q, cap)
+        return _entries(pages, pages.next(revalidate))
 
     def __iter__(self) -> Iterator[Entry]:
         return self.query()
 
     def counts(self, integration: Optional[Key] = None) -> Counts:
-        """Entries per status, for one integration or all."""
+        """Entries per status, for one integration or all (zeros for an
+        integration never seen)."""
         c = N.stg_counts()
-        self._call(N.lib.stg_log_counts, to_c(integration, "integration"), ctypes.byref(c))
+        self._call(N.lib.stg_log_counts, key(integration, "integration", optional=True),
+                   ctypes.byref(c))
         return Counts(c.pending, c.success, c.error, c.held, c.late, c.abnormal)
 
     def stats(self, integration: Optional[Key] = None) -> Stats:
-        """Counters since the log was opened, for one integration or all."""
+        """Counters since the log was opened, for one integration or all.
+
+        An integration the log has never seen has zero counters (and no
+        latencies), as it has zero :meth:`counts`; the binding used to raise
+        :class:`~stockguard.errors.NotFound` here.
+        """
         s = N.stg_stats()
-        self._call(N.lib.stg_log_stats, to_c(integration, "integration"), ctypes.byref(s))
+        try:
+            self._call(N.lib.stg_log_stats, key(integration, "integration", optional=True),
+                       ctypes.byref(s))
+        except NotFound:
+            return Stats._from_c(_ZERO_STATS)
         return Stats._from_c(s)
 
     # ------------------------------------------------------------ merchant actions
@@ -557,4 +796,406 @@ def _chain(hook_exc: BaseException, c_error: StockguardError) -> None:
         hook_exc.__cause__ = c_error
 
 
-__all__ = ["Log", "Submission", "SubmitResult", "Counts", "Stats"]
+def _raise(pending: Optional[BaseException], err: Optional[StockguardError],
+           on_error: Optional[Callable[[BaseException], None]] = None,
+           revalidate: Optional[Callable[[], Any]] = None) -> None:
+    """Raise what a log call ended with: the hook's exception (chained to the
+    C error) or the C error.  ``on_error`` puts the partial progress on the
+    raised exception and on its cause; ``revalidate`` re-checks the
+    arguments in Python after an ``STG_EINVAL``, to raise a message that
+    names the argument and its value instead of the library's."""
+    exc = pending if pending is not None else err
+    if exc is None:
+        return
+    if pending is not None and err is not None:
+        _chain(pending, err)
+    if pending is None and err is not None and err.code == Status.EINVAL and revalidate:
+        try:
+            revalidate()
+        except InvalidArgument as better:
+            better.__cause__ = err
+            exc = better
+    if on_error is not None:
+        for target in (exc, err):
+            if target is not None:
+                try:
+                    on_error(target)
+                except (AttributeError, TypeError):  # an exception without __dict__
+                    pass
+    raise exc
+
+
+class _Pages:
+    """The cursor and page buffer of one :meth:`Log.query`."""
+
+    def __init__(self, log: "Log", q: N.stg_query, cap: int) -> None:
+        self.log = log
+        self.q = q
+        self.cap = cap
+        self.cursor = ctypes.c_uint64(0)
+        self.count = ctypes.c_size_t(0)
+        self.buf = (N.stg_entry * cap)()
+        self.address = ctypes.addressof(self.buf)
+        n = cap * _ENTRY_SIZE
+        self.ptrs = (ctypes.c_char_p * (n // 8)).from_buffer(self.buf)
+        self.ints = (ctypes.c_int * (n // 4)).from_buffer(self.buf)
+        self.done = False
+
+    def next(self, revalidate: Optional[Callable[[], Any]] = None) -> List[Entry]:
+        """The next page as light entries ([] when the pages are done)."""
+        if self.done:
+            return []
+        self.log._call(N.lib.stg_log_query, ctypes.byref(self.q), ctypes.byref(self.cursor),
+                       self.buf, self.cap, ctypes.byref(self.count), revalidate=revalidate)
+        n = self.count.value
+        if n < self.cap:   # a short page is the last: no C call to learn it
+            self.done = True
+        if n == 0:
+            return []
+        out: List[Entry] = []
+        append = out.append
+        names: Dict[Optional[bytes], str] = {}
+        new = object.__new__
+        table = _ENTRY_STATUSES
+        size = _ENTRY_SIZE
+        page = ctypes.string_at(self.address, n * size)
+        # Status and the three texts of every entry come out in a few C-level
+        # slices of overlays on the page buffer (a c_char_p item reads its
+        # text); the other members stay in ``page`` until an entry is asked
+        # for one (Entry.__getattr__).
+        w, wi = size // 8, size // 4
+        p, ints = self.ptrs, self.ints
+        skus = b"\0".join(p[_W_SKU_E:n * w:w]).decode("utf-8", "surrogateescape").split("\0")
+        for off, ib, sku, mb, status in zip(range(0, n * size, size), p[_W_INTEG_E:n * w:w],
+                                            skus, p[_W_MSG_E:n * w:w],
+                                            ints[_I_STATUS_E:n * wi:wi]):
+            integration = names.get(ib)
+            if integration is None:
+                integration = names[ib] = (ib or b"").decode("utf-8", "surrogateescape")
+            e = new(Entry)
+            d = e.__dict__
+            d["integration"] = integration
+            d["sku"] = sku
+            d["message"] = mb.decode("utf-8", "surrogateescape") if mb is not None else None
+            d["status"] = table[status]
+            d["_page"] = (page, off)
+            append(e)
+        return out
+
+
+def _entries(pages: _Pages, first: List[Entry]) -> Iterator[Entry]:
+    page = first
+    while page:
+        yield from page
+        page = pages.next()
+
+
+_ZERO_STATS = N.stg_stats(latency_p50_ms=-1, latency_p95_ms=-1, latency_p99_ms=-1,
+                          latency_max_ms=-1)
+_ENTRY_L = N.LAYOUTS["stg_entry"]
+_ENTRY_SIZE = _ENTRY_L.size
+# the words of the texts, and the int of the status, in each stg_entry
+_W_INTEG_E, _W_SKU_E, _W_MSG_E = (_ENTRY_L.offset[n] // 8 for n in ("integration", "sku",
+                                                                    "message"))
+_I_STATUS_E = _ENTRY_L.offset["status"] // 4
+assert _ENTRY_SIZE % 8 == 0, "stg_entry layout changed: see _Pages in log.py"
+_ENTRY_STATUSES = Table(EntryStatus)
+
+
+class _Fast:
+    """Second entries to the per-change C functions (see ``Library.fast``)."""
+
+    def __init__(self, lib: Any) -> None:
+        self.submit = lib.fast("stg_log_submit")
+        self.query = lib.fast("stg_log_query")
+
+
+def _fast(lib: Any) -> _Fast:
+    f = lib.__dict__.get("_log_fast")
+    if f is None:
+        f = lib.__dict__["_log_fast"] = _Fast(lib)
+    return f
+
+
+def _transient_attempts(attempts: Optional[int], retries: Optional[int]) -> int:
+    """The C option ``max_transient_attempts`` from the
+    Python names: ``max_transient_attempts``, or the deprecated alias."""
+    if retries is not None:
+        if attempts is not None:
+            raise TypeError("give max_transient_attempts only (max_transient_retries is its "
+                            "deprecated name)")
+        warnings.warn("Log(max_transient_retries=) counts attempts, not retries: use "
+                      "max_transient_attempts= (same value, same meaning)",
+                      DeprecationWarning, stacklevel=3)
+        return u32(retries, "max_transient_retries")
+    return u32(attempts or 0, "max_transient_attempts")
+
+
+_SEQ = [0]
+
+
+def next_sequence() -> int:
+    """The automatic sequence of a change submitted without one: microseconds
+    since the epoch, and always above the last one given in this process."""
+    v = time.time_ns() // 1000
+    last = _SEQ[0]
+    if v <= last:
+        v = last + 1
+    _SEQ[0] = v
+    return v
+
+
+def _next_sequences(n: int) -> range:
+    """``n`` automatic sequences in a row (see :func:`next_sequence`)."""
+    first = next_sequence()
+    _SEQ[0] = first + n - 1 if n else first
+    return range(first, first + n)
+
+
+_SUB = N.LAYOUTS["stg_submit"]
+# integration, sku, category, available, sequence, changed_at: one pack_into
+assert _SUB.names[2:] == ["integration", "sku", "category", "available", "sequence",
+                         "changed_at"], "stg_submit layout changed: see log.py"
+_PACK_SUBMIT_AT = _SUB.offset["integration"]
+_PACK_SUBMIT = struct.Struct("@PPPqqq").pack_into   # consecutive 8-byte members
+assert [_SUB.offset[n] - _PACK_SUBMIT_AT for n in _SUB.names[2:]] == [0, 8, 16, 24, 32, 40]
+
+
+def _id_is_address() -> bool:
+    """Whether ``id(b) + _OB_SVAL`` is the address of a bytes object's text
+    (CPython: objects do not move, the text follows a fixed header)."""
+    if platform.python_implementation() != "CPython":
+        return False
+    probe = b"stockguard probe"
+    return ctypes.string_at(id(probe) + _OB_SVAL, len(probe) + 1) == probe + b"\0"
+
+
+_OB_SVAL = sys.getsizeof(b"") - 1   # offsetof(PyBytesObject, ob_sval) in CPython
+_ID_IS_ADDRESS = _id_is_address()
+_NON_STOCK = int(ChangeFlag.NON_STOCK)
+
+
+class SubmitBatch:
+    """Results of :meth:`Log.submit_columns`: one item per applied change.
+
+    Each column is an ``array.array`` (``'i'`` for the enums and flags,
+    ``'q'`` quantities, ``'Q'`` job ids), copied out of the C results the
+    first time it is read; ``len()`` is the number of changes applied.
+    """
+
+    __slots__ = ("_raw", "_n", "_cols", "__weakref__")
+    #: column -> (member of stg_submit_result, array type code, what it holds)
+    _COLUMNS = {"decisions": ("decision", "i", ":class:`Decision` values"),
+                "reasons": ("reason", "i", ":class:`Reason` values"),
+                "published": ("published", "q", "published quantities"),
+                "warnings": ("warnings", "i", ":class:`WarningFlag` bits"),
+                "priorities": ("priority", "i", ":class:`Priority` values"),
+                "job_ids": ("job_id", "Q", "job ids, 0 for skip and stale")}
+
+    def __init__(self, raw: bytearray, n: int) -> None:
+        self._raw = raw
+        self._n = n
+        self._cols: Dict[str, array.array] = {}
+
+    def _column(self, name: str) -> array.array:
+        col = self._cols.get(name)
+        if col is None:
+            member, code, _ = self._COLUMNS[name]
+            n = self._n
+            col = zeros(code, n)
+            if n:
+                at, size = _RES.offset[member], _RES.size
+                if code == "i":
+                    src = memoryview(self._raw)[:n * size].cast("i")[at // 4::size // 4]
+                    memoryview(col)[:] = src
+                else:
+                    src = memoryview(self._raw)[:n * size].cast("q")[at // 8::size // 8]
+                    memoryview(col).cast("B").cast("q")[:] = src
+            self._cols[name] = col
+        return col
+
+    def _detach(self) -> None:
+        """Keep a private copy of the C results: the log reuses its buffer."""
+        self._raw = bytes(memoryview(self._raw)[:self._n * _RES.size])
+
+    def __len__(self) -> int:
+        return self._n
+
+    def count(self, decision: Union[Decision, int]) -> int:
+        """How many changes got ``decision``."""
+        return self.decisions.count(int(decision))
+
+    def __getitem__(self, i: int) -> SubmitResult:
+        """The :class:`SubmitResult` of change ``i``."""
+        if not -self._n <= i < self._n:
+            raise IndexError("SubmitBatch index out of range")
+        return _submit_result(_RES.struct.unpack_from(self._raw, (i % self._n) * _RES.size))
+
+    def __iter__(self) -> Iterator[SubmitResult]:
+        return (self[i] for i in range(self._n))
+
+    def __repr__(self) -> str:
+        return "<stockguard.SubmitBatch of %d changes>" % self._n
+
+
+for _name, (_member, _code, _what) in SubmitBatch._COLUMNS.items():
+    setattr(SubmitBatch, _name, property(
+        lambda self, _n=_name: self._column(_n), doc="``array('%s')`` of %s" % (_code, _what)))
+del _name, _member, _code, _what
+
+
+class _Columns:
+    """The per-log buffers of :meth:`Log.submit_columns`, reused call after
+    call (used under the log's lock only)."""
+
+    def __init__(self) -> None:
+        self.cap = 0
+        self.arr: Any = None
+        self.mv: Any = None
+        self.consts: Dict[Tuple[int, int], array.array] = {}
+        self.text = bytearray()
+        self.text_base = 0
+        self.pointers: Any = None   # (n, step, array) of the last fixed-width call
+        self.res = bytearray()
+        self.last: Any = None       # weak reference to the SubmitBatch over self.res
+
+    def results(self, n: int) -> bytearray:
+        """The results buffer for ``n`` changes, reused call after call; the
+        SubmitBatch still reading the previous results gets its own copy."""
+        last = self.last() if self.last is not None else None
+        if last is not None:
+            last._detach()
+        self.last = None
+        if len(self.res) < n * _RES.size:
+            self.res = bytearray(n * _RES.size)
+        return self.res
+
+    def batch(self, res: bytearray, n: int) -> "SubmitBatch":
+        b = SubmitBatch(res, n)
+        if res is self.res:
+            if self.last is not None and self.last() is not None:
+                self.last()._detach()   # only one batch may read the shared buffer
+            self.last = weakref.ref(b)
+        return b
+
+    def changes(self, n: int) -> Tuple[Any, memoryview]:
+        """A zero-based C array of at least ``n`` changes, and its 8-byte words."""
+        if n > self.cap or self.arr is None:
+            self.cap = max(n, 1)
+            self.arr = (N.stg_submit * self.cap)()
+            self.mv = memoryview(self.arr).cast("B").cast("q")
+        return self.arr, self.mv[:n * (_SUB.size // 8)]
+
+    def constant(self, value: int, n: int) -> array.array:
+        """``n`` copies of ``value`` (the last few kept: feeds repeat shapes)."""
+        k = (value, n)
+        a = self.consts.get(k)
+        if a is None:
+            if len(self.consts) > 8:
+                self.consts.clear()
+            a = self.consts[k] = array.array("q", (value,)) * n
+        return a
+
+    def sku_pointers(self, values: Any, n: int, keep: List[Any]) -> array.array:
+        """Pointer words for the SKU column (see :func:`_key_pointers`), with
+        the fast path for an all-ASCII list of one length."""
+        joined = _ascii_join(values, n)
+        if joined is None:
+            return _key_pointers(values, n, "skus", keep)
+        width = len(values[0]) if n else 0
+        step = width + 1
+        if n and width and len(joined) == n * step - 1 and joined[width::step] == "\0" * (n - 1):
+            size = n * step
+            if size > len(self.text):
+                self.text = bytearray(size)
+                self.text_base = ctypes.addressof(ctypes.c_char.from_buffer(self.text))
+                self.pointers = None
+            self.text[:size - 1] = joined.encode()
+            self.text[size - 1] = 0
+            p = self.pointers
+            if p is None or p[0] != n or p[1] != step:
+                p = self.pointers = (n, step, array.array(
+                    "q", range(self.text_base, self.text_base + size, step)))
+            return p[2]
+        return _key_pointers(values, n, "skus", keep, joined=joined)
+
+
+def _ascii_join(values: Any, n: int) -> Optional[str]:
+    """The keys joined by NUL when they are all ASCII str without NUL, else None."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError("skus must be a sequence of keys, not a single key")
+    if len(values) != n:
+        raise ValueError("skus has %d items, expected %d" % (len(values), n))
+    try:
+        joined = "\0".join(values)
+    except TypeError:
+        return None
+    if joined.isascii() and joined.count("\0") == n - 1:
+        return joined
+    return None
+
+
+def _address(raw: bytes) -> int:
+    """Address of the bytes' own NUL-terminated buffer (kept alive by the caller)."""
+    return ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p).value or 0
+
+
+def _key_pointers(values: Any, n: int, what: str, keep: List[Any],
+                  optional: bool = False, joined: Optional[str] = None) -> array.array:
+    """``const char *`` words for a column of keys, the texts kept in ``keep``.
+
+    An all-ASCII list of str is encoded in one piece and the pointers are
+    computed from the lengths; anything else is encoded key by key.
+    """
+    if joined is None and not optional:
+        joined = _ascii_join(values, n) if n else None
+    if isinstance(values, (str, bytes)):
+        raise TypeError("%s must be a sequence of keys, not a single key" % what)
+    if len(values) != n:
+        raise ValueError("%s has %d items, expected %d" % (what, len(values), n))
+    if joined is not None:
+        raw = joined.encode() + b"\0"
+        keep.append(raw)
+        # item i starts after the i items before it and their i NULs
+        return array.array("q", map(operator.add, itertools.accumulate(
+            itertools.chain((_address(raw),), map(len, values))), range(n)))
+    words = array.array("q", bytes(8 * n))
+    for i, v in enumerate(values):
+        b = key(v, "%s[%d]" % (what, i), optional)
+        if b is not None:
+            keep.append(b)
+            words[i] = _address(b)
+    return words
+
+
+def _int64_words(obj: Any, what: str, n: int) -> memoryview:
+    arr, _ = int64_in(obj, what, n)
+    return memoryview(arr).cast("B").cast("q")
+
+
+def _revalidate_columns(integration: Any, skus: Sequence[Any], categories: Any,
+                        i: int) -> None:
+    """After STG_EINVAL at change ``i``: name the argument that made it fail."""
+    if isinstance(integration, (str, bytes)):
+        key(integration, "integration")
+    elif i < len(integration):
+        key(integration[i], "integration[%d]" % i)
+    if i < len(skus):
+        key(skus[i], "skus[%d]" % i)
+    if categories is not None:
+        if isinstance(categories, (str, bytes)):
+            key(categories, "categories")
+        elif i < len(categories):
+            key(categories[i], "categories[%d]" % i, optional=True)
+
+
+_W_HEAD, _W_INTEG, _W_SKU, _W_CAT, _W_AVAIL, _W_SEQ, _W_CHANGED = (
+    _SUB.offset[name] // 8 for name in ("version", "integration", "sku", "category",
+                                        "available", "sequence", "changed_at"))
+assert _SUB.size % 8 == 0 and _SUB.offset["flags"] == 4, "stg_submit layout changed: see log.py"
+# version and flags share the first 8-byte word: without and with NON_STOCK
+_HEAD_WORD = tuple(struct.unpack("q", struct.pack("II", N.SUBMIT_VERSION, f))[0]
+                   for f in (0, int(ChangeFlag.NON_STOCK)))
+
+
+__all__ = ["Log", "Submission", "SubmitResult", "SubmitBatch", "Counts", "Stats", "next_sequence"]

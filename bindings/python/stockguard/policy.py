@@ -17,20 +17,26 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native as N
-from ._util import Key, i32, i64, int64_in, keys_array, out_or_new, out_view, to_c, zeros
-from .enums import MinSource, Mode, Rule, Status, WarningFlag, coerce
+from ._util import (Key, Record, i32, i64, int64_in, keys_array, out_or_new, out_view, to_c,
+                    zeros)
+from .enums import MinSource, Mode, Rule, Status, Table, WarningFlag, coerce
 from .errors import StateError
 
-@dataclass(frozen=True)
-class Evaluation:
-    """The result of one evaluation (``stg_evaluation``)."""
+class Evaluation(Record):
+    """The result of one evaluation (``stg_evaluation``).
 
-    available: int       #: the input
-    published: int       #: what to publish (>= 0)
-    min_stock: int       #: the minimum that applied
-    min_source: MinSource  #: where that minimum came from
-    rule: Rule           #: the rule that set ``published``
-    warnings: WarningFlag  #: :attr:`WarningFlag.MIN_STOCK_REACHED` or 0
+    Members: ``available`` (the input), ``published`` (what to publish,
+    >= 0), ``min_stock`` (the minimum that applied), ``min_source``
+    (:class:`MinSource`: where it came from), ``rule`` (:class:`Rule` that
+    set ``published``) and ``warnings`` (:class:`WarningFlag`).  A light
+    record (a tuple; it was a frozen dataclass: same members, order and
+    constructor).
+    """
+
+    __slots__ = ()
+    _fields = ("available", "published", "min_stock", "min_source", "rule", "warnings")
+    _tables = {"min_source": Table(MinSource), "rule": Table(Rule),
+               "warnings": Table(WarningFlag)}
 
     @property
     def min_stock_reached(self) -> bool:
@@ -55,9 +61,15 @@ class Evaluation:
 
     @classmethod
     def _from_c(cls, ev: N.stg_evaluation) -> "Evaluation":
-        return cls(ev.available, ev.published, ev.min_stock,
-                   coerce(MinSource, ev.min_source), coerce(Rule, ev.rule),  # type: ignore
-                   coerce(WarningFlag, ev.warnings))  # type: ignore
+        a, p, m, s, r, w = _EVALUATION6(ev)
+        t = cls._tables
+        return _new_tuple(cls, (a, p, m, t["min_source"][s], t["rule"][r], t["warnings"][w]))
+
+
+_new_tuple = tuple.__new__
+_EV = N.LAYOUTS["stg_evaluation"]
+assert _EV.names[:6] == list(Evaluation._fields), "stg_evaluation layout changed: see policy.py"
+_EVALUATION6 = _EV.only(*Evaluation._fields).unpack_from
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,7 @@ class Policy:
     freed when the object is garbage-collected.
     """
 
-    __slots__ = ("_h", "_free", "__weakref__")
+    __slots__ = ("_h", "_hv", "_free", "__weakref__")
 
     def __init__(self, *, min_stock: Optional[int] = None, mode: Union[Mode, int, str, None] = None,
                  allocation: Optional[int] = None, cap: Optional[int] = None,
@@ -103,10 +115,10 @@ class Policy:
                  category_mins: Optional[Mapping[Key, int]] = None) -> None:
         lib = N.lib
         self._free = lib.stg_policy_free
-        self._h = None
+        self._h = self._hv = None
         h = N.policy_p()
         lib.stg_policy_new(ctypes.byref(h), None)
-        self._h = h
+        self._adopt(h)
         try:
             for name, value in (("min_stock", min_stock), ("mode", mode),
                                 ("allocation", allocation), ("cap", cap), ("window", window),
@@ -122,6 +134,11 @@ class Policy:
             raise
 
     # -------------------------------------------------------- lifetime
+    def _adopt(self, h: Any) -> None:
+        self._h = h
+        # the handle as a c_void_p, for the argtype-free fast entries (decide)
+        self._hv = ctypes.c_void_p(ctypes.cast(h, ctypes.c_void_p).value)
+
     def _handle(self):
         h = self._h
         if h is None:
@@ -136,6 +153,7 @@ class Policy:
     def close(self) -> None:
         """Free the C policy. Idempotent."""
         h, self._h = self._h, None
+        self._hv = None
         if h is not None:
             self._free(h)
 
@@ -158,7 +176,7 @@ class Policy:
         N.lib.stg_policy_copy(ctypes.byref(h), self._handle())
         other = Policy.__new__(Policy)
         other._free = N.lib.stg_policy_free
-        other._h = h
+        other._adopt(h)
         return other
 
     __copy__ = copy
@@ -178,7 +196,7 @@ class Policy:
     def errmsg(self) -> str:
         """Message of the policy's last failed call ("" when none)."""
         raw = N.lib.stg_policy_errmsg(self._handle())
-        return raw.decode("utf-8", "replace") if raw else ""
+        return N.python_message(raw.decode("utf-8", "replace")) if raw else ""
 
     # -------------------------------------------------------- settings
     @property
@@ -313,10 +331,8 @@ class Policy:
         return out
 
     # -------------------------------------------------------- filter shortcuts
-    def decide(self, to: int, from_: Optional[int] = None, **kwargs: Any):
-        """Shortcut for :func:`stockguard.filter.decide` with this policy."""
-        from .filter import decide
-        return decide(self, to, from_, **kwargs)
+    # decide() is stockguard.filter.decide itself, installed by that module
+    # (a forwarding method would cost a call per change).
 
     def filter_batch(self, to: Any, from_: Any = None, **kwargs: Any):
         """Shortcut for :func:`stockguard.filter.filter_batch` with this policy."""
