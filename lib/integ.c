@@ -118,7 +118,7 @@ STG_EXTERN int stg_log_set_limits(stg_log *log, const char *integration, uint32_
 	in->max_jobs = max_jobs;
 	in->per_ms = per_ms;
 	in->tokens = (int64_t)max_jobs * per_ms; /* start with a full bucket */
-	in->refilled_at = 0;
+	in->refilled_at = -1;
 	return STG_OK;
 }
 
@@ -129,7 +129,8 @@ void stg__integ_refill(stg__integ *in, int64_t now)
 	if (!in->max_jobs)
 		return;
 	full = (int64_t)in->max_jobs * in->per_ms;
-	if (in->refilled_at == 0 || now < in->refilled_at) {
+	/* refilled_at < 0: not since the limit was set (0 is a time like any). */
+	if (in->refilled_at < 0 || now < in->refilled_at) {
 		in->refilled_at = now;
 		return;
 	}

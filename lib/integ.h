@@ -18,7 +18,7 @@ typedef struct stg__integ {
 	uint32_t max_jobs;        /* rate limit, 0: none */
 	int64_t per_ms;
 	int64_t tokens;           /* in units of 1/per_ms job: budget * per_ms */
-	int64_t refilled_at;
+	int64_t refilled_at;      /* time of the last refill; -1: none since the limit was set */
 	int paused;
 	stg__queue q[STG__PRIORITIES]; /* by ::stg_priority: the pump takes the lowest due first */
 	stg__counters counters;

@@ -156,6 +156,32 @@ Test(pump, token_bucket_refills_with_the_clock)
 	cr_assert_eq(H.nsent, 9u);
 }
 
+/*
+ * A clock that starts at 0 (a replay, a test's clock) refills like any
+ * other: time 0 is a time, not "never refilled" (found by the replay tool's
+ * simulated marketplace, whose feeds may start at the epoch).
+ */
+Test(pump, token_bucket_refills_from_time_zero)
+{
+	char sku[8];
+	int i;
+
+	h_open();
+	H.now = 0;
+	cr_assert_eq(stg_log_set_limits(H.log, "amz", 1, 1, 1000), STG_OK);
+	for (i = 0; i < 3; i++) {
+		snprintf(sku, sizeof sku, "S%d", i);
+		h_submit("amz", sku, 100, 1);
+	}
+	cr_assert_eq(h_pump(), 1u, "a full bucket at time 0");
+	cr_assert_eq(h_pump(), 0u);
+	h_advance(1000);
+	cr_assert_eq(h_pump(), 1u, "one period after time 0: one more job");
+	h_advance(1000);
+	cr_assert_eq(h_pump(), 1u);
+	cr_assert_eq(H.nsent, 3u);
+}
+
 /* Budget is spent on attempts, failed ones included. */
 Test(pump, failed_attempts_spend_budget)
 {
