@@ -1,0 +1,32 @@
+/* The failure handler of the fixture; see fixture.h. */
+#include "fixture.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void (*fx_handler)(const char *message);
+
+void fx_set_failure_handler(void (*handler)(const char *message))
+{
+	fx_handler = handler;
+}
+
+void fx_fail(const char *file, int line, const char *fmt, ...)
+{
+	char msg[1024];
+	int n;
+	va_list ap;
+
+	n = snprintf(msg, sizeof msg, "%s:%d: ", file, line);
+	if (n < 0 || (size_t)n >= sizeof msg)
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (fx_handler)
+		fx_handler(msg);
+	fprintf(stderr, "fixture check failed: %s\n", msg);
+	fflush(stderr);
+	abort();
+}

@@ -1,0 +1,75 @@
+/* The fixture event recorder; see fixture.h. */
+#include "fixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_event(const stg_event *ev, void *payload)
+{
+	fx_events *e = payload;
+	fx_event *r;
+
+	if (e->n == e->cap) {
+		size_t ncap = e->cap ? e->cap * 2 : 64;
+		fx_event *n = realloc(e->ev, ncap * sizeof *n);
+		FX_CHECK(n != NULL, "out of memory recording an event");
+		e->ev = n;
+		e->cap = ncap;
+	}
+	r = &e->ev[e->n++];
+	memset(r, 0, sizeof *r);
+	r->type = ev->type;
+	r->http = ev->http_status;
+	snprintf(r->integration, sizeof r->integration, "%s", ev->integration ? ev->integration : "");
+	r->has_sku = ev->sku != NULL;
+	snprintf(r->sku, sizeof r->sku, "%s", ev->sku ? ev->sku : "");
+	r->has_message = ev->message != NULL;
+	if (ev->message)
+		snprintf(r->message, sizeof r->message, "%s", ev->message);
+	r->available = ev->available;
+	r->min_stock = ev->min_stock;
+	r->latency_ms = ev->latency_ms;
+	r->time = ev->time;
+	if (e->in_hook)
+		e->in_hook(FX_IN_EVENT, e->in_hook_ctx);
+}
+
+void fx_events_init(fx_events *e)
+{
+	memset(e, 0, sizeof *e);
+}
+
+void fx_events_free(fx_events *e)
+{
+	free(e->ev);
+	memset(e, 0, sizeof *e);
+}
+
+stg_events fx_events_hook(fx_events *e)
+{
+	stg_events h = STG_EVENTS_INIT;
+
+	h.on_event = on_event;
+	h.payload = e;
+	return h;
+}
+
+size_t fx_events_count(const fx_events *e, int type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < e->n; i++)
+		n += e->ev[i].type == type;
+	return n;
+}
+
+const fx_event *fx_events_last(const fx_events *e, int type)
+{
+	size_t i;
+
+	for (i = e->n; i-- > 0;)
+		if (e->ev[i].type == type)
+			return &e->ev[i];
+	return NULL;
+}
