@@ -43,14 +43,7 @@ static long g_bad;
 	} while (0)
 
 typedef struct world {
-	rh_alloc alloc;
-	rh_store store;
-	rh_clock clock;
-	rh_transport tr;
-	stg_storage sh;
-	stg_clock ch;
-	stg_transport th;
-	stg_log_options opt;
+	rh_host h;             /* the fixture and the options */
 	stg_log *log;
 	stg_policy *pol;
 	int64_t seq;
@@ -62,30 +55,15 @@ typedef struct world {
 	size_t nsent_before;
 } world;
 
-static const int mixed_answers[7] = { RH_OK, RH_REJECT, RH_NOTCAT, RH_TRANSIENT, RH_OK, RH_RATE, RH_ASYNC };
-
 static world *world_new(void)
 {
 	world *w = calloc(1, sizeof *w);
 
 	cr_assert_not_null(w);
-	rh_alloc_init(&w->alloc);
-	w->alloc.record_sites = 1;
-	rh_store_init(&w->store);
-	w->clock.now = T0;
-	rh_transport_init(&w->tr, RH_OK);
-	memcpy(w->tr.by_sku, mixed_answers, sizeof mixed_answers);
-	w->sh = rh_store_hook(&w->store);
-	w->ch = rh_clock_hook(&w->clock);
-	w->th = rh_transport_hook(&w->tr, 1);
-	stg_log_options_init(&w->opt, STG_LOG_OPTIONS_VERSION);
-	w->opt.allocator = &w->alloc.hook;
-	w->opt.storage = &w->sh;
-	w->opt.clock = &w->ch;
-	w->opt.transport = &w->th;
-	w->opt.success_max_count = 3;
+	rh_host_init(&w->h);
+	w->h.alloc.record_sites = 1;
 	w->seq = 1;
-	cr_assert_eq(stg_policy_new(&w->pol, &w->alloc.hook), STG_OK);
+	cr_assert_eq(stg_policy_new(&w->pol, &w->h.alloc.hook), STG_OK);
 	cr_assert_eq(stg_policy_set_min_stock(w->pol, 2), STG_OK);
 	cr_assert_eq(stg_policy_set_sku_min(w->pol, "q001", 4), STG_OK);
 	cr_assert_eq(stg_policy_set_sku_min(w->pol, "q002", 5), STG_OK);
@@ -95,7 +73,7 @@ static world *world_new(void)
 
 static void world_open(world *w)
 {
-	cr_assert_eq(stg_log_open(&w->log, &w->opt), STG_OK, "open: %s", stg_last_error());
+	cr_assert_eq(stg_log_open(&w->log, &w->h.opt), STG_OK, "open: %s", stg_last_error());
 }
 
 /* Close and check that nothing leaked. */
@@ -105,21 +83,21 @@ static void world_free(world *w, const char *what)
 	w->log = NULL;
 	stg_policy_free(w->pol);
 	w->pol = NULL;
-	CHECK(w->alloc.live_blocks == 0, "%s: %ld blocks (%lld bytes) leaked", what, w->alloc.live_blocks,
-	      w->alloc.live_bytes);
-	rh_store_free(&w->store);
+	CHECK(w->h.alloc.live_blocks == 0, "%s: %ld blocks (%lld bytes) leaked", what, w->h.alloc.live_blocks,
+	      w->h.alloc.live_bytes);
+	rh_host_free(&w->h);
 	free(w);
 }
 
 static void answer(world *w, int a)
 {
-	w->tr.use_by_sku = 0;
-	w->tr.fixed = a;
+	w->h.tr.use_by_sku = 0;
+	w->h.tr.fixed = a;
 }
 
 static void mixed(world *w)
 {
-	w->tr.use_by_sku = 1;
+	w->h.tr.use_by_sku = 1;
 }
 
 static void submit(world *w, const char *integ, const char *sku, int64_t avail)
@@ -294,7 +272,7 @@ static void pre_pump(world *w, int v)
 static int run_pump(world *w, int v)
 {
 	w->sent = 0;
-	w->nsent_before = w->tr.nsent;
+	w->nsent_before = w->h.tr.fx.nsent;
 	return stg_log_pump(w->log, 0, &w->sent);
 }
 
@@ -306,8 +284,8 @@ static void pre_complete(world *w, int v)
 	submit(w, "a", "y000", 20);
 	answer(w, RH_ASYNC);
 	pump(w, 1);
-	cr_assert_eq(w->tr.nsent, (size_t)1);
-	w->job = w->tr.sent[0].id;
+	cr_assert_eq(w->h.tr.fx.nsent, (size_t)1);
+	w->job = w->h.tr.fx.sent[0].id;
 	if (kind == 2)
 		submit(w, "a", "y000", 1); /* a newer change rides behind the flight */
 	mixed(w);
@@ -446,7 +424,7 @@ static void pre_settled(world *w, int v)
 		submit(w, "a", sku, 10 + i);
 		answer(w, RH_OK);
 		pump(w, 0);
-		w->clock.now += 1000;
+		w->h.clock.now += 1000;
 	}
 	for (i = 0; i < 3; i++) {
 		snprintf(sku, sizeof sku, "x%03d", i);
@@ -521,7 +499,7 @@ static void check_mem_store(world *w, const char *what)
 	char why[256];
 
 	rh_snap_log(w->log, &mem);
-	rh_snap_store(&w->store, &st);
+	rh_snap_store(&w->h.store, &st);
 	CHECK(rh_snap_diff(&mem, &st, RH_CMP_MEM_STORE, why, sizeof why) == 0,
 	      "%s: memory and storage disagree: %s", what, why);
 	rh_snap_free(&mem);
@@ -568,7 +546,7 @@ static void check_matching(world *w, const rh_snap *before, const rh_snap *after
  * others are untouched, and every acknowledgement is kept. */
 static void check_pump(world *w, const rh_snap *before, const rh_snap *after, int rc, const char *what)
 {
-	size_t i, k, nsent = w->tr.nsent - w->nsent_before;
+	size_t i, k, nsent = w->h.tr.fx.nsent - w->nsent_before;
 	char why[256];
 
 	CHECK(w->sent == nsent, "%s: pump returned %d reporting %zu sent, the transport got %zu", what, rc,
@@ -576,14 +554,14 @@ static void check_pump(world *w, const rh_snap *before, const rh_snap *after, in
 	CHECK(before->n == after->n, "%s: entry count %zu -> %zu", what, before->n, after->n);
 	for (i = 0; i < before->n; i++) {
 		const stg_entry *b = &before->v[i], *a = rh_snap_find(after, b->integration, b->sku);
-		const rh_sent *s = NULL;
+		const fx_sent *s = NULL;
 		if (!a) {
 			CHECK(0, "%s: (%s, %s) lost", what, b->integration, b->sku);
 			continue;
 		}
-		for (k = w->nsent_before; k < w->tr.nsent; k++)
-			if (!strcmp(w->tr.sent[k].integration, b->integration) && !strcmp(w->tr.sent[k].sku, b->sku))
-				s = &w->tr.sent[k];
+		for (k = w->nsent_before; k < w->h.tr.fx.nsent; k++)
+			if (!strcmp(w->h.tr.fx.sent[k].integration, b->integration) && !strcmp(w->h.tr.fx.sent[k].sku, b->sku))
+				s = &w->h.tr.fx.sent[k];
 		if (!s) {
 			CHECK(rh_entry_diff(b, a, RH_CMP_EXACT, why, sizeof why) == 0,
 			      "%s: entry not sent changed: %s", what, why);
@@ -616,9 +594,9 @@ static void check_pump(world *w, const rh_snap *before, const rh_snap *after, in
 			break;
 		case RH_RATE:
 			CHECK(a->error_class == STG_ERRCLASS_RATE_LIMITED && a->job_state == STG_JOB_QUEUED &&
-			      a->next_attempt_at >= w->clock.now + 2000,
+			      a->next_attempt_at >= w->h.clock.now + 2000,
 			      "%s: rate-limited job recorded as class %d, due %" PRId64, what, a->error_class,
-			      a->next_attempt_at - w->clock.now);
+			      a->next_attempt_at - w->h.clock.now);
 			break;
 		default:
 			break;
@@ -630,7 +608,7 @@ static void check_pump(world *w, const rh_snap *before, const rh_snap *after, in
 
 typedef struct tally {
 	long points, enomem, absorbed;
-	uint64_t sites[RH_SITE_MAX];
+	uint64_t sites[FX_SITE_MAX];
 	size_t nsites;
 } tally;
 
@@ -659,17 +637,17 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 		o->prefix(w, v);
 		rh_snap_log(w->log, &before);
 		rh_prime_errmsg(w->log);
-		rh_alloc_arm(&w->alloc, n, persistent);
+		fx_alloc_arm(&w->h.alloc, n, persistent);
 		rc = o->run(w, v);
-		rh_alloc_disarm(&w->alloc);
-		if (w->alloc.failures == 0) {
+		fx_alloc_disarm(&w->h.alloc);
+		if (w->h.alloc.failures == 0) {
 			CHECK(rc == STG_OK, "%s: failed (%d) with no allocation failure", what, rc);
 			rh_snap_free(&before);
 			world_free(w, what);
 			break;
 		}
 		t->points++;
-		rh_site_add(t->sites, &t->nsites, w->alloc.last_site);
+		fx_site_add(t->sites, &t->nsites, w->h.alloc.last_site);
 		rh_snap_log(w->log, &after);
 		if (rc == STG_OK) {
 			/* The failure was absorbed (a lost message, a skipped percentile). */
@@ -793,7 +771,7 @@ Test(reliability, alloc_flush) { run_op(&op_flush); }
  * integration paused by an auth failure. Built with the C allocator. */
 static void build_stored(world *w)
 {
-	stg_log_options o = w->opt;
+	stg_log_options o = w->h.opt;
 	stg_log *log;
 	char sku[16];
 	int i;
@@ -812,7 +790,7 @@ static void build_stored(world *w)
 		s = rh_change("i1", sku, 3 + i, i + 1);
 		cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
 	}
-	w->tr.use_by_sku = 1;
+	w->h.tr.use_by_sku = 1;
 	cr_assert_eq(stg_log_pump(log, 0, NULL), STG_OK);
 	for (i = 0; i < 3; i++) {
 		stg_submit s;
@@ -820,8 +798,8 @@ static void build_stored(world *w)
 		s = rh_change("i2", sku, 8, 1);
 		cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
 	}
-	w->tr.use_by_sku = 0;
-	w->tr.fixed = RH_AUTH;
+	w->h.tr.use_by_sku = 0;
+	w->h.tr.fixed = RH_AUTH;
 	cr_assert_eq(stg_log_pump(log, 0, NULL), STG_OK);
 	for (i = 0; i < 10; i++) {
 		stg_submit s;
@@ -829,7 +807,7 @@ static void build_stored(world *w)
 		s = rh_change("i3", sku, 20 + i, 1);
 		cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
 	}
-	w->tr.fixed = RH_OK;
+	w->h.tr.fixed = RH_OK;
 	cr_assert_eq(stg_log_pump(log, 0, NULL), STG_OK);
 	for (i = 0; i < 6; i++) {
 		stg_submit s;
@@ -838,7 +816,7 @@ static void build_stored(world *w)
 		cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
 	}
 	stg_log_close(log);
-	cr_assert_eq(w->store.n, (size_t)73);
+	cr_assert_eq(w->h.store.n, (size_t)73);
 }
 
 static void run_open(int v, int persistent, tally *t)
@@ -852,7 +830,7 @@ static void run_open(int v, int persistent, tally *t)
 
 	w = world_new();
 	if (v == 0)
-		w->opt.storage = NULL;
+		w->h.opt.storage = NULL;
 	if (v == 2)
 		build_stored(w);
 	world_open(w);
@@ -865,21 +843,21 @@ static void run_open(int v, int persistent, tally *t)
 		         persistent ? "persistent from" : "transient", n);
 		w = world_new();
 		if (v == 0)
-			w->opt.storage = NULL;
+			w->h.opt.storage = NULL;
 		if (v == 2)
 			build_stored(w);
 		rh_prime_last_error();
-		rh_alloc_arm(&w->alloc, n, persistent);
-		rc = stg_log_open(&log, &w->opt);
-		rh_alloc_disarm(&w->alloc);
-		if (w->alloc.failures == 0) {
+		fx_alloc_arm(&w->h.alloc, n, persistent);
+		rc = stg_log_open(&log, &w->h.opt);
+		fx_alloc_disarm(&w->h.alloc);
+		if (w->h.alloc.failures == 0) {
 			CHECK(rc == STG_OK, "%s: failed (%d) with no allocation failure", what, rc);
 			w->log = log;
 			world_free(w, what);
 			break;
 		}
 		t->points++;
-		rh_site_add(t->sites, &t->nsites, w->alloc.last_site);
+		fx_site_add(t->sites, &t->nsites, w->h.alloc.last_site);
 		if (rc == STG_OK) {
 			t->absorbed++;
 			w->log = log;
@@ -893,9 +871,9 @@ static void run_open(int v, int persistent, tally *t)
 			/* The policy is the test's; everything else must be gone. */
 			stg_policy_free(w->pol);
 			w->pol = NULL;
-			CHECK(w->alloc.live_blocks == 0, "%s: the failed open leaked %ld blocks (%lld bytes)", what,
-			      w->alloc.live_blocks, w->alloc.live_bytes);
-			rc = stg_log_open(&w->log, &w->opt);
+			CHECK(w->h.alloc.live_blocks == 0, "%s: the failed open leaked %ld blocks (%lld bytes)", what,
+			      w->h.alloc.live_blocks, w->h.alloc.live_bytes);
+			rc = stg_log_open(&w->log, &w->h.opt);
 			CHECK(rc == STG_OK, "%s: the retry failed: %s", what, stg_last_error());
 			if (rc != STG_OK) {
 				w->log = NULL;
@@ -977,7 +955,7 @@ Test(reliability, alloc_log_copies_policy_with_its_own_allocator)
 	queue_p(w, "a", 2); /* the integration exists: set_policy only copies */
 	cr_assert_eq(stg_policy_new(&pol, &pa), STG_OK);
 	cr_assert_eq(stg_policy_set_sku_min(pol, "q000", 3), STG_OK);
-	before = w->alloc.attempts;
+	before = w->h.alloc.attempts;
 	cr_assert_eq(stg_log_set_policy(w->log, "a", pol), STG_OK);
 	stg_policy_free(pol);
 	g_policy_alloc_dead = 1; /* the host is done with that allocator */
@@ -985,7 +963,7 @@ Test(reliability, alloc_log_copies_policy_with_its_own_allocator)
 	stg_log_close(w->log);
 	w->log = NULL;
 	g_policy_alloc_dead = 0;
-	cr_expect(w->alloc.attempts > before,
+	cr_expect(w->h.alloc.attempts > before,
 	          "stg_log_set_policy copied the policy without the log's allocator");
 	cr_expect_eq(g_policy_alloc_calls_after_death, 0,
 	             "the log called the policy's allocator %ld times after the host freed the policy",

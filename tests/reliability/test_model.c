@@ -63,8 +63,8 @@ typedef struct ment {
 
 typedef struct model {
 	uint64_t rng;
-	rh_store store;
-	rh_clock clock;
+	fx_storage store;
+	fx_clock clock;
 	stg_storage sh;
 	stg_clock ch;
 	stg_transport th;
@@ -350,8 +350,8 @@ static model *model_new(uint64_t seed)
 	m->rng = seed;
 	rh_store_init(&m->store);
 	m->clock.now = INT64_C(1700000000000);
-	m->sh = rh_store_hook(&m->store);
-	m->ch = rh_clock_hook(&m->clock);
+	m->sh = fx_storage_hook(&m->store);
+	m->ch = fx_clock_hook(&m->clock);
 	m->th.version = STG_TRANSPORT_VERSION;
 	m->th.send = md_send;
 	m->th.send_batch = md_send_batch;
@@ -381,7 +381,7 @@ static void model_free(model *m)
 	stg_log_close(m->log);
 	stg_policy_free(m->pol_a);
 	stg_policy_free(m->pol_c);
-	rh_store_free(&m->store);
+	fx_storage_free(&m->store);
 	free(m);
 }
 
@@ -936,13 +936,15 @@ Test(reliability, transient_retries_after_reprocess)
 {
 	stg_transport t = STG_TRANSPORT_INIT;
 	stg_log_options o = STG_LOG_OPTIONS_INIT;
-	rh_clock clock = { INT64_C(1700000000000) };
-	stg_clock ck = rh_clock_hook(&clock);
+	fx_clock clock;
+	stg_clock ck;
 	stg_submit s = rh_change("amazon", "k00", 50, 1);
 	stg_log *log;
 	stg_entry e;
 	int tries;
 
+	fx_clock_init(&clock, INT64_C(1700000000000));
+	ck = fx_clock_hook(&clock);
 	t.send = fixed_send;
 	o.transport = &t;
 	o.clock = &ck;

@@ -48,14 +48,7 @@ static long g_bad;
 	} while (0)
 
 typedef struct world {
-	rh_alloc alloc;
-	rh_store store;
-	rh_clock clock;
-	rh_transport tr;
-	stg_storage sh;
-	stg_clock ch;
-	stg_transport th;
-	stg_log_options opt;
+	rh_host h;             /* the fixture and the options */
 	stg_log *log;
 	int64_t seq;
 	uint64_t job;
@@ -64,49 +57,34 @@ typedef struct world {
 	size_t done, count, sent, nsent_before;
 } world;
 
-static const int mixed_answers[7] = { RH_OK, RH_REJECT, RH_NOTCAT, RH_TRANSIENT, RH_OK, RH_RATE, RH_ASYNC };
-
 static world *world_new(void)
 {
 	world *w = calloc(1, sizeof *w);
 
 	cr_assert_not_null(w);
-	rh_alloc_init(&w->alloc);
-	rh_store_init(&w->store);
-	w->clock.now = T0;
-	rh_transport_init(&w->tr, RH_OK);
-	memcpy(w->tr.by_sku, mixed_answers, sizeof mixed_answers);
-	w->sh = rh_store_hook(&w->store);
-	w->ch = rh_clock_hook(&w->clock);
-	w->th = rh_transport_hook(&w->tr, 1);
-	stg_log_options_init(&w->opt, STG_LOG_OPTIONS_VERSION);
-	w->opt.allocator = &w->alloc.hook;
-	w->opt.storage = &w->sh;
-	w->opt.clock = &w->ch;
-	w->opt.transport = &w->th;
-	w->opt.success_max_count = 3;
+	rh_host_init(&w->h);
 	w->seq = 1;
-	cr_assert_eq(stg_log_open(&w->log, &w->opt), STG_OK, "open: %s", stg_last_error());
+	cr_assert_eq(stg_log_open(&w->log, &w->h.opt), STG_OK, "open: %s", stg_last_error());
 	return w;
 }
 
 static void world_free(world *w, const char *what)
 {
 	stg_log_close(w->log);
-	CHECK(w->alloc.live_blocks == 0, "%s: %ld blocks leaked", what, w->alloc.live_blocks);
-	rh_store_free(&w->store);
+	CHECK(w->h.alloc.live_blocks == 0, "%s: %ld blocks leaked", what, w->h.alloc.live_blocks);
+	rh_host_free(&w->h);
 	free(w);
 }
 
 static void answer(world *w, int a)
 {
-	w->tr.use_by_sku = 0;
-	w->tr.fixed = a;
+	w->h.tr.use_by_sku = 0;
+	w->h.tr.fixed = a;
 }
 
 static void mixed(world *w)
 {
-	w->tr.use_by_sku = 1;
+	w->h.tr.use_by_sku = 1;
 }
 
 static void submit(world *w, const char *integ, const char *sku, int64_t avail)
@@ -281,7 +259,7 @@ static void pre_expire(world *w, int v)
 		submit(w, "d", sku, 50);
 		answer(w, RH_OK);
 		pump(w, 0);
-		w->clock.now += 60000;
+		w->h.clock.now += 60000;
 	}
 	mixed(w);
 }
@@ -302,7 +280,7 @@ static void pre_pump(world *w, int v)
 static int run_pump(world *w, int v)
 {
 	w->sent = 0;
-	w->nsent_before = w->tr.nsent;
+	w->nsent_before = w->h.tr.fx.nsent;
 	return stg_log_pump(w->log, 0, &w->sent);
 }
 
@@ -315,10 +293,10 @@ static void pre_complete(world *w, int v)
 	submit(w, "d", "y000", 20);
 	answer(w, RH_ASYNC);
 	pump(w, 0);
-	for (i = 0; i < w->tr.nsent; i++)
-		if (!strcmp(w->tr.sent[i].sku, "y000")) {
-			w->job = w->tr.sent[i].id;
-			w->job_qty = w->tr.sent[i].published;
+	for (i = 0; i < w->h.tr.fx.nsent; i++)
+		if (!strcmp(w->h.tr.fx.sent[i].sku, "y000")) {
+			w->job = w->h.tr.fx.sent[i].id;
+			w->job_qty = w->h.tr.fx.sent[i].published;
 		}
 	cr_assert_neq(w->job, 0);
 	if (kind == 2)
@@ -333,8 +311,8 @@ static int run_complete(world *w, int v)
 
 	rh_result_for(kind == 1 ? RH_REJECT : RH_OK, &r);
 	if (kind != 1)
-		rh_transport_ack(&w->tr, "d", "y000", w->job_qty); /* the marketplace has it */
-	w->nsent_before = w->tr.nsent;
+		fx_transport_ack(&w->h.tr.fx, "d", "y000", w->job_qty); /* the marketplace has it */
+	w->nsent_before = w->h.tr.fx.nsent;
 	w->sent = 0;
 	return stg_log_complete(w->log, w->job, &r);
 }
@@ -347,14 +325,14 @@ static void pre_flush(world *w, int v)
 	background(w);
 	submit_n(w, "d", "f", 3, 8);
 	answer(w, RH_OK);
-	rh_store_arm(&w->store, 1, 1);
+	fx_storage_arm(&w->h.store, 1, 1);
 	cr_assert_eq(stg_log_pump(w->log, 0, NULL), STG_ESTORAGE);
-	rh_store_disarm(&w->store);
+	fx_storage_disarm(&w->h.store);
 	cr_assert_eq(stg_log_flush(w->log, NULL), STG_OK); /* b's owed results first */
 	submit_n(w, "d", "g", 3, 8);
-	rh_store_arm(&w->store, 1, 1);
+	fx_storage_arm(&w->h.store, 1, 1);
 	cr_assert_eq(stg_log_pump(w->log, 0, NULL), STG_ESTORAGE);
-	rh_store_disarm(&w->store);
+	fx_storage_disarm(&w->h.store);
 	mixed(w);
 	(void)pending;
 }
@@ -377,7 +355,7 @@ static size_t owed(world *w)
 	size_t i, n = 0;
 
 	rh_snap_log(w->log, &mem);
-	rh_snap_store(&w->store, &st);
+	rh_snap_store(&w->h.store, &st);
 	for (i = 0; i < mem.n; i++) {
 		const stg_entry *s = rh_snap_find(&st, mem.v[i].integration, mem.v[i].sku);
 		n += !s || rh_entry_diff(&mem.v[i], s, RH_CMP_MEM_STORE, why, sizeof why) != 0;
@@ -395,7 +373,7 @@ static void check_mem_store(world *w, const char *what)
 	char why[256];
 
 	rh_snap_log(w->log, &mem);
-	rh_snap_store(&w->store, &st);
+	rh_snap_store(&w->h.store, &st);
 	CHECK(rh_snap_diff(&mem, &st, RH_CMP_MEM_STORE, why, sizeof why) == 0,
 	      "%s: memory and storage disagree: %s", what, why);
 	rh_snap_free(&mem);
@@ -407,8 +385,8 @@ static void check_acks_in_memory(world *w, const char *what)
 {
 	size_t i;
 
-	for (i = 0; i < w->tr.nacks; i++) {
-		const rh_ack *a = &w->tr.acks[i];
+	for (i = 0; i < w->h.tr.fx.nacks; i++) {
+		const fx_ack *a = &w->h.tr.fx.acks[i];
 		stg_entry e;
 		int rc = stg_log_get(w->log, a->integration, a->sku, &e);
 		if (rc == STG_ENOTFOUND)
@@ -426,7 +404,7 @@ static void check_acks_in_memory(world *w, const char *what)
  */
 static void check_reopen(world *w, int exact, const char *what)
 {
-	stg_log_options o = w->opt;
+	stg_log_options o = w->h.opt;
 	stg_log *log2 = NULL;
 	rh_snap mem, re, st;
 	char why[256];
@@ -441,9 +419,9 @@ static void check_reopen(world *w, int exact, const char *what)
 		return;
 	rh_snap_log(w->log, &mem);
 	rh_snap_log(log2, &re);
-	rh_snap_store(&w->store, &st);
-	for (i = 0; i < w->tr.nacks; i++) {
-		const rh_ack *a = &w->tr.acks[i];
+	rh_snap_store(&w->h.store, &st);
+	for (i = 0; i < w->h.tr.fx.nacks; i++) {
+		const fx_ack *a = &w->h.tr.fx.acks[i];
 		const stg_entry *e = rh_snap_find(&re, a->integration, a->sku);
 		if (!rh_snap_find(&mem, a->integration, a->sku))
 			continue; /* removed by the host */
@@ -519,7 +497,7 @@ static void check_counted(world *w, int kind, const rh_snap *before, const rh_sn
 /* Results: each job handed out has its result in memory; the rest unchanged. */
 static void check_results(world *w, const rh_snap *before, const rh_snap *after, const char *what)
 {
-	size_t i, k, nsent = w->tr.nsent - w->nsent_before;
+	size_t i, k, nsent = w->h.tr.fx.nsent - w->nsent_before;
 	char why[256];
 
 	CHECK(w->sent == nsent, "%s: %zu reported sent, the transport got %zu", what, w->sent, nsent);
@@ -527,9 +505,9 @@ static void check_results(world *w, const rh_snap *before, const rh_snap *after,
 	for (i = 0; i < before->n; i++) {
 		const stg_entry *b = &before->v[i], *a = rh_snap_find(after, b->integration, b->sku);
 		int touched = 0;
-		for (k = w->nsent_before; k < w->tr.nsent; k++)
-			touched |= !strcmp(w->tr.sent[k].integration, b->integration) &&
-			           !strcmp(w->tr.sent[k].sku, b->sku);
+		for (k = w->nsent_before; k < w->h.tr.fx.nsent; k++)
+			touched |= !strcmp(w->h.tr.fx.sent[k].integration, b->integration) &&
+			           !strcmp(w->h.tr.fx.sent[k].sku, b->sku);
 		touched |= b->job_id == w->job && w->job != 0;
 		if (!a) {
 			CHECK(0, "%s: (%s, %s) lost", what, b->integration, b->sku);
@@ -571,17 +549,17 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 		o->prefix(w, v);
 		rh_snap_log(w->log, &before);
 		rh_prime_errmsg(w->log);
-		rh_store_arm(&w->store, n, persistent);
+		fx_storage_arm(&w->h.store, n, persistent);
 		rc = o->run(w, v);
-		rh_store_disarm(&w->store);
-		if (w->store.failures == 0) {
+		fx_storage_disarm(&w->h.store);
+		if (w->h.store.failures == 0) {
 			CHECK(rc == STG_OK, "%s: failed (%d) without a storage fault", what, rc);
 			rh_snap_free(&before);
 			world_free(w, what);
 			break;
 		}
 		t->points++;
-		t->failed_calls += w->store.failures;
+		t->failed_calls += w->h.store.failures;
 		CHECK(rc == STG_ESTORAGE, "%s: returned %d (%s), not STG_ESTORAGE", what, rc,
 		      stg_log_errmsg(w->log));
 		CHECK(rh_errmsg_fresh(w->log, "storage"), "%s: message '%s'", what, stg_log_errmsg(w->log));
@@ -610,9 +588,9 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 		}
 		if (o->kind == K_RESULTS) {
 			still = owed(w);
-			CHECK(still >= 1 && still <= (size_t)w->store.failures,
+			CHECK(still >= 1 && still <= (size_t)w->h.store.failures,
 			      "%s: %zu entries differ from storage after %ld failed writes", what, still,
-			      w->store.failures);
+			      w->h.store.failures);
 			check_reopen(w, 0, what);
 			/* The fault clears: flush, or the next call, writes what is owed. */
 			if (v % 2 == 0) {
@@ -722,14 +700,14 @@ Test(reliability, storage_load_failure)
 		stg_log *log2 = (stg_log *)w;
 		int rc;
 		background(w);
-		w->store.fail_load = codes[i];
+		w->h.store.load_fail = codes[i];
 		rh_prime_last_error();
-		rc = stg_log_open(&log2, &w->opt);
+		rc = stg_log_open(&log2, &w->h.opt);
 		CHECK(rc == STG_ESTORAGE, "load returning %d: open returned %d (%s), not STG_ESTORAGE",
 		      codes[i], rc, stg_last_error());
 		CHECK(rh_last_error_fresh(NULL), "load returning %d: message '%s'", codes[i], stg_last_error());
 		CHECK(log2 == (stg_log *)w, "load returning %d: *out written", codes[i]);
-		w->store.fail_load = 0;
+		w->h.store.load_fail = 0;
 		world_free(w, "load");
 	}
 	fprintf(stderr, "storage-faults %-18s %3zu hook return values tried (1 failure point: the load call)\n",
@@ -759,12 +737,12 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		rh_snap_log(w->log, &before);
 		rh_prime_errmsg(w->log);
 		cr_assert_eq(stg_log_stats(w->log, NULL, &st0), STG_OK);
-		w->nsent_before = w->tr.nsent;
-		rh_transport_arm(&w->tr, n, persistent);
+		w->nsent_before = w->h.tr.fx.nsent;
+		fx_transport_arm(&w->h.tr.fx, n, persistent);
 		rc = stg_log_pump(w->log, 0, &sent);
-		w->tr.fail_at = 0;
-		handed = w->tr.nsent - w->nsent_before;
-		if (w->tr.failures == 0) {
+		w->h.tr.fx.fail_at = 0;
+		handed = w->h.tr.fx.nsent - w->nsent_before;
+		if (w->h.tr.fx.failures == 0) {
 			CHECK(rc == STG_OK, "%s: %d without a fault", what, rc);
 			world_free(w, what);
 			rh_snap_free(&before);
@@ -783,9 +761,9 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		for (i = 0; i < before.n; i++) {
 			const stg_entry *b = &before.v[i], *a = rh_snap_find(&after, b->integration, b->sku);
 			int answered = 0;
-			for (k = w->nsent_before; k < w->tr.nsent; k++)
-				answered |= !strcmp(w->tr.sent[k].integration, b->integration) &&
-				            !strcmp(w->tr.sent[k].sku, b->sku);
+			for (k = w->nsent_before; k < w->h.tr.fx.nsent; k++)
+				answered |= !strcmp(w->h.tr.fx.sent[k].integration, b->integration) &&
+				            !strcmp(w->h.tr.fx.sent[k].sku, b->sku);
 			CHECK(a != NULL, "%s: (%s, %s) lost", what, b->integration, b->sku);
 			if (a && !answered)
 				CHECK(rh_entry_diff(b, a, RH_CMP_EXACT, why, sizeof why) == 0,
@@ -793,18 +771,18 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		}
 		check_mem_store(w, what);
 		/* Later the transport works again: the jobs go out. */
-		w->nsent_before = w->tr.nsent;
+		w->nsent_before = w->h.tr.fx.nsent;
 		rc = stg_log_pump(w->log, 0, &sent);
 		CHECK(rc == STG_OK, "%s: the next pump: %d %s", what, rc, stg_log_errmsg(w->log));
 		for (i = 0; i < before.n; i++) {
 			const stg_entry *b = &before.v[i];
 			int out = 0;
-			if (b->job_state != STG_JOB_QUEUED || b->next_attempt_at > w->clock.now ||
+			if (b->job_state != STG_JOB_QUEUED || b->next_attempt_at > w->h.clock.now ||
 			    !strcmp(b->integration, "c"))
 				continue; /* not due, or paused */
-			for (k = 0; k < w->tr.nsent; k++)
-				out |= !strcmp(w->tr.sent[k].integration, b->integration) &&
-				       !strcmp(w->tr.sent[k].sku, b->sku);
+			for (k = 0; k < w->h.tr.fx.nsent; k++)
+				out |= !strcmp(w->h.tr.fx.sent[k].integration, b->integration) &&
+				       !strcmp(w->h.tr.fx.sent[k].sku, b->sku);
 			CHECK(out, "%s: (%s, %s) never sent after the transport recovered", what, b->integration,
 			      b->sku);
 		}
