@@ -180,6 +180,10 @@ typedef struct fx_storage {
 	                         (else load returns the decode error) */
 	size_t max_name;      /* non-zero: a written key longer than max_name - 1
 	                         is a test failure (the suite's own name limit) */
+	int soft;             /* an entry that does not encode sets broken and the
+	                         write returns 1, instead of a test failure (for
+	                         suites that report failures their own way) */
+	int broken;
 	fx_in_hook in_hook;   /* FX_IN_WRITE / FX_IN_REMOVE before anything else */
 	void *in_hook_ctx;
 } fx_storage;
@@ -187,10 +191,15 @@ typedef struct fx_storage {
 void fx_storage_init(fx_storage *s);
 void fx_storage_free(fx_storage *s);
 stg_storage fx_storage_hook(fx_storage *s);
+/* The hook's functions (payload: the fx_storage), for suites that wrap them. */
+int fx_storage_load(stg_entry_sink sink, void *ctx, void *payload);
+int fx_storage_write(const stg_entry *e, void *payload);
+int fx_storage_remove(const char *integration, const char *sku, void *payload);
 void fx_storage_arm(fx_storage *s, long fail_at, int persistent);
 void fx_storage_disarm(fx_storage *s);
-/* Store an entry as the log would, bypassing faults, hooks and counters. */
-void fx_storage_put(fx_storage *s, const stg_entry *e);
+/* Store an entry as the log would, bypassing faults, hooks and counters;
+ * 0, or (soft) 1 when it does not encode. */
+int fx_storage_put(fx_storage *s, const stg_entry *e);
 fx_record *fx_storage_find(const fx_storage *s, const char *integration, const char *sku);
 /* Decode a stored entry (strings point into the record); STG_ENOTFOUND if absent. */
 int fx_storage_get(const fx_storage *s, const char *integration, const char *sku, stg_entry *out);

@@ -88,7 +88,7 @@ fx_record *fx_storage_find(const fx_storage *s, const char *integration, const c
 	return NULL;
 }
 
-void fx_storage_put(fx_storage *s, const stg_entry *e)
+int fx_storage_put(fx_storage *s, const stg_entry *e)
 {
 	unsigned char *buf;
 	size_t len = 0;
@@ -97,17 +97,26 @@ void fx_storage_put(fx_storage *s, const stg_entry *e)
 
 	FX_CHECK(e != NULL, "write of a NULL entry");
 	rc = stg_entry_encode(e, NULL, 0, &len);
+	if (rc != STG_EOVERFLOW && s->soft) {
+		s->broken = 1;
+		return 1;
+	}
 	FX_CHECK(rc == STG_EOVERFLOW, "size query: %s", stg_strerror(rc));
 	buf = malloc(len);
 	FX_CHECK(buf != NULL, "out of memory");
 	rc = stg_entry_encode(e, buf, len, &len);
+	if (rc != STG_OK && s->soft) {
+		free(buf);
+		s->broken = 1;
+		return 1;
+	}
 	FX_CHECK(rc == STG_OK, "the log wrote an entry encode refuses: %s", stg_last_error());
 	r = fx_storage_find(s, e->integration, e->sku);
 	if (r) {
 		free(r->buf);
 		r->buf = buf;
 		r->len = len;
-		return;
+		return 0;
 	}
 	if (s->n == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 32;
@@ -121,6 +130,7 @@ void fx_storage_put(fx_storage *s, const stg_entry *e)
 	r->sku = xstrdup(e->sku);
 	r->buf = buf;
 	r->len = len;
+	return 0;
 }
 
 int fx_storage_get(const fx_storage *s, const char *integration, const char *sku, stg_entry *out)
@@ -132,7 +142,7 @@ int fx_storage_get(const fx_storage *s, const char *integration, const char *sku
 	return stg_entry_decode(r->buf, r->len, out);
 }
 
-static int st_write(const stg_entry *e, void *payload)
+int fx_storage_write(const stg_entry *e, void *payload)
 {
 	fx_storage *s = payload;
 
@@ -146,11 +156,10 @@ static int st_write(const stg_entry *e, void *payload)
 	FX_CHECK(e != NULL, "write of a NULL entry");
 	FX_CHECK(!s->max_name || strlen(e->integration) < s->max_name, "integration too long to record");
 	FX_CHECK(!s->max_name || strlen(e->sku) < s->max_name, "SKU too long to record");
-	fx_storage_put(s, e);
-	return 0;
+	return fx_storage_put(s, e);
 }
 
-static int st_remove(const char *integration, const char *sku, void *payload)
+int fx_storage_remove(const char *integration, const char *sku, void *payload)
 {
 	fx_storage *s = payload;
 	fx_record *r;
@@ -175,7 +184,7 @@ static int st_remove(const char *integration, const char *sku, void *payload)
 	return 0;
 }
 
-static int st_load(stg_entry_sink sink, void *ctx, void *payload)
+int fx_storage_load(stg_entry_sink sink, void *ctx, void *payload)
 {
 	fx_storage *s = payload;
 	size_t i;
@@ -203,9 +212,9 @@ stg_storage fx_storage_hook(fx_storage *s)
 {
 	stg_storage h = STG_STORAGE_INIT;
 
-	h.load = st_load;
-	h.write = st_write;
-	h.remove = st_remove;
+	h.load = fx_storage_load;
+	h.write = fx_storage_write;
+	h.remove = fx_storage_remove;
 	h.payload = s;
 	return h;
 }
