@@ -17,7 +17,8 @@
  *                 the call stack of a failure
  *   fx_events     an event recorder (strings copied)
  *
- * No global state but the failure handler: several fixtures can live side
+ * Strings are copied whole, however long (keys up to STG_KEY_MAX, long
+ * messages). No global state but the failure handler: several fixtures can live side
  * by side (each hook's payload is its struct). Not thread-safe: a test that
  * calls hooks from several threads at once brings its own locking.
  *
@@ -42,6 +43,8 @@
 /* Called with the message of a broken expectation; must not return (abort,
  * longjmp, or a Criterion assertion). NULL restores the default (abort). */
 void fx_set_failure_handler(void (*handler)(const char *message));
+/* A copy of s (NULL: ""), failing the test when out of memory. */
+char *fx_strdup(const char *s);
 void fx_fail(const char *file, int line, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 3, 4), noreturn))
@@ -85,12 +88,11 @@ typedef struct fx_answer {
 	int used;
 } fx_answer;
 
-/* One job as the transport saw it (strings copied, cut at FX_NAME - 1). */
-#define FX_NAME 80
+/* One job as the transport saw it (strings copied, owned by the transport). */
 typedef struct fx_sent {
 	uint64_t id;
-	char integration[FX_NAME];
-	char sku[FX_NAME];
+	char *integration;
+	char *sku;
 	int64_t published, available, changed_at;
 	uint32_t attempt;
 	int priority;
@@ -104,8 +106,8 @@ typedef struct fx_sent {
 
 /* The last acknowledged (OK) quantity of a key. */
 typedef struct fx_ack {
-	char integration[FX_NAME];
-	char sku[FX_NAME];
+	char *integration;   /* owned */
+	char *sku;
 	int64_t qty;
 } fx_ack;
 
@@ -234,12 +236,13 @@ int fx_site_add(uint64_t *sites, size_t *n, uint64_t site);
 
 /* --------------------------------------------------------------- events */
 
+/* One event; strings copied whole (owned by the recorder), "" for NULL. */
 typedef struct fx_event {
 	int type, http;
-	char integration[FX_NAME];
-	char sku[FX_NAME];
+	char *integration;
+	char *sku;
 	int has_sku;
-	char message[256];
+	char *message;
 	int has_message;
 	int64_t available, min_stock, latency_ms, time;
 } fx_event;

@@ -4,12 +4,27 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void (*fx_handler)(const char *message);
 
 void fx_set_failure_handler(void (*handler)(const char *message))
 {
 	fx_handler = handler;
+}
+
+char *fx_strdup(const char *s)
+{
+	size_t n;
+	char *d;
+
+	if (!s)
+		s = "";
+	n = strlen(s) + 1;
+	d = malloc(n);
+	FX_CHECK(d != NULL, "out of memory");
+	memcpy(d, s, n);
+	return d;
 }
 
 void fx_fail(const char *file, int line, const char *fmt, ...)

@@ -1,7 +1,6 @@
 /* The fixture event recorder; see fixture.h. */
 #include "fixture.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,12 +20,11 @@ static void on_event(const stg_event *ev, void *payload)
 	memset(r, 0, sizeof *r);
 	r->type = ev->type;
 	r->http = ev->http_status;
-	snprintf(r->integration, sizeof r->integration, "%s", ev->integration ? ev->integration : "");
+	r->integration = fx_strdup(ev->integration);
 	r->has_sku = ev->sku != NULL;
-	snprintf(r->sku, sizeof r->sku, "%s", ev->sku ? ev->sku : "");
+	r->sku = fx_strdup(ev->sku);
 	r->has_message = ev->message != NULL;
-	if (ev->message)
-		snprintf(r->message, sizeof r->message, "%s", ev->message);
+	r->message = fx_strdup(ev->message);
 	r->available = ev->available;
 	r->min_stock = ev->min_stock;
 	r->latency_ms = ev->latency_ms;
@@ -42,6 +40,13 @@ void fx_events_init(fx_events *e)
 
 void fx_events_free(fx_events *e)
 {
+	size_t i;
+
+	for (i = 0; i < e->n; i++) {
+		free(e->ev[i].integration);
+		free(e->ev[i].sku);
+		free(e->ev[i].message);
+	}
 	free(e->ev);
 	memset(e, 0, sizeof *e);
 }

@@ -1,7 +1,6 @@
 /* The fixture transport; see fixture.h. */
 #include "fixture.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +14,16 @@ void fx_transport_init(fx_transport *t)
 
 void fx_transport_free(fx_transport *t)
 {
+	size_t i;
+
+	for (i = 0; i < t->nsent; i++) {
+		free(t->sent[i].integration);
+		free(t->sent[i].sku);
+	}
+	for (i = 0; i < t->nacks; i++) {
+		free(t->acks[i].integration);
+		free(t->acks[i].sku);
+	}
 	free(t->script);
 	free(t->sent);
 	free(t->acks);
@@ -88,8 +97,8 @@ void fx_transport_ack(fx_transport *t, const char *integration, const char *sku,
 		t->acks_cap = ncap;
 	}
 	a = &t->acks[t->nacks++];
-	snprintf(a->integration, sizeof a->integration, "%s", integration);
-	snprintf(a->sku, sizeof a->sku, "%s", sku);
+	a->integration = fx_strdup(integration);
+	a->sku = fx_strdup(sku);
 	a->qty = qty;
 }
 
@@ -117,8 +126,8 @@ static void record(fx_transport *t, const stg_job *j, size_t batch_n, int batche
 	s = &t->sent[t->nsent++];
 	memset(s, 0, sizeof *s);
 	s->id = j->id;
-	snprintf(s->integration, sizeof s->integration, "%s", j->integration);
-	snprintf(s->sku, sizeof s->sku, "%s", j->sku);
+	s->integration = fx_strdup(j->integration);
+	s->sku = fx_strdup(j->sku);
 	s->published = j->published;
 	s->available = j->available;
 	s->changed_at = j->changed_at;
