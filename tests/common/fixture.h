@@ -112,8 +112,10 @@ typedef struct fx_ack {
 } fx_ack;
 
 /* Chooses the answer to a job when no queued answer matches it: fill r
- * (pre-filled with STG_JOB_RESULT_INIT), set *tag (recorded in fx_sent.answer)
- * and return 0, or return non-zero to fail the whole call with that code. */
+ * (the log's result, reset to STG_JOB_RESULT_INIT), set *tag (recorded in
+ * fx_sent.answer) and return 0, or return non-zero to fail the whole call
+ * with that code (nothing of the call is recorded; queued answers it
+ * matched stay consumed). Called once per job. */
 typedef int (*fx_choose)(const stg_job *job, stg_job_result *r, int *tag, void *ctx);
 
 typedef struct fx_transport {
@@ -182,6 +184,9 @@ typedef struct fx_storage {
 	                         (else load returns the decode error) */
 	size_t max_name;      /* non-zero: a written key longer than max_name - 1
 	                         is a test failure (the suite's own name limit) */
+	int size_query;       /* ask stg_entry_encode() for the size first and check
+	                         it answers EOVERFLOW (sets the thread's last error,
+	                         which a suite reading stg_last_error() may not want) */
 	int soft;             /* an entry that does not encode sets broken and the
 	                         write returns 1, instead of a test failure (for
 	                         suites that report failures their own way) */

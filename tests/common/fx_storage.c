@@ -52,6 +52,7 @@ void fx_storage_copy(fx_storage *dst, const fx_storage *src)
 	}
 	dst->n = src->n;
 	dst->load_check_decode = src->load_check_decode;
+	dst->size_query = src->size_query;
 }
 
 void fx_storage_arm(fx_storage *s, long fail_at, int persistent)
@@ -90,27 +91,30 @@ fx_record *fx_storage_find(const fx_storage *s, const char *integration, const c
 
 int fx_storage_put(fx_storage *s, const stg_entry *e)
 {
-	unsigned char *buf;
+	unsigned char tmp[STG_ENTRY_ENCODED_MAX], *buf;
 	size_t len = 0;
 	fx_record *r;
 	int rc;
 
 	FX_CHECK(e != NULL, "write of a NULL entry");
-	rc = stg_entry_encode(e, NULL, 0, &len);
-	if (rc != STG_EOVERFLOW && s->soft) {
-		s->broken = 1;
-		return 1;
+	if (s->size_query) {
+		rc = stg_entry_encode(e, NULL, 0, &len);
+		if (rc != STG_EOVERFLOW && s->soft) {
+			s->broken = 1;
+			return 1;
+		}
+		FX_CHECK(rc == STG_EOVERFLOW, "size query: %s", stg_strerror(rc));
+		FX_CHECK(len <= sizeof tmp, "an entry of %zu bytes, over STG_ENTRY_ENCODED_MAX", len);
 	}
-	FX_CHECK(rc == STG_EOVERFLOW, "size query: %s", stg_strerror(rc));
-	buf = malloc(len);
-	FX_CHECK(buf != NULL, "out of memory");
-	rc = stg_entry_encode(e, buf, len, &len);
+	rc = stg_entry_encode(e, tmp, sizeof tmp, &len);
 	if (rc != STG_OK && s->soft) {
-		free(buf);
 		s->broken = 1;
 		return 1;
 	}
 	FX_CHECK(rc == STG_OK, "the log wrote an entry encode refuses: %s", stg_last_error());
+	buf = malloc(len);
+	FX_CHECK(buf != NULL, "out of memory");
+	memcpy(buf, tmp, len);
 	r = fx_storage_find(s, e->integration, e->sku);
 	if (r) {
 		free(r->buf);

@@ -201,7 +201,7 @@ static int fx_send(const stg_job *job, stg_job_result *result, void *payload)
 static int fx_send_batch(const stg_job *jobs, size_t n, stg_job_result *results, void *payload)
 {
 	fx_transport *t = payload;
-	size_t i;
+	size_t i, first = t->nsent;
 	int rc, tag;
 
 	FX_CHECK(n > 0, "an empty batch");
@@ -211,41 +211,28 @@ static int fx_send_batch(const stg_job *jobs, size_t n, stg_job_result *results,
 		t->calls++;
 		return t->fail_rc;
 	}
-	/* A queued transport failure for the first job fails the call (and is
-	 * consumed); a chooser failing any job fails it (nothing consumed). */
-	{
-		fx_answer *a = queued_for(t, &jobs[0]);
-		if (a && a->transport_rc) {
-			a->used = 1;
-			t->calls++;
-			return a->transport_rc;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		fx_answer *a = queued_for(t, &jobs[i]);
-		stg_job_result r;
-		if (a || !t->choose)
-			continue;
-		if ((rc = answer(t, &jobs[i], &r, &tag, 0)) != 0) {
-			t->calls++;
-			return rc;
-		}
-	}
 	for (i = 0; i < n; i++) {
 		fx_answer *a = queued_for(t, &jobs[i]);
 		FX_CHECK(strcmp(jobs[i].integration, jobs[0].integration) == 0, "a batch mixes integrations");
-		if (a) { /* past the first job a queued failure reads as its result */
+		if (a && i > 0) { /* past the first job a queued failure reads as its result */
 			a->used = 1;
 			fill(a, &results[i]);
 			tag = 0;
-		} else {
-			rc = answer(t, &jobs[i], &results[i], &tag, 1);
-			FX_CHECK(rc == 0, "the chooser changed its mind");
+		} else if ((rc = answer(t, &jobs[i], &results[i], &tag, 1)) != 0) {
+			/* the call fails as a whole: forget the jobs of it recorded so far */
+			while (t->nsent > first) {
+				t->nsent--;
+				free(t->sent[t->nsent].integration);
+				free(t->sent[t->nsent].sku);
+			}
+			t->calls++;
+			return rc;
 		}
 		record(t, &jobs[i], n, 1, tag);
+	}
+	for (i = 0; i < n; i++)
 		if (results[i].outcome == STG_OUTCOME_OK)
 			fx_transport_ack(t, jobs[i].integration, jobs[i].sku, jobs[i].published);
-	}
 	t->calls++;
 	return 0;
 }

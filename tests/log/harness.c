@@ -123,6 +123,7 @@ void h_reset(void)
 	fx_storage_init(&H.st);
 	H.st.in_hook = reenter;
 	H.st.max_name = H_NAME;
+	H.st.size_query = 1;
 	H.with_transport = 1;
 }
 

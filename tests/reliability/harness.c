@@ -32,6 +32,7 @@ void rh_store_init(fx_storage *s)
 	fx_set_failure_handler(fail_test);
 	fx_storage_init(s);
 	s->load_check_decode = 1;
+	s->size_query = 1;
 }
 
 /* ------------------------------------------------------------- transport */
