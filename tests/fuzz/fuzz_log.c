@@ -245,6 +245,14 @@ static void add_finished(uint64_t id)
 
 /* ------------------------------------------------------------- allocator */
 
+/* The hooks below are this target's own, not the shared fixture's
+ * (tests/common/fixture.h): the input bytes drive their faults (a fault bit
+ * per storage write and remove, load modes that corrupt or repeat entries, a
+ * range of failing allocations, a transport answer per byte), each calls
+ * into the log from inside (probe()), and they check properties of what the
+ * log hands them as it hands it (keys known, no LATE flag stored, loadable
+ * states). */
+
 static int alloc_fails(void)
 {
 	uint64_t n = W.allocs++;
