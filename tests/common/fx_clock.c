@@ -21,7 +21,9 @@ void fx_clock_init(fx_clock *c, int64_t now)
 
 stg_clock fx_clock_hook(fx_clock *c)
 {
-	stg_clock h = STG_CLOCK_INIT;
+	stg_clock h;
+
+	FX_CHECK(stg_clock_init(&h, STG_CLOCK_VERSION) == STG_OK, "stg_clock_init");
 
 	h.now_ms = fx_now;
 	h.payload = c;

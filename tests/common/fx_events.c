@@ -53,7 +53,9 @@ void fx_events_free(fx_events *e)
 
 stg_events fx_events_hook(fx_events *e)
 {
-	stg_events h = STG_EVENTS_INIT;
+	stg_events h;
+
+	FX_CHECK(stg_events_init(&h, STG_EVENTS_VERSION) == STG_OK, "stg_events_init");
 
 	h.on_event = on_event;
 	h.payload = e;

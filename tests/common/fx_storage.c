@@ -214,7 +214,9 @@ int fx_storage_load(stg_entry_sink sink, void *ctx, void *payload)
 
 stg_storage fx_storage_hook(fx_storage *s)
 {
-	stg_storage h = STG_STORAGE_INIT;
+	stg_storage h;
+
+	FX_CHECK(stg_storage_init(&h, STG_STORAGE_VERSION) == STG_OK, "stg_storage_init");
 
 	h.load = fx_storage_load;
 	h.write = fx_storage_write;

@@ -239,7 +239,9 @@ static int fx_send_batch(const stg_job *jobs, size_t n, stg_job_result *results,
 
 stg_transport fx_transport_hook(fx_transport *t, int with_batch)
 {
-	stg_transport h = STG_TRANSPORT_INIT;
+	stg_transport h;
+
+	FX_CHECK(stg_transport_init(&h, STG_TRANSPORT_VERSION) == STG_OK, "stg_transport_init");
 
 	h.send = fx_send;
 	h.send_batch = with_batch ? fx_send_batch : NULL;
