@@ -56,6 +56,14 @@ void fx_fail(const char *file, int line, const char *fmt, ...)
 			fx_fail(__FILE__, __LINE__, __VA_ARGS__);                \
 	} while (0)
 
+/* The countdown every failing piece shares: counts a call in *calls and
+ * answers 1 when it is call fail_at (1-based; 0 never) or, with persistent,
+ * any after it, counting it in *failures. */
+int fx_trips(long *calls, long fail_at, int persistent, long *failures);
+/* p, or p moved, with room for one more of n elements of size (capacity
+ * *cap, doubled, first when empty); fails the test when out of memory. */
+void *fx_grow(void *p, size_t *cap, size_t n, size_t size, size_t first);
+
 /* Where a hook is running, for tests that call into the log from inside one. */
 enum fx_where { FX_IN_SEND = 1, FX_IN_BATCH, FX_IN_WRITE, FX_IN_REMOVE, FX_IN_CLOCK, FX_IN_EVENT };
 /* Called by a hook when set (see each struct's in_hook). */

@@ -29,14 +29,11 @@ static uint64_t stack_hash(void)
 
 static int should_fail(fx_alloc *a)
 {
-	a->attempts++;
-	if (a->fail_at && (a->attempts == a->fail_at || (a->persistent && a->attempts > a->fail_at))) {
-		a->failures++;
-		if (a->record_sites && a->attempts == a->fail_at)
-			a->last_site = stack_hash();
-		return 1;
-	}
-	return 0;
+	if (!fx_trips(&a->attempts, a->fail_at, a->persistent, &a->failures))
+		return 0;
+	if (a->record_sites && a->attempts == a->fail_at)
+		a->last_site = stack_hash();
+	return 1;
 }
 
 static void *t_malloc(size_t size, void *payload)

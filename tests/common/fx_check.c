@@ -1,4 +1,4 @@
-/* The failure handler of the fixture; see fixture.h. */
+/* The failure handler and the small helpers of the fixture; see fixture.h. */
 #include "fixture.h"
 
 #include <stdarg.h>
@@ -25,6 +25,30 @@ char *fx_strdup(const char *s)
 	FX_CHECK(d != NULL, "out of memory");
 	memcpy(d, s, n);
 	return d;
+}
+
+int fx_trips(long *calls, long fail_at, int persistent, long *failures)
+{
+	++*calls;
+	if (fail_at && (*calls == fail_at || (persistent && *calls > fail_at))) {
+		++*failures;
+		return 1;
+	}
+	return 0;
+}
+
+void *fx_grow(void *p, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t ncap;
+	void *q;
+
+	if (n < *cap)
+		return p;
+	ncap = *cap ? *cap * 2 : first;
+	q = realloc(p, ncap * size);
+	FX_CHECK(q != NULL, "out of memory");
+	*cap = ncap;
+	return q;
 }
 
 void fx_fail(const char *file, int line, const char *fmt, ...)

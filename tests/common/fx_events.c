@@ -9,13 +9,7 @@ static void on_event(const stg_event *ev, void *payload)
 	fx_events *e = payload;
 	fx_event *r;
 
-	if (e->n == e->cap) {
-		size_t ncap = e->cap ? e->cap * 2 : 64;
-		fx_event *n = realloc(e->ev, ncap * sizeof *n);
-		FX_CHECK(n != NULL, "out of memory recording an event");
-		e->ev = n;
-		e->cap = ncap;
-	}
+	e->ev = fx_grow(e->ev, &e->cap, e->n, sizeof *e->ev, 64);
 	r = &e->ev[e->n++];
 	memset(r, 0, sizeof *r);
 	r->type = ev->type;

@@ -5,17 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *xstrdup(const char *s)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	FX_CHECK(d != NULL, "out of memory");
-	return d;
-}
-
 void fx_storage_init(fx_storage *s)
 {
 	memset(s, 0, sizeof *s);
@@ -43,8 +32,8 @@ void fx_storage_copy(fx_storage *dst, const fx_storage *src)
 	dst->recs = calloc(dst->cap, sizeof *dst->recs);
 	FX_CHECK(dst->recs != NULL, "out of memory");
 	for (i = 0; i < src->n; i++) {
-		dst->recs[i].integration = xstrdup(src->recs[i].integration);
-		dst->recs[i].sku = xstrdup(src->recs[i].sku);
+		dst->recs[i].integration = fx_strdup(src->recs[i].integration);
+		dst->recs[i].sku = fx_strdup(src->recs[i].sku);
 		dst->recs[i].buf = malloc(src->recs[i].len ? src->recs[i].len : 1);
 		FX_CHECK(dst->recs[i].buf != NULL, "out of memory");
 		memcpy(dst->recs[i].buf, src->recs[i].buf, src->recs[i].len);
@@ -71,12 +60,7 @@ void fx_storage_disarm(fx_storage *s)
 
 static int armed_fails(fx_storage *s)
 {
-	s->armed_calls++;
-	if (s->fail_at && (s->armed_calls == s->fail_at || (s->persistent && s->armed_calls > s->fail_at))) {
-		s->failures++;
-		return 1;
-	}
-	return 0;
+	return fx_trips(&s->armed_calls, s->fail_at, s->persistent, &s->failures);
 }
 
 fx_record *fx_storage_find(const fx_storage *s, const char *integration, const char *sku)
@@ -122,16 +106,10 @@ int fx_storage_put(fx_storage *s, const stg_entry *e)
 		r->len = len;
 		return 0;
 	}
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 32;
-		fx_record *n = realloc(s->recs, ncap * sizeof *n);
-		FX_CHECK(n != NULL, "out of memory");
-		s->recs = n;
-		s->cap = ncap;
-	}
+	s->recs = fx_grow(s->recs, &s->cap, s->n, sizeof *s->recs, 32);
 	r = &s->recs[s->n++];
-	r->integration = xstrdup(e->integration);
-	r->sku = xstrdup(e->sku);
+	r->integration = fx_strdup(e->integration);
+	r->sku = fx_strdup(e->sku);
 	r->buf = buf;
 	r->len = len;
 	return 0;

@@ -32,13 +32,7 @@ void fx_transport_free(fx_transport *t)
 
 void fx_transport_push(fx_transport *t, const fx_answer *a)
 {
-	if (t->script_len == t->script_cap) {
-		size_t ncap = t->script_cap ? t->script_cap * 2 : 64;
-		fx_answer *n = realloc(t->script, ncap * sizeof *n);
-		FX_CHECK(n != NULL, "out of memory");
-		t->script = n;
-		t->script_cap = ncap;
-	}
+	t->script = fx_grow(t->script, &t->script_cap, t->script_len, sizeof *t->script, 64);
 	t->script[t->script_len] = *a;
 	t->script[t->script_len].used = 0;
 	t->script_len++;
@@ -71,12 +65,7 @@ static fx_answer *queued_for(fx_transport *t, const stg_job *j)
 
 static int armed_fails(fx_transport *t)
 {
-	t->armed_calls++;
-	if (t->fail_at && (t->armed_calls == t->fail_at || (t->persistent && t->armed_calls > t->fail_at))) {
-		t->failures++;
-		return 1;
-	}
-	return 0;
+	return fx_trips(&t->armed_calls, t->fail_at, t->persistent, &t->failures);
 }
 
 void fx_transport_ack(fx_transport *t, const char *integration, const char *sku, int64_t qty)
@@ -89,13 +78,7 @@ void fx_transport_ack(fx_transport *t, const char *integration, const char *sku,
 			t->acks[i].qty = qty;
 			return;
 		}
-	if (t->nacks == t->acks_cap) {
-		size_t ncap = t->acks_cap ? t->acks_cap * 2 : 64;
-		fx_ack *n = realloc(t->acks, ncap * sizeof *n);
-		FX_CHECK(n != NULL, "out of memory");
-		t->acks = n;
-		t->acks_cap = ncap;
-	}
+	t->acks = fx_grow(t->acks, &t->acks_cap, t->nacks, sizeof *t->acks, 64);
 	a = &t->acks[t->nacks++];
 	a->integration = fx_strdup(integration);
 	a->sku = fx_strdup(sku);
@@ -116,13 +99,7 @@ static void record(fx_transport *t, const stg_job *j, size_t batch_n, int batche
 {
 	fx_sent *s;
 
-	if (t->nsent == t->sent_cap) {
-		size_t ncap = t->sent_cap ? t->sent_cap * 2 : 64;
-		fx_sent *n = realloc(t->sent, ncap * sizeof *n);
-		FX_CHECK(n != NULL, "out of memory");
-		t->sent = n;
-		t->sent_cap = ncap;
-	}
+	t->sent = fx_grow(t->sent, &t->sent_cap, t->nsent, sizeof *t->sent, 64);
 	s = &t->sent[t->nsent++];
 	memset(s, 0, sizeof *s);
 	s->id = j->id;

@@ -10,17 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *xstrdup(const char *s)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	cr_assert_not_null(d);
-	return d;
-}
-
 /* A broken expectation inside a fixture hook fails the test with its message. */
 static void fail_test(const char *message)
 {
@@ -151,9 +140,9 @@ void rh_host_free(rh_host *h)
 
 static void own_strings(stg_entry *e)
 {
-	e->integration = xstrdup(e->integration);
-	e->sku = xstrdup(e->sku);
-	e->message = xstrdup(e->message);
+	e->integration = fx_strdup(e->integration);
+	e->sku = fx_strdup(e->sku);
+	e->message = e->message ? fx_strdup(e->message) : NULL;
 }
 
 static void snap_push(rh_snap *s, size_t *cap, const stg_entry *e)
