@@ -16,6 +16,8 @@
  *                 from N on), counts live blocks and bytes, and can hash
  *                 the call stack of a failure
  *   fx_events     an event recorder (strings copied)
+ *   fx_snap       every entry of a log (through stg_log_query) or of an
+ *                 fx_storage (decoded), strings copied
  *
  * Strings are copied whole, however long (keys up to STG_KEY_MAX, long
  * messages). No global state but the failure handler: several fixtures can live side
@@ -246,6 +248,23 @@ void fx_alloc_arm(fx_alloc *a, long fail_at, int persistent);
 void fx_alloc_disarm(fx_alloc *a);
 /* Remember a stack hash as one distinct failure point; returns 1 if new. */
 int fx_site_add(uint64_t *sites, size_t *n, uint64_t site);
+
+/* ------------------------------------------------------------ snapshots */
+
+/* Entries with their strings copied (owned by the snapshot). */
+typedef struct fx_snap {
+	stg_entry *v;
+	size_t n;
+} fx_snap;
+
+/* Every entry of a log, through stg_log_query (no filter, pages of 7); a key
+ * listed twice is a test failure. */
+void fx_snap_log(stg_log *log, fx_snap *out);
+/* Every entry of the storage (decoded; one that does not decode is a test
+ * failure). */
+void fx_snap_store(const fx_storage *s, fx_snap *out);
+void fx_snap_free(fx_snap *s);
+const stg_entry *fx_snap_find(const fx_snap *s, const char *integration, const char *sku);
 
 /* --------------------------------------------------------------- events */
 

@@ -273,74 +273,19 @@ const h_sent *h_last_for(const char *integ, const char *sku)
 h_snapshot h_snapshot_take(void)
 {
 	h_snapshot s;
-	uint64_t cursor = 0;
-	stg_entry page[7];
-	size_t count, i, cap = 0, pool_len = 0, pool_cap = 0;
 
-	memset(&s, 0, sizeof s);
-	for (;;) {
-		int rc = stg_log_query(H.log, NULL, &cursor, page, 7, &count);
-		cr_assert_eq(rc, STG_OK);
-		if (!count)
-			break;
-		for (i = 0; i < count; i++) {
-			if (s.n == cap) {
-				cap = cap ? cap * 2 : 16;
-				s.e = realloc(s.e, cap * sizeof *s.e);
-				cr_assert_not_null(s.e);
-			}
-			s.e[s.n++] = page[i];
-		}
-		/* Copy the borrowed strings now: they die with the next change. */
-		for (i = s.n - count; i < s.n; i++) {
-			const char *strs[3] = { s.e[i].integration, s.e[i].sku, s.e[i].message };
-			size_t k;
-			for (k = 0; k < 3; k++) {
-				size_t n;
-				if (!strs[k])
-					continue;
-				n = strlen(strs[k]) + 1;
-				if (pool_len + n > pool_cap) {
-					/* Offsets, not pointers, until the pool stops moving. */
-					pool_cap = (pool_len + n) * 2 + 256;
-					s.pool = realloc(s.pool, pool_cap);
-					cr_assert_not_null(s.pool);
-				}
-				memcpy(s.pool + pool_len, strs[k], n);
-				if (k == 0)
-					s.e[i].integration = (const char *)(uintptr_t)(pool_len + 1);
-				else if (k == 1)
-					s.e[i].sku = (const char *)(uintptr_t)(pool_len + 1);
-				else
-					s.e[i].message = (const char *)(uintptr_t)(pool_len + 1);
-				pool_len += n;
-			}
-		}
-	}
-	for (i = 0; i < s.n; i++) {
-		s.e[i].integration = s.pool + ((uintptr_t)s.e[i].integration - 1);
-		s.e[i].sku = s.pool + ((uintptr_t)s.e[i].sku - 1);
-		if (s.e[i].message)
-			s.e[i].message = s.pool + ((uintptr_t)s.e[i].message - 1);
-	}
+	fx_snap_log(H.log, &s);
 	return s;
 }
 
 void h_snapshot_free(h_snapshot *s)
 {
-	free(s->e);
-	free(s->pool);
-	memset(s, 0, sizeof *s);
+	fx_snap_free(s);
 }
 
 const stg_entry *h_snapshot_find(const h_snapshot *s, const char *integ, const char *sku)
 {
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->e[i].integration, integ) == 0 && strcmp(s->e[i].sku, sku) == 0)
-			return &s->e[i];
-	return NULL;
+	return fx_snap_find(s, integ, sku);
 }
 
 static int str_eq(const char *a, const char *b)

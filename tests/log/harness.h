@@ -108,12 +108,8 @@ h_record *h_record_find(const char *integ, const char *sku);
 void h_store_put(const stg_entry *e);   /* as if the log had written it */
 stg_entry h_store_get(const char *integ, const char *sku); /* decoded; strings live in the record */
 
-/* All entries of the log, in query order (strings copied into a pool). */
-typedef struct h_snapshot {
-	stg_entry *e;
-	size_t n;
-	char *pool;
-} h_snapshot;
+/* All entries of the log, in query order (the fixture's fx_snap: .v, .n). */
+typedef fx_snap h_snapshot;
 h_snapshot h_snapshot_take(void);
 void h_snapshot_free(h_snapshot *s);
 const stg_entry *h_snapshot_find(const h_snapshot *s, const char *integ, const char *sku);

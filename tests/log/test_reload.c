@@ -33,7 +33,7 @@ static void assert_store_agrees(void)
 	cr_assert_eq(h_records_live(), s.n, "stored %zu entries, memory has %zu", h_records_live(),
 	             s.n);
 	for (i = 0; i < s.n; i++) {
-		stg_entry m = s.e[i], st = h_store_get(m.integration, m.sku);
+		stg_entry m = s.v[i], st = h_store_get(m.integration, m.sku);
 		char what[200];
 		if (m.job_state == STG_JOB_IN_FLIGHT) {
 			cr_assert_eq(st.job_state, STG_JOB_QUEUED);
@@ -120,7 +120,7 @@ Test(reload, reopen_gives_the_same_entries)
 	after = h_snapshot_take();
 	cr_assert_eq(after.n, before.n);
 	for (i = 0; i < before.n; i++) {
-		const stg_entry *b = &before.e[i];
+		const stg_entry *b = &before.v[i];
 		const stg_entry *a = h_snapshot_find(&after, b->integration, b->sku);
 		stg_entry bb;
 		char what[200];
@@ -140,8 +140,8 @@ Test(reload, reopen_gives_the_same_entries)
 	/* Job ids stay unique. */
 	for (i = 0; i < after.n; i++)
 		for (j = i + 1; j < after.n; j++)
-			if (after.e[i].job_id)
-				cr_assert_neq(after.e[i].job_id, after.e[j].job_id);
+			if (after.v[i].job_id)
+				cr_assert_neq(after.v[i].job_id, after.v[j].job_id);
 	ca = h_counts(NULL);
 	cr_assert_eq(ca.pending, cb.pending);
 	cr_assert_eq(ca.success, cb.success);

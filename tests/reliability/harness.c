@@ -138,82 +138,6 @@ void rh_host_free(rh_host *h)
 
 /* ------------------------------------------------------------- snapshots */
 
-static void own_strings(stg_entry *e)
-{
-	e->integration = fx_strdup(e->integration);
-	e->sku = fx_strdup(e->sku);
-	e->message = e->message ? fx_strdup(e->message) : NULL;
-}
-
-static void snap_push(rh_snap *s, size_t *cap, const stg_entry *e)
-{
-	if (s->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		stg_entry *n = realloc(s->v, ncap * sizeof *n);
-		cr_assert_not_null(n);
-		s->v = n;
-		*cap = ncap;
-	}
-	s->v[s->n] = *e;
-	own_strings(&s->v[s->n]);
-	s->n++;
-}
-
-void rh_snap_log(stg_log *log, rh_snap *out)
-{
-	stg_entry page[7];
-	uint64_t cursor = 0;
-	size_t count, cap = 0, i;
-
-	memset(out, 0, sizeof *out);
-	for (;;) {
-		cr_assert_eq(stg_log_query(log, NULL, &cursor, page, 7, &count), STG_OK, "query: %s",
-		             stg_log_errmsg(log));
-		if (!count)
-			break;
-		for (i = 0; i < count; i++) {
-			cr_assert_null(rh_snap_find(out, page[i].integration, page[i].sku),
-			               "(%s, %s) appears twice in a query", page[i].integration, page[i].sku);
-			snap_push(out, &cap, &page[i]);
-		}
-	}
-}
-
-void rh_snap_store(const fx_storage *s, rh_snap *out)
-{
-	size_t i, cap = 0;
-
-	memset(out, 0, sizeof *out);
-	for (i = 0; i < s->n; i++) {
-		stg_entry e;
-		cr_assert_eq(stg_entry_decode(s->recs[i].buf, s->recs[i].len, &e), STG_OK);
-		snap_push(out, &cap, &e);
-	}
-}
-
-void rh_snap_free(rh_snap *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++) {
-		free((char *)s->v[i].integration);
-		free((char *)s->v[i].sku);
-		free((char *)s->v[i].message);
-	}
-	free(s->v);
-	memset(s, 0, sizeof *s);
-}
-
-const stg_entry *rh_snap_find(const rh_snap *s, const char *integration, const char *sku)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->v[i].integration, integration) == 0 && strcmp(s->v[i].sku, sku) == 0)
-			return &s->v[i];
-	return NULL;
-}
-
 #define DIFF_I(field)                                                                          \
 	do {                                                                                   \
 		if (a->field != b->field) {                                                    \
@@ -278,7 +202,7 @@ int rh_entry_diff(const stg_entry *a, const stg_entry *b, int mode, char *why, s
 	return 0;
 }
 
-int rh_snap_diff_except(const rh_snap *a, const rh_snap *b, int mode,
+int rh_snap_diff_except(const fx_snap *a, const fx_snap *b, int mode,
                         const char *const *skip_integ, const char *const *skip_sku, size_t nskip,
                         char *why, size_t cap)
 {
@@ -291,7 +215,7 @@ int rh_snap_diff_except(const rh_snap *a, const rh_snap *b, int mode,
 			skip |= !strcmp(a->v[i].integration, skip_integ[k]) && !strcmp(a->v[i].sku, skip_sku[k]);
 		if (skip)
 			continue;
-		o = rh_snap_find(b, a->v[i].integration, a->v[i].sku);
+		o = fx_snap_find(b, a->v[i].integration, a->v[i].sku);
 		if (!o) {
 			snprintf(why, cap, "(%s, %s) missing on the second side", a->v[i].integration,
 			         a->v[i].sku);
@@ -304,7 +228,7 @@ int rh_snap_diff_except(const rh_snap *a, const rh_snap *b, int mode,
 		int skip = 0;
 		for (k = 0; k < nskip; k++)
 			skip |= !strcmp(b->v[i].integration, skip_integ[k]) && !strcmp(b->v[i].sku, skip_sku[k]);
-		if (!skip && !rh_snap_find(a, b->v[i].integration, b->v[i].sku)) {
+		if (!skip && !fx_snap_find(a, b->v[i].integration, b->v[i].sku)) {
 			snprintf(why, cap, "(%s, %s) only on the second side", b->v[i].integration,
 			         b->v[i].sku);
 			return 1;
@@ -313,7 +237,7 @@ int rh_snap_diff_except(const rh_snap *a, const rh_snap *b, int mode,
 	return 0;
 }
 
-int rh_snap_diff(const rh_snap *a, const rh_snap *b, int mode, char *why, size_t cap)
+int rh_snap_diff(const fx_snap *a, const fx_snap *b, int mode, char *why, size_t cap)
 {
 	return rh_snap_diff_except(a, b, mode, NULL, NULL, 0, why, cap);
 }

@@ -1,11 +1,10 @@
 /*
  * Shared pieces of the reliability tests, over the shared fixture
  * (tests/common/fixture.h: counting allocator failing the Nth allocation,
- * recording storage failing the Nth write/remove, fake clock, transport):
- * a scripted marketplace choosing the transport's answers, a host wiring
- * them into log options, and snapshots of a log's entries (through
- * stg_log_query) or of the storage (by decoding its table) compared field
- * by field.
+ * recording storage failing the Nth write/remove, fake clock, transport,
+ * snapshots of a log or of the storage): a scripted marketplace choosing
+ * the transport's answers, a host wiring them into log options, and
+ * comparisons of entries and snapshots field by field.
  */
 #ifndef STG_RELIABILITY_HARNESS_H
 #define STG_RELIABILITY_HARNESS_H
@@ -19,10 +18,10 @@
 
 /*
  * The hooks are the shared fixture's (tests/common/fixture.h): fx_alloc,
- * fx_storage, fx_clock; the transport is an fx_transport whose answers are
- * chosen by this suite's marketplace (rh_transport below). What stays here
- * is what only this suite needs: the marketplace's answers, a host that
- * wires the fixture into log options, snapshots and entry comparisons.
+ * fx_storage, fx_clock, fx_snap; the transport is an fx_transport whose
+ * answers are chosen by this suite's marketplace (rh_transport below). What
+ * stays here is what only this suite needs: the marketplace's answers, a
+ * host that wires the fixture into log options, and entry comparisons.
  */
 
 /* A storage that treats a record that does not decode as a test failure. */
@@ -55,20 +54,6 @@ typedef struct rh_transport {
 void rh_transport_init(rh_transport *t, int fixed);
 int rh_answer_of(const rh_transport *t, const char *sku);
 void rh_result_for(int answer, stg_job_result *r);
-
-/* ------------------------------------------------------------- snapshots */
-
-typedef struct rh_snap {
-	stg_entry *v;   /* strings owned by the snapshot */
-	size_t n;
-} rh_snap;
-
-/* Every entry of the log (query with NULL filter, pages of 7). */
-void rh_snap_log(stg_log *log, rh_snap *out);
-/* Every entry of the storage table (decoded). */
-void rh_snap_store(const fx_storage *s, rh_snap *out);
-void rh_snap_free(rh_snap *s);
-const stg_entry *rh_snap_find(const rh_snap *s, const char *integration, const char *sku);
 
 /* ----------------------------------------------------------------- host */
 
@@ -103,9 +88,9 @@ enum {
 /* 0 when equal; otherwise writes the first difference into why. */
 int rh_entry_diff(const stg_entry *a, const stg_entry *b, int mode, char *why, size_t cap);
 /* 0 when equal (same keys, entries equal under mode). */
-int rh_snap_diff(const rh_snap *a, const rh_snap *b, int mode, char *why, size_t cap);
+int rh_snap_diff(const fx_snap *a, const fx_snap *b, int mode, char *why, size_t cap);
 /* Entries equal under mode except those whose key is listed in skip. */
-int rh_snap_diff_except(const rh_snap *a, const rh_snap *b, int mode,
+int rh_snap_diff_except(const fx_snap *a, const fx_snap *b, int mode,
                         const char *const *skip_integ, const char *const *skip_sku, size_t nskip,
                         char *why, size_t cap);
 

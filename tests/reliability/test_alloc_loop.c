@@ -495,19 +495,19 @@ static int run_flush(world *w, int v)
 
 static void check_mem_store(world *w, const char *what)
 {
-	rh_snap mem, st;
+	fx_snap mem, st;
 	char why[256];
 
-	rh_snap_log(w->log, &mem);
-	rh_snap_store(&w->h.store, &st);
+	fx_snap_log(w->log, &mem);
+	fx_snap_store(&w->h.store, &st);
 	CHECK(rh_snap_diff(&mem, &st, RH_CMP_MEM_STORE, why, sizeof why) == 0,
 	      "%s: memory and storage disagree: %s", what, why);
-	rh_snap_free(&mem);
-	rh_snap_free(&st);
+	fx_snap_free(&mem);
+	fx_snap_free(&st);
 }
 
 /* Only the keys of the first `done` changes may differ. */
-static void check_batch(world *w, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_batch(world *w, const fx_snap *before, const fx_snap *after, const char *what)
 {
 	const char *ki[3], *ks[3];
 	char why[256];
@@ -517,7 +517,7 @@ static void check_batch(world *w, const rh_snap *before, const rh_snap *after, c
 	for (i = 0; i < w->done && i < 3; i++) {
 		ki[i] = w->batch[i].integration;
 		ks[i] = w->batch[i].sku;
-		CHECK(rh_snap_find(after, ki[i], ks[i]) != NULL, "%s: applied change %zu missing", what, i);
+		CHECK(fx_snap_find(after, ki[i], ks[i]) != NULL, "%s: applied change %zu missing", what, i);
 	}
 	CHECK(rh_snap_diff_except(before, after, RH_CMP_EXACT, ki, ks, w->done < 3 ? w->done : 3, why,
 	                          sizeof why) == 0,
@@ -525,14 +525,14 @@ static void check_batch(world *w, const rh_snap *before, const rh_snap *after, c
 }
 
 /* Exactly `count` entries changed, each now pending with a queued job. */
-static void check_matching(world *w, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_matching(world *w, const fx_snap *before, const fx_snap *after, const char *what)
 {
 	size_t i, changed = 0;
 	char why[256];
 
 	CHECK(before->n == after->n, "%s: entry count %zu -> %zu", what, before->n, after->n);
 	for (i = 0; i < before->n; i++) {
-		const stg_entry *a = rh_snap_find(after, before->v[i].integration, before->v[i].sku);
+		const stg_entry *a = fx_snap_find(after, before->v[i].integration, before->v[i].sku);
 		if (!a || rh_entry_diff(&before->v[i], a, RH_CMP_EXACT, why, sizeof why) == 0)
 			continue;
 		changed++;
@@ -544,7 +544,7 @@ static void check_matching(world *w, const rh_snap *before, const rh_snap *after
 
 /* The pump's results: every job handed out has its result recorded, the
  * others are untouched, and every acknowledgement is kept. */
-static void check_pump(world *w, const rh_snap *before, const rh_snap *after, int rc, const char *what)
+static void check_pump(world *w, const fx_snap *before, const fx_snap *after, int rc, const char *what)
 {
 	size_t i, k, nsent = w->h.tr.fx.nsent - w->nsent_before;
 	char why[256];
@@ -553,7 +553,7 @@ static void check_pump(world *w, const rh_snap *before, const rh_snap *after, in
 	      w->sent, nsent);
 	CHECK(before->n == after->n, "%s: entry count %zu -> %zu", what, before->n, after->n);
 	for (i = 0; i < before->n; i++) {
-		const stg_entry *b = &before->v[i], *a = rh_snap_find(after, b->integration, b->sku);
+		const stg_entry *b = &before->v[i], *a = fx_snap_find(after, b->integration, b->sku);
 		const fx_sent *s = NULL;
 		if (!a) {
 			CHECK(0, "%s: (%s, %s) lost", what, b->integration, b->sku);
@@ -615,7 +615,7 @@ typedef struct tally {
 static void run_variant(const op *o, int v, int persistent, tally *t)
 {
 	world *w;
-	rh_snap ref, before, after;
+	fx_snap ref, before, after;
 	char what[96], why[256];
 	long n;
 	int rc;
@@ -626,7 +626,7 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 	o->prefix(w, v);
 	rc = o->run(w, v);
 	cr_assert_eq(rc, STG_OK, "%s/%d without failures: %d %s", o->name, v, rc, stg_log_errmsg(w->log));
-	rh_snap_log(w->log, &ref);
+	fx_snap_log(w->log, &ref);
 	world_free(w, o->name);
 
 	for (n = 1; n <= MAX_N; n++) {
@@ -635,20 +635,20 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 		w = world_new();
 		world_open(w);
 		o->prefix(w, v);
-		rh_snap_log(w->log, &before);
+		fx_snap_log(w->log, &before);
 		rh_prime_errmsg(w->log);
 		fx_alloc_arm(&w->h.alloc, n, persistent);
 		rc = o->run(w, v);
 		fx_alloc_disarm(&w->h.alloc);
 		if (w->h.alloc.failures == 0) {
 			CHECK(rc == STG_OK, "%s: failed (%d) with no allocation failure", what, rc);
-			rh_snap_free(&before);
+			fx_snap_free(&before);
 			world_free(w, what);
 			break;
 		}
 		t->points++;
 		fx_site_add(t->sites, &t->nsites, w->h.alloc.last_site);
-		rh_snap_log(w->log, &after);
+		fx_snap_log(w->log, &after);
 		if (rc == STG_OK) {
 			/* The failure was absorbed (a lost message, a skipped percentile). */
 			t->absorbed++;
@@ -686,20 +686,20 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 			}
 			CHECK(rc == STG_OK, "%s: the retry failed: %d %s", what, rc, stg_log_errmsg(w->log));
 			if (o->kind != K_PUMP) {
-				rh_snap s2;
-				rh_snap_log(w->log, &s2);
+				fx_snap s2;
+				fx_snap_log(w->log, &s2);
 				CHECK(rh_snap_diff(&ref, &s2, RH_CMP_EXACT | RH_CMP_NO_JOB_ID, why, sizeof why) == 0,
 				      "%s: the retry ends elsewhere than a run without failures: %s", what, why);
-				rh_snap_free(&s2);
+				fx_snap_free(&s2);
 			}
 		}
 		check_mem_store(w, what);
-		rh_snap_free(&before);
-		rh_snap_free(&after);
+		fx_snap_free(&before);
+		fx_snap_free(&after);
 		world_free(w, what);
 	}
 	CHECK(n <= MAX_N, "%s variant %d: still failing after %d allocations", o->name, v, MAX_N);
-	rh_snap_free(&ref);
+	fx_snap_free(&ref);
 }
 
 static void run_op(const op *o)
@@ -822,7 +822,7 @@ static void build_stored(world *w)
 static void run_open(int v, int persistent, tally *t)
 {
 	stg_log *const sentinel = (stg_log *)&sentinel;
-	rh_snap ref;
+	fx_snap ref;
 	world *w;
 	char what[96], why[256];
 	long n;
@@ -834,7 +834,7 @@ static void run_open(int v, int persistent, tally *t)
 	if (v == 2)
 		build_stored(w);
 	world_open(w);
-	rh_snap_log(w->log, &ref);
+	fx_snap_log(w->log, &ref);
 	world_free(w, "open");
 
 	for (n = 1; n <= MAX_N; n++) {
@@ -862,7 +862,7 @@ static void run_open(int v, int persistent, tally *t)
 			t->absorbed++;
 			w->log = log;
 		} else {
-			rh_snap s2;
+			fx_snap s2;
 			t->enomem++;
 			CHECK(rc == STG_ENOMEM, "%s: returned %d (%s)", what, rc, stg_last_error());
 			CHECK(log == sentinel, "%s: *out was written on failure", what);
@@ -880,14 +880,14 @@ static void run_open(int v, int persistent, tally *t)
 				world_free(w, what);
 				continue;
 			}
-			rh_snap_log(w->log, &s2);
+			fx_snap_log(w->log, &s2);
 			CHECK(rh_snap_diff(&ref, &s2, RH_CMP_EXACT, why, sizeof why) == 0,
 			      "%s: the retry loaded something else: %s", what, why);
-			rh_snap_free(&s2);
+			fx_snap_free(&s2);
 		}
 		world_free(w, what);
 	}
-	rh_snap_free(&ref);
+	fx_snap_free(&ref);
 }
 
 static void open_loop(const char *name, int v0, int v1)

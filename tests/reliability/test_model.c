@@ -403,7 +403,7 @@ static void check_all(model *m, const char *step)
 {
 	stg_counts c, ci;
 	stg_stats st;
-	rh_snap snap;
+	fx_snap snap;
 	uint64_t pending = 0, success = 0, error = 0, held = 0, live = 0, waiting = 0, due_now = 0;
 	int64_t wait;
 	int i, k;
@@ -474,11 +474,11 @@ static void check_all(model *m, const char *step)
 	cr_assert(c.pending == pending && c.success == success && c.error == error && c.held == held,
 	          "%s: counts do not add up", step);
 	cr_assert_eq(c.pending + c.success + c.error, live);
-	rh_snap_log(m->log, &snap); /* fails on a key seen twice */
+	fx_snap_log(m->log, &snap); /* fails on a key seen twice */
 	cr_assert_eq(snap.n, (size_t)live, "%s: query lists %zu entries, model has %" PRIu64, step, snap.n, live);
 	for (i = 0; i < (int)snap.n; i++)
 		cr_assert(m->m[integ_of(snap.v[i].integration)][sku_of(snap.v[i].sku)].k.exists);
-	rh_snap_free(&snap);
+	fx_snap_free(&snap);
 	cr_assert_eq(stg_log_stats(m->log, NULL, &st), STG_OK);
 	cr_assert(st.changes == m->changes && st.exports == m->exports && st.coalesced == m->coalesced &&
 	          st.stale == m->stale,

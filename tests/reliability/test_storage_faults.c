@@ -350,34 +350,34 @@ static int run_flush(world *w, int v)
 
 static size_t owed(world *w)
 {
-	rh_snap mem, st;
+	fx_snap mem, st;
 	char why[256];
 	size_t i, n = 0;
 
-	rh_snap_log(w->log, &mem);
-	rh_snap_store(&w->h.store, &st);
+	fx_snap_log(w->log, &mem);
+	fx_snap_store(&w->h.store, &st);
 	for (i = 0; i < mem.n; i++) {
-		const stg_entry *s = rh_snap_find(&st, mem.v[i].integration, mem.v[i].sku);
+		const stg_entry *s = fx_snap_find(&st, mem.v[i].integration, mem.v[i].sku);
 		n += !s || rh_entry_diff(&mem.v[i], s, RH_CMP_MEM_STORE, why, sizeof why) != 0;
 	}
 	for (i = 0; i < st.n; i++)
-		n += !rh_snap_find(&mem, st.v[i].integration, st.v[i].sku);
-	rh_snap_free(&mem);
-	rh_snap_free(&st);
+		n += !fx_snap_find(&mem, st.v[i].integration, st.v[i].sku);
+	fx_snap_free(&mem);
+	fx_snap_free(&st);
 	return n;
 }
 
 static void check_mem_store(world *w, const char *what)
 {
-	rh_snap mem, st;
+	fx_snap mem, st;
 	char why[256];
 
-	rh_snap_log(w->log, &mem);
-	rh_snap_store(&w->h.store, &st);
+	fx_snap_log(w->log, &mem);
+	fx_snap_store(&w->h.store, &st);
 	CHECK(rh_snap_diff(&mem, &st, RH_CMP_MEM_STORE, why, sizeof why) == 0,
 	      "%s: memory and storage disagree: %s", what, why);
-	rh_snap_free(&mem);
-	rh_snap_free(&st);
+	fx_snap_free(&mem);
+	fx_snap_free(&st);
 }
 
 /* Every acknowledgement the marketplace gave is in memory. */
@@ -406,7 +406,7 @@ static void check_reopen(world *w, int exact, const char *what)
 {
 	stg_log_options o = w->h.opt;
 	stg_log *log2 = NULL;
-	rh_snap mem, re, st;
+	fx_snap mem, re, st;
 	char why[256];
 	size_t i;
 	int rc;
@@ -417,13 +417,13 @@ static void check_reopen(world *w, int exact, const char *what)
 	CHECK(rc == STG_OK, "%s: reopen failed: %d %s", what, rc, stg_last_error());
 	if (rc != STG_OK)
 		return;
-	rh_snap_log(w->log, &mem);
-	rh_snap_log(log2, &re);
-	rh_snap_store(&w->h.store, &st);
+	fx_snap_log(w->log, &mem);
+	fx_snap_log(log2, &re);
+	fx_snap_store(&w->h.store, &st);
 	for (i = 0; i < w->h.tr.fx.nacks; i++) {
 		const fx_ack *a = &w->h.tr.fx.acks[i];
-		const stg_entry *e = rh_snap_find(&re, a->integration, a->sku);
-		if (!rh_snap_find(&mem, a->integration, a->sku))
+		const stg_entry *e = fx_snap_find(&re, a->integration, a->sku);
+		if (!fx_snap_find(&mem, a->integration, a->sku))
 			continue; /* removed by the host */
 		CHECK(e && (((e->flags & STG_ENTRY_HAS_ACKED) && e->acked == a->qty) ||
 		            e->status == STG_ENTRY_PENDING),
@@ -431,8 +431,8 @@ static void check_reopen(world *w, int exact, const char *what)
 		      " and has no pending job", what, a->integration, a->sku, a->qty);
 	}
 	for (i = 0; i < mem.n; i++) {
-		const stg_entry *e = rh_snap_find(&re, mem.v[i].integration, mem.v[i].sku);
-		const stg_entry *s = rh_snap_find(&st, mem.v[i].integration, mem.v[i].sku);
+		const stg_entry *e = fx_snap_find(&re, mem.v[i].integration, mem.v[i].sku);
+		const stg_entry *s = fx_snap_find(&st, mem.v[i].integration, mem.v[i].sku);
 		CHECK(e != NULL, "%s: (%s, %s) lost by a reopen", what, mem.v[i].integration, mem.v[i].sku);
 		if (!e || !s || (!exact && rh_entry_diff(&mem.v[i], s, RH_CMP_MEM_STORE, why, sizeof why)))
 			continue; /* its write is owed: storage has the previous version */
@@ -440,16 +440,16 @@ static void check_reopen(world *w, int exact, const char *what)
 		      "%s: reopened entry differs: %s", what, why);
 	}
 	for (i = 0; i < re.n; i++)
-		CHECK(rh_snap_find(&mem, re.v[i].integration, re.v[i].sku) != NULL || !exact,
+		CHECK(fx_snap_find(&mem, re.v[i].integration, re.v[i].sku) != NULL || !exact,
 		      "%s: (%s, %s) comes back after a reopen", what, re.v[i].integration, re.v[i].sku);
-	rh_snap_free(&mem);
-	rh_snap_free(&re);
-	rh_snap_free(&st);
+	fx_snap_free(&mem);
+	fx_snap_free(&re);
+	fx_snap_free(&st);
 	stg_log_close(log2);
 }
 
 /* Only the keys of the first `done` changes may differ. */
-static void check_batch(world *w, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_batch(world *w, const fx_snap *before, const fx_snap *after, const char *what)
 {
 	const char *ki[3], *ks[3];
 	char why[256];
@@ -466,13 +466,13 @@ static void check_batch(world *w, const rh_snap *before, const rh_snap *after, c
 }
 
 /* Exactly `count` entries changed (K_MATCHING: now queued) or went (K_REMOVED). */
-static void check_counted(world *w, int kind, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_counted(world *w, int kind, const fx_snap *before, const fx_snap *after, const char *what)
 {
 	size_t i, changed = 0;
 	char why[256];
 
 	for (i = 0; i < before->n; i++) {
-		const stg_entry *a = rh_snap_find(after, before->v[i].integration, before->v[i].sku);
+		const stg_entry *a = fx_snap_find(after, before->v[i].integration, before->v[i].sku);
 		if (kind == K_REMOVED) {
 			changed += a == NULL;
 			CHECK(!a || rh_entry_diff(&before->v[i], a, RH_CMP_EXACT, why, sizeof why) == 0,
@@ -495,7 +495,7 @@ static void check_counted(world *w, int kind, const rh_snap *before, const rh_sn
 }
 
 /* Results: each job handed out has its result in memory; the rest unchanged. */
-static void check_results(world *w, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_results(world *w, const fx_snap *before, const fx_snap *after, const char *what)
 {
 	size_t i, k, nsent = w->h.tr.fx.nsent - w->nsent_before;
 	char why[256];
@@ -503,7 +503,7 @@ static void check_results(world *w, const rh_snap *before, const rh_snap *after,
 	CHECK(w->sent == nsent, "%s: %zu reported sent, the transport got %zu", what, w->sent, nsent);
 	CHECK(before->n == after->n, "%s: entries %zu -> %zu", what, before->n, after->n);
 	for (i = 0; i < before->n; i++) {
-		const stg_entry *b = &before->v[i], *a = rh_snap_find(after, b->integration, b->sku);
+		const stg_entry *b = &before->v[i], *a = fx_snap_find(after, b->integration, b->sku);
 		int touched = 0;
 		for (k = w->nsent_before; k < w->h.tr.fx.nsent; k++)
 			touched |= !strcmp(w->h.tr.fx.sent[k].integration, b->integration) &&
@@ -528,7 +528,7 @@ typedef struct tally {
 
 static void run_variant(const op *o, int v, int persistent, tally *t)
 {
-	rh_snap ref, before, after;
+	fx_snap ref, before, after;
 	char what[96], why[256];
 	world *w;
 	long n;
@@ -538,7 +538,7 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 	o->prefix(w, v);
 	rc = o->run(w, v);
 	cr_assert_eq(rc, STG_OK, "%s/%d without faults: %d %s", o->name, v, rc, stg_log_errmsg(w->log));
-	rh_snap_log(w->log, &ref);
+	fx_snap_log(w->log, &ref);
 	world_free(w, o->name);
 
 	for (n = 1; n <= MAX_N; n++) {
@@ -547,14 +547,14 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 		         persistent ? "persistent from" : "transient", n);
 		w = world_new();
 		o->prefix(w, v);
-		rh_snap_log(w->log, &before);
+		fx_snap_log(w->log, &before);
 		rh_prime_errmsg(w->log);
 		fx_storage_arm(&w->h.store, n, persistent);
 		rc = o->run(w, v);
 		fx_storage_disarm(&w->h.store);
 		if (w->h.store.failures == 0) {
 			CHECK(rc == STG_OK, "%s: failed (%d) without a storage fault", what, rc);
-			rh_snap_free(&before);
+			fx_snap_free(&before);
 			world_free(w, what);
 			break;
 		}
@@ -563,7 +563,7 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 		CHECK(rc == STG_ESTORAGE, "%s: returned %d (%s), not STG_ESTORAGE", what, rc,
 		      stg_log_errmsg(w->log));
 		CHECK(rh_errmsg_fresh(w->log, "storage"), "%s: message '%s'", what, stg_log_errmsg(w->log));
-		rh_snap_log(w->log, &after);
+		fx_snap_log(w->log, &after);
 		switch (o->kind) {
 		case K_STRICT:
 			CHECK(rh_snap_diff(&before, &after, RH_CMP_EXACT, why, sizeof why) == 0,
@@ -622,21 +622,21 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 			}
 			CHECK(rc == STG_OK, "%s: the retry failed: %d %s", what, rc, stg_log_errmsg(w->log));
 			if (o->kind == K_STRICT || o->kind == K_BATCH) {
-				rh_snap s2;
-				rh_snap_log(w->log, &s2);
+				fx_snap s2;
+				fx_snap_log(w->log, &s2);
 				CHECK(rh_snap_diff(&ref, &s2, RH_CMP_EXACT | RH_CMP_NO_JOB_ID, why, sizeof why) == 0,
 				      "%s: the retry ends elsewhere than a run without faults: %s", what, why);
-				rh_snap_free(&s2);
+				fx_snap_free(&s2);
 			}
 			check_mem_store(w, what);
 		}
 		check_acks_in_memory(w, what);
-		rh_snap_free(&before);
-		rh_snap_free(&after);
+		fx_snap_free(&before);
+		fx_snap_free(&after);
 		world_free(w, what);
 	}
 	CHECK(n <= MAX_N, "%s variant %d: still failing after %d calls", o->name, v, MAX_N);
-	rh_snap_free(&ref);
+	fx_snap_free(&ref);
 }
 
 static void run_op(const op *o)
@@ -718,7 +718,7 @@ Test(reliability, storage_load_failure)
 
 static void run_transport(int persistent, int batch_only, tally *t)
 {
-	rh_snap before, after;
+	fx_snap before, after;
 	char what[96], why[256];
 	long n;
 
@@ -734,7 +734,7 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		submit_n(w, "b", "t", 9, 0);     /* batches of 4 in b */
 		if (!batch_only)
 			submit_n(w, "a", "p", 7, 8);
-		rh_snap_log(w->log, &before);
+		fx_snap_log(w->log, &before);
 		rh_prime_errmsg(w->log);
 		cr_assert_eq(stg_log_stats(w->log, NULL, &st0), STG_OK);
 		w->nsent_before = w->h.tr.fx.nsent;
@@ -745,7 +745,7 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		if (w->h.tr.fx.failures == 0) {
 			CHECK(rc == STG_OK, "%s: %d without a fault", what, rc);
 			world_free(w, what);
-			rh_snap_free(&before);
+			fx_snap_free(&before);
 			break;
 		}
 		t->points++;
@@ -756,10 +756,10 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		cr_assert_eq(stg_log_stats(w->log, NULL, &st), STG_OK);
 		CHECK(st.attempts - st0.attempts == (uint64_t)handed,
 		      "%s: %" PRIu64 " attempts counted, %zu handed out", what, st.attempts - st0.attempts, handed);
-		rh_snap_log(w->log, &after);
+		fx_snap_log(w->log, &after);
 		/* Entries the transport did not answer are exactly as before. */
 		for (i = 0; i < before.n; i++) {
-			const stg_entry *b = &before.v[i], *a = rh_snap_find(&after, b->integration, b->sku);
+			const stg_entry *b = &before.v[i], *a = fx_snap_find(&after, b->integration, b->sku);
 			int answered = 0;
 			for (k = w->nsent_before; k < w->h.tr.fx.nsent; k++)
 				answered |= !strcmp(w->h.tr.fx.sent[k].integration, b->integration) &&
@@ -787,8 +787,8 @@ static void run_transport(int persistent, int batch_only, tally *t)
 			      b->sku);
 		}
 		check_mem_store(w, what);
-		rh_snap_free(&before);
-		rh_snap_free(&after);
+		fx_snap_free(&before);
+		fx_snap_free(&after);
 		world_free(w, what);
 	}
 }
