@@ -48,6 +48,17 @@ void rh_transport_init(rh_transport *t, int fixed)
 	t->fixed = fixed;
 }
 
+void rh_answer(rh_transport *t, int a)
+{
+	t->use_by_sku = 0;
+	t->fixed = a;
+}
+
+void rh_mixed(rh_transport *t)
+{
+	t->use_by_sku = 1;
+}
+
 int rh_answer_of(const rh_transport *t, const char *sku)
 {
 	size_t n = strlen(sku);
@@ -243,6 +254,15 @@ int rh_snap_diff(const fx_snap *a, const fx_snap *b, int mode, char *why, size_t
 }
 
 /* --------------------------------------------------------------- helpers */
+
+long rh_bad;
+
+void rh_submit(stg_log *log, int64_t *seq, const char *integration, const char *sku, int64_t available)
+{
+	stg_submit s = rh_change(integration, sku, available, (*seq)++);
+
+	cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK, "prefix submit: %s", stg_log_errmsg(log));
+}
 
 stg_submit rh_change(const char *integration, const char *sku, int64_t available, int64_t seq)
 {

@@ -52,6 +52,9 @@ typedef struct rh_transport {
 } rh_transport;
 
 void rh_transport_init(rh_transport *t, int fixed);
+/* Answer every job with a (RH_*), or by SKU through by_sku. */
+void rh_answer(rh_transport *t, int a);
+void rh_mixed(rh_transport *t);
 int rh_answer_of(const rh_transport *t, const char *sku);
 void rh_result_for(int answer, stg_job_result *r);
 
@@ -95,6 +98,22 @@ int rh_snap_diff_except(const fx_snap *a, const fx_snap *b, int mode,
                         char *why, size_t cap);
 
 /* --------------------------------------------------------------- helpers */
+
+/* Submit a change with sequence (*seq)++, asserting STG_OK (a prefix step). */
+void rh_submit(stg_log *log, int64_t *seq, const char *integration, const char *sku, int64_t available);
+
+/* Failed expectations of the fault loops are counted in rh_bad; the first
+ * five are reported in full (cr_expect), so a broken loop does not print
+ * thousands. */
+extern long rh_bad;
+#define CHECK(cond, ...)                                                 \
+	do {                                                             \
+		if (!(cond)) {                                           \
+			rh_bad++;                                        \
+			if (rh_bad <= 5)                                 \
+				cr_expect((cond), __VA_ARGS__);          \
+		}                                                        \
+	} while (0)
 
 stg_submit rh_change(const char *integration, const char *sku, int64_t available, int64_t seq);
 /* Make the log's message a known sentinel (a harmless failing call). */

@@ -31,16 +31,6 @@
 #define SWEEP 41
 #define MAX_N 400
 
-/* Failed expectations are counted; the first few are reported in full. */
-static long g_bad;
-#define CHECK(cond, ...)                                                 \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			g_bad++;                                         \
-			if (g_bad <= 5)                                  \
-				cr_expect((cond), __VA_ARGS__);          \
-		}                                                        \
-	} while (0)
 
 typedef struct world {
 	rh_host h;             /* the fixture and the options */
@@ -89,23 +79,6 @@ static void world_free(world *w, const char *what)
 	free(w);
 }
 
-static void answer(world *w, int a)
-{
-	w->h.tr.use_by_sku = 0;
-	w->h.tr.fixed = a;
-}
-
-static void mixed(world *w)
-{
-	w->h.tr.use_by_sku = 1;
-}
-
-static void submit(world *w, const char *integ, const char *sku, int64_t avail)
-{
-	stg_submit s = rh_change(integ, sku, avail, w->seq++);
-	cr_assert_eq(stg_log_submit(w->log, &s, NULL), STG_OK, "prefix submit: %s", stg_log_errmsg(w->log));
-}
-
 /* P queued jobs in integration integ. */
 static void queue_p(world *w, const char *integ, int p)
 {
@@ -114,7 +87,7 @@ static void queue_p(world *w, const char *integ, int p)
 
 	for (i = 0; i < p; i++) {
 		snprintf(sku, sizeof sku, "q%03d", i);
-		submit(w, integ, sku, 3 + i % 9);
+		rh_submit(w->log, &w->seq, integ, sku, 3 + i % 9);
 	}
 }
 
@@ -180,32 +153,32 @@ static void pre_submit_existing(world *w, int v)
 
 	switch (kind) {
 	case 0: /* coalesce into a queued job */
-		submit(w, "a", "e000", 50);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
 		break;
 	case 1: /* export from success */
-		submit(w, "a", "e000", 50);
-		answer(w, RH_OK);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
+		rh_answer(&w->h.tr, RH_OK);
 		pump(w, 0);
 		break;
 	case 2: /* export after an error */
-		submit(w, "a", "e000", 50);
-		answer(w, RH_REJECT);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
+		rh_answer(&w->h.tr, RH_REJECT);
 		pump(w, 0);
 		break;
 	case 3: /* coalesce into a held job */
-		submit(w, "a", "e000", 50);
-		answer(w, RH_NOTCAT);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
+		rh_answer(&w->h.tr, RH_NOTCAT);
 		pump(w, 0);
 		break;
 	default: /* 4: stale, 5: skip */
 		w->seq = 100;
-		submit(w, "a", "e000", 50);
-		answer(w, RH_OK);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
+		rh_answer(&w->h.tr, RH_OK);
 		pump(w, 0);
 		p = 20;
 		break;
 	}
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", p);
 }
 
@@ -243,29 +216,29 @@ static void pre_pump(world *w, int v)
 	if (kind == 2) {
 		/* The waiting heap full of held jobs and two jobs due: the room
 		 * for the second result must be found after the first went out. */
-		answer(w, RH_NOTCAT);
+		rh_answer(&w->h.tr, RH_NOTCAT);
 		for (i = 0; i < 16; i++) {
 			snprintf(sku, sizeof sku, "h%03d", i);
-			submit(w, "a", sku, 3);
+			rh_submit(w->log, &w->seq, "a", sku, 3);
 		}
 		for (i = 0; i < 15; i++)
 			pump(w, 1);
-		submit(w, "a", "x000", 4);
+		rh_submit(w->log, &w->seq, "a", "x000", 4);
 		return;
 	}
 	if (kind == 1) {
 		for (i = 0; i < 18; i++) {
 			snprintf(sku, sizeof sku, "h%03d", i);
-			submit(w, "a", sku, 30);
+			rh_submit(w->log, &w->seq, "a", sku, 30);
 		}
-		answer(w, RH_NOTCAT);
+		rh_answer(&w->h.tr, RH_NOTCAT);
 		pump(w, 0);
 	}
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", p);
 	for (i = 0; i < 6; i++) {
 		snprintf(sku, sizeof sku, "b%03d", i);
-		submit(w, "b", sku, 10 * i);
+		rh_submit(w->log, &w->seq, "b", sku, 10 * i);
 	}
 }
 
@@ -281,14 +254,14 @@ static void pre_complete(world *w, int v)
 {
 	int kind = v / SWEEP, p = v % SWEEP;
 
-	submit(w, "a", "y000", 20);
-	answer(w, RH_ASYNC);
+	rh_submit(w->log, &w->seq, "a", "y000", 20);
+	rh_answer(&w->h.tr, RH_ASYNC);
 	pump(w, 1);
 	cr_assert_eq(w->h.tr.fx.nsent, (size_t)1);
 	w->job = w->h.tr.fx.sent[0].id;
 	if (kind == 2)
-		submit(w, "a", "y000", 1); /* a newer change rides behind the flight */
-	mixed(w);
+		rh_submit(w->log, &w->seq, "a", "y000", 1); /* a newer change rides behind the flight */
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", p);
 }
 
@@ -339,12 +312,12 @@ static int run_set_limits(world *w, int v)
 static void pre_resume(world *w, int v)
 {
 	cr_assert_eq(stg_log_set_limits(w->log, "a", 3, 0, 0), STG_OK);
-	submit(w, "a", "u000", 10);
-	submit(w, "a", "u001", 11);
-	submit(w, "a", "u002", 12);
-	answer(w, RH_AUTH);
+	rh_submit(w->log, &w->seq, "a", "u000", 10);
+	rh_submit(w->log, &w->seq, "a", "u001", 11);
+	rh_submit(w->log, &w->seq, "a", "u002", 12);
+	rh_answer(&w->h.tr, RH_AUTH);
 	pump(w, 0);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", v);
 }
 
@@ -363,10 +336,10 @@ static void after_fail_resume(world *w, int v)
 
 static void pre_catalogued(world *w, int v)
 {
-	submit(w, "a", "h000", 10);
-	answer(w, RH_NOTCAT);
+	rh_submit(w->log, &w->seq, "a", "h000", 10);
+	rh_answer(&w->h.tr, RH_NOTCAT);
 	pump(w, 1);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", v);
 }
 
@@ -377,10 +350,10 @@ static int run_catalogued(world *w, int v)
 
 static void pre_reprocess(world *w, int v)
 {
-	submit(w, "a", "r000", 10);
-	answer(w, v / SWEEP ? RH_OK : RH_REJECT);
+	rh_submit(w->log, &w->seq, "a", "r000", 10);
+	rh_answer(&w->h.tr, v / SWEEP ? RH_OK : RH_REJECT);
 	pump(w, 1);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", v % SWEEP);
 }
 
@@ -396,11 +369,11 @@ static void pre_reprocess_matching(world *w, int v)
 
 	for (i = 0; i < 5; i++) {
 		snprintf(sku, sizeof sku, "r%03d", i);
-		submit(w, "a", sku, 10 + i);
+		rh_submit(w->log, &w->seq, "a", sku, 10 + i);
 	}
-	answer(w, RH_REJECT);
+	rh_answer(&w->h.tr, RH_REJECT);
 	pump(w, 0);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", v);
 }
 
@@ -421,18 +394,18 @@ static void pre_settled(world *w, int v)
 
 	for (i = 0; i < 8; i++) {
 		snprintf(sku, sizeof sku, "s%03d", i);
-		submit(w, "a", sku, 10 + i);
-		answer(w, RH_OK);
+		rh_submit(w->log, &w->seq, "a", sku, 10 + i);
+		rh_answer(&w->h.tr, RH_OK);
 		pump(w, 0);
 		w->h.clock.now += 1000;
 	}
 	for (i = 0; i < 3; i++) {
 		snprintf(sku, sizeof sku, "x%03d", i);
-		submit(w, "b", sku, 10 + i);
+		rh_submit(w->log, &w->seq, "b", sku, 10 + i);
 	}
-	answer(w, RH_REJECT);
+	rh_answer(&w->h.tr, RH_REJECT);
 	pump(w, 2);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", 20);
 }
 
@@ -707,7 +680,7 @@ static void run_op(const op *o)
 	tally t[2];
 	int mode, v;
 
-	g_bad = 0;
+	rh_bad = 0;
 	memset(t, 0, sizeof t);
 	for (mode = 0; mode < 2; mode++)
 		for (v = 0; v < o->nvariants; v++)
@@ -717,8 +690,8 @@ static void run_op(const op *o)
 	        "call stacks; persistent: %4ld (%ld ENOMEM, %ld absorbed), %2zu stacks; %d variants\n",
 	        o->name, t[0].points, t[0].enomem, t[0].absorbed, t[0].nsites, t[1].points, t[1].enomem,
 	        t[1].absorbed, t[1].nsites, o->nvariants);
-	if (g_bad > 5)
-		fprintf(stderr, "alloc-loop %s: %ld failed expectations in all\n", o->name, g_bad);
+	if (rh_bad > 5)
+		fprintf(stderr, "alloc-loop %s: %ld failed expectations in all\n", o->name, rh_bad);
 }
 
 #define OP(name, nv, kind, pre, run, after) \
@@ -895,7 +868,7 @@ static void open_loop(const char *name, int v0, int v1)
 	tally t[2];
 	int mode, v;
 
-	g_bad = 0;
+	rh_bad = 0;
 	memset(t, 0, sizeof t);
 	for (mode = 0; mode < 2; mode++)
 		for (v = v0; v <= v1; v++)
@@ -905,8 +878,8 @@ static void open_loop(const char *name, int v0, int v1)
 	        "call stacks; persistent: %4ld (%ld ENOMEM, %ld absorbed), %2zu stacks\n",
 	        name, t[0].points, t[0].enomem, t[0].absorbed, t[0].nsites, t[1].points, t[1].enomem,
 	        t[1].absorbed, t[1].nsites);
-	if (g_bad > 5)
-		fprintf(stderr, "alloc-loop %s: %ld failed expectations in all\n", name, g_bad);
+	if (rh_bad > 5)
+		fprintf(stderr, "alloc-loop %s: %ld failed expectations in all\n", name, rh_bad);
 }
 
 Test(reliability, alloc_open) { open_loop("open", 0, 1); }

@@ -37,15 +37,6 @@
 #define T0 INT64_C(1700000000000)
 #define MAX_N 200
 
-static long g_bad;
-#define CHECK(cond, ...)                                                 \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			g_bad++;                                         \
-			if (g_bad <= 5)                                  \
-				cr_expect((cond), __VA_ARGS__);          \
-		}                                                        \
-	} while (0)
 
 typedef struct world {
 	rh_host h;             /* the fixture and the options */
@@ -76,23 +67,6 @@ static void world_free(world *w, const char *what)
 	free(w);
 }
 
-static void answer(world *w, int a)
-{
-	w->h.tr.use_by_sku = 0;
-	w->h.tr.fixed = a;
-}
-
-static void mixed(world *w)
-{
-	w->h.tr.use_by_sku = 1;
-}
-
-static void submit(world *w, const char *integ, const char *sku, int64_t avail)
-{
-	stg_submit s = rh_change(integ, sku, avail, w->seq++);
-	cr_assert_eq(stg_log_submit(w->log, &s, NULL), STG_OK, "prefix submit: %s", stg_log_errmsg(w->log));
-}
-
 static void submit_n(world *w, const char *integ, const char *prefix, int n, int64_t avail)
 {
 	char sku[16];
@@ -100,7 +74,7 @@ static void submit_n(world *w, const char *integ, const char *prefix, int n, int
 
 	for (i = 0; i < n; i++) {
 		snprintf(sku, sizeof sku, "%s%03d", prefix, i);
-		submit(w, integ, sku, avail + i);
+		rh_submit(w->log, &w->seq, integ, sku, avail + i);
 	}
 }
 
@@ -127,19 +101,19 @@ static void background(world *w)
 {
 	cr_assert_eq(stg_log_set_limits(w->log, "b", 4, 0, 0), STG_OK);
 	submit_n(w, "a", "s", 4, 20);
-	answer(w, RH_OK);
+	rh_answer(&w->h.tr, RH_OK);
 	pump(w, 0);
 	submit_n(w, "a", "e", 3, 30);
-	answer(w, RH_REJECT);
+	rh_answer(&w->h.tr, RH_REJECT);
 	pump(w, 0);
 	submit_n(w, "a", "h", 2, 40);
-	answer(w, RH_NOTCAT);
+	rh_answer(&w->h.tr, RH_NOTCAT);
 	pump(w, 0);
 	submit_n(w, "c", "u", 3, 10);
-	answer(w, RH_AUTH);
+	rh_answer(&w->h.tr, RH_AUTH);
 	pump(w, 1);
 	submit_n(w, "b", "b", 6, 0);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	submit_n(w, "a", "q", 5, 3);
 }
 
@@ -210,7 +184,7 @@ static void pre_resume(world *w, int v)
 {
 	cr_assert_eq(stg_log_set_limits(w->log, "c", 3, 0, 0), STG_OK);
 	submit_n(w, "c", "u", 3, 10);
-	answer(w, RH_AUTH);
+	rh_answer(&w->h.tr, RH_AUTH);
 	pump(w, 0); /* all three of c fail auth in one batch */
 	background(w);
 }
@@ -256,12 +230,12 @@ static void pre_expire(world *w, int v)
 	background(w);
 	for (i = 0; i < 6; i++) {
 		snprintf(sku, sizeof sku, "x%03d", i);
-		submit(w, "d", sku, 50);
-		answer(w, RH_OK);
+		rh_submit(w->log, &w->seq, "d", sku, 50);
+		rh_answer(&w->h.tr, RH_OK);
 		pump(w, 0);
 		w->h.clock.now += 60000;
 	}
-	mixed(w);
+	rh_mixed(&w->h.tr);
 }
 
 static int run_expire(world *w, int v)
@@ -290,8 +264,8 @@ static void pre_complete(world *w, int v)
 	size_t i;
 
 	background(w);
-	submit(w, "d", "y000", 20);
-	answer(w, RH_ASYNC);
+	rh_submit(w->log, &w->seq, "d", "y000", 20);
+	rh_answer(&w->h.tr, RH_ASYNC);
 	pump(w, 0);
 	for (i = 0; i < w->h.tr.fx.nsent; i++)
 		if (!strcmp(w->h.tr.fx.sent[i].sku, "y000")) {
@@ -300,8 +274,8 @@ static void pre_complete(world *w, int v)
 		}
 	cr_assert_neq(w->job, 0);
 	if (kind == 2)
-		submit(w, "d", "y000", 1);
-	mixed(w);
+		rh_submit(w->log, &w->seq, "d", "y000", 1);
+	rh_mixed(&w->h.tr);
 }
 
 static int run_complete(world *w, int v)
@@ -324,7 +298,7 @@ static void pre_flush(world *w, int v)
 
 	background(w);
 	submit_n(w, "d", "f", 3, 8);
-	answer(w, RH_OK);
+	rh_answer(&w->h.tr, RH_OK);
 	fx_storage_arm(&w->h.store, 1, 1);
 	cr_assert_eq(stg_log_pump(w->log, 0, NULL), STG_ESTORAGE);
 	fx_storage_disarm(&w->h.store);
@@ -333,7 +307,7 @@ static void pre_flush(world *w, int v)
 	fx_storage_arm(&w->h.store, 1, 1);
 	cr_assert_eq(stg_log_pump(w->log, 0, NULL), STG_ESTORAGE);
 	fx_storage_disarm(&w->h.store);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	(void)pending;
 }
 
@@ -644,7 +618,7 @@ static void run_op(const op *o)
 	tally t[2];
 	int mode, v;
 
-	g_bad = 0;
+	rh_bad = 0;
 	memset(t, 0, sizeof t);
 	for (mode = 0; mode < 2; mode++)
 		for (v = 0; v < o->nvariants; v++)
@@ -653,8 +627,8 @@ static void run_op(const op *o)
 	        "storage-faults %-18s transient: %3ld failure points; persistent: %3ld failure points "
 	        "(%ld failed calls); %d variants\n",
 	        o->name, t[0].points, t[1].points, t[1].failed_calls, o->nvariants);
-	if (g_bad > 5)
-		fprintf(stderr, "storage-faults %s: %ld failed expectations in all\n", o->name, g_bad);
+	if (rh_bad > 5)
+		fprintf(stderr, "storage-faults %s: %ld failed expectations in all\n", o->name, rh_bad);
 }
 
 #define OP(name, nv, kind, pre, run) static const op op_##name = { #name, nv, kind, pre, run }
@@ -694,7 +668,7 @@ Test(reliability, storage_load_failure)
 	static const int codes[] = { 1, 5, -100, -1, -6 };
 	size_t i;
 
-	g_bad = 0;
+	rh_bad = 0;
 	for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
 		world *w = world_new();
 		stg_log *log2 = (stg_log *)w;
@@ -798,7 +772,7 @@ Test(reliability, transport_faults)
 	tally t[2];
 	int mode;
 
-	g_bad = 0;
+	rh_bad = 0;
 	memset(t, 0, sizeof t);
 	for (mode = 0; mode < 2; mode++) {
 		run_transport(mode, 0, &t[mode]);
