@@ -11,7 +11,7 @@
  *   fx_storage    a recording storage: entries by key, kept as
  *                 stg_entry_encode() bytes (so a reopen decodes them);
  *                 load/write/remove counters; fails every write/remove/load
- *                 with a code, or the Nth write/remove (or from N on)
+ *                 with a code, or the Nth write/remove/load (or from N on)
  *   fx_alloc      a counting allocator that fails the Nth allocation (or
  *                 from N on), counts live blocks and bytes, and can hash
  *                 the call stack of a failure
@@ -183,9 +183,11 @@ typedef struct fx_storage {
 	/* Every call failing with a code (0: succeed). */
 	int write_fail, remove_fail, load_fail;
 	/* The Nth write or remove (1-based, counted from the last arm) failing
-	 * (-5 for a write, -6 for a remove); with persistent, every one after. */
+	 * (-5 for a write, -6 for a remove); with persistent, every one after.
+	 * With arm_load, loads are counted too (-9 for a load). */
 	long fail_at;
 	int persistent;
+	int arm_load;
 	long armed_calls, failures;
 	/* Load quirks. */
 	int load_duplicate;   /* stream the first record twice */

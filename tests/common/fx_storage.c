@@ -174,6 +174,8 @@ int fx_storage_load(stg_entry_sink sink, void *ctx, void *payload)
 	s->loads++;
 	if (s->load_fail)
 		return s->load_fail;
+	if (s->arm_load && armed_fails(s))
+		return -9;
 	for (i = 0; i < s->n; i++) {
 		stg_entry e;
 		int rc = stg_entry_decode(s->recs[i].buf, s->recs[i].len, &e);
