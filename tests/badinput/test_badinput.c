@@ -14,6 +14,8 @@
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <criterion/criterion.h>
 
+#include "fixture.h"
+
 #include <stockguard.h>
 
 #include <limits.h>
@@ -209,106 +211,28 @@ static void pol_snap(const stg_policy *p, char *out, size_t cap)
 
 /* --------------------------------------------------------- log fixture */
 
-typedef struct rec {
-	char integ[2048], sku[2048];
-	unsigned char *bytes;
-	size_t len;
-} rec;
-
+/* The shared fixture (tests/common/fixture.h): a clock, the recording
+ * storage, an event recorder and the transport with this suite's answers. */
 typedef struct fixture {
 	stg_log *log;
-	int64_t now;
-	rec store[64];
-	size_t nstore;
-	unsigned long writes, removes, sent, events;
+	fx_clock clock;
+	fx_storage st;              /* st.recs, st.n, st.writes, st.removes */
+	fx_transport tr;            /* tr.nsent, tr.sent: the jobs handed out */
+	fx_events ev;               /* ev.n, ev.ev: the events */
 	uint64_t async_id;          /* last job answered asynchronously */
 	const char *answer_message; /* message of error answers */
 	int bad_result;             /* 1 outcome 999, 2 class 999, 3 version 0 */
-	char last_job_sku[2048];
-	char last_event_message[8192];
-	int event_had_message;
 } fixture;
 
 static fixture F;
 
-static int fx_write(const stg_entry *e, void *payload)
+/* The answer by SKU: ASYNC*, FAIL* (422), AUTH* (401), else OK; bad_result
+ * breaks it. */
+static int answer_by_sku(const stg_job *j, stg_job_result *r, int *tag, void *ctx)
 {
-	fixture *fx = payload;
-	unsigned char buf[STG_ENTRY_ENCODED_MAX];
-	size_t len, i;
+	fixture *fx = ctx;
 
-	fx->writes++;
-	if (stg_entry_encode(e, buf, sizeof buf, &len) != STG_OK)
-		return 5;
-	for (i = 0; i < fx->nstore; i++)
-		if (strcmp(fx->store[i].integ, e->integration) == 0 &&
-		    strcmp(fx->store[i].sku, e->sku) == 0)
-			break;
-	if (i == fx->nstore) {
-		if (fx->nstore == 64)
-			return 6;
-		fx->nstore++;
-		snprintf(fx->store[i].integ, sizeof fx->store[i].integ, "%s", e->integration);
-		snprintf(fx->store[i].sku, sizeof fx->store[i].sku, "%s", e->sku);
-		fx->store[i].bytes = NULL;
-	}
-	free(fx->store[i].bytes);
-	fx->store[i].bytes = malloc(len);
-	memcpy(fx->store[i].bytes, buf, len);
-	fx->store[i].len = len;
-	return 0;
-}
-
-static int fx_remove(const char *integ, const char *sku, void *payload)
-{
-	fixture *fx = payload;
-	size_t i;
-
-	fx->removes++;
-	for (i = 0; i < fx->nstore; i++)
-		if (strcmp(fx->store[i].integ, integ) == 0 && strcmp(fx->store[i].sku, sku) == 0) {
-			free(fx->store[i].bytes);
-			fx->store[i] = fx->store[--fx->nstore];
-			return 0;
-		}
-	return 0;
-}
-
-static int fx_load(stg_entry_sink sink, void *ctx, void *payload)
-{
-	fixture *fx = payload;
-	size_t i;
-
-	for (i = 0; i < fx->nstore; i++) {
-		stg_entry e;
-		int rc;
-		if (stg_entry_decode(fx->store[i].bytes, fx->store[i].len, &e) != STG_OK)
-			return 7;
-		if ((rc = sink(ctx, &e)))
-			return rc;
-	}
-	return 0;
-}
-
-static int64_t fx_now(void *payload)
-{
-	return ((fixture *)payload)->now;
-}
-
-static void fx_event(const stg_event *ev, void *payload)
-{
-	fixture *fx = payload;
-
-	fx->events++;
-	fx->event_had_message = ev->message != NULL;
-	snprintf(fx->last_event_message, sizeof fx->last_event_message, "%s",
-	         ev->message ? ev->message : "");
-}
-
-static void fx_answer(fixture *fx, const stg_job *j, stg_job_result *r)
-{
-	fx->sent++;
-	snprintf(fx->last_job_sku, sizeof fx->last_job_sku, "%s", j->sku);
+	(void)tag;
 	if (strncmp(j->sku, "ASYNC", 5) == 0) {
 		r->outcome = STG_OUTCOME_ASYNC;
 		fx->async_id = j->id;
@@ -328,51 +252,46 @@ static void fx_answer(fixture *fx, const stg_job *j, stg_job_result *r)
 		r->error_class = 999;
 	} else if (fx->bad_result == 3)
 		r->version = 0;
-}
-
-static int fx_send(const stg_job *j, stg_job_result *r, void *payload)
-{
-	fx_answer(payload, j, r);
 	return 0;
 }
 
-static int fx_batch(const stg_job *j, size_t n, stg_job_result *r, void *payload)
+/* A broken expectation inside a fixture hook fails the test. */
+static void fail_test(const char *message)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		fx_answer(payload, &j[i], &r[i]);
-	return 0;
+	cr_assert_fail("%s", message);
 }
 
-static stg_storage fx_storage;
-static stg_transport fx_transport;
-static stg_clock fx_clock;
-static stg_events fx_events;
+/* The last job's SKU and the last event's message ("" when none). */
+static const char *last_job_sku(void)
+{
+	return F.tr.nsent ? F.tr.sent[F.tr.nsent - 1].sku : "";
+}
+
+static const char *last_event_message(void)
+{
+	return F.ev.n ? F.ev.ev[F.ev.n - 1].message : "";
+}
+
+static stg_storage hook_storage;
+static stg_transport hook_transport;
+static stg_clock hook_clock;
+static stg_events hook_events;
 
 static stg_log_options fx_options(void)
 {
 	stg_log_options o = STG_LOG_OPTIONS_INIT;
 
-	stg_storage_init(&fx_storage, STG_STORAGE_VERSION);
-	fx_storage.load = fx_load;
-	fx_storage.write = fx_write;
-	fx_storage.remove = fx_remove;
-	fx_storage.payload = &F;
-	stg_transport_init(&fx_transport, STG_TRANSPORT_VERSION);
-	fx_transport.send = fx_send;
-	fx_transport.send_batch = fx_batch;
-	fx_transport.payload = &F;
-	stg_clock_init(&fx_clock, STG_CLOCK_VERSION);
-	fx_clock.now_ms = fx_now;
-	fx_clock.payload = &F;
-	stg_events_init(&fx_events, STG_EVENTS_VERSION);
-	fx_events.on_event = fx_event;
-	fx_events.payload = &F;
-	o.storage = &fx_storage;
-	o.transport = &fx_transport;
-	o.clock = &fx_clock;
-	o.events = &fx_events;
+	fx_set_failure_handler(fail_test);
+	F.tr.choose = answer_by_sku;
+	F.tr.choose_ctx = &F;
+	hook_storage = fx_storage_hook(&F.st);
+	hook_transport = fx_transport_hook(&F.tr, 1);
+	hook_clock = fx_clock_hook(&F.clock);
+	hook_events = fx_events_hook(&F.ev);
+	o.storage = &hook_storage;
+	o.transport = &hook_transport;
+	o.clock = &hook_clock;
+	o.events = &hook_events;
 	return o;
 }
 
@@ -395,7 +314,7 @@ static void fx_open(void)
 	stg_policy *p;
 
 	memset(&F, 0, sizeof F);
-	F.now = T0;
+	F.clock.now = T0;
 	o = fx_options();
 	cr_assert_eq(stg_log_open(&F.log, &o), STG_OK, "%s", stg_last_error());
 	p = pol_fixture();
@@ -409,19 +328,17 @@ static void fx_open(void)
 	cr_assert_eq(stg_log_pump(F.log, 0, NULL), STG_OK, "%s", stg_log_errmsg(F.log));
 	cr_assert_eq(stg_log_pause(F.log, "magalu"), STG_OK);
 	fx_submit("magalu", "H1", 5, 1);
-	F.now += 1000;
+	F.clock.now += 1000;
 	fx_submit("amz", "Q1", 12, 1);
 }
 
 static void fx_close(void)
 {
-	size_t i;
-
 	stg_log_close(F.log);
 	F.log = NULL;
-	for (i = 0; i < F.nstore; i++)
-		free(F.store[i].bytes);
-	F.nstore = 0;
+	fx_storage_free(&F.st);
+	fx_transport_free(&F.tr);
+	fx_events_free(&F.ev);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -470,12 +387,12 @@ static void snap_log(stg_log *log, log_snap *s)
 		cr_assert_eq(stg_log_is_paused(log, integs[k], &s->paused[k]), STG_OK);
 	cr_assert_eq(stg_log_next_due(log, &s->next_due), STG_OK);
 	s->store = 1469598103934665603ull;
-	for (i = 0; i < F.nstore; i++)
-		s->store = fnv(s->store, F.store[i].bytes, F.store[i].len);
-	s->writes = F.writes;
-	s->removes = F.removes;
-	s->sent = F.sent;
-	s->events = F.events;
+	for (i = 0; i < F.st.n; i++)
+		s->store = fnv(s->store, F.st.recs[i].buf, F.st.recs[i].len);
+	s->writes = F.st.writes;
+	s->removes = F.st.removes;
+	s->sent = F.tr.nsent;
+	s->events = F.ev.n;
 }
 
 /* Refused call on the fixture's log: code, message (the log's own equals
@@ -921,7 +838,7 @@ Test(badinput, log_null_pointers, .init = fx_open, .fini = fx_close)
 	row("log", "stg_log_close(NULL)", "NULL", "no-op (documented)", "no crash");
 	cr_expect_str_eq(stg_log_errmsg(NULL), "");
 	row("log", "stg_log_errmsg(NULL)", "NULL", "\"\" (undocumented)", "\"\"");
-	REFUSED("log", "NULL log", STG_EINVAL, stg_log_set_transport(NULL, &fx_transport));
+	REFUSED("log", "NULL log", STG_EINVAL, stg_log_set_transport(NULL, &hook_transport));
 	REFUSED("log", "NULL log", STG_EINVAL, stg_log_set_policy(NULL, "amz", p));
 	REFUSED("log", "NULL log", STG_EINVAL, stg_log_set_limits(NULL, "amz", 1, 0, 0));
 	REFUSED("log", "NULL log", STG_EINVAL, stg_log_submit(NULL, &s, NULL));
@@ -1058,7 +975,7 @@ Test(badinput, log_versions_and_hooks)
 		cr_expect(p == (stg_policy *)&F, "stg_policy_new wrote out on failure");
 	}
 	cr_expect(l == NULL, "stg_log_open wrote out on failure");
-	cr_expect(F.writes == 0 && F.sent == 0 && F.events == 0);
+	cr_expect(F.st.writes == 0 && F.tr.nsent == 0 && F.ev.n == 0);
 
 	/* Half-set hooks. */
 	stg_allocator_init(&a, STG_ALLOCATOR_VERSION);
@@ -1100,7 +1017,7 @@ Test(badinput, log_versions_and_hooks)
 		}
 	}
 	cr_expect(l == NULL, "stg_log_open wrote out on failure");
-	cr_expect(F.writes == 0 && F.sent == 0 && F.events == 0);
+	cr_expect(F.st.writes == 0 && F.tr.nsent == 0 && F.ev.n == 0);
 }
 
 Test(badinput, log_versions_on_a_live_log, .init = fx_open, .fini = fx_close)
@@ -1125,7 +1042,7 @@ Test(badinput, log_versions_on_a_live_log, .init = fx_open, .fini = fx_close)
 	}
 	for (i = 0; i < 2; i++) {
 		const char *v = i ? "VERSION+1" : "0";
-		t = fx_transport;
+		t = hook_transport;
 		t.version = bad[i] ? STG_TRANSPORT_VERSION + 1 : 0;
 		snprintf(in, sizeof in, "transport version %s", v);
 		REFUSED_LOG("log", in, STG_EVERSION, stg_log_set_transport(F.log, &t));
@@ -1471,10 +1388,10 @@ Test(badinput, long_messages_are_cut, .init = fx_open, .fini = fx_close)
 	{
 		size_t i;
 		int found = 0;
-		for (i = 0; i < F.nstore; i++)
-			if (strcmp(F.store[i].sku, "FAIL2") == 0) {
+		for (i = 0; i < F.st.n; i++)
+			if (strcmp(F.st.recs[i].sku, "FAIL2") == 0) {
 				stg_entry d;
-				cr_expect_eq(stg_entry_decode(F.store[i].bytes, F.store[i].len, &d), STG_OK);
+				cr_expect_eq(stg_entry_decode(F.st.recs[i].buf, F.st.recs[i].len, &d), STG_OK);
 				cr_expect_eq(strlen(d.message), (size_t)STG_MESSAGE_MAX);
 				found = 1;
 			}
@@ -1486,7 +1403,7 @@ Test(badinput, long_messages_are_cut, .init = fx_open, .fini = fx_close)
 	cr_assert_eq(stg_log_pump(F.log, 0, NULL), STG_OK);
 	rowf("log", "events: STG_EVENT_INTEGRATION_PAUSED", "401 answer with a 5000-byte message",
 	     "undocumented", "event message %zu bytes (the transport's string, passed through)",
-	     strlen(F.last_event_message));
+	     strlen(last_event_message()));
 	F.answer_message = NULL;
 
 	e = good_entry();
@@ -1549,9 +1466,9 @@ Test(badinput, bad_loads)
 
 	memset(&F, 0, sizeof F);
 	st.load = bad_load;
-	st.write = fx_write;
-	st.remove = fx_remove;
-	st.payload = &F;
+	st.write = fx_storage_write;
+	st.remove = fx_storage_remove;
+	st.payload = &F.st;
 	o.storage = &st;
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		load_bad_kind = cases[i].kind;
@@ -1611,7 +1528,7 @@ Test(badinput, invalid_utf8_round_trips, .init = fx_open, .fini = fx_close)
 		cr_expect_eq(res.published, i == 0 ? 0 : 12, "key %zu: published %lld", i,
 		             (long long)res.published);
 		cr_assert_eq(stg_log_pump(F.log, 0, NULL), STG_OK);
-		cr_expect_str_eq(F.last_job_sku, keys[i], "the transport got other bytes");
+		cr_expect_str_eq(last_job_sku(), keys[i], "the transport got other bytes");
 		cr_assert_eq(stg_log_get(F.log, integ, keys[i], &e), STG_OK);
 		cr_expect(strcmp(e.integration, integ) == 0 && strcmp(e.sku, keys[i]) == 0,
 		          "key %zu did not come back byte for byte", i);
@@ -1744,8 +1661,8 @@ Test(badinput, negative_times, .init = fx_open, .fini = fx_close)
 		stg_job_result r = STG_JOB_RESULT_INIT;
 		neg_now = k ? INT64_MIN : -5;
 		ck.now_ms = neg_clock;
-		t.send = fx_send;
-		t.payload = &F;
+		t.send = hook_transport.send;
+		t.payload = hook_transport.payload;
 		o.clock = &ck;
 		o.transport = &t;
 		o.latency_limit_ms = 1;
@@ -1780,10 +1697,10 @@ Test(badinput, negative_times, .init = fx_open, .fini = fx_close)
 		cr_assert_eq(stg_log_get(F.log, "meli", "ASYNC1", &before), STG_OK);
 		cr_expect_eq(stg_log_complete(F.log, before.job_id, &r), STG_OK, "%s", stg_log_errmsg(F.log));
 		cr_expect_eq(stg_log_get(F.log, "meli", "ASYNC1", &e), STG_OK);
-		cr_expect(e.next_attempt_at >= F.now && e.next_attempt_at <= F.now + 15 * 60000,
-		          "next attempt %lld", (long long)(e.next_attempt_at - F.now));
+		cr_expect(e.next_attempt_at >= F.clock.now && e.next_attempt_at <= F.clock.now + 15 * 60000,
+		          "next attempt %lld", (long long)(e.next_attempt_at - F.clock.now));
 		rowf("log", "stg_log_complete(log, id, &r)", "429 with retry_after_ms INT64_MIN",
 		     "undocumented", "STG_OK: retry in %lld ms (the backoff; negative retry-after ignored)",
-		     (long long)(e.next_attempt_at - F.now));
+		     (long long)(e.next_attempt_at - F.clock.now));
 	}
 }

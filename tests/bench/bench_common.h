@@ -68,6 +68,10 @@ void bench_trim(void);
  * A stg_allocator that counts exactly the bytes the library asks for (a
  * 16-byte header keeps each block's size; the header is not counted).
  * Also a histogram of live blocks by requested size, for the breakdown.
+ * Not the shared fixture's counting allocator (tests/common/fixture.h):
+ * that one moves every realloc and scribbles over freed blocks to catch
+ * stale pointers, which would weigh on the figures; this one reallocates in
+ * place and measures the peak and the histogram instead.
  */
 typedef struct bench_counter {
 	size_t live_bytes, peak_bytes, live_blocks, calls;

@@ -558,6 +558,8 @@ static void part_memory(const bench_opts *o, const work *w)
 
 /* ------------------------------------------------------------------- pump */
 
+/* The benchmark's own zero-overhead transport (a sum, no record of each job):
+ * the shared fixture's records every job, which would be measured too. */
 static int ack_send(const stg_job *job, stg_job_result *res, void *payload)
 {
 	uint64_t *sum = payload;
@@ -674,6 +676,9 @@ static void part_pump(const bench_opts *o, const work *w)
 
 /* ----------------------------------------------------------------- reopen */
 
+/* The benchmark's own storage: entries encoded back to back ahead of time
+ * (or made on the fly) so that a reopen measures the load alone; the shared
+ * fixture's keeps a record per key, allocated one by one. */
 typedef struct store {
 	const work *w;
 	unsigned char *enc;   /* encodings back to back, or NULL */

@@ -228,7 +228,9 @@ static int64_t pub(const stg_policy *p, int64_t available)
 
 /* ---------------------------------------------------------- marketplace */
 
-/* Records each job it acknowledges, durably, before saying OK. */
+/* Records each job it acknowledges, durably, before saying OK. Not the
+ * shared fixture's transport: what it records must outlive the SIGKILL of
+ * the child (an fsynced file the parent reads), not a table in memory. */
 static int market_send(const stg_job *job, stg_job_result *result, void *payload)
 {
 	int fd = *(const int *)payload;

@@ -16,6 +16,8 @@
 
 #include "sqlite_store.h"
 
+#include "fixture.h"
+
 #include <sqlite3.h>
 
 #include <errno.h>
@@ -49,49 +51,16 @@ static void remove_db(void)
 	unlink(p);
 }
 
-static int send_ok(const stg_job *job, stg_job_result *result, void *payload)
-{
-	(void)job;
-	(void)payload;
-	result->outcome = STG_OUTCOME_OK;
-	return 0;
-}
+/* The log on the SQLite store, with the shared fixture's transport (every
+ * job acknowledged) and, when given, its counting allocator. */
+static fx_transport market;
 
-/* An allocator that fails from the n-th allocation on (0: never). */
-struct budget { long left; };
-
-static void *b_malloc(size_t n, void *p)
-{
-	struct budget *b = p;
-	if (b->left == 0)
-		return NULL;
-	if (b->left > 0)
-		b->left--;
-	return malloc(n);
-}
-
-static void *b_realloc(void *ptr, size_t n, void *p)
-{
-	struct budget *b = p;
-	if (b->left == 0)
-		return NULL;
-	if (b->left > 0)
-		b->left--;
-	return realloc(ptr, n);
-}
-
-static void b_free(void *ptr, void *p)
-{
-	(void)p;
-	free(ptr);
-}
-
-static int open_log(sqlite_store **st, stg_log **log, struct budget *budget)
+static int open_log(sqlite_store **st, stg_log **log, fx_alloc *alloc)
 {
 	stg_storage storage;
-	stg_transport transport = STG_TRANSPORT_INIT;
-	stg_allocator alloc = STG_ALLOCATOR_INIT;
+	stg_transport transport;
 	stg_log_options options = STG_LOG_OPTIONS_INIT;
+	int rc;
 
 	*log = NULL;
 	if (sqlite_store_open(st, db) != 0) {
@@ -99,17 +68,15 @@ static int open_log(sqlite_store **st, stg_log **log, struct budget *budget)
 		return -1;
 	}
 	sqlite_store_hook(*st, &storage);
-	transport.send = send_ok;
+	fx_transport_free(&market);
+	fx_transport_init(&market);
+	transport = fx_transport_hook(&market, 0);
 	options.storage = &storage;
 	options.transport = &transport;
-	if (budget) {
-		alloc.malloc_fn = b_malloc;
-		alloc.realloc_fn = b_realloc;
-		alloc.free_fn = b_free;
-		alloc.payload = budget;
-		options.allocator = &alloc;
-	}
-	return stg_log_open(log, &options);
+	if (alloc)
+		options.allocator = &alloc->hook;
+	rc = stg_log_open(log, &options);
+	return rc;
 }
 
 static int submit(stg_log *log, const char *sku, int64_t available, int64_t seq)
@@ -237,8 +204,11 @@ static void test_sink_verdict(void)
 
 	/* Every allocation failure during the open is ENOMEM, never a half-loaded log. */
 	for (n = 0; n < 400 && !opened; n++) {
-		struct budget b = { n };
-		int rc = open_log(&st, &log, &b);
+		fx_alloc a;
+		int rc;
+		fx_alloc_init(&a);
+		fx_alloc_arm(&a, n + 1, 1); /* n allocations succeed, every one after fails */
+		rc = open_log(&st, &log, &a);
 		if (rc == STG_OK) {
 			opened = 1;
 			stg_log_close(log);
@@ -249,6 +219,7 @@ static void test_sink_verdict(void)
 			CHECK(rc == STG_ENOMEM);
 		}
 		sqlite_store_close(st);
+		CHECK(a.live_blocks == 0); /* a failed open gives back what it took */
 	}
 	CHECK(opened);
 	CHECK(seen_nomem > 40); /* some failed inside the load, entry by entry */
@@ -314,6 +285,7 @@ int main(void)
 	test_memory_refused();
 	remove_db();
 	rmdir(dir);
+	fx_transport_free(&market);
 	printf("1..%d\n", checks);
 	return failures ? 1 : 0;
 }

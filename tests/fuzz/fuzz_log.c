@@ -1,7 +1,7 @@
 /*
  * Fuzz target "log": the integration log (SPEC 3 and 4) driven by a
  * sequence of API calls decoded from the fuzz bytes, with hook faults, and
- * checked against a small reference model after every step.
+ * checked against the shared reference model after every step.
  *
  * Input: 4 configuration bytes (hooks, options), then actions of one
  * opcode byte and its argument bytes (see the OP_ list; missing bytes read
@@ -14,16 +14,21 @@
  * calls into the log from inside); an event recorder; a counting allocator
  * that can fail chosen allocations of the next action.
  *
- * The model keeps per (integration, SKU): exists, newest applied sequence,
- * available and published, the acknowledged quantity, the async job in
- * flight; per integration: paused, policy, limits. It predicts each
- * submit's decision (stale, coalesced, filter table on published values).
+ * The reference model is the one the model check uses too
+ * (tests/common/model.h): per (integration, SKU) exists, newest applied
+ * sequence, available and published, the acknowledged quantity, the async
+ * job in flight; the policy's published quantity and min-stock warning; each
+ * submit's decision (stale, coalesced, filter table on published values);
+ * the error class of a result; the job check. Kept here, for the hook
+ * faults only this target makes: per integration paused, limits; the
+ * statuses each call may return; what storage holds.
  *
  * Properties checked (FUZZ_CHECK aborts):
  *  - every call returns a status code its header documents; ENOMEM only
  *    with an allocation fault armed, ESTORAGE only with a storage fault;
  *  - one entry per (integration, SKU); at most one job per SKU in flight;
- *    no job id handed out again after its job was acknowledged;
+ *    no job id handed out again after its job was acknowledged; a job
+ *    carries the newest change's published and available quantities;
  *  - a stale change is never applied; calls that fail change nothing;
  *  - an acknowledged quantity is never forgotten, also when its storage
  *    write fails; after stg_log_flush() succeeds, storage equals memory;
@@ -41,6 +46,10 @@
 #include "fuzz.h"
 
 #include <stockguard.h>
+
+/* The reference model shared with the model check (tests/common/model.h).
+ * tools/fuzz.sh builds this file with lib/ alone, so its source comes in here. */
+#include "../common/model.c"
 
 #include <inttypes.h>
 #include <string.h>
@@ -71,12 +80,7 @@ static void pick_key(unsigned a, int *i, int *k)
 /* ------------------------------------------------------------------ model */
 
 struct mkey {
-	int exists;
-	int64_t seq, avail, published;
-	int has_ack;
-	int64_t acked;
-	uint64_t async_id;  /* job handed out with ASYNC and not completed, 0 none */
-	int64_t async_pub;  /* the quantity that job carries */
+	sm_key mk;          /* the shared model's key: newest change, ack, async job */
 	int handed;         /* handed out during the current pump */
 	int failed_handoff; /* handed to a transport call that failed as a whole */
 	int due_kind;       /* after a failure: the job state expected, with its due range */
@@ -87,10 +91,7 @@ struct mkey {
 struct minteg {
 	int paused;
 	int known;          /* the log certainly knows the integration */
-	int64_t min, cap, window;
-	int mode, alloc;
-	int has_sku_min, has_cat_min;  /* overrides for SKU "A" and category "c" */
-	int64_t sku_min, cat_min;
+	sm_policy pol;      /* overrides for SKU "A" and category "c" */
 	int limited;        /* a rate limit is set */
 	int paused_in_pump;
 	int last_prio;      /* priority of the last job handed out in this pump */
@@ -195,53 +196,10 @@ static int integ_of(const char *name)
 	return -1;
 }
 
-/* The category of a change: NULL or "c" (overridden) or "other". */
-static int64_t min_for(const struct minteg *p, int k, const char *cat)
+/* What the policy of integration i publishes (the shared model). */
+static int64_t pub(const struct minteg *in, int k, const char *cat, int64_t a, unsigned *warn)
 {
-	if (p->has_sku_min && k == 0)
-		return p->sku_min;
-	if (p->has_cat_min && cat && strcmp(cat, "c") == 0)
-		return p->cat_min;
-	return p->min;
-}
-
-static int64_t pub(const struct minteg *pol, int k, const char *cat, int64_t a, unsigned *warn)
-{
-	struct minteg q1 = *pol, *p = &q1;
-	int64_t q;
-
-	p->min = min_for(pol, k, cat);
-	*warn = 0;
-	if (a < 0)
-		return 0;
-	if (p->mode == STG_MODE_CUTOFF) {
-		if (a <= p->min) {
-			*warn = a > 0;
-			return 0;
-		}
-		q = a;
-	} else {
-		q = a - p->min;
-		if (q <= 0) {
-			*warn = a > 0;
-			return 0;
-		}
-	}
-	if (p->alloc != 100)
-		q = (q / 100) * p->alloc + (q % 100) * p->alloc / 100;
-	if (p->cap > 0 && q > p->cap)
-		q = p->cap;
-	return q;
-}
-
-static void default_policy(struct minteg *p)
-{
-	p->min = 0;
-	p->cap = 0;
-	p->window = 5;
-	p->mode = STG_MODE_CUTOFF;
-	p->alloc = 100;
-	p->has_sku_min = p->has_cat_min = 0;
+	return sm_publish(&in->pol, SKU[k], cat, a, warn);
 }
 
 static void rc_in(const char *fn, int rc, unsigned allowed)
@@ -286,6 +244,14 @@ static void add_finished(uint64_t id)
 }
 
 /* ------------------------------------------------------------- allocator */
+
+/* The hooks below are this target's own, not the shared fixture's
+ * (tests/common/fixture.h): the input bytes drive their faults (a fault bit
+ * per storage write and remove, load modes that corrupt or repeat entries, a
+ * range of failing allocations, a transport answer per byte), each calls
+ * into the log from inside (probe()), and they check properties of what the
+ * log hands them as it hands it (keys known, no LATE flag stored, loadable
+ * states). */
 
 static int alloc_fails(void)
 {
@@ -473,19 +439,6 @@ static int fz_load(stg_entry_sink sink, void *ctx, void *payload)
 
 enum { BH_OK, BH_ASYNC, BH_ERROR, BH_INVALID, BH_FAIL };
 
-static int classify(int http)
-{
-	if (http == 401 || http == 403)
-		return STG_ERRCLASS_AUTH;
-	if (http == 429)
-		return STG_ERRCLASS_RATE_LIMITED;
-	if (http == 408 || http == 425)
-		return STG_ERRCLASS_TRANSIENT;
-	if (http >= 400 && http < 500)
-		return STG_ERRCLASS_REJECTED;
-	return STG_ERRCLASS_TRANSIENT;
-}
-
 static const int HTTP[16] = { 0, 401, 403, 404, 408, 425, 429, 500, 503, 399, 600, 1000, -5, 200,
                               451, 499 };
 static char long_msg[2000];
@@ -554,32 +507,27 @@ static int behaviour(unsigned b, stg_job_result *r, int *cls)
 		r->message = long_msg;
 		break;
 	}
-	*cls = r->error_class != STG_ERRCLASS_NONE ? r->error_class : classify(r->http_status);
+	*cls = sm_result_class(r);
 	return BH_ERROR;
 }
 
 static void job_checks(const stg_job *j, int *i, int *s)
 {
 	struct mkey *m;
+	char why[256];
 
 	FUZZ_CHECK(key_of(j->integration, j->sku, i, s), "job for an unknown key");
 	m = &W.k[*i][*s];
 	FUZZ_CHECK(!W.in[*i].paused, "job %" PRIu64 " of paused integration %s was sent", j->id,
 	           INTEG[*i]);
-	FUZZ_CHECK(m->exists, "job for (%s, %s), which has no entry", INTEG[*i], SKU[*s]);
-	FUZZ_CHECK(m->async_id == 0, "second job for (%s, %s) while job %" PRIu64 " is in flight",
-	           INTEG[*i], SKU[*s], m->async_id);
-	FUZZ_CHECK(!m->handed || m->async_id, "(%s, %s) handed out twice in one pump", INTEG[*i],
+	/* exists, not a second job while one is in flight, the newest evaluation */
+	FUZZ_CHECK(sm_job_check(&m->mk, j, why, sizeof why) == 0, "%s", why);
+	FUZZ_CHECK(!m->handed || m->mk.async_id, "(%s, %s) handed out twice in one pump", INTEG[*i],
 	           SKU[*s]);
 	if (!skip_idreuse)
 		FUZZ_CHECK(!is_finished(j->id), "job id %" PRIu64 " for (%s, %s) was handed out again "
 		           "after its job was acknowledged (published %" PRId64 ")", j->id, INTEG[*i],
 		           SKU[*s], j->published);
-	FUZZ_CHECK(j->published == m->published, "job for (%s, %s) publishes %" PRId64
-	           ", the newest change published %" PRId64, INTEG[*i], SKU[*s], j->published,
-	           m->published);
-	FUZZ_CHECK(j->published >= 0 && j->attempt >= 1, "job published %" PRId64 ", attempt %u",
-	           j->published, j->attempt);
 	FUZZ_CHECK(j->priority >= W.in[*i].last_prio, "job of priority %d after one of %d in one "
 	           "pump (%s)", j->priority, W.in[*i].last_prio, INTEG[*i]);
 	W.in[*i].last_prio = j->priority;
@@ -595,17 +543,11 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 
 	TRACE("  result (%s, %s) job %" PRIu64 " published %" PRId64 ": behaviour %d class %d", INTEG[i],
 	      SKU[s], id, published, bh, cls);
-	if (bh == BH_ASYNC) {
-		m->async_id = id;
-		m->async_pub = published;
+	sm_key_result(&m->mk, id, published,
+	              bh == BH_ASYNC ? STG_OUTCOME_ASYNC : bh == BH_OK ? STG_OUTCOME_OK : STG_OUTCOME_ERROR);
+	if (bh == BH_ASYNC)
 		return;
-	}
-	if (m->async_id)
-		published = m->async_pub; /* a completion acknowledges what was handed out */
-	m->async_id = 0;
 	if (bh == BH_OK) {
-		m->has_ack = 1;
-		m->acked = published;
 		W.successes++;
 		add_finished(id);
 		return;
@@ -700,8 +642,8 @@ static int get_entry(int i, int s, stg_entry *e)
 	int rc = stg_log_get(W.log, INTEG[i], SKU[s], e);
 
 	rc_in("stg_log_get", rc, OKB | B(STG_ENOTFOUND));
-	FUZZ_CHECK((rc == STG_OK) == (W.k[i][s].exists != 0), "get (%s, %s): %d, model exists %d",
-	           INTEG[i], SKU[s], rc, W.k[i][s].exists);
+	FUZZ_CHECK((rc == STG_OK) == (W.k[i][s].mk.exists != 0), "get (%s, %s): %d, model exists %d",
+	           INTEG[i], SKU[s], rc, W.k[i][s].mk.exists);
 	return rc == STG_OK;
 }
 
@@ -728,8 +670,8 @@ static void snapshot(stg_entry e[NI][NS], int ex[NI][NS])
 	}
 	for (i = 0; i < NI; i++)
 		for (k = 0; k < NS; k++)
-			FUZZ_CHECK(ex[i][k] == W.k[i][k].exists, "(%s, %s): in the log %d, model %d",
-			           INTEG[i], SKU[k], ex[i][k], W.k[i][k].exists);
+			FUZZ_CHECK(ex[i][k] == W.k[i][k].mk.exists, "(%s, %s): in the log %d, model %d",
+			           INTEG[i], SKU[k], ex[i][k], W.k[i][k].mk.exists);
 }
 
 static int same_msg(const char *a, const char *b)
@@ -856,22 +798,22 @@ static void check_all(int with_stats)
 		for (s = 0; s < NS; s++) {
 			const struct mkey *m = &W.k[i][s];
 			const stg_entry *e = &ents[i][s];
-			FUZZ_CHECK(seen[i][s] == m->exists, "(%s, %s): in the log %d, in the model %d",
-			           INTEG[i], SKU[s], seen[i][s], m->exists);
+			FUZZ_CHECK(seen[i][s] == m->mk.exists, "(%s, %s): in the log %d, in the model %d",
+			           INTEG[i], SKU[s], seen[i][s], m->mk.exists);
 			if (!seen[i][s])
 				continue;
-			FUZZ_CHECK(e->available == m->avail && e->sequence == m->seq,
+			FUZZ_CHECK(e->available == m->mk.avail && e->sequence == m->mk.seq,
 			           "(%s, %s): available %" PRId64 " seq %" PRId64 ", model %" PRId64
-			           " %" PRId64, INTEG[i], SKU[s], e->available, e->sequence, m->avail,
-			           m->seq);
-			FUZZ_CHECK(e->published == m->published, "(%s, %s): published %" PRId64
-			           ", model %" PRId64, INTEG[i], SKU[s], e->published, m->published);
-			FUZZ_CHECK(((e->flags & STG_ENTRY_HAS_ACKED) != 0) == (m->has_ack != 0) &&
-			           (!m->has_ack || e->acked == m->acked),
+			           " %" PRId64, INTEG[i], SKU[s], e->available, e->sequence, m->mk.avail,
+			           m->mk.seq);
+			FUZZ_CHECK(e->published == m->mk.published, "(%s, %s): published %" PRId64
+			           ", model %" PRId64, INTEG[i], SKU[s], e->published, m->mk.published);
+			FUZZ_CHECK(((e->flags & STG_ENTRY_HAS_ACKED) != 0) == (m->mk.has_ack != 0) &&
+			           (!m->mk.has_ack || e->acked == m->mk.acked),
 			           "(%s, %s): acknowledged %" PRId64 " (flag %d), the marketplace "
 			           "acknowledged %" PRId64 " (%d): an acknowledgement was forgotten",
 			           INTEG[i], SKU[s], e->acked, (e->flags & STG_ENTRY_HAS_ACKED) != 0,
-			           m->acked, m->has_ack);
+			           m->mk.acked, m->mk.has_ack);
 			FUZZ_CHECK((e->status == STG_ENTRY_PENDING) == (e->job_state != STG_JOB_NONE),
 			           "(%s, %s): status %d with job state %d", INTEG[i], SKU[s], e->status,
 			           e->job_state);
@@ -896,10 +838,10 @@ static void check_all(int with_stats)
 			FUZZ_CHECK(e->job_state != STG_JOB_HELD ||
 			           e->error_class == STG_ERRCLASS_NOT_CATALOGUED,
 			           "(%s, %s): held with class %d", INTEG[i], SKU[s], e->error_class);
-			FUZZ_CHECK((e->job_state == STG_JOB_IN_FLIGHT) == (m->async_id != 0) &&
-			           (!m->async_id || e->job_id == m->async_id),
+			FUZZ_CHECK((e->job_state == STG_JOB_IN_FLIGHT) == (m->mk.async_id != 0) &&
+			           (!m->mk.async_id || e->job_id == m->mk.async_id),
 			           "(%s, %s): job state %d id %" PRIu64 ", async job %" PRIu64, INTEG[i],
-			           SKU[s], e->job_state, e->job_id, m->async_id);
+			           SKU[s], e->job_state, e->job_id, m->mk.async_id);
 			FUZZ_CHECK(((e->flags & STG_ENTRY_LATE) != 0) == is_late(e),
 			           "(%s, %s): LATE flag %x wrong", INTEG[i], SKU[s], e->flags);
 			FUZZ_CHECK(!e->message || (e->message[0] && strlen(e->message) <= STG_MESSAGE_MAX),
@@ -1037,8 +979,8 @@ static void close_log(void)
 	W.nfinished = 0; /* ids are unique within one open log */
 	for (i = 0; i < NI; i++)
 		for (s = 0; s < NS; s++) {
-			add_stale_id(W.k[i][s].async_id);
-			W.k[i][s].async_id = 0;
+			add_stale_id(W.k[i][s].mk.async_id);
+			W.k[i][s].mk.async_id = 0;
 		}
 }
 
@@ -1083,7 +1025,7 @@ static void open_log(void)
 		W.in[i].paused = 0;
 		W.in[i].known = 0;
 		W.in[i].limited = 0;
-		default_policy(&W.in[i]);
+		sm_policy_default(&W.in[i].pol, SKU[0], "c");
 	}
 	for (i = 0; i < NI; i++)
 		for (s = 0; s < NS; s++) {
@@ -1093,12 +1035,12 @@ static void open_log(void)
 			if (!W.use_storage || !W.store[i][s].used)
 				continue;
 			decode_rec(i, s, &d);
-			m->exists = 1;
-			m->seq = d.sequence;
-			m->avail = d.available;
-			m->published = d.published;
-			m->has_ack = (d.flags & STG_ENTRY_HAS_ACKED) != 0;
-			m->acked = d.acked;
+			m->mk.exists = 1;
+			m->mk.seq = d.sequence;
+			m->mk.avail = d.available;
+			m->mk.published = d.published;
+			m->mk.has_ack = (d.flags & STG_ENTRY_HAS_ACKED) != 0;
+			m->mk.acked = d.acked;
 			W.in[i].known = 1;
 			/* "an entry holding an auth failure pauses its integration again" */
 			if ((d.job_state == STG_JOB_QUEUED || d.job_state == STG_JOB_IN_FLIGHT) &&
@@ -1214,11 +1156,11 @@ static void make_submit(struct cur *c, stg_submit *s, int *i, int *k, int *valid
 		s->category = (b & 0x40) ? "c" : NULL;
 	}
 	switch (d & 7) {
-	case 0: seq = sat_add(m->seq, -1); break;
-	case 1: seq = m->seq; break;
-	case 5: seq = sat_add(m->seq, -100); break;
+	case 0: seq = sat_add(m->mk.seq, -1); break;
+	case 1: seq = m->mk.seq; break;
+	case 5: seq = sat_add(m->mk.seq, -100); break;
 	case 6: seq = (d & 8) ? INT64_MAX : INT64_MIN; break;
-	default: seq = sat_add(m->seq, (int64_t)(d & 7)); break;
+	default: seq = sat_add(m->mk.seq, (int64_t)(d & 7)); break;
 	}
 	s->sequence = seq;
 	s->flags = (d & 0x10) ? STG_CHANGE_NON_STOCK : 0u;
@@ -1245,47 +1187,24 @@ static void make_submit(struct cur *c, stg_submit *s, int *i, int *k, int *valid
 	}
 }
 
-/* Predict one valid change against @p b; returns the expected decision, sets *reason. */
+/* Predict one valid change against @p b (the shared model); returns the
+ * expected decision, sets *reason. */
 static int predict(int i, int k, const struct before *b, const stg_submit *s, int64_t p1,
                    int *reason)
 {
 	const struct mkey *m = &W.k[i][k];
-	const struct minteg *p = &W.in[i];
-	int64_t p0;
 	unsigned w;
+	sm_prior pr;
 
-	if (!b->exists) {
-		*reason = STG_REASON_FIRST_SEEN;
-		return STG_DECISION_EXPORT;
-	}
-	if (s->sequence < m->seq) {
-		*reason = STG_REASON_STALE;
-		return STG_DECISION_STALE;
-	}
-	if (b->job_state != STG_JOB_NONE) {
-		*reason = STG_REASON_COALESCED;
-		return STG_DECISION_COALESCED;
-	}
-	if (b->status == STG_ENTRY_ERROR && !(b->flags & STG_ENTRY_HAS_ACKED)) {
-		*reason = STG_REASON_AFTER_ERROR;
-		return STG_DECISION_EXPORT;
-	}
+	pr.exists = b->exists;
+	pr.sequence = m->mk.seq;
+	pr.status = b->status;
+	pr.job_state = b->job_state;
+	pr.has_acked = (b->flags & STG_ENTRY_HAS_ACKED) != 0;
+	pr.acked = b->acked;
 	/* The previous available is judged with the minimum this change resolves. */
-	p0 = b->status == STG_ENTRY_ERROR ? b->acked : pub(p, k, s->category, m->avail, &w);
-	if (s->flags & STG_CHANGE_NON_STOCK) {
-		*reason = STG_REASON_NON_STOCK_CHANGE;
-		return STG_DECISION_EXPORT;
-	}
-	if (p0 == p1) {
-		*reason = STG_REASON_NO_CHANGE;
-		return STG_DECISION_SKIP;
-	}
-	if (p0 <= p->window || p1 <= p->window) {
-		*reason = STG_REASON_LOW_STOCK;
-		return STG_DECISION_EXPORT;
-	}
-	*reason = STG_REASON_OUTSIDE_WINDOW;
-	return STG_DECISION_SKIP;
+	pr.published = pub(&W.in[i], k, s->category, m->mk.avail, &w);
+	return sm_decide(&pr, s, p1, W.in[i].pol.window, reason);
 }
 
 /* Check one applied result and move the model (and @p b) forward. */
@@ -1304,7 +1223,7 @@ static void applied(int i, int k, struct before *b, const stg_submit *s,
 	FUZZ_CHECK(r->decision == dec && r->reason == reason,
 	           "submit (%s, %s) available %" PRId64 " seq %" PRId64 " (model seq %" PRId64
 	           "): decision %s/%s, expected %s/%s", INTEG[i], SKU[k], s->available, s->sequence,
-	           m->seq, stg_decision_name(r->decision), stg_reason_name(r->reason),
+	           m->mk.seq, stg_decision_name(r->decision), stg_reason_name(r->reason),
 	           stg_decision_name(dec), stg_reason_name(reason));
 	W.changes++;
 	W.in[i].known = 1;
@@ -1337,10 +1256,7 @@ static void applied(int i, int k, struct before *b, const stg_submit *s,
 	b->exists = 1;
 	b->flags = warn ? (b->flags | STG_ENTRY_MIN_STOCK_REACHED)
 	                : (b->flags & ~STG_ENTRY_MIN_STOCK_REACHED);
-	m->exists = 1;
-	m->seq = s->sequence;
-	m->avail = s->available;
-	m->published = p1; /* the newest evaluation, also for a skip (entry.h) */
+	sm_key_applied(&m->mk, s, p1);
 	W.in[i].known = 1;
 }
 
@@ -1430,7 +1346,7 @@ static void do_submit_batch(struct cur *c)
 			if (b[i][k].exists)
 				after_submit_entry(i, k, &b[i][k]);
 			else
-				FUZZ_CHECK(!W.k[i][k].exists, "entry appeared");
+				FUZZ_CHECK(!W.k[i][k].mk.exists, "entry appeared");
 	(void)valid;
 }
 
@@ -1537,13 +1453,13 @@ static void do_complete(struct cur *c)
 
 	for (i = 0; i < NI; i++)
 		for (k = 0; k < NS; k++)
-			n += W.k[i][k].async_id != 0;
+			n += W.k[i][k].mk.async_id != 0;
 	if ((a & 0x80) == 0 && n) {
 		int want = (int)(a % (unsigned)n);
 		for (i = 0; i < NI; i++)
 			for (k = 0; k < NS; k++)
-				if (W.k[i][k].async_id && want-- == 0) {
-					id = W.k[i][k].async_id;
+				if (W.k[i][k].mk.async_id && want-- == 0) {
+					id = W.k[i][k].mk.async_id;
 					ti = i;
 					tk = k;
 				}
@@ -1556,7 +1472,7 @@ static void do_complete(struct cur *c)
 	 * storage), or after the entry holding the highest id was removed. */
 	for (i = 0; i < NI; i++)
 		for (k = 0; k < NS; k++)
-			if (id && W.k[i][k].async_id == id) {
+			if (id && W.k[i][k].mk.async_id == id) {
 				ti = i;
 				tk = k;
 			}
@@ -1661,7 +1577,7 @@ static void do_reprocess_matching(struct cur *c)
 
 static void forget(int i, int k)
 {
-	add_stale_id(W.k[i][k].async_id);
+	add_stale_id(W.k[i][k].mk.async_id);
 	memset(&W.k[i][k], 0, sizeof W.k[i][k]);
 }
 
@@ -1896,27 +1812,27 @@ static void do_set_policy(struct cur *c)
 	stg_policy *p = NULL;
 	struct minteg want = W.in[i];
 
-	want.min = (int64_t)(b % 21);
-	want.mode = (a >> 2) & 1 ? STG_MODE_RESERVE : STG_MODE_CUTOFF;
-	want.alloc = allocs[(a >> 3) & 3];
-	want.cap = (d & 0x80) ? (int64_t)(d % 31) : 0;
-	want.window = (int64_t)((b >> 5) * 3);
-	want.has_sku_min = (e & 1) != 0;
-	want.sku_min = (int64_t)((e >> 1) & 7) * 3;
-	want.has_cat_min = (e & 0x10) != 0;
-	want.cat_min = (int64_t)(e >> 5) * 4;
+	want.pol.min = (int64_t)(b % 21);
+	want.pol.mode = (a >> 2) & 1 ? STG_MODE_RESERVE : STG_MODE_CUTOFF;
+	want.pol.alloc = allocs[(a >> 3) & 3];
+	want.pol.cap = (d & 0x80) ? (int64_t)(d % 31) : 0;
+	want.pol.window = (int64_t)((b >> 5) * 3);
+	want.pol.has_sku_min = (e & 1) != 0;
+	want.pol.sku_min = (int64_t)((e >> 1) & 7) * 3;
+	want.pol.has_cat_min = (e & 0x10) != 0;
+	want.pol.cat_min = (int64_t)(e >> 5) * 4;
 	if (stg_policy_new(&p, &W.alloc) != STG_OK)
 		return; /* an allocation fault hit the host's own call */
-	if ((want.has_sku_min && stg_policy_set_sku_min(p, SKU[0], want.sku_min) != STG_OK) ||
-	    (want.has_cat_min && stg_policy_set_category_min(p, "c", want.cat_min) != STG_OK)) {
+	if ((want.pol.has_sku_min && stg_policy_set_sku_min(p, SKU[0], want.pol.sku_min) != STG_OK) ||
+	    (want.pol.has_cat_min && stg_policy_set_category_min(p, "c", want.pol.cat_min) != STG_OK)) {
 		stg_policy_free(p); /* out of memory in the host's own call */
 		return;
 	}
-	FUZZ_CHECK(stg_policy_set_min_stock(p, want.min) == STG_OK &&
-	           stg_policy_set_mode(p, want.mode) == STG_OK &&
-	           stg_policy_set_allocation(p, want.alloc) == STG_OK &&
-	           stg_policy_set_cap(p, want.cap) == STG_OK &&
-	           stg_policy_set_window(p, want.window) == STG_OK, "policy setters failed");
+	FUZZ_CHECK(stg_policy_set_min_stock(p, want.pol.min) == STG_OK &&
+	           stg_policy_set_mode(p, want.pol.mode) == STG_OK &&
+	           stg_policy_set_allocation(p, want.pol.alloc) == STG_OK &&
+	           stg_policy_set_cap(p, want.pol.cap) == STG_OK &&
+	           stg_policy_set_window(p, want.pol.window) == STG_OK, "policy setters failed");
 	if (a & 0x80) {
 		rc = stg_log_set_policy(W.log, (a & 0x40) ? "" : INTEG[i], (a & 0x40) ? p : NULL);
 		rc_in("stg_log_set_policy", rc, B(STG_EINVAL));

@@ -1,16 +1,20 @@
 /*
- * Test harness for the integration log (SPEC sections 3 and 4): a fake
- * clock, a scripted fake transport that records every job it is handed, an
- * event recorder and a recording storage hook that keeps entries encoded
- * with stg_entry_encode() and loads them with stg_entry_decode().
+ * Test harness for the integration log (SPEC sections 3 and 4): the shared
+ * fixture (tests/common/fixture.h: a fake clock, a scripted transport that
+ * records every job it is handed, an event recorder, a recording storage
+ * that keeps entries as stg_entry_encode() bytes) and helpers that call the
+ * log and assert its status.
  *
  * Criterion runs every test in its own process, so the harness is one
- * global, H, reset by h_reset() at the start of each test.
+ * global, H, reset by h_reset() at the start of each test: a thin layer of
+ * this suite over the fixture structs.
  */
 #ifndef STOCKGUARD_TESTS_LOG_HARNESS_H
 #define STOCKGUARD_TESTS_LOG_HARNESS_H
 
 #include <stockguard.h>
+
+#include "fixture.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -21,88 +25,35 @@
 /* The fake clock starts here (a real-looking epoch time, never 0). */
 #define T0 INT64_C(1700000000000)
 
+/* The longest names this suite stores: H_NAME - 1 (a longer key written to
+ * the storage fails the test). */
 #define H_NAME 80
-#define H_MAX_SCRIPT 512
-#define H_MAX_EVENTS 512
-#define H_MAX_RECORDS 512
 
-/* One scripted transport answer. */
-typedef struct h_script {
-	int outcome;
-	int error_class;
-	int http;
-	int64_t retry_after;
-	const char *message;
-	int transport_rc; /* non-zero: the hook itself fails (no result) */
-} h_script;
-
-/* One job as the transport saw it. */
-typedef struct h_sent {
-	uint64_t id;
-	char integration[H_NAME];
-	char sku[H_NAME];
-	int64_t published, available, changed_at;
-	uint32_t attempt;
-	int priority;
-	unsigned flags;
-	int64_t at;      /* fake clock at hand-off */
-	size_t call;     /* transport call number (0-based) */
-	size_t batch_n;  /* jobs in that call */
-	int batched;     /* came through send_batch */
-} h_sent;
-
-/* One recorded event (strings copied). */
-typedef struct h_event {
-	int type, http;
-	char integration[H_NAME];
-	char sku[H_NAME];
-	int has_sku;
-	char message[256];
-	int has_message;
-	int64_t available, min_stock, latency_ms, time;
-} h_event;
-
-/* One stored entry: its key and its encoding. */
-typedef struct h_record {
-	int live;
-	char integration[H_NAME];
-	char sku[H_NAME];
-	unsigned char *buf;
-	size_t len;
-} h_record;
+typedef fx_sent h_sent;     /* one job as the transport saw it */
+typedef fx_event h_event;   /* one recorded event */
+typedef fx_record h_record; /* one stored entry: its key and its encoding */
 
 /* Where a hook is running, for the re-entry tests. */
-enum h_where { H_IN_SEND = 1, H_IN_BATCH, H_IN_WRITE, H_IN_REMOVE, H_IN_CLOCK, H_IN_EVENT };
+enum h_where {
+	H_IN_SEND = FX_IN_SEND,
+	H_IN_BATCH = FX_IN_BATCH,
+	H_IN_WRITE = FX_IN_WRITE,
+	H_IN_REMOVE = FX_IN_REMOVE,
+	H_IN_CLOCK = FX_IN_CLOCK,
+	H_IN_EVENT = FX_IN_EVENT
+};
 
+/* The fixture pieces of one test (tests/common/fixture.h), and its log. */
 typedef struct harness {
 	stg_log *log;
 	stg_log_options opts;   /* numeric options; hooks are filled by h_open() */
-	int64_t now;
-	int64_t clock_calls;
-
-	/* transport */
+	fx_clock clock;         /* clock.now starts at T0 */
 	int with_transport;     /* default 1 */
 	int with_batch;         /* give the transport a send_batch */
-	h_script script[H_MAX_SCRIPT];
-	size_t script_len, script_pos;
-	h_script dflt;          /* answer once the script runs out (OK) */
-	h_sent *sent;
-	size_t nsent, sent_cap;
-	size_t calls;
-
-	/* events */
-	h_event events[H_MAX_EVENTS];
-	size_t nevents;
-
-	/* storage */
+	fx_transport tr;        /* answers pushed with h_push*(); OK once they run out */
+	fx_events ev;
 	int with_storage;
-	h_record records[H_MAX_RECORDS];
-	size_t writes, removes, loads;
-	int write_fail;         /* write returns this (0: succeed) */
-	int remove_fail;
-	int load_fail;          /* load returns this before streaming */
-	int load_duplicate;     /* stream the first record twice */
-	int load_ignore_sink;   /* go on (and return 0) whatever the sink says */
+	fx_storage st;          /* st.write_fail, st.load_duplicate ... make it misbehave */
 
 	/* re-entry: called from inside the hooks when set */
 	void (*in_hook)(int where);
@@ -157,12 +108,8 @@ h_record *h_record_find(const char *integ, const char *sku);
 void h_store_put(const stg_entry *e);   /* as if the log had written it */
 stg_entry h_store_get(const char *integ, const char *sku); /* decoded; strings live in the record */
 
-/* All entries of the log, in query order (strings copied into a pool). */
-typedef struct h_snapshot {
-	stg_entry *e;
-	size_t n;
-	char *pool;
-} h_snapshot;
+/* All entries of the log, in query order (the fixture's fx_snap: .v, .n). */
+typedef fx_snap h_snapshot;
 h_snapshot h_snapshot_take(void);
 void h_snapshot_free(h_snapshot *s);
 const stg_entry *h_snapshot_find(const h_snapshot *s, const char *integ, const char *sku);

@@ -677,7 +677,7 @@ Test(api, category_must_be_a_key)
 /* A clock before the epoch reads as 0 (hooks.h). */
 Test(api, negative_clock_reads_as_zero)
 {
-	H.now = -5000;
+	H.clock.now = -5000;
 	h_open();
 	h_submit("amz", "A", 3, 1);
 	cr_assert_eq(h_get("amz", "A").changed_at, 0);

@@ -53,7 +53,7 @@ Test(changes, coalesce_while_queued)
 	cr_assert_eq(h_get("amz", "A").reason, STG_REASON_COALESCED);
 
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(H.nsent, 1u);
+	cr_assert_eq(H.tr.nsent, 1u);
 	cr_assert_eq(h_last()->published, 100, "the newest quantity wins");
 	cr_assert_eq(h_last()->available, 100);
 	cr_assert_eq(h_last()->id, r1.job_id);
@@ -82,9 +82,9 @@ Test(changes, coalesce_while_retrying)
 	cr_assert_eq(r.job_id, id);
 	/* Still waiting for its backoff. */
 	cr_assert_eq(h_pump(), 0u);
-	H.now = h_get("amz", "A").next_attempt_at;
+	H.clock.now = h_get("amz", "A").next_attempt_at;
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(H.nsent, 2u);
+	cr_assert_eq(H.tr.nsent, 2u);
 	cr_assert_eq(h_last()->published, 1);
 	cr_assert_eq(h_last()->attempt, 2u);
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
@@ -107,7 +107,7 @@ Test(changes, coalesce_while_held)
 	cr_assert_eq(h_pump(), 0u);
 	cr_assert_eq(stg_log_set_catalogued(H.log, "amz", "A"), STG_OK);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(H.nsent, 2u);
+	cr_assert_eq(H.tr.nsent, 2u);
 	cr_assert_eq(h_last()->published, 9);
 }
 
@@ -171,7 +171,7 @@ Test(changes, change_while_in_flight_follows)
 	cr_assert_eq(e.published, 2);
 
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(H.nsent, 2u);
+	cr_assert_eq(H.tr.nsent, 2u);
 	cr_assert_eq(h_last()->published, 2);
 	e = h_get("amz", "A");
 	cr_assert_eq(e.status, STG_ENTRY_SUCCESS);
@@ -196,7 +196,7 @@ Test(changes, change_while_in_flight_then_failure)
 	res.http_status = 503;
 	cr_assert_eq(stg_log_complete(H.log, id, &res), STG_OK);
 	cr_assert_eq(h_get("amz", "A").error_class, STG_ERRCLASS_TRANSIENT);
-	H.now = h_get("amz", "A").next_attempt_at;
+	H.clock.now = h_get("amz", "A").next_attempt_at;
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_last()->published, 3);
 	cr_assert_eq(h_get("amz", "A").acked, 3);
@@ -426,7 +426,7 @@ Test(changes, cutoff_is_exported_and_warned)
 	cr_assert_str_eq(ev->sku, "A");
 	cr_assert_eq(ev->available, 9);
 	cr_assert_eq(ev->min_stock, 10);
-	cr_assert_eq(ev->time, H.now);
+	cr_assert_eq(ev->time, H.clock.now);
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_last()->published, 0);
 	cr_assert(h_last()->flags & STG_JOB_FLAG_MIN_STOCK_REACHED);
@@ -591,7 +591,7 @@ static void follow_up_after_final_failure(int http, uint32_t max_transient)
 	             "HTTP %d on the job for 3: status %s, job %s; the change to 0 that followed "
 	             "it is never sent", http, stg_entry_status_name(e.status),
 	             stg_job_state_name(e.job_state));
-	H.now += 3600000;
+	H.clock.now += 3600000;
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_last()->published, 0);
 	h_close();

@@ -61,7 +61,7 @@ Test(errors, auth_pauses_holds_and_resumes)
 	h_submit("amz", "B", 2, 1);
 	h_advance(24 * 3600 * 1000LL);
 	cr_assert_eq(h_pump(), 0u);
-	cr_assert_eq(H.nsent, 1u);
+	cr_assert_eq(H.tr.nsent, 1u);
 	cr_assert_eq(stg_log_next_due(H.log, &wait), STG_OK);
 	cr_assert_eq(wait, -1, "paused jobs do not count for next_due, got %lld", (long long)wait);
 	c = h_counts("amz");
@@ -174,7 +174,7 @@ Test(errors, not_catalogued_held_until_catalogued)
 	cr_assert_eq(stg_log_set_catalogued(H.log, "amz", "A"), STG_OK);
 	cr_assert_eq(h_get("amz", "A").job_state, STG_JOB_QUEUED);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(H.nsent, 2u);
+	cr_assert_eq(H.tr.nsent, 2u);
 	cr_assert_eq(h_last()->attempt, 2u);
 	cr_assert_eq(h_last()->published, 4);
 	e = h_get("amz", "A");
@@ -203,13 +203,13 @@ Test(errors, not_catalogued_slow_periodic_retry)
 	/* Still not catalogued: held again for another period. */
 	cr_assert_eq(h_get("amz", "A").job_state, STG_JOB_HELD);
 	cr_assert_eq(h_get("amz", "A").attempts, 2u);
-	cr_assert_eq(h_get("amz", "A").next_attempt_at, H.now + 3600000);
+	cr_assert_eq(h_get("amz", "A").next_attempt_at, H.clock.now + 3600000);
 	h_advance(3600000 - 1);
 	cr_assert_eq(h_pump(), 0u);
 	h_advance(1);
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
-	cr_assert_eq(H.nsent, 3u);
+	cr_assert_eq(H.tr.nsent, 3u);
 }
 
 Test(errors, not_catalogued_default_retry_is_six_hours)
@@ -270,7 +270,7 @@ Test(errors, rate_limited_backoff_grows_with_jitter_and_caps)
 		cr_assert_eq(h_last()->attempt, i);
 		e = h_get("amz", "A");
 		cr_assert_eq(e.attempts, i);
-		d = e.next_attempt_at - H.now;
+		d = e.next_attempt_at - H.clock.now;
 		for (k = 1; k < i; k++)
 			full = full * 2 > max ? max : full * 2;
 		/* "Equal jitter": within [full/2, full]. */
@@ -301,8 +301,8 @@ static void delays(uint64_t seed, int64_t *out, int n)
 	for (i = 0; i < n; i++) {
 		h_push_http(429);
 		cr_assert_eq(h_pump(), 1u);
-		out[i] = h_get("amz", "A").next_attempt_at - H.now;
-		H.now = h_get("amz", "A").next_attempt_at;
+		out[i] = h_get("amz", "A").next_attempt_at - H.clock.now;
+		H.clock.now = h_get("amz", "A").next_attempt_at;
 	}
 	h_close();
 }
@@ -343,9 +343,9 @@ Test(errors, transient_retries_then_error_then_reprocess)
 		if (i < 3) {
 			cr_assert_eq(e.status, STG_ENTRY_PENDING);
 			cr_assert_eq(e.job_state, STG_JOB_QUEUED);
-			cr_assert_gt(e.next_attempt_at, H.now);
+			cr_assert_gt(e.next_attempt_at, H.clock.now);
 			cr_assert_eq(h_pump(), 0u, "no retry before the backoff");
-			H.now = e.next_attempt_at;
+			H.clock.now = e.next_attempt_at;
 		}
 	}
 	/* Bound reached: error, waiting for a reprocess, nothing more goes out. */
@@ -353,10 +353,10 @@ Test(errors, transient_retries_then_error_then_reprocess)
 	cr_assert_eq(e.job_state, STG_JOB_NONE);
 	cr_assert_str_eq(e.message, "unavailable");
 	cr_assert_eq(e.first_failed_at, T0);
-	cr_assert_eq(e.last_attempt_at, H.now);
+	cr_assert_eq(e.last_attempt_at, H.clock.now);
 	h_advance(24 * 3600000LL);
 	cr_assert_eq(h_pump(), 0u);
-	cr_assert_eq(H.nsent, 3u);
+	cr_assert_eq(H.tr.nsent, 3u);
 	cr_assert_eq(h_stats(NULL).errors[STG_ERRCLASS_TRANSIENT], 3u);
 	cr_assert_eq(h_counts(NULL).error, 1u);
 
@@ -514,7 +514,7 @@ Test(errors, invalid_result_is_a_transient_failure)
 	cr_assert_eq(h_get("amz", "A").error_class, STG_ERRCLASS_TRANSIENT);
 	cr_assert_eq(h_get("amz", "A").flags & STG_ENTRY_HAS_ACKED, 0u);
 	h_push(STG_OUTCOME_ERROR, 99, 200, 0, NULL);
-	H.now = h_get("amz", "A").next_attempt_at;
+	H.clock.now = h_get("amz", "A").next_attempt_at;
 	cr_assert_eq(stg_log_pump(H.log, 0, &sent), STG_EINVAL);
 	cr_assert_eq(h_get("amz", "A").attempts, 2u);
 }
@@ -570,7 +570,7 @@ Test(errors, new_job_after_transient_error_gets_its_own_retries)
 	e = h_get("amz", "A");
 	cr_assert_eq(e.status, STG_ENTRY_PENDING,
 	             "one 503 put the new job (to 0) straight back to error, no retry");
-	H.now = e.next_attempt_at;
+	H.clock.now = e.next_attempt_at;
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
 }
@@ -590,7 +590,7 @@ Test(errors, huge_retry_after_does_not_wrap)
 	h_push(STG_OUTCOME_ERROR, STG_ERRCLASS_NONE, 429, INT64_MAX, NULL);
 	cr_assert_eq(h_pump(), 1u);
 	e = h_get("amz", "A");
-	cr_assert_geq(e.next_attempt_at, H.now, "due time %lld is in the past",
+	cr_assert_geq(e.next_attempt_at, H.clock.now, "due time %lld is in the past",
 	              (long long)e.next_attempt_at);
 	h_advance(1000);
 	cr_assert_eq(h_pump(), 0u, "resent at once after a retry-after of INT64_MAX");
@@ -605,7 +605,7 @@ Test(errors, huge_catalogue_retry_does_not_wrap)
 	h_submit("amz", "A", 4, 1);
 	h_push_class(STG_ERRCLASS_NOT_CATALOGUED, 404);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_geq(h_get("amz", "A").next_attempt_at, H.now);
+	cr_assert_geq(h_get("amz", "A").next_attempt_at, H.clock.now);
 	h_advance(1000);
 	cr_assert_eq(h_pump(), 0u, "the held job was retried at once");
 	cr_assert_eq(stg_log_set_catalogued(H.log, "amz", "A"), STG_OK);
@@ -626,7 +626,7 @@ Test(errors, huge_backoff_max_does_not_wrap)
 		h_push_http(429);
 		cr_assert_eq(h_pump(), 1u, "attempt %d", i + 1);
 		e = h_get("amz", "A");
-		cr_assert_geq(e.next_attempt_at, H.now, "attempt %d: due %lld is in the past", i + 1,
+		cr_assert_geq(e.next_attempt_at, H.clock.now, "attempt %d: due %lld is in the past", i + 1,
 		              (long long)e.next_attempt_at);
 		/* The merchant asks for it now (the clock stays realistic). */
 		cr_assert_eq(stg_log_reprocess(H.log, "amz", "A"), STG_OK);

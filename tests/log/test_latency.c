@@ -81,13 +81,13 @@ Test(latency, latency_counts_from_the_change_through_retries)
 	h_push_http(503);
 	h_push_http(503);
 	cr_assert_eq(h_pump(), 1u);
-	H.now = h_get("amz", "A").next_attempt_at;
+	H.clock.now = h_get("amz", "A").next_attempt_at;
 	cr_assert_eq(h_pump(), 1u);
-	H.now = h_get("amz", "A").next_attempt_at;
+	H.clock.now = h_get("amz", "A").next_attempt_at;
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(h_get("amz", "A").latency_ms, H.now - (T0 - 3000));
+	cr_assert_eq(h_get("amz", "A").latency_ms, H.clock.now - (T0 - 3000));
 	cr_assert_eq(!!(h_get("amz", "A").flags & STG_ENTRY_ABNORMAL),
-	             H.now - (T0 - 3000) > 10000);
+	             H.clock.now - (T0 - 3000) > 10000);
 }
 
 Test(latency, default_limit_is_one_hour)
@@ -204,7 +204,7 @@ Test(latency, counts_per_status_and_integration)
 
 static void ack_with_latency(const char *integ, const char *sku, int64_t ms)
 {
-	cr_assert_eq(h_submit_rc(integ, sku, 3, 1, 0, H.now - ms, NULL, NULL), STG_OK);
+	cr_assert_eq(h_submit_rc(integ, sku, 3, 1, 0, H.clock.now - ms, NULL, NULL), STG_OK);
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_eq(h_get(integ, sku).latency_ms, ms);
 }

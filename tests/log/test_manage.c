@@ -98,7 +98,7 @@ Test(manage, remove_pending_refused_unless_forced)
 		}
 	}
 	/* Their jobs are gone: nothing goes out, now or later. */
-	H.nsent = 0;
+	H.tr.nsent = 0;
 	cr_assert_eq(stg_log_resume(H.log, "amz"), STG_OK);
 	h_advance(7 * 24 * 3600000LL);
 	cr_assert_eq(h_pump(), 0u);
@@ -155,10 +155,10 @@ Test(manage, reprocess_success_entry_queues_new_job)
 	cr_assert_eq(e.job_state, STG_JOB_QUEUED);
 	cr_assert_neq(e.job_id, first);
 	cr_assert_eq(e.job_since, e.changed_at, "latency counts from the stock change");
-	cr_assert_eq(e.next_attempt_at, H.now);
+	cr_assert_eq(e.next_attempt_at, H.clock.now);
 	cr_assert_eq(e.acked, 30, "what was acknowledged stays known");
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(H.nsent, 2u);
+	cr_assert_eq(H.tr.nsent, 2u);
 	cr_assert_eq(h_last()->published, 30);
 	cr_assert_eq(h_last()->id, e.job_id);
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
@@ -263,7 +263,7 @@ static void scenario(void)
 	h_submit("amz", "A-5xx", 10, 1);
 	h_push_http(503);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(h_submit_rc("amz", "B-slow", 10, 1, 0, H.now - 2000, NULL, NULL), STG_OK);
+	cr_assert_eq(h_submit_rc("amz", "B-slow", 10, 1, 0, H.clock.now - 2000, NULL, NULL), STG_OK);
 	cr_assert_eq(h_pump(), 1u);
 	h_submit("amz", "B-held", 10, 1);
 	h_push_class(STG_ERRCLASS_NOT_CATALOGUED, 404);
@@ -279,7 +279,7 @@ static void scenario(void)
 	cr_assert_eq(h_get("amz", "A-5xx").status, STG_ENTRY_ERROR);
 	cr_assert(h_get("amz", "B-slow").flags & STG_ENTRY_ABNORMAL);
 	cr_assert_eq(h_get("amz", "B-fly").job_state, STG_JOB_IN_FLIGHT);
-	H.nsent = 0;
+	H.tr.nsent = 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -392,13 +392,13 @@ Test(manage, reprocess_matching_by_error_class_prefix_abnormal)
 	cr_assert_eq(h_pump(), 2u);
 	cr_assert_eq(h_sent_count("amz", "A-rej") + h_sent_count("meli", "A-rej"), 2u);
 
-	H.nsent = 0;
+	H.tr.nsent = 0;
 	q = query("amz", "A-", -1, -1, 0);
 	cr_assert_eq(stg_log_reprocess_matching(H.log, &q, &n), STG_OK);
 	cr_assert_eq(n, 3u);
 	cr_assert_eq(h_pump(), 3u);
 
-	H.nsent = 0;
+	H.tr.nsent = 0;
 	q = query(NULL, NULL, -1, -1, STG_QUERY_ABNORMAL);
 	cr_assert_eq(stg_log_reprocess_matching(H.log, &q, &n), STG_OK);
 	cr_assert_eq(n, 1u);

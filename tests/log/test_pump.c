@@ -44,7 +44,7 @@ Test(pump, priority_order_under_rate_limit)
 	h_submit("amz", "L", 100, 1);
 	h_submit("amz", "U", 3, 1);
 	cr_assert_eq(h_pump(), 4u);
-	H.nsent = 0;
+	H.tr.nsent = 0;
 
 	cr_assert_eq(stg_log_set_limits(H.log, "amz", 1, 1, 1000), STG_OK);
 	/* Submitted least urgent first. */
@@ -71,9 +71,9 @@ Test(pump, priority_order_under_rate_limit)
 		h_advance(1000);
 	}
 	cr_assert_eq(h_pump(), 0u);
-	cr_assert_eq(H.sent[0].priority, STG_PRIORITY_URGENT);
-	cr_assert_eq(H.sent[2].priority, STG_PRIORITY_LOW_STOCK);
-	cr_assert_eq(H.sent[5].priority, STG_PRIORITY_NORMAL);
+	cr_assert_eq(H.tr.sent[0].priority, STG_PRIORITY_URGENT);
+	cr_assert_eq(H.tr.sent[2].priority, STG_PRIORITY_LOW_STOCK);
+	cr_assert_eq(H.tr.sent[5].priority, STG_PRIORITY_NORMAL);
 }
 
 /* A change that raises a waiting job's urgency moves it forward. */
@@ -153,7 +153,7 @@ Test(pump, token_bucket_refills_with_the_clock)
 	cr_assert_eq(h_pump(), 2u);
 	h_advance(1000);
 	cr_assert_eq(h_pump(), 1u, "only one job left");
-	cr_assert_eq(H.nsent, 9u);
+	cr_assert_eq(H.tr.nsent, 9u);
 }
 
 /*
@@ -212,9 +212,9 @@ Test(pump, batches_through_send_batch)
 	h_submit("meli", "B0", 100, 1);
 	h_submit("meli", "B1", 100, 1);
 	cr_assert_eq(h_pump(), 9u);
-	cr_assert_lt(H.calls, 32u);
-	for (i = 0; i < H.nsent; i++) {
-		const h_sent *s = &H.sent[i];
+	cr_assert_lt(H.tr.calls, 32u);
+	for (i = 0; i < H.tr.nsent; i++) {
+		const h_sent *s = &H.tr.sent[i];
 		in_call[s->call]++;
 		cr_assert_leq(s->batch_n, 3u);
 		if (strcmp(s->integration, "meli") == 0) {
@@ -227,13 +227,13 @@ Test(pump, batches_through_send_batch)
 	}
 	/* amz: 7 jobs in calls of at most 3: 3 calls (3 + 3 + 1); meli: 2 calls. */
 	calls_amz = 0;
-	for (i = 0; i < H.nsent; i++)
-		if (strcmp(H.sent[i].integration, "amz") == 0 &&
-		    (i == 0 || H.sent[i - 1].call != H.sent[i].call))
+	for (i = 0; i < H.tr.nsent; i++)
+		if (strcmp(H.tr.sent[i].integration, "amz") == 0 &&
+		    (i == 0 || H.tr.sent[i - 1].call != H.tr.sent[i].call))
 			calls_amz++;
 	cr_assert_eq(calls_amz, 3u);
-	cr_assert_eq(H.calls, 5u);
-	for (i = 0; i < H.calls; i++)
+	cr_assert_eq(H.tr.calls, 5u);
+	for (i = 0; i < H.tr.calls; i++)
 		cr_assert(in_call[i] >= 1 && in_call[i] <= 3);
 	cr_assert_eq(h_stats("amz").attempts, 7u);
 	cr_assert_eq(h_stats("amz").successes, 7u);
@@ -254,11 +254,11 @@ Test(pump, batch_limited_by_rate_budget)
 		h_submit("amz", sku, 100, 1);
 	}
 	cr_assert_eq(h_pump(), 4u);
-	cr_assert_eq(H.calls, 1u);
-	cr_assert_eq(H.sent[0].batch_n, 4u);
+	cr_assert_eq(H.tr.calls, 1u);
+	cr_assert_eq(H.tr.sent[0].batch_n, 4u);
 	h_advance(500);
 	cr_assert_eq(h_pump(), 2u);
-	cr_assert_eq(H.calls, 2u);
+	cr_assert_eq(H.tr.calls, 2u);
 }
 
 /* Without send_batch, a batch size above 1 still sends one job per call. */
@@ -269,8 +269,8 @@ Test(pump, batch_size_without_send_batch)
 	h_submit("amz", "A", 100, 1);
 	h_submit("amz", "B", 100, 1);
 	cr_assert_eq(h_pump(), 2u);
-	cr_assert_eq(H.calls, 2u);
-	cr_assert_not(H.sent[0].batched);
+	cr_assert_eq(H.tr.calls, 2u);
+	cr_assert_not(H.tr.sent[0].batched);
 }
 
 /* A failing send_batch leaves every job of the batch queued, unchanged. */
@@ -290,7 +290,7 @@ Test(pump, batch_transport_failure)
 	cr_assert_eq(h_get("amz", "B").job_state, STG_JOB_QUEUED);
 	cr_assert_eq(h_get("amz", "A").last_attempt_at, 0);
 	cr_assert_eq(h_pump(), 2u);
-	cr_assert_eq(H.sent[0].attempt, 1u);
+	cr_assert_eq(H.tr.sent[0].attempt, 1u);
 }
 
 Test(pump, max_jobs_and_next_due)
@@ -309,7 +309,7 @@ Test(pump, max_jobs_and_next_due)
 	cr_assert_eq(stg_log_pump(H.log, 2, &sent), STG_OK);
 	cr_assert_eq(sent, 2u);
 	cr_assert_eq(stg_log_pump(H.log, 2, NULL), STG_OK);
-	cr_assert_eq(H.nsent, 3u);
+	cr_assert_eq(H.tr.nsent, 3u);
 	cr_assert_eq(stg_log_next_due(H.log, &wait), STG_OK);
 	cr_assert_eq(wait, -1);
 }

@@ -89,7 +89,7 @@ Test(records, transient_budget_reads_zero_once_spent)
 		e = h_get("amz", "A");
 		if (e.job_state != STG_JOB_NONE) {
 			cr_assert_eq(e.job_transient, 1u);
-			H.now = e.next_attempt_at;
+			H.clock.now = e.next_attempt_at;
 		}
 	}
 	e = h_get("amz", "A");
@@ -206,8 +206,8 @@ Test(records, stored_values_load_as_stored)
 	cr_assert_eq(h_pump(), 1u);
 	{
 		stg_entry e = h_get("amz", "WIDE");
-		cr_assert_eq(e.latency_ms, H.now - T0);
-		cr_assert_eq(e.last_attempt_at, H.now);
+		cr_assert_eq(e.latency_ms, H.clock.now - T0);
+		cr_assert_eq(e.last_attempt_at, H.clock.now);
 		cr_assert_eq(e.flags & (0x40u | 0x100u), 0x40u | 0x100u);
 	}
 }

@@ -33,7 +33,7 @@ static void assert_store_agrees(void)
 	cr_assert_eq(h_records_live(), s.n, "stored %zu entries, memory has %zu", h_records_live(),
 	             s.n);
 	for (i = 0; i < s.n; i++) {
-		stg_entry m = s.e[i], st = h_store_get(m.integration, m.sku);
+		stg_entry m = s.v[i], st = h_store_get(m.integration, m.sku);
 		char what[200];
 		if (m.job_state == STG_JOB_IN_FLIGHT) {
 			cr_assert_eq(st.job_state, STG_JOB_QUEUED);
@@ -66,7 +66,7 @@ static uint64_t build(void)
 
 	h_submit("amz", "OK", 10, 7);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(h_submit_rc("amz", "SLOW", 3, 1, 0, H.now - 5000, NULL, NULL), STG_OK);
+	cr_assert_eq(h_submit_rc("amz", "SLOW", 3, 1, 0, H.clock.now - 5000, NULL, NULL), STG_OK);
 	cr_assert_eq(h_pump(), 1u);
 	h_submit("amz", "REJ", 4, 1);
 	h_push(STG_OUTCOME_ERROR, STG_ERRCLASS_NONE, 422, 0, "quantity not allowed");
@@ -86,7 +86,7 @@ static uint64_t build(void)
 	cr_assert_eq(h_submit_rc("amz", "MIN", 4, 1, STG_CHANGE_NON_STOCK, 0, NULL, NULL), STG_OK);
 	cr_assert(h_get("amz", "MIN").flags & STG_ENTRY_MIN_STOCK_REACHED);
 	cr_assert(h_get("amz", "SLOW").flags & STG_ENTRY_ABNORMAL);
-	H.nsent = 0;
+	H.tr.nsent = 0;
 	return fly;
 }
 
@@ -116,11 +116,11 @@ Test(reload, reopen_gives_the_same_entries)
 	cb = h_counts(NULL);
 	cr_assert_eq(before.n, 9u);
 	h_reopen();
-	cr_assert_eq(H.loads, 2u);
+	cr_assert_eq(H.st.loads, 2u);
 	after = h_snapshot_take();
 	cr_assert_eq(after.n, before.n);
 	for (i = 0; i < before.n; i++) {
-		const stg_entry *b = &before.e[i];
+		const stg_entry *b = &before.v[i];
 		const stg_entry *a = h_snapshot_find(&after, b->integration, b->sku);
 		stg_entry bb;
 		char what[200];
@@ -140,8 +140,8 @@ Test(reload, reopen_gives_the_same_entries)
 	/* Job ids stay unique. */
 	for (i = 0; i < after.n; i++)
 		for (j = i + 1; j < after.n; j++)
-			if (after.e[i].job_id)
-				cr_assert_neq(after.e[i].job_id, after.e[j].job_id);
+			if (after.v[i].job_id)
+				cr_assert_neq(after.v[i].job_id, after.v[j].job_id);
 	ca = h_counts(NULL);
 	cr_assert_eq(ca.pending, cb.pending);
 	cr_assert_eq(ca.success, cb.success);
@@ -181,8 +181,8 @@ Test(reload, jobs_go_out_after_reopen_and_pause_is_kept)
 	cr_assert(h_last_for("amz", "MIN")->flags & STG_JOB_FLAG_MIN_STOCK_REACHED);
 	cr_assert(h_last_for("amz", "MIN")->flags & STG_JOB_FLAG_NON_STOCK);
 	cr_assert_eq(h_sent_count("amz", "Q"), 1u);
-	cr_assert_eq(H.sent[0].priority, STG_PRIORITY_URGENT, "MIN (to zero) first");
-	cr_assert_str_eq(H.sent[0].sku, "MIN");
+	cr_assert_eq(H.tr.sent[0].priority, STG_PRIORITY_URGENT, "MIN (to zero) first");
+	cr_assert_str_eq(H.tr.sent[0].sku, "MIN");
 	cr_assert_eq(h_sent_count("meli", NULL), 0u);
 	cr_assert_eq(h_get("amz", "FLY").status, STG_ENTRY_SUCCESS);
 
@@ -196,7 +196,7 @@ Test(reload, jobs_go_out_after_reopen_and_pause_is_kept)
 	cr_assert_eq(paused, 0);
 	/* The held job keeps its slow-retry time across the reopen. */
 	cr_assert_eq(h_pump(), 0u);
-	H.now = h_get("amz", "HELD").next_attempt_at;
+	H.clock.now = h_get("amz", "HELD").next_attempt_at;
 	cr_assert_eq(h_pump(), 1u);
 	cr_assert_str_eq(h_last()->sku, "HELD");
 }
@@ -231,13 +231,13 @@ Test(reload, duplicate_stored_entry_is_corrupt)
 
 	build();
 	h_close();
-	H.load_duplicate = 1;
+	H.st.load_duplicate = 1;
 	rc = h_open_rc();
 	cr_assert_eq(rc, STG_ECORRUPT, "open: %s", stg_strerror(rc));
 	cr_assert_null(H.log, "out untouched on failure");
 	cr_assert_neq(stg_last_error()[0], '\0');
 	/* The verdict stands even when the load hook ignores it. */
-	H.load_ignore_sink = 1;
+	H.st.load_ignore_sink = 1;
 	rc = h_open_rc();
 	cr_assert_eq(rc, STG_ECORRUPT, "open: %s", stg_strerror(rc));
 	cr_assert_null(H.log);
@@ -252,12 +252,12 @@ Test(reload, load_failure_is_storage_error)
 	h_close();
 	for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
 		int rc;
-		H.load_fail = codes[i];
+		H.st.load_fail = codes[i];
 		rc = h_open_rc();
 		cr_assert_eq(rc, STG_ESTORAGE, "load returned %d: open %s", codes[i], stg_strerror(rc));
 		cr_assert_null(H.log);
 	}
-	H.load_fail = 0;
+	H.st.load_fail = 0;
 	h_open();
 }
 
@@ -352,8 +352,8 @@ Test(reload, failed_write_changes_nothing)
 	h_submit("amz", "A", 10, 1);
 	cr_assert_eq(h_pump(), 1u);
 	before = h_get("amz", "A");
-	writes = H.writes;
-	H.write_fail = 1;
+	writes = H.st.writes;
+	H.st.write_fail = 1;
 	rc = h_submit_rc("amz", "NEW", 3, 1, 0, 0, NULL, NULL);
 	cr_assert_eq(rc, STG_ESTORAGE);
 	cr_assert_not(h_exists("amz", "NEW"));
@@ -365,10 +365,10 @@ Test(reload, failed_write_changes_nothing)
 	after = h_get("amz", "A");
 	h_assert_entry_eq(&before, &after, "after a failed reprocess");
 	cr_assert_eq(h_pump(), 0u);
-	cr_assert_eq(H.writes, writes);
+	cr_assert_eq(H.st.writes, writes);
 	s = h_stats(NULL);
 	cr_assert_eq(s.changes, 1u, "failed submits are not counted");
-	H.write_fail = 0;
+	H.st.write_fail = 0;
 	assert_store_agrees();
 }
 
@@ -377,10 +377,10 @@ Test(reload, failed_remove_changes_nothing)
 	h_open();
 	h_submit("amz", "A", 10, 1);
 	cr_assert_eq(h_pump(), 1u);
-	H.remove_fail = 1;
+	H.st.remove_fail = 1;
 	cr_assert_eq(stg_log_remove(H.log, "amz", "A", 0), STG_ESTORAGE);
 	cr_assert(h_exists("amz", "A"));
-	H.remove_fail = 0;
+	H.st.remove_fail = 0;
 	assert_store_agrees();
 }
 
@@ -392,7 +392,7 @@ Test(reload, acknowledgement_is_never_forgotten)
 	h_open();
 	h_submit("amz", "A", 10, 1);
 	h_submit("amz", "B", 10, 1);
-	H.write_fail = 1;
+	H.st.write_fail = 1;
 	cr_assert_eq(stg_log_pump(H.log, 0, &sent), STG_ESTORAGE);
 	cr_assert_eq(sent, 1u, "storage failing: no more jobs go out");
 	e = h_get("amz", "A");
@@ -400,7 +400,7 @@ Test(reload, acknowledgement_is_never_forgotten)
 	cr_assert_eq(h_store_get("amz", "A").status, STG_ENTRY_PENDING);
 	cr_assert_eq(stg_log_flush(H.log, &owed), STG_ESTORAGE);
 	cr_assert_eq(owed, 1u);
-	H.write_fail = 0;
+	H.st.write_fail = 0;
 	cr_assert_eq(stg_log_flush(H.log, &owed), STG_OK);
 	cr_assert_eq(owed, 0u);
 	cr_assert_eq(h_store_get("amz", "A").status, STG_ENTRY_SUCCESS);
@@ -421,12 +421,12 @@ Test(reload, owed_write_goes_with_the_next_change)
 	id = h_submit("amz", "A", 10, 1).job_id;
 	h_push_async();
 	cr_assert_eq(h_pump(), 1u);
-	H.write_fail = 1;
+	H.st.write_fail = 1;
 	cr_assert_eq(stg_job_result_init(&ok, STG_JOB_RESULT_VERSION), STG_OK);
 	cr_assert_eq(stg_log_complete(H.log, id, &ok), STG_ESTORAGE);
 	cr_assert_eq(h_get("amz", "A").status, STG_ENTRY_SUCCESS);
 	cr_assert_eq(stg_log_complete(H.log, id, &ok), STG_ENOTFOUND);
-	H.write_fail = 0;
+	H.st.write_fail = 0;
 	h_submit("amz", "B", 10, 1);
 	cr_assert_eq(h_store_get("amz", "A").status, STG_ENTRY_SUCCESS);
 	assert_store_agrees();

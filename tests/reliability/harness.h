@@ -1,78 +1,31 @@
 /*
- * Shared pieces of the reliability tests: a counting allocator that can fail
- * the Nth allocation, an in-memory storage hook (stg_entry_encode bytes keyed
- * by integration and SKU) that can fail the Nth write/remove, a fake clock, a
- * scripted transport that plays the marketplace, and snapshots of a log's
- * entries (through stg_log_query) or of the storage (by decoding its table)
- * compared field by field.
+ * Shared pieces of the reliability tests, over the shared fixture
+ * (tests/common/fixture.h: counting allocator failing the Nth allocation,
+ * recording storage failing the Nth write/remove, fake clock, transport,
+ * snapshots of a log or of the storage): a scripted marketplace choosing
+ * the transport's answers, a host wiring them into log options, and
+ * comparisons of entries and snapshots field by field.
  */
 #ifndef STG_RELIABILITY_HARNESS_H
 #define STG_RELIABILITY_HARNESS_H
 
 #include <stockguard.h>
 
+#include "fixture.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-/* ------------------------------------------------------------ allocator */
+/*
+ * The hooks are the shared fixture's (tests/common/fixture.h): fx_alloc,
+ * fx_storage, fx_clock, fx_snap; the transport is an fx_transport whose
+ * answers are chosen by this suite's marketplace (rh_transport below). What
+ * stays here is what only this suite needs: the marketplace's answers, a
+ * host that wires the fixture into log options, and entry comparisons.
+ */
 
-#define RH_SITE_MAX 512
-
-typedef struct rh_alloc {
-	stg_allocator hook;
-	long attempts;        /* malloc and realloc calls since armed */
-	long fail_at;         /* fail this attempt (1-based); 0 = never */
-	int persistent;       /* and every attempt after it */
-	long failures;        /* failed attempts since armed */
-	long live_blocks;
-	long long live_bytes;
-	int record_sites;     /* hash the call stack of each failed attempt */
-	uint64_t last_site;   /* stack hash of the last failure */
-	uint64_t sites[RH_SITE_MAX];
-	size_t nsites;        /* distinct failure stacks seen (by the caller's choice) */
-} rh_alloc;
-
-void rh_alloc_init(rh_alloc *a);
-void rh_alloc_arm(rh_alloc *a, long fail_at, int persistent);
-void rh_alloc_disarm(rh_alloc *a);
-/* Remember a stack hash as one distinct failure point; returns 1 if new. */
-int rh_site_add(uint64_t *sites, size_t *n, uint64_t site);
-
-/* -------------------------------------------------------------- storage */
-
-typedef struct rh_rec {
-	char *integration;
-	char *sku;
-	unsigned char *bytes;
-	size_t len;
-} rh_rec;
-
-typedef struct rh_store {
-	rh_rec *recs;
-	size_t n, cap;
-	long calls;           /* write + remove calls since armed */
-	long fail_at;         /* fail this call (1-based); 0 = never */
-	int persistent;
-	long failures;
-	int fail_load;        /* load returns this when non-zero */
-	long writes, removes; /* totals */
-} rh_store;
-
-void rh_store_init(rh_store *s);
-void rh_store_free(rh_store *s);
-void rh_store_arm(rh_store *s, long fail_at, int persistent);
-void rh_store_disarm(rh_store *s);
-stg_storage rh_store_hook(rh_store *s);
-/* Deep copy of the table (for "storage as it was" reopen checks). */
-void rh_store_copy(rh_store *dst, const rh_store *src);
-
-/* ---------------------------------------------------------------- clock */
-
-typedef struct rh_clock {
-	int64_t now;
-} rh_clock;
-
-stg_clock rh_clock_hook(rh_clock *c);
+/* A storage that treats a record that does not decode as a test failure. */
+void rh_store_init(fx_storage *s);
 
 /* ------------------------------------------------------------- transport */
 
@@ -85,64 +38,47 @@ enum rh_answer {
 	RH_AUTH,       /* 401 with a message */
 	RH_RATE,       /* 429, retry-after 2 s */
 	RH_ASYNC,      /* completed later */
-	RH_BROKEN      /* the transport itself fails (returns non-zero) */
+	RH_BROKEN      /* the transport itself fails (returns -8) */
 };
 
-#define RH_MAX_SENT 4096
-#define RH_MAX_ACKS 1024
-
-typedef struct rh_sent {
-	uint64_t id;
-	char integration[32];
-	char sku[32];
-	int64_t published;
-	int answer;
-} rh_sent;
-
-typedef struct rh_ack {
-	char integration[32];
-	char sku[32];
-	int64_t qty;
-} rh_ack;
-
+/* The fixture transport with this suite's answer chooser. */
 typedef struct rh_transport {
+	fx_transport fx;      /* what it saw: fx.sent, fx.nsent, fx.acks, fx.nacks */
 	/* Answer chooser: by default `fixed`, or by the SKU's number mod 7
 	 * through `by_sku` when `use_by_sku` is set. */
 	int fixed;
 	int use_by_sku;
 	int by_sku[7];
-	long calls;           /* send / send_batch calls since armed */
-	long fail_at;         /* make this call fail as a whole; 0 = never */
-	int persistent;
-	long failures;
-	rh_sent sent[RH_MAX_SENT];
-	size_t nsent;         /* jobs handed out (not counting failed calls) */
-	rh_ack acks[RH_MAX_ACKS];
-	size_t nacks;         /* last acknowledged quantity per key */
 } rh_transport;
 
 void rh_transport_init(rh_transport *t, int fixed);
-stg_transport rh_transport_hook(rh_transport *t, int with_batch);
-void rh_transport_arm(rh_transport *t, long fail_at, int persistent);
-/* Record an acknowledgement (also used for async completions). */
-void rh_transport_ack(rh_transport *t, const char *integration, const char *sku, int64_t qty);
-const rh_ack *rh_transport_find_ack(const rh_transport *t, const char *integration, const char *sku);
+/* Answer every job with a (RH_*), or by SKU through by_sku. */
+void rh_answer(rh_transport *t, int a);
+void rh_mixed(rh_transport *t);
 int rh_answer_of(const rh_transport *t, const char *sku);
 void rh_result_for(int answer, stg_job_result *r);
 
-/* ------------------------------------------------------------- snapshots */
+/* ----------------------------------------------------------------- host */
 
-typedef struct rh_snap {
-	stg_entry *v;   /* strings owned by the snapshot */
-	size_t n;
-} rh_snap;
+/* The fixture wired into log options: a counting allocator, a recording
+ * storage, a clock at T0 and the transport (with send_batch) answering OK,
+ * by_sku set to the mixed table; success_max_count 3. */
+typedef struct rh_host {
+	fx_alloc alloc;
+	fx_storage store;
+	fx_clock clock;
+	rh_transport tr;
+	stg_storage sh;
+	stg_clock ch;
+	stg_transport th;
+	stg_log_options opt;
+} rh_host;
 
-/* Every entry of the log (query with NULL filter, pages of 7). */
-void rh_snap_log(stg_log *log, rh_snap *out);
-/* Every entry of the storage table (decoded). */
-void rh_snap_store(const rh_store *s, rh_snap *out);
-void rh_snap_free(rh_snap *s);
-const stg_entry *rh_snap_find(const rh_snap *s, const char *integration, const char *sku);
+/* ok, 400, not catalogued, 500, ok, 429, async */
+extern const int rh_mixed_answers[7];
+
+void rh_host_init(rh_host *h);
+void rh_host_free(rh_host *h);
 
 /* How two entries are compared. */
 enum {
@@ -155,13 +91,29 @@ enum {
 /* 0 when equal; otherwise writes the first difference into why. */
 int rh_entry_diff(const stg_entry *a, const stg_entry *b, int mode, char *why, size_t cap);
 /* 0 when equal (same keys, entries equal under mode). */
-int rh_snap_diff(const rh_snap *a, const rh_snap *b, int mode, char *why, size_t cap);
+int rh_snap_diff(const fx_snap *a, const fx_snap *b, int mode, char *why, size_t cap);
 /* Entries equal under mode except those whose key is listed in skip. */
-int rh_snap_diff_except(const rh_snap *a, const rh_snap *b, int mode,
+int rh_snap_diff_except(const fx_snap *a, const fx_snap *b, int mode,
                         const char *const *skip_integ, const char *const *skip_sku, size_t nskip,
                         char *why, size_t cap);
 
 /* --------------------------------------------------------------- helpers */
+
+/* Submit a change with sequence (*seq)++, asserting STG_OK (a prefix step). */
+void rh_submit(stg_log *log, int64_t *seq, const char *integration, const char *sku, int64_t available);
+
+/* Failed expectations of the fault loops are counted in rh_bad; the first
+ * five are reported in full (cr_expect), so a broken loop does not print
+ * thousands. */
+extern long rh_bad;
+#define CHECK(cond, ...)                                                 \
+	do {                                                             \
+		if (!(cond)) {                                           \
+			rh_bad++;                                        \
+			if (rh_bad <= 5)                                 \
+				cr_expect((cond), __VA_ARGS__);          \
+		}                                                        \
+	} while (0)
 
 stg_submit rh_change(const char *integration, const char *sku, int64_t available, int64_t seq);
 /* Make the log's message a known sentinel (a harmless failing call). */

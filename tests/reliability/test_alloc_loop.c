@@ -31,26 +31,9 @@
 #define SWEEP 41
 #define MAX_N 400
 
-/* Failed expectations are counted; the first few are reported in full. */
-static long g_bad;
-#define CHECK(cond, ...)                                                 \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			g_bad++;                                         \
-			if (g_bad <= 5)                                  \
-				cr_expect((cond), __VA_ARGS__);          \
-		}                                                        \
-	} while (0)
 
 typedef struct world {
-	rh_alloc alloc;
-	rh_store store;
-	rh_clock clock;
-	rh_transport tr;
-	stg_storage sh;
-	stg_clock ch;
-	stg_transport th;
-	stg_log_options opt;
+	rh_host h;             /* the fixture and the options */
 	stg_log *log;
 	stg_policy *pol;
 	int64_t seq;
@@ -62,30 +45,15 @@ typedef struct world {
 	size_t nsent_before;
 } world;
 
-static const int mixed_answers[7] = { RH_OK, RH_REJECT, RH_NOTCAT, RH_TRANSIENT, RH_OK, RH_RATE, RH_ASYNC };
-
 static world *world_new(void)
 {
 	world *w = calloc(1, sizeof *w);
 
 	cr_assert_not_null(w);
-	rh_alloc_init(&w->alloc);
-	w->alloc.record_sites = 1;
-	rh_store_init(&w->store);
-	w->clock.now = T0;
-	rh_transport_init(&w->tr, RH_OK);
-	memcpy(w->tr.by_sku, mixed_answers, sizeof mixed_answers);
-	w->sh = rh_store_hook(&w->store);
-	w->ch = rh_clock_hook(&w->clock);
-	w->th = rh_transport_hook(&w->tr, 1);
-	stg_log_options_init(&w->opt, STG_LOG_OPTIONS_VERSION);
-	w->opt.allocator = &w->alloc.hook;
-	w->opt.storage = &w->sh;
-	w->opt.clock = &w->ch;
-	w->opt.transport = &w->th;
-	w->opt.success_max_count = 3;
+	rh_host_init(&w->h);
+	w->h.alloc.record_sites = 1;
 	w->seq = 1;
-	cr_assert_eq(stg_policy_new(&w->pol, &w->alloc.hook), STG_OK);
+	cr_assert_eq(stg_policy_new(&w->pol, &w->h.alloc.hook), STG_OK);
 	cr_assert_eq(stg_policy_set_min_stock(w->pol, 2), STG_OK);
 	cr_assert_eq(stg_policy_set_sku_min(w->pol, "q001", 4), STG_OK);
 	cr_assert_eq(stg_policy_set_sku_min(w->pol, "q002", 5), STG_OK);
@@ -95,7 +63,7 @@ static world *world_new(void)
 
 static void world_open(world *w)
 {
-	cr_assert_eq(stg_log_open(&w->log, &w->opt), STG_OK, "open: %s", stg_last_error());
+	cr_assert_eq(stg_log_open(&w->log, &w->h.opt), STG_OK, "open: %s", stg_last_error());
 }
 
 /* Close and check that nothing leaked. */
@@ -105,27 +73,10 @@ static void world_free(world *w, const char *what)
 	w->log = NULL;
 	stg_policy_free(w->pol);
 	w->pol = NULL;
-	CHECK(w->alloc.live_blocks == 0, "%s: %ld blocks (%lld bytes) leaked", what, w->alloc.live_blocks,
-	      w->alloc.live_bytes);
-	rh_store_free(&w->store);
+	CHECK(w->h.alloc.live_blocks == 0, "%s: %ld blocks (%lld bytes) leaked", what, w->h.alloc.live_blocks,
+	      w->h.alloc.live_bytes);
+	rh_host_free(&w->h);
 	free(w);
-}
-
-static void answer(world *w, int a)
-{
-	w->tr.use_by_sku = 0;
-	w->tr.fixed = a;
-}
-
-static void mixed(world *w)
-{
-	w->tr.use_by_sku = 1;
-}
-
-static void submit(world *w, const char *integ, const char *sku, int64_t avail)
-{
-	stg_submit s = rh_change(integ, sku, avail, w->seq++);
-	cr_assert_eq(stg_log_submit(w->log, &s, NULL), STG_OK, "prefix submit: %s", stg_log_errmsg(w->log));
 }
 
 /* P queued jobs in integration integ. */
@@ -136,7 +87,7 @@ static void queue_p(world *w, const char *integ, int p)
 
 	for (i = 0; i < p; i++) {
 		snprintf(sku, sizeof sku, "q%03d", i);
-		submit(w, integ, sku, 3 + i % 9);
+		rh_submit(w->log, &w->seq, integ, sku, 3 + i % 9);
 	}
 }
 
@@ -202,32 +153,32 @@ static void pre_submit_existing(world *w, int v)
 
 	switch (kind) {
 	case 0: /* coalesce into a queued job */
-		submit(w, "a", "e000", 50);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
 		break;
 	case 1: /* export from success */
-		submit(w, "a", "e000", 50);
-		answer(w, RH_OK);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
+		rh_answer(&w->h.tr, RH_OK);
 		pump(w, 0);
 		break;
 	case 2: /* export after an error */
-		submit(w, "a", "e000", 50);
-		answer(w, RH_REJECT);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
+		rh_answer(&w->h.tr, RH_REJECT);
 		pump(w, 0);
 		break;
 	case 3: /* coalesce into a held job */
-		submit(w, "a", "e000", 50);
-		answer(w, RH_NOTCAT);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
+		rh_answer(&w->h.tr, RH_NOTCAT);
 		pump(w, 0);
 		break;
 	default: /* 4: stale, 5: skip */
 		w->seq = 100;
-		submit(w, "a", "e000", 50);
-		answer(w, RH_OK);
+		rh_submit(w->log, &w->seq, "a", "e000", 50);
+		rh_answer(&w->h.tr, RH_OK);
 		pump(w, 0);
 		p = 20;
 		break;
 	}
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", p);
 }
 
@@ -265,36 +216,36 @@ static void pre_pump(world *w, int v)
 	if (kind == 2) {
 		/* The waiting heap full of held jobs and two jobs due: the room
 		 * for the second result must be found after the first went out. */
-		answer(w, RH_NOTCAT);
+		rh_answer(&w->h.tr, RH_NOTCAT);
 		for (i = 0; i < 16; i++) {
 			snprintf(sku, sizeof sku, "h%03d", i);
-			submit(w, "a", sku, 3);
+			rh_submit(w->log, &w->seq, "a", sku, 3);
 		}
 		for (i = 0; i < 15; i++)
 			pump(w, 1);
-		submit(w, "a", "x000", 4);
+		rh_submit(w->log, &w->seq, "a", "x000", 4);
 		return;
 	}
 	if (kind == 1) {
 		for (i = 0; i < 18; i++) {
 			snprintf(sku, sizeof sku, "h%03d", i);
-			submit(w, "a", sku, 30);
+			rh_submit(w->log, &w->seq, "a", sku, 30);
 		}
-		answer(w, RH_NOTCAT);
+		rh_answer(&w->h.tr, RH_NOTCAT);
 		pump(w, 0);
 	}
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", p);
 	for (i = 0; i < 6; i++) {
 		snprintf(sku, sizeof sku, "b%03d", i);
-		submit(w, "b", sku, 10 * i);
+		rh_submit(w->log, &w->seq, "b", sku, 10 * i);
 	}
 }
 
 static int run_pump(world *w, int v)
 {
 	w->sent = 0;
-	w->nsent_before = w->tr.nsent;
+	w->nsent_before = w->h.tr.fx.nsent;
 	return stg_log_pump(w->log, 0, &w->sent);
 }
 
@@ -303,14 +254,14 @@ static void pre_complete(world *w, int v)
 {
 	int kind = v / SWEEP, p = v % SWEEP;
 
-	submit(w, "a", "y000", 20);
-	answer(w, RH_ASYNC);
+	rh_submit(w->log, &w->seq, "a", "y000", 20);
+	rh_answer(&w->h.tr, RH_ASYNC);
 	pump(w, 1);
-	cr_assert_eq(w->tr.nsent, (size_t)1);
-	w->job = w->tr.sent[0].id;
+	cr_assert_eq(w->h.tr.fx.nsent, (size_t)1);
+	w->job = w->h.tr.fx.sent[0].id;
 	if (kind == 2)
-		submit(w, "a", "y000", 1); /* a newer change rides behind the flight */
-	mixed(w);
+		rh_submit(w->log, &w->seq, "a", "y000", 1); /* a newer change rides behind the flight */
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", p);
 }
 
@@ -361,12 +312,12 @@ static int run_set_limits(world *w, int v)
 static void pre_resume(world *w, int v)
 {
 	cr_assert_eq(stg_log_set_limits(w->log, "a", 3, 0, 0), STG_OK);
-	submit(w, "a", "u000", 10);
-	submit(w, "a", "u001", 11);
-	submit(w, "a", "u002", 12);
-	answer(w, RH_AUTH);
+	rh_submit(w->log, &w->seq, "a", "u000", 10);
+	rh_submit(w->log, &w->seq, "a", "u001", 11);
+	rh_submit(w->log, &w->seq, "a", "u002", 12);
+	rh_answer(&w->h.tr, RH_AUTH);
 	pump(w, 0);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", v);
 }
 
@@ -385,10 +336,10 @@ static void after_fail_resume(world *w, int v)
 
 static void pre_catalogued(world *w, int v)
 {
-	submit(w, "a", "h000", 10);
-	answer(w, RH_NOTCAT);
+	rh_submit(w->log, &w->seq, "a", "h000", 10);
+	rh_answer(&w->h.tr, RH_NOTCAT);
 	pump(w, 1);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", v);
 }
 
@@ -399,10 +350,10 @@ static int run_catalogued(world *w, int v)
 
 static void pre_reprocess(world *w, int v)
 {
-	submit(w, "a", "r000", 10);
-	answer(w, v / SWEEP ? RH_OK : RH_REJECT);
+	rh_submit(w->log, &w->seq, "a", "r000", 10);
+	rh_answer(&w->h.tr, v / SWEEP ? RH_OK : RH_REJECT);
 	pump(w, 1);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", v % SWEEP);
 }
 
@@ -418,11 +369,11 @@ static void pre_reprocess_matching(world *w, int v)
 
 	for (i = 0; i < 5; i++) {
 		snprintf(sku, sizeof sku, "r%03d", i);
-		submit(w, "a", sku, 10 + i);
+		rh_submit(w->log, &w->seq, "a", sku, 10 + i);
 	}
-	answer(w, RH_REJECT);
+	rh_answer(&w->h.tr, RH_REJECT);
 	pump(w, 0);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", v);
 }
 
@@ -443,18 +394,18 @@ static void pre_settled(world *w, int v)
 
 	for (i = 0; i < 8; i++) {
 		snprintf(sku, sizeof sku, "s%03d", i);
-		submit(w, "a", sku, 10 + i);
-		answer(w, RH_OK);
+		rh_submit(w->log, &w->seq, "a", sku, 10 + i);
+		rh_answer(&w->h.tr, RH_OK);
 		pump(w, 0);
-		w->clock.now += 1000;
+		w->h.clock.now += 1000;
 	}
 	for (i = 0; i < 3; i++) {
 		snprintf(sku, sizeof sku, "x%03d", i);
-		submit(w, "b", sku, 10 + i);
+		rh_submit(w->log, &w->seq, "b", sku, 10 + i);
 	}
-	answer(w, RH_REJECT);
+	rh_answer(&w->h.tr, RH_REJECT);
 	pump(w, 2);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	queue_p(w, "a", 20);
 }
 
@@ -517,19 +468,19 @@ static int run_flush(world *w, int v)
 
 static void check_mem_store(world *w, const char *what)
 {
-	rh_snap mem, st;
+	fx_snap mem, st;
 	char why[256];
 
-	rh_snap_log(w->log, &mem);
-	rh_snap_store(&w->store, &st);
+	fx_snap_log(w->log, &mem);
+	fx_snap_store(&w->h.store, &st);
 	CHECK(rh_snap_diff(&mem, &st, RH_CMP_MEM_STORE, why, sizeof why) == 0,
 	      "%s: memory and storage disagree: %s", what, why);
-	rh_snap_free(&mem);
-	rh_snap_free(&st);
+	fx_snap_free(&mem);
+	fx_snap_free(&st);
 }
 
 /* Only the keys of the first `done` changes may differ. */
-static void check_batch(world *w, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_batch(world *w, const fx_snap *before, const fx_snap *after, const char *what)
 {
 	const char *ki[3], *ks[3];
 	char why[256];
@@ -539,7 +490,7 @@ static void check_batch(world *w, const rh_snap *before, const rh_snap *after, c
 	for (i = 0; i < w->done && i < 3; i++) {
 		ki[i] = w->batch[i].integration;
 		ks[i] = w->batch[i].sku;
-		CHECK(rh_snap_find(after, ki[i], ks[i]) != NULL, "%s: applied change %zu missing", what, i);
+		CHECK(fx_snap_find(after, ki[i], ks[i]) != NULL, "%s: applied change %zu missing", what, i);
 	}
 	CHECK(rh_snap_diff_except(before, after, RH_CMP_EXACT, ki, ks, w->done < 3 ? w->done : 3, why,
 	                          sizeof why) == 0,
@@ -547,14 +498,14 @@ static void check_batch(world *w, const rh_snap *before, const rh_snap *after, c
 }
 
 /* Exactly `count` entries changed, each now pending with a queued job. */
-static void check_matching(world *w, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_matching(world *w, const fx_snap *before, const fx_snap *after, const char *what)
 {
 	size_t i, changed = 0;
 	char why[256];
 
 	CHECK(before->n == after->n, "%s: entry count %zu -> %zu", what, before->n, after->n);
 	for (i = 0; i < before->n; i++) {
-		const stg_entry *a = rh_snap_find(after, before->v[i].integration, before->v[i].sku);
+		const stg_entry *a = fx_snap_find(after, before->v[i].integration, before->v[i].sku);
 		if (!a || rh_entry_diff(&before->v[i], a, RH_CMP_EXACT, why, sizeof why) == 0)
 			continue;
 		changed++;
@@ -566,24 +517,24 @@ static void check_matching(world *w, const rh_snap *before, const rh_snap *after
 
 /* The pump's results: every job handed out has its result recorded, the
  * others are untouched, and every acknowledgement is kept. */
-static void check_pump(world *w, const rh_snap *before, const rh_snap *after, int rc, const char *what)
+static void check_pump(world *w, const fx_snap *before, const fx_snap *after, int rc, const char *what)
 {
-	size_t i, k, nsent = w->tr.nsent - w->nsent_before;
+	size_t i, k, nsent = w->h.tr.fx.nsent - w->nsent_before;
 	char why[256];
 
 	CHECK(w->sent == nsent, "%s: pump returned %d reporting %zu sent, the transport got %zu", what, rc,
 	      w->sent, nsent);
 	CHECK(before->n == after->n, "%s: entry count %zu -> %zu", what, before->n, after->n);
 	for (i = 0; i < before->n; i++) {
-		const stg_entry *b = &before->v[i], *a = rh_snap_find(after, b->integration, b->sku);
-		const rh_sent *s = NULL;
+		const stg_entry *b = &before->v[i], *a = fx_snap_find(after, b->integration, b->sku);
+		const fx_sent *s = NULL;
 		if (!a) {
 			CHECK(0, "%s: (%s, %s) lost", what, b->integration, b->sku);
 			continue;
 		}
-		for (k = w->nsent_before; k < w->tr.nsent; k++)
-			if (!strcmp(w->tr.sent[k].integration, b->integration) && !strcmp(w->tr.sent[k].sku, b->sku))
-				s = &w->tr.sent[k];
+		for (k = w->nsent_before; k < w->h.tr.fx.nsent; k++)
+			if (!strcmp(w->h.tr.fx.sent[k].integration, b->integration) && !strcmp(w->h.tr.fx.sent[k].sku, b->sku))
+				s = &w->h.tr.fx.sent[k];
 		if (!s) {
 			CHECK(rh_entry_diff(b, a, RH_CMP_EXACT, why, sizeof why) == 0,
 			      "%s: entry not sent changed: %s", what, why);
@@ -616,9 +567,9 @@ static void check_pump(world *w, const rh_snap *before, const rh_snap *after, in
 			break;
 		case RH_RATE:
 			CHECK(a->error_class == STG_ERRCLASS_RATE_LIMITED && a->job_state == STG_JOB_QUEUED &&
-			      a->next_attempt_at >= w->clock.now + 2000,
+			      a->next_attempt_at >= w->h.clock.now + 2000,
 			      "%s: rate-limited job recorded as class %d, due %" PRId64, what, a->error_class,
-			      a->next_attempt_at - w->clock.now);
+			      a->next_attempt_at - w->h.clock.now);
 			break;
 		default:
 			break;
@@ -630,14 +581,14 @@ static void check_pump(world *w, const rh_snap *before, const rh_snap *after, in
 
 typedef struct tally {
 	long points, enomem, absorbed;
-	uint64_t sites[RH_SITE_MAX];
+	uint64_t sites[FX_SITE_MAX];
 	size_t nsites;
 } tally;
 
 static void run_variant(const op *o, int v, int persistent, tally *t)
 {
 	world *w;
-	rh_snap ref, before, after;
+	fx_snap ref, before, after;
 	char what[96], why[256];
 	long n;
 	int rc;
@@ -648,7 +599,7 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 	o->prefix(w, v);
 	rc = o->run(w, v);
 	cr_assert_eq(rc, STG_OK, "%s/%d without failures: %d %s", o->name, v, rc, stg_log_errmsg(w->log));
-	rh_snap_log(w->log, &ref);
+	fx_snap_log(w->log, &ref);
 	world_free(w, o->name);
 
 	for (n = 1; n <= MAX_N; n++) {
@@ -657,20 +608,20 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 		w = world_new();
 		world_open(w);
 		o->prefix(w, v);
-		rh_snap_log(w->log, &before);
+		fx_snap_log(w->log, &before);
 		rh_prime_errmsg(w->log);
-		rh_alloc_arm(&w->alloc, n, persistent);
+		fx_alloc_arm(&w->h.alloc, n, persistent);
 		rc = o->run(w, v);
-		rh_alloc_disarm(&w->alloc);
-		if (w->alloc.failures == 0) {
+		fx_alloc_disarm(&w->h.alloc);
+		if (w->h.alloc.failures == 0) {
 			CHECK(rc == STG_OK, "%s: failed (%d) with no allocation failure", what, rc);
-			rh_snap_free(&before);
+			fx_snap_free(&before);
 			world_free(w, what);
 			break;
 		}
 		t->points++;
-		rh_site_add(t->sites, &t->nsites, w->alloc.last_site);
-		rh_snap_log(w->log, &after);
+		fx_site_add(t->sites, &t->nsites, w->h.alloc.last_site);
+		fx_snap_log(w->log, &after);
 		if (rc == STG_OK) {
 			/* The failure was absorbed (a lost message, a skipped percentile). */
 			t->absorbed++;
@@ -708,20 +659,20 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 			}
 			CHECK(rc == STG_OK, "%s: the retry failed: %d %s", what, rc, stg_log_errmsg(w->log));
 			if (o->kind != K_PUMP) {
-				rh_snap s2;
-				rh_snap_log(w->log, &s2);
+				fx_snap s2;
+				fx_snap_log(w->log, &s2);
 				CHECK(rh_snap_diff(&ref, &s2, RH_CMP_EXACT | RH_CMP_NO_JOB_ID, why, sizeof why) == 0,
 				      "%s: the retry ends elsewhere than a run without failures: %s", what, why);
-				rh_snap_free(&s2);
+				fx_snap_free(&s2);
 			}
 		}
 		check_mem_store(w, what);
-		rh_snap_free(&before);
-		rh_snap_free(&after);
+		fx_snap_free(&before);
+		fx_snap_free(&after);
 		world_free(w, what);
 	}
 	CHECK(n <= MAX_N, "%s variant %d: still failing after %d allocations", o->name, v, MAX_N);
-	rh_snap_free(&ref);
+	fx_snap_free(&ref);
 }
 
 static void run_op(const op *o)
@@ -729,7 +680,7 @@ static void run_op(const op *o)
 	tally t[2];
 	int mode, v;
 
-	g_bad = 0;
+	rh_bad = 0;
 	memset(t, 0, sizeof t);
 	for (mode = 0; mode < 2; mode++)
 		for (v = 0; v < o->nvariants; v++)
@@ -739,8 +690,8 @@ static void run_op(const op *o)
 	        "call stacks; persistent: %4ld (%ld ENOMEM, %ld absorbed), %2zu stacks; %d variants\n",
 	        o->name, t[0].points, t[0].enomem, t[0].absorbed, t[0].nsites, t[1].points, t[1].enomem,
 	        t[1].absorbed, t[1].nsites, o->nvariants);
-	if (g_bad > 5)
-		fprintf(stderr, "alloc-loop %s: %ld failed expectations in all\n", o->name, g_bad);
+	if (rh_bad > 5)
+		fprintf(stderr, "alloc-loop %s: %ld failed expectations in all\n", o->name, rh_bad);
 }
 
 #define OP(name, nv, kind, pre, run, after) \
@@ -793,7 +744,7 @@ Test(reliability, alloc_flush) { run_op(&op_flush); }
  * integration paused by an auth failure. Built with the C allocator. */
 static void build_stored(world *w)
 {
-	stg_log_options o = w->opt;
+	stg_log_options o = w->h.opt;
 	stg_log *log;
 	char sku[16];
 	int i;
@@ -812,7 +763,7 @@ static void build_stored(world *w)
 		s = rh_change("i1", sku, 3 + i, i + 1);
 		cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
 	}
-	w->tr.use_by_sku = 1;
+	w->h.tr.use_by_sku = 1;
 	cr_assert_eq(stg_log_pump(log, 0, NULL), STG_OK);
 	for (i = 0; i < 3; i++) {
 		stg_submit s;
@@ -820,8 +771,8 @@ static void build_stored(world *w)
 		s = rh_change("i2", sku, 8, 1);
 		cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
 	}
-	w->tr.use_by_sku = 0;
-	w->tr.fixed = RH_AUTH;
+	w->h.tr.use_by_sku = 0;
+	w->h.tr.fixed = RH_AUTH;
 	cr_assert_eq(stg_log_pump(log, 0, NULL), STG_OK);
 	for (i = 0; i < 10; i++) {
 		stg_submit s;
@@ -829,7 +780,7 @@ static void build_stored(world *w)
 		s = rh_change("i3", sku, 20 + i, 1);
 		cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
 	}
-	w->tr.fixed = RH_OK;
+	w->h.tr.fixed = RH_OK;
 	cr_assert_eq(stg_log_pump(log, 0, NULL), STG_OK);
 	for (i = 0; i < 6; i++) {
 		stg_submit s;
@@ -838,13 +789,13 @@ static void build_stored(world *w)
 		cr_assert_eq(stg_log_submit(log, &s, NULL), STG_OK);
 	}
 	stg_log_close(log);
-	cr_assert_eq(w->store.n, (size_t)73);
+	cr_assert_eq(w->h.store.n, (size_t)73);
 }
 
 static void run_open(int v, int persistent, tally *t)
 {
 	stg_log *const sentinel = (stg_log *)&sentinel;
-	rh_snap ref;
+	fx_snap ref;
 	world *w;
 	char what[96], why[256];
 	long n;
@@ -852,11 +803,11 @@ static void run_open(int v, int persistent, tally *t)
 
 	w = world_new();
 	if (v == 0)
-		w->opt.storage = NULL;
+		w->h.opt.storage = NULL;
 	if (v == 2)
 		build_stored(w);
 	world_open(w);
-	rh_snap_log(w->log, &ref);
+	fx_snap_log(w->log, &ref);
 	world_free(w, "open");
 
 	for (n = 1; n <= MAX_N; n++) {
@@ -865,26 +816,26 @@ static void run_open(int v, int persistent, tally *t)
 		         persistent ? "persistent from" : "transient", n);
 		w = world_new();
 		if (v == 0)
-			w->opt.storage = NULL;
+			w->h.opt.storage = NULL;
 		if (v == 2)
 			build_stored(w);
 		rh_prime_last_error();
-		rh_alloc_arm(&w->alloc, n, persistent);
-		rc = stg_log_open(&log, &w->opt);
-		rh_alloc_disarm(&w->alloc);
-		if (w->alloc.failures == 0) {
+		fx_alloc_arm(&w->h.alloc, n, persistent);
+		rc = stg_log_open(&log, &w->h.opt);
+		fx_alloc_disarm(&w->h.alloc);
+		if (w->h.alloc.failures == 0) {
 			CHECK(rc == STG_OK, "%s: failed (%d) with no allocation failure", what, rc);
 			w->log = log;
 			world_free(w, what);
 			break;
 		}
 		t->points++;
-		rh_site_add(t->sites, &t->nsites, w->alloc.last_site);
+		fx_site_add(t->sites, &t->nsites, w->h.alloc.last_site);
 		if (rc == STG_OK) {
 			t->absorbed++;
 			w->log = log;
 		} else {
-			rh_snap s2;
+			fx_snap s2;
 			t->enomem++;
 			CHECK(rc == STG_ENOMEM, "%s: returned %d (%s)", what, rc, stg_last_error());
 			CHECK(log == sentinel, "%s: *out was written on failure", what);
@@ -893,23 +844,23 @@ static void run_open(int v, int persistent, tally *t)
 			/* The policy is the test's; everything else must be gone. */
 			stg_policy_free(w->pol);
 			w->pol = NULL;
-			CHECK(w->alloc.live_blocks == 0, "%s: the failed open leaked %ld blocks (%lld bytes)", what,
-			      w->alloc.live_blocks, w->alloc.live_bytes);
-			rc = stg_log_open(&w->log, &w->opt);
+			CHECK(w->h.alloc.live_blocks == 0, "%s: the failed open leaked %ld blocks (%lld bytes)", what,
+			      w->h.alloc.live_blocks, w->h.alloc.live_bytes);
+			rc = stg_log_open(&w->log, &w->h.opt);
 			CHECK(rc == STG_OK, "%s: the retry failed: %s", what, stg_last_error());
 			if (rc != STG_OK) {
 				w->log = NULL;
 				world_free(w, what);
 				continue;
 			}
-			rh_snap_log(w->log, &s2);
+			fx_snap_log(w->log, &s2);
 			CHECK(rh_snap_diff(&ref, &s2, RH_CMP_EXACT, why, sizeof why) == 0,
 			      "%s: the retry loaded something else: %s", what, why);
-			rh_snap_free(&s2);
+			fx_snap_free(&s2);
 		}
 		world_free(w, what);
 	}
-	rh_snap_free(&ref);
+	fx_snap_free(&ref);
 }
 
 static void open_loop(const char *name, int v0, int v1)
@@ -917,7 +868,7 @@ static void open_loop(const char *name, int v0, int v1)
 	tally t[2];
 	int mode, v;
 
-	g_bad = 0;
+	rh_bad = 0;
 	memset(t, 0, sizeof t);
 	for (mode = 0; mode < 2; mode++)
 		for (v = v0; v <= v1; v++)
@@ -927,8 +878,8 @@ static void open_loop(const char *name, int v0, int v1)
 	        "call stacks; persistent: %4ld (%ld ENOMEM, %ld absorbed), %2zu stacks\n",
 	        name, t[0].points, t[0].enomem, t[0].absorbed, t[0].nsites, t[1].points, t[1].enomem,
 	        t[1].absorbed, t[1].nsites);
-	if (g_bad > 5)
-		fprintf(stderr, "alloc-loop %s: %ld failed expectations in all\n", name, g_bad);
+	if (rh_bad > 5)
+		fprintf(stderr, "alloc-loop %s: %ld failed expectations in all\n", name, rh_bad);
 }
 
 Test(reliability, alloc_open) { open_loop("open", 0, 1); }
@@ -977,7 +928,7 @@ Test(reliability, alloc_log_copies_policy_with_its_own_allocator)
 	queue_p(w, "a", 2); /* the integration exists: set_policy only copies */
 	cr_assert_eq(stg_policy_new(&pol, &pa), STG_OK);
 	cr_assert_eq(stg_policy_set_sku_min(pol, "q000", 3), STG_OK);
-	before = w->alloc.attempts;
+	before = w->h.alloc.attempts;
 	cr_assert_eq(stg_log_set_policy(w->log, "a", pol), STG_OK);
 	stg_policy_free(pol);
 	g_policy_alloc_dead = 1; /* the host is done with that allocator */
@@ -985,7 +936,7 @@ Test(reliability, alloc_log_copies_policy_with_its_own_allocator)
 	stg_log_close(w->log);
 	w->log = NULL;
 	g_policy_alloc_dead = 0;
-	cr_expect(w->alloc.attempts > before,
+	cr_expect(w->h.alloc.attempts > before,
 	          "stg_log_set_policy copied the policy without the log's allocator");
 	cr_expect_eq(g_policy_alloc_calls_after_death, 0,
 	             "the log called the policy's allocator %ld times after the host freed the policy",

@@ -37,25 +37,9 @@
 #define T0 INT64_C(1700000000000)
 #define MAX_N 200
 
-static long g_bad;
-#define CHECK(cond, ...)                                                 \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			g_bad++;                                         \
-			if (g_bad <= 5)                                  \
-				cr_expect((cond), __VA_ARGS__);          \
-		}                                                        \
-	} while (0)
 
 typedef struct world {
-	rh_alloc alloc;
-	rh_store store;
-	rh_clock clock;
-	rh_transport tr;
-	stg_storage sh;
-	stg_clock ch;
-	stg_transport th;
-	stg_log_options opt;
+	rh_host h;             /* the fixture and the options */
 	stg_log *log;
 	int64_t seq;
 	uint64_t job;
@@ -64,55 +48,23 @@ typedef struct world {
 	size_t done, count, sent, nsent_before;
 } world;
 
-static const int mixed_answers[7] = { RH_OK, RH_REJECT, RH_NOTCAT, RH_TRANSIENT, RH_OK, RH_RATE, RH_ASYNC };
-
 static world *world_new(void)
 {
 	world *w = calloc(1, sizeof *w);
 
 	cr_assert_not_null(w);
-	rh_alloc_init(&w->alloc);
-	rh_store_init(&w->store);
-	w->clock.now = T0;
-	rh_transport_init(&w->tr, RH_OK);
-	memcpy(w->tr.by_sku, mixed_answers, sizeof mixed_answers);
-	w->sh = rh_store_hook(&w->store);
-	w->ch = rh_clock_hook(&w->clock);
-	w->th = rh_transport_hook(&w->tr, 1);
-	stg_log_options_init(&w->opt, STG_LOG_OPTIONS_VERSION);
-	w->opt.allocator = &w->alloc.hook;
-	w->opt.storage = &w->sh;
-	w->opt.clock = &w->ch;
-	w->opt.transport = &w->th;
-	w->opt.success_max_count = 3;
+	rh_host_init(&w->h);
 	w->seq = 1;
-	cr_assert_eq(stg_log_open(&w->log, &w->opt), STG_OK, "open: %s", stg_last_error());
+	cr_assert_eq(stg_log_open(&w->log, &w->h.opt), STG_OK, "open: %s", stg_last_error());
 	return w;
 }
 
 static void world_free(world *w, const char *what)
 {
 	stg_log_close(w->log);
-	CHECK(w->alloc.live_blocks == 0, "%s: %ld blocks leaked", what, w->alloc.live_blocks);
-	rh_store_free(&w->store);
+	CHECK(w->h.alloc.live_blocks == 0, "%s: %ld blocks leaked", what, w->h.alloc.live_blocks);
+	rh_host_free(&w->h);
 	free(w);
-}
-
-static void answer(world *w, int a)
-{
-	w->tr.use_by_sku = 0;
-	w->tr.fixed = a;
-}
-
-static void mixed(world *w)
-{
-	w->tr.use_by_sku = 1;
-}
-
-static void submit(world *w, const char *integ, const char *sku, int64_t avail)
-{
-	stg_submit s = rh_change(integ, sku, avail, w->seq++);
-	cr_assert_eq(stg_log_submit(w->log, &s, NULL), STG_OK, "prefix submit: %s", stg_log_errmsg(w->log));
 }
 
 static void submit_n(world *w, const char *integ, const char *prefix, int n, int64_t avail)
@@ -122,7 +74,7 @@ static void submit_n(world *w, const char *integ, const char *prefix, int n, int
 
 	for (i = 0; i < n; i++) {
 		snprintf(sku, sizeof sku, "%s%03d", prefix, i);
-		submit(w, integ, sku, avail + i);
+		rh_submit(w->log, &w->seq, integ, sku, avail + i);
 	}
 }
 
@@ -149,19 +101,19 @@ static void background(world *w)
 {
 	cr_assert_eq(stg_log_set_limits(w->log, "b", 4, 0, 0), STG_OK);
 	submit_n(w, "a", "s", 4, 20);
-	answer(w, RH_OK);
+	rh_answer(&w->h.tr, RH_OK);
 	pump(w, 0);
 	submit_n(w, "a", "e", 3, 30);
-	answer(w, RH_REJECT);
+	rh_answer(&w->h.tr, RH_REJECT);
 	pump(w, 0);
 	submit_n(w, "a", "h", 2, 40);
-	answer(w, RH_NOTCAT);
+	rh_answer(&w->h.tr, RH_NOTCAT);
 	pump(w, 0);
 	submit_n(w, "c", "u", 3, 10);
-	answer(w, RH_AUTH);
+	rh_answer(&w->h.tr, RH_AUTH);
 	pump(w, 1);
 	submit_n(w, "b", "b", 6, 0);
-	mixed(w);
+	rh_mixed(&w->h.tr);
 	submit_n(w, "a", "q", 5, 3);
 }
 
@@ -232,7 +184,7 @@ static void pre_resume(world *w, int v)
 {
 	cr_assert_eq(stg_log_set_limits(w->log, "c", 3, 0, 0), STG_OK);
 	submit_n(w, "c", "u", 3, 10);
-	answer(w, RH_AUTH);
+	rh_answer(&w->h.tr, RH_AUTH);
 	pump(w, 0); /* all three of c fail auth in one batch */
 	background(w);
 }
@@ -278,12 +230,12 @@ static void pre_expire(world *w, int v)
 	background(w);
 	for (i = 0; i < 6; i++) {
 		snprintf(sku, sizeof sku, "x%03d", i);
-		submit(w, "d", sku, 50);
-		answer(w, RH_OK);
+		rh_submit(w->log, &w->seq, "d", sku, 50);
+		rh_answer(&w->h.tr, RH_OK);
 		pump(w, 0);
-		w->clock.now += 60000;
+		w->h.clock.now += 60000;
 	}
-	mixed(w);
+	rh_mixed(&w->h.tr);
 }
 
 static int run_expire(world *w, int v)
@@ -302,7 +254,7 @@ static void pre_pump(world *w, int v)
 static int run_pump(world *w, int v)
 {
 	w->sent = 0;
-	w->nsent_before = w->tr.nsent;
+	w->nsent_before = w->h.tr.fx.nsent;
 	return stg_log_pump(w->log, 0, &w->sent);
 }
 
@@ -312,18 +264,18 @@ static void pre_complete(world *w, int v)
 	size_t i;
 
 	background(w);
-	submit(w, "d", "y000", 20);
-	answer(w, RH_ASYNC);
+	rh_submit(w->log, &w->seq, "d", "y000", 20);
+	rh_answer(&w->h.tr, RH_ASYNC);
 	pump(w, 0);
-	for (i = 0; i < w->tr.nsent; i++)
-		if (!strcmp(w->tr.sent[i].sku, "y000")) {
-			w->job = w->tr.sent[i].id;
-			w->job_qty = w->tr.sent[i].published;
+	for (i = 0; i < w->h.tr.fx.nsent; i++)
+		if (!strcmp(w->h.tr.fx.sent[i].sku, "y000")) {
+			w->job = w->h.tr.fx.sent[i].id;
+			w->job_qty = w->h.tr.fx.sent[i].published;
 		}
 	cr_assert_neq(w->job, 0);
 	if (kind == 2)
-		submit(w, "d", "y000", 1);
-	mixed(w);
+		rh_submit(w->log, &w->seq, "d", "y000", 1);
+	rh_mixed(&w->h.tr);
 }
 
 static int run_complete(world *w, int v)
@@ -333,8 +285,8 @@ static int run_complete(world *w, int v)
 
 	rh_result_for(kind == 1 ? RH_REJECT : RH_OK, &r);
 	if (kind != 1)
-		rh_transport_ack(&w->tr, "d", "y000", w->job_qty); /* the marketplace has it */
-	w->nsent_before = w->tr.nsent;
+		fx_transport_ack(&w->h.tr.fx, "d", "y000", w->job_qty); /* the marketplace has it */
+	w->nsent_before = w->h.tr.fx.nsent;
 	w->sent = 0;
 	return stg_log_complete(w->log, w->job, &r);
 }
@@ -346,16 +298,16 @@ static void pre_flush(world *w, int v)
 
 	background(w);
 	submit_n(w, "d", "f", 3, 8);
-	answer(w, RH_OK);
-	rh_store_arm(&w->store, 1, 1);
+	rh_answer(&w->h.tr, RH_OK);
+	fx_storage_arm(&w->h.store, 1, 1);
 	cr_assert_eq(stg_log_pump(w->log, 0, NULL), STG_ESTORAGE);
-	rh_store_disarm(&w->store);
+	fx_storage_disarm(&w->h.store);
 	cr_assert_eq(stg_log_flush(w->log, NULL), STG_OK); /* b's owed results first */
 	submit_n(w, "d", "g", 3, 8);
-	rh_store_arm(&w->store, 1, 1);
+	fx_storage_arm(&w->h.store, 1, 1);
 	cr_assert_eq(stg_log_pump(w->log, 0, NULL), STG_ESTORAGE);
-	rh_store_disarm(&w->store);
-	mixed(w);
+	fx_storage_disarm(&w->h.store);
+	rh_mixed(&w->h.tr);
 	(void)pending;
 }
 
@@ -372,34 +324,34 @@ static int run_flush(world *w, int v)
 
 static size_t owed(world *w)
 {
-	rh_snap mem, st;
+	fx_snap mem, st;
 	char why[256];
 	size_t i, n = 0;
 
-	rh_snap_log(w->log, &mem);
-	rh_snap_store(&w->store, &st);
+	fx_snap_log(w->log, &mem);
+	fx_snap_store(&w->h.store, &st);
 	for (i = 0; i < mem.n; i++) {
-		const stg_entry *s = rh_snap_find(&st, mem.v[i].integration, mem.v[i].sku);
+		const stg_entry *s = fx_snap_find(&st, mem.v[i].integration, mem.v[i].sku);
 		n += !s || rh_entry_diff(&mem.v[i], s, RH_CMP_MEM_STORE, why, sizeof why) != 0;
 	}
 	for (i = 0; i < st.n; i++)
-		n += !rh_snap_find(&mem, st.v[i].integration, st.v[i].sku);
-	rh_snap_free(&mem);
-	rh_snap_free(&st);
+		n += !fx_snap_find(&mem, st.v[i].integration, st.v[i].sku);
+	fx_snap_free(&mem);
+	fx_snap_free(&st);
 	return n;
 }
 
 static void check_mem_store(world *w, const char *what)
 {
-	rh_snap mem, st;
+	fx_snap mem, st;
 	char why[256];
 
-	rh_snap_log(w->log, &mem);
-	rh_snap_store(&w->store, &st);
+	fx_snap_log(w->log, &mem);
+	fx_snap_store(&w->h.store, &st);
 	CHECK(rh_snap_diff(&mem, &st, RH_CMP_MEM_STORE, why, sizeof why) == 0,
 	      "%s: memory and storage disagree: %s", what, why);
-	rh_snap_free(&mem);
-	rh_snap_free(&st);
+	fx_snap_free(&mem);
+	fx_snap_free(&st);
 }
 
 /* Every acknowledgement the marketplace gave is in memory. */
@@ -407,8 +359,8 @@ static void check_acks_in_memory(world *w, const char *what)
 {
 	size_t i;
 
-	for (i = 0; i < w->tr.nacks; i++) {
-		const rh_ack *a = &w->tr.acks[i];
+	for (i = 0; i < w->h.tr.fx.nacks; i++) {
+		const fx_ack *a = &w->h.tr.fx.acks[i];
 		stg_entry e;
 		int rc = stg_log_get(w->log, a->integration, a->sku, &e);
 		if (rc == STG_ENOTFOUND)
@@ -426,9 +378,9 @@ static void check_acks_in_memory(world *w, const char *what)
  */
 static void check_reopen(world *w, int exact, const char *what)
 {
-	stg_log_options o = w->opt;
+	stg_log_options o = w->h.opt;
 	stg_log *log2 = NULL;
-	rh_snap mem, re, st;
+	fx_snap mem, re, st;
 	char why[256];
 	size_t i;
 	int rc;
@@ -439,13 +391,13 @@ static void check_reopen(world *w, int exact, const char *what)
 	CHECK(rc == STG_OK, "%s: reopen failed: %d %s", what, rc, stg_last_error());
 	if (rc != STG_OK)
 		return;
-	rh_snap_log(w->log, &mem);
-	rh_snap_log(log2, &re);
-	rh_snap_store(&w->store, &st);
-	for (i = 0; i < w->tr.nacks; i++) {
-		const rh_ack *a = &w->tr.acks[i];
-		const stg_entry *e = rh_snap_find(&re, a->integration, a->sku);
-		if (!rh_snap_find(&mem, a->integration, a->sku))
+	fx_snap_log(w->log, &mem);
+	fx_snap_log(log2, &re);
+	fx_snap_store(&w->h.store, &st);
+	for (i = 0; i < w->h.tr.fx.nacks; i++) {
+		const fx_ack *a = &w->h.tr.fx.acks[i];
+		const stg_entry *e = fx_snap_find(&re, a->integration, a->sku);
+		if (!fx_snap_find(&mem, a->integration, a->sku))
 			continue; /* removed by the host */
 		CHECK(e && (((e->flags & STG_ENTRY_HAS_ACKED) && e->acked == a->qty) ||
 		            e->status == STG_ENTRY_PENDING),
@@ -453,8 +405,8 @@ static void check_reopen(world *w, int exact, const char *what)
 		      " and has no pending job", what, a->integration, a->sku, a->qty);
 	}
 	for (i = 0; i < mem.n; i++) {
-		const stg_entry *e = rh_snap_find(&re, mem.v[i].integration, mem.v[i].sku);
-		const stg_entry *s = rh_snap_find(&st, mem.v[i].integration, mem.v[i].sku);
+		const stg_entry *e = fx_snap_find(&re, mem.v[i].integration, mem.v[i].sku);
+		const stg_entry *s = fx_snap_find(&st, mem.v[i].integration, mem.v[i].sku);
 		CHECK(e != NULL, "%s: (%s, %s) lost by a reopen", what, mem.v[i].integration, mem.v[i].sku);
 		if (!e || !s || (!exact && rh_entry_diff(&mem.v[i], s, RH_CMP_MEM_STORE, why, sizeof why)))
 			continue; /* its write is owed: storage has the previous version */
@@ -462,16 +414,16 @@ static void check_reopen(world *w, int exact, const char *what)
 		      "%s: reopened entry differs: %s", what, why);
 	}
 	for (i = 0; i < re.n; i++)
-		CHECK(rh_snap_find(&mem, re.v[i].integration, re.v[i].sku) != NULL || !exact,
+		CHECK(fx_snap_find(&mem, re.v[i].integration, re.v[i].sku) != NULL || !exact,
 		      "%s: (%s, %s) comes back after a reopen", what, re.v[i].integration, re.v[i].sku);
-	rh_snap_free(&mem);
-	rh_snap_free(&re);
-	rh_snap_free(&st);
+	fx_snap_free(&mem);
+	fx_snap_free(&re);
+	fx_snap_free(&st);
 	stg_log_close(log2);
 }
 
 /* Only the keys of the first `done` changes may differ. */
-static void check_batch(world *w, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_batch(world *w, const fx_snap *before, const fx_snap *after, const char *what)
 {
 	const char *ki[3], *ks[3];
 	char why[256];
@@ -488,13 +440,13 @@ static void check_batch(world *w, const rh_snap *before, const rh_snap *after, c
 }
 
 /* Exactly `count` entries changed (K_MATCHING: now queued) or went (K_REMOVED). */
-static void check_counted(world *w, int kind, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_counted(world *w, int kind, const fx_snap *before, const fx_snap *after, const char *what)
 {
 	size_t i, changed = 0;
 	char why[256];
 
 	for (i = 0; i < before->n; i++) {
-		const stg_entry *a = rh_snap_find(after, before->v[i].integration, before->v[i].sku);
+		const stg_entry *a = fx_snap_find(after, before->v[i].integration, before->v[i].sku);
 		if (kind == K_REMOVED) {
 			changed += a == NULL;
 			CHECK(!a || rh_entry_diff(&before->v[i], a, RH_CMP_EXACT, why, sizeof why) == 0,
@@ -517,19 +469,19 @@ static void check_counted(world *w, int kind, const rh_snap *before, const rh_sn
 }
 
 /* Results: each job handed out has its result in memory; the rest unchanged. */
-static void check_results(world *w, const rh_snap *before, const rh_snap *after, const char *what)
+static void check_results(world *w, const fx_snap *before, const fx_snap *after, const char *what)
 {
-	size_t i, k, nsent = w->tr.nsent - w->nsent_before;
+	size_t i, k, nsent = w->h.tr.fx.nsent - w->nsent_before;
 	char why[256];
 
 	CHECK(w->sent == nsent, "%s: %zu reported sent, the transport got %zu", what, w->sent, nsent);
 	CHECK(before->n == after->n, "%s: entries %zu -> %zu", what, before->n, after->n);
 	for (i = 0; i < before->n; i++) {
-		const stg_entry *b = &before->v[i], *a = rh_snap_find(after, b->integration, b->sku);
+		const stg_entry *b = &before->v[i], *a = fx_snap_find(after, b->integration, b->sku);
 		int touched = 0;
-		for (k = w->nsent_before; k < w->tr.nsent; k++)
-			touched |= !strcmp(w->tr.sent[k].integration, b->integration) &&
-			           !strcmp(w->tr.sent[k].sku, b->sku);
+		for (k = w->nsent_before; k < w->h.tr.fx.nsent; k++)
+			touched |= !strcmp(w->h.tr.fx.sent[k].integration, b->integration) &&
+			           !strcmp(w->h.tr.fx.sent[k].sku, b->sku);
 		touched |= b->job_id == w->job && w->job != 0;
 		if (!a) {
 			CHECK(0, "%s: (%s, %s) lost", what, b->integration, b->sku);
@@ -550,7 +502,7 @@ typedef struct tally {
 
 static void run_variant(const op *o, int v, int persistent, tally *t)
 {
-	rh_snap ref, before, after;
+	fx_snap ref, before, after;
 	char what[96], why[256];
 	world *w;
 	long n;
@@ -560,7 +512,7 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 	o->prefix(w, v);
 	rc = o->run(w, v);
 	cr_assert_eq(rc, STG_OK, "%s/%d without faults: %d %s", o->name, v, rc, stg_log_errmsg(w->log));
-	rh_snap_log(w->log, &ref);
+	fx_snap_log(w->log, &ref);
 	world_free(w, o->name);
 
 	for (n = 1; n <= MAX_N; n++) {
@@ -569,23 +521,23 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 		         persistent ? "persistent from" : "transient", n);
 		w = world_new();
 		o->prefix(w, v);
-		rh_snap_log(w->log, &before);
+		fx_snap_log(w->log, &before);
 		rh_prime_errmsg(w->log);
-		rh_store_arm(&w->store, n, persistent);
+		fx_storage_arm(&w->h.store, n, persistent);
 		rc = o->run(w, v);
-		rh_store_disarm(&w->store);
-		if (w->store.failures == 0) {
+		fx_storage_disarm(&w->h.store);
+		if (w->h.store.failures == 0) {
 			CHECK(rc == STG_OK, "%s: failed (%d) without a storage fault", what, rc);
-			rh_snap_free(&before);
+			fx_snap_free(&before);
 			world_free(w, what);
 			break;
 		}
 		t->points++;
-		t->failed_calls += w->store.failures;
+		t->failed_calls += w->h.store.failures;
 		CHECK(rc == STG_ESTORAGE, "%s: returned %d (%s), not STG_ESTORAGE", what, rc,
 		      stg_log_errmsg(w->log));
 		CHECK(rh_errmsg_fresh(w->log, "storage"), "%s: message '%s'", what, stg_log_errmsg(w->log));
-		rh_snap_log(w->log, &after);
+		fx_snap_log(w->log, &after);
 		switch (o->kind) {
 		case K_STRICT:
 			CHECK(rh_snap_diff(&before, &after, RH_CMP_EXACT, why, sizeof why) == 0,
@@ -610,9 +562,9 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 		}
 		if (o->kind == K_RESULTS) {
 			still = owed(w);
-			CHECK(still >= 1 && still <= (size_t)w->store.failures,
+			CHECK(still >= 1 && still <= (size_t)w->h.store.failures,
 			      "%s: %zu entries differ from storage after %ld failed writes", what, still,
-			      w->store.failures);
+			      w->h.store.failures);
 			check_reopen(w, 0, what);
 			/* The fault clears: flush, or the next call, writes what is owed. */
 			if (v % 2 == 0) {
@@ -644,21 +596,21 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 			}
 			CHECK(rc == STG_OK, "%s: the retry failed: %d %s", what, rc, stg_log_errmsg(w->log));
 			if (o->kind == K_STRICT || o->kind == K_BATCH) {
-				rh_snap s2;
-				rh_snap_log(w->log, &s2);
+				fx_snap s2;
+				fx_snap_log(w->log, &s2);
 				CHECK(rh_snap_diff(&ref, &s2, RH_CMP_EXACT | RH_CMP_NO_JOB_ID, why, sizeof why) == 0,
 				      "%s: the retry ends elsewhere than a run without faults: %s", what, why);
-				rh_snap_free(&s2);
+				fx_snap_free(&s2);
 			}
 			check_mem_store(w, what);
 		}
 		check_acks_in_memory(w, what);
-		rh_snap_free(&before);
-		rh_snap_free(&after);
+		fx_snap_free(&before);
+		fx_snap_free(&after);
 		world_free(w, what);
 	}
 	CHECK(n <= MAX_N, "%s variant %d: still failing after %d calls", o->name, v, MAX_N);
-	rh_snap_free(&ref);
+	fx_snap_free(&ref);
 }
 
 static void run_op(const op *o)
@@ -666,7 +618,7 @@ static void run_op(const op *o)
 	tally t[2];
 	int mode, v;
 
-	g_bad = 0;
+	rh_bad = 0;
 	memset(t, 0, sizeof t);
 	for (mode = 0; mode < 2; mode++)
 		for (v = 0; v < o->nvariants; v++)
@@ -675,8 +627,8 @@ static void run_op(const op *o)
 	        "storage-faults %-18s transient: %3ld failure points; persistent: %3ld failure points "
 	        "(%ld failed calls); %d variants\n",
 	        o->name, t[0].points, t[1].points, t[1].failed_calls, o->nvariants);
-	if (g_bad > 5)
-		fprintf(stderr, "storage-faults %s: %ld failed expectations in all\n", o->name, g_bad);
+	if (rh_bad > 5)
+		fprintf(stderr, "storage-faults %s: %ld failed expectations in all\n", o->name, rh_bad);
 }
 
 #define OP(name, nv, kind, pre, run) static const op op_##name = { #name, nv, kind, pre, run }
@@ -716,20 +668,20 @@ Test(reliability, storage_load_failure)
 	static const int codes[] = { 1, 5, -100, -1, -6 };
 	size_t i;
 
-	g_bad = 0;
+	rh_bad = 0;
 	for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
 		world *w = world_new();
 		stg_log *log2 = (stg_log *)w;
 		int rc;
 		background(w);
-		w->store.fail_load = codes[i];
+		w->h.store.load_fail = codes[i];
 		rh_prime_last_error();
-		rc = stg_log_open(&log2, &w->opt);
+		rc = stg_log_open(&log2, &w->h.opt);
 		CHECK(rc == STG_ESTORAGE, "load returning %d: open returned %d (%s), not STG_ESTORAGE",
 		      codes[i], rc, stg_last_error());
 		CHECK(rh_last_error_fresh(NULL), "load returning %d: message '%s'", codes[i], stg_last_error());
 		CHECK(log2 == (stg_log *)w, "load returning %d: *out written", codes[i]);
-		w->store.fail_load = 0;
+		w->h.store.load_fail = 0;
 		world_free(w, "load");
 	}
 	fprintf(stderr, "storage-faults %-18s %3zu hook return values tried (1 failure point: the load call)\n",
@@ -740,7 +692,7 @@ Test(reliability, storage_load_failure)
 
 static void run_transport(int persistent, int batch_only, tally *t)
 {
-	rh_snap before, after;
+	fx_snap before, after;
 	char what[96], why[256];
 	long n;
 
@@ -756,18 +708,18 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		submit_n(w, "b", "t", 9, 0);     /* batches of 4 in b */
 		if (!batch_only)
 			submit_n(w, "a", "p", 7, 8);
-		rh_snap_log(w->log, &before);
+		fx_snap_log(w->log, &before);
 		rh_prime_errmsg(w->log);
 		cr_assert_eq(stg_log_stats(w->log, NULL, &st0), STG_OK);
-		w->nsent_before = w->tr.nsent;
-		rh_transport_arm(&w->tr, n, persistent);
+		w->nsent_before = w->h.tr.fx.nsent;
+		fx_transport_arm(&w->h.tr.fx, n, persistent);
 		rc = stg_log_pump(w->log, 0, &sent);
-		w->tr.fail_at = 0;
-		handed = w->tr.nsent - w->nsent_before;
-		if (w->tr.failures == 0) {
+		w->h.tr.fx.fail_at = 0;
+		handed = w->h.tr.fx.nsent - w->nsent_before;
+		if (w->h.tr.fx.failures == 0) {
 			CHECK(rc == STG_OK, "%s: %d without a fault", what, rc);
 			world_free(w, what);
-			rh_snap_free(&before);
+			fx_snap_free(&before);
 			break;
 		}
 		t->points++;
@@ -778,14 +730,14 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		cr_assert_eq(stg_log_stats(w->log, NULL, &st), STG_OK);
 		CHECK(st.attempts - st0.attempts == (uint64_t)handed,
 		      "%s: %" PRIu64 " attempts counted, %zu handed out", what, st.attempts - st0.attempts, handed);
-		rh_snap_log(w->log, &after);
+		fx_snap_log(w->log, &after);
 		/* Entries the transport did not answer are exactly as before. */
 		for (i = 0; i < before.n; i++) {
-			const stg_entry *b = &before.v[i], *a = rh_snap_find(&after, b->integration, b->sku);
+			const stg_entry *b = &before.v[i], *a = fx_snap_find(&after, b->integration, b->sku);
 			int answered = 0;
-			for (k = w->nsent_before; k < w->tr.nsent; k++)
-				answered |= !strcmp(w->tr.sent[k].integration, b->integration) &&
-				            !strcmp(w->tr.sent[k].sku, b->sku);
+			for (k = w->nsent_before; k < w->h.tr.fx.nsent; k++)
+				answered |= !strcmp(w->h.tr.fx.sent[k].integration, b->integration) &&
+				            !strcmp(w->h.tr.fx.sent[k].sku, b->sku);
 			CHECK(a != NULL, "%s: (%s, %s) lost", what, b->integration, b->sku);
 			if (a && !answered)
 				CHECK(rh_entry_diff(b, a, RH_CMP_EXACT, why, sizeof why) == 0,
@@ -793,24 +745,24 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		}
 		check_mem_store(w, what);
 		/* Later the transport works again: the jobs go out. */
-		w->nsent_before = w->tr.nsent;
+		w->nsent_before = w->h.tr.fx.nsent;
 		rc = stg_log_pump(w->log, 0, &sent);
 		CHECK(rc == STG_OK, "%s: the next pump: %d %s", what, rc, stg_log_errmsg(w->log));
 		for (i = 0; i < before.n; i++) {
 			const stg_entry *b = &before.v[i];
 			int out = 0;
-			if (b->job_state != STG_JOB_QUEUED || b->next_attempt_at > w->clock.now ||
+			if (b->job_state != STG_JOB_QUEUED || b->next_attempt_at > w->h.clock.now ||
 			    !strcmp(b->integration, "c"))
 				continue; /* not due, or paused */
-			for (k = 0; k < w->tr.nsent; k++)
-				out |= !strcmp(w->tr.sent[k].integration, b->integration) &&
-				       !strcmp(w->tr.sent[k].sku, b->sku);
+			for (k = 0; k < w->h.tr.fx.nsent; k++)
+				out |= !strcmp(w->h.tr.fx.sent[k].integration, b->integration) &&
+				       !strcmp(w->h.tr.fx.sent[k].sku, b->sku);
 			CHECK(out, "%s: (%s, %s) never sent after the transport recovered", what, b->integration,
 			      b->sku);
 		}
 		check_mem_store(w, what);
-		rh_snap_free(&before);
-		rh_snap_free(&after);
+		fx_snap_free(&before);
+		fx_snap_free(&after);
 		world_free(w, what);
 	}
 }
@@ -820,7 +772,7 @@ Test(reliability, transport_faults)
 	tally t[2];
 	int mode;
 
-	g_bad = 0;
+	rh_bad = 0;
 	memset(t, 0, sizeof t);
 	for (mode = 0; mode < 2; mode++) {
 		run_transport(mode, 0, &t[mode]);

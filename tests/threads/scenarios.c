@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "scenarios.h"
 
+#include "fixture.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -154,153 +156,26 @@ static int run_workers(int n, int (*fn)(thr_worker *), void *ctx, thr_err *err)
 
 /* ------------------------------------------------------- in-memory store */
 
-typedef struct frec {
-	char *integ, *sku;
-	unsigned char *bytes;
-	size_t len;
-} frec;
-
-typedef struct fstore {
-	frec *recs;
-	size_t n, cap;
-	unsigned long writes, removes, loads;
-	int broken; /* a write got an entry it could not encode */
-} fstore;
-
-static char *dupstr(const char *s)
+/* The shared fixture's recording storage (tests/common/fixture.h), one per
+ * log; the log calls a handle's hooks one at a time. soft: an entry that
+ * does not encode sets store.broken, which the scenario reports through its
+ * thr_err (a thread must not fail the test from inside a hook). */
+static stg_storage fs_hook(fx_storage *fs)
 {
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-
-	if (d)
-		memcpy(d, s, n);
-	return d;
+	fs->soft = 1;
+	return fx_storage_hook(fs);
 }
 
-static long fs_find(const fstore *fs, const char *integ, const char *sku)
-{
-	size_t i;
-
-	for (i = 0; i < fs->n; i++)
-		if (strcmp(fs->recs[i].integ, integ) == 0 && strcmp(fs->recs[i].sku, sku) == 0)
-			return (long)i;
-	return -1;
-}
-
-static int fs_put(fstore *fs, const stg_entry *e)
-{
-	unsigned char buf[STG_ENTRY_ENCODED_MAX];
-	size_t len = 0;
-	long i;
-	unsigned char *copy;
-
-	if (stg_entry_encode(e, buf, sizeof buf, &len) != STG_OK) {
-		fs->broken = 1;
-		return 1;
-	}
-	copy = malloc(len);
-	if (!copy)
-		return 2;
-	memcpy(copy, buf, len);
-	i = fs_find(fs, e->integration, e->sku);
-	if (i >= 0) {
-		free(fs->recs[i].bytes);
-		fs->recs[i].bytes = copy;
-		fs->recs[i].len = len;
-		return 0;
-	}
-	if (fs->n == fs->cap) {
-		size_t ncap = fs->cap ? fs->cap * 2 : 32;
-		frec *n = realloc(fs->recs, ncap * sizeof *n);
-		if (!n) {
-			free(copy);
-			return 2;
-		}
-		fs->recs = n;
-		fs->cap = ncap;
-	}
-	fs->recs[fs->n].integ = dupstr(e->integration);
-	fs->recs[fs->n].sku = dupstr(e->sku);
-	fs->recs[fs->n].bytes = copy;
-	fs->recs[fs->n].len = len;
-	fs->n++;
-	return 0;
-}
-
-static int fs_write(const stg_entry *e, void *payload)
-{
-	fstore *fs = payload;
-
-	fs->writes++;
-	return fs_put(fs, e);
-}
-
-static int fs_remove(const char *integ, const char *sku, void *payload)
-{
-	fstore *fs = payload;
-	long i = fs_find(fs, integ, sku);
-
-	fs->removes++;
-	if (i < 0)
-		return 0;
-	free(fs->recs[i].integ);
-	free(fs->recs[i].sku);
-	free(fs->recs[i].bytes);
-	memmove(&fs->recs[i], &fs->recs[i + 1], (fs->n - (size_t)i - 1) * sizeof *fs->recs);
-	fs->n--;
-	return 0;
-}
-
-static int fs_load(stg_entry_sink sink, void *ctx, void *payload)
-{
-	fstore *fs = payload;
-	size_t i;
-
-	fs->loads++;
-	for (i = 0; i < fs->n; i++) {
-		stg_entry e;
-		int rc = stg_entry_decode(fs->recs[i].bytes, fs->recs[i].len, &e);
-		if (rc)
-			return 1;
-		if ((rc = sink(ctx, &e)))
-			return rc;
-	}
-	return 0;
-}
-
-static void fs_free(fstore *fs)
-{
-	size_t i;
-
-	for (i = 0; i < fs->n; i++) {
-		free(fs->recs[i].integ);
-		free(fs->recs[i].sku);
-		free(fs->recs[i].bytes);
-	}
-	free(fs->recs);
-	memset(fs, 0, sizeof *fs);
-}
-
-static uint64_t fs_digest(const fstore *fs)
+static uint64_t fs_digest(const fx_storage *fs)
 {
 	uint64_t h = FNV0;
 	size_t i;
 
 	for (i = 0; i < fs->n; i++)
-		h = fnv(h, fs->recs[i].bytes, fs->recs[i].len);
+		h = fnv(h, fs->recs[i].buf, fs->recs[i].len);
 	return fnv_i64(h, (int64_t)fs->n);
 }
 
-static stg_storage fs_hook(fstore *fs)
-{
-	stg_storage s = STG_STORAGE_INIT;
-
-	s.load = fs_load;
-	s.write = fs_write;
-	s.remove = fs_remove;
-	s.payload = fs;
-	return s;
-}
 
 /* Digest of every entry of a log (query pages of @p page), of its counts and
  * of its stats. Entries are encoded, so every field counts. */
@@ -615,9 +490,17 @@ out:
 
 /* ======================================================== (b) own logs */
 
+/* The storage is the shared fixture's. The clock, transport and event hooks
+ * of these scenarios stay their own: answers are a hash of the job (so that
+ * runs in different threads can be compared), and jobs and events are folded
+ * into digests instead of recorded; the shared log's clock is an atomic that
+ * every thread moves; the re-entrancy and close-in-hook hooks call into the
+ * log; the quarantine allocator keeps freed blocks to catch a use after a
+ * close inside a hook. None of that is what the fixture's pieces do. */
+
 typedef struct plog {
 	int64_t now;
-	fstore store;
+	fx_storage store;
 	uint64_t *async_ids;
 	size_t nasync, async_cap;
 	int drain;               /* answer everything OK */
@@ -921,7 +804,7 @@ static int log_script(int seed, int rounds, const stg_policy *shared, uint64_t *
 		fprintf(stderr, "# log script %d: %llu changes, %llu exports, %llu coalesced, %llu stale, "
 		        "%llu attempts, %llu successes, errors auth %llu nc %llu rl %llu tr %llu rej %llu; "
 		        "entries %llu pending %llu success %llu error; events %lu/%lu/%lu/%lu; "
-		        "%lu send calls, %lu batches, %lu writes, %lu removes\n", seed,
+		        "%lu send calls, %lu batches, %ld writes, %ld removes\n", seed,
 		        (unsigned long long)stt.changes, (unsigned long long)stt.exports,
 		        (unsigned long long)stt.coalesced, (unsigned long long)stt.stale,
 		        (unsigned long long)stt.attempts, (unsigned long long)stt.successes,
@@ -964,7 +847,7 @@ static int log_script(int seed, int rounds, const stg_policy *shared, uint64_t *
 #undef STEP
 out:
 	stg_log_close(log);
-	fs_free(&pl->store);
+	fx_storage_free(&pl->store);
 	free(pl->async_ids);
 	free(pl);
 	return rc;
@@ -1037,7 +920,7 @@ int thr_logs_private(const thr_sizes *sz, thr_err *err)
 typedef struct shared_ctx {
 	pthread_mutex_t mu;
 	stg_log *log;
-	fstore store;
+	fx_storage store;
 	const stg_policy *pol;
 	_Atomic int64_t clock;
 	_Atomic int64_t seq;
@@ -1238,7 +1121,7 @@ int thr_log_shared(const thr_sizes *sz, thr_err *err)
 		stg_evaluation ev;
 		const char *integ;
 		char sku[16];
-		long ri;
+		const fx_record *rec;
 		unsigned char buf[STG_ENTRY_ENCODED_MAX];
 		size_t len;
 		int th;
@@ -1266,9 +1149,9 @@ int thr_log_shared(const thr_sizes *sz, thr_err *err)
 			goto out;
 		}
 		/* Storage agrees with memory. */
-		ri = fs_find(&c->store, integ, sku);
-		if (ri < 0 || stg_entry_encode(&e, buf, sizeof buf, &len) != STG_OK ||
-		    len != c->store.recs[ri].len || memcmp(buf, c->store.recs[ri].bytes, len) != 0) {
+		rec = fx_storage_find(&c->store, integ, sku);
+		if (!rec || stg_entry_encode(&e, buf, sizeof buf, &len) != STG_OK ||
+		    len != rec->len || memcmp(buf, rec->buf, len) != 0) {
 			thr_fail(err, __LINE__, "store", "(%s, %s): stored bytes differ from the log's entry",
 			         integ, sku);
 			goto out;
@@ -1295,7 +1178,7 @@ int thr_log_shared(const thr_sizes *sz, thr_err *err)
 out:
 	stg_log_close(c->log);
 	stg_policy_free(p);
-	fs_free(&c->store);
+	fx_storage_free(&c->store);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 	return rc;
@@ -1425,7 +1308,7 @@ const char *thr_hook_name(int hook)
 typedef struct reent {
 	stg_log *log;           /* set once open returned */
 	int probing;
-	fstore store;
+	fx_storage store;
 	int64_t now;
 	const stg_policy *policy;
 	stg_transport transport;
@@ -1588,7 +1471,7 @@ static int r_write(const stg_entry *e, void *payload)
 
 	if (r->probing && r->log)
 		probe_all(r, r->log, THR_HOOK_WRITE);
-	return fs_write(e, &r->store);
+	return fx_storage_write(e, &r->store);
 }
 
 static int r_remove(const char *integ, const char *sku, void *payload)
@@ -1597,7 +1480,7 @@ static int r_remove(const char *integ, const char *sku, void *payload)
 
 	if (r->probing)
 		probe_all(r, r->log, THR_HOOK_REMOVE);
-	return fs_remove(integ, sku, &r->store);
+	return fx_storage_remove(integ, sku, &r->store);
 }
 
 static int r_load(stg_entry_sink sink, void *ctx, void *payload)
@@ -1610,7 +1493,7 @@ static int r_load(stg_entry_sink sink, void *ctx, void *payload)
 	r->load_ctx = ctx;
 	if (r->probing)
 		probe_all(r, (stg_log *)ctx, HOOK_LOAD);
-	return fs_load(sink, ctx, &r->store);
+	return fx_storage_load(sink, ctx, &r->store);
 }
 
 static void r_answer(reent *r, const stg_job *j, stg_job_result *res)
@@ -1684,7 +1567,7 @@ static int r_batch(const stg_job *jobs, size_t n, stg_job_result *results, void 
 	return 0;
 }
 
-static int seed_store(fstore *fs, thr_err *err)
+static int seed_store(fx_storage *fs, thr_err *err)
 {
 	stg_entry e = STG_ENTRY_INIT;
 
@@ -1698,7 +1581,7 @@ static int seed_store(fstore *fs, thr_err *err)
 	e.acked_at = T0 - 900;
 	e.latency_ms = 100;
 	e.job_id = (UINT64_C(1) << 32) | 0;
-	CHECK(err, fs_put(fs, &e) == 0, "seed OLD1");
+	CHECK(err, fx_storage_put(fs, &e) == 0, "seed OLD1");
 	e.sku = "OLD2";
 	e.status = STG_ENTRY_PENDING;
 	e.job_state = STG_JOB_QUEUED;
@@ -1710,7 +1593,7 @@ static int seed_store(fstore *fs, thr_err *err)
 	e.latency_ms = -1;
 	e.priority = STG_PRIORITY_LOW_STOCK;
 	e.job_id = (UINT64_C(2) << 32) | 1;
-	CHECK(err, fs_put(fs, &e) == 0, "seed OLD2");
+	CHECK(err, fx_storage_put(fs, &e) == 0, "seed OLD2");
 	return 0;
 }
 
@@ -1847,7 +1730,7 @@ static int reent_script(int probing, uint64_t *digest, unsigned long *probes, th
 out:
 	stg_log_close(log);
 	stg_policy_free(pol);
-	fs_free(&r->store);
+	fx_storage_free(&r->store);
 	free(r);
 	return rc;
 }
@@ -1992,7 +1875,7 @@ typedef struct closer {
 	stg_log *log;
 	int hook, done;
 	int64_t now;
-	fstore store;
+	fx_storage store;
 } closer;
 
 static void c_maybe_close(closer *c, int hook)
@@ -2027,7 +1910,7 @@ static int c_write(const stg_entry *e, void *payload)
 	closer *c = payload;
 
 	c_maybe_close(c, THR_HOOK_WRITE);
-	return fs_write(e, &c->store);
+	return fx_storage_write(e, &c->store);
 }
 
 static int c_remove(const char *integ, const char *sku, void *payload)
@@ -2035,7 +1918,7 @@ static int c_remove(const char *integ, const char *sku, void *payload)
 	closer *c = payload;
 
 	c_maybe_close(c, THR_HOOK_REMOVE);
-	return fs_remove(integ, sku, &c->store);
+	return fx_storage_remove(integ, sku, &c->store);
 }
 
 static int64_t c_now(void *payload)
@@ -2142,7 +2025,7 @@ out:
 	for (i = 0; i < c->q.n; i++)
 		free(c->q.b[i].p);
 	free(c->q.b);
-	fs_free(&c->store);
+	fx_storage_free(&c->store);
 	free(c);
 	return rc;
 }

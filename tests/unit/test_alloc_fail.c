@@ -9,104 +9,31 @@
 #include <stockguard/filter.h>
 #include <stockguard/policy.h>
 
+#include "fixture.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the counting allocator ---- */
+/* ---- the counting allocator: the shared fixture's (tests/common) ---- */
 
-struct counter {
-	long attempts;     /* malloc and realloc calls since armed */
-	long fail_at;      /* fail this attempt (1-based); 0 = never */
-	int persistent;    /* and every attempt after it */
-	long failures;
-	long live_blocks;
-	long long live_bytes;
-};
-
-/* Size header in front of each block, aligned for any type. */
-typedef union {
-	size_t size;
-	max_align_t align;
-} header;
-
-static int should_fail(struct counter *c)
-{
-	c->attempts++;
-	if (c->fail_at && (c->attempts == c->fail_at ||
-	                   (c->persistent && c->attempts > c->fail_at))) {
-		c->failures++;
-		return 1;
-	}
-	return 0;
-}
-
-static void *t_malloc(size_t size, void *payload)
-{
-	struct counter *c = payload;
-	header *h;
-
-	if (should_fail(c))
-		return NULL;
-	h = malloc(sizeof *h + size);
-	cr_assert_not_null(h);
-	h->size = size;
-	c->live_blocks++;
-	c->live_bytes += (long long)size;
-	return h + 1;
-}
-
-static void t_free(void *ptr, void *payload)
-{
-	struct counter *c = payload;
-	header *h;
-
-	if (!ptr)
-		return;
-	h = (header *)ptr - 1;
-	c->live_blocks--;
-	c->live_bytes -= (long long)h->size;
-	/* Scribble, so a use after free shows up as wrong results. */
-	memset(ptr, 0xdd, h->size);
-	free(h);
-}
-
-static void *t_realloc(void *ptr, size_t size, void *payload)
-{
-	struct counter *c = payload;
-	header *h, *n;
-	size_t old;
-
-	if (!ptr)
-		return t_malloc(size, payload);
-	if (should_fail(c))
-		return NULL;
-	h = (header *)ptr - 1;
-	old = h->size;
-	n = malloc(sizeof *n + size);
-	cr_assert_not_null(n);
-	/* Always move, so a caller keeping the old pointer is caught. */
-	memcpy(n + 1, ptr, old < size ? old : size);
-	n->size = size;
-	c->live_bytes += (long long)size - (long long)old;
-	memset(ptr, 0xdd, old);
-	free(h);
-	return n + 1;
-}
-
-static struct counter ctr;
+static fx_alloc ctr;
 static stg_allocator alloc;
+
+/* A broken expectation inside the allocator fails the test. */
+static void fail_test(const char *message)
+{
+	cr_assert_fail("%s", message);
+}
 
 static void setup(void)
 {
-	memset(&ctr, 0, sizeof ctr);
-	cr_assert_eq(stg_allocator_init(&alloc, STG_ALLOCATOR_VERSION), STG_OK);
-	alloc.malloc_fn = t_malloc;
-	alloc.realloc_fn = t_realloc;
-	alloc.free_fn = t_free;
-	alloc.payload = &ctr;
+	fx_set_failure_handler(fail_test);
+	fx_alloc_init(&ctr);
+	alloc = ctr.hook;
+	cr_assert_eq(alloc.version, (unsigned)STG_ALLOCATOR_VERSION);
 }
 
 /*
@@ -121,16 +48,12 @@ static void expect_no_leaks(void)
 
 static void arm(long fail_at, int persistent)
 {
-	ctr.attempts = 0;
-	ctr.failures = 0;
-	ctr.fail_at = fail_at;
-	ctr.persistent = persistent;
+	fx_alloc_arm(&ctr, fail_at, persistent);
 }
 
 static void disarm(void)
 {
-	ctr.fail_at = 0;
-	ctr.persistent = 0;
+	fx_alloc_disarm(&ctr);
 }
 
 TestSuite(alloc_fail, .init = setup);
