@@ -167,7 +167,7 @@ Test(pump, token_bucket_refills_from_time_zero)
 	int i;
 
 	h_open();
-	H.now = 0;
+	H.clock.now = 0;
 	cr_assert_eq(stg_log_set_limits(H.log, "amz", 1, 1, 1000), STG_OK);
 	for (i = 0; i < 3; i++) {
 		snprintf(sku, sizeof sku, "S%d", i);
@@ -179,7 +179,7 @@ Test(pump, token_bucket_refills_from_time_zero)
 	cr_assert_eq(h_pump(), 1u, "one period after time 0: one more job");
 	h_advance(1000);
 	cr_assert_eq(h_pump(), 1u);
-	cr_assert_eq(H.nsent, 3u);
+	cr_assert_eq(H.tr.nsent, 3u);
 }
 
 /* Budget is spent on attempts, failed ones included. */

@@ -1,5 +1,5 @@
 /*
- * What the compact layout must not change (log_internal.h): an entry keeps
+ * What the compact layout must not change (records.h): an entry keeps
  * its job fields only while it has a job (entry.h: they read 0 without
  * one), values too wide for the compact entry (latencies, late
  * completions, foreign flag bits) come back exactly, SKUs of any length
