@@ -418,27 +418,19 @@ static void prepare(const stg_log *log, const stg_submit *s, prep *p, prep_integ
 	if (!p->ok)
 		return;
 	stg__key_make(&p->k, integ, s->sku, slen);
-	STG__PREFETCH(&log->slots[(uint32_t)p->k.hash & (log->slots_cap - 1)]);
+	stg__index_prefetch(log, p->k.hash);
 }
 
 static void prefetch_entry(const stg_log *log, prep *p)
 {
-	uint32_t mask = log->slots_cap - 1, imask = log->slot_idx_mask, i, sl;
-	uint32_t tag = (uint32_t)(p->k.hash >> 32) & ~imask;
+	const char *e;
 
-	if (!p->ok)
+	if (!p->ok || (p->ent = stg__index_candidate(log, p->k.hash)) == UINT32_MAX)
 		return;
-	/* The first slot with the key's tag is nearly always its entry. */
-	for (i = (uint32_t)p->k.hash & mask; (sl = log->slots[i]) != 0; i = (i + 1) & mask) {
-		if ((sl & ~imask) == tag && (sl & imask) - 1 < log->nents) {
-			const char *e = (const char *)stg__ent_at(log, (sl & imask) - 1);
-			p->ent = (sl & imask) - 1;
-			STG__PREFETCH(e);
-			STG__PREFETCH(e + 64);
-			STG__PREFETCH(e + sizeof(stg__ent) - 1);
-			return;
-		}
-	}
+	e = (const char *)stg__ent_at(log, p->ent);
+	STG__PREFETCH(e);
+	STG__PREFETCH(e + 64);
+	STG__PREFETCH(e + sizeof(stg__ent) - 1);
 }
 
 /* A change to a SKU with a waiting job may move that job to another queue,
@@ -470,7 +462,7 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	if (n && !s)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit_batch: NULL changes");
 	stg__log_flush_owed(log);
-	pf = log->slots_cap >= PF_MIN_SLOTS && n > PF_AHEAD;
+	pf = stg__index_capacity(log) >= PF_MIN_SLOTS && n > PF_AHEAD;
 	for (i = 0; pf && i < PF_AHEAD; i++)
 		prepare(log, &s[i], &ring[i], &last);
 	for (i = 0; i < n; i++) {
