@@ -56,23 +56,43 @@ static void setup(void)
 
 /* A marketplace limit was given: changes may wait and merge. */
 static int limited;
+/* --explain was given: an 11th column, the library's sentence. */
+static int explain;
+
+/* --explain's column: "publishes <published_to>: ..." in double quotes. */
+static void check_explanation(const char *s, size_t len, const char *pub, size_t plen)
+{
+	static const char head[] = "\"publishes ";
+
+	FUZZ_CHECK(len > sizeof head + plen + 1 && memcmp(s, head, sizeof head - 1) == 0 &&
+	           memcmp(s + sizeof head - 1, pub, plen) == 0 && s[sizeof head - 1 + plen] == ':' &&
+	           s[len - 1] == '"',
+	           "explanation '%.*s' does not say published_to %.*s", (int)len, s, (int)plen, pub);
+}
 
 /* Columns of one output line (no quoting in the output: fields have no commas). */
 static void check_output_line(const char *s, size_t len)
 {
-	size_t commas = 0, i, last = 0, prev = 0;
+	size_t commas = 0, i, last = 0, prev = 0, pub = 0, tenth = 0;
 	const char *decision;
 	size_t dlen;
 
 	for (i = 0; i < len; i++)
 		if (s[i] == ',') {
 			commas++;
+			if (commas == 6)
+				pub = i + 1;
 			if (commas == 7)
 				prev = i + 1;
 			if (commas == 8)
 				last = i;
+			if (commas == 10)
+				tenth = i;
 		}
-	FUZZ_CHECK(commas == 9, "output line has %zu commas, expected 9: %.*s", commas, (int)len, s);
+	FUZZ_CHECK(commas == (explain ? 10u : 9u), "output line has %zu commas, expected %d: %.*s",
+	           commas, explain ? 10 : 9, (int)len, s);
+	if (explain)
+		check_explanation(s + tenth + 1, len - tenth - 1, s + pub, prev - 1 - pub);
 	decision = s + prev;
 	dlen = last - prev;
 	FUZZ_CHECK((dlen == 6 && memcmp(decision, "export", 6) == 0) ||
@@ -85,13 +105,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *opts = NULL, *argv[16];
 	const uint8_t *feed = data;
-	size_t feed_len = size, out_len, rows = 0, i, start, lines;
+	size_t feed_len = size, out_len, rows = 0, i, start, lines, hlen;
 	int argc = 0, rc, plain = 1, header_seen = 0, value_next = 0, drop_next = 0;
 	char *out;
 	off_t end;
 
 	setup();
-	limited = 0;
+	limited = explain = 0;
 	argv[argc++] = (char *)"stockguard-replay";
 	if (size >= 2 && data[0] == '-' && data[1] == '-') {
 		const uint8_t *nl = memchr(data, '\n', size);
@@ -122,6 +142,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (strncmp(tok, "--rate", 6) == 0 || strncmp(tok, "--latency", 9) == 0)
 				limited = 1;
+			if (strcmp(tok, "--explain") == 0)
+				explain = 1;
 			if (strcmp(tok, "--help") == 0 || strcmp(tok, "--version") == 0)
 				plain = 0;
 			value_next = strcmp(tok, "--min-stock") == 0 || strcmp(tok, "--window") == 0 ||
@@ -174,11 +196,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					break;
 			}
 		}
-		FUZZ_CHECK(out_len >= sizeof header_out - 1 &&
-		           memcmp(out, header_out, sizeof header_out - 1) == 0,
+		hlen = sizeof header_out - 1;
+		FUZZ_CHECK(out_len >= hlen && memcmp(out, header_out, hlen - 1) == 0,
 		           "exit 0 but the output does not start with the header");
+		if (explain) {
+			FUZZ_CHECK(out_len >= hlen + sizeof ",explanation" - 1 &&
+			           memcmp(out + hlen - 1, ",explanation\n", sizeof ",explanation") == 0,
+			           "--explain but the header has no explanation column");
+			hlen += sizeof ",explanation" - 1;
+		} else {
+			FUZZ_CHECK(out[hlen - 1] == '\n', "exit 0 but the output does not start with the header");
+		}
 		lines = 0;
-		for (i = sizeof header_out - 1, start = i; i < out_len; i++)
+		for (i = hlen, start = i; i < out_len; i++)
 			if (out[i] == '\n') {
 				check_output_line(out + start, i - start);
 				lines++;
