@@ -343,7 +343,7 @@ Test(reload, hand_made_entries_load)
 
 Test(reload, failed_write_changes_nothing)
 {
-	size_t writes;
+	long writes;
 	stg_entry before, after;
 	stg_stats s;
 	int rc;
