@@ -7,6 +7,20 @@
 
 #include "log_state.h"
 
+/* a - b into *out when it fits in 32 bits (times are kept as such gaps). */
+static inline int stg__gap32(int64_t a, int64_t b, int32_t *out)
+{
+	int64_t d;
+
+	if ((b < 0 && a > INT64_MAX + b) || (b > 0 && a < INT64_MIN + b))
+		return 0;
+	d = a - b;
+	if (d < INT32_MIN || d > INT32_MAX)
+		return 0;
+	*out = (int32_t)d;
+	return 1;
+}
+
 /* The high half of a new job id. */
 static inline uint32_t stg__log_new_job_id(stg_log *log)
 {

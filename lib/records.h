@@ -38,20 +38,6 @@ typedef union stg__sku {
  * did not fit and is in the problem record. */
 #define STG__LAT_WIDE (-(INT64_C(1) << 39))
 
-/* a - b into *out when it fits in 32 bits (times are kept as such gaps). */
-static inline int stg__gap32(int64_t a, int64_t b, int32_t *out)
-{
-	int64_t d;
-
-	if ((b < 0 && a > INT64_MAX + b) || (b > 0 && a < INT64_MIN + b))
-		return 0;
-	d = a - b;
-	if (d < INT32_MIN || d > INT32_MAX)
-		return 0;
-	*out = (int32_t)d;
-	return 1;
-}
-
 /*
  * One (integration, SKU) line: 88 bytes. Reported fields not here come
  * from the job record (job_since, next_attempt_at, job_id, job_attempts,

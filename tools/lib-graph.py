@@ -7,7 +7,9 @@ limits the library's layout keeps.
                                             no lib/*.c over 600 lines (generated
                                             tables aside), no function over 80
                                             lines, no internal header over 200
-                                            lines included by more than 4 files
+                                            lines seen (included, also through
+                                            another header) by more than 4
+                                            .c files
 
 An arrow a -> b means a.o has an undefined symbol that b.o defines. Static
 inline functions of internal headers do not appear: they are compiled into
@@ -119,10 +121,23 @@ def limits():
         for name, lines in long_functions(c):
             problems.append('%s: %s() is %d lines (at most %d)'
                             % (os.path.basename(c), name, lines, MAX_FUNC))
+    # Who sees a header: the .c files that include it, directly or through
+    # another internal header.
+    direct = {os.path.basename(f): set(re.findall(r'^#include "(\w+\.h)"', open(f).read(), flags=re.M))
+              for f in glob.glob(os.path.join(SRC, '*.[ch]'))}
+
+    def seen_by(f, acc):
+        for h in direct.get(f, ()):
+            if h not in acc:
+                acc.add(h)
+                seen_by(h, acc)
+        return acc
+
     users = {}
-    for f in glob.glob(os.path.join(SRC, '*.[ch]')):
-        for inc in re.findall(r'^#include "(\w+\.h)"', open(f).read(), flags=re.M):
-            users.setdefault(inc, set()).add(os.path.basename(f))
+    for f in direct:
+        if f.endswith('.c'):
+            for h in seen_by(f, set()):
+                users.setdefault(h, set()).add(f)
     for h in sorted(glob.glob(os.path.join(SRC, '*.h'))):
         base = os.path.basename(h)
         if base in GENERATED:
