@@ -155,6 +155,8 @@ typedef struct fx_transport {
 
 void fx_transport_init(fx_transport *t);
 void fx_transport_free(fx_transport *t);
+/* Forget the jobs recorded so far (their names are freed): the next one is sent[0]. */
+void fx_transport_forget_sent(fx_transport *t);
 /* The hook; with_batch gives it a send_batch. */
 stg_transport fx_transport_hook(fx_transport *t, int with_batch);
 /* Queue an answer for any job (integration, sku NULL) or one key. */

@@ -12,7 +12,7 @@ void fx_transport_init(fx_transport *t)
 	t->fail_rc = -7;
 }
 
-void fx_transport_free(fx_transport *t)
+void fx_transport_forget_sent(fx_transport *t)
 {
 	size_t i;
 
@@ -20,6 +20,14 @@ void fx_transport_free(fx_transport *t)
 		free(t->sent[i].integration);
 		free(t->sent[i].sku);
 	}
+	t->nsent = 0;
+}
+
+void fx_transport_free(fx_transport *t)
+{
+	size_t i;
+
+	fx_transport_forget_sent(t);
 	for (i = 0; i < t->nacks; i++) {
 		free(t->acks[i].integration);
 		free(t->acks[i].sku);

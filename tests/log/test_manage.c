@@ -98,7 +98,7 @@ Test(manage, remove_pending_refused_unless_forced)
 		}
 	}
 	/* Their jobs are gone: nothing goes out, now or later. */
-	H.tr.nsent = 0;
+	fx_transport_forget_sent(&H.tr);
 	cr_assert_eq(stg_log_resume(H.log, "amz"), STG_OK);
 	h_advance(7 * 24 * 3600000LL);
 	cr_assert_eq(h_pump(), 0u);
@@ -279,7 +279,7 @@ static void scenario(void)
 	cr_assert_eq(h_get("amz", "A-5xx").status, STG_ENTRY_ERROR);
 	cr_assert(h_get("amz", "B-slow").flags & STG_ENTRY_ABNORMAL);
 	cr_assert_eq(h_get("amz", "B-fly").job_state, STG_JOB_IN_FLIGHT);
-	H.tr.nsent = 0;
+	fx_transport_forget_sent(&H.tr);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -392,13 +392,13 @@ Test(manage, reprocess_matching_by_error_class_prefix_abnormal)
 	cr_assert_eq(h_pump(), 2u);
 	cr_assert_eq(h_sent_count("amz", "A-rej") + h_sent_count("meli", "A-rej"), 2u);
 
-	H.tr.nsent = 0;
+	fx_transport_forget_sent(&H.tr);
 	q = query("amz", "A-", -1, -1, 0);
 	cr_assert_eq(stg_log_reprocess_matching(H.log, &q, &n), STG_OK);
 	cr_assert_eq(n, 3u);
 	cr_assert_eq(h_pump(), 3u);
 
-	H.tr.nsent = 0;
+	fx_transport_forget_sent(&H.tr);
 	q = query(NULL, NULL, -1, -1, STG_QUERY_ABNORMAL);
 	cr_assert_eq(stg_log_reprocess_matching(H.log, &q, &n), STG_OK);
 	cr_assert_eq(n, 1u);

@@ -44,7 +44,7 @@ Test(pump, priority_order_under_rate_limit)
 	h_submit("amz", "L", 100, 1);
 	h_submit("amz", "U", 3, 1);
 	cr_assert_eq(h_pump(), 4u);
-	H.tr.nsent = 0;
+	fx_transport_forget_sent(&H.tr);
 
 	cr_assert_eq(stg_log_set_limits(H.log, "amz", 1, 1, 1000), STG_OK);
 	/* Submitted least urgent first. */

@@ -86,7 +86,7 @@ static uint64_t build(void)
 	cr_assert_eq(h_submit_rc("amz", "MIN", 4, 1, STG_CHANGE_NON_STOCK, 0, NULL, NULL), STG_OK);
 	cr_assert(h_get("amz", "MIN").flags & STG_ENTRY_MIN_STOCK_REACHED);
 	cr_assert(h_get("amz", "SLOW").flags & STG_ENTRY_ABNORMAL);
-	H.tr.nsent = 0;
+	fx_transport_forget_sent(&H.tr);
 	return fly;
 }
 

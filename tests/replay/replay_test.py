@@ -1083,8 +1083,14 @@ def case_per_integration_rate():
 
 def case_progress_only_on_a_terminal():
     import pty
+    try:
+        master, slave = pty.openpty()
+    except OSError as e:
+        # A chroot or container without /dev/pts has no terminal to offer:
+        # nothing to test there (meson counts exit 77 as skipped).
+        print("SKIP: no pseudo-terminal: %s" % e)
+        sys.exit(77)
     feed_path = gen_feed(400000, 2, "progress-feed.csv")
-    master, slave = pty.openpty()
     p = subprocess.Popen(WRAP + [BIN, "--rate", "2/s", "--latency", "100", feed_path],
                          stdout=subprocess.DEVNULL, stderr=slave, env=ENV)
     os.close(slave)
