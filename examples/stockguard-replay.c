@@ -297,6 +297,12 @@ static int parse_args(struct options *o, int argc, char **argv)
 		usage_hint();
 		return EXIT_BAD;
 	}
+	if (o->explain && o->sweep.n) {
+		/* A sweep prints its table, not the decisions the column would explain. */
+		errorf("--explain explains the decisions; --sweep prints a table instead (give one of them)");
+		usage_hint();
+		return EXIT_BAD;
+	}
 	return 0;
 }
 

@@ -403,6 +403,10 @@ def case_explain():
     expect('"publishes 0: available 9 is at or below the minimum stock 10 '
            '(the integration\'s minimum); warning: min_stock_reached"' in out,
            "the seed's example (minimum 10, 12 -> 9) in words")
+    rc, out, err = run(["--explain", "--sweep", "window=0,5",
+                        os.path.join(ROOT, "examples", "sample-feed.csv")])
+    expect(rc == 2 and out == "" and "--explain" in err and "--sweep" in err,
+           "--explain with --sweep is refused: %d %r" % (rc, err))
 
 
 def case_header_only():
