@@ -10,6 +10,7 @@
 #include "lifecycle.h"
 #include "match.h"
 #include "problems.h"
+#include "txn.h"
 
 STG_EXTERN int stg_log_remove(stg_log *log, const char *integration, const char *sku,
                               unsigned int flags)
@@ -40,7 +41,7 @@ STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigne
 	uint32_t i;
 	size_t n = 0;
 	int64_t now;
-	int rc;
+	int rc, own;
 
 	if (count)
 		*count = 0;
@@ -51,6 +52,7 @@ STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigne
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_remove_matching: unknown flags 0x%x",
 		                 flags);
 	stg__log_flush_owed(log);
+	own = stg__txn_start(log, STG__TXN_UNDO);
 	now = stg__log_now(log);
 	for (i = 0; i < log->nents; i++) {
 		const stg__ent *e = stg__ent_at(log, i);
@@ -62,6 +64,8 @@ STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigne
 			break;
 		n++;
 	}
+	if (own && stg__txn_end(log, "stg_log_remove_matching", &rc))
+		n = 0;
 	stg__log_trim(log);
 	if (count)
 		*count = n;
@@ -121,8 +125,9 @@ static int requeue(stg_log *log, uint32_t idx, int64_t now, int fresh)
 	}
 	stg__ent_set_job_state(&ec, STG_JOB_QUEUED);
 	jc.due = now;
-	if ((rc = stg__log_write_view(log, &ec, &jc, stg__prob_of(log, e))))
+	if ((rc = stg__log_write_view(log, idx, &ec, &jc, stg__prob_of(log, e))))
 		return rc;
+	stg__txn_carry(e, &ec);
 	if (fresh)
 		ec.job = stg__jobs_take(&log->jobs, idx) + 1;
 	log->jobs.v[ec.job - 1] = jc;
@@ -175,7 +180,7 @@ STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size
 	uint32_t i;
 	size_t n = 0;
 	int64_t now;
-	int rc = STG_OK;
+	int rc = STG_OK, own;
 
 	if (count)
 		*count = 0;
@@ -183,6 +188,7 @@ STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size
 	if ((rc = stg__query_check(log, q, "stg_log_reprocess_matching")))
 		return rc;
 	stg__log_flush_owed(log);
+	own = stg__txn_start(log, STG__TXN_UNDO);
 	now = stg__log_now(log);
 	for (i = 0; i < log->nents; i++) {
 		const stg__ent *e = stg__ent_at(log, i);
@@ -193,6 +199,8 @@ STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size
 			break;
 		n++;
 	}
+	if (own && stg__txn_end(log, "stg_log_reprocess_matching", &rc))
+		n = 0;
 	if (count)
 		*count = n;
 	return rc;
@@ -204,6 +212,8 @@ STG_EXTERN int stg_log_pause(stg_log *log, const char *integration)
 	int rc;
 
 	STG__ENTER(log, "stg_log_pause");
+	if (log->txn.host)
+		return stg__txn_refuse(log, "stg_log_pause");
 	if ((rc = stg__integ_arg(log, "stg_log_pause", integration, &integ, 1)))
 		return rc;
 	stg__integ_pause(log, integ, 0, NULL, stg__log_now(log));
@@ -220,10 +230,12 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 {
 	uint32_t integ, i, need[STG__PRIORITIES] = { 0 };
 	int64_t now;
-	int rc, p;
+	int rc, p, own;
 	stg_event ev;
 
 	STG__ENTER(log, "stg_log_resume");
+	if (log->txn.host)
+		return stg__txn_refuse(log, "stg_log_resume");
 	if ((rc = stg__integ_arg(log, "stg_log_resume", integration, &integ, 0)))
 		return rc;
 	stg__log_flush_owed(log);
@@ -237,8 +249,10 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 	for (p = 0; p < STG__PRIORITIES; p++)
 		if (need[p] && (rc = stg__sched_reserve(log, integ, p, need[p])))
 			return stg__fail(log->errmsg, rc, "stg_log_resume: out of memory");
-	/* Clear the auth failures first: a stored auth failure pauses again at open. */
-	for (i = 0; i < log->nents; i++) {
+	/* Clear the auth failures first: a stored auth failure pauses again at
+	 * open. One storage commit for them all; the pause ends once it is made. */
+	own = stg__txn_start(log, STG__TXN_UNDO);
+	for (i = 0; i < log->nents && rc == STG_OK; i++) {
 		stg__ent *e = stg__ent_at(log, i), ec;
 		stg__job jc;
 		if (!held_by_auth(e, integ))
@@ -247,13 +261,16 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 		jc = *stg__job_of(log, e);
 		ec.error_class = STG_ERRCLASS_NONE;
 		jc.due = now;
-		if ((rc = stg__log_write_view(log, &ec, &jc, stg__prob_of(log, e))))
-			return rc;
+		if ((rc = stg__log_write_view(log, i, &ec, &jc, stg__prob_of(log, e))))
+			break;
+		stg__txn_carry(e, &ec);
 		*e = ec;
 		*stg__job_of(log, e) = jc;
 		stg__log_clear_dirty(log, i);
 		stg__sched_push(log, i, now);
 	}
+	if ((own && stg__txn_end(log, "stg_log_resume", &rc)) || rc)
+		return rc;
 	if (!log->integs[integ].paused)
 		return STG_OK;
 	log->integs[integ].paused = 0;

@@ -11,6 +11,7 @@
 #include "jobs.h"
 #include "lifecycle.h"
 #include "problems.h"
+#include "txn.h"
 #include "versions.h"
 
 /* A hook the host may leave out (NULL): copied by the size of its version. */
@@ -189,6 +190,7 @@ STG_EXTERN void stg_log_close(stg_log *log)
 		return;
 	}
 	a = log->alloc;
+	stg__txn_abandon(log);
 	stg__ents_free(log);
 	stg__jobs_free(&log->jobs, &log->alloc);
 	stg__probs_free(&log->probs, &log->alloc);
@@ -222,7 +224,12 @@ static int take_hooks(stg_log *log, const stg_log_options *opt)
 		return stg__fail(NULL, STG_EINVAL, "stg_log_open: storage needs write and remove");
 	if (opt->transport && !log->transport.send)
 		return stg__fail(NULL, STG_EINVAL, "stg_log_open: transport needs send");
+	if (opt->storage && ((log->storage.begin != NULL) != (log->storage.commit != NULL) ||
+	                     (log->storage.begin != NULL) != (log->storage.rollback != NULL)))
+		return stg__fail(NULL, STG_EINVAL,
+		                 "stg_log_open: storage needs all of begin, commit and rollback, or none");
 	log->has_storage = opt->storage != NULL;
+	log->txn_capable = log->has_storage && log->storage.begin != NULL;
 	log->has_transport = opt->transport != NULL;
 	return STG_OK;
 }

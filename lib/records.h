@@ -30,6 +30,7 @@ typedef union stg__sku {
 #define STG__B_DIRTY 0x02u          /* its storage write is owed, listed in log->dirty */
 #define STG__B_DIRTY_UNLISTED 0x04u /* owed, but the list could not grow: found by scan */
 #define STG__B_SKU_HEAP 0x08u
+#define STG__B_TXN 0x40u            /* its records as they were are kept by the open transaction */
 #define STG__B_JOB_SHIFT 4          /* 2 bits: ::stg_job_state (kept here, not in the job
                                      * record, so a coalescing submit reads one record) */
 #define STG__B_JOB_MASK (3u << STG__B_JOB_SHIFT)

@@ -7,6 +7,7 @@
 #include "integ.h"
 #include "lifecycle.h"
 #include "sort.h"
+#include "txn.h"
 
 /* Entry a was acknowledged before entry b: the oldest go first. */
 static int older_ack(const void *a, const void *b, void *ctx)
@@ -28,12 +29,13 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
 	uint32_t i, *succ = NULL;
 	size_t n = 0, nsucc = 0, k;
 	int64_t now;
-	int rc = STG_OK;
+	int rc = STG_OK, own;
 
 	if (removed)
 		*removed = 0;
 	STG__ENTER(log, "stg_log_expire");
 	stg__log_flush_owed(log);
+	own = stg__txn_start(log, STG__TXN_UNDO);
 	now = stg__log_now(log);
 	if (log->success_max_age) {
 		for (i = 0; i < log->nents && rc == STG_OK; i++) {
@@ -66,6 +68,8 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
 			}
 		}
 	}
+	if (own && stg__txn_end(log, "stg_log_expire", &rc))
+		n = 0;
 	stg__log_trim(log);
 	if (removed)
 		*removed = n;

@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "lifecycle.h"
 #include "problems.h"
+#include "txn.h"
 #include "versions.h"
 
 /*
@@ -239,7 +240,8 @@ static int reserve_and_write(stg_log *log, change *c)
 		goto undo;
 	}
 	if (log->has_storage &&
-	    (rc = stg__log_write_view(log, &c->e, c->jview, c->found ? stg__prob_of(log, c->ent) : NULL)))
+	    (rc = stg__log_write_view(log, c->found ? c->idx : STG__TXN_NEW, &c->e, c->jview,
+	                              c->found ? stg__prob_of(log, c->ent) : NULL)))
 		goto undo;
 	return STG_OK;
 undo:
@@ -256,6 +258,9 @@ static void commit(stg_log *log, change *c, stg__counters *cnt, stg_submit_resul
 	if (!c->found) {
 		c->idx = stg__ents_take(log);
 		stg__index_insert(log, c->k.hash, c->idx);
+		c->e.bits |= stg__txn_new_bits(log);
+	} else {
+		stg__txn_carry(c->ent, &c->e);
 	}
 	idx = c->idx;
 	if (c->new_job) {
@@ -327,7 +332,7 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 	c.jold = NULL;
 	c.jview = NULL;
 	c.new_job = c.resched = 0;
-	if ((rc = locate(log, &c, pre, hint)))
+	if ((rc = locate(log, &c, pre, hint)) || (rc = stg__txn_count(log, c.integ)))
 		return rc;
 	cnt = &log->integs[c.integ].counters;
 	memset(res, 0, sizeof *res);
@@ -454,7 +459,7 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	prep_integ last = { NULL, 0 };
 	int64_t now = -1;
 	size_t i;
-	int rc = STG_OK, pf;
+	int rc = STG_OK, pf, own;
 
 	if (done)
 		*done = 0;
@@ -462,6 +467,8 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	if (n && !s)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit_batch: NULL changes");
 	stg__log_flush_owed(log);
+	/* One storage commit for the batch; the prefix that went in is its. */
+	own = stg__txn_start(log, STG__TXN_UNDO);
 	pf = stg__index_capacity(log) >= PF_MIN_SLOTS && n > PF_AHEAD;
 	for (i = 0; pf && i < PF_AHEAD; i++)
 		prepare(log, &s[i], &ring[i], &last);
@@ -483,6 +490,8 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 		if (pf && i + PF_AHEAD + PF_AHEAD / 2 < n && s[i + PF_AHEAD + PF_AHEAD / 2].sku)
 			STG__PREFETCH(s[i + PF_AHEAD + PF_AHEAD / 2].sku);
 	}
+	if (own && stg__txn_end(log, "stg_log_submit_batch", &rc))
+		i = 0; /* undone: none of it is applied */
 	if (done)
 		*done = i;
 	return rc;

@@ -24,7 +24,7 @@ STG__VSTRUCT(allocator, "allocator", stg_allocator, STG_ALLOCATOR_VERSION, STG_A
 STG__VSTRUCT(change, "change", stg_change, STG_CHANGE_VERSION, STG_CHANGE_INIT, sizeof(stg_change));
 STG__VSTRUCT(entry, "entry", stg_entry, STG_ENTRY_VERSION, STG_ENTRY_INIT, sizeof(stg_entry));
 STG__VSTRUCT(storage, "storage", stg_storage, STG_STORAGE_VERSION, STG_STORAGE_INIT,
-             sizeof(stg_storage));
+             offsetof(stg_storage, begin), sizeof(stg_storage));
 STG__VSTRUCT(result, "result", stg_job_result, STG_JOB_RESULT_VERSION, STG_JOB_RESULT_INIT,
              sizeof(stg_job_result));
 STG__VSTRUCT(transport, "transport", stg_transport, STG_TRANSPORT_VERSION, STG_TRANSPORT_INIT,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare the built shared library with the committed ABI baseline.
 
-usage: check_abi.py UPDATE_SCRIPT LIBRARY BASELINE
+usage: check_abi.py UPDATE_SCRIPT LIBRARY BASELINE [VERSIONED_STRUCTS_DEF]
 
 The fresh build is dumped by the same script that writes the baseline
 (tools/update-abi-baseline.sh), so both sides use the same abidw options.
@@ -13,7 +13,13 @@ break in a struct can give 4 alone, so every non-zero status is a failure.
 Additions are compatible and pass: added functions and variables through
 --no-added-syms, added types (a new public enum or struct no function uses
 yet; -t reports those) through a suppression written here for the type names
-that the baseline does not know. The baseline is refreshed at release time
+that the baseline does not know. A versioned struct (a row of
+VERSIONED_STRUCTS_DEF: it starts with its version, and the library reads
+only as much of it as the caller's version has) may grow by members at its
+end, which is how docs/abi.md says such a struct gets a new version: that
+one change is suppressed for those structs alone, and any other change to
+them (a member moved, resized or removed) still fails. The baseline is
+refreshed at release time
 with tools/update-abi-baseline.sh, and from then on the additions are
 protected too.
 
@@ -21,6 +27,7 @@ Exit 77 (skipped) when libabigail's tools are missing or the library has no
 debug information.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,11 +46,17 @@ def type_names(path):
     return names
 
 
+def versioned_structs(path):
+    with open(path) as f:
+        return re.findall(r'^STG_VERSIONED\((\w+),', f.read(), re.M)
+
+
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         print(__doc__, file=sys.stderr)
         return 2
-    update, lib, baseline = sys.argv[1:]
+    update, lib, baseline = sys.argv[1:4]
+    grown = versioned_structs(sys.argv[4]) if len(sys.argv) == 5 else []
     for tool in ('abidw', 'abidiff', 'readelf'):
         if not shutil.which(tool):
             print('SKIP: %s not found (Debian: apt-get install abigail-tools binutils)' % tool)
@@ -75,6 +88,10 @@ def main():
             f.write('[suppress_type]\n  label = internal\n  name_regexp = ^stg__\n')
             for name in added:
                 f.write('[suppress_type]\n  label = added since baseline\n  name = %s\n' % name)
+            for name in grown:
+                f.write('[suppress_type]\n  label = versioned struct grown at its end\n'
+                        '  type_kind = struct\n  name = %s\n  has_data_member_inserted_at = end\n'
+                        % name)
 
         cmd = ['abidiff', '--no-added-syms', '--non-reachable-types',
                '--suppressions', suppr, baseline, fresh]

@@ -57,7 +57,7 @@ STATS_CLASSES_MAX = 16
 ALLOCATOR_VERSION = 1
 CHANGE_VERSION = 1
 ENTRY_VERSION = 1
-STORAGE_VERSION = 1
+STORAGE_VERSION = 2
 RESULT_VERSION = 1
 TRANSPORT_VERSION = 1
 CLOCK_VERSION = 1
@@ -130,11 +130,15 @@ STORAGE_LOAD_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
 # is cheaper than the POINTER object ctypes would build per call.
 STORAGE_WRITE_FN = CFUNCTYPE(c_int, c_void_p, c_void_p)
 STORAGE_REMOVE_FN = CFUNCTYPE(c_int, c_char_p, c_char_p, c_void_p)
+# begin, commit and rollback (storage version 2).
+STORAGE_TXN_FN = CFUNCTYPE(c_int, c_void_p)
 
 
 class stg_storage(Structure):
     _fields_ = [("version", c_uint), ("load", STORAGE_LOAD_FN), ("write", STORAGE_WRITE_FN),
-                ("remove", STORAGE_REMOVE_FN), ("payload", c_void_p)]
+                ("remove", STORAGE_REMOVE_FN), ("payload", c_void_p),
+                ("begin", STORAGE_TXN_FN), ("commit", STORAGE_TXN_FN),
+                ("rollback", STORAGE_TXN_FN)]
 
 
 class stg_job(Structure):
@@ -415,6 +419,9 @@ PROTOTYPES: List[Tuple[str, list, Any, Optional[str]]] = [
     ("stg_log_remove_matching", [log_p, P(stg_query), c_uint, _size_p], c_int, ERR_LOG),
     ("stg_log_expire", [log_p, _size_p], c_int, ERR_LOG),
     ("stg_log_flush", [log_p, _size_p], c_int, ERR_LOG),
+    ("stg_log_begin", [log_p], c_int, ERR_LOG),
+    ("stg_log_commit", [log_p], c_int, ERR_LOG),
+    ("stg_log_in_transaction", [log_p, _int_p], c_int, ERR_LOG),
 ]
 
 
