@@ -7,8 +7,11 @@
  * scripted transport that answers at random (ok, 401, 429 with retry-after,
  * 500, 400, not catalogued, async), completion of async jobs (and of ids that
  * no longer exist), a fake clock moving on, pause/resume, set_catalogued,
- * reprocess, remove (forced or not), expire, and close + reopen from a
- * recording storage. The reference model of the log (tests/common/model.h,
+ * reprocess, remove (forced or not), expire, close + reopen from a
+ * recording storage, and host transactions (stg_log_begin() .. commit()
+ * around a few of those calls; half the seeds run with a transactional
+ * store, where a third of the commits fail and everything the transaction
+ * did must be undone: the model goes back to its state at the begin). The reference model of the log (tests/common/model.h,
  * shared with the fuzz target) predicts each submit's decision and published
  * quantity and keeps each key's newest change and acknowledged quantity; the
  * job's life (states, retry times, statistics) is predicted here. Each result
@@ -85,7 +88,7 @@ typedef struct model {
 	/* during a pump */
 	size_t pump_sent, pump_sent_integ[NI], pump_max;
 	/* totals */
-	long steps, ops[16], sends, acks_checked, reloaded_held;
+	long steps, ops[16], sends, acks_checked, reloaded_held, undone;
 } model;
 
 
@@ -332,7 +335,7 @@ static void md_open(model *m)
 	}
 }
 
-static model *model_new(uint64_t seed)
+static model *model_new(uint64_t seed, int txn)
 {
 	model *m = calloc(1, sizeof *m);
 
@@ -340,6 +343,7 @@ static model *model_new(uint64_t seed)
 	m->rng = seed;
 	model_policies(m->pol);
 	rh_store_init(&m->store);
+	m->store.transactional = txn;
 	m->clock.now = INT64_C(1700000000000);
 	m->sh = fx_storage_hook(&m->store);
 	m->ch = fx_clock_hook(&m->clock);
@@ -798,6 +802,50 @@ static void step_expire(model *m)
 	cr_assert(!gone || newest_gone <= oldest_kept, "expire kept an older success than one it dropped");
 }
 
+/* A host transaction around a few calls; with a transactional store a
+ * third of the commits fail, and then the log must be as at the begin. */
+static void step_txn(model *m)
+{
+	model *saved = malloc(sizeof *saved);
+	int n = 1 + below(m, 6), x, fail = m->store.transactional && below(m, 3) == 0, rc;
+
+	cr_assert_not_null(saved);
+	memcpy(saved, m, sizeof *m);
+	cr_assert_eq(stg_log_begin(m->log), STG_OK);
+	for (x = 0; x < n; x++) {
+		switch (below(m, 7)) {
+		case 0: case 1: step_submit(m); break;
+		case 2: step_batch(m); break;
+		case 3: step_reprocess(m); break;
+		case 4: step_remove(m); break;
+		case 5: step_catalogued(m); break;
+		default: step_expire(m); break;
+		}
+	}
+	if (fail) {
+		m->store.arm_txn = 1;
+		fx_storage_arm(&m->store, 1, 0); /* the next storage call: the commit */
+	}
+	rc = stg_log_commit(m->log);
+	fx_storage_disarm(&m->store);
+	m->store.arm_txn = 0;
+	if (fail && m->store.failures) {
+		cr_assert_eq(rc, STG_ESTORAGE, "failed commit: %d %s", rc, stg_log_errmsg(m->log));
+		/* Undone: what the calls did, and what the model learnt from them. */
+		memcpy(m->m, saved->m, sizeof m->m);
+		memcpy(m->dead_ids, saved->dead_ids, sizeof m->dead_ids);
+		m->ndead = saved->ndead;
+		m->changes = saved->changes;
+		m->exports = saved->exports;
+		m->coalesced = saved->coalesced;
+		m->stale = saved->stale;
+		m->undone++;
+	} else {
+		cr_assert_eq(rc, STG_OK, "commit: %d %s", rc, stg_log_errmsg(m->log));
+	}
+	free(saved);
+}
+
 static void step_reopen(model *m)
 {
 	size_t pending = 99;
@@ -809,36 +857,18 @@ static void step_reopen(model *m)
 	md_open(m);
 }
 
-static void run_seed(uint64_t seed, long steps, long *checked)
+static void run_seed(uint64_t seed, int txn, long steps, long *checked)
 {
-	model *m = model_new(seed);
+	/* Upper bounds of each operation's share of 100 draws. */
+	static const int share[] = { 36, 40, 58, 65, 75, 78, 82, 87, 92, 95, 97, 100 };
+	model *m = model_new(seed, txn);
 	long s;
 	char what[64];
 
 	for (s = 0; s < steps; s++) {
-		int r = below(m, 100), op;
-		if (r < 38)
-			op = 0;
-		else if (r < 42)
-			op = 1;
-		else if (r < 60)
-			op = 2;
-		else if (r < 67)
-			op = 3;
-		else if (r < 77)
-			op = 4;
-		else if (r < 80)
-			op = 5;
-		else if (r < 84)
-			op = 6;
-		else if (r < 89)
-			op = 7;
-		else if (r < 94)
-			op = 8;
-		else if (r < 97)
-			op = 9;
-		else
-			op = 10;
+		int r = below(m, 100), op = 0;
+		while (r >= share[op])
+			op++;
 		switch (op) {
 		case 0: step_submit(m); break;
 		case 1: step_batch(m); break;
@@ -850,7 +880,8 @@ static void run_seed(uint64_t seed, long steps, long *checked)
 		case 7: step_reprocess(m); break;
 		case 8: step_remove(m); break;
 		case 9: step_expire(m); break;
-		default: step_reopen(m); break;
+		case 10: step_reopen(m); break;
+		default: step_txn(m); break;
 		}
 		m->ops[op]++;
 		snprintf(what, sizeof what, "seed %" PRIu64 " step %ld (op %d)", seed, s, op);
@@ -858,11 +889,12 @@ static void run_seed(uint64_t seed, long steps, long *checked)
 		(*checked)++;
 	}
 	fprintf(stderr,
-	        "model seed %-6" PRIu64 " %ld steps: submit %ld, batch %ld, pump %ld (%ld jobs sent), complete %ld, "
-	        "clock %ld, pause/resume %ld, catalogued %ld, reprocess %ld, remove %ld, expire %ld, reopen %ld; "
-	        "%ld acknowledged quantities checked\n",
-	        seed, steps, m->ops[0], m->ops[1], m->ops[2], m->sends, m->ops[3], m->ops[4], m->ops[5], m->ops[6],
-	        m->ops[7], m->ops[8], m->ops[9], m->ops[10], m->acks_checked);
+	        "model seed %-6" PRIu64 " %s %ld steps: submit %ld, batch %ld, pump %ld (%ld jobs sent), complete %ld, "
+	        "clock %ld, pause/resume %ld, catalogued %ld, reprocess %ld, remove %ld, expire %ld, reopen %ld, "
+	        "transactions %ld (%ld undone); %ld acknowledged quantities checked\n",
+	        seed, txn ? "txn" : "v1 ", steps, m->ops[0], m->ops[1], m->ops[2], m->sends, m->ops[3],
+	        m->ops[4], m->ops[5], m->ops[6], m->ops[7], m->ops[8], m->ops[9], m->ops[10], m->ops[11],
+	        m->undone, m->acks_checked);
 	model_free(m);
 }
 
@@ -875,7 +907,7 @@ Test(reliability, model_random_sequences, .timeout = 100)
 
 	cr_assert_gt(steps, 0, "STG_MODEL_STEPS must be positive");
 	for (x = 0; x < sizeof seeds / sizeof seeds[0]; x++)
-		run_seed(seeds[x], steps, &checked);
+		run_seed(seeds[x], (int)(x & 1), steps, &checked);
 	fprintf(stderr, "model: %ld steps checked against the model (%zu seeds)\n", checked,
 	        sizeof seeds / sizeof seeds[0]);
 }
