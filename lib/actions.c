@@ -35,6 +35,20 @@ STG_EXTERN int stg_log_remove(stg_log *log, const char *integration, const char 
 	return rc;
 }
 
+/* How many entries a remove_matching removes: what its transaction keeps. */
+static uint64_t removable(stg_log *log, const stg_query *q, unsigned flags, int64_t now)
+{
+	uint64_t n = 0;
+	uint32_t i;
+
+	for (i = 0; log->txn.kind == STG__TXN_UNDO && i < log->nents; i++) {
+		const stg__ent *e = stg__ent_at(log, i);
+		n += stg__ent_live(e) && (!e->job || (flags & STG_REMOVE_FORCE)) &&
+		     stg__query_match(log, q, e, now);
+	}
+	return n;
+}
+
 STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigned int flags,
                                        size_t *count)
 {
@@ -54,7 +68,8 @@ STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigne
 	stg__log_flush_owed(log);
 	own = stg__txn_start(log, STG__TXN_UNDO);
 	now = stg__log_now(log);
-	for (i = 0; i < log->nents; i++) {
+	rc = stg__txn_reserve(log, "stg_log_remove_matching", removable(log, q, flags, now));
+	for (i = 0; i < log->nents && rc == STG_OK; i++) {
 		const stg__ent *e = stg__ent_at(log, i);
 		if (!stg__ent_live(e) || !stg__query_match(log, q, e, now))
 			continue;
@@ -175,6 +190,20 @@ STG_EXTERN int stg_log_reprocess(stg_log *log, const char *integration, const ch
 	return reprocess_idx(log, idx, stg__log_now(log));
 }
 
+/* How many entries a reprocess_matching queues: what its transaction keeps. */
+static uint64_t reprocessable(stg_log *log, const stg_query *q, int64_t now)
+{
+	uint64_t n = 0;
+	uint32_t i;
+
+	for (i = 0; log->txn.kind == STG__TXN_UNDO && i < log->nents; i++) {
+		const stg__ent *e = stg__ent_at(log, i);
+		n += stg__ent_live(e) && stg__ent_job_state(e) != STG_JOB_IN_FLIGHT &&
+		     stg__query_match(log, q, e, now);
+	}
+	return n;
+}
+
 STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size_t *count)
 {
 	uint32_t i;
@@ -190,7 +219,8 @@ STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size
 	stg__log_flush_owed(log);
 	own = stg__txn_start(log, STG__TXN_UNDO);
 	now = stg__log_now(log);
-	for (i = 0; i < log->nents; i++) {
+	rc = stg__txn_reserve(log, "stg_log_reprocess_matching", reprocessable(log, q, now));
+	for (i = 0; i < log->nents && rc == STG_OK; i++) {
 		const stg__ent *e = stg__ent_at(log, i);
 		if (!stg__ent_live(e) || stg__ent_job_state(e) == STG_JOB_IN_FLIGHT ||
 		    !stg__query_match(log, q, e, now))
@@ -252,6 +282,7 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 	/* Clear the auth failures first: a stored auth failure pauses again at
 	 * open. One storage commit for them all; the pause ends once it is made. */
 	own = stg__txn_start(log, STG__TXN_UNDO);
+	rc = stg__txn_reserve(log, "stg_log_resume", (uint64_t)need[0] + need[1] + need[2]);
 	for (i = 0; i < log->nents && rc == STG_OK; i++) {
 		stg__ent *e = stg__ent_at(log, i), ec;
 		stg__job jc;

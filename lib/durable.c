@@ -46,6 +46,9 @@ int stg__log_flush_owed_slow(stg_log *log)
 	if (log->txn.kind == STG__TXN_UNDO)
 		return STG_OK;
 	own = stg__txn_start(log, STG__TXN_OWED);
+	/* Without room to remember what it wrote, it writes nothing: still owed. */
+	if (stg__txn_reserve(log, "flushing owed writes", (uint64_t)log->ndirty + log->dirty_unlisted))
+		rc = STG_ESTORAGE;
 	for (i = 0; i < log->ndirty; i++) {
 		uint32_t idx = log->dirty[i];
 		const stg__ent *e = stg__ent_at(log, idx);

@@ -138,7 +138,8 @@ static int pump_batch(stg_log *log, uint32_t bi, const stg__pick *first, size_t 
 
 	/* Room to queue every job of the batch again, and a problem record
 	 * for each result, reserved before any goes out. */
-	if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(&log->probs, &log->alloc, (uint32_t)cap))
+	if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(&log->probs, &log->alloc, (uint32_t)cap) ||
+	    stg__txn_reserve(log, "stg_log_pump", cap))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
 	take_batch(log, in, first, cap, now, b);
 	if ((trc = stg__host_send(log, b->jobs, b->n, b->results))) {
@@ -262,8 +263,13 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_res
 	if ((rc = stg__sched_reserve(log, stg__ent_at(log, idx)->integ, stg__ent_at(log, idx)->priority, 1)) ||
 	    (rc = stg__probs_reserve(&log->probs, &log->alloc, 1)))
 		return stg__fail(log->errmsg, rc, "stg_log_complete: out of memory");
-	own = stg__txn_start(log, STG__TXN_OWED);
 	stg__log_flush_owed(log);
+	own = stg__txn_start(log, STG__TXN_OWED);
+	if ((rc = stg__txn_reserve(log, "stg_log_complete", 1))) {
+		if (own)
+			stg__txn_end(log, "stg_log_complete", &rc);
+		return rc;
+	}
 	now = stg__log_now(log);
 	rc = stg__apply_result(log, idx, r, now);
 	if (rc == STG_ESTORAGE)

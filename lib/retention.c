@@ -37,7 +37,12 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
 	stg__log_flush_owed(log);
 	own = stg__txn_start(log, STG__TXN_UNDO);
 	now = stg__log_now(log);
-	if (log->success_max_age) {
+	/* At most every success goes: room to keep them, before any does. */
+	for (i = 0; log->txn.kind == STG__TXN_UNDO && i < log->nents; i++)
+		nsucc += is_success(log, i);
+	rc = stg__txn_reserve(log, "stg_log_expire", nsucc);
+	nsucc = 0;
+	if (rc == STG_OK && log->success_max_age) {
 		for (i = 0; i < log->nents && rc == STG_OK; i++) {
 			const stg__ent *e = stg__ent_at(log, i);
 			if (!stg__ent_live(e) || e->status != STG_ENTRY_SUCCESS ||

@@ -48,6 +48,26 @@ int stg__txn_touch_slow(stg_log *log, uint32_t idx, const stg__ent *e)
 	return STG_OK;
 }
 
+int stg__txn_reserve_slow(stg_log *log, const char *fn, uint64_t n)
+{
+	stg__txn *t = &log->txn;
+
+	if (t->kind == STG__TXN_UNDO && (uint64_t)t->nundo + n > t->undo_cap) {
+		stg__undo *v = stg__grow(&log->alloc, t->undo, &t->undo_cap, (uint64_t)t->nundo + n,
+		                         sizeof *v, 64);
+		if (!v)
+			return stg__fail(log->errmsg, STG_ENOMEM, "%s: out of memory", fn);
+		t->undo = v;
+	} else if (t->kind == STG__TXN_OWED && (uint64_t)t->nwritten + n > t->written_cap) {
+		uint32_t *v = stg__grow(&log->alloc, t->written, &t->written_cap,
+		                        (uint64_t)t->nwritten + n, sizeof *v, 64);
+		if (!v)
+			return stg__fail(log->errmsg, STG_ENOMEM, "%s: out of memory", fn);
+		t->written = v;
+	}
+	return STG_OK;
+}
+
 int stg__txn_count_slow(stg_log *log, uint32_t integ)
 {
 	stg__txn *t = &log->txn;

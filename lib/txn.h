@@ -56,6 +56,18 @@ static inline int stg__txn_touch(stg_log *log, uint32_t idx, const stg__ent *e)
 	return stg__txn_touch_slow(log, idx, e);
 }
 
+/* Room to keep @n more entries in the open transaction (an UNDO one's
+ * records, an OWED one's list of entries written), asked for before a call
+ * changes any, so that running out of memory changes nothing. STG_OK or
+ * STG_ENOMEM with the message. */
+int stg__txn_reserve_slow(stg_log *log, const char *fn, uint64_t n);
+static inline int stg__txn_reserve(stg_log *log, const char *fn, uint64_t n)
+{
+	if (log->txn.kind == STG__TXN_NONE || !n)
+		return STG_OK;
+	return stg__txn_reserve_slow(log, fn, n);
+}
+
 /* A submit is about to count in integration @integ: inside an UNDO
  * transaction its counters are kept as they were. STG_OK or STG_ENOMEM. */
 int stg__txn_count_slow(stg_log *log, uint32_t integ);
