@@ -8,6 +8,7 @@
 #include "integ.h"
 #include "jobs.h"
 #include "lifecycle.h"
+#include "market.h"
 #include "match.h"
 #include "problems.h"
 #include "txn.h"
@@ -158,6 +159,9 @@ STG_EXTERN int stg_log_set_catalogued(stg_log *log, const char *integration, con
 	int rc;
 
 	STG__ENTER(log, "stg_log_set_catalogued");
+	/* A notice ahead of the SKU's first change is remembered (market.h). */
+	if ((rc = stg__notice_unseen(log, "stg_log_set_catalogued", integration, sku)) != 1)
+		return rc;
 	if ((rc = entry_arg(log, "stg_log_set_catalogued", integration, sku, &idx)))
 		return rc;
 	if (stg__ent_job_state(stg__ent_at(log, idx)) != STG_JOB_HELD)

@@ -80,6 +80,7 @@ struct stg_log {
 	stg__jobs jobs;
 	stg__probs probs;
 	stg__msgs msgs;
+	struct stg__market *market; /* message rules, catalogue notices (market.h); NULL until used */
 
 	uint32_t *dirty;          /* entries whose storage write is owed */
 	uint32_t ndirty, dirty_cap;

@@ -2,6 +2,7 @@
  * Opening a log (options, hooks, the load from storage, indexing what was
  * loaded), closing it, and the hooks that can be changed later.
  */
+#include "explained.h"
 #include "counters.h"
 #include "durable.h"
 #include "entries.h"
@@ -10,6 +11,7 @@
 #include "integ.h"
 #include "jobs.h"
 #include "lifecycle.h"
+#include "market.h"
 #include "problems.h"
 #include "txn.h"
 #include "versions.h"
@@ -35,7 +37,8 @@ static int load_sink(void *ctx, const stg_entry *in)
 
 /* A stored entry the log can take: keys valid, fields in range, status and
  * job state consistent (STG_ECORRUPT otherwise). */
-static int check_stored(stg_log *log, const stg_entry *in, size_t *ilen, size_t *slen)
+static int check_stored(stg_log *log, const stg_entry *in, size_t *ilen, size_t *slen,
+                        uint8_t *explain)
 {
 	int rc;
 
@@ -51,7 +54,7 @@ static int check_stored(stg_log *log, const stg_entry *in, size_t *ilen, size_t 
 	    in->error_class < 0 || in->error_class >= STG_ERRCLASS_COUNT ||
 	    in->priority < STG_PRIORITY_URGENT || in->priority > STG_PRIORITY_NORMAL ||
 	    in->reason < 0 || in->reason >= STG_REASON_COUNT ||
-	    in->http_status < 0 || in->http_status > 999 ||
+	    in->http_status < 0 || in->http_status > 999 || !stg__explain_of_entry(in, explain) ||
 	    (in->status == STG_ENTRY_PENDING) != (in->job_state != STG_JOB_NONE))
 		return stg__fail(log->errmsg, STG_ECORRUPT,
 		                 "stg_log_open: stored entry (%.100s, %.100s) has fields out of range",
@@ -66,9 +69,10 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	unsigned flags;
 	int32_t gap = 0;
 	int has_job, need_prob, rc;
+	uint8_t explain = 0;
 	stg__ent e;
 
-	if ((rc = check_stored(log, in, &ilen, &slen)))
+	if ((rc = check_stored(log, in, &ilen, &slen, &explain)))
 		return rc;
 	if ((rc = stg__log_get_integ(log, "stg_log_open", in->integration, ilen, &integ)))
 		return rc;
@@ -104,6 +108,7 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	e.priority = (unsigned)in->priority;
 	e.reason = (unsigned)in->reason;
 	e.flags = flags & STG__FLAGS_MASK;
+	e.explain = explain;
 	e.bits |= STG__B_LIVE;
 	if (!has_job)
 		e.ack_delay = gap;
@@ -191,6 +196,7 @@ STG_EXTERN void stg_log_close(stg_log *log)
 	}
 	a = log->alloc;
 	stg__txn_abandon(log);
+	stg__market_free(log);
 	stg__ents_free(log);
 	stg__jobs_free(&log->jobs, &log->alloc);
 	stg__probs_free(&log->probs, &log->alloc);

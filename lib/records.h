@@ -61,6 +61,10 @@ typedef struct stg__ent {
 		int32_t ack_delay;
 	};
 	uint16_t integ;
+	/* Where the newest change's minimum came from and which rule set its
+	 * quantity (explained.h), 0: not recorded (a 1.0 entry).
+	 * In what was padding: the entry stays 88 bytes. */
+	uint8_t explain;
 	/* The small fields share one word with latency_ms's high bits, so that
 	 * latency_ms fits in 40 bits without growing the entry. */
 	unsigned latency_hi : 8;

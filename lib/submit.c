@@ -4,6 +4,7 @@
  * reserved, the entry is written through, then committed. The batch form
  * prefetches ahead to hide memory latency.
  */
+#include "explained.h"
 #include "durable.h"
 #include "entries.h"
 #include "host.h"
@@ -205,8 +206,15 @@ static void plan_entry(stg_log *log, change *c)
 {
 	const stg_submit *s = c->s;
 
+	stg_evaluation ev;
+
 	stg__policy_resolve(c->pol, s->sku, s->category, &c->min, &c->source);
-	c->pub = stg__policy_pub(c->pol, c->min, s->available, &c->warn);
+	/* The whole evaluation, not only the quantity: the entry keeps where
+	 * its minimum came from and which rule set it (stg_entry_explain()). */
+	stg__policy_eval(c->pol, c->min, c->source, s->available, &ev);
+	c->pub = ev.published;
+	c->warn = ev.warnings;
+	c->e.explain = stg__explain_pack(ev.min_source, ev.rule);
 	c->fresh_warning = c->warn && !(c->e.flags & STG_ENTRY_MIN_STOCK_REACHED);
 	c->changed_at = s->changed_at ? s->changed_at : now_of(log, c->nowp);
 	if (stg__ent_job_state(&c->e) != STG_JOB_NONE)

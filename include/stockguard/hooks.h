@@ -236,7 +236,11 @@ typedef enum stg_event_type {
 	STG_EVENT_MIN_STOCK_REACHED = 1,   /**< a SKU's stock fell to the minimum: published 0 */
 	STG_EVENT_ABNORMAL_LATENCY = 2,    /**< an export was acknowledged after the latency limit */
 	STG_EVENT_INTEGRATION_PAUSED = 3,  /**< auth failure (or the host) paused an integration */
-	STG_EVENT_INTEGRATION_RESUMED = 4  /**< the host resumed it */
+	STG_EVENT_INTEGRATION_RESUMED = 4, /**< the host resumed it */
+	STG_EVENT_OUT_OF_SYNC = 5          /**< (1.1) stg_log_observe() found the marketplace showing
+	                                        another quantity than the log believes: a correction
+	                                        job was queued (or, with ::STG_OBSERVE_MISSING, the
+	                                        SKU is held as not catalogued) */
 } stg_event_type;
 
 /** @brief One event. Filled by the library; borrowed for the call. */
@@ -250,7 +254,14 @@ typedef struct stg_event {
 	int64_t min_stock;       /**< MIN_STOCK_REACHED: the minimum that applied */
 	int64_t latency_ms;      /**< ABNORMAL_LATENCY: change-to-acknowledgement time */
 	int64_t time;            /**< when, ms since the epoch */
-	uint32_t reserved_[4];   /**< 0 */
+	/**
+	 * (1.1) OUT_OF_SYNC: the quantity the marketplace showed (0 for a SKU
+	 * it does not list); `available` is then the entry's available
+	 * quantity, and the correction publishes the entry's published one.
+	 * 0 for the other events. This word was reserved in 1.0.
+	 */
+	int64_t observed;
+	uint32_t reserved_[2];   /**< 0 */
 } stg_event;
 
 /** Version of ::stg_events this header describes. */

@@ -310,9 +310,17 @@ STG_EXTERN int stg_log_is_paused(stg_log *log, const char *integration, int *pau
 /**
  * @brief The marketplace has catalogued @p sku: its held job goes out at
  *        the next pump without a manual reprocess.
- * @return ::STG_OK; ::STG_ENOTFOUND (no entry); ::STG_ESTATE (its job is not
- *         held); ::STG_ESTORAGE (nothing changed); ::STG_ENOMEM; ::STG_EINVAL;
- *         ::STG_ERECURSIVE.
+ *
+ * (1.1) A notice for a SKU the log has no entry for is remembered (in
+ * memory, until the close): when that SKU's job is later held as not
+ * catalogued (a marketplace that answers before its catalogue caught up),
+ * the notice is used then, once, and the job is due at once instead of at
+ * the slow retry. An acknowledgement of the SKU forgets it. At most 65,536 notices are remembered per log.
+ *
+ * @return ::STG_OK (also: remembered); ::STG_ESTATE (the entry's job is not
+ *         held); ::STG_ESTORAGE (nothing changed); ::STG_ENOMEM; ::STG_ELIMIT
+ *         (too many remembered notices); ::STG_EINVAL; ::STG_ERECURSIVE.
+ *         1.0 returned ::STG_ENOTFOUND for a SKU without an entry.
  */
 STG_EXTERN int stg_log_set_catalogued(stg_log *log, const char *integration, const char *sku);
 
@@ -416,7 +424,11 @@ typedef struct stg_stats {
 	int64_t latency_p95_ms;                /**< 95th percentile, -1 when none */
 	int64_t latency_p99_ms;                /**< 99th percentile, -1 when none */
 	int64_t latency_max_ms;                /**< largest, -1 when none */
-	uint64_t reserved_[8];                 /**< 0; room for later counters */
+	uint64_t corrections;                  /**< (1.1) jobs queued because stg_log_observe() found
+	                                            the marketplace out of sync (reason out_of_sync),
+	                                            holds of SKUs it does not list included; a word
+	                                            reserved in 1.0 */
+	uint64_t reserved_[7];                 /**< 0; room for later counters */
 	uint32_t nreasons;                     /**< entries of `skips` filled: the library's ::STG_REASON_COUNT */
 	uint32_t nclasses;                     /**< entries of `errors` filled: the library's ::STG_ERRCLASS_COUNT */
 	uint64_t skips[STG_STATS_REASONS_MAX]; /**< skipped changes by ::stg_reason (API calls saved); 0 from nreasons on */

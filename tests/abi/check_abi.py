@@ -23,6 +23,16 @@ refreshed at release time
 with tools/update-abi-baseline.sh, and from then on the additions are
 protected too.
 
+New fields that take a struct's reserved words (docs/abi.md: a
+library-filled struct never changes size, new fields take its reserved
+words) are checked here, field by field, because abidiff reports any change
+of a member: `reserved_words_taken()` accepts a struct of the baseline only
+when its size is the same, every member before `reserved_` has the same
+name, offset and type, so does every member after it, and the members that
+replace `reserved_` (a smaller `reserved_` among them) lie within the bytes
+it had. Such a struct, and only
+such a struct, is then left out of abidiff's report.
+
 Exit 77 (skipped) when libabigail's tools are missing or the library has no
 debug information.
 """
@@ -49,6 +59,80 @@ def type_names(path):
 def versioned_structs(path):
     with open(path) as f:
         return re.findall(r'^STG_VERSIONED\((\w+),', f.read(), re.M)
+
+
+def type_table(root):
+    """type-id -> element, for every type the dump declares."""
+    return {el.get('id'): el for el in root.iter() if el.get('id')}
+
+
+def type_name(types, tid, depth=0):
+    """A printable name for a type id, the same in two dumps for the same type."""
+    el = types.get(tid)
+    if el is None or depth > 20:
+        return '?' + str(tid)
+    if el.tag == 'pointer-type-def':
+        return type_name(types, el.get('type-id'), depth + 1) + '*'
+    if el.tag == 'qualified-type-def':
+        quals = ' '.join(q for q in ('const', 'volatile', 'restrict') if el.get(q) == 'yes')
+        return quals + ' ' + type_name(types, el.get('type-id'), depth + 1)
+    if el.tag == 'array-type-def':
+        return '%s[%s bits]' % (type_name(types, el.get('type-id'), depth + 1), el.get('size-in-bits'))
+    return el.get('name') or el.tag
+
+
+def type_bits(types, tid, depth=0):
+    el = types.get(tid)
+    if el is None or depth > 20:
+        return None
+    if el.get('size-in-bits'):
+        return int(el.get('size-in-bits'))
+    if el.tag in ('typedef-decl', 'qualified-type-def'):
+        return type_bits(types, el.get('type-id'), depth + 1)
+    return None
+
+
+def members(types, cls):
+    out = []
+    for dm in cls.findall('data-member'):
+        var = dm.find('var-decl')
+        out.append((var.get('name'), int(dm.get('layout-offset-in-bits')),
+                    type_name(types, var.get('type-id')), type_bits(types, var.get('type-id'))))
+    return out
+
+
+def structs(root):
+    return {el.get('name'): el for el in root.iter('class-decl')
+            if el.get('name') and el.findall('data-member')}
+
+
+def reserved_words_taken(base_path, fresh_path):
+    """Names of the structs whose only change is new fields in reserved words."""
+    base_root, fresh_root = ET.parse(base_path).getroot(), ET.parse(fresh_path).getroot()
+    btypes, ftypes = type_table(base_root), type_table(fresh_root)
+    bstructs, fstructs = structs(base_root), structs(fresh_root)
+    taken = []
+    for name, bcls in sorted(bstructs.items()):
+        fcls = fstructs.get(name)
+        if fcls is None or bcls.get('size-in-bits') != fcls.get('size-in-bits'):
+            continue
+        old, new = members(btypes, bcls), members(ftypes, fcls)
+        if old == new:
+            continue
+        names = [m[0] for m in old]
+        if names.count('reserved_') != 1:
+            continue
+        k = names.index('reserved_')
+        _, start, _, bits = old[k]
+        after = old[k + 1:]
+        if bits is None or new[:k] != old[:k] or len(new) < len(old) or \
+                new[len(new) - len(after):] != after:
+            continue
+        end = start + bits
+        middle = new[k:len(new) - len(after)]
+        if middle and all(m[3] is not None and start <= m[1] and m[1] + m[3] <= end for m in middle):
+            taken.append(name)
+    return taken
 
 
 def main():
@@ -93,6 +177,12 @@ def main():
                         '  type_kind = struct\n  name = %s\n  has_data_member_inserted_at = end\n'
                         % name)
 
+
+            taken = reserved_words_taken(baseline, fresh)
+            for name in taken:
+                f.write('[suppress_type]\n  label = new fields in reserved words (checked above)\n'
+                        '  name = %s\n' % name)
+
         cmd = ['abidiff', '--no-added-syms', '--non-reachable-types',
                '--suppressions', suppr, baseline, fresh]
         diff = subprocess.run(cmd, capture_output=True, text=True)
@@ -107,6 +197,9 @@ def main():
                   '    tools/update-abi-baseline.sh BUILD_DIR\n'
                   'and commit it. An incompatible change needs a new SONAME instead.')
             return 1
+        if taken:
+            print('note: new fields in the reserved words of %s (same size, same members '
+                  'before them)' % ', '.join(taken))
         if added:
             print('note: %d public type(s) newer than the baseline (%s); refresh it with '
                   'tools/update-abi-baseline.sh at release time' % (len(added), ', '.join(added)))

@@ -298,6 +298,7 @@ typedef struct fx_event {
 	char *message;
 	int has_message;
 	int64_t available, min_stock, latency_ms, time;
+	int64_t observed;   /* OUT_OF_SYNC (1.1) */
 } fx_event;
 
 typedef struct fx_events {

@@ -105,6 +105,7 @@ struct rec {
 
 struct world {
 	stg_log *log;
+	int notice[NI][NS];   /* catalogue notices remembered for SKUs without an entry (memory only) */
 	int64_t now;
 	int neg_clock, clock_back;
 	int use_storage, have_transport, use_batch, use_events, page;
@@ -549,6 +550,7 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 		return;
 	if (bh == BH_OK) {
 		W.successes++;
+		W.notice[i][s] = 0;
 		add_finished(id);
 		return;
 	}
@@ -570,6 +572,13 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 	case STG_ERRCLASS_NOT_CATALOGUED:
 		m->due_kind = STG_JOB_HELD;
 		m->due_lo = m->due_hi = now + W.catalogue_retry;
+		if (W.notice[i][s]) {
+			/* A remembered catalogue notice releases the hold once, at once. */
+			W.notice[i][s] = 0;
+			m->due_kind = STG_JOB_QUEUED;
+			m->due_lo = m->due_hi = now;
+			m->handed = 0; /* due at once: this pump may hand it out again */
+		}
 		break;
 	case STG_ERRCLASS_AUTH:
 		m->due_kind = STG_JOB_QUEUED;
@@ -977,6 +986,7 @@ static void close_log(void)
 	stg_log_close(W.log);
 	W.log = NULL;
 	W.nfinished = 0; /* ids are unique within one open log */
+	memset(W.notice, 0, sizeof W.notice); /* not stored: gone with the log */
 	for (i = 0; i < NI; i++)
 		for (s = 0; s < NS; s++) {
 			add_stale_id(W.k[i][s].mk.async_id);
@@ -1784,10 +1794,13 @@ static void do_catalogued(struct cur *c)
 	pick_key(a, &i, &k);
 	ex = get_entry(i, k, &b);
 	rc = stg_log_set_catalogued(W.log, INTEG[i], SKU[k]);
-	rc_in("stg_log_set_catalogued", rc, OKB | B(STG_ENOTFOUND) | B(STG_ESTATE) |
+	rc_in("stg_log_set_catalogued", rc, OKB | B(STG_ESTATE) |
 	      B(STG_ESTORAGE) | B(STG_ENOMEM) | B(STG_EINVAL) | B(STG_ERECURSIVE));
 	if (!ex) {
-		FUZZ_CHECK(rc == STG_ENOTFOUND, "catalogued of no entry: %d", rc);
+		/* 1.1: remembered for the SKU's first hold (marketplace.h). */
+		FUZZ_CHECK(rc == STG_OK || rc == STG_ENOMEM, "catalogued of no entry: %d", rc);
+		if (rc == STG_OK)
+			W.notice[i][k] = 1;
 		return;
 	}
 	if (b.job_state != STG_JOB_HELD) {

@@ -63,6 +63,7 @@ typedef struct ment {
 	int64_t not_before;   /* the job may not go out before this time */
 	int ambiguous;        /* transient bound read two ways: take the library's */
 	int was_held;         /* the job in flight was held (not catalogued) before */
+	int64_t acked_at;     /* time of the last acknowledgement (stale observations) */
 } ment;
 
 typedef struct model {
@@ -78,13 +79,15 @@ typedef struct model {
 	ment m[NI][NK];
 	sm_policy pol[NI];         /* as set on the log at each open */
 	int paused[NI];
+	int notice[NI][NK];        /* a catalogue notice remembered for a SKU without an entry */
 	int64_t market[NI][NK];    /* the marketplace's last acknowledged quantity */
 	int market_has[NI][NK];
 	int64_t next_seq;
 	uint64_t dead_ids[64];
 	size_t ndead;
 	/* counters since the last open */
-	uint64_t changes, exports, coalesced, stale, attempts, successes, errors[STG_ERRCLASS_COUNT];
+	uint64_t changes, exports, coalesced, stale, attempts, successes, corrections,
+		errors[STG_ERRCLASS_COUNT];
 	/* during a pump */
 	size_t pump_sent, pump_sent_integ[NI], pump_max;
 	/* totals */
@@ -160,8 +163,12 @@ static int choose_answer(model *m)
 		return RH_TRANSIENT;
 	if (r < 70)
 		return RH_REJECT;
-	if (r < 78)
+	if (r < 75)
 		return RH_NOTCAT;
+	if (r < 78)
+		return RH_NOTCAT_TEXT;
+	if (r < 82)
+		return RH_CONFLICT;
 	return RH_ASYNC;
 }
 
@@ -238,6 +245,8 @@ static void apply_result(model *m, int i, int k, const stg_job_result *r, uint64
 	}
 	if (r->outcome == STG_OUTCOME_OK) {
 		m->successes++;
+		m->notice[i][k] = 0;
+		e->acked_at = m->clock.now;
 		e->errclass = STG_ERRCLASS_NONE;
 		e->attempts = e->job_attempts = e->job_transient = 0;
 		e->not_before = 0;
@@ -263,6 +272,20 @@ static void apply_result(model *m, int i, int k, const stg_job_result *r, uint64
 	case STG_ERRCLASS_NOT_CATALOGUED:
 		e->job = STG_JOB_HELD;
 		e->not_before = m->clock.now + CATALOGUE_RETRY;
+		if (m->notice[i][k]) {
+			/* A notice that came before the first change releases it once. */
+			m->notice[i][k] = 0;
+			e->job = STG_JOB_QUEUED;
+			e->not_before = 0;
+		}
+		break;
+	case STG_ERRCLASS_CONFLICT:
+		/* At once, within the job's retry budget (shared with transient). */
+		e->not_before = 0;
+		if (++e->job_transient >= MAX_TRANSIENT) {
+			e->job = STG_JOB_NONE;
+			e->status = STG_ENTRY_ERROR;
+		}
 		break;
 	case STG_ERRCLASS_RATE_LIMITED:
 		cr_assert_eq(r->retry_after_ms, RETRY_AFTER);
@@ -305,6 +328,8 @@ static void md_open(model *m)
 	cr_assert_eq(stg_log_set_limits(m->log, integ_names[1], 1, 2, 1000), STG_OK);
 	cr_assert_eq(stg_log_set_limits(m->log, integ_names[2], 3, 0, 0), STG_OK);
 	m->changes = m->exports = m->coalesced = m->stale = m->attempts = m->successes = 0;
+	m->corrections = 0;
+	memset(m->notice, 0, sizeof m->notice); /* notices are kept in memory only */
 	memset(m->errors, 0, sizeof m->errors);
 	for (i = 0; i < NI; i++) {
 		int k, paused = 0;
@@ -489,6 +514,7 @@ static void check_all(model *m, const char *step)
 	          "%s: stats changes/exports/coalesced/stale %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64
 	          ", model %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64, step, st.changes, st.exports,
 	          st.coalesced, st.stale, m->changes, m->exports, m->coalesced, m->stale);
+	cr_assert_eq(st.corrections, m->corrections, "%s: stats corrections", step);
 	cr_assert(st.attempts == m->attempts && st.successes == m->successes,
 	          "%s: stats attempts/successes %" PRIu64 "/%" PRIu64 ", model %" PRIu64 "/%" PRIu64, step,
 	          st.attempts, st.successes, m->attempts, m->successes);
@@ -715,11 +741,61 @@ static void step_catalogued(model *m)
 
 	rc = stg_log_set_catalogued(m->log, integ_names[i], sku_name(k));
 	if (!e->k.exists) {
-		cr_assert_eq(rc, STG_ENOTFOUND);
+		cr_assert_eq(rc, STG_OK, "a notice for a SKU without an entry is remembered");
+		m->notice[i][k] = 1;
 	} else if (e->job != STG_JOB_HELD) {
 		cr_assert_eq(rc, STG_ESTATE, "set_catalogued on job state %d: %d", e->job, rc);
 	} else {
 		cr_assert_eq(rc, STG_OK);
+		e->job = STG_JOB_QUEUED;
+		e->not_before = 0;
+	}
+}
+
+/* What the marketplace shows (marketplace.h, stg_log_observe()): the
+ * quantity the log expects, another one, an old read, or "no such SKU". */
+static void step_observe(model *m)
+{
+	int i = below(m, NI), k = below(m, NK), rc, out = -1, want, kind = below(m, 4);
+	ment *e = &m->m[i][k];
+	stg_observation o = STG_OBSERVATION_INIT;
+
+	o.integration = integ_names[i];
+	o.sku = sku_name(k);
+	o.quantity = kind == 0 ? e->k.published : kind == 1 && e->k.has_ack ? e->k.acked : 1000 + below(m, 5);
+	o.flags = kind == 3 ? STG_OBSERVE_MISSING : 0u;
+	o.observed_at = below(m, 4) == 0 ? m->clock.now - 1 : 0;
+	rc = stg_log_observe(m->log, &o, &out);
+	if (!e->k.exists) {
+		cr_assert_eq(rc, STG_ENOTFOUND);
+		return;
+	}
+	cr_assert_eq(rc, STG_OK, "observe: %s", stg_log_errmsg(m->log));
+	if ((o.observed_at ? o.observed_at : m->clock.now) < e->acked_at)
+		want = STG_OBSERVED_STALE;
+	else if (o.flags & STG_OBSERVE_MISSING)
+		want = e->job == STG_JOB_IN_FLIGHT || e->job == STG_JOB_HELD ||
+		       (e->job == STG_JOB_QUEUED && e->errclass == STG_ERRCLASS_AUTH)
+		       ? STG_OBSERVED_PENDING : STG_OBSERVED_NOT_CATALOGUED;
+	else if (e->job != STG_JOB_NONE)
+		want = STG_OBSERVED_PENDING;
+	else if (o.quantity == e->k.published || (e->k.has_ack && o.quantity == e->k.acked))
+		want = STG_OBSERVED_IN_SYNC;
+	else
+		want = STG_OBSERVED_CORRECTED;
+	cr_assert_eq(out, want, "observe (%s, %s) kind %d: outcome %d, model %d", o.integration, o.sku,
+	             kind, out, want);
+	if (want != STG_OBSERVED_CORRECTED && want != STG_OBSERVED_NOT_CATALOGUED)
+		return;
+	m->corrections++;
+	if (e->job == STG_JOB_NONE)
+		e->job_attempts = e->job_transient = 0; /* a new job */
+	e->status = STG_ENTRY_PENDING;
+	if (want == STG_OBSERVED_NOT_CATALOGUED) {
+		e->job = STG_JOB_HELD;
+		e->errclass = STG_ERRCLASS_NOT_CATALOGUED;
+		e->not_before = m->clock.now + CATALOGUE_RETRY;
+	} else {
 		e->job = STG_JOB_QUEUED;
 		e->not_before = 0;
 	}
@@ -860,7 +936,7 @@ static void step_reopen(model *m)
 static void run_seed(uint64_t seed, int txn, long steps, long *checked)
 {
 	/* Upper bounds of each operation's share of 100 draws. */
-	static const int share[] = { 36, 40, 58, 65, 75, 78, 82, 87, 92, 95, 97, 100 };
+	static const int share[] = { 36, 40, 57, 64, 73, 76, 80, 85, 90, 92, 94, 97, 100 };
 	model *m = model_new(seed, txn);
 	long s;
 	char what[64];
@@ -881,7 +957,8 @@ static void run_seed(uint64_t seed, int txn, long steps, long *checked)
 		case 8: step_remove(m); break;
 		case 9: step_expire(m); break;
 		case 10: step_reopen(m); break;
-		default: step_txn(m); break;
+		case 11: step_txn(m); break;
+		default: step_observe(m); break;
 		}
 		m->ops[op]++;
 		snprintf(what, sizeof what, "seed %" PRIu64 " step %ld (op %d)", seed, s, op);
@@ -891,10 +968,10 @@ static void run_seed(uint64_t seed, int txn, long steps, long *checked)
 	fprintf(stderr,
 	        "model seed %-6" PRIu64 " %s %ld steps: submit %ld, batch %ld, pump %ld (%ld jobs sent), complete %ld, "
 	        "clock %ld, pause/resume %ld, catalogued %ld, reprocess %ld, remove %ld, expire %ld, reopen %ld, "
-	        "transactions %ld (%ld undone); %ld acknowledged quantities checked\n",
+	        "transactions %ld (%ld undone), observe %ld; %ld acknowledged quantities checked\n",
 	        seed, txn ? "txn" : "v1 ", steps, m->ops[0], m->ops[1], m->ops[2], m->sends, m->ops[3],
 	        m->ops[4], m->ops[5], m->ops[6], m->ops[7], m->ops[8], m->ops[9], m->ops[10], m->ops[11],
-	        m->undone, m->acks_checked);
+	        m->undone, m->ops[12], m->acks_checked);
 	model_free(m);
 }
 

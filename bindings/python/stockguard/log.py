@@ -637,7 +637,11 @@ class Log:
         return bool(v.value)
 
     def set_catalogued(self, integration: Key, sku: Key) -> None:
-        """The marketplace catalogued ``sku``: its held job goes out at the next pump."""
+        """The marketplace catalogued ``sku``: its held job goes out at the next pump.
+
+        For a SKU without an entry the notice is remembered (library 1.1) and
+        used by the SKU's first hold as not catalogued.
+        """
         self._call(N.lib.stg_log_set_catalogued, to_c(integration, "integration"),
                    to_c(sku, "sku"))
 
