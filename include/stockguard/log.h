@@ -237,9 +237,16 @@ STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *change, stg_submit
 /**
  * @brief Submit @p n changes in order. Stops at the first failure.
  *
+ * With a transactional store (::stg_storage version 2) the batch is one
+ * storage transaction, committed before the call returns; outside a host
+ * transaction (stg_log_begin()) a failed commit undoes the whole batch and
+ * *@p done is 0 (see stg_log_commit()).
+ *
  * @param[out] results @p n results, or NULL.
  * @param[out] done receives how many changes were applied (may be NULL).
- * @return as stg_log_submit(); changes before the failing one stay applied.
+ * @return as stg_log_submit(); changes before the failing one stay applied
+ *         (and are committed), unless the commit failed: ::STG_ESTORAGE with
+ *         *@p done 0.
  */
 STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *changes, size_t n,
                                     stg_submit_result *results, size_t *done);
