@@ -73,7 +73,8 @@ typedef int (*stg_entry_sink)(void *ctx, const stg_entry *entry);
  * - After a non-zero `commit`, or when the log gives up a transaction (its
  *   own write failed inside one), the log calls `rollback`, which must leave
  *   storage as it was at `begin`; non-zero says it could not (storage is
- *   then in doubt: the log rewrites what it touched, see stg_log_commit()).
+ *   then in doubt: the log undoes memory all the same and its message tells
+ *   the host to reopen the log, see stg_log_commit()).
  *   A `rollback` with no transaction open must return 0.
  * - A non-zero `begin` fails the call that needed it (::STG_ESTORAGE) with
  *   nothing applied.
