@@ -164,6 +164,7 @@ struct world {
 
 	/* The host's transaction (stg_log_begin()), and the model at its begin. */
 	int host_open, owed_at_begin;
+	int host_began;           /* storage heard begin for it */
 	struct mkey k_begin[NI][NS];
 	uint64_t changes_begin, exports_begin, coalesced_begin, stale_begin, skips_begin;
 	uint64_t stale_ids_begin[32];
@@ -478,6 +479,7 @@ static int fz_begin(void *payload)
 		}
 	W.st_open = 1;
 	W.st_ops = 0;
+	W.host_began |= W.host_open;
 	return 0;
 }
 
@@ -2429,6 +2431,7 @@ static void do_begin(void)
 	FUZZ_CHECK(!W.st_open && !W.st_dead, "begin left a storage transaction open");
 	W.host_open = 1;
 	W.owed_at_begin = W.maybe_owed || W.hook_failed;
+	W.host_began = 0;
 	model_at_begin(0);
 	W.min_pending = W.min_early = 0;
 }
@@ -2456,8 +2459,10 @@ static void do_commit(struct cur *c)
 		rc_in("stg_log_commit", rc, B(STG_ESTATE));
 		return;
 	}
-	/* The first storage commit is the transaction's; owed writes come after. */
-	if (W.call_first_commit == 2) {
+	/* When storage heard its begin, the first storage commit of the call is
+	 * the transaction's; owed writes come after, and their failure is not
+	 * the commit's. */
+	if (W.host_began && W.call_first_commit == 2) {
 		/* log.h: undone as a whole, memory as at the begin; events dropped */
 		rc_in("stg_log_commit", rc, B(STG_ESTORAGE) | B(STG_ENOMEM));
 		model_at_begin(1);
@@ -2466,14 +2471,14 @@ static void do_commit(struct cur *c)
 		/* Nothing written (no storage commit), or committed: every change holds. */
 		rc_in("stg_log_commit", rc, OKB);
 		FUZZ_CHECK(W.txn_store || !W.call_commits, "a store without transactions was committed");
+		FUZZ_CHECK(!W.host_began || W.call_first_commit == 1, "the transaction was not committed");
 		W.exp_min += W.min_pending;
 	}
 	W.min_pending = W.min_early = 0;
 	/* Memory and storage agree, committed or undone (unless something was
 	 * owed from before, or storage is in doubt). */
 	if (!W.owed_at_begin && rc != STG_ENOMEM)
-		check_store_is_memory(W.call_first_commit == 2 ? "after a failed commit"
-		                                              : "after a commit");
+		check_store_is_memory(rc ? "after a failed commit" : "after a commit");
 	if (rc == STG_ENOMEM) {
 		/* log.h: entries that could not be put back are missing from memory
 		 * "until the log is reopened" (storage has them). */
