@@ -263,8 +263,9 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_res
 	if ((rc = stg__sched_reserve(log, stg__ent_at(log, idx)->integ, stg__ent_at(log, idx)->priority, 1)) ||
 	    (rc = stg__probs_reserve(&log->probs, &log->alloc, 1)))
 		return stg__fail(log->errmsg, rc, "stg_log_complete: out of memory");
-	stg__log_flush_owed(log);
+	/* One commit for the owed writes and the result. */
 	own = stg__txn_start(log, STG__TXN_OWED);
+	stg__log_flush_owed(log);
 	if ((rc = stg__txn_reserve(log, "stg_log_complete", 1))) {
 		if (own)
 			stg__txn_end(log, "stg_log_complete", &rc);
