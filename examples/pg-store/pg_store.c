@@ -931,7 +931,7 @@ static int resolve_commit(pg_store *st)
 
 	for (tries = 0; tries < 100; tries++) {
 		PGresult *res;
-		if (reconnect(st) != 0)
+		if (ensure_conn(st) != 0)
 			break;
 		res = PQexecPrepared(st->conn, "stg_xact_status", 1, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
