@@ -36,6 +36,7 @@ STG_EXTERN const char *stg_strerror(int code)
 	case STG_ECALLBACK: return "hook failed";
 	case STG_EOVERFLOW: return "result does not fit";
 	case STG_ELIMIT: return "limit of the library reached";
+	case STG_EFENCED: return "storage ownership lost (fenced)";
 	default: return "unknown error";
 	}
 }

@@ -49,6 +49,8 @@ int stg__log_flush_owed_slow(stg_log *log)
 	/* Without room to remember what it wrote, it writes nothing: still owed. */
 	if (stg__txn_reserve(log, "flushing owed writes", (uint64_t)log->ndirty + log->dirty_unlisted))
 		rc = STG_ESTORAGE;
+	if (log->fenced)
+		rc = STG_EFENCED; /* nothing goes out: the owed writes are not this log's to make */
 	for (i = 0; i < log->ndirty; i++) {
 		uint32_t idx = log->dirty[i];
 		const stg__ent *e = stg__ent_at(log, idx);
@@ -56,7 +58,7 @@ int stg__log_flush_owed_slow(stg_log *log)
 			continue;
 		if (rc == STG_OK && stg__log_write(log, idx) == STG_OK)
 			continue;
-		rc = STG_ESTORAGE;
+		rc = stg__storage_rc(log, rc);
 		log->dirty[kept++] = idx;
 	}
 	log->ndirty = kept;
@@ -67,7 +69,7 @@ int stg__log_flush_owed_slow(stg_log *log)
 			continue;
 		if (rc == STG_OK && stg__log_write(log, k) == STG_OK)
 			continue;
-		rc = STG_ESTORAGE;
+		rc = stg__storage_rc(log, rc);
 	}
 	if (own)
 		stg__txn_end(log, "flushing owed writes", &rc);
@@ -117,6 +119,10 @@ STG_EXTERN int stg_log_flush(stg_log *log, size_t *pending)
 	}
 	if (pending)
 		*pending = owed;
+	if (log->fenced)
+		return stg__fail(log->errmsg, STG_EFENCED,
+		                 "stg_log_flush: this log lost its storage ownership (fenced): %zu entries "
+		                 "stay unwritten", owed);
 	if (rc)
 		return stg__fail(log->errmsg, rc, "stg_log_flush: %zu entries still owed to storage", owed);
 	return STG_OK;

@@ -87,13 +87,31 @@ void stg__log_event(stg_log *log, stg_event *ev)
 	log->in_hook--;
 }
 
+/*
+ * A store that answers STG_EFENCED says another instance owns the data now
+ * (its lease moved on): from then on the log calls none of its writing
+ * functions, so nothing this log does reaches storage, and says so.
+ */
+static int fenced(stg_log *log, int rc, const char *what)
+{
+	if (rc == STG_EFENCED)
+		log->fenced = 1;
+	return stg__fail(log->errmsg, STG_EFENCED,
+	                 "storage %s refused: this log lost its ownership of the data (fenced); it "
+	                 "writes nothing more: close it", what);
+}
+
 int stg__host_write(stg_log *log, const stg_entry *e)
 {
 	int rc;
 
+	if (log->fenced)
+		return fenced(log, 0, "write");
 	log->in_hook++;
 	rc = log->storage.write(e, log->storage.payload);
 	log->in_hook--;
+	if (rc == STG_EFENCED)
+		return fenced(log, rc, "write");
 	if (rc)
 		return stg__fail(log->errmsg, STG_ESTORAGE,
 		                 "storage write of (%.100s, %.100s) failed: hook returned %d",
@@ -105,9 +123,13 @@ int stg__host_remove(stg_log *log, const char *integration, const char *sku)
 {
 	int rc;
 
+	if (log->fenced)
+		return fenced(log, 0, "remove");
 	log->in_hook++;
 	rc = log->storage.remove(integration, sku, log->storage.payload);
 	log->in_hook--;
+	if (rc == STG_EFENCED)
+		return fenced(log, rc, "remove");
 	if (rc)
 		return stg__fail(log->errmsg, STG_ESTORAGE,
 		                 "storage remove of (%.100s, %.100s) failed: hook returned %d", integration,
@@ -120,9 +142,13 @@ static int txn_call(stg_log *log, int (*fn)(void *), const char *what)
 {
 	int rc;
 
+	if (log->fenced)
+		return fenced(log, 0, what);
 	log->in_hook++;
 	rc = fn(log->storage.payload);
 	log->in_hook--;
+	if (rc == STG_EFENCED)
+		return fenced(log, rc, what);
 	if (rc)
 		return stg__fail(log->errmsg, STG_ESTORAGE, "storage %s failed: hook returned %d", what, rc);
 	return STG_OK;

@@ -87,6 +87,7 @@ struct stg_log {
 	size_t dirty_unlisted;    /* owed entries not in the list (it could not grow) */
 
 	int txn_capable;          /* storage has begin/commit/rollback */
+	int fenced;               /* storage said STG_EFENCED: nothing is written any more */
 	stg__txn txn;
 
 	uint64_t job_counter;

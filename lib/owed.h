@@ -8,6 +8,15 @@
 
 #include "log_state.h"
 
+/* The status of a failed storage call: STG_EFENCED once storage said the
+ * log lost its ownership, else STG_ESTORAGE (@rc when it is one already). */
+static inline int stg__storage_rc(const stg_log *log, int rc)
+{
+	if (log->fenced)
+		return STG_EFENCED;
+	return rc == STG_ESTORAGE ? rc : STG_ESTORAGE;
+}
+
 void stg__log_mark_dirty(stg_log *log, uint32_t idx);
 /* Its write is done: no longer owed. */
 static inline void stg__log_clear_dirty(stg_log *log, uint32_t idx)

@@ -168,8 +168,13 @@ static int pump_all(stg_log *log, size_t max_jobs, size_t *total)
 	int rc = STG_OK;
 	uint32_t i;
 
+	if (log->fenced)
+		return stg__fail(log->errmsg, STG_EFENCED,
+		                 "stg_log_pump: this log lost its storage ownership (fenced): nothing is sent");
 	if (stg__log_flush_owed(log))
-		rc = STG_ESTORAGE;
+		rc = stg__storage_rc(log, STG_OK);
+	if (rc == STG_EFENCED)
+		return rc; /* another instance owns these jobs now: send none */
 	now = stg__log_now(log);
 	for (i = 0; i < log->ninteg; i++)
 		if (!log->integs[i].paused)
@@ -187,7 +192,7 @@ static int pump_all(stg_log *log, size_t max_jobs, size_t *total)
 		if (brc && rc == STG_OK)
 			rc = brc;
 		*total += b.n;
-		if (rc == STG_ESTORAGE)
+		if (rc == STG_ESTORAGE || rc == STG_EFENCED)
 			break; /* storage is failing: send no more until it recovers */
 	}
 	if (rc == STG_ESTORAGE) {

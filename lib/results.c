@@ -240,7 +240,7 @@ int stg__apply_result(stg_log *log, uint32_t idx, const stg_job_result *r, int64
 		stg__prob_settle(log, idx);
 	if (stg__log_write(log, idx) != STG_OK) {
 		stg__log_mark_dirty(log, idx);
-		return STG_ESTORAGE;
+		return stg__storage_rc(log, STG_OK);
 	}
 	return rc;
 }

@@ -142,7 +142,7 @@ static int failed(stg_log *log, const char *fn)
 	uint32_t lost = 0, n = kind == STG__TXN_UNDO ? t->nundo : t->nwritten;
 
 	memcpy(why, log->errmsg, sizeof why);
-	rb = stg__host_rollback(log);
+	rb = log->fenced ? 0 : stg__host_rollback(log);
 	if (kind == STG__TXN_UNDO) {
 		lost = stg__undo_apply(log);
 		restore_counters(log);
@@ -152,6 +152,8 @@ static int failed(stg_log *log, const char *fn)
 		owe_written(log);
 	}
 	reset(log);
+	if (log->fenced)
+		return stg__fail(log->errmsg, STG_EFENCED, "%s: %.300s", fn, why);
 	if (kind == STG__TXN_OWED)
 		return stg__fail(log->errmsg, STG_ESTORAGE,
 		                 "%s: %.200s; the %u entries it wrote are kept in memory and owed to storage%s",

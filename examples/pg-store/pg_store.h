@@ -97,10 +97,10 @@ typedef struct pg_store pg_store;
 /*
  * A write, remove, load, commit or renew was rejected because a lease of
  * this store moved on (another instance acquired the partition with a
- * higher epoch). The same value as the library's coming "lost ownership"
- * status: a later change of the library maps this hook result to it (today
- * the log reports any hook failure as STG_ESTORAGE). After it the store
- * refuses everything until closed.
+ * higher epoch). The library's STG_EFENCED: the log then stops writing and
+ * sending and returns STG_EFENCED from every call that would write (see
+ * ::stg_storage, "Fencing"). After it the store refuses everything until
+ * closed.
  */
 #define PG_STORE_FENCED (-17)
 

@@ -58,7 +58,8 @@ typedef enum stg_status {
 	STG_EEXISTS = -13,       /**< Reserved: not returned by 1.x (kept so the number is never reused). */
 	STG_ECALLBACK = -14,     /**< Reserved: not returned by 1.x; the clock and event hooks cannot fail. */
 	STG_EOVERFLOW = -15,     /**< A result or buffer would not fit its type. */
-	STG_ELIMIT = -16         /**< A fixed limit of the library is reached (65,535 integrations per log). */
+	STG_ELIMIT = -16,        /**< A fixed limit of the library is reached (65,535 integrations per log). */
+	STG_EFENCED = -17        /**< Storage says this log lost its ownership of the data (since 1.1.0; see ::stg_storage): it writes nothing more. */
 } stg_status;
 
 /**

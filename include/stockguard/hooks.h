@@ -79,6 +79,16 @@ typedef int (*stg_entry_sink)(void *ctx, const stg_entry *entry);
  * - A non-zero `begin` fails the call that needed it (::STG_ESTORAGE) with
  *   nothing applied.
  *
+ * **Fencing (since 1.1.0).** A store shared by several instances (each owns
+ * some partitions under a lease, see examples/pg-store) returns
+ * ::STG_EFENCED from `write`, `remove`, `begin` or `commit` when this log's
+ * lease has moved to another instance. The log then calls none of those
+ * functions again (nor `rollback`): that call and every later one that
+ * would write return ::STG_EFENCED, stg_log_pump() sends nothing more, and
+ * reads still answer from memory. The host closes the log; the new owner
+ * has loaded the partition from storage (at-least-once delivery covers the
+ * jobs the old owner had in flight).
+ *
  * What the log does in memory when a commit fails is in stg_log_commit().
  * A version-1 struct (without the three fields) works as before: each write
  * is its own commit.

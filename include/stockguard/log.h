@@ -38,6 +38,9 @@
  * undone in memory, and marketplace results are kept and owed: see
  * stg_log_commit() for the exact rules.
  *
+ * **Fencing.** When storage answers ::STG_EFENCED (another instance owns
+ * the data now), the log stops writing and sending: see ::stg_storage.
+ *
  * **Thread model.** A log has no lock: one thread at a time may call into a
  * given log (hosts that share one across threads serialise the calls with
  * their own mutex). Different logs are independent. Hooks run on the calling

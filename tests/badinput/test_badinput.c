@@ -37,7 +37,7 @@ static const char *code_name(int rc)
 		"STG_OK", "STG_EINVAL", "STG_ENOMEM", "STG_ERANGE", "STG_ENOTFOUND",
 		"STG_EVERSION", "STG_ESTORAGE", "STG_ETRANSPORT", "STG_EBUSY", "STG_ERECURSIVE",
 		"STG_ECORRUPT", "STG_ETRUNCATED", "STG_ESTATE", "STG_EEXISTS", "STG_ECALLBACK",
-		"STG_EOVERFLOW", "STG_ELIMIT",
+		"STG_EOVERFLOW", "STG_ELIMIT", "STG_EFENCED",
 	};
 	static char other[32];
 
@@ -418,7 +418,7 @@ TestSuite(badinput, .timeout = 60);
 
 Test(badinput, common_and_version)
 {
-	static const int codes[] = { 1, 16, -17, -999, 999, INT_MIN, INT_MAX };
+	static const int codes[] = { 1, 17, -18, -999, 999, INT_MIN, INT_MAX };
 	size_t i;
 	int a = -1, b = -1, c = -1;
 

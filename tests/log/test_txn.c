@@ -407,3 +407,35 @@ Test(txn, bad_arguments)
 	h_open();
 	cr_assert_eq(stg_log_in_transaction(H.log, NULL), STG_EINVAL);
 }
+
+/* Fencing: a store that answers STG_EFENCED (another instance owns the data
+ * now) makes the log stop writing and sending for good. */
+Test(txn, fenced_store_stops_the_log)
+{
+	stg_submit c[2] = { change("a", "f1", 30, 1), change("a", "f2", 30, 1) };
+	size_t done = 9, sent = 9;
+	long writes;
+
+	h_open();
+	h_submit("a", "kept", 30, 1);
+	H.st.write_fail = STG_EFENCED;
+	cr_assert_eq(stg_log_submit_batch(H.log, c, 2, NULL, &done), STG_EFENCED);
+	cr_assert_eq(done, 0);
+	cr_assert(strstr(stg_log_errmsg(H.log), "fenced"), "%s", stg_log_errmsg(H.log));
+	H.st.write_fail = 0;
+	writes = H.st.writes;
+	/* Storage would take it now: the log does not ask any more. */
+	cr_assert_eq(h_submit_rc("a", "f3", 5, 1, 0, 0, NULL, NULL), STG_EFENCED);
+	cr_assert_eq(stg_log_pump(H.log, 0, &sent), STG_EFENCED);
+	cr_assert_eq(sent, 0);
+	cr_assert_eq(H.tr.nsent, 0, "nothing sent after the fence");
+	cr_assert_eq(stg_log_flush(H.log, NULL), STG_EFENCED);
+	cr_assert_eq(stg_log_begin(H.log), STG_OK);
+	cr_assert_eq(h_submit_rc("a", "f4", 5, 1, 0, 0, NULL, NULL), STG_EFENCED);
+	cr_assert_eq(stg_log_commit(H.log), STG_OK, "nothing of it was written");
+	cr_assert_eq(H.st.writes, writes);
+	/* Reads still answer. */
+	cr_assert_eq(h_get("a", "kept").available, 30);
+	cr_assert_not(h_exists("a", "f1"));
+	cr_assert_eq(stg_strerror(STG_EFENCED)[0] != '\0', 1);
+}

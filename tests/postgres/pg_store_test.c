@@ -677,20 +677,23 @@ static void test_fencing(void)
 	CHECK(submit(b.log, "p", "S1", 99, 2) == STG_OK);
 	before = table_text();
 
-	/* A resumes: its next write is rejected with the distinct value. */
+	/* A resumes: its next write is rejected with the distinct value, which
+	 * the log reports as STG_EFENCED. */
 	rc = submit(a.log, "p", "S2", 77, 2);
-	CHECK(rc == STG_ESTORAGE && a.spy.last_rc == PG_STORE_FENCED);
+	CHECK(rc == STG_EFENCED && a.spy.last_rc == PG_STORE_FENCED);
 	printf("# log: %s\n# store: %s\n", stg_log_errmsg(a.log), pg_store_errmsg(a.st));
 	CHECK(strstr(pg_store_errmsg(a.st), "fenced") != NULL);
-	/* And nothing it does afterwards reaches the table. */
+	CHECK(strstr(stg_log_errmsg(a.log), "fenced") != NULL);
+	/* And nothing it does afterwards reaches the table: the log does not
+	 * even ask the store any more. */
 	a.spy.last_rc = 0;
-	CHECK(batch(a.log, "p", "N", 5, 1, &done) == STG_ESTORAGE && done == 0);
-	CHECK(a.spy.last_rc == PG_STORE_FENCED);
-	CHECK(stg_log_pump(a.log, 0, NULL) == STG_ESTORAGE);
+	CHECK(batch(a.log, "p", "N", 5, 1, &done) == STG_EFENCED && done == 0);
+	CHECK(a.spy.last_rc == 0);
+	CHECK(stg_log_pump(a.log, 0, NULL) == STG_EFENCED);
 	CHECK(stg_log_flush(a.log, &pending) != STG_OK);
-	CHECK(stg_log_remove(a.log, "p", "S3", STG_REMOVE_FORCE) == STG_ESTORAGE);
+	CHECK(stg_log_remove(a.log, "p", "S3", STG_REMOVE_FORCE) == STG_EFENCED);
 	CHECK(stg_log_begin(a.log) == STG_OK);
-	CHECK(submit(a.log, "p", "S4", 1, 3) == STG_ESTORAGE);
+	CHECK(submit(a.log, "p", "S4", 1, 3) == STG_EFENCED);
 	{
 		int open = 1;
 		rc = stg_log_commit(a.log);
@@ -743,7 +746,7 @@ static void test_fencing(void)
 	}
 	CHECK(epoch == 2);
 	CHECK(sql_int("SELECT count(*) FROM stg_entry WHERE sku = 'R1' AND epoch = 1") == 1);
-	CHECK(submit(a.log, "q", "R2", 5, 1) == STG_ESTORAGE && a.spy.last_rc == PG_STORE_FENCED);
+	CHECK(submit(a.log, "q", "R2", 5, 1) == STG_EFENCED && a.spy.last_rc == PG_STORE_FENCED);
 	CHECK(sql_int("SELECT count(*) FROM stg_entry WHERE sku = 'R2'") == 0);
 	node_close(&a, 1);
 	node_close(&b, 1);

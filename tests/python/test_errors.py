@@ -17,7 +17,7 @@ EXPECTED = {
     -9: (sg.Recursive, sg.StockguardError), -10: (sg.Corrupt, ValueError),
     -11: (sg.Truncated, sg.Corrupt), -12: (sg.StateError, sg.StockguardError),
     -13: (sg.AlreadyExists, sg.StockguardError), -14: (sg.CallbackError, sg.StockguardError),
-    -15: (sg.Overflow, OverflowError), -16: (sg.LimitExceeded, sg.StockguardError),
+    -15: (sg.Overflow, OverflowError), -16: (sg.LimitExceeded, sg.StockguardError), -17: (sg.Fenced, sg.StorageError),
 }
 
 
@@ -109,7 +109,7 @@ def test_enum_values_match_the_headers():
             assert cname in consts, cname
             assert consts[cname] == int(member), cname
             checked += 1
-    assert checked == 83  # 1.1: Reason.OUT_OF_SYNC, ErrorClass.CONFLICT, EventType.OUT_OF_SYNC
+    assert checked == 84  # 1.1: Reason.OUT_OF_SYNC, ErrorClass.CONFLICT, EventType.OUT_OF_SYNC, Status.EFENCED
     assert consts["STG_KEY_MAX"] == sg.KEY_MAX and consts["STG_MESSAGE_MAX"] == sg.MESSAGE_MAX
     assert consts["STG_EXPLAIN_MAX"] == N.EXPLAIN_MAX
     m = re.search(r"#define STG_ENTRY_ENCODED_MAX \((\d+) \+ 2 \* \(STG_KEY_MAX \+ 1\) \+ "

@@ -123,3 +123,27 @@ def test_nested_begin_and_stray_commit():
         log.commit()
         with pytest.raises(sg.StateError):
             log.commit()
+
+
+def test_a_fenced_store_stops_the_log():
+    class Leased(sg.MemoryStorage):
+        lost = False
+
+        def write(self, entry):
+            if self.lost:
+                raise sg.Fenced(sg.Status.EFENCED, "lease moved to instance 2")
+            return super().write(entry)
+
+    store = Leased()
+    sent = []
+    with sg.Log(storage=store, transport=lambda job: sent.append(job)) as log:
+        log.submit(I, "A", 10, sequence=1)
+        store.lost = True
+        with pytest.raises(sg.Fenced):
+            log.submit(I, "B", 10, sequence=1)
+        store.lost = False
+        with pytest.raises(sg.Fenced) as info:
+            log.pump()
+        assert isinstance(info.value, sg.StorageError)
+        assert not sent, "nothing sent once fenced"
+        assert log.get(I, "A").available == 10

@@ -760,6 +760,7 @@ Test(common, strerror_every_code)
 		STG_OK, STG_EINVAL, STG_ENOMEM, STG_ERANGE, STG_ENOTFOUND, STG_EVERSION,
 		STG_ESTORAGE, STG_ETRANSPORT, STG_EBUSY, STG_ERECURSIVE, STG_ECORRUPT,
 		STG_ETRUNCATED, STG_ESTATE, STG_EEXISTS, STG_ECALLBACK, STG_EOVERFLOW, STG_ELIMIT,
+		STG_EFENCED,
 	};
 	const size_t n = sizeof codes / sizeof codes[0];
 	size_t i, j;
@@ -777,7 +778,7 @@ Test(common, strerror_every_code)
 			                  codes[i], codes[j]);
 	}
 	cr_assert_str_eq(stg_strerror(1), "unknown error");
-	cr_assert_str_eq(stg_strerror(-17), "unknown error");
+	cr_assert_str_eq(stg_strerror(-18), "unknown error");
 	cr_assert_str_eq(stg_strerror(INT_MIN), "unknown error");
 	cr_assert_str_eq(stg_strerror(INT_MAX), "unknown error");
 }

@@ -32,7 +32,7 @@ from .enums import (ChangeFlag, Decision, EntryFlag, EntryStatus, ErrorClass, Ev
                     JobState, MinSource, Mode, Outcome, Priority, QueryFlag, Reason, RemoveFlag,
                     Rule, Status, WarningFlag)
 from .errors import (AlreadyExists, Busy, CallbackError, Corrupt, InvalidArgument, LibraryError,
-                     LibraryNotFound, LimitExceeded, MissingSymbol, NotFound, OutOfMemory,
+                     Fenced, LibraryNotFound, LimitExceeded, MissingSymbol, NotFound, OutOfMemory,
                      OutOfRange, Overflow, Recursive, StateError, StockguardError, StorageError, TransportError,
                      Truncated, VersionMismatch)
 from .filter import FilterBatch, FilterResult, decide, filter_batch
@@ -121,7 +121,7 @@ __all__ = [
     # errors
     "StockguardError", "InvalidArgument", "OutOfMemory", "OutOfRange", "NotFound",
     "VersionMismatch", "StorageError", "TransportError", "Busy", "Recursive", "Corrupt",
-    "Truncated", "StateError", "AlreadyExists", "CallbackError", "Overflow", "LimitExceeded", "LibraryError",
+    "Truncated", "StateError", "AlreadyExists", "CallbackError", "Overflow", "LimitExceeded", "Fenced", "LibraryError",
     "LibraryNotFound", "MissingSymbol",
     # constants
     "QUANTITY_MAX", "KEY_MAX", "MESSAGE_MAX", "ENTRY_ENCODED_MAX", "__version__",

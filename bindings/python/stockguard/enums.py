@@ -30,6 +30,7 @@ class Status(enum.IntEnum):
     ECALLBACK = -14
     EOVERFLOW = -15
     ELIMIT = -16
+    EFENCED = -17
 
 
 def _named(fn: str):

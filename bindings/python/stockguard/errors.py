@@ -107,6 +107,13 @@ class LimitExceeded(StockguardError):
     """``STG_ELIMIT``: a fixed limit of the library is reached (65,535 integrations per log)."""
 
 
+class Fenced(StorageError):
+    """``STG_EFENCED``: storage says this log lost its ownership of the data
+    (another instance holds the lease now); the log writes and sends nothing
+    more: close it.  A :class:`StorageError`, so code catching storage
+    failures sees it too."""
+
+
 class LibraryError(StockguardError, ImportError):
     """The shared library could not be used (binding-level; ``code`` is None)."""
 
@@ -152,6 +159,7 @@ _BY_CODE: Dict[int, Type[StockguardError]] = {
     Status.ECALLBACK: CallbackError,
     Status.EOVERFLOW: Overflow,
     Status.ELIMIT: LimitExceeded,
+    Status.EFENCED: Fenced,
 }
 
 

@@ -8,7 +8,9 @@ Hooks are given to :class:`stockguard.Log` as Python objects or callables:
   ``write``/``remove`` succeed by returning (``None``/True) and fail by
   raising or returning ``False``.  A store with transactions also has
   ``begin()``, ``commit()`` and ``rollback()`` (all three, or none; the same
-  success/failure convention; ``rollback`` runs even after an exception
+  success/failure convention; raising :class:`~stockguard.errors.Fenced`
+  says another instance owns the data now, and the log stops writing and
+  sending for good; ``rollback`` runs even after an exception
   stopped the call, since it is the clean-up): the log then groups the
   writes of each batch call into one commit, see
   :meth:`stockguard.Log.transaction`.  :class:`MemoryStorage` is a ready one.
@@ -44,8 +46,8 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 from . import _native as N
 from ._util import from_c, i32, i64, to_c
 from .entry import Entry, decode, encode
-from .enums import ErrorClass, EventType, JobFlag, Outcome, Priority, Table, coerce
-from .errors import StockguardError
+from .enums import ErrorClass, EventType, JobFlag, Outcome, Priority, Status, Table, coerce
+from .errors import Fenced, StockguardError
 
 
 class Job(NamedTuple):
@@ -346,6 +348,13 @@ class _SinkRefused(StockguardError):
     """Raised inside a storage ``load`` when the log refuses a stored entry."""
 
 
+def _storage_rc(exc: BaseException) -> int:
+    """What a storage hook that raised tells C: the lost-ownership code for
+    :class:`~stockguard.errors.Fenced` (the log then stops writing), else a
+    plain failure."""
+    return int(Status.EFENCED) if isinstance(exc, Fenced) else -1
+
+
 def _method(obj: Any, name: str, what: str, required: bool = True) -> Optional[Callable]:
     fn = getattr(obj, name, None)
     if fn is None and not required:
@@ -459,7 +468,7 @@ class HookSet:
                 ok = write(Entry._from_address(entry_addr))
             except BaseException as exc:
                 self._fail(exc, True)
-                return -1
+                return _storage_rc(exc)
             return -1 if ok is False else 0
 
         def c_remove(integration: bytes, sku: bytes, payload: int) -> int:
@@ -469,7 +478,7 @@ class HookSet:
                 ok = remove(from_c(integration), from_c(sku))
             except BaseException as exc:
                 self._fail(exc, True)
-                return -1
+                return _storage_rc(exc)
             return -1 if ok is False else 0
 
         txn = [_method(obj, name, "storage", required=False)
@@ -490,7 +499,7 @@ class HookSet:
                     ok = fn()
                 except BaseException as exc:
                     self._fail(exc, True)
-                    return -1
+                    return _storage_rc(exc)
                 return -1 if ok is False else 0
             return c_fn
 
