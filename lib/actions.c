@@ -201,12 +201,18 @@ STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size
 STG_EXTERN int stg_log_pause(stg_log *log, const char *integration)
 {
 	uint32_t integ;
+	int64_t now;
 	int rc;
 
 	STG__ENTER(log, "stg_log_pause");
 	if ((rc = stg__integ_arg(log, "stg_log_pause", integration, &integ, 1)))
 		return rc;
-	stg__integ_pause(log, integ, 0, NULL, stg__log_now(log));
+	now = stg__log_now(log);
+	/* Written first: a pause storage does not hold would not survive a reopen. */
+	if (!log->integs[integ].paused_by_host && (rc = stg__integ_store_pause(log, integ, 1, now)))
+		return rc;
+	log->integs[integ].paused_by_host = 1;
+	stg__integ_pause(log, integ, 0, NULL, now);
 	return STG_OK;
 }
 
@@ -254,6 +260,10 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 		stg__log_clear_dirty(log, i);
 		stg__sched_push(log, i, now);
 	}
+	/* The stored pause goes last: it stays until the entries are clear. */
+	if (log->integs[integ].paused_by_host && (rc = stg__integ_store_pause(log, integ, 0, now)))
+		return rc;
+	log->integs[integ].paused_by_host = 0;
 	if (!log->integs[integ].paused)
 		return STG_OK;
 	log->integs[integ].paused = 0;

@@ -9,6 +9,7 @@
  *   pump.c       pump, complete, next_due   actions.c    reprocess, remove, pause
  *   retention.c  expire                     lifecycle.c  job end, entry delete, trim
  *   query.c      reads and stats            counters.c   counters, latency histogram
+ *   ratelimit.c  the adaptive token bucket  cooldown.c   rate-limit scopes, cool-downs
  *
  * and the record stores below them: entries.c, index.c, jobs.c, problems.c,
  * sched.c. Never installed.
@@ -21,6 +22,7 @@
 #include "strmap.h"
 
 typedef struct stg__integ stg__integ;
+typedef struct stg__scope stg__scope;
 
 struct stg_log {
 	stg__alloc alloc;
@@ -38,6 +40,8 @@ struct stg_log {
 	stg__integ *integs;
 	uint32_t ninteg, integ_cap, last_integ;
 	stg__strmap integ_names;  /* name -> index, once there are more than a few */
+	stg__scope *scopes;       /* named rate-limit scopes (cooldown.c) */
+	uint32_t nscopes, scopes_cap;
 
 	stg__ent **chunks;
 	uint32_t nchunks, chunks_cap;

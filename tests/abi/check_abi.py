@@ -13,7 +13,13 @@ break in a struct can give 4 alone, so every non-zero status is a failure.
 Additions are compatible and pass: added functions and variables through
 --no-added-syms, added types (a new public enum or struct no function uses
 yet; -t reports those) through a suppression written here for the type names
-that the baseline does not know. The baseline is refreshed at release time
+that the baseline does not know. The two ways docs/abi.md lets a released
+struct grow pass too, and only those: a versioned host struct (a row of
+versioned_structs.def) may gain members at its end
+(has_data_member_inserted_at = end), and a library-filled struct may give
+the room of its `reserved_` words to new members (inserted between the
+reserved array's first and last bit in the baseline, the size unchanged).
+libabigail never suppresses a removed member or a smaller struct. The baseline is refreshed at release time
 with tools/update-abi-baseline.sh, and from then on the additions are
 protected too.
 
@@ -37,6 +43,44 @@ def type_names(path):
         if el.tag in TYPE_TAGS and el.get('name'):
             names.add(el.get('name'))
     return names
+
+
+def versioned_structs():
+    """The struct names of versioned_structs.def (beside this script)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'versioned_structs.def')
+    names = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith('STG_VERSIONED('):
+                names.append(line[len('STG_VERSIONED('):].split(',')[0].strip())
+    return names
+
+
+def reserved_ranges(path):
+    """(struct, first bit, end bit) of each baseline struct's reserved_ words."""
+    root = ET.parse(path).getroot()
+    sizes = {el.get('id'): int(el.get('size-in-bits', 0)) for el in root.iter('array-type-def')}
+    out = []
+    for cls in root.iter('class-decl'):
+        for dm in cls.findall('data-member'):
+            var = dm.find('var-decl')
+            if var is not None and var.get('name') == 'reserved_' and var.get('type-id') in sizes:
+                start = int(dm.get('layout-offset-in-bits'))
+                out.append((cls.get('name'), start, start + sizes[var.get('type-id')]))
+    return out
+
+
+def growth_rules(baseline):
+    """Suppressions for the documented growth of released structs."""
+    text = ''
+    for name in versioned_structs():
+        text += ('[suppress_type]\n  label = versioned struct grows at its end\n'
+                 '  name = %s\n  has_data_member_inserted_at = end\n' % name)
+    for name, start, end in reserved_ranges(baseline):
+        text += ('[suppress_type]\n  label = reserved words taken\n  name = %s\n'
+                 '  has_size_change = no\n'
+                 '  has_data_member_inserted_between = {%d, %d}\n' % (name, start, end))
+    return text
 
 
 def main():
@@ -75,6 +119,7 @@ def main():
             f.write('[suppress_type]\n  label = internal\n  name_regexp = ^stg__\n')
             for name in added:
                 f.write('[suppress_type]\n  label = added since baseline\n  name = %s\n' % name)
+            f.write(growth_rules(baseline))
 
         cmd = ['abidiff', '--no-added-syms', '--non-reachable-types',
                '--suppressions', suppr, baseline, fresh]
