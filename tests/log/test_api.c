@@ -593,8 +593,8 @@ Test(api, init_functions)
 	cr_assert_eq(q.status, -1);
 	cr_assert_eq(q.error_class, -1);
 	cr_assert_eq(stg_job_result_init(NULL, STG_JOB_RESULT_VERSION), STG_EINVAL);
-	cr_assert_eq(stg_job_result_init(&r, 2), STG_EVERSION);
-	cr_assert_eq(stg_storage_init(&st, 2), STG_EVERSION);
+	cr_assert_eq(stg_job_result_init(&r, 3), STG_EVERSION);
+	cr_assert_eq(stg_storage_init(&st, 3), STG_EVERSION);
 	cr_assert_eq(stg_transport_init(&t, 2), STG_EVERSION);
 	cr_assert_eq(stg_clock_init(&c, 2), STG_EVERSION);
 	cr_assert_eq(stg_events_init(&e, 2), STG_EVERSION);
