@@ -6,6 +6,9 @@
 #   tools/bench.sh --quick    small sizes, few repetitions, written to
 #                             build-bench/benchmarks-quick.md (a smoke run)
 #   tools/bench.sh --out F    write the Markdown to F instead
+#   tools/bench.sh --only-rate  run only the rate-limit benchmark (bench_rate:
+#                             counts on a simulated clock, seconds to run) and
+#                             rewrite its section of the Markdown in place
 #
 # Steps: a release build in build-bench (meson setup -Dbuildtype=release),
 # `meson test --benchmark` for each benchmark with its sizes in the
@@ -18,13 +21,15 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 quick=0
+only_rate=0
 out=docs/benchmarks.md
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1; out=build-bench/benchmarks-quick.md ;;
 	--out) out="$2"; shift ;;
 	--out=*) out="${1#--out=}" ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	--only-rate) only_rate=1 ;;
+	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -80,6 +85,13 @@ else
 	: "${STG_BENCH_REPS_LARGE:=3}"
 fi
 cg_size=100000
+: "${STG_BENCH_RATE_SIZES:=10,100,1000}"
+
+# The rate-limit section of the Markdown (tools/bench-rate-section.py):
+# between its markers, or before "## Commands" the first time.
+rate_section() {
+	run python3 tools/bench-rate-section.py "$res/results.jsonl" "$res/rate-commands.txt" "$out"
+}
 
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -92,11 +104,27 @@ else
 	run meson setup "$bd" -Dbuildtype=release > "$res/setup.log"
 fi
 # Only what the benchmarks need (meson test below runs with --no-rebuild).
-run meson compile -C "$bd" bench_filter bench_log stockguard:shared_library \
-	examples/stockguard-replay > "$res/build.log"
+if [ $only_rate = 1 ]; then
+	run meson compile -C "$bd" bench_rate > "$res/build.log"
+else
+	run meson compile -C "$bd" bench_filter bench_log bench_rate stockguard:shared_library \
+		examples/stockguard-replay > "$res/build.log"
+fi
+
+# Rate limits: counts on a simulated clock (machine-independent), seconds.
+out_jsonl=$root/$res/results.jsonl
+: > "$res/rate-commands.txt"
+printf '%s\n' "STG_BENCH_OUT=$res/results.jsonl STG_BENCH_RATE_SIZES=$STG_BENCH_RATE_SIZES meson test -C $bd --no-rebuild --benchmark --suite bench rate --verbose" \
+	>> "$res/rate-commands.txt"
+run_env STG_BENCH_OUT="$out_jsonl" STG_BENCH_RATE_SIZES="$STG_BENCH_RATE_SIZES" \
+	meson test -C "$bd" --no-rebuild --benchmark --suite bench rate --verbose \
+	> "$res/rate.log" 2>&1 || { cat "$res/rate.log"; exit 1; }
+if [ $only_rate = 1 ]; then
+	rate_section
+	exit 0
+fi
 
 # --------------------------------------------------------------- timings
-out_jsonl=$root/$res/results.jsonl
 run_env STG_BENCH_OUT="$out_jsonl" STG_BENCH_FILTER_SIZES="$STG_BENCH_FILTER_SIZES" \
 	STG_BENCH_REPS="$STG_BENCH_FILTER_REPS" STG_BENCH_REPS_LARGE="$STG_BENCH_FILTER_REPS" \
 	meson test -C "$bd" --no-rebuild --benchmark --suite bench filter --verbose \
@@ -170,6 +198,8 @@ with open("/proc/meminfo") as f:
         if line.startswith("MemTotal:"):
             mem_kb = int(line.split()[1])
 rows = [json.loads(l) for l in open(os.path.join(res, "results.jsonl")) if l.strip()]
+# The rate-limit rows have their own section (tools/bench-rate-section.py).
+rows = [r for r in rows if not r["figure"].startswith(("429 ", "rate vs"))]
 
 
 def fmt(v, unit=""):
@@ -421,3 +451,4 @@ w("")
 open(out, "w").write("\n".join(L))
 print("bench.sh: wrote %s" % out)
 PYEOF
+rate_section
