@@ -1502,7 +1502,7 @@ static void do_pump(struct cur *c)
 		for (i = 0; i < NI; i++)
 			for (k = 0; k < NS; k++)
 				FUZZ_CHECK(!due[i][k] || W.k[i][k].handed || W.in[i].paused_in_pump ||
-				           W.in[i].cooled_in_pump,
+				           W.in[i].cooled_in_pump || W.in[i].limited /* announced meanwhile */,
 				           "(%s, %s) was due and its integration has no limit, but an "
 				           "unlimited pump did not send it", INTEG[i], SKU[k]);
 }
