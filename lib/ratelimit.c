@@ -76,6 +76,8 @@ static void steps(stg__bucket *b, int64_t now)
 {
 	uint32_t n = 0;
 
+	if (b->period <= 0)
+		return; /* not reached: a rate comes with its period */
 	if (b->stepped_at < 0 || now < b->stepped_at) {
 		b->stepped_at = now; /* the first refill, or a clock that went back */
 		return;
@@ -173,6 +175,9 @@ void stg__bucket_cut(stg__bucket *b)
 	b->rate = b->rate * CUT_NUM / CUT_DEN;
 	if (b->rate < floor_rate)
 		b->rate = floor_rate;
+	/* ceiling / 1024 can be below the floor when the ceiling itself fell. */
+	if (b->rate > b->ceiling)
+		b->rate = b->ceiling;
 	b->tokens = 0; /* the marketplace says its bucket is empty */
 	b->quiet = 0;
 	b->cut = 1;
@@ -208,6 +213,10 @@ void stg__bucket_quota(stg__bucket *b, const stg_job_result *r, int64_t now)
 			b->refilled_at = now;
 			b->stepped_at = now;
 		}
+		/* A lower rate holds fewer tokens, from this answer on (the rest
+		 * of the pump must not spend a bucket the old rate filled). */
+		if (b->tokens > depth(b))
+			b->tokens = depth(b);
 	}
 	if (b->rate <= 0)
 		return;

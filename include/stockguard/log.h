@@ -202,6 +202,8 @@ STG_EXTERN int stg_log_set_limits(stg_log *log, const char *integration, uint32_
  * @param scope 1 to ::STG_KEY_MAX bytes, or NULL for the integration's own
  *        scope (the default). An integration that moves keeps its rate;
  *        the cool-down it leaves behind stays with the old scope.
+ * Both names are copied. Like every call on a log, one thread at a time.
+ *
  * @return ::STG_OK; ::STG_EINVAL (bad name: nothing changed);
  *         ::STG_ENOMEM, ::STG_ELIMIT (65,535 scopes); ::STG_ERECURSIVE.
  */
@@ -222,6 +224,10 @@ typedef struct stg_limit_state {
 
 /**
  * @brief Read an integration's rate limit and its scope's cool-down.
+ *
+ * @p out is the caller's, filled on success. Like every call on a log, one
+ * thread at a time.
+ *
  * @return ::STG_OK; ::STG_EINVAL (NULL @p out, bad name); ::STG_ENOTFOUND
  *         (unknown integration); ::STG_ERECURSIVE. Nothing changes.
  */

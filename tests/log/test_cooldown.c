@@ -320,6 +320,21 @@ Test(cooldown, bucket_follows_the_announced_quota)
 	cr_assert_eq(h_pump_n(1), 1u);
 }
 
+/* A quota announced in the middle of a pump lowers the bucket at once: the
+ * rest of the pump does not spend what the configured rate had filled. */
+Test(cooldown, announced_quota_applies_within_the_pump)
+{
+	int64_t q[4] = { 5, 1000, -1, 0 };
+
+	h_open();
+	cr_assert_eq(stg_log_set_limits(H.log, "amz", 1, 100, 1000), STG_OK);
+	H.tr.choose = announce_quota;
+	H.tr.choose_ctx = q;
+	submit_many("amz", 50);
+	cr_assert_eq(h_pump(), 6u, "one at 100/s, then a bucket of 5");
+	cr_assert_float_eq(limit_state("amz").ceiling_per_s, 5.0, 1e-9);
+}
+
 /* A transport built against the 1.0 header writes a version-1 result:
  * accepted, read only as far as version 1 reaches. */
 static int old_result(const stg_job *job, stg_job_result *r, int *tag, void *ctx)
