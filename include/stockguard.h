@@ -12,5 +12,6 @@
 #include "stockguard/entry.h"
 #include "stockguard/hooks.h"
 #include "stockguard/log.h"
+#include "stockguard/marketplace.h"
 
 #endif /* STOCKGUARD_H */

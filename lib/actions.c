@@ -8,8 +8,10 @@
 #include "integ.h"
 #include "jobs.h"
 #include "lifecycle.h"
+#include "market.h"
 #include "match.h"
 #include "problems.h"
+#include "txn.h"
 
 STG_EXTERN int stg_log_remove(stg_log *log, const char *integration, const char *sku,
                               unsigned int flags)
@@ -34,13 +36,27 @@ STG_EXTERN int stg_log_remove(stg_log *log, const char *integration, const char 
 	return rc;
 }
 
+/* How many entries a remove_matching removes: what its transaction keeps. */
+static uint64_t removable(stg_log *log, const stg_query *q, unsigned flags, int64_t now)
+{
+	uint64_t n = 0;
+	uint32_t i;
+
+	for (i = 0; log->txn.kind == STG__TXN_UNDO && i < log->nents; i++) {
+		const stg__ent *e = stg__ent_at(log, i);
+		n += stg__ent_live(e) && (!e->job || (flags & STG_REMOVE_FORCE)) &&
+		     stg__query_match(log, q, e, now);
+	}
+	return n;
+}
+
 STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigned int flags,
                                        size_t *count)
 {
 	uint32_t i;
 	size_t n = 0;
 	int64_t now;
-	int rc;
+	int rc, own;
 
 	if (count)
 		*count = 0;
@@ -51,8 +67,10 @@ STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigne
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_remove_matching: unknown flags 0x%x",
 		                 flags);
 	stg__log_flush_owed(log);
+	own = stg__txn_start(log, STG__TXN_UNDO);
 	now = stg__log_now(log);
-	for (i = 0; i < log->nents; i++) {
+	rc = stg__txn_reserve(log, "stg_log_remove_matching", removable(log, q, flags, now));
+	for (i = 0; i < log->nents && rc == STG_OK; i++) {
 		const stg__ent *e = stg__ent_at(log, i);
 		if (!stg__ent_live(e) || !stg__query_match(log, q, e, now))
 			continue;
@@ -62,6 +80,8 @@ STG_EXTERN int stg_log_remove_matching(stg_log *log, const stg_query *q, unsigne
 			break;
 		n++;
 	}
+	if (own && stg__txn_end(log, "stg_log_remove_matching", &rc))
+		n = 0;
 	stg__log_trim(log);
 	if (count)
 		*count = n;
@@ -121,8 +141,9 @@ static int requeue(stg_log *log, uint32_t idx, int64_t now, int fresh)
 	}
 	stg__ent_set_job_state(&ec, STG_JOB_QUEUED);
 	jc.due = now;
-	if ((rc = stg__log_write_view(log, &ec, &jc, stg__prob_of(log, e))))
+	if ((rc = stg__log_write_view(log, idx, &ec, &jc, stg__prob_of(log, e))))
 		return rc;
+	stg__txn_carry(e, &ec);
 	if (fresh)
 		ec.job = stg__jobs_take(&log->jobs, idx) + 1;
 	log->jobs.v[ec.job - 1] = jc;
@@ -138,6 +159,9 @@ STG_EXTERN int stg_log_set_catalogued(stg_log *log, const char *integration, con
 	int rc;
 
 	STG__ENTER(log, "stg_log_set_catalogued");
+	/* A notice ahead of the SKU's first change is remembered (market.h). */
+	if ((rc = stg__notice_unseen(log, "stg_log_set_catalogued", integration, sku)) != 1)
+		return rc;
 	if ((rc = entry_arg(log, "stg_log_set_catalogued", integration, sku, &idx)))
 		return rc;
 	if (stg__ent_job_state(stg__ent_at(log, idx)) != STG_JOB_HELD)
@@ -170,12 +194,26 @@ STG_EXTERN int stg_log_reprocess(stg_log *log, const char *integration, const ch
 	return reprocess_idx(log, idx, stg__log_now(log));
 }
 
+/* How many entries a reprocess_matching queues: what its transaction keeps. */
+static uint64_t reprocessable(stg_log *log, const stg_query *q, int64_t now)
+{
+	uint64_t n = 0;
+	uint32_t i;
+
+	for (i = 0; log->txn.kind == STG__TXN_UNDO && i < log->nents; i++) {
+		const stg__ent *e = stg__ent_at(log, i);
+		n += stg__ent_live(e) && stg__ent_job_state(e) != STG_JOB_IN_FLIGHT &&
+		     stg__query_match(log, q, e, now);
+	}
+	return n;
+}
+
 STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size_t *count)
 {
 	uint32_t i;
 	size_t n = 0;
 	int64_t now;
-	int rc = STG_OK;
+	int rc = STG_OK, own;
 
 	if (count)
 		*count = 0;
@@ -183,8 +221,10 @@ STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size
 	if ((rc = stg__query_check(log, q, "stg_log_reprocess_matching")))
 		return rc;
 	stg__log_flush_owed(log);
+	own = stg__txn_start(log, STG__TXN_UNDO);
 	now = stg__log_now(log);
-	for (i = 0; i < log->nents; i++) {
+	rc = stg__txn_reserve(log, "stg_log_reprocess_matching", reprocessable(log, q, now));
+	for (i = 0; i < log->nents && rc == STG_OK; i++) {
 		const stg__ent *e = stg__ent_at(log, i);
 		if (!stg__ent_live(e) || stg__ent_job_state(e) == STG_JOB_IN_FLIGHT ||
 		    !stg__query_match(log, q, e, now))
@@ -193,6 +233,8 @@ STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size
 			break;
 		n++;
 	}
+	if (own && stg__txn_end(log, "stg_log_reprocess_matching", &rc))
+		n = 0;
 	if (count)
 		*count = n;
 	return rc;
@@ -205,6 +247,8 @@ STG_EXTERN int stg_log_pause(stg_log *log, const char *integration)
 	int rc;
 
 	STG__ENTER(log, "stg_log_pause");
+	if (log->txn.host)
+		return stg__txn_refuse(log, "stg_log_pause");
 	if ((rc = stg__integ_arg(log, "stg_log_pause", integration, &integ, 1)))
 		return rc;
 	now = stg__log_now(log);
@@ -226,10 +270,12 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 {
 	uint32_t integ, i, need[STG__PRIORITIES] = { 0 };
 	int64_t now;
-	int rc, p;
+	int rc, p, own;
 	stg_event ev;
 
 	STG__ENTER(log, "stg_log_resume");
+	if (log->txn.host)
+		return stg__txn_refuse(log, "stg_log_resume");
 	if ((rc = stg__integ_arg(log, "stg_log_resume", integration, &integ, 0)))
 		return rc;
 	stg__log_flush_owed(log);
@@ -243,8 +289,11 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 	for (p = 0; p < STG__PRIORITIES; p++)
 		if (need[p] && (rc = stg__sched_reserve(log, integ, p, need[p])))
 			return stg__fail(log->errmsg, rc, "stg_log_resume: out of memory");
-	/* Clear the auth failures first: a stored auth failure pauses again at open. */
-	for (i = 0; i < log->nents; i++) {
+	/* Clear the auth failures first: a stored auth failure pauses again at
+	 * open. One storage commit for them all; the pause ends once it is made. */
+	own = stg__txn_start(log, STG__TXN_UNDO);
+	rc = stg__txn_reserve(log, "stg_log_resume", (uint64_t)need[0] + need[1] + need[2]);
+	for (i = 0; i < log->nents && rc == STG_OK; i++) {
 		stg__ent *e = stg__ent_at(log, i), ec;
 		stg__job jc;
 		if (!held_by_auth(e, integ))
@@ -253,14 +302,19 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 		jc = *stg__job_of(log, e);
 		ec.error_class = STG_ERRCLASS_NONE;
 		jc.due = now;
-		if ((rc = stg__log_write_view(log, &ec, &jc, stg__prob_of(log, e))))
-			return rc;
+		if ((rc = stg__log_write_view(log, i, &ec, &jc, stg__prob_of(log, e))))
+			break;
+		stg__txn_carry(e, &ec);
 		*e = ec;
 		*stg__job_of(log, e) = jc;
 		stg__log_clear_dirty(log, i);
 		stg__sched_push(log, i, now);
 	}
-	/* The stored pause goes last: it stays until the entries are clear. */
+	if ((own && stg__txn_end(log, "stg_log_resume", &rc)) || rc)
+		return rc;
+	/* The stored pause goes last, once the entries' commit is made (outside
+	 * any transaction: the record write is durable when it returns). It
+	 * stays until the entries are clear. */
 	if (log->integs[integ].paused_by_host && (rc = stg__integ_store_pause(log, integ, 0, now)))
 		return rc;
 	log->integs[integ].paused_by_host = 0;

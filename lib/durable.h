@@ -7,25 +7,19 @@
 #define STOCKGUARD_DURABLE_H
 
 #include "log_state.h"
+#include "owed.h"
 
-/* Write a prospective state of an entry through the storage hook. */
-int stg__log_write_view(stg_log *log, const stg__ent *e, const stg__job *j, const stg__prob *p);
+/* Write a prospective state @e of entry @idx (STG__TXN_NEW: a new entry)
+ * through the storage hook; inside a transaction, what a failed commit
+ * needs is kept first. */
+int stg__log_write_view(stg_log *log, uint32_t idx, const stg__ent *e, const stg__job *j,
+                        const stg__prob *p);
 /* Write entry idx; its owed write, if any, is then done. */
 int stg__log_write(stg_log *log, uint32_t idx);
 /* Remove entry idx from storage. */
 int stg__log_remove_stored(stg_log *log, uint32_t idx);
-void stg__log_mark_dirty(stg_log *log, uint32_t idx);
-/* Its write is done: no longer owed. */
-static inline void stg__log_clear_dirty(stg_log *log, uint32_t idx)
-{
-	stg__ent *e = stg__ent_at(log, idx);
-
-	if (!(e->bits & (STG__B_DIRTY | STG__B_DIRTY_UNLISTED)))
-		return;
-	if (e->bits & STG__B_DIRTY_UNLISTED)
-		log->dirty_unlisted--;
-	e->bits &= ~(STG__B_DIRTY | STG__B_DIRTY_UNLISTED);
-}
+/* Remove entry idx, from storage then memory (STG_REMOVE_FORCE: even with a job). */
+int stg__log_remove_entry(stg_log *log, uint32_t idx, unsigned flags);
 int stg__log_flush_owed_slow(stg_log *log);
 /* Write what is owed; cheap when nothing is. */
 static inline int stg__log_flush_owed(stg_log *log)

@@ -8,6 +8,7 @@
  * entries need. Chunk 0 starts small and grows by realloc up to a full
  * chunk, so a small log stays small.
  */
+#include "explained.h"
 #include "entries.h"
 #include "integ.h"
 #include "index.h"
@@ -159,6 +160,7 @@ void stg__ent_view(const stg_log *log, const stg__ent *e, const stg__job *j, con
 	out->priority = e->priority;
 	out->reason = e->reason;
 	out->flags = e->flags;
+	stg__explain_unpack(e->explain, &out->min_source, &out->rule);
 	if (p) {
 		out->message = stg__msg_text(&log->msgs, p->msg);
 		out->first_failed_at = p->first_failed_at;

@@ -1,4 +1,6 @@
 /* Entry names, HTTP classification and the versioned binary encoding. */
+#include "explained.h"
+#include "records.h"
 #include "versions.h"
 #include "crc32_tables.h"
 #include "stockguard/entry.h"
@@ -7,8 +9,10 @@
 
 #include <string.h>
 
-#define FMT_VERSION 1
-#define FIXED_LEN 124 /* magic(3) + version(1) + small(8) + flags(4) + 3 attempt counts(12) + 11*8 + id(8) */
+/* Format 2 (1.1) stores the explain byte (stg__explain_pack()) where format 1
+ * had a zero byte; both decode. */
+#define FMT_VERSION 2
+#define FIXED_LEN 124 /* magic(3) + version(1) + small(8: 5 enums, explain, http) + flags(4) + 3 attempt counts(12) + 11*8 + id(8) */
 
 
 STG_EXTERN const char *stg_entry_status_name(int status)
@@ -30,6 +34,7 @@ STG_EXTERN const char *stg_error_class_name(int c)
 	case STG_ERRCLASS_RATE_LIMITED: return "rate_limited";
 	case STG_ERRCLASS_TRANSIENT: return "transient";
 	case STG_ERRCLASS_REJECTED: return "rejected";
+	case STG_ERRCLASS_CONFLICT: return "conflict";
 	default: return "unknown";
 	}
 }
@@ -122,11 +127,19 @@ static int fields_ok(int status, int job_state, int error_class, int priority, i
 	       reason >= 0 && reason < STG_REASON_COUNT && http_status >= 0 && http_status <= 999;
 }
 
+/* A stored explain byte: recorded, a known source and rule, no other bits. */
+static int explain_byte_ok(unsigned x)
+{
+	return (x & STG__EXPLAIN_SET) && !(x & 0x60u) && ((x >> 3) & 3) <= STG_MIN_SKU &&
+	       (x & 7) <= STG_RULE_CAP;
+}
+
 STG_EXTERN int stg_entry_encode(const stg_entry *e, void *buf, size_t cap, size_t *len)
 {
 	size_t ilen, slen, mlen = 0, need;
 	unsigned char *p;
 	const int64_t *nums[11];
+	uint8_t explain;
 	int i;
 
 	if (!e || !len)
@@ -145,7 +158,7 @@ STG_EXTERN int stg_entry_encode(const stg_entry *e, void *buf, size_t cap, size_
 			                 STG_MESSAGE_MAX);
 	}
 	if (!fields_ok(e->status, e->job_state, e->error_class, e->priority, e->reason,
-	               e->http_status))
+	               e->http_status) || !stg__explain_of_entry(e, &explain))
 		return stg__fail(NULL, STG_EINVAL, "stg_entry_encode: a field is out of range");
 	if (!buf && cap)
 		return stg__fail(NULL, STG_EINVAL, "stg_entry_encode: NULL buffer with capacity %zu", cap);
@@ -164,7 +177,7 @@ STG_EXTERN int stg_entry_encode(const stg_entry *e, void *buf, size_t cap, size_
 	*p++ = (unsigned char)e->error_class;
 	*p++ = (unsigned char)e->priority;
 	*p++ = (unsigned char)e->reason;
-	*p++ = 0;
+	*p++ = explain;
 	p = put_u16(p, (unsigned)e->http_status);
 	p = put_u32(p, e->flags & ~STG_ENTRY_LATE);
 	p = put_u32(p, e->attempts);
@@ -229,7 +242,7 @@ STG_EXTERN int stg_entry_decode(const void *buf, size_t len, stg_entry *out)
 		return stg__fail(NULL, STG_ETRUNCATED, "stg_entry_decode: %zu bytes is too short", len);
 	if (b[0] != 'S' || b[1] != 'G' || b[2] != 'E')
 		return stg__fail(NULL, STG_ECORRUPT, "stg_entry_decode: bad magic");
-	if (b[3] != FMT_VERSION)
+	if (b[3] != 1 && b[3] != FMT_VERSION)
 		return stg__fail(NULL, STG_ECORRUPT, "stg_entry_decode: format version %u unknown", b[3]);
 	if (len < FIXED_LEN + 3 * 3 + 4)
 		return stg__fail(NULL, STG_ETRUNCATED, "stg_entry_decode: %zu bytes is too short", len);
@@ -272,9 +285,11 @@ STG_EXTERN int stg_entry_decode(const void *buf, size_t len, stg_entry *out)
 		                 end - pos);
 	if (get_u32(b + end) != crc32_of(b, end))
 		return stg__fail(NULL, STG_ECORRUPT, "stg_entry_decode: checksum mismatch");
-	if (b[9] != 0 || (e.flags & STG_ENTRY_LATE) ||
+	/* Format 1 has a zero byte where format 2 keeps the explanation. */
+	if ((b[3] == 1 && b[9] != 0) || (b[9] && !explain_byte_ok(b[9])) || (e.flags & STG_ENTRY_LATE) ||
 	    !fields_ok(e.status, e.job_state, e.error_class, e.priority, e.reason, e.http_status))
 		return stg__fail(NULL, STG_ECORRUPT, "stg_entry_decode: a field is out of range");
+	stg__explain_unpack(b[9], &e.min_source, &e.rule);
 	*out = e;
 	return STG_OK;
 bad:

@@ -240,6 +240,7 @@ STG_EXTERN const char *stg_reason_name(int reason)
 	static const char *const names[STG_REASON_COUNT] = {
 		"none", "first_seen", "non_stock_change", "no_change", "low_stock",
 		"outside_window", "drift", "heartbeat", "coalesced", "stale", "after_error",
+		"out_of_sync",
 	};
 
 	if (reason < 0 || reason >= STG_REASON_COUNT)

@@ -1,6 +1,7 @@
 /*
  * The one place that calls host code (see host.h): the clock, events,
- * storage load/write/remove and transport send/send_batch.
+ * storage load/write/remove/begin/commit/rollback and transport
+ * send/send_batch.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "host.h"
@@ -28,9 +29,58 @@ int64_t stg__log_now(stg_log *log)
 	return t < 0 ? 0 : t;
 }
 
+/* An event held until the commit, with copies of its strings. */
+struct stg__held_event {
+	stg_event ev;
+	char *text; /* integration, sku and message, each NUL-terminated */
+};
+
+/* Keep @ev until the commit of the UNDO transaction it belongs to: 1 when
+ * kept, 0 when it is to be delivered now. */
+static int hold_event(stg_log *log, const stg_event *ev)
+{
+	stg__txn *t = &log->txn;
+	const char *s[3] = { ev->integration, ev->sku, ev->message };
+	size_t len[3], total = 0;
+	stg__held_event *h;
+	char *p;
+	int k;
+
+	if (t->kind != STG__TXN_UNDO)
+		return 0;
+	for (k = 0; k < 3; k++)
+		total += (len[k] = s[k] ? strlen(s[k]) : 0) + 1;
+	if (t->nevents == t->events_cap) {
+		stg__held_event *n = stg__grow(&log->alloc, t->events, &t->events_cap,
+		                               (uint64_t)t->nevents + 1, sizeof *n, 8);
+		if (!n)
+			return 0; /* cannot hold it: better told early than never */
+		t->events = n;
+	}
+	if (!(p = stg__malloc(&log->alloc, total)))
+		return 0;
+	h = &t->events[t->nevents++];
+	h->ev = *ev;
+	h->text = p;
+	for (k = 0; k < 3; k++) {
+		memcpy(p, s[k] ? s[k] : "", len[k] + 1);
+		if (k == 0)
+			h->ev.integration = s[k] ? p : NULL;
+		else if (k == 1)
+			h->ev.sku = s[k] ? p : NULL;
+		else
+			h->ev.message = s[k] ? p : NULL;
+		p += len[k] + 1;
+	}
+	return 1;
+}
+
 void stg__log_event(stg_log *log, stg_event *ev)
 {
 	if (!log->events.on_event)
+		return;
+	/* A change that a failed commit may undo is told once it is committed. */
+	if (log->txn.kind == STG__TXN_UNDO && hold_event(log, ev))
 		return;
 	log->in_hook++;
 	log->events.on_event(ev, log->events.payload);
@@ -63,6 +113,56 @@ int stg__host_remove(stg_log *log, const char *integration, const char *sku)
 		                 "storage remove of (%.100s, %.100s) failed: hook returned %d", integration,
 		                 sku, rc);
 	return STG_OK;
+}
+
+/* One of the transaction functions @fn of a version-2 store. */
+static int txn_call(stg_log *log, int (*fn)(void *), const char *what)
+{
+	int rc;
+
+	log->in_hook++;
+	rc = fn(log->storage.payload);
+	log->in_hook--;
+	if (rc)
+		return stg__fail(log->errmsg, STG_ESTORAGE, "storage %s failed: hook returned %d", what, rc);
+	return STG_OK;
+}
+
+int stg__host_begin(stg_log *log)
+{
+	return txn_call(log, log->storage.begin, "begin");
+}
+
+int stg__host_commit(stg_log *log)
+{
+	return txn_call(log, log->storage.commit, "commit");
+}
+
+int stg__host_rollback(stg_log *log)
+{
+	char keep[STG__ERRMSG_LEN];
+	int rc;
+
+	/* The commit's message is the one the caller needs. */
+	memcpy(keep, log->errmsg, sizeof keep);
+	rc = txn_call(log, log->storage.rollback, "rollback");
+	memcpy(log->errmsg, keep, sizeof keep);
+	return rc;
+}
+
+/* Deliver (@deliver) or drop the held events, oldest first. */
+void stg__host_events_release(stg_log *log, int deliver)
+{
+	stg__txn *t = &log->txn;
+	uint32_t i, n = t->nevents;
+
+	t->nevents = 0;
+	t->kind = STG__TXN_NONE; /* delivered now, not held again */
+	for (i = 0; i < n; i++) {
+		if (deliver)
+			stg__log_event(log, &t->events[i].ev);
+		stg__free(&log->alloc, t->events[i].text);
+	}
 }
 
 int stg__host_load(stg_log *log, stg_entry_sink sink, void *ctx)

@@ -3,7 +3,7 @@
  * entry, giving back unused records.
  */
 #include "entries.h"
-#include "durable.h"
+#include "owed.h"
 #include "index.h"
 #include "integ.h"
 #include "jobs.h"
@@ -26,17 +26,24 @@ void stg__log_end_job(stg_log *log, uint32_t idx)
 	stg__prob_need(log, idx)->last_attempt_at = last;
 }
 
-void stg__log_delete_entry(stg_log *log, uint32_t idx)
+void stg__log_strip_entry(stg_log *log, uint32_t idx)
 {
 	stg__ent *e = stg__ent_at(log, idx);
 
-	stg__index_delete(log, idx);
 	stg__sched_forget(log, idx);
 	if (e->job)
 		stg__jobs_release(&log->jobs, e->job - 1);
 	e->job = 0;
 	stg__prob_drop(log, idx);
 	stg__log_clear_dirty(log, idx);
+}
+
+void stg__log_delete_entry(stg_log *log, uint32_t idx)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+
+	stg__index_delete(log, idx);
+	stg__log_strip_entry(log, idx);
 	stg__ent_free_sku(log, e);
 	stg__ents_release(log, idx);
 }
@@ -50,25 +57,13 @@ void stg__log_trim(stg_log *log)
 {
 	uint32_t i;
 
+	/* Not while an UNDO transaction is open: undoing it needs the room. */
+	if (log->txn.kind == STG__TXN_UNDO)
+		return;
 	stg__jobs_trim(&log->jobs, &log->alloc, job_moved, log);
 	stg__probs_trim(&log->probs, &log->alloc);
 	for (i = 0; i < log->ninteg; i++)
 		stg__sched_trim(log, &log->integs[i]);
-}
-
-int stg__log_remove_entry(stg_log *log, uint32_t idx, unsigned flags)
-{
-	const stg__ent *e = stg__ent_at(log, idx);
-	int rc;
-
-	if (e->job && !(flags & STG_REMOVE_FORCE))
-		return stg__fail(log->errmsg, STG_EBUSY,
-		                 "stg_log_remove: (%.100s, %.100s) has a pending job (use STG_REMOVE_FORCE)",
-		                 log->integs[e->integ].name, stg__ent_sku(e));
-	if ((rc = stg__log_remove_stored(log, idx)))
-		return rc;
-	stg__log_delete_entry(log, idx);
-	return STG_OK;
 }
 
 /* ---------------------------------------------------------- problem record */

@@ -30,10 +30,10 @@ static inline uint32_t stg__log_new_job_id(stg_log *log)
  * without a job (needs a reserved problem record when it does not fit). */
 void stg__log_end_job(stg_log *log, uint32_t idx);
 /* Delete entry idx from memory: index, queue, records, owed write. */
+/* Take the entry's job, queue item, problem record and owed write away; it
+ * keeps its slot, index place and SKU. */
+void stg__log_strip_entry(stg_log *log, uint32_t idx);
 void stg__log_delete_entry(stg_log *log, uint32_t idx);
-/* Remove entry idx from storage, then from memory; STG_EBUSY when it has
- * a job and @flags lacks STG_REMOVE_FORCE (message as stg_log_remove()). */
-int stg__log_remove_entry(stg_log *log, uint32_t idx, unsigned flags);
 /* The entry's problem record, taking a reserved one if it has none. */
 stg__prob *stg__prob_need(stg_log *log, uint32_t idx);
 /* Drop the entry's problem record (the message is released). */

@@ -10,6 +10,7 @@
  *   retention.c  expire                     lifecycle.c  job end, entry delete, trim
  *   query.c      reads and stats            counters.c   counters, latency histogram
  *   ratelimit.c  the adaptive token bucket  cooldown.c   rate-limit scopes, cool-downs
+ *   txn.c        transactions               undo.c       undoing a failed one
  *
  * and the record stores below them: entries.c, index.c, jobs.c, problems.c,
  * sched.c. Never installed.
@@ -23,6 +24,37 @@
 
 typedef struct stg__integ stg__integ;
 typedef struct stg__scope stg__scope;
+typedef struct stg__undo stg__undo;
+typedef struct stg__held_event stg__held_event;
+typedef struct stg__saved_counters stg__saved_counters;
+
+/* Kinds of transaction (txn.c). */
+enum stg__txn_kind {
+	STG__TXN_NONE = 0,
+	STG__TXN_OWED, /* marketplace results and owed writes: kept in memory on failure */
+	STG__TXN_UNDO  /* host-originated changes: undone in memory on failure */
+};
+
+/*
+ * The open transaction, if any (txn.c). `kind` is set by the call (or the
+ * host's stg_log_begin()) that opened it; storage hears `begin` only at
+ * the first write. What a failed commit needs is kept as the writes go:
+ * the entries an OWED transaction wrote (to owe them again), or for an
+ * UNDO one each touched entry's records as they were before (undo.c), the
+ * counters of the integrations it counted in, and its events, held until
+ * the commit.
+ */
+typedef struct stg__txn {
+	int kind, host, begun;
+	uint32_t *written;           /* OWED: entries written */
+	uint32_t nwritten, written_cap;
+	stg__undo *undo;             /* UNDO: records as they were */
+	uint32_t nundo, undo_cap;
+	stg__saved_counters *saved;  /* UNDO: counters as they were */
+	uint32_t nsaved, saved_cap;
+	stg__held_event *events;     /* UNDO: delivered after the commit */
+	uint32_t nevents, events_cap;
+} stg__txn;
 
 struct stg_log {
 	stg__alloc alloc;
@@ -52,10 +84,14 @@ struct stg_log {
 	stg__jobs jobs;
 	stg__probs probs;
 	stg__msgs msgs;
+	struct stg__market *market; /* message rules, catalogue notices (market.h); NULL until used */
 
 	uint32_t *dirty;          /* entries whose storage write is owed */
 	uint32_t ndirty, dirty_cap;
 	size_t dirty_unlisted;    /* owed entries not in the list (it could not grow) */
+
+	int txn_capable;          /* storage has begin/commit/rollback */
+	stg__txn txn;
 
 	uint64_t job_counter;
 	uint32_t order_counter;

@@ -3,6 +3,7 @@
  * loaded), closing it, and the hooks that can be changed later.
  */
 #include "cooldown.h"
+#include "explained.h"
 #include "counters.h"
 #include "durable.h"
 #include "entries.h"
@@ -11,7 +12,9 @@
 #include "integ.h"
 #include "jobs.h"
 #include "lifecycle.h"
+#include "market.h"
 #include "problems.h"
+#include "txn.h"
 #include "versions.h"
 
 /* A hook the host may leave out (NULL): copied by the size of its version. */
@@ -35,7 +38,8 @@ static int load_sink(void *ctx, const stg_entry *in)
 
 /* A stored entry the log can take: keys valid, fields in range, status and
  * job state consistent (STG_ECORRUPT otherwise). */
-static int check_stored(stg_log *log, const stg_entry *in, size_t *ilen, size_t *slen)
+static int check_stored(stg_log *log, const stg_entry *in, size_t *ilen, size_t *slen,
+                        uint8_t *explain)
 {
 	int rc;
 
@@ -51,7 +55,7 @@ static int check_stored(stg_log *log, const stg_entry *in, size_t *ilen, size_t 
 	    in->error_class < 0 || in->error_class >= STG_ERRCLASS_COUNT ||
 	    in->priority < STG_PRIORITY_URGENT || in->priority > STG_PRIORITY_NORMAL ||
 	    in->reason < 0 || in->reason >= STG_REASON_COUNT ||
-	    in->http_status < 0 || in->http_status > 999 ||
+	    in->http_status < 0 || in->http_status > 999 || !stg__explain_of_entry(in, explain) ||
 	    (in->status == STG_ENTRY_PENDING) != (in->job_state != STG_JOB_NONE))
 		return stg__fail(log->errmsg, STG_ECORRUPT,
 		                 "stg_log_open: stored entry (%.100s, %.100s) has fields out of range",
@@ -66,9 +70,10 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	unsigned flags;
 	int32_t gap = 0;
 	int has_job, need_prob, rc;
+	uint8_t explain = 0;
 	stg__ent e;
 
-	if ((rc = check_stored(log, in, &ilen, &slen)))
+	if ((rc = check_stored(log, in, &ilen, &slen, &explain)))
 		return rc;
 	if ((rc = stg__log_get_integ(log, "stg_log_open", in->integration, ilen, &integ)))
 		return rc;
@@ -104,6 +109,7 @@ static int load_entry(stg_log *log, const stg_entry *in)
 	e.priority = (unsigned)in->priority;
 	e.reason = (unsigned)in->reason;
 	e.flags = flags & STG__FLAGS_MASK;
+	e.explain = explain;
 	e.bits |= STG__B_LIVE;
 	if (!has_job)
 		e.ack_delay = gap;
@@ -190,6 +196,8 @@ STG_EXTERN void stg_log_close(stg_log *log)
 		return;
 	}
 	a = log->alloc;
+	stg__txn_abandon(log);
+	stg__market_free(log);
 	stg__ents_free(log);
 	stg__jobs_free(&log->jobs, &log->alloc);
 	stg__probs_free(&log->probs, &log->alloc);
@@ -227,7 +235,12 @@ static int take_hooks(stg_log *log, const stg_log_options *opt)
 		                 "stg_log_open: storage needs both write_integration and load_integrations, or neither");
 	if (opt->transport && !log->transport.send)
 		return stg__fail(NULL, STG_EINVAL, "stg_log_open: transport needs send");
+	if (opt->storage && ((log->storage.begin != NULL) != (log->storage.commit != NULL) ||
+	                     (log->storage.begin != NULL) != (log->storage.rollback != NULL)))
+		return stg__fail(NULL, STG_EINVAL,
+		                 "stg_log_open: storage needs all of begin, commit and rollback, or none");
 	log->has_storage = opt->storage != NULL;
+	log->txn_capable = log->has_storage && log->storage.begin != NULL;
 	log->has_transport = opt->transport != NULL;
 	return STG_OK;
 }

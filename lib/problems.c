@@ -82,7 +82,9 @@ static int msg_room(stg__msgs *m, const stg__alloc *a)
 }
 
 uint32_t stg__msg_intern(stg__msgs *m, const stg__alloc *a, const char *text)
-{	uint32_t len = 0, id;
+{
+	uint32_t len = 0, id;
+	unsigned cut;
 	uint64_t h;
 	char *copy;
 
@@ -90,6 +92,14 @@ uint32_t stg__msg_intern(stg__msgs *m, const stg__alloc *a, const char *text)
 		return 0;
 	while (len < STG_MESSAGE_MAX && text[len])
 		len++;
+	/* A cut message ends on a UTF-8 character boundary: a lead byte whose
+	 * continuation bytes are cut off would make the text invalid UTF-8 (a
+	 * lone surrogate in Python, which print() refuses). text[len] is the
+	 * first byte left out; while it continues a character, that character
+	 * goes whole. Text that is not UTF-8 loses at most three bytes more. */
+	if (len == STG_MESSAGE_MAX && text[len])
+		for (cut = 0; cut < 3 && len > 0 && ((unsigned char)text[len] & 0xc0u) == 0x80u; cut++)
+			len--;
 	if (!len)
 		return 0;
 	h = stg__hash(text, len, 0);

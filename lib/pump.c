@@ -11,6 +11,7 @@
 #include "lifecycle.h"
 #include "problems.h"
 #include "results.h"
+#include "txn.h"
 #include "versions.h"
 
 static void fill_job(const stg_log *log, uint32_t idx, const stg__ent *e, const stg__job *j,
@@ -142,7 +143,8 @@ static int pump_batch(stg_log *log, uint32_t bi, const stg__pick *first, size_t 
 
 	/* Room to queue every job of the batch again, and a problem record
 	 * for each result, reserved before any goes out. */
-	if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(&log->probs, &log->alloc, (uint32_t)cap))
+	if (stg__sched_reserve(log, bi, -1, (uint32_t)cap) || stg__probs_reserve(&log->probs, &log->alloc, (uint32_t)cap) ||
+	    stg__txn_reserve(log, "stg_log_pump", cap))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
 	take_batch(log, in, first, cap, now, b);
 	/* Tokens leave before the call: a quota the results announce (the
@@ -163,53 +165,67 @@ static int pump_batch(stg_log *log, uint32_t bi, const stg__pick *first, size_t 
 	return rc;
 }
 
-STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
+/* Send batches until @max_jobs, nothing is due, or storage or the transport
+ * fails; the pump's status so far. */
+static int pump_all(stg_log *log, size_t max_jobs, size_t *total)
 {
 	batch b;
-	size_t total = 0;
 	int64_t now;
 	int rc = STG_OK;
 	uint32_t i;
 
-	if (sent)
-		*sent = 0;
-	STG__ENTER(log, "stg_log_pump");
-	if (!log->has_transport)
-		return stg__fail(log->errmsg, STG_ESTATE, "stg_log_pump: no transport set");
 	if (stg__log_flush_owed(log))
 		rc = STG_ESTORAGE;
 	now = stg__log_now(log);
 	for (i = 0; i < log->ninteg; i++)
 		if (!log->integs[i].paused)
 			stg__integ_refill(&log->integs[i], now);
-	while (!max_jobs || total < max_jobs) {
+	while (!max_jobs || *total < max_jobs) {
 		stg__pick best;
 		uint32_t bi = 0;
 		int brc;
 
 		if (!most_urgent(log, now, &best, &bi))
 			break;
-		brc = pump_batch(log, bi, &best, batch_cap(log, &log->integs[bi], max_jobs, total), now, &b);
-		if (brc == STG_ENOMEM || brc == STG_ETRANSPORT) {
-			if (sent)
-				*sent = total;
+		brc = pump_batch(log, bi, &best, batch_cap(log, &log->integs[bi], max_jobs, *total), now, &b);
+		if (brc == STG_ENOMEM || brc == STG_ETRANSPORT)
 			return brc;
-		}
 		if (brc && rc == STG_OK)
 			rc = brc;
-		total += b.n;
+		*total += b.n;
 		if (rc == STG_ESTORAGE)
 			break; /* storage is failing: send no more until it recovers */
 	}
-	stg__log_trim(log);
-	if (sent)
-		*sent = total;
 	if (rc == STG_ESTORAGE) {
 		/* The write's own message says which entry; say which call, too. */
 		char why[STG__ERRMSG_LEN];
 		memcpy(why, log->errmsg, sizeof why);
 		stg__fail(log->errmsg, rc, "stg_log_pump: %.200s; the write is owed and retried", why);
 	}
+	return rc;
+}
+
+STG_EXTERN int stg_log_pump(stg_log *log, size_t max_jobs, size_t *sent)
+{
+	size_t total = 0;
+	int rc, own;
+
+	if (sent)
+		*sent = 0;
+	STG__ENTER(log, "stg_log_pump");
+	if (!log->has_transport)
+		return stg__fail(log->errmsg, STG_ESTATE, "stg_log_pump: no transport set");
+	if (log->txn.host)
+		return stg__txn_refuse(log, "stg_log_pump");
+	/* One storage commit for the whole pump: its results are acknowledgements,
+	 * kept in memory (and owed) whatever the commit does. */
+	own = stg__txn_start(log, STG__TXN_OWED);
+	rc = pump_all(log, max_jobs, &total);
+	if (own)
+		stg__txn_end(log, "stg_log_pump", &rc);
+	stg__log_trim(log);
+	if (sent)
+		*sent = total;
 	return rc;
 }
 
@@ -232,9 +248,11 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_res
 {
 	uint32_t idx;
 	int64_t now;
-	int rc;
+	int rc, own;
 
 	STG__ENTER(log, "stg_log_complete");
+	if (log->txn.host)
+		return stg__txn_refuse(log, "stg_log_complete");
 	if (!r)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_complete: NULL result");
 	if (STG__VERSION_BAD(r->version, STG_JOB_RESULT_VERSION))
@@ -254,15 +272,24 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_res
 	if (!find_in_flight(log, job_id, &idx))
 		return stg__fail(log->errmsg, STG_ENOTFOUND,
 		                 "stg_log_complete: no job %llu in flight", (unsigned long long)job_id);
-	stg__log_flush_owed(log);
 	if ((rc = stg__sched_reserve(log, stg__ent_at(log, idx)->integ, stg__ent_at(log, idx)->priority, 1)) ||
 	    (rc = stg__probs_reserve(&log->probs, &log->alloc, 1)))
 		return stg__fail(log->errmsg, rc, "stg_log_complete: out of memory");
+	/* One commit for the owed writes and the result. */
+	own = stg__txn_start(log, STG__TXN_OWED);
+	stg__log_flush_owed(log);
+	if ((rc = stg__txn_reserve(log, "stg_log_complete", 1))) {
+		if (own)
+			stg__txn_end(log, "stg_log_complete", &rc);
+		return rc;
+	}
 	now = stg__log_now(log);
 	rc = stg__apply_result(log, idx, r, now);
-	stg__log_trim(log);
 	if (rc == STG_ESTORAGE)
-		return stg__fail(log->errmsg, rc, "stg_log_complete: result kept, its storage write failed; it is retried");
+		stg__fail(log->errmsg, rc, "stg_log_complete: result kept, its storage write failed; it is retried");
+	if (own)
+		stg__txn_end(log, "stg_log_complete", &rc);
+	stg__log_trim(log);
 	return rc;
 }
 

@@ -149,6 +149,7 @@ static void add_counters(stg_stats *s, const stg__counters *c, uint64_t *hist, i
 	s->successes += c->successes;
 	s->abnormal += c->abnormal;
 	s->warnings += c->warnings;
+	s->corrections += c->corrections;
 	for (k = 0; k < STG_REASON_COUNT; k++)
 		s->skips[k] += c->skips[k];
 	for (k = 0; k < STG_ERRCLASS_COUNT; k++)

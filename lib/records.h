@@ -30,6 +30,7 @@ typedef union stg__sku {
 #define STG__B_DIRTY 0x02u          /* its storage write is owed, listed in log->dirty */
 #define STG__B_DIRTY_UNLISTED 0x04u /* owed, but the list could not grow: found by scan */
 #define STG__B_SKU_HEAP 0x08u
+#define STG__B_TXN 0x40u            /* its records as they were are kept by the open transaction */
 #define STG__B_JOB_SHIFT 4          /* 2 bits: ::stg_job_state (kept here, not in the job
                                      * record, so a coalescing submit reads one record) */
 #define STG__B_JOB_MASK (3u << STG__B_JOB_SHIFT)
@@ -60,6 +61,10 @@ typedef struct stg__ent {
 		int32_t ack_delay;
 	};
 	uint16_t integ;
+	/* Where the newest change's minimum came from and which rule set its
+	 * quantity (explained.h), 0: not recorded (a 1.0 entry).
+	 * In what was padding: the entry stays 88 bytes. */
+	uint8_t explain;
 	/* The small fields share one word with latency_ms's high bits, so that
 	 * latency_ms fits in 40 bits without growing the entry. */
 	unsigned latency_hi : 8;

@@ -8,6 +8,7 @@
 #include "host.h"
 #include "integ.h"
 #include "lifecycle.h"
+#include "market.h"
 #include "problems.h"
 #include "results.h"
 #include "versions.h"
@@ -63,6 +64,7 @@ static void acknowledge(stg_log *log, uint32_t idx, stg__integ *in, int64_t now)
 	int64_t latency = now - j->since;
 
 	in->counters.successes++;
+	stg__notice_take(log, idx); /* catalogued beyond doubt: a remembered notice is moot */
 	e->acked = j->sent;
 	e->acked_at = now;
 	e->flags |= STG_ENTRY_HAS_ACKED;
@@ -112,12 +114,17 @@ static void by_class(stg_log *log, stg__ent *e, stg__job *j, const stg__prob *p,
 		j->due = stg__integ_cool(log, &log->integs[e->integ])->until;
 		break;
 	case STG_ERRCLASS_TRANSIENT:
-		/* The budget is the job's: a reprocess or a new change starts afresh. */
+	case STG_ERRCLASS_CONFLICT:
+		/* The budget is the job's: a reprocess or a new change starts
+		 * afresh. A conflict (a stale stock version) spends it too, so
+		 * that it is retried a bounded number of times; it goes again at
+		 * once, since the transport reads the new version as it sends. */
 		if (++j->transient >= log->max_transient) {
 			stg__ent_set_job_state(e, STG_JOB_NONE);
 			e->status = STG_ENTRY_ERROR;
 		} else {
-			j->due = stg__later(now, stg__backoff(log, p->attempts, retry_after));
+			j->due = cls == STG_ERRCLASS_CONFLICT ? now
+			         : stg__later(now, stg__backoff(log, p->attempts, retry_after));
 		}
 		break;
 	case STG_ERRCLASS_NONE:
@@ -153,6 +160,12 @@ static void record_failure(stg_log *log, uint32_t idx, stg__integ *in, int cls,
 	e->status = STG_ENTRY_PENDING;
 	stg__ent_set_job_state(e, STG_JOB_QUEUED);
 	by_class(log, e, j, p, cls, r, stg__msg_text(&log->msgs, m), now);
+	if (cls == STG_ERRCLASS_NOT_CATALOGUED && stg__notice_take(log, idx)) {
+		/* The marketplace said it catalogued the SKU before it was first
+		 * sent: that notice releases this hold once, at once. */
+		stg__ent_set_job_state(e, STG_JOB_QUEUED);
+		j->due = now;
+	}
 	if (stg__ent_job_state(e) == STG_JOB_NONE && e->published != j->sent) {
 		/* The job failed for good, but a newer change came while it was
 		 * out: that change is a job of its own and still goes out. */
@@ -185,7 +198,10 @@ int stg__apply_result(stg_log *log, uint32_t idx, const stg_job_result *r, int64
 		cls = STG_ERRCLASS_TRANSIENT;
 		msg = "invalid transport result";
 	} else {
-		cls = r->error_class != STG_ERRCLASS_NONE ? r->error_class : stg_classify_http(r->http_status);
+		/* The host's class wins; else the integration's message rules,
+		 * then the status. */
+		cls = r->error_class != STG_ERRCLASS_NONE ? r->error_class
+		      : stg__rules_classify(log, e->integ, r->http_status, msg);
 		stg__bucket_quota(&in->bucket, r, now);
 	}
 	if (outcome == STG_OUTCOME_ASYNC)

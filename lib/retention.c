@@ -7,6 +7,7 @@
 #include "integ.h"
 #include "lifecycle.h"
 #include "sort.h"
+#include "txn.h"
 
 /* Entry a was acknowledged before entry b: the oldest go first. */
 static int older_ack(const void *a, const void *b, void *ctx)
@@ -28,14 +29,20 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
 	uint32_t i, *succ = NULL;
 	size_t n = 0, nsucc = 0, k;
 	int64_t now;
-	int rc = STG_OK;
+	int rc = STG_OK, own;
 
 	if (removed)
 		*removed = 0;
 	STG__ENTER(log, "stg_log_expire");
 	stg__log_flush_owed(log);
+	own = stg__txn_start(log, STG__TXN_UNDO);
 	now = stg__log_now(log);
-	if (log->success_max_age) {
+	/* At most every success goes: room to keep them, before any does. */
+	for (i = 0; log->txn.kind == STG__TXN_UNDO && i < log->nents; i++)
+		nsucc += is_success(log, i);
+	rc = stg__txn_reserve(log, "stg_log_expire", nsucc);
+	nsucc = 0;
+	if (rc == STG_OK && log->success_max_age) {
 		for (i = 0; i < log->nents && rc == STG_OK; i++) {
 			const stg__ent *e = stg__ent_at(log, i);
 			if (!stg__ent_live(e) || e->status != STG_ENTRY_SUCCESS ||
@@ -66,6 +73,8 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed)
 			}
 		}
 	}
+	if (own && stg__txn_end(log, "stg_log_expire", &rc))
+		n = 0;
 	stg__log_trim(log);
 	if (removed)
 		*removed = n;

@@ -4,6 +4,7 @@
  * reserved, the entry is written through, then committed. The batch form
  * prefetches ahead to hide memory latency.
  */
+#include "explained.h"
 #include "durable.h"
 #include "entries.h"
 #include "host.h"
@@ -12,6 +13,7 @@
 #include "jobs.h"
 #include "lifecycle.h"
 #include "problems.h"
+#include "txn.h"
 #include "versions.h"
 
 /*
@@ -204,8 +206,15 @@ static void plan_entry(stg_log *log, change *c)
 {
 	const stg_submit *s = c->s;
 
+	stg_evaluation ev;
+
 	stg__policy_resolve(c->pol, s->sku, s->category, &c->min, &c->source);
-	c->pub = stg__policy_pub(c->pol, c->min, s->available, &c->warn);
+	/* The whole evaluation, not only the quantity: the entry keeps where
+	 * its minimum came from and which rule set it (stg_entry_explain()). */
+	stg__policy_eval(c->pol, c->min, c->source, s->available, &ev);
+	c->pub = ev.published;
+	c->warn = ev.warnings;
+	c->e.explain = stg__explain_pack(ev.min_source, ev.rule);
 	c->fresh_warning = c->warn && !(c->e.flags & STG_ENTRY_MIN_STOCK_REACHED);
 	c->changed_at = s->changed_at ? s->changed_at : now_of(log, c->nowp);
 	if (stg__ent_job_state(&c->e) != STG_JOB_NONE)
@@ -239,7 +248,8 @@ static int reserve_and_write(stg_log *log, change *c)
 		goto undo;
 	}
 	if (log->has_storage &&
-	    (rc = stg__log_write_view(log, &c->e, c->jview, c->found ? stg__prob_of(log, c->ent) : NULL)))
+	    (rc = stg__log_write_view(log, c->found ? c->idx : STG__TXN_NEW, &c->e, c->jview,
+	                              c->found ? stg__prob_of(log, c->ent) : NULL)))
 		goto undo;
 	return STG_OK;
 undo:
@@ -256,6 +266,9 @@ static void commit(stg_log *log, change *c, stg__counters *cnt, stg_submit_resul
 	if (!c->found) {
 		c->idx = stg__ents_take(log);
 		stg__index_insert(log, c->k.hash, c->idx);
+		c->e.bits |= stg__txn_new_bits(log);
+	} else {
+		stg__txn_carry(c->ent, &c->e);
 	}
 	idx = c->idx;
 	if (c->new_job) {
@@ -327,7 +340,7 @@ static int submit_one(stg_log *log, const stg_submit *s, stg_submit_result *res,
 	c.jold = NULL;
 	c.jview = NULL;
 	c.new_job = c.resched = 0;
-	if ((rc = locate(log, &c, pre, hint)))
+	if ((rc = locate(log, &c, pre, hint)) || (rc = stg__txn_count(log, c.integ)))
 		return rc;
 	cnt = &log->integs[c.integ].counters;
 	memset(res, 0, sizeof *res);
@@ -454,7 +467,7 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	prep_integ last = { NULL, 0 };
 	int64_t now = -1;
 	size_t i;
-	int rc = STG_OK, pf;
+	int rc = STG_OK, pf, own;
 
 	if (done)
 		*done = 0;
@@ -462,6 +475,8 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	if (n && !s)
 		return stg__fail(log->errmsg, STG_EINVAL, "stg_log_submit_batch: NULL changes");
 	stg__log_flush_owed(log);
+	/* One storage commit for the batch; the prefix that went in is its. */
+	own = stg__txn_start(log, STG__TXN_UNDO);
 	pf = stg__index_capacity(log) >= PF_MIN_SLOTS && n > PF_AHEAD;
 	for (i = 0; pf && i < PF_AHEAD; i++)
 		prepare(log, &s[i], &ring[i], &last);
@@ -483,6 +498,8 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 		if (pf && i + PF_AHEAD + PF_AHEAD / 2 < n && s[i + PF_AHEAD + PF_AHEAD / 2].sku)
 			STG__PREFETCH(s[i + PF_AHEAD + PF_AHEAD / 2].sku);
 	}
+	if (own && stg__txn_end(log, "stg_log_submit_batch", &rc))
+		i = 0; /* undone: none of it is applied */
 	if (done)
 		*done = i;
 	return rc;

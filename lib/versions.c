@@ -5,6 +5,9 @@
  */
 #include "versions.h"
 #include "stockguard/log.h"
+#include "stockguard/marketplace.h"
+
+#include <stddef.h>
 
 /*
  * One descriptor per struct. SIZES lists the size of each version, oldest
@@ -22,9 +25,12 @@
 STG__VSTRUCT(allocator, "allocator", stg_allocator, STG_ALLOCATOR_VERSION, STG_ALLOCATOR_INIT,
              sizeof(stg_allocator));
 STG__VSTRUCT(change, "change", stg_change, STG_CHANGE_VERSION, STG_CHANGE_INIT, sizeof(stg_change));
-STG__VSTRUCT(entry, "entry", stg_entry, STG_ENTRY_VERSION, STG_ENTRY_INIT, sizeof(stg_entry));
+/* Version 2 names reserved words of version 1: same size, and a version-1
+ * init leaves those words as they were (it writes only version 1's bytes). */
+STG__VSTRUCT(entry, "entry", stg_entry, STG_ENTRY_VERSION, STG_ENTRY_INIT,
+             offsetof(stg_entry, min_source), sizeof(stg_entry));
 STG__VSTRUCT(storage, "storage", stg_storage, STG_STORAGE_VERSION, STG_STORAGE_INIT,
-             offsetof(stg_storage, write_integration), sizeof(stg_storage));
+             offsetof(stg_storage, begin), sizeof(stg_storage));
 STG__VSTRUCT(integration_state, "integration state", stg_integration_state,
              STG_INTEGRATION_STATE_VERSION, STG_INTEGRATION_STATE_INIT,
              sizeof(stg_integration_state));
@@ -38,6 +44,10 @@ STG__VSTRUCT(log_options, "options", stg_log_options, STG_LOG_OPTIONS_VERSION, S
              sizeof(stg_log_options));
 STG__VSTRUCT(submit, "submit", stg_submit, STG_SUBMIT_VERSION, STG_SUBMIT_INIT, sizeof(stg_submit));
 STG__VSTRUCT(query, "query", stg_query, STG_QUERY_VERSION, STG_QUERY_INIT, sizeof(stg_query));
+STG__VSTRUCT(message_rule, "message rule", stg_message_rule, STG_MESSAGE_RULE_VERSION,
+             STG_MESSAGE_RULE_INIT, sizeof(stg_message_rule));
+STG__VSTRUCT(observation, "observation", stg_observation, STG_OBSERVATION_VERSION,
+             STG_OBSERVATION_INIT, sizeof(stg_observation));
 
 STG__COLD int stg__version_fail(char *buf, const char *fn, const stg__vstruct *t, unsigned int v)
 {
@@ -91,3 +101,5 @@ STG__DEFINE_INIT(stg_events_init, stg_events, stg__v_events)
 STG__DEFINE_INIT(stg_log_options_init, stg_log_options, stg__v_log_options)
 STG__DEFINE_INIT(stg_submit_init, stg_submit, stg__v_submit)
 STG__DEFINE_INIT(stg_query_init, stg_query, stg__v_query)
+STG__DEFINE_INIT(stg_message_rule_init, stg_message_rule, stg__v_message_rule)
+STG__DEFINE_INIT(stg_observation_init, stg_observation, stg__v_observation)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the rate-limit section of docs/benchmarks.md from bench_rate's rows.
 
-usage: bench-rate-section.py RESULTS_JSONL COMMANDS_TXT DOC
+usage: bench-rate-section.py RATE_JSONL COMMANDS_TXT DOC
 
 The rows are the ones tests/bench/bench_rate.c emits (figures starting with
 "429 " or "rate vs"): counts on a simulated clock, so they do not depend on

@@ -6,9 +6,13 @@
 #   tools/bench.sh --quick    small sizes, few repetitions, written to
 #                             build-bench/benchmarks-quick.md (a smoke run)
 #   tools/bench.sh --out F    write the Markdown to F instead
-#   tools/bench.sh --only-rate  run only the rate-limit benchmark (bench_rate:
-#                             counts on a simulated clock, seconds to run) and
-#                             rewrite its section of the Markdown in place
+#   tools/bench.sh --durable  only the durable benchmark (the SQLite store on
+#                             disk, a few minutes): replaces the "Durable
+#                             storage" section of the Markdown file (added at
+#                             the end when it has none), the rest is kept
+#   tools/bench.sh --only-rate  only the rate-limit benchmark (bench_rate:
+#                             counts on a simulated clock, seconds): rewrites
+#                             its section of the Markdown, the rest is kept
 #
 # Steps: a release build in build-bench (meson setup -Dbuildtype=release),
 # `meson test --benchmark` for each benchmark with its sizes in the
@@ -21,15 +25,17 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 quick=0
+durable_only=0
 only_rate=0
 out=docs/benchmarks.md
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1; out=build-bench/benchmarks-quick.md ;;
+	--durable) durable_only=1 ;;
+	--only-rate) only_rate=1 ;;
 	--out) out="$2"; shift ;;
 	--out=*) out="${1#--out=}" ;;
-	--only-rate) only_rate=1 ;;
-	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -46,15 +52,21 @@ done
 bd=build-bench
 res=$bd/bench-results
 mkdir -p "$res"
-: > "$res/commands.txt"
-: > "$res/results.jsonl"
-rm -f "$res"/*.cg "$res"/*.log
+: > "$res/durable-commands.txt"
+: > "$res/durable.jsonl"
+if [ $durable_only = 0 ]; then
+	: > "$res/commands.txt"
+	: > "$res/results.jsonl"
+	rm -f "$res"/*.cg "$res"/*.log
+fi
 
 # Log a command in the list the report shows, echo it on the script's own
 # stderr (fd 3, so a redirection of the command does not swallow it), run it.
 exec 3>&2
+cmds=$res/commands.txt
+[ $durable_only = 1 ] && cmds=$res/durable-commands.txt
 run() {
-	printf '%s\n' "$*" >> "$res/commands.txt"
+	printf '%s\n' "$*" >> "$cmds"
 	echo "+ $*" >&3
 	"$@"
 }
@@ -62,7 +74,7 @@ run() {
 run_env() {
 	local envs=()
 	while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do envs+=("$1"); shift; done
-	printf '%s\n' "${envs[*]} $*" >> "$res/commands.txt"
+	printf '%s\n' "${envs[*]} $*" >> "$cmds"
 	echo "+ ${envs[*]} $*" >&3
 	env "${envs[@]}" "$@"
 }
@@ -84,14 +96,11 @@ else
 	: "${STG_BENCH_FILTER_REPS:=11}"
 	: "${STG_BENCH_REPS_LARGE:=3}"
 fi
+# Durable: 10k changes (the issue's size), 9 repetitions (1 in a quick run): the
+# shared disk's fsync time varies several-fold from one minute to the next.
+: "${STG_BENCH_DURABLE_SIZES:=10k}"
+if [ $quick = 1 ]; then : "${STG_BENCH_DURABLE_REPS:=1}"; else : "${STG_BENCH_DURABLE_REPS:=9}"; fi
 cg_size=100000
-: "${STG_BENCH_RATE_SIZES:=10,100,1000}"
-
-# The rate-limit section of the Markdown (tools/bench-rate-section.py):
-# between its markers, or before "## Commands" the first time.
-rate_section() {
-	run python3 tools/bench-rate-section.py "$res/results.jsonl" "$res/rate-commands.txt" "$out"
-}
 
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -106,25 +115,50 @@ fi
 # Only what the benchmarks need (meson test below runs with --no-rebuild).
 if [ $only_rate = 1 ]; then
 	run meson compile -C "$bd" bench_rate > "$res/build.log"
+elif [ $durable_only = 1 ]; then
+	run meson compile -C "$bd" bench_durable > "$res/build.log"
 else
-	run meson compile -C "$bd" bench_filter bench_log bench_rate stockguard:shared_library \
-		examples/stockguard-replay > "$res/build.log"
+	run meson compile -C "$bd" bench_filter bench_log bench_durable bench_rate \
+		stockguard:shared_library examples/stockguard-replay > "$res/build.log"
 fi
 
-# Rate limits: counts on a simulated clock (machine-independent), seconds.
-out_jsonl=$root/$res/results.jsonl
-: > "$res/rate-commands.txt"
-printf '%s\n' "STG_BENCH_OUT=$res/results.jsonl STG_BENCH_RATE_SIZES=$STG_BENCH_RATE_SIZES meson test -C $bd --no-rebuild --benchmark --suite bench rate --verbose" \
-	>> "$res/rate-commands.txt"
-run_env STG_BENCH_OUT="$out_jsonl" STG_BENCH_RATE_SIZES="$STG_BENCH_RATE_SIZES" \
-	meson test -C "$bd" --no-rebuild --benchmark --suite bench rate --verbose \
-	> "$res/rate.log" 2>&1 || { cat "$res/rate.log"; exit 1; }
+# Rate limits (tests/bench/bench_rate.c): counts on a simulated clock, so
+# machine-independent and seconds to run; their own rows and their own
+# section of the report (tools/bench-rate-section.py), also with --only-rate.
+: "${STG_BENCH_RATE_SIZES:=10,100,1000}"
+run_rate() {
+	: > "$res/rate.jsonl"
+	printf '%s\n' "STG_BENCH_OUT=$res/rate.jsonl STG_BENCH_RATE_SIZES=$STG_BENCH_RATE_SIZES meson test -C $bd --no-rebuild --benchmark --suite bench rate --verbose" \
+		> "$res/rate-commands.txt"
+	echo "+ meson test -C $bd --no-rebuild --benchmark --suite bench rate" >&3
+	STG_BENCH_OUT="$root/$res/rate.jsonl" STG_BENCH_RATE_SIZES="$STG_BENCH_RATE_SIZES" \
+		meson test -C "$bd" --no-rebuild --benchmark --suite bench rate --verbose \
+		> "$res/rate.log" 2>&1 || { cat "$res/rate.log"; exit 1; }
+}
+rate_section() {
+	python3 tools/bench-rate-section.py "$res/rate.jsonl" "$res/rate-commands.txt" "$out"
+}
 if [ $only_rate = 1 ]; then
+	run_rate
 	rate_section
 	exit 0
 fi
 
+# The durable benchmark writes its own rows (their own section of the report):
+# its database file is in $bd/tests/bench, on a disk (it refuses tmpfs).
+durable_jsonl=$root/$res/durable.jsonl
+run_durable() {
+	run_env STG_BENCH_OUT="$durable_jsonl" STG_BENCH_DURABLE_SIZES="$STG_BENCH_DURABLE_SIZES" \
+		STG_BENCH_REPS="$STG_BENCH_DURABLE_REPS" \
+		meson test -C "$bd" --no-rebuild --benchmark --suite bench durable --verbose \
+		> "$res/durable.log" 2>&1 || { cat "$res/durable.log"; exit 1; }
+}
+
 # --------------------------------------------------------------- timings
+if [ $durable_only = 1 ]; then
+	run_durable
+else
+out_jsonl=$root/$res/results.jsonl
 run_env STG_BENCH_OUT="$out_jsonl" STG_BENCH_FILTER_SIZES="$STG_BENCH_FILTER_SIZES" \
 	STG_BENCH_REPS="$STG_BENCH_FILTER_REPS" STG_BENCH_REPS_LARGE="$STG_BENCH_FILTER_REPS" \
 	meson test -C "$bd" --no-rebuild --benchmark --suite bench filter --verbose \
@@ -160,6 +194,8 @@ cg reopen_decode lib_reopen "$lb" --only=reopen-decode-lib --sizes=$cg_size
 for n in percall batch loop submit pump reopen reopen_decode; do
 	callgrind_annotate --threshold=99 "$res/$n.cg" > "$res/$n.annotate.txt" 2>/dev/null
 done
+run_durable
+fi
 
 finished=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -168,7 +204,7 @@ elapsed=$(( $(date +%s) - t_start ))
 # ---------------------------------------------------------------- report
 mkdir -p "$(dirname "$out")"
 STARTED="$started" FINISHED="$finished" LOAD_BEFORE="$load_before" LOAD_AFTER="$load_after" \
-ELAPSED="$elapsed" RES="$res" CG_SIZE="$cg_size" QUICK="$quick" \
+ELAPSED="$elapsed" RES="$res" CG_SIZE="$cg_size" QUICK="$quick" DURABLE_ONLY="$durable_only" \
 SIZES_INFO="filter $STG_BENCH_FILTER_SIZES (reps $STG_BENCH_FILTER_REPS); log $STG_BENCH_LOG_SIZES (reps $STG_BENCH_REPS, $STG_BENCH_REPS_LARGE at 10M); python $STG_BENCH_PY_SIZES (reps $STG_BENCH_REPS, single calls up to $STG_BENCH_PY_SINGLE_MAX)" \
 python3 - "$out" <<'PYEOF'
 import json, os, platform, re, subprocess, sys
@@ -197,9 +233,6 @@ with open("/proc/meminfo") as f:
     for line in f:
         if line.startswith("MemTotal:"):
             mem_kb = int(line.split()[1])
-rows = [json.loads(l) for l in open(os.path.join(res, "results.jsonl")) if l.strip()]
-# The rate-limit rows have their own section (tools/bench-rate-section.py).
-rows = [r for r in rows if not r["figure"].startswith(("429 ", "rate vs"))]
 
 
 def fmt(v, unit=""):
@@ -224,6 +257,84 @@ def size(n):
 
 def met(v):
     return "—" if v is None else "yes" if v else "**no**"
+
+
+DUR_BEGIN = "<!-- tools/bench.sh: durable section begin -->"
+DUR_END = "<!-- tools/bench.sh: durable section end -->"
+
+
+def durable_section():
+    """The rows of tests/bench/bench_durable.c, between markers that
+    `tools/bench.sh --durable` finds again to replace them."""
+    path = os.path.join(res, "durable.jsonl")
+    drows = [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
+    if not drows:
+        return []
+    setting = ""
+    log = os.path.join(res, "durable.log")
+    if os.path.exists(log):
+        for l in open(log):
+            if l.startswith("# durable:"):
+                setting = l[len("# durable:"):].strip().replace(os.getcwd() + "/", "")
+                break
+    git = sh("git rev-parse --short HEAD 2>/dev/null")
+    dirty = sh("git status --porcelain -- lib include examples/sqlite-store tests/bench 2>/dev/null")
+    D = [DUR_BEGIN, "## Durable storage (the SQLite store on disk)", ""]
+    D.append("Measured %s to %s at commit %s%s; load average %s before, %s after." % (
+        os.environ["STARTED"], os.environ["FINISHED"], git or "?",
+        " (**uncommitted changes in lib/, include/, examples/sqlite-store or tests/bench**)"
+        if dirty else "", os.environ["LOAD_BEFORE"], os.environ["LOAD_AFTER"]))
+    D.append("")
+    D.append("- %s." % setting)
+    D.append("- `tests/bench/bench_durable.c`: the log on `examples/sqlite-store` (storage "
+             "version 2: the log's transactions), a fresh database file in the build folder "
+             "per measurement (not tmpfs: the benchmark refuses it), N new SKUs (first seen, so "
+             "each entry is written with its pending job). Anchors in the same run: raw SQLite "
+             "(the store's table and `INSERT OR REPLACE`, the same encoded entry bytes, no "
+             "library) and the version-1 path (the same store with begin/commit/rollback NULL: "
+             "a commit per write). The paths that commit once per change run 1k changes.")
+    D.append("- **Wall time** (the fsync waits are the cost here; the CPU time per item is in "
+             "the notes), medians of interleaved repetitions, each in a fresh forked child. "
+             "Ratio: rate of stockguard / rate of its anchor.")
+    D.append("")
+    D.append("| figure | size | stockguard | anchor | ratio | target | met? |")
+    D.append("|---|---:|---:|---:|---:|---|---|")
+    for r in drows:
+        anchor = "—" if r.get("anchor") is None else "%s (%s)" % (
+            fmt(r["anchor"], r["lib_unit"]), r.get("anchor_name") or "")
+        ratio = "—" if r.get("ratio") is None else "%.2fx" % r["ratio"]
+        D.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            r["figure"], size(r["size"]), fmt(r["lib"], r["lib_unit"]), anchor, ratio,
+            r.get("target") or "", met(r.get("met"))))
+    D.append("")
+    for r in drows:
+        if r.get("note"):
+            D.append("- %s: %s" % (r["figure"], r["note"]))
+    D.append("")
+    D.append("```sh")
+    cmds = os.path.join(res, "durable-commands.txt" if os.environ["DURABLE_ONLY"] == "1"
+                        else "commands.txt")
+    for line in open(cmds):
+        if "durable" in line:
+            D.append(line.rstrip().replace(os.getcwd() + "/", ""))
+    D.append("```")
+    D.append(DUR_END)
+    return D
+
+
+if os.environ["DURABLE_ONLY"] == "1":
+    # Replace the section in the report as it is, or add it at the end.
+    text = open(out).read() if os.path.exists(out) else "# stockguard benchmarks\n"
+    sec = "\n".join(durable_section())
+    if DUR_BEGIN in text and DUR_END in text:
+        a = text.index(DUR_BEGIN)
+        b = text.index(DUR_END) + len(DUR_END)
+        text = text[:a] + sec + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + sec + "\n"
+    open(out, "w").write(text)
+    print("bench.sh: wrote the durable section of %s" % out)
+    sys.exit(0)
 
 
 # callgrind totals and top functions
@@ -261,6 +372,7 @@ def cg_top(name, k=10):
     return out_rows
 
 
+rows = [json.loads(l) for l in open(os.path.join(res, "results.jsonl")) if l.strip()]
 L = []
 w = L.append
 w("# stockguard benchmarks")
@@ -435,6 +547,10 @@ if os.path.exists(replay_log):
             w(l)
         w("")
 
+for line in durable_section():
+    w(line)
+w("")
+
 w("## Commands")
 w("")
 w("Run from the repository root (`tools/bench.sh` runs exactly these):")
@@ -451,4 +567,8 @@ w("")
 open(out, "w").write("\n".join(L))
 print("bench.sh: wrote %s" % out)
 PYEOF
-rate_section
+# The rate-limit section, after the report (its markers keep it in place).
+if [ $durable_only = 0 ]; then
+	run_rate
+	rate_section
+fi

@@ -7,11 +7,14 @@
  * as stale: they are older than those stored).
  *
  *  1. The connector starts and the marketplace is unreachable: the stock
- *     file goes into the log in one store transaction, the pump fails, and
- *     the connector stops. The jobs are in the database.
+ *     file goes into the log with one stg_log_submit_batch(), which the log
+ *     makes one store transaction (one fsync), the pump fails, and the
+ *     connector stops. The jobs are in the database.
  *  2. It starts again: the log loads the jobs from the database, the
- *     marketplace is back and acknowledges them. A SKU sells out and is
- *     exported; a discontinued SKU's log line is removed.
+ *     marketplace is back and acknowledges them. Two changes arrive one at
+ *     a time (a webhook) and go in one transaction with stg_log_begin() /
+ *     stg_log_commit(); a SKU that sold out is exported; a discontinued
+ *     SKU's log line is removed.
  *  3. A last start shows what the database holds.
  *
  * Exit status 0, or 1 with a message on stderr.
@@ -152,12 +155,9 @@ static int run(struct app *a, const char *path)
 		s.sequence = 1;
 		batch[i] = s;
 	}
-	/* The whole stock file in one transaction: one fsync, not five. */
-	if (sqlite_store_begin(a->store) != 0)
-		return fail(a, "begin", STG_ESTORAGE);
+	/* The whole stock file in one call: the log makes it one store
+	 * transaction (one fsync, not five), durable when the call returns. */
 	rc = stg_log_submit_batch(a->log, batch, sizeof batch / sizeof batch[0], NULL, &done);
-	if (sqlite_store_commit(a->store) != 0)
-		return fail(a, "commit", STG_ESTORAGE);
 	if (rc != STG_OK)
 		return fail(a, "submit batch", rc);
 	printf("  submitted %zu changes in one transaction\n", done);
@@ -176,8 +176,14 @@ static int run(struct app *a, const char *path)
 	if ((rc = stg_log_pump(a->log, 0, &sent)) != STG_OK)
 		return fail(a, "pump", rc);
 	printf("  pump: %zu sent\n", sent);
+	/* Changes that come one at a time, grouped: one fsync at the commit.
+	 * Had the commit failed, the log would have undone both in memory. */
+	if ((rc = stg_log_begin(a->log)) != STG_OK)
+		return fail(a, "begin", rc);
 	if (submit(a, "CAP-M", 1, 2) || submit(a, "MUG-RED", 35, 2))
 		return 1;
+	if ((rc = stg_log_commit(a->log)) != STG_OK)
+		return fail(a, "commit", rc);
 	if ((rc = stg_log_pump(a->log, 0, &sent)) != STG_OK)
 		return fail(a, "pump", rc);
 	printf("  pump: %zu sent\n", sent);

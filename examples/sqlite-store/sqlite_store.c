@@ -23,10 +23,17 @@
  *   one thread at a time. The mode is stored in the file, so a database
  *   made by this store stays in WAL.
  *
- * - Each write and remove is one statement in autocommit mode, hence its
- *   own transaction, committed before the hook returns. The load reads in
- *   one read transaction, so it sees a single snapshot. Hosts may group
- *   writes (sqlite_store_begin()/sqlite_store_commit()).
+ * - Each write and remove outside a transaction is one statement in
+ *   autocommit mode, hence its own transaction, committed before the hook
+ *   returns. Inside the log's transaction (begin/commit/rollback, storage
+ *   version 2) they join one BEGIN IMMEDIATE ... COMMIT: one fsync for the
+ *   lot. IMMEDIATE takes the write lock at the start, so no write in the
+ *   transaction meets SQLITE_BUSY half-way. The load reads in one read
+ *   transaction, so it sees a single snapshot.
+ *
+ * - BEGIN, COMMIT and ROLLBACK are prepared once, like the writes: the log
+ *   opens a transaction per call, and parsing them each time would cost a
+ *   few microseconds per call.
  */
 #include "sqlite_store.h"
 
@@ -42,8 +49,12 @@ struct sqlite_store {
 	sqlite3_stmt *put;      /* INSERT OR REPLACE */
 	sqlite3_stmt *del;      /* DELETE one */
 	sqlite3_stmt *all;      /* SELECT all */
-	int in_txn;             /* inside sqlite_store_begin() */
+	sqlite3_stmt *begin;    /* BEGIN IMMEDIATE */
+	sqlite3_stmt *commit;   /* COMMIT */
+	sqlite3_stmt *rollback; /* ROLLBACK */
+	int in_txn;             /* between the hook's begin and its commit or rollback */
 	int txn_lost;           /* SQLite rolled that transaction back on its own */
+	int broken;             /* storage in doubt: refuse everything until reopened */
 	char errmsg[512];
 	unsigned char buf[STG_ENTRY_ENCODED_MAX];
 };
@@ -146,7 +157,10 @@ int sqlite_store_open(sqlite_store **out, const char *path)
 	    (rc = prepare(st, "INSERT OR REPLACE INTO stg_entry (integration, sku, entry) VALUES (?1, ?2, ?3)",
 	                  &st->put)) ||
 	    (rc = prepare(st, "DELETE FROM stg_entry WHERE integration = ?1 AND sku = ?2", &st->del)) ||
-	    (rc = prepare(st, "SELECT integration, sku, entry FROM stg_entry", &st->all)))
+	    (rc = prepare(st, "SELECT integration, sku, entry FROM stg_entry", &st->all)) ||
+	    (rc = prepare(st, "BEGIN IMMEDIATE", &st->begin)) ||
+	    (rc = prepare(st, "COMMIT", &st->commit)) ||
+	    (rc = prepare(st, "ROLLBACK", &st->rollback)))
 		return rc;
 	return 0;
 }
@@ -160,30 +174,54 @@ void sqlite_store_close(sqlite_store *st)
 	sqlite3_finalize(st->put);
 	sqlite3_finalize(st->del);
 	sqlite3_finalize(st->all);
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->rollback);
 	sqlite3_close(st->db);
 	free(st);
 }
 
-/* A host transaction SQLite rolled back by itself (disk full, I/O error)
- * took writes the log believes done: refuse everything until the commit
- * reports it. */
+/* After a failed write or remove: when SQLite ended the transaction the
+ * log holds open (it rolls back by itself on a full disk, an I/O error, a
+ * trigger's RAISE(ROLLBACK)), every later write would autocommit on its own
+ * and outlive the log's rollback: note it, so that they are refused. */
 static int check_txn(sqlite_store *st, int rc)
 {
-	if (st->in_txn && !st->txn_lost && sqlite3_get_autocommit(st->db)) {
+	if (rc && st->in_txn && !st->txn_lost && sqlite3_get_autocommit(st->db)) {
+		char why[sizeof st->errmsg];
+
+		memcpy(why, st->errmsg, sizeof why); /* vsnprintf may not read what it writes */
 		st->txn_lost = 1;
-		set_msg(st, "%s; the transaction was rolled back, so earlier writes in it are lost: "
-		        "reopen the log", st->errmsg);
-		return rc ? rc : SQLITE_ABORT;
+		set_msg(st, "%.400s; SQLite rolled the transaction back", why);
 	}
 	return rc;
 }
 
-static int lost(sqlite_store *st)
+/* Whether the store may take a write: not after SQLite ended the
+ * transaction, nor once storage is in doubt. */
+static int refused(sqlite_store *st, const char *what)
 {
-	if (!st->txn_lost)
-		return 0;
-	set_msg(st, "the store's transaction was rolled back: commit, then reopen the log");
-	return SQLITE_ABORT;
+	if (st->broken) {
+		set_msg(st, "%s: refused: a commit or rollback failed and storage is in doubt: "
+		        "close the log and the store and open them again", what);
+		return SQLITE_ABORT;
+	}
+	if (st->txn_lost) {
+		set_msg(st, "%s: refused: SQLite rolled the transaction back after a failed write; "
+		        "waiting for the rollback", what);
+		return SQLITE_ABORT;
+	}
+	return 0;
+}
+
+/* Run one of the prepared BEGIN / COMMIT / ROLLBACK. */
+static int step_once(sqlite_store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, what);
+	sqlite3_reset(s);
+	return rc;
 }
 
 /* ------------------------------------------------------------ the hook */
@@ -193,7 +231,7 @@ static int st_load(stg_entry_sink sink, void *sink_ctx, void *payload)
 	sqlite_store *st = payload;
 	int own = !st->in_txn, rc = 0, step;
 
-	if ((rc = lost(st)))
+	if ((rc = refused(st, "load")))
 		return rc;
 	/* One read transaction: the load sees a single snapshot. */
 	if (own && (rc = exec(st, "BEGIN")))
@@ -243,7 +281,7 @@ static int st_write(const stg_entry *entry, void *payload)
 	size_t len;
 	int rc;
 
-	if ((rc = lost(st)))
+	if ((rc = refused(st, "write")))
 		return rc;
 	rc = stg_entry_encode(entry, st->buf, sizeof st->buf, &len);
 	if (rc != STG_OK) {
@@ -268,7 +306,7 @@ static int st_remove(const char *integration, const char *sku, void *payload)
 	sqlite_store *st = payload;
 	int rc;
 
-	if ((rc = lost(st)))
+	if ((rc = refused(st, "remove")))
 		return rc;
 	sqlite3_bind_text(st->del, 1, integration, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->del, 2, sku, -1, SQLITE_STATIC);
@@ -279,53 +317,87 @@ static int st_remove(const char *integration, const char *sku, void *payload)
 	return check_txn(st, rc);
 }
 
+static int st_begin(void *payload)
+{
+	sqlite_store *st = payload;
+	int rc;
+
+	if ((rc = refused(st, "begin")))
+		return rc;
+	if (st->in_txn) {
+		set_msg(st, "begin: a transaction is open already");
+		return SQLITE_MISUSE;
+	}
+	if ((rc = step_once(st, st->begin, "BEGIN IMMEDIATE")))
+		return rc;
+	st->in_txn = 1;
+	return 0;
+}
+
+static int st_commit(void *payload)
+{
+	sqlite_store *st = payload;
+	int rc;
+
+	if (st->broken)
+		return refused(st, "commit");
+	if (!st->in_txn) {
+		set_msg(st, "commit: no transaction is open");
+		return SQLITE_MISUSE;
+	}
+	/* What is left of a transaction SQLite ended is not what the log wrote. */
+	if (st->txn_lost) {
+		set_msg(st, "commit: refused: SQLite rolled the transaction back after a failed write");
+		return SQLITE_ABORT;
+	}
+	if ((rc = step_once(st, st->commit, "COMMIT")) == 0) {
+		st->in_txn = 0;
+		return 0;
+	}
+	/* The transaction stays in_txn until the log's rollback. SQLite keeps
+	 * it open on some failures (SQLITE_BUSY) and ends it on others; an I/O
+	 * error may come after the WAL frames reached the disk (a failed fsync),
+	 * so the commit may be durable after all: in doubt. */
+	if (sqlite3_get_autocommit(st->db)) {
+		st->txn_lost = 1;
+		if ((rc & 0xff) == SQLITE_IOERR)
+			st->broken = 1;
+	}
+	return rc;
+}
+
+static int st_rollback(void *payload)
+{
+	sqlite_store *st = payload;
+	int rc = 0;
+
+	if (!st->in_txn)
+		return 0; /* nothing open: storage is as it was */
+	st->in_txn = 0;
+	st->txn_lost = 0;
+	if (st->broken) {
+		set_msg(st, "rollback: a COMMIT failed with an I/O error and may have reached the disk: "
+		        "storage is in doubt (close and open again to read it)");
+		return SQLITE_IOERR;
+	}
+	/* Ended by SQLite already (it rolled back by itself): nothing to do. */
+	if (sqlite3_get_autocommit(st->db))
+		return 0;
+	if ((rc = step_once(st, st->rollback, "ROLLBACK")) != 0)
+		st->broken = 1; /* what storage holds is unknown */
+	return rc;
+}
+
 void sqlite_store_hook(sqlite_store *st, stg_storage *storage)
 {
 	stg_storage_init(storage, STG_STORAGE_VERSION);
 	storage->load = st_load;
 	storage->write = st_write;
 	storage->remove = st_remove;
+	storage->begin = st_begin;
+	storage->commit = st_commit;
+	storage->rollback = st_rollback;
 	storage->payload = st;
-}
-
-/* ------------------------------------------------------- transactions */
-
-int sqlite_store_begin(sqlite_store *st)
-{
-	int rc;
-
-	if (st->in_txn) {
-		set_msg(st, "begin: a transaction is open already");
-		return SQLITE_MISUSE;
-	}
-	/* IMMEDIATE takes the write lock now, so no write in it can meet SQLITE_BUSY. */
-	if ((rc = exec(st, "BEGIN IMMEDIATE")))
-		return rc;
-	st->in_txn = 1;
-	st->txn_lost = 0;
-	return 0;
-}
-
-int sqlite_store_commit(sqlite_store *st)
-{
-	int rc;
-
-	if (!st->in_txn) {
-		set_msg(st, "commit: no transaction is open");
-		return SQLITE_MISUSE;
-	}
-	st->in_txn = 0;
-	if (st->txn_lost) {
-		st->txn_lost = 0;
-		set_msg(st, "commit: the transaction was rolled back earlier: reopen the log");
-		return SQLITE_ABORT;
-	}
-	if ((rc = exec(st, "COMMIT"))) {
-		if (!sqlite3_get_autocommit(st->db))
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		return rc;
-	}
-	return 0;
 }
 
 long long sqlite_store_count(sqlite_store *st)

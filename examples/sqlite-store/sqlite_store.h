@@ -26,11 +26,26 @@
  *         PRIMARY KEY (integration, sku)
  *     ) WITHOUT ROWID;
  *
- * Each write or remove is committed (durably: synchronous=FULL) before the
- * hook returns, which is what the log's Durability contract asks for. A
- * host that wants fewer fsyncs can group many log calls into one
- * transaction with sqlite_store_begin()/sqlite_store_commit(); read the
- * caveat there.
+ * The hook is version 2 (stg_storage with begin, commit and rollback): the
+ * log makes each call that writes several entries (stg_log_submit_batch(),
+ * stg_log_pump() ...) one SQLite transaction, durable (synchronous=FULL)
+ * when the call returns, and a host that submits one change per call groups
+ * calls with stg_log_begin()/stg_log_commit(). Outside a transaction each
+ * write or remove is its own durable commit. What a failed commit does is
+ * the log's business (stg_log_commit() in log.h): memory and storage agree
+ * afterwards, with nothing to reopen.
+ *
+ * The store's side of a failure inside a transaction:
+ *  - a write or remove that fails leaves the transaction open when SQLite
+ *    kept it (a constraint), and the log may still commit the writes before
+ *    it; when SQLite rolled the whole transaction back by itself (disk full,
+ *    an I/O error, a trigger's RAISE(ROLLBACK)) the store refuses every
+ *    write and the commit until the log's rollback, so that nothing lands
+ *    outside the transaction the log believes open;
+ *  - a COMMIT that fails with an I/O error may have reached the disk: the
+ *    rollback then says it cannot vouch for storage (non-zero), and the
+ *    store refuses everything until it is closed and opened again (with the
+ *    log, which then reads what storage holds).
  *
  * Like the log, a store is for one thread at a time.
  */
@@ -53,24 +68,12 @@ int sqlite_store_open(sqlite_store **out, const char *path);
  * that uses the store first. NULL is a no-op. */
 void sqlite_store_close(sqlite_store *st);
 
-/* Fill @p storage with the store's load, write and remove functions. */
+/* Fill @p storage (version 2) with the store's load, write, remove, begin,
+ * commit and rollback functions. */
 void sqlite_store_hook(sqlite_store *st, stg_storage *storage);
 
 /* The message of the store's last failure ("" when none; "out of memory" for NULL). */
 const char *sqlite_store_errmsg(const sqlite_store *st);
-
-/*
- * Group the writes of several log calls into one transaction (one fsync
- * instead of one per write), e.g. around a stg_log_submit_batch() of a
- * whole stock file. Until sqlite_store_commit() returns 0 none of them is
- * durable: the log's calls return before their writes are, so the host
- * must not treat them as done (ack its source, pump the log) before the
- * commit. When the commit fails the changes are rolled back and the log's
- * memory is ahead of its storage: close the log and open it again.
- * Returns 0 or a SQLite result code.
- */
-int sqlite_store_begin(sqlite_store *st);
-int sqlite_store_commit(sqlite_store *st);
 
 /* How many entries the table holds (-1 on failure): for tests and demos. */
 long long sqlite_store_count(sqlite_store *st);

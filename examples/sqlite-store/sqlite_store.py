@@ -22,10 +22,15 @@ The choices, as in sqlite_store.c:
   syncs a rollback journal and the database (several fsyncs per write);
   both are crash-safe with FULL. WAL needs a local filesystem, and a log is
   opened by one process at a time anyway.
-* The connection is in autocommit mode (``isolation_level=None``): each
-  write or remove is its own transaction, committed before the hook
+* The connection is in autocommit mode (``isolation_level=None``): outside
+  a transaction each write or remove is its own, committed before the hook
   returns. The load reads in one read transaction (a single snapshot).
-  :meth:`SQLiteStore.transaction` groups writes, with the caveat there.
+* Transactions (storage hook version 2): ``begin``/``commit``/``rollback``
+  let the log make one commit (one fsync) of each batch call, and of a
+  ``with log.transaction():`` block. A failed write can end SQLite's
+  transaction by itself (SQLITE_FULL, I/O errors); the store then refuses
+  the writes that follow and fails the commit, rather than let them
+  autocommit one by one behind the log's back.
 """
 from __future__ import annotations
 
@@ -104,39 +109,45 @@ class SQLiteStore:
                 self.db.execute("COMMIT")
 
     def write(self, entry: sg.Entry) -> None:
-        """Store ``entry`` (replacing its key's), committed before returning."""
-        self.db.execute("INSERT OR REPLACE INTO stg_entry (integration, sku, entry) "
-                        "VALUES (?, ?, ?)", (entry.integration, entry.sku, sg.encode(entry)))
+        """Store ``entry`` (replacing its key's): committed before returning,
+        or by ``commit`` inside a transaction."""
+        self._run("INSERT OR REPLACE INTO stg_entry (integration, sku, entry) VALUES (?, ?, ?)",
+                  (entry.integration, entry.sku, sg.encode(entry)))
 
     def remove(self, integration: str, sku: str) -> None:
         """Delete the entry of (integration, sku); absent is success."""
-        self.db.execute("DELETE FROM stg_entry WHERE integration = ? AND sku = ?",
-                        (integration, sku))
+        self._run("DELETE FROM stg_entry WHERE integration = ? AND sku = ?", (integration, sku))
 
-    # ------------------------------------------------------------ extras
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group the writes of several log calls into one transaction (one
-        fsync), e.g. around ``Log.submit_batch`` of a whole stock file.
-
-        None of them is durable before the block ends without an exception,
-        so do not treat them as done (ack the source, pump) inside it. When
-        the block raises, or the COMMIT fails, the writes are rolled back and
-        the log's memory is ahead of its storage: close the log, open it
-        again.
-        """
+    def begin(self) -> None:
+        """Open the log's transaction (BEGIN IMMEDIATE: the write lock now,
+        not at the first write, so a busy database fails here, early)."""
         self.db.execute("BEGIN IMMEDIATE")
+        self._txn = True
+        self._lost = False
+
+    def commit(self) -> bool:
+        """COMMIT; False when the transaction ended by itself before."""
+        self._txn = False
+        if self._lost or not self.db.in_transaction:
+            return False
+        self.db.execute("COMMIT")
+        return True
+
+    def rollback(self) -> None:
+        """ROLLBACK what is left (nothing, when SQLite ended it already)."""
+        self._txn = False
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    def _run(self, sql: str, args: Tuple[str, ...]) -> None:
+        if getattr(self, "_txn", False) and (self._lost or not self.db.in_transaction):
+            self._lost = True
+            raise sqlite3.OperationalError("the transaction ended after an earlier failure")
         try:
-            yield
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
-        try:
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+            self.db.execute(sql, args)
+        except sqlite3.Error:
+            if getattr(self, "_txn", False) and not self.db.in_transaction:
+                self._lost = True
             raise
 
     def count(self) -> int:
@@ -204,9 +215,9 @@ def main(argv: list) -> int:
     with sg.Policy(min_stock=3) as policy:  # CAP-L (2) publishes 0
         print("1. start; the marketplace is unreachable")
         with start(path, policy, market) as (log, store):
-            with store.transaction():  # the whole stock file: one fsync, not five
-                done = log.submit_batch(sg.Submission(INTEGRATION, sku, available, sequence=1)
-                                        for sku, available in STOCK)
+            # The whole stock file: the log makes it one commit (one fsync, not five).
+            done = log.submit_batch(sg.Submission(INTEGRATION, sku, available, sequence=1)
+                                    for sku, available in STOCK)
             print("  submitted %d changes in one transaction" % len(done))
             try:
                 log.pump()

@@ -41,11 +41,14 @@ typedef enum stg_error_class {
 	STG_ERRCLASS_RATE_LIMITED = 3,   /**< 429: cools down the whole limit scope (retry-after, else
 	                                      backoff with jitter) and lowers its rate (stg_log_set_limit_scope()) */
 	STG_ERRCLASS_TRANSIENT = 4,      /**< 5xx, timeouts: bounded retries, then error */
-	STG_ERRCLASS_REJECTED = 5        /**< other 4xx, validation: error at once */
+	STG_ERRCLASS_REJECTED = 5,       /**< other 4xx, validation: error at once */
+	STG_ERRCLASS_CONFLICT = 6        /**< (1.1) 409, an optimistic-concurrency conflict (a stale
+	                                      stock version): retried at once, within the job's
+	                                      retry budget, then error */
 } stg_error_class;
 
-/** Number of ::stg_error_class values. */
-#define STG_ERRCLASS_COUNT 6
+/** Number of ::stg_error_class values (at most ::STG_STATS_CLASSES_MAX). */
+#define STG_ERRCLASS_COUNT 7
 
 /** Priority of a job: lower goes first under a rate limit. */
 typedef enum stg_priority {
@@ -65,8 +68,12 @@ typedef enum stg_priority {
 /** Entry flag: the last change carried a non-stock field (the job must send it). */
 #define STG_ENTRY_NON_STOCK 0x10u
 
-/** Version of ::stg_entry this header describes. */
-#define STG_ENTRY_VERSION 1
+/**
+ * Version of ::stg_entry this header describes. Version 2 (1.1) names two
+ * of version 1's reserved words: @ref stg_entry.min_source and
+ * @ref stg_entry.rule. The size is the same.
+ */
+#define STG_ENTRY_VERSION 2
 
 /**
  * @brief One (integration, SKU) line of the log.
@@ -106,13 +113,27 @@ typedef struct stg_entry {
 	int priority;             /**< 0 urgent (to zero / cutoff), 1 low stock, 2 other */
 	int reason;               /**< ::stg_reason of the newest decision */
 	unsigned int flags;       /**< STG_ENTRY_* flags */
-	uint32_t reserved_[4];    /**< 0; room for later fields */
+	/**
+	 * (version 2) Where the minimum of the newest change came from
+	 * (::stg_min_source), or -1 when the entry has not recorded it (an
+	 * entry stored by 1.0, until its next change). A version-1 entry has
+	 * a reserved word here, read as -1.
+	 */
+	int min_source;
+	/**
+	 * (version 2) Which rule set @ref published (::stg_rule), or -1 when
+	 * not recorded (as @ref min_source). With @ref available, @ref published
+	 * and the ::STG_ENTRY_MIN_STOCK_REACHED flag it answers "why is this
+	 * SKU published as 0?" (stg_entry_explain()).
+	 */
+	int rule;
+	uint32_t reserved_[2];    /**< 0; room for later fields */
 } stg_entry;
 
 /** Static initialiser equal to stg_entry_init(e, ::STG_ENTRY_VERSION). */
 #define STG_ENTRY_INIT { STG_ENTRY_VERSION, STG_ENTRY_PENDING, NULL, NULL, NULL, \
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, STG_JOB_NONE, STG_ERRCLASS_NONE, 0, 2, 0, 0u, \
-	{ 0, 0, 0, 0 } }
+	-1, -1, { 0, 0 } }
 
 /**
  * @brief Fill @p entry with the defaults of @p version.
@@ -129,8 +150,9 @@ STG_EXTERN int stg_entry_init(stg_entry *entry, unsigned int version);
 /**
  * @brief Encode @p entry for a key-value store.
  *
- * Layout (all integers little-endian): magic "SGE", format version 1, the
- * fixed fields, three length-prefixed NUL-terminated strings (integration,
+ * Layout (all integers little-endian): magic "SGE", format version 2 (1.1:
+ * one byte that was always 0 in version 1 holds @ref stg_entry.min_source
+ * and @ref stg_entry.rule), the fixed fields, three length-prefixed NUL-terminated strings (integration,
  * SKU, message) and a CRC-32 of everything before it.
  *
  * @param buf destination, may be NULL when @p cap is 0 (to ask the size).
@@ -139,7 +161,9 @@ STG_EXTERN int stg_entry_init(stg_entry *entry, unsigned int version);
  *         (nothing written); ::STG_EINVAL for NULL @p entry / @p len, a NULL
  *         @p buf with a non-zero @p cap, a
  *         missing or over-long integration or SKU (1 to ::STG_KEY_MAX bytes),
- *         a message over ::STG_MESSAGE_MAX, or out-of-range enums;
+ *         a message over ::STG_MESSAGE_MAX, or out-of-range enums (a
+ *         version-2 entry's min_source and rule must both be -1 or both
+ *         be known values);
  *         ::STG_EVERSION for an unknown entry version. Thread-safe.
  */
 STG_EXTERN int stg_entry_encode(const stg_entry *entry, void *buf, size_t cap, size_t *len);
@@ -149,6 +173,9 @@ STG_EXTERN int stg_entry_encode(const stg_entry *entry, void *buf, size_t cap, s
  *
  * Never reads outside [@p buf, @p buf + @p len). The strings of @p out
  * point into @p buf, so @p buf must outlive their use.
+ *
+ * Records of format version 1 (written by 1.0) decode as before, with
+ * min_source and rule -1 (not recorded). @p out is a version-2 entry.
  *
  * @return ::STG_OK; ::STG_ETRUNCATED when @p len is shorter than the
  *         record; ::STG_ECORRUPT for a bad magic, unknown format version,
@@ -169,7 +196,10 @@ STG_EXTERN const char *stg_job_state_name(int state);
 
 /**
  * @brief The error class the log gives an HTTP status when the transport
- *        leaves the classification to it: 401 and 403 auth; 429
+ *        leaves the classification to it and no message rule matches (see
+ *        stg_log_set_rules(); the built-in rules map 409 to
+ *        ::STG_ERRCLASS_CONFLICT, this function keeps its 1.0 answer,
+ *        rejected): 401 and 403 auth; 429
  *        rate-limited; 408 and 425 transient; other 4xx rejected; 5xx, 0 (no
  *        response) and anything else transient. Thread-safe.
  */

@@ -56,11 +56,13 @@ typedef enum stg_reason {
 	STG_REASON_HEARTBEAT = 7,        /**< last export older than the heartbeat */
 	STG_REASON_COALESCED = 8,        /**< (log) merged into a waiting job */
 	STG_REASON_STALE = 9,            /**< (log) older than the applied change */
-	STG_REASON_AFTER_ERROR = 10      /**< (log) judged against the last acknowledged value after a failed export */
+	STG_REASON_AFTER_ERROR = 10,     /**< (log) judged against the last acknowledged value after a failed export */
+	STG_REASON_OUT_OF_SYNC = 11      /**< (log, 1.1) the marketplace was seen showing another quantity
+	                                      (stg_log_observe()): a correction was queued */
 } stg_reason;
 
-/** Number of ::stg_reason values (for arrays indexed by reason). */
-#define STG_REASON_COUNT 11
+/** Number of ::stg_reason values (for arrays indexed by reason; at most ::STG_STATS_REASONS_MAX). */
+#define STG_REASON_COUNT 12
 
 /** ::stg_change flag: `from` is known (otherwise the SKU is first seen). */
 #define STG_CHANGE_HAS_FROM 0x1u

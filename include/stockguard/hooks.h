@@ -45,7 +45,8 @@ extern "C" {
  */
 typedef int (*stg_entry_sink)(void *ctx, const stg_entry *entry);
 
-/** Version of ::stg_storage this header describes (2 adds the integration records). */
+/** Version of ::stg_storage this header describes (2 since 1.1.0: transactions and
+ *  integration records). */
 #define STG_STORAGE_VERSION 2
 
 /** ::stg_integration_state flag: the host paused the integration with stg_log_pause(). */
@@ -92,9 +93,38 @@ typedef int (*stg_integration_sink)(void *ctx, const stg_integration_state *stat
  *        in memory and writes every change through this hook.
  *
  * When no storage is given the log keeps entries in memory only.
+ *
+ * **Transactions (version 2).** A store that sets `begin`, `commit` and
+ * `rollback` (all three or none) lets the log group the writes of one call
+ * into one durable commit: stg_log_submit_batch(), stg_log_pump(),
+ * stg_log_complete(), stg_log_reprocess_matching(), stg_log_remove_matching(),
+ * stg_log_expire(), stg_log_resume() and stg_log_flush() each call `begin`
+ * before their first write or remove and `commit` after their last, and
+ * return only after the commit; a host groups several calls with
+ * stg_log_begin() / stg_log_commit(). A call that writes nothing calls none
+ * of them. Between `begin` and `commit` a write or remove may return 0
+ * before it is durable; outside a transaction (and always for a version-1
+ * store) it returns 0 only once durable. Transactions never nest.
+ *
+ * - `commit` returns 0 only once every write and remove since `begin` is
+ *   durable. When a write or remove failed in a way that ended the
+ *   transaction (SQLite rolls back by itself on some I/O errors), `commit`
+ *   must return non-zero rather than commit what is left.
+ * - After a non-zero `commit`, or when the log gives up a transaction (its
+ *   own write failed inside one), the log calls `rollback`, which must leave
+ *   storage as it was at `begin`; non-zero says it could not (storage is
+ *   then in doubt: the log undoes memory all the same and its message tells
+ *   the host to reopen the log, see stg_log_commit()).
+ *   A `rollback` with no transaction open must return 0.
+ * - A non-zero `begin` fails the call that needed it (::STG_ESTORAGE) with
+ *   nothing applied.
+ *
+ * What the log does in memory when a commit fails is in stg_log_commit().
+ * A version-1 struct (without the three fields) works as before: each write
+ * is its own commit.
  */
 typedef struct stg_storage {
-	unsigned int version; /**< ::STG_STORAGE_VERSION */
+	unsigned int version; /**< ::STG_STORAGE_VERSION (1 is still accepted) */
 	/**
 	 * Stream every stored entry to @p sink, once, at stg_log_open().
 	 * Return 0, or a non-zero value to fail the open (a negative value
@@ -103,20 +133,30 @@ typedef struct stg_storage {
 	int (*load)(stg_entry_sink sink, void *sink_ctx, void *payload);
 	/**
 	 * Store @p entry, replacing the one with the same (integration, SKU).
-	 * Return 0 once it is durable as the host needs it, non-zero on failure
-	 * (the log then returns ::STG_ESTORAGE to its caller).
+	 * Return 0 once it is durable as the host needs it (inside a
+	 * transaction: once `commit` can make it so), non-zero on failure (the
+	 * log then returns ::STG_ESTORAGE to its caller).
 	 */
 	int (*write)(const stg_entry *entry, void *payload);
 	/** Delete the entry of (@p integration, @p sku). Absent is success. */
 	int (*remove)(const char *integration, const char *sku, void *payload);
 	void *payload;        /**< passed to each function */
+	/* ---- version 2 (1.1.0) ---- */
+	/** Open a transaction (version 2; NULL: none of the three). 0 on success. */
+	int (*begin)(void *payload);
+	/** Make everything since `begin` durable; 0 only when it is. */
+	int (*commit)(void *payload);
+	/** Undo everything since `begin`; 0 when storage is back as it was. */
+	int (*rollback)(void *payload);
 	/**
 	 * Version 2, optional (both or neither): store @p state, replacing the
 	 * record of the same integration. The log writes one when the host
 	 * pauses an integration (stg_log_pause()) and when it resumes it, so
-	 * a manual pause survives a reopen. Return 0 once durable, non-zero on
-	 * failure (the call then returns ::STG_ESTORAGE and changes nothing).
-	 * Without these functions a manual pause lasts until the log closes.
+	 * a manual pause survives a reopen. It is never called inside a
+	 * transaction (stg_log_resume() calls it after its commit). Return 0
+	 * once durable, non-zero on failure (the call then returns
+	 * ::STG_ESTORAGE and the integration stays as it was). Without these
+	 * functions a manual pause lasts until the log closes.
 	 */
 	int (*write_integration)(const stg_integration_state *state, void *payload);
 	/**
@@ -127,7 +167,7 @@ typedef struct stg_storage {
 } stg_storage;
 
 /** Static initialiser equal to stg_storage_init(s, ::STG_STORAGE_VERSION). */
-#define STG_STORAGE_INIT { STG_STORAGE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL }
+#define STG_STORAGE_INIT { STG_STORAGE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /**
  * @brief Fill @p storage with the defaults of @p version (all NULL).
@@ -268,7 +308,11 @@ typedef enum stg_event_type {
 	STG_EVENT_MIN_STOCK_REACHED = 1,   /**< a SKU's stock fell to the minimum: published 0 */
 	STG_EVENT_ABNORMAL_LATENCY = 2,    /**< an export was acknowledged after the latency limit */
 	STG_EVENT_INTEGRATION_PAUSED = 3,  /**< auth failure (or the host) paused an integration */
-	STG_EVENT_INTEGRATION_RESUMED = 4  /**< the host resumed it */
+	STG_EVENT_INTEGRATION_RESUMED = 4, /**< the host resumed it */
+	STG_EVENT_OUT_OF_SYNC = 5          /**< (1.1) stg_log_observe() found the marketplace showing
+	                                        another quantity than the log believes: a correction
+	                                        job was queued (or, with ::STG_OBSERVE_MISSING, the
+	                                        SKU is held as not catalogued) */
 } stg_event_type;
 
 /** @brief One event. Filled by the library; borrowed for the call. */
@@ -282,7 +326,14 @@ typedef struct stg_event {
 	int64_t min_stock;       /**< MIN_STOCK_REACHED: the minimum that applied */
 	int64_t latency_ms;      /**< ABNORMAL_LATENCY: change-to-acknowledgement time */
 	int64_t time;            /**< when, ms since the epoch */
-	uint32_t reserved_[4];   /**< 0 */
+	/**
+	 * (1.1) OUT_OF_SYNC: the quantity the marketplace showed (0 for a SKU
+	 * it does not list); `available` is then the entry's available
+	 * quantity, and the correction publishes the entry's published one.
+	 * 0 for the other events. This word was reserved in 1.0.
+	 */
+	int64_t observed;
+	uint32_t reserved_[2];   /**< 0 */
 } stg_event;
 
 /** Version of ::stg_events this header describes. */

@@ -30,6 +30,14 @@
  * was pending or handed out but not completed is pending again
  * (at-least-once delivery).
  *
+ * **Transactions.** With a version-2 storage hook that has `begin`,
+ * `commit` and `rollback`, each call that writes more than one entry is one
+ * storage transaction and returns after its commit; the host can group
+ * several calls with stg_log_begin() / stg_log_commit(). When a commit
+ * fails, the changes the host made in it (submits, merchant actions) are
+ * undone in memory, and marketplace results are kept and owed: see
+ * stg_log_commit() for the exact rules.
+ *
  * **Thread model.** A log has no lock: one thread at a time may call into a
  * given log (hosts that share one across threads serialise the calls with
  * their own mutex). Different logs are independent. Hooks run on the calling
@@ -291,9 +299,16 @@ STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *change, stg_submit
 /**
  * @brief Submit @p n changes in order. Stops at the first failure.
  *
+ * With a transactional store (::stg_storage version 2) the batch is one
+ * storage transaction, committed before the call returns; outside a host
+ * transaction (stg_log_begin()) a failed commit undoes the whole batch and
+ * *@p done is 0 (see stg_log_commit()).
+ *
  * @param[out] results @p n results, or NULL.
  * @param[out] done receives how many changes were applied (may be NULL).
- * @return as stg_log_submit(); changes before the failing one stay applied.
+ * @return as stg_log_submit(); changes before the failing one stay applied
+ *         (and are committed), unless the commit failed: ::STG_ESTORAGE with
+ *         *@p done 0.
  */
 STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *changes, size_t n,
                                     stg_submit_result *results, size_t *done);
@@ -373,9 +388,17 @@ STG_EXTERN int stg_log_is_paused(stg_log *log, const char *integration, int *pau
 /**
  * @brief The marketplace has catalogued @p sku: its held job goes out at
  *        the next pump without a manual reprocess.
- * @return ::STG_OK; ::STG_ENOTFOUND (no entry); ::STG_ESTATE (its job is not
- *         held); ::STG_ESTORAGE (nothing changed); ::STG_ENOMEM; ::STG_EINVAL;
- *         ::STG_ERECURSIVE.
+ *
+ * (1.1) A notice for a SKU the log has no entry for is remembered (in
+ * memory, until the close): when that SKU's job is later held as not
+ * catalogued (a marketplace that answers before its catalogue caught up),
+ * the notice is used then, once, and the job is due at once instead of at
+ * the slow retry. An acknowledgement of the SKU forgets it. At most 65,536 notices are remembered per log.
+ *
+ * @return ::STG_OK (also: remembered); ::STG_ESTATE (the entry's job is not
+ *         held); ::STG_ESTORAGE (nothing changed); ::STG_ENOMEM; ::STG_ELIMIT
+ *         (too many remembered notices); ::STG_EINVAL; ::STG_ERECURSIVE.
+ *         1.0 returned ::STG_ENOTFOUND for a SKU without an entry.
  */
 STG_EXTERN int stg_log_set_catalogued(stg_log *log, const char *integration, const char *sku);
 
@@ -479,12 +502,18 @@ typedef struct stg_stats {
 	int64_t latency_p95_ms;                /**< 95th percentile, -1 when none */
 	int64_t latency_p99_ms;                /**< 99th percentile, -1 when none */
 	int64_t latency_max_ms;                /**< largest, -1 when none */
-	uint64_t reserved_[6];                 /**< 0; room for later counters */
-	uint64_t cooldowns;                    /**< 1.1: rate-limit cool-downs started (one per exhausted limit, however many jobs wait) */
-	uint64_t saved_by_coalescing;          /**< 1.1: API calls saved by coalescing: changes merged into a job
-	                                            that carried them without a call of their own (`coalesced`
-	                                            less the follow-up jobs merges into an in-flight job caused).
-	                                            The filter's savings are the `skips`. */
+	uint64_t corrections;                  /**< (1.1) jobs queued because stg_log_observe() found
+	                                            the marketplace out of sync (reason out_of_sync),
+	                                            holds of SKUs it does not list included; a word
+	                                            reserved in 1.0 */
+	uint64_t reserved_[5];                 /**< 0; room for later counters */
+	uint64_t cooldowns;                    /**< (1.1) rate-limit cool-downs started (one per exhausted
+	                                            limit, however many jobs wait); a word reserved in 1.0 */
+	uint64_t saved_by_coalescing;          /**< (1.1) API calls saved by coalescing: changes merged into
+	                                            a job that carried them without a call of their own
+	                                            (`coalesced` less the follow-up jobs merges into an
+	                                            in-flight job caused); the filter's savings are the
+	                                            `skips`. A word reserved in 1.0 */
 	uint32_t nreasons;                     /**< entries of `skips` filled: the library's ::STG_REASON_COUNT */
 	uint32_t nclasses;                     /**< entries of `errors` filled: the library's ::STG_ERRCLASS_COUNT */
 	uint64_t skips[STG_STATS_REASONS_MAX]; /**< skipped changes by ::stg_reason (API calls saved); 0 from nreasons on */
@@ -562,6 +591,87 @@ STG_EXTERN int stg_log_expire(stg_log *log, size_t *removed);
  *         ::STG_ERECURSIVE.
  */
 STG_EXTERN int stg_log_flush(stg_log *log, size_t *pending);
+
+/* ------------------------------------------------------------ transactions */
+
+/**
+ * @brief Open a transaction: the changes of the calls until stg_log_commit()
+ *        go to storage as one commit (since 1.1.0).
+ *
+ * For a host that receives changes one at a time (a webhook): a hundred
+ * stg_log_submit() calls inside one transaction cost one durable commit
+ * instead of a hundred. Inside it, calls that change entries on the host's
+ * behalf (stg_log_submit(), stg_log_submit_batch(), stg_log_reprocess(),
+ * stg_log_reprocess_matching(), stg_log_set_catalogued(), stg_log_remove(),
+ * stg_log_remove_matching(), stg_log_expire()) join it: each returns once
+ * its change is in memory and written to the open storage transaction, and
+ * reads (stg_log_get(), stg_log_query(), stats) see it at once. Calls that
+ * take marketplace results or change an integration (stg_log_pump(),
+ * stg_log_complete(), stg_log_pause(), stg_log_resume(), stg_log_flush())
+ * return ::STG_ESTATE while it is open. Events of the changes (minimum
+ * stock reached) are delivered after the commit, and dropped if it fails.
+ *
+ * Storage hears `begin` at the first write, so an empty transaction costs
+ * nothing. Without storage, or with a store that has no transactions (a
+ * version-1 hook), the calls behave as outside one (each write is durable
+ * when it returns) and stg_log_commit() cannot fail.
+ *
+ * stg_log_close() with a transaction open gives it up (storage `rollback`).
+ *
+ * @return ::STG_OK; ::STG_ESTATE (one is open already); ::STG_EINVAL (NULL
+ *         log); ::STG_ERECURSIVE.
+ */
+STG_EXTERN int stg_log_begin(stg_log *log);
+
+/**
+ * @brief Commit the transaction stg_log_begin() opened (since 1.1.0).
+ *
+ * Returns once storage's `commit` returned. The same rules hold for the
+ * transaction each call makes by itself (see ::stg_storage):
+ *
+ * - **Commit succeeds:** every change of the transaction is durable.
+ * - **Commit fails** (::STG_ESTORAGE, the message says which hook and what
+ *   was done): the log calls storage's `rollback`, then puts every entry the
+ *   transaction's host changes touched back as it was at its first touch
+ *   (created entries go, removed ones come back, jobs, problems, flags and
+ *   the stats counters as they were; an entry keeps its job id, so a job in
+ *   flight can still be completed), so memory agrees with storage. The host
+ *   learns that nothing of the transaction is applied: a batch call that
+ *   made its own transaction reports 0 done (stg_log_submit_batch()'s
+ *   `done`, the `count` of the matching calls), and the host's transaction
+ *   is undone as a whole. A job may lose its place among jobs due at the
+ *   same moment (it keeps its due time and priority). Integrations named
+ *   first by an undone change stay known (with nothing in them).
+ * - **Marketplace results are never undone:** a transaction made by
+ *   stg_log_pump(), stg_log_complete() or stg_log_flush() holds
+ *   acknowledgements; when its commit fails they stay in memory, their
+ *   entries are owed (stg_log_flush()'s `pending` counts them) and are
+ *   written by the next call's transaction. Such a call returns
+ *   ::STG_ESTORAGE with `sent` as it was: the jobs did go out.
+ * - **Rollback fails too:** the undo in memory happens all the same, and the
+ *   message says storage may hold the undone changes; reopen the log to
+ *   read storage's state.
+ * - **Out of memory while undoing** (a failure after a failure): the call
+ *   returns ::STG_ENOMEM and the message says how many entries could not be
+ *   put back; they are missing from memory (storage has them) until the log
+ *   is reopened. The undo needs no memory in practice: record stores do not
+ *   shrink while a transaction is open.
+ *
+ * Owed writes are written after a successful commit, in their own
+ * transaction.
+ *
+ * @return ::STG_OK; ::STG_ESTORAGE (undone, as above); ::STG_ENOMEM (as
+ *         above); ::STG_ESTATE (no transaction open); ::STG_EINVAL;
+ *         ::STG_ERECURSIVE.
+ */
+STG_EXTERN int stg_log_commit(stg_log *log);
+
+/**
+ * @brief Whether a transaction opened by stg_log_begin() is open (since 1.1.0).
+ * @param[out] open receives 1 or 0.
+ * @return ::STG_OK; ::STG_EINVAL (NULL log or @p open); ::STG_ERECURSIVE.
+ */
+STG_EXTERN int stg_log_in_transaction(stg_log *log, int *open);
 
 #ifdef __cplusplus
 }

@@ -800,8 +800,12 @@ Test(badinput, entry_codec)
 		big[0] = 'X';
 		REFUSED("entry", "bad magic", STG_ECORRUPT, stg_entry_decode(big, len, &out));
 		memcpy(big, buf, len);
-		big[3] = 2;
-		REFUSED("entry", "format version 2", STG_ECORRUPT, stg_entry_decode(big, len, &out));
+		big[3] = 3;
+		REFUSED("entry", "format version 3", STG_ECORRUPT, stg_entry_decode(big, len, &out));
+		memcpy(big, buf, len);
+		big[9] = 0x87; /* an explain byte with rule 7 */
+		REFUSED("entry", "unknown rule in the explain byte (checksum fixed)", STG_ECORRUPT,
+		        stg_entry_decode(big, len, &out));
 		memcpy(big, buf, len);
 		big[20] ^= 1;
 		REFUSED("entry", "one bit flipped (checksum)", STG_ECORRUPT, stg_entry_decode(big, len, &out));
@@ -1150,7 +1154,10 @@ Test(badinput, log_enums_flags_ranges, .init = fx_open, .fini = fx_close)
 	REFUSED_LOG("log", "no entry", STG_ENOTFOUND, stg_log_get(F.log, "amz", "nope", ents));
 	REFUSED_LOG("log", "no entry", STG_ENOTFOUND, stg_log_reprocess(F.log, "amz", "nope"));
 	REFUSED_LOG("log", "no entry", STG_ENOTFOUND, stg_log_remove(F.log, "amz", "nope", 0));
-	REFUSED_LOG("log", "no entry", STG_ENOTFOUND, stg_log_set_catalogued(F.log, "amz", "nope"));
+	REFUSED_LOG("log", "no entry", STG_ENOTFOUND,
+	            stg_log_observe(F.log, &(stg_observation){ STG_OBSERVATION_VERSION, 0u, "amz", "nope", 1, 0 }, NULL));
+	REFUSED_LOG("log", "unknown integration", STG_ENOTFOUND,
+	            stg_log_observe(F.log, &(stg_observation){ STG_OBSERVATION_VERSION, 0u, "nobody", "A", 1, 0 }, NULL));
 	REFUSED_LOG("log", "job not held", STG_ESTATE, stg_log_set_catalogued(F.log, "amz", "A"));
 	REFUSED_LOG("log", "job in flight", STG_EBUSY, stg_log_reprocess(F.log, "meli", "ASYNC1"));
 	REFUSED_LOG("log", "pending job, no FORCE", STG_EBUSY, stg_log_remove(F.log, "amz", "Q1", 0));
@@ -1654,6 +1661,66 @@ static int64_t neg_clock(void *payload)
 {
 	(void)payload;
 	return neg_now;
+}
+
+/* Issue 14: message rules and observations refuse bad input, change nothing. */
+Test(badinput, rules_and_observations, .init = fx_open, .fini = fx_close)
+{
+	stg_message_rule r = STG_MESSAGE_RULE_INIT;
+	stg_observation o = STG_OBSERVATION_INIT;
+	char *over = key_of(STG_RULE_TEXT_MAX + 1, 'r'), *longkey = key_of(STG_KEY_MAX + 1, 'k');
+	int cls;
+
+	REFUSED("entry", "NULL rules", STG_EINVAL, stg_message_rules_default(NULL, &(size_t){ 0 }));
+	REFUSED("entry", "NULL rule", STG_EINVAL, stg_message_rule_init(NULL, STG_MESSAGE_RULE_VERSION));
+	REFUSED("entry", "version 0", STG_EVERSION, stg_message_rule_init(&r, 0));
+	REFUSED("entry", "NULL observation", STG_EINVAL, stg_observation_init(NULL, STG_OBSERVATION_VERSION));
+	REFUSED("entry", "NULL entry", STG_EINVAL, stg_entry_explain(NULL, NULL, 0, NULL));
+	REFUSED_LOG("log", "NULL error_class", STG_EINVAL, stg_log_classify(F.log, "amz", 400, "x", NULL));
+	REFUSED_LOG("log", "NULL integration", STG_EINVAL, stg_log_classify(F.log, NULL, 400, "x", &cls));
+	REFUSED_LOG("log", "NULL rules, n 1", STG_EINVAL, stg_log_set_rules(F.log, "amz", NULL, 1, 0));
+	REFUSED_LOG("log", "unknown flags", STG_EINVAL, stg_log_set_rules(F.log, "amz", &r, 1, 0x80));
+	REFUSED_LOG("log", "n over STG_RULES_MAX", STG_ERANGE,
+	            stg_log_set_rules(F.log, "amz", &r, STG_RULES_MAX + 1, 0));
+	r.text = "";
+	REFUSED_LOG("log", "empty rule text", STG_EINVAL, stg_log_set_rules(F.log, "amz", &r, 1, 0));
+	r.text = over;
+	REFUSED_LOG("log", "rule text over STG_RULE_TEXT_MAX", STG_EINVAL,
+	            stg_log_set_rules(F.log, "amz", &r, 1, 0));
+	r.text = "x";
+	r.error_class = STG_ERRCLASS_COUNT;
+	REFUSED_LOG("log", "unknown rule class", STG_EINVAL, stg_log_set_rules(F.log, "amz", &r, 1, 0));
+	r.error_class = STG_ERRCLASS_AUTH;
+	r.http_min = 600;
+	r.http_max = 500;
+	REFUSED_LOG("log", "reversed status range", STG_EINVAL, stg_log_set_rules(F.log, "amz", &r, 1, 0));
+	r.http_min = 0;
+	r.http_max = 999;
+	r.match = -1;
+	REFUSED_LOG("log", "unknown match", STG_EINVAL, stg_log_set_rules(F.log, "amz", &r, 1, 0));
+	r.match = STG_MATCH_CONTAINS;
+	r.version = 7;
+	REFUSED_LOG("log", "rule version 7", STG_EVERSION, stg_log_set_rules(F.log, "amz", &r, 1, 0));
+
+	REFUSED_LOG("log", "NULL observation", STG_EINVAL, stg_log_observe(F.log, NULL, NULL));
+	o.integration = "amz";
+	o.sku = "A";
+	o.quantity = -1;
+	REFUSED_LOG("log", "negative quantity", STG_EINVAL, stg_log_observe(F.log, &o, NULL));
+	o.quantity = 1;
+	o.observed_at = -1;
+	REFUSED_LOG("log", "negative observed_at", STG_EINVAL, stg_log_observe(F.log, &o, NULL));
+	o.observed_at = 0;
+	o.flags = 0x2;
+	REFUSED_LOG("log", "unknown flags", STG_EINVAL, stg_log_observe(F.log, &o, NULL));
+	o.flags = 0;
+	o.sku = longkey;
+	REFUSED_LOG("log", "over-long sku", STG_EINVAL, stg_log_observe(F.log, &o, NULL));
+	o.sku = "A";
+	o.version = 0;
+	REFUSED_LOG("log", "observation version 0", STG_EVERSION, stg_log_observe(F.log, &o, NULL));
+	free(over);
+	free(longkey);
 }
 
 Test(badinput, negative_times, .init = fx_open, .fini = fx_close)

@@ -216,6 +216,20 @@ typedef struct fx_storage {
 	long state_writes;
 	int state_write_fail;
 	int load_bad_state;   /* stream a record without a name before the others */
+	/* Transactions (a version-2 hook with begin/commit/rollback when
+	 * `transactional` is set before fx_storage_hook()). begin keeps a copy
+	 * of the table, rollback puts it back, commit drops it. With arm_txn,
+	 * begin (-7), commit (-8) and rollback (-10) count as armed calls too.
+	 * With sqlite_like, a failing write or remove inside a transaction ends
+	 * it (the table goes back, as SQLite does on some I/O errors): later
+	 * writes and removes, and the commit, then fail (-11), as a careful store
+	 * refuses to go on outside the transaction. With commit_lies, a failing commit keeps the
+	 * changes (the commit happened but was reported failed) and the
+	 * rollback that follows fails (-12): storage is then in doubt. */
+	int transactional, arm_txn, sqlite_like, commit_lies;
+	struct fx_storage *saved; /* the table at begin, while a transaction is open */
+	int dead;                 /* sqlite_like: the open transaction was ended by a failure */
+	long begins, commits, rollbacks; /* calls that succeeded */
 } fx_storage;
 
 void fx_storage_init(fx_storage *s);
@@ -229,6 +243,9 @@ long fx_storage_state(const fx_storage *s, const char *integration);
 int fx_storage_load(stg_entry_sink sink, void *ctx, void *payload);
 int fx_storage_write(const stg_entry *e, void *payload);
 int fx_storage_remove(const char *integration, const char *sku, void *payload);
+int fx_storage_begin(void *payload);
+int fx_storage_commit(void *payload);
+int fx_storage_rollback(void *payload);
 void fx_storage_arm(fx_storage *s, long fail_at, int persistent);
 void fx_storage_disarm(fx_storage *s);
 /* Store an entry as the log would, bypassing faults, hooks and counters;
@@ -321,6 +338,7 @@ typedef struct fx_event {
 	char *message;
 	int has_message;
 	int64_t available, min_stock, latency_ms, time;
+	int64_t observed;   /* OUT_OF_SYNC (1.1) */
 } fx_event;
 
 typedef struct fx_events {

@@ -22,6 +22,7 @@ static void on_event(const stg_event *ev, void *payload)
 	r->available = ev->available;
 	r->min_stock = ev->min_stock;
 	r->latency_ms = ev->latency_ms;
+	r->observed = ev->observed;
 	r->time = ev->time;
 	if (e->in_hook)
 		e->in_hook(FX_IN_EVENT, e->in_hook_ctx);

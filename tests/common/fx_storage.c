@@ -10,10 +10,20 @@ void fx_storage_init(fx_storage *s)
 	memset(s, 0, sizeof *s);
 }
 
+static void free_saved(fx_storage *s)
+{
+	if (s->saved) {
+		fx_storage_free(s->saved);
+		free(s->saved);
+		s->saved = NULL;
+	}
+}
+
 void fx_storage_free(fx_storage *s)
 {
 	size_t i;
 
+	free_saved(s);
 	for (i = 0; i < s->n; i++) {
 		free(s->recs[i].integration);
 		free(s->recs[i].sku);
@@ -136,16 +146,107 @@ int fx_storage_get(const fx_storage *s, const char *integration, const char *sku
 	return stg_entry_decode(r->buf, r->len, out);
 }
 
+/* The table goes back to what begin saw (a rollback, or SQLite ending a
+ * transaction by itself). */
+static void restore_saved(fx_storage *s)
+{
+	fx_storage *old = s->saved;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		free(s->recs[i].integration);
+		free(s->recs[i].sku);
+		free(s->recs[i].buf);
+	}
+	free(s->recs);
+	s->recs = old->recs;
+	s->n = old->n;
+	s->cap = old->cap;
+	old->recs = NULL;
+	old->n = old->cap = 0;
+	free_saved(s);
+}
+
+/* A write or remove failed inside a transaction: with sqlite_like, that ends it. */
+static void failed_inside(fx_storage *s)
+{
+	if (s->sqlite_like && s->saved && !s->dead) {
+		restore_saved(s);
+		s->dead = 1;
+	}
+}
+
+int fx_storage_begin(void *payload)
+{
+	fx_storage *s = payload;
+
+	FX_CHECK(!s->saved && !s->dead, "begin inside an open transaction");
+	if (s->arm_txn && armed_fails(s))
+		return -7;
+	s->saved = malloc(sizeof *s->saved);
+	FX_CHECK(s->saved != NULL, "out of memory");
+	fx_storage_copy(s->saved, s);
+	s->begins++;
+	return 0;
+}
+
+int fx_storage_commit(void *payload)
+{
+	fx_storage *s = payload;
+
+	FX_CHECK(s->saved || s->dead, "commit without begin");
+	if (s->dead) {
+		s->dead = 0;
+		return -11;
+	}
+	if (s->arm_txn && armed_fails(s)) {
+		if (s->commit_lies) {
+			free_saved(s); /* it did commit */
+			s->dead = 2;
+		}
+		return -8;
+	}
+	free_saved(s);
+	s->commits++;
+	return 0;
+}
+
+int fx_storage_rollback(void *payload)
+{
+	fx_storage *s = payload;
+
+	if (s->dead == 2) {
+		s->dead = 0;
+		return -12;
+	}
+	if (s->arm_txn && armed_fails(s)) {
+		/* The connection is gone: the transaction is over all the same. */
+		if (s->saved)
+			restore_saved(s);
+		return -10;
+	}
+	if (s->saved)
+		restore_saved(s);
+	s->rollbacks++;
+	return 0;
+}
+
 int fx_storage_write(const stg_entry *e, void *payload)
 {
 	fx_storage *s = payload;
 
 	if (s->in_hook)
 		s->in_hook(FX_IN_WRITE, s->in_hook_ctx);
-	if (s->write_fail)
+	if (s->dead)
+		return -11; /* a careful store refuses writes once its transaction is gone */
+	if (s->write_fail) {
+		failed_inside(s);
 		return s->write_fail;
-	if (armed_fails(s))
+	}
+	if (armed_fails(s)) {
+		failed_inside(s);
 		return -5;
+	}
 	s->writes++;
 	FX_CHECK(e != NULL, "write of a NULL entry");
 	FX_CHECK(!s->max_name || strlen(e->integration) < s->max_name, "integration too long to record");
@@ -161,10 +262,16 @@ int fx_storage_remove(const char *integration, const char *sku, void *payload)
 
 	if (s->in_hook)
 		s->in_hook(FX_IN_REMOVE, s->in_hook_ctx);
-	if (s->remove_fail)
+	if (s->dead)
+		return -11;
+	if (s->remove_fail) {
+		failed_inside(s);
 		return s->remove_fail;
-	if (armed_fails(s))
+	}
+	if (armed_fails(s)) {
+		failed_inside(s);
 		return -6;
+	}
 	s->removes++;
 	r = fx_storage_find(s, integration, sku);
 	if (!r)
@@ -278,5 +385,10 @@ stg_storage fx_storage_hook(fx_storage *s)
 	h.write = fx_storage_write;
 	h.remove = fx_storage_remove;
 	h.payload = s;
+	if (s->transactional) {
+		h.begin = fx_storage_begin;
+		h.commit = fx_storage_commit;
+		h.rollback = fx_storage_rollback;
+	}
 	return h;
 }

@@ -105,9 +105,26 @@ int sm_classify(int http)
 	return STG_ERRCLASS_TRANSIENT;
 }
 
+/* The log's built-in message rules, as far as the model's answers need
+ * them (marketplace.h): Carrefour's "not catalogued" text whatever the
+ * status, and a 409 is a conflict. */
+static int sm_rules(int http, const char *msg)
+{
+	if (msg && strstr(msg, "n\xc3\xa3o foi catalogado"))
+		return STG_ERRCLASS_NOT_CATALOGUED;
+	if (http == 409)
+		return STG_ERRCLASS_CONFLICT;
+	return STG_ERRCLASS_NONE;
+}
+
 int sm_result_class(const stg_job_result *r)
 {
-	return r->error_class != STG_ERRCLASS_NONE ? r->error_class : sm_classify(r->http_status);
+	int c;
+
+	if (r->error_class != STG_ERRCLASS_NONE)
+		return r->error_class;
+	c = sm_rules(r->http_status, r->message);
+	return c != STG_ERRCLASS_NONE ? c : sm_classify(r->http_status);
 }
 
 void sm_key_applied(sm_key *k, const stg_submit *s, int64_t published)

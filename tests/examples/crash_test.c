@@ -5,9 +5,14 @@
  *                            STG_CRASH_SEED repeats a run)
  *
  * Every trial forks a child that opens the log on one SQLite database
- * (examples/sqlite-store) with a fake marketplace as its transport, then
- * submits a random feed of stock changes for 50 SKUs (two integrations of
- * 25) and pumps now and then. The parent kills it with SIGKILL after a
+ * (examples/sqlite-store, storage version 2: the log's transactions) with a
+ * fake marketplace as its transport, then submits a random feed of stock
+ * changes for 50 SKUs (two integrations of 25) in groups, and pumps now and
+ * then (each pump is one storage transaction). A group is one of:
+ *  - one stg_log_submit() (its own commit);
+ *  - a stg_log_submit_batch() of 2 to 100 changes (one transaction);
+ *  - a host transaction: stg_log_begin(), 2 to 20 stg_log_submit() calls,
+ *    stg_log_commit(). The parent kills it with SIGKILL after a
  * random delay (microseconds), then reopens the database with the library
  * and checks every SKU. The database carries over from trial to trial, so
  * later children start from what the earlier ones left (and some are killed
@@ -16,9 +21,10 @@
  * What the parent knows, from files the child fsyncs before going on:
  *  - market: the marketplace appends "k quantity job_id" for every job it
  *    acknowledges and fsyncs it before the transport returns OK;
- *  - submits: the child appends "i k available" after each stg_log_submit()
- *    that returned STG_OK, before its next step. The feed itself is made
- *    from a seed, so the parent also knows the change that may have been in
+ *  - submits: the child appends "g first count" after each group whose call
+ *    (the batch, or stg_log_commit()) returned STG_OK, before its next
+ *    step: what the library reported committed. The feed itself is made
+ *    from a seed, so the parent also knows the group that may have been in
  *    progress when the kill came.
  *
  * The checks, per SKU, after the kill and the reopen (each failing SKU is a
@@ -29,7 +35,9 @@
  *     an entry never records an acknowledgement the marketplace did not make;
  *     a success entry publishes what was acknowledged;
  *  2. nothing submitted is lost: available and sequence are those of the
- *     last change submitted successfully, or of the one in progress;
+ *     last change submitted successfully, or of the group in progress; and
+ *     that group is all or nothing: no SKU shows it applied while another
+ *     shows it not (a torn transaction);
  *  3. the entry's published quantity is the policy's for its available (the
  *     window is unbounded, so every change that moves it is exported).
  * Then the parent pumps the reopened log until no job is left, and checks
@@ -67,7 +75,9 @@ enum {
 	NINTEG = 2,
 	SKUS_PER_INTEG = 25,
 	NSKU = NINTEG * SKUS_PER_INTEG,
-	FEED_LEN = 6000,          /* longer than any child lives */
+	FEED_LEN = 6000,          /* changes: longer than any child lives */
+	MAX_BATCH = 100,          /* changes in one stg_log_submit_batch() */
+	MAX_HOST_TXN = 20,        /* stg_log_submit() calls in one host transaction */
 	MAX_DELAY_US = 250000,    /* the kill comes within this */
 	EARLY_DELAY_US = 4000,    /* one kill in ten comes this early: during the open or load */
 	MAX_REPORTS = 20          /* losses described on stderr */
@@ -187,12 +197,34 @@ struct change {
 	int64_t sequence;
 };
 
-/* A random feed; sequences grow from trial to trial, with a stale one now and then. */
-static void make_feed(uint64_t seed, int trial, struct change *feed)
+enum group_kind { G_SINGLE, G_BATCH, G_HOST_TXN };
+
+/* Changes feed[first .. first + count) go in one call or transaction. */
+struct group {
+	int first, count, kind;
+};
+
+/* A random feed; sequences grow from trial to trial, with a stale one now
+ * and then. Cut into groups: 40% single submits, 30% batches, 30% host
+ * transactions. Returns the number of groups. */
+static int make_feed(uint64_t seed, int trial, struct change *feed, struct group *groups)
 {
 	uint64_t r = seed;
-	int i;
+	int i, ng = 0;
 
+	for (i = 0; i < FEED_LEN;) {
+		uint64_t x = next_rand(&r);
+		int kind = x % 10 < 4 ? G_SINGLE : x % 10 < 7 ? G_BATCH : G_HOST_TXN;
+		int n = kind == G_SINGLE ? 1 : kind == G_BATCH ? 2 + (int)((x >> 8) % (MAX_BATCH - 1))
+		                                               : 2 + (int)((x >> 8) % (MAX_HOST_TXN - 1));
+		if (n > FEED_LEN - i)
+			n = FEED_LEN - i;
+		groups[ng].first = i;
+		groups[ng].count = n;
+		groups[ng].kind = kind;
+		ng++;
+		i += n;
+	}
 	for (i = 0; i < FEED_LEN; i++) {
 		uint64_t x = next_rand(&r);
 		feed[i].k = (int)(x % NSKU);
@@ -202,6 +234,7 @@ static void make_feed(uint64_t seed, int trial, struct change *feed)
 		if ((x >> 28) % 25 == 0)
 			feed[i].sequence -= 100; /* maybe older than the SKU's applied change */
 	}
+	return ng;
 }
 
 /* Min stock 3; the window is unbounded so every change that moves the
@@ -295,34 +328,73 @@ static void child_fail(const char *what, stg_log *log, int code)
 	_exit(code);
 }
 
+static stg_submit submit_of(const struct change *c, char *sku, size_t cap)
+{
+	stg_submit s = STG_SUBMIT_INIT;
+
+	sku_name(c->k, sku, cap);
+	s.integration = integrations[c->k / SKUS_PER_INTEG];
+	s.sku = sku;
+	s.flags = c->flags;
+	s.available = c->available;
+	s.sequence = c->sequence;
+	return s;
+}
+
+/* One group through the log; 0 once the library reported it committed. */
+static int run_group(stg_log *log, const struct change *feed, const struct group *g)
+{
+	static char skus[MAX_BATCH][16];
+	stg_submit batch[MAX_BATCH];
+	size_t done = 0;
+	int i;
+
+	switch (g->kind) {
+	case G_SINGLE:
+		batch[0] = submit_of(&feed[g->first], skus[0], sizeof skus[0]);
+		return stg_log_submit(log, &batch[0], NULL);
+	case G_BATCH:
+		for (i = 0; i < g->count; i++)
+			batch[i] = submit_of(&feed[g->first + i], skus[i], sizeof skus[i]);
+		if (stg_log_submit_batch(log, batch, (size_t)g->count, NULL, &done) != STG_OK)
+			return -1;
+		return done == (size_t)g->count ? 0 : -1;
+	case G_HOST_TXN:
+		if (stg_log_begin(log) != STG_OK)
+			return -1;
+		for (i = 0; i < g->count; i++) {
+			batch[0] = submit_of(&feed[g->first + i], skus[0], sizeof skus[0]);
+			if (stg_log_submit(log, &batch[0], NULL) != STG_OK)
+				return -1;
+		}
+		return stg_log_commit(log);
+	default:
+		return -1;
+	}
+}
+
 static void run_child(const char *db, const char *market, const char *submits,
-                      const struct change *feed, uint64_t seed)
+                      const struct change *feed, const struct group *groups, int ngroups,
+                      uint64_t seed)
 {
 	stg_policy *policy = make_policy();
 	int market_fd = open(market, O_WRONLY | O_APPEND | O_CREAT, 0600);
 	int submits_fd = open(submits, O_WRONLY | O_APPEND);
 	struct opened o;
 	uint64_t r = seed;
-	int i;
+	int g;
 
 	if (market_fd < 0 || submits_fd < 0)
 		child_fail("open files", NULL, 20);
 	if (open_log(&o, db, &market_fd, policy))
 		child_fail("open log", NULL, 21);
-	for (i = 0; i < FEED_LEN; i++) {
-		stg_submit s = STG_SUBMIT_INIT;
-		char sku[16], line[96];
+	for (g = 0; g < ngroups; g++) {
+		char line[96];
 		uint64_t x;
 
-		sku_name(feed[i].k, sku, sizeof sku);
-		s.integration = integrations[feed[i].k / SKUS_PER_INTEG];
-		s.sku = sku;
-		s.flags = feed[i].flags;
-		s.available = feed[i].available;
-		s.sequence = feed[i].sequence;
-		if (stg_log_submit(o.log, &s, NULL) != STG_OK)
+		if (run_group(o.log, feed, &groups[g]) != STG_OK)
 			child_fail("submit", o.log, 22);
-		snprintf(line, sizeof line, "%d %d %" PRId64 "\n", i, feed[i].k, feed[i].available);
+		snprintf(line, sizeof line, "%d %d %d\n", g, groups[g].first, groups[g].count);
 		if (append_durably(submits_fd, line) != 0)
 			child_fail("submits file", NULL, 23);
 		x = next_rand(&r);
@@ -347,6 +419,9 @@ struct stats {
 	int losses, errors, reports;
 	int killed_early, killed_mid, killed_after; /* before the first submit, during, after the feed */
 	long submits, acks_before, pending_after_crash;
+	long groups[3];       /* committed groups by kind */
+	long in_progress[3];  /* groups the kill cut, by kind ... */
+	long applied[3];      /* ... of which the reopened log has (committed before the kill) */
 	long market_lines;    /* lines in the market file after the last check */
 	long unrecorded;      /* acknowledged, killed before the entry recorded it */
 };
@@ -389,19 +464,18 @@ static void read_market(const char *path, int has[NSKU], int64_t last[NSKU], lon
 	free(buf);
 }
 
-/* How many submits the child completed (checked against the feed). */
-static int read_submits(const char *path, const struct change *feed)
+/* How many groups the child saw committed (checked against the feed). */
+static int read_submits(const char *path, const struct group *groups, int ngroups)
 {
 	size_t len;
 	char *buf = read_file(path, &len), *p = buf, *nl;
 	int n = 0;
 
 	for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
-		int i, k;
-		long long a;
+		int g, first, count;
 		*nl = '\0';
-		if (sscanf(p, "%d %d %lld", &i, &k, &a) != 3 || i != n || n >= FEED_LEN ||
-		    k != feed[n].k || a != feed[n].available)
+		if (sscanf(p, "%d %d %d", &g, &first, &count) != 3 || g != n || n >= ngroups ||
+		    first != groups[n].first || count != groups[n].count)
 			die("submits: line %d '%s' does not match the feed", n + 1, p);
 		n++;
 	}
@@ -420,26 +494,43 @@ static void apply(struct known *kn, const struct change *c)
 }
 
 static void check_trial(int trial, const char *db, const char *market, const char *submits,
-                        const struct change *feed, struct known known[NSKU],
-                        const stg_policy *policy, struct stats *st)
+                        const struct change *feed, const struct group *groups, int ngroups,
+                        struct known known[NSKU], const stg_policy *policy, struct stats *st)
 {
-	int done = read_submits(submits, feed), k, rc, m_has[NSKU], market_fd;
+	int done = read_submits(submits, groups, ngroups), k, rc, m_has[NSKU], market_fd;
 	int64_t m_last[NSKU], wait;
-	const struct change *in_progress = done < FEED_LEN ? &feed[done] : NULL;
+	const struct group *in_progress = done < ngroups ? &groups[done] : NULL;
+	struct known alt[NSKU];
+	int alt_ok[NSKU], saw_before = -1, saw_after = -1;
 	struct opened o;
 	size_t sent;
 	long lines;
 	int i;
 
-	st->submits += done;
 	if (done == 0)
 		st->killed_early++;
-	else if (done < FEED_LEN)
+	else if (done < ngroups)
 		st->killed_mid++;
 	else
 		st->killed_after++;
-	for (i = 0; i < done; i++)
-		apply(&known[feed[i].k], &feed[i]);
+	for (i = 0; i < done; i++) {
+		int c;
+		st->groups[groups[i].kind]++;
+		st->submits += groups[i].count;
+		for (c = groups[i].first; c < groups[i].first + groups[i].count; c++)
+			apply(&known[feed[c].k], &feed[c]);
+	}
+	/* The group in progress, applied as a whole: the state a commit that
+	 * made it before the kill left. */
+	memcpy(alt, known, sizeof alt);
+	if (in_progress) {
+		st->in_progress[in_progress->kind]++;
+		for (i = in_progress->first; i < in_progress->first + in_progress->count; i++)
+			apply(&alt[feed[i].k], &feed[i]);
+	}
+	for (k = 0; k < NSKU; k++)
+		alt_ok[k] = alt[k].available != known[k].available || alt[k].sequence != known[k].sequence ||
+		            alt[k].has != known[k].has;
 	read_market(market, m_has, m_last, &lines);
 	st->acks_before += lines - st->market_lines;
 
@@ -458,17 +549,15 @@ static void check_trial(int trial, const char *db, const char *market, const cha
 		const char *integ = integrations[k / SKUS_PER_INTEG];
 		char sku[16];
 		stg_entry e;
-		struct known alt = known[k];
-		int alt_ok = 0;
+		int is_before, is_after;
 
 		sku_name(k, sku, sizeof sku);
-		if (in_progress && in_progress->k == k) {
-			apply(&alt, in_progress);
-			alt_ok = alt.available != known[k].available || alt.sequence != known[k].sequence ||
-			         alt.has != known[k].has;
-		}
 		rc = stg_log_get(o.log, integ, sku, &e);
 		if (rc == STG_ENOTFOUND) {
+			/* Absent is the state before the group; a group that creates
+			 * the SKU then did not commit. */
+			if (alt_ok[k] && !known[k].has && saw_before == -1)
+				saw_before = k;
 			if (known[k].has)
 				lose(st, trial, k, "entry missing, but the child submitted %" PRId64,
 				     known[k].available);
@@ -484,13 +573,19 @@ static void check_trial(int trial, const char *db, const char *market, const cha
 		if (m_has[k] && e.job_state != STG_JOB_NONE &&
 		    (!(e.flags & STG_ENTRY_HAS_ACKED) || e.acked != m_last[k]))
 			st->unrecorded++; /* the window check 1 is about */
-		/* 2. the newest submitted change */
-		if (!((known[k].has && e.available == known[k].available && e.sequence == known[k].sequence) ||
-		      (alt_ok && e.available == alt.available && e.sequence == alt.sequence)))
+		/* 2. the newest submitted change, or the group in progress */
+		is_before = known[k].has && e.available == known[k].available &&
+		            e.sequence == known[k].sequence;
+		is_after = alt_ok[k] && e.available == alt[k].available && e.sequence == alt[k].sequence;
+		if (!is_before && !is_after)
 			lose(st, trial, k, "available %" PRId64 " (sequence %" PRId64 "), but the child "
 			     "submitted %" PRId64 " (sequence %" PRId64 ")%s", e.available, e.sequence,
 			     known[k].available, known[k].sequence,
-			     alt_ok ? " or had one in progress" : "");
+			     alt_ok[k] ? " or had a group in progress" : "");
+		else if (alt_ok[k] && is_after && saw_after == -1)
+			saw_after = k;
+		else if (alt_ok[k] && is_before && saw_before == -1)
+			saw_before = k;
 		/* 3. the job carries the newest quantity */
 		if (e.published != pub(policy, e.available))
 			lose(st, trial, k, "published %" PRId64 ", but available %" PRId64 " publishes %" PRId64,
@@ -510,6 +605,18 @@ static void check_trial(int trial, const char *db, const char *market, const cha
 			lose(st, trial, k, "success, but published %" PRId64 " is not the acked %" PRId64,
 			     e.published, e.acked);
 	}
+
+	/* All or nothing: the group in progress committed or it did not. */
+	if (saw_before >= 0 && saw_after >= 0) {
+		char other[16];
+		sku_name(saw_before, other, sizeof other);
+		lose(st, trial, saw_after, "torn transaction: group %d (changes %d..%d, kind %d) is "
+		     "applied here but not to (%s, %s)", done, in_progress->first,
+		     in_progress->first + in_progress->count - 1, in_progress->kind,
+		     integrations[saw_before / SKUS_PER_INTEG], other);
+	}
+	if (in_progress && saw_after >= 0)
+		st->applied[in_progress->kind]++;
 
 	/* Pump the reopened log to completion. */
 	for (i = 0;; i++) {
@@ -583,13 +690,14 @@ int main(int argc, char **argv)
 	char dir[4096], db[4200], market[4200], submits[4200];
 	struct known known[NSKU];
 	struct change *feed = malloc(FEED_LEN * sizeof *feed);
+	struct group *groups = malloc(FEED_LEN * sizeof *groups);
 	struct stats st;
 	stg_policy *policy = make_policy();
 	uint64_t r = seed;
 	double t0 = now_s();
 	int t;
 
-	if (!feed)
+	if (!feed || !groups)
 		die("out of memory");
 	if (trials < 1)
 		die("trials must be at least 1");
@@ -608,19 +716,19 @@ int main(int argc, char **argv)
 		uint64_t x = next_rand(&r), child_seed = next_rand(&r);
 		long delay = (x % 10 == 0) ? (long)((x >> 8) % EARLY_DELAY_US)
 		                           : (long)((x >> 8) % MAX_DELAY_US);
-		int fd = open(submits, O_WRONLY | O_CREAT | O_TRUNC, 0600), status;
+		int fd = open(submits, O_WRONLY | O_CREAT | O_TRUNC, 0600), status, ngroups;
 		pid_t pid;
 
 		if (fd < 0)
 			die("%s: %s", submits, strerror(errno));
 		close(fd);
-		make_feed(next_rand(&r), t, feed);
+		ngroups = make_feed(next_rand(&r), t, feed, groups);
 		fflush(NULL);
 		pid = fork();
 		if (pid < 0)
 			die("fork: %s", strerror(errno));
 		if (pid == 0)
-			run_child(db, market, submits, feed, child_seed);
+			run_child(db, market, submits, feed, groups, ngroups, child_seed);
 		sleep_us(delay);
 		kill(pid, SIGKILL);
 		if (waitpid(pid, &status, 0) != pid)
@@ -630,7 +738,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "crash_test: trial %d: the child stopped by itself (status %d)\n", t,
 			        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		}
-		check_trial(t, db, market, submits, feed, known, policy, &st);
+		check_trial(t, db, market, submits, feed, groups, ngroups, known, policy, &st);
 	}
 
 	fprintf(stderr, "crash_test: %.1f s; kills before the first submit %d, during the feed %d, "
@@ -638,9 +746,16 @@ int main(int argc, char **argv)
 	        "(%ld of them acknowledged, the kill before the entry recorded it); %d errors\n",
 	        now_s() - t0, st.killed_early, st.killed_mid, st.killed_after, st.submits,
 	        st.acks_before, st.pending_after_crash, st.unrecorded, st.errors);
+	fprintf(stderr, "crash_test: committed groups: %ld single submits, %ld batches, %ld host "
+	        "transactions; cut by the kill (of them found committed): single %ld (%ld), batch "
+	        "%ld (%ld), host transaction %ld (%ld)\n", st.groups[G_SINGLE], st.groups[G_BATCH],
+	        st.groups[G_HOST_TXN], st.in_progress[G_SINGLE], st.applied[G_SINGLE],
+	        st.in_progress[G_BATCH], st.applied[G_BATCH], st.in_progress[G_HOST_TXN],
+	        st.applied[G_HOST_TXN]);
 	printf("%d trials, %d losses\n", trials, st.losses);
 	remove_dir(dir);
 	free(feed);
+	free(groups);
 	stg_policy_free(policy);
 	return st.losses == 0 && st.errors == 0 ? 0 : 1;
 }

@@ -12,7 +12,9 @@ Needs the binding (PYTHONPATH=bindings/python) and the library
     open with Corrupt/Truncated;
   - an entry the log refuses stops the load: its verdict comes back;
   - a failing write is a StorageError and leaves the log as it was;
-  - writes grouped in transaction() are all stored; a raising block rolls back;
+  - a batch call is one commit; log.transaction() groups single calls into
+    one commit; a commit that fails undoes the block in the log and in the
+    database; a begin that cannot take the write lock applies nothing;
   - ":memory:" is refused.
 Prints TAP; exit status 0 when every check passed.
 """
@@ -161,20 +163,58 @@ def test_failing_write(tmp):
         check(log.get("shop", "A").available == 5, "writes work again once the lock is gone")
 
 
+class CountingStore(SQLiteStore):
+    """Counts commits; fails the next ``fail_commits`` of them."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.commits = 0
+        self.fail_commits = 0
+
+    def commit(self):
+        if self.fail_commits:
+            self.fail_commits -= 1
+            self.rollback()
+            return False
+        self.commits += 1
+        return super().commit()
+
+
 def test_transaction(tmp):
     path = os.path.join(tmp, "tx.db")
-    store, log = open_log(path)
+    store = CountingStore(path)
+    log = sg.Log(storage=store)
     with store, log:
-        with store.transaction():
-            log.submit_batch(sg.Submission("shop", "T%d" % i, i, sequence=1) for i in range(20))
-        check(store.count() == 20, "20 writes in one transaction")
-        try:
-            with store.transaction():
-                log.submit("shop", "U", 1, sequence=1)
-                raise KeyError("host gives up")
-        except KeyError:
-            pass
-        check(store.count() == 20, "a raising block rolls its writes back")
+        log.submit_batch(sg.Submission("shop", "T%d" % i, i, sequence=1) for i in range(20))
+        check(store.count() == 20 and store.commits == 1, "a batch of 20 is one commit")
+        with log.transaction():
+            for i in range(100):
+                log.submit("shop", "W%d" % i, 50, sequence=1)
+            check(log.in_transaction, "inside the block")
+        check(store.count() == 120 and store.commits == 2, "100 single calls in one commit")
+        store.fail_commits = 1
+        exc = raises(sg.StorageError, lambda: _failing_block(log))
+        check(exc is not None, "a failing commit raises StorageError")
+        check(store.count() == 120, "the database has none of the block")
+        check(log.get("shop", "W0").available == 50, "the log has undone the block too")
+        check(raises(sg.NotFound, lambda: log.get("shop", "NEW")) is not None,
+              "an entry the block created is gone")
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # someone else holds the write lock
+        store.db.execute("PRAGMA busy_timeout=0")
+        exc = raises(sqlite3.OperationalError, lambda: log.submit_batch(
+            [sg.Submission("shop", "B1", 1, sequence=1), sg.Submission("shop", "B2", 1, sequence=1)]))
+        check(exc is not None and isinstance(exc.__cause__, sg.StorageError),
+              "a begin that cannot lock fails the batch")
+        check(raises(sg.NotFound, lambda: log.get("shop", "B1")) is not None, "and applies nothing")
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def _failing_block(log):
+    with log.transaction():
+        log.submit("shop", "W0", 1, sequence=2)
+        log.submit("shop", "NEW", 7, sequence=1)
 
 
 def test_memory_refused():

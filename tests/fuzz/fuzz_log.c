@@ -3,13 +3,19 @@
  * sequence of API calls decoded from the fuzz bytes, with hook faults, and
  * checked against the shared reference model after every step.
  *
- * Input: 4 configuration bytes (hooks, options), then actions of one
- * opcode byte and its argument bytes (see the OP_ list; missing bytes read
- * as 0). tests/fuzz/gen_corpus.py writes seeds in this format.
+ * Input: 4 configuration bytes (hooks, options; bits 6-7 of the third choose
+ * a transactional, SQLite-like or version-1 store), then actions of one
+ * opcode byte and its argument bytes (see the OP_ list and decode_op();
+ * missing bytes read as 0). tests/fuzz/gen_corpus.py writes seeds in this
+ * format.
  *
  * The world: three integrations x six SKUs; a fake clock; a recording
  * storage hook that keeps entries as stg_entry_encode() bytes (or no
- * storage: the in-memory default); a scripted transport (ok, async, every
+ * storage: the in-memory default), with begin/commit/rollback when
+ * transactional (begin keeps a copy of the store, rollback puts it back;
+ * faults on each, a commit that lies, a rollback that cannot undo, and a
+ * SQLite-like mode where a failed write ends the transaction); the host's
+ * transactions (stg_log_begin/commit); a scripted transport (ok, async, every
  * error class, classify-from-HTTP, broken results, failing as a whole,
  * calls into the log from inside); an event recorder; a counting allocator
  * that can fail chosen allocations of the next action.
@@ -41,7 +47,19 @@
  *    announced quota makes the integration rate-limited;
  *  - counts per status add up to the entries; counts, LATE flags, stats,
  *    next_due and events agree with the entries and the model;
- *  - an unlimited pump sends every due job; priorities go out in order.
+ *  - an unlimited pump sends every due job; priorities go out in order;
+ *  - transactions (log.h stg_log_commit()): storage hears begin only before
+ *    a write, never nested, and no call returns with one open (outside the
+ *    host's); a call whose own commit failed is undone (a batch reports 0
+ *    done, the matching calls count 0, memory as before the call) or, for a
+ *    pump, complete or flush, keeps its results owed and returns ESTORAGE;
+ *    inside the host's transaction pump, complete, flush, pause and resume
+ *    return ESTATE, min_stock events wait for the commit; a failed host
+ *    commit puts the model back as at the begin (keys, counters, events
+ *    dropped); memory equals storage after each commit or undo, and after
+ *    every call while no storage hook failed since the last clean flush
+ *    (storage in doubt after a rollback that could not undo: until reopen);
+ *    a close gives an open transaction up (storage rolled back).
  *
  * STG_FUZZ_SKIP=name[,name] turns off named checks (to explore past a known
  * finding): idreuse.
@@ -112,6 +130,7 @@ struct rec {
 
 struct world {
 	stg_log *log;
+	int notice[NI][NS];   /* catalogue notices remembered for SKUs without an entry (memory only) */
 	int64_t now;
 	int neg_clock, clock_back;
 	int use_storage, have_transport, use_batch, use_events, page;
@@ -131,6 +150,36 @@ struct world {
 	/* storage faults: bit 0 applies to the next write / remove */
 	unsigned write_fail, remove_fail;
 	int load_mode;
+
+	/* A transactional store (version 2: begin/commit/rollback). begin keeps a
+	 * copy of store[][], rollback puts it back, commit drops it. Fault bits
+	 * as for writes: bit 0 applies to the next begin / commit / rollback.
+	 * doubt: a failing commit did commit after all (and the rollback that
+	 * follows fails), a failing rollback keeps the changes: storage is then
+	 * in doubt until a reopen reads it. sqlite_like: a failing write or
+	 * remove inside a transaction ends it (store back as at begin), and
+	 * later writes, removes and the commit fail until the log rolls back. */
+	int txn_store, sqlite_like;
+	unsigned begin_fail, commit_fail, rollback_fail;
+	int doubt;
+	struct rec saved[NI][NS]; /* the store at begin */
+	int st_open, st_dead, st_lied, st_ops;
+	int in_doubt;             /* storage may differ from memory: no store checks */
+	/* this action's storage transactions: how many commits, the first's and
+	 * the last's outcome (1 committed, 2 failed) */
+	int call_commits, call_first_commit, call_last_commit, call_rollbacks;
+	int maybe_owed;           /* a storage hook failed since the last clean flush */
+
+	/* The host's transaction (stg_log_begin()), and the model at its begin. */
+	int host_open, owed_at_begin;
+	int host_began;           /* storage heard begin for it */
+	struct mkey k_begin[NI][NS];
+	uint64_t changes_begin, exports_begin, coalesced_begin, stale_begin, skips_begin;
+	uint64_t stale_ids_begin[32];
+	size_t nstale_begin;
+	/* min_stock events of the host transaction: expected at its commit, and
+	 * told early (an event the log could not hold: out of memory) */
+	uint64_t min_pending, min_early;
 	/* allocator: fail allocations number [fail_from, fail_to) while armed */
 	uint64_t allocs, fail_from, fail_to;
 	int alloc_armed;
@@ -307,6 +356,10 @@ static void probe(void)
 	FUZZ_CHECK(rc == STG_ERECURSIVE && n == 0, "pump from inside a hook returned %d", rc);
 	rc = stg_log_remove(W.log, INTEG[0], SKU[0], STG_REMOVE_FORCE);
 	FUZZ_CHECK(rc == STG_ERECURSIVE, "remove from inside a hook returned %d", rc);
+	rc = stg_log_begin(W.log);
+	FUZZ_CHECK(rc == STG_ERECURSIVE, "begin from inside a hook returned %d", rc);
+	rc = stg_log_commit(W.log);
+	FUZZ_CHECK(rc == STG_ERECURSIVE, "commit from inside a hook returned %d", rc);
 	/* log.h: close from inside a hook does nothing (last error ERECURSIVE). */
 	stg_log_close(W.log);
 	FUZZ_CHECK(stg_last_error_code() == STG_ERECURSIVE, "close from inside a hook");
@@ -329,6 +382,7 @@ static void fz_event(const stg_event *ev, void *payload)
 
 	(void)payload;
 	FUZZ_CHECK(i >= 0, "event for an unknown integration");
+	TRACE("  event %d for %s", ev->type, ev->integration);
 	probe();
 	switch (ev->type) {
 	case STG_EVENT_INTEGRATION_PAUSED:
@@ -340,6 +394,13 @@ static void fz_event(const stg_event *ev, void *payload)
 	case STG_EVENT_MIN_STOCK_REACHED:
 		FUZZ_CHECK(ev->sku != NULL && ev->available > 0, "min_stock event without sku/stock");
 		W.got_min++;
+		/* log.h: events of the host's transaction come after its commit; one
+		 * comes early only when the log had no memory to hold it. */
+		if (W.host_open && W.txn_store) {
+			FUZZ_CHECK(W.alloc_armed, "min_stock event delivered inside the host's transaction, "
+			           "before its commit");
+			W.min_early++;
+		}
 		break;
 	case STG_EVENT_ABNORMAL_LATENCY:
 		FUZZ_CHECK(ev->latency_ms > W.latency_limit, "abnormal event with latency %" PRId64
@@ -352,6 +413,154 @@ static void fz_event(const stg_event *ev, void *payload)
 }
 
 /* ---------------------------------------------------------------- storage */
+
+static void recs_free(struct rec r[NI][NS])
+{
+	int i, s;
+
+	for (i = 0; i < NI; i++)
+		for (s = 0; s < NS; s++)
+			free(r[i][s].bytes);
+	memset(r, 0, sizeof(struct rec) * NI * NS);
+}
+
+/* The store goes back to what begin saw (a rollback, or SQLite ending a
+ * transaction by itself). */
+static void store_restore(void)
+{
+	recs_free(W.store);
+	memcpy(W.store, W.saved, sizeof W.store);
+	memset(W.saved, 0, sizeof W.saved);
+	W.st_open = 0;
+}
+
+/* A write or remove failed inside a transaction: with sqlite_like, that ends it. */
+static void failed_inside(void)
+{
+	if (W.sqlite_like && W.st_open) {
+		store_restore();
+		W.st_dead = 1;
+	}
+}
+
+/* A write or remove is about to happen: inside the host's transaction (on a
+ * transactional store) the log must have begun a storage one (hooks.h: a
+ * write outside one is durable at once, which the host's transaction is to
+ * avoid). */
+static int store_gone(void)
+{
+	if (W.txn_store && W.host_open)
+		FUZZ_CHECK(W.st_open || W.st_dead, "a write inside the host's transaction, but storage "
+		           "has no transaction open: it is durable before the commit");
+	if (W.st_open)
+		W.st_ops++;
+	if (W.st_dead) {
+		/* a careful store refuses writes once its transaction is gone */
+		W.hook_failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int fz_begin(void *payload)
+{
+	unsigned fail = W.begin_fail & 1u;
+	int i, s;
+
+	(void)payload;
+	W.begin_fail >>= 1;
+	FUZZ_CHECK(!W.st_open && !W.st_dead && !W.st_lied, "storage begin inside an open transaction "
+	           "(hooks.h: transactions never nest)");
+	probe();
+	if (fail) {
+		W.hook_failed = 1;
+		return -7;
+	}
+	for (i = 0; i < NI; i++)
+		for (s = 0; s < NS; s++) {
+			W.saved[i][s] = W.store[i][s];
+			if (W.store[i][s].used) {
+				W.saved[i][s].bytes = malloc(W.store[i][s].len);
+				FUZZ_CHECK(W.saved[i][s].bytes != NULL, "out of memory");
+				memcpy(W.saved[i][s].bytes, W.store[i][s].bytes, W.store[i][s].len);
+			}
+		}
+	W.st_open = 1;
+	W.st_ops = 0;
+	W.host_began |= W.host_open;
+	return 0;
+}
+
+/* The action's commits: @outcome 1 committed, 2 failed. */
+static void note_commit(int outcome)
+{
+	W.call_commits++;
+	if (!W.call_first_commit)
+		W.call_first_commit = outcome;
+	W.call_last_commit = outcome;
+}
+
+static int fz_commit(void *payload)
+{
+	unsigned fail = W.commit_fail & 1u;
+
+	(void)payload;
+	W.commit_fail >>= 1;
+	FUZZ_CHECK(W.st_open || W.st_dead, "storage commit without a transaction open");
+	/* hooks.h: "A call that writes nothing calls none of them." */
+	FUZZ_CHECK(W.st_dead || W.st_ops > 0, "storage transaction committed without a write or remove");
+	probe();
+	note_commit(W.st_dead || fail ? 2 : 1);
+	if (W.st_dead || fail) {
+		W.hook_failed = 1;
+		if (W.st_dead) {
+			W.st_dead = 0; /* the rollback has nothing left to undo */
+			return -11;
+		}
+		if (W.doubt) {
+			recs_free(W.saved); /* it did commit */
+			W.st_open = 0;
+			W.st_lied = 1;
+		}
+		return -8;
+	}
+	recs_free(W.saved);
+	W.st_open = 0;
+	return 0;
+}
+
+static int fz_rollback(void *payload)
+{
+	unsigned fail = W.rollback_fail & 1u;
+
+	(void)payload;
+	W.rollback_fail >>= 1;
+	W.call_rollbacks++;
+	probe();
+	if (W.st_lied) {
+		/* What the failing commit made durable cannot be undone. */
+		W.st_lied = 0;
+		W.in_doubt = 1;
+		W.hook_failed = 1;
+		return -12;
+	}
+	W.st_dead = 0;
+	if (!W.st_open)
+		return 0; /* hooks.h: a rollback with no transaction open returns 0 */
+	if (fail) {
+		W.hook_failed = 1;
+		if (W.doubt) {
+			recs_free(W.saved); /* the changes stay */
+			W.st_open = 0;
+			W.in_doubt = 1;
+		} else {
+			store_restore(); /* the connection is gone: the transaction is over */
+		}
+		return -10;
+	}
+	store_restore();
+	return 0;
+}
 
 static int fz_write(const stg_entry *e, void *payload)
 {
@@ -372,8 +581,11 @@ static int fz_write(const stg_entry *e, void *payload)
 	FUZZ_CHECK(rc == STG_OK, "the log wrote an entry that does not encode: %d (%s)", rc,
 	           stg_last_error());
 	probe();
+	if (store_gone())
+		return -11;
 	if (fail) {
 		W.hook_failed = 1;
+		failed_inside();
 		return -1;
 	}
 	copy = malloc(len);
@@ -395,8 +607,11 @@ static int fz_remove(const char *integ, const char *sku, void *payload)
 	W.remove_fail >>= 1;
 	FUZZ_CHECK(key_of(integ, sku, &i, &s), "storage remove of an unknown key");
 	probe();
+	if (store_gone())
+		return -11;
 	if (fail) {
 		W.hook_failed = 1;
+		failed_inside();
 		return 7;
 	}
 	free(W.store[i][s].bytes);
@@ -568,6 +783,7 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 		return;
 	if (bh == BH_OK) {
 		W.successes++;
+		W.notice[i][s] = 0;
 		add_finished(id);
 		return;
 	}
@@ -604,6 +820,13 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 	case STG_ERRCLASS_NOT_CATALOGUED:
 		m->due_kind = STG_JOB_HELD;
 		m->due_lo = m->due_hi = now + W.catalogue_retry;
+		if (W.notice[i][s]) {
+			/* A remembered catalogue notice releases the hold once, at once. */
+			W.notice[i][s] = 0;
+			m->due_kind = STG_JOB_QUEUED;
+			m->due_lo = m->due_hi = now;
+			m->handed = 0; /* due at once: this pump may hand it out again */
+		}
 		break;
 	case STG_ERRCLASS_AUTH:
 		m->due_kind = STG_JOB_QUEUED;
@@ -740,12 +963,35 @@ static void check_unchanged(const char *fn, int i, int s, int existed, const stg
 	           b->next_attempt_at, a.next_attempt_at, b->job_id, a.job_id);
 }
 
+/* Every entry of a snapshot unchanged (a call that failed with nothing applied). */
+static void check_none_changed(const char *fn, stg_entry b[NI][NS], int ex[NI][NS])
+{
+	int i, k;
+
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++)
+			check_unchanged(fn, i, k, ex[i][k], &b[i][k]);
+}
+
+/*
+ * Whether the commit of the transaction a call made by itself (an UNDO one:
+ * batch, reprocess/remove_matching, expire, resume) failed. Such a call may
+ * first write owed entries in a transaction of their own, so its own is the
+ * last of the call when there were two, or when nothing can have been owed.
+ */
+static int own_commit_failed(void)
+{
+	return !W.host_open && W.call_last_commit == 2 && (W.call_commits >= 2 || !W.maybe_owed);
+}
+
 /* Store and memory hold the same entries (after a flush that succeeded, or an open). */
 static void check_store_is_memory(const char *when)
 {
 	int i, s;
 
-	if (!W.use_storage)
+	/* log.h: after a failed rollback "storage may hold the undone changes;
+	 * reopen the log to read storage's state". */
+	if (!W.use_storage || W.in_doubt)
 		return;
 	for (i = 0; i < NI; i++)
 		for (s = 0; s < NS; s++) {
@@ -973,8 +1219,21 @@ static void check_all(int with_stats)
 		           " resumed (expected %" PRIu64 ")", INTEG[i], W.got_paused[i], W.exp_paused[i],
 		           W.got_resumed[i], W.exp_resumed[i]);
 	}
-	FUZZ_CHECK(W.got_min == W.exp_min, "%" PRIu64 " min_stock events, expected %" PRIu64,
-	           W.got_min, W.exp_min);
+	FUZZ_CHECK(W.got_min == W.exp_min + W.min_early, "%" PRIu64 " min_stock events, expected %"
+	           PRIu64 " (and %" PRIu64 " told early in the open transaction, %" PRIu64
+	           " held for its commit)", W.got_min, W.exp_min, W.min_early, W.min_pending);
+	{
+		int open = -1;
+		rc = stg_log_in_transaction(W.log, &open);
+		rc_in("stg_log_in_transaction", rc, OKB);
+		FUZZ_CHECK(open == W.host_open, "in_transaction says %d, the host's transaction is %s", open,
+		           W.host_open ? "open" : "closed");
+	}
+	/* hooks.h: a call "returns only after the commit"; outside the host's
+	 * transaction no storage transaction stays open between calls. */
+	FUZZ_CHECK(W.host_open || (!W.st_open && !W.st_dead && !W.st_lied),
+	           "a call returned with a storage transaction open (open %d, ended %d)", W.st_open,
+	           W.st_dead);
 
 	rc = stg_log_next_due(W.log, &wait);
 	rc_in("stg_log_next_due", rc, OKB);
@@ -1038,7 +1297,17 @@ static void close_log(void)
 
 	stg_log_close(W.log);
 	W.log = NULL;
+	/* log.h: "stg_log_close() with a transaction open gives it up (storage
+	 * `rollback`)"; its held events are dropped, those told early stay told. */
+	FUZZ_CHECK(!W.st_open && !W.st_dead && !W.st_lied, "the log closed with a storage "
+	           "transaction open");
+	if (W.host_open) {
+		W.exp_min += W.min_early;
+		W.min_early = W.min_pending = 0;
+		W.host_open = 0;
+	}
 	W.nfinished = 0; /* ids are unique within one open log */
+	memset(W.notice, 0, sizeof W.notice); /* not stored: gone with the log */
 	for (i = 0; i < NI; i++)
 		for (s = 0; s < NS; s++) {
 			add_stale_id(W.k[i][s].mk.async_id);
@@ -1082,6 +1351,8 @@ static void open_log(void)
 	}
 	W.load_mode = 0;
 	W.log = l;
+	W.in_doubt = 0; /* what storage holds is what the log now has */
+	W.maybe_owed = 1; /* (an open might owe writes of what it loaded: assume so) */
 	model_reset_counters();
 	for (i = 0; i < NI; i++) {
 		W.in[i].paused = 0;
@@ -1299,8 +1570,13 @@ static void applied(int i, int k, struct before *b, const stg_submit *s,
 	FUZZ_CHECK(r->published == p1 && r->warnings == (warn ? STG_WARN_MIN_STOCK_REACHED : 0u),
 	           "submit (%s, %s) available %" PRId64 ": published %" PRId64 " warn %u, expected %"
 	           PRId64 " %u", INTEG[i], SKU[k], s->available, r->published, r->warnings, p1, warn);
-	if (warn && !(b->flags & STG_ENTRY_MIN_STOCK_REACHED))
-		W.exp_min++;
+	if (warn && !(b->flags & STG_ENTRY_MIN_STOCK_REACHED)) {
+		/* log.h: held until the host's transaction commits, dropped if it fails */
+		if (W.host_open && W.txn_store)
+			W.min_pending++;
+		else
+			W.exp_min++;
+	}
 	if (dec == STG_DECISION_EXPORT) {
 		W.exports++;
 		FUZZ_CHECK(r->job_id != 0 && r->job_id != b->job_id, "export without a new job id");
@@ -1384,6 +1660,7 @@ static void do_submit_batch(struct cur *c)
 	stg_entry e[NI][NS];
 	int ex[NI][NS], ii[4], kk[4], valid = 1, v, rc, i, k;
 	size_t n = 1 + u8(c) % 4, j, done = 99;
+	uint64_t got_min;
 
 	snapshot(e, ex);
 	for (i = 0; i < NI; i++)
@@ -1393,10 +1670,24 @@ static void do_submit_batch(struct cur *c)
 		make_submit(c, &s[j], &ii[j], &kk[j], &v);
 		valid &= v;
 	}
+	got_min = W.got_min;
 	rc = stg_log_submit_batch(W.log, s, n, r, &done);
 	rc_in("stg_log_submit_batch", rc, faults_submit(1) | B(STG_EINVAL) | B(STG_EVERSION));
 	FUZZ_CHECK(done <= n && (rc != STG_OK || done == n), "batch: rc %d done %zu of %zu", rc,
 	           done, n);
+	/* log.h: a batch whose own commit failed is undone, "reports 0 done". */
+	if (own_commit_failed())
+		FUZZ_CHECK(done == 0 && (rc == STG_ESTORAGE || rc == STG_ENOMEM),
+		           "batch: its commit failed, but rc %d done %zu", rc, done);
+	if (rc != STG_OK && done == 0) {
+		/* Nothing applied: nothing changed, and a warning of an undone change
+		 * is not told (unless the log had no memory to hold it). */
+		check_none_changed("stg_log_submit_batch", e, ex);
+		FUZZ_CHECK(W.got_min == got_min || W.alloc_armed, "an undone batch told %" PRIu64
+		           " min_stock events", W.got_min - got_min);
+		if (!(W.host_open && W.txn_store)) /* else counted as told early */
+			W.exp_min += W.got_min - got_min;
+	}
 	for (j = 0; j < done; j++) {
 		FUZZ_CHECK(change_valid(&s[j]), "batch applied an invalid change");
 		/* A model that sees the change after the earlier ones of the batch. */
@@ -1480,13 +1771,23 @@ static void do_pump(struct cur *c)
 	W.in_pump = 0;
 	TRACE("  pump(max %zu): %d, sent %zu", max, rc, sent);
 	rc_in("stg_log_pump", rc, allowed);
-	if (!W.have_transport) {
-		FUZZ_CHECK(rc == STG_ESTATE && sent == 0, "pump without a transport: %d", rc);
+	if (!W.have_transport || W.host_open) {
+		/* log.h: refused inside the host's transaction, nothing sent */
+		FUZZ_CHECK(rc == STG_ESTATE && sent == 0 && W.handed_ok == 0,
+		           "pump without a transport or inside a transaction: %d, sent %zu", rc, sent);
 		return;
 	}
 	FUZZ_CHECK(rc != STG_ESTATE, "pump: ESTATE with a transport set");
-	FUZZ_CHECK((rc == STG_ETRANSPORT) == (W.transport_failed != 0),
-	           "pump returned %d, the transport %s", rc, W.transport_failed ? "failed" : "did not fail");
+	/* The pump is one transaction (its owed writes join it). log.h: when its
+	 * commit fails the results stay in memory, owed, and it "returns
+	 * ::STG_ESTORAGE with `sent` as it was". */
+	FUZZ_CHECK(W.call_commits <= 1, "pump made %d storage commits, not one", W.call_commits);
+	if (W.call_last_commit == 2)
+		FUZZ_CHECK(rc == STG_ESTORAGE, "pump: its commit failed, but it returned %d", rc);
+	else
+		FUZZ_CHECK((rc == STG_ETRANSPORT) == (W.transport_failed != 0),
+		           "pump returned %d, the transport %s", rc,
+		           W.transport_failed ? "failed" : "did not fail");
 	FUZZ_CHECK(rc != STG_EINVAL || W.invalid_result, "pump: EINVAL without a broken result");
 	FUZZ_CHECK(sent == W.handed_ok, "pump says %zu jobs sent, the transport took %zu", sent,
 	           W.handed_ok);
@@ -1552,8 +1853,14 @@ static void do_complete(struct cur *c)
 		get_entry(ti, tk, &before);
 	rc = stg_log_complete(W.log, id, &r);
 	TRACE("  complete(%" PRIu64 ", behaviour %d): %d", id, bh, rc);
-	rc_in("stg_log_complete", rc, allowed);
-	if (bh == BH_FAIL) {
+	rc_in("stg_log_complete", rc, allowed | (W.host_open ? B(STG_ESTATE) : 0u));
+	FUZZ_CHECK(W.call_commits <= 1, "complete made %d storage commits, not one", W.call_commits);
+	if (W.host_open) {
+		/* log.h: refused inside the host's transaction, nothing recorded */
+		FUZZ_CHECK(rc == STG_ESTATE, "complete inside a transaction: %d", rc);
+		if (ti >= 0)
+			check_unchanged("stg_log_complete (inside a transaction)", ti, tk, 1, &before);
+	} else if (bh == BH_FAIL) {
 		FUZZ_CHECK(rc == STG_EVERSION, "complete with result version 3: %d", rc);
 	} else if (bh == BH_ASYNC || bh == BH_INVALID) {
 		/* log.h: an outcome other than OK or ERROR, an unknown class: nothing recorded */
@@ -1565,6 +1872,9 @@ static void do_complete(struct cur *c)
 		FUZZ_CHECK(rc == STG_ENOTFOUND, "complete of job %" PRIu64 ", not in flight: %d", id, rc);
 	} else {
 		FUZZ_CHECK(rc != STG_ENOTFOUND, "complete of job %" PRIu64 " in flight: ENOTFOUND", id);
+		/* log.h: a result is never undone; a failed commit leaves it owed */
+		if (W.call_last_commit == 2)
+			FUZZ_CHECK(rc == STG_ESTORAGE, "complete: its commit failed, but it returned %d", rc);
 		if (rc == STG_OK || rc == STG_ESTORAGE) {
 			if (cls == STG_ERRCLASS_AUTH && !W.in[ti].paused)
 				W.exp_paused[ti]++;
@@ -1633,6 +1943,12 @@ static void do_reprocess_matching(struct cur *c)
 	      B(STG_ENOMEM) | B(STG_EINVAL) | B(STG_ERECURSIVE));
 	FUZZ_CHECK(count <= cand && (rc != STG_OK || count == cand),
 	           "reprocess_matching: rc %d count %zu of %zu", rc, count, cand);
+	/* log.h: undone when its commit failed, "the `count` of the matching calls" 0 */
+	if (own_commit_failed())
+		FUZZ_CHECK(count == 0 && (rc == STG_ESTORAGE || rc == STG_ENOMEM),
+		           "reprocess_matching: its commit failed, but rc %d count %zu", rc, count);
+	if (rc != STG_OK && count == 0)
+		check_none_changed("stg_log_reprocess_matching", b, ex);
 	if (rc != STG_OK)
 		return;
 	for (i = 0; i < NI; i++)
@@ -1712,6 +2028,11 @@ static void do_remove_matching(struct cur *c)
 		}
 	FUZZ_CHECK(count == gone && gone <= cand, "remove_matching: count %zu, removed %zu", count,
 	           gone);
+	if (own_commit_failed())
+		FUZZ_CHECK(count == 0 && (rc == STG_ESTORAGE || rc == STG_ENOMEM),
+		           "remove_matching: its commit failed, but rc %d count %zu", rc, count);
+	if (rc != STG_OK && count == 0)
+		check_none_changed("stg_log_remove_matching", b, ex);
 }
 
 static void do_expire(void)
@@ -1748,6 +2069,11 @@ static void do_expire(void)
 			}
 		}
 	FUZZ_CHECK(removed == gone, "expire says %zu removed, %zu are gone", removed, gone);
+	if (own_commit_failed())
+		FUZZ_CHECK(removed == 0 && (rc == STG_ESTORAGE || rc == STG_ENOMEM),
+		           "expire: its commit failed, but rc %d removed %zu", rc, removed);
+	if (rc != STG_OK && removed == 0)
+		check_none_changed("stg_log_expire", b, ex);
 	if (!W.max_age && !W.max_count)
 		FUZZ_CHECK(gone == 0, "expire without retention options removed %zu", gone);
 	if (rc == STG_OK) {
@@ -1760,12 +2086,28 @@ static void do_expire(void)
 static void do_flush(void)
 {
 	size_t pending = 99;
-	int rc = stg_log_flush(W.log, &pending);
+	int rc;
 
-	rc_in("stg_log_flush", rc, OKB | B(STG_ESTORAGE) | B(STG_EINVAL) | B(STG_ERECURSIVE));
+	/* (also called after another call in one action: count this one's commits) */
+	W.call_commits = W.call_first_commit = W.call_last_commit = W.call_rollbacks = 0;
+	rc = stg_log_flush(W.log, &pending);
+
+	rc_in("stg_log_flush", rc, OKB | B(STG_ESTORAGE) | B(STG_EINVAL) | B(STG_ERECURSIVE) |
+	      (W.host_open ? B(STG_ESTATE) : 0u));
+	if (W.host_open) {
+		FUZZ_CHECK(rc == STG_ESTATE, "flush inside a transaction: %d", rc);
+		return;
+	}
 	FUZZ_CHECK((rc == STG_OK) == (pending == 0), "flush: rc %d with %zu still owed", rc, pending);
-	if (rc == STG_OK)
+	FUZZ_CHECK(W.call_commits <= 1, "flush made %d storage commits, not one", W.call_commits);
+	/* its commit failed: what it wrote is owed again */
+	if (W.call_last_commit == 2)
+		FUZZ_CHECK(rc == STG_ESTORAGE && pending > 0, "flush: its commit failed, but rc %d "
+		           "with %zu owed", rc, pending);
+	if (rc == STG_OK) {
+		W.maybe_owed = 0;
 		check_store_is_memory("after a flush that succeeded");
+	}
 }
 
 static void do_reopen(struct cur *c)
@@ -1808,9 +2150,11 @@ static void do_pause(struct cur *c)
 	int i = (int)(a % NI), rc;
 	unsigned allowed = OKB | B(STG_EINVAL) | B(STG_ERECURSIVE) | (W.alloc_armed ? B(STG_ENOMEM) : 0u);
 
+	if (W.host_open)
+		allowed = B(STG_ESTATE); /* log.h: refused inside the host's transaction */
 	if (a & 0x80) {
 		rc = stg_log_pause(W.log, (a & 0x40) ? "" : NULL);
-		rc_in("stg_log_pause", rc, B(STG_EINVAL));
+		rc_in("stg_log_pause", rc, W.host_open ? B(STG_ESTATE) : B(STG_EINVAL));
 		return;
 	}
 	rc = stg_log_pause(W.log, INTEG[i]);
@@ -1830,8 +2174,12 @@ static void do_resume(struct cur *c)
 	stg_entry e;
 
 	rc = stg_log_resume(W.log, INTEG[i]);
-	rc_in("stg_log_resume", rc, OKB | B(STG_ENOTFOUND) | B(STG_EINVAL) | B(STG_ESTORAGE) |
-	      B(STG_ENOMEM) | B(STG_ERECURSIVE));
+	rc_in("stg_log_resume", rc, W.host_open ? B(STG_ESTATE) : OKB | B(STG_ENOTFOUND) |
+	      B(STG_EINVAL) | B(STG_ESTORAGE) | B(STG_ENOMEM) | B(STG_ERECURSIVE));
+	/* log.h: its commit failed: the auth failures come back, it stays paused */
+	if (own_commit_failed())
+		FUZZ_CHECK(rc == STG_ESTORAGE || rc == STG_ENOMEM, "resume: its commit failed, but it "
+		           "returned %d", rc);
 	if (rc == STG_ENOTFOUND)
 		FUZZ_CHECK(!W.in[i].known, "resume: %s not found, but the log knows it", INTEG[i]);
 	if (rc != STG_OK)
@@ -1854,10 +2202,13 @@ static void do_catalogued(struct cur *c)
 	pick_key(a, &i, &k);
 	ex = get_entry(i, k, &b);
 	rc = stg_log_set_catalogued(W.log, INTEG[i], SKU[k]);
-	rc_in("stg_log_set_catalogued", rc, OKB | B(STG_ENOTFOUND) | B(STG_ESTATE) |
+	rc_in("stg_log_set_catalogued", rc, OKB | B(STG_ESTATE) |
 	      B(STG_ESTORAGE) | B(STG_ENOMEM) | B(STG_EINVAL) | B(STG_ERECURSIVE));
 	if (!ex) {
-		FUZZ_CHECK(rc == STG_ENOTFOUND, "catalogued of no entry: %d", rc);
+		/* 1.1: remembered for the SKU's first hold (marketplace.h). */
+		FUZZ_CHECK(rc == STG_OK || rc == STG_ENOMEM, "catalogued of no entry: %d", rc);
+		if (rc == STG_OK)
+			W.notice[i][k] = 1;
 		return;
 	}
 	if (b.job_state != STG_JOB_HELD) {
@@ -2038,7 +2389,7 @@ static void do_bad_args(struct cur *c)
 	}
 	case 14:
 		rc = stg_log_complete(W.log, 1, NULL);
-		rc_in("stg_log_complete", rc, B(STG_EINVAL));
+		rc_in("stg_log_complete", rc, W.host_open ? B(STG_ESTATE) : B(STG_EINVAL));
 		rc = stg_log_remove(W.log, "", SKU[0], 0);
 		rc_in("stg_log_remove", rc, B(STG_EINVAL));
 		rc = stg_log_remove_matching(W.log, NULL, 0x8u, &n);
@@ -2048,7 +2399,7 @@ static void do_bad_args(struct cur *c)
 		rc = stg_log_set_catalogued(W.log, NULL, SKU[0]);
 		rc_in("stg_log_set_catalogued", rc, B(STG_EINVAL));
 		rc = stg_log_resume(W.log, longkey);
-		rc_in("stg_log_resume", rc, B(STG_EINVAL));
+		rc_in("stg_log_resume", rc, W.host_open ? B(STG_ESTATE) : B(STG_EINVAL));
 		break;
 	case 0:
 		rc = stg_log_get(W.log, INTEG[0], longkey, &e);
@@ -2126,6 +2477,113 @@ static void do_query(struct cur *c)
 			           seen[i][k] ? "returned but does not match" : "matches but was not returned");
 }
 
+/* ---------------------------------------------------------- transactions */
+
+/* What a failed host commit undoes in the model (keys, the jobs in flight
+ * of removed entries, the submit counters): kept at the begin (@back 0),
+ * put back (1). Policies, limits and known integrations stay (log.h). */
+static void model_at_begin(int back)
+{
+	struct {
+		void *now, *then;
+		size_t n;
+	} part[] = {
+		{ W.k, W.k_begin, sizeof W.k },
+		{ W.stale_ids, W.stale_ids_begin, sizeof W.stale_ids },
+		{ &W.nstale, &W.nstale_begin, sizeof W.nstale },
+		{ &W.changes, &W.changes_begin, sizeof W.changes },
+		{ &W.exports, &W.exports_begin, sizeof W.exports },
+		{ &W.coalesced, &W.coalesced_begin, sizeof W.coalesced },
+		{ &W.stale, &W.stale_begin, sizeof W.stale },
+		{ &W.skips, &W.skips_begin, sizeof W.skips },
+	};
+	size_t j;
+
+	for (j = 0; j < sizeof part / sizeof *part; j++)
+		memcpy(back ? part[j].now : part[j].then, back ? part[j].then : part[j].now, part[j].n);
+}
+
+static void do_begin(void)
+{
+	int rc = stg_log_begin(W.log);
+
+	rc_in("stg_log_begin", rc, W.host_open ? B(STG_ESTATE) : OKB);
+	if (W.host_open)
+		return; /* log.h: "one is open already" */
+	/* Owed writes go first, in a transaction of their own: none stays open. */
+	FUZZ_CHECK(!W.st_open && !W.st_dead, "begin left a storage transaction open");
+	W.host_open = 1;
+	W.owed_at_begin = W.maybe_owed || W.hook_failed;
+	W.host_began = 0;
+	model_at_begin(0);
+	W.min_pending = W.min_early = 0;
+}
+
+/* Commit the host's transaction; a: bit 0 its storage commit fails, bit 1
+ * the rollback after it too. */
+static void do_commit(struct cur *c)
+{
+	unsigned a = u8(c), cf = W.commit_fail, rf = W.rollback_fail;
+	int rc, was = W.host_open;
+
+	if (a & 1)
+		W.commit_fail |= 1u;
+	if (a & 2)
+		W.rollback_fail |= 1u;
+	W.host_open = 0; /* the events it held come during the call */
+	rc = stg_log_commit(W.log);
+	TRACE("  commit: %d (storage commit %d)", rc, W.call_first_commit);
+	/* Bits the call did not use are not left for another call. */
+	if (!W.call_commits)
+		W.commit_fail = cf;
+	if (!W.call_rollbacks)
+		W.rollback_fail = rf;
+	if (!was) {
+		rc_in("stg_log_commit", rc, B(STG_ESTATE));
+		return;
+	}
+	/* When storage heard its begin, the first storage commit of the call is
+	 * the transaction's; owed writes come after, and their failure is not
+	 * the commit's. */
+	if (W.host_began && W.call_first_commit == 2) {
+		/* log.h: undone as a whole, memory as at the begin; events dropped */
+		rc_in("stg_log_commit", rc, B(STG_ESTORAGE) | B(STG_ENOMEM));
+		model_at_begin(1);
+		W.exp_min += W.min_early;
+	} else {
+		/* Nothing written (no storage commit), or committed: every change holds. */
+		rc_in("stg_log_commit", rc, OKB);
+		FUZZ_CHECK(W.txn_store || !W.call_commits, "a store without transactions was committed");
+		FUZZ_CHECK(!W.host_began || W.call_first_commit == 1, "the transaction was not committed");
+		W.exp_min += W.min_pending;
+	}
+	W.min_pending = W.min_early = 0;
+	/* Memory and storage agree, committed or undone (unless something was
+	 * owed from before, or storage is in doubt). */
+	if (!W.owed_at_begin && rc != STG_ENOMEM)
+		check_store_is_memory(rc ? "after a failed commit" : "after a commit");
+	if (rc == STG_ENOMEM) {
+		/* log.h: entries that could not be put back are missing from memory
+		 * "until the log is reopened" (storage has them). */
+		W.in_call = 0;
+		close_log();
+		open_log();
+	}
+}
+
+/* Storage transaction faults: a bits 0-1 the next begins fail, 2-3 the next
+ * commits, 4-5 the next rollbacks; bit 6 a failing commit or rollback leaves
+ * the changes in storage (in doubt); bit 7 every commit fails until re-armed. */
+static void do_fault_txn(struct cur *c)
+{
+	unsigned a = u8(c);
+
+	W.begin_fail = a & 3u;
+	W.commit_fail = (a & 0x80) ? ~0u : (a >> 2) & 3u;
+	W.rollback_fail = (a >> 4) & 3u;
+	W.doubt = (a >> 6) & 1;
+}
+
 /* ------------------------------------------------------------------ setup */
 
 static void setup(struct cur *c)
@@ -2183,6 +2641,20 @@ static void setup(struct cur *c)
 	W.opt.catalogue_retry_ms = cat[(b >> 6) & 3];
 	W.opt.success_max_age_ms = age[d & 3];
 	W.opt.success_max_count = cnt[(d >> 2) & 3];
+	/* d bit 6: a transactional store (version 2); bit 7: SQLite-like */
+	W.txn_store = W.use_storage && (d & 0x40) != 0;
+	W.sqlite_like = W.txn_store && (d & 0x80) != 0;
+	if (W.txn_store) {
+		W.storage.begin = fz_begin;
+		W.storage.commit = fz_commit;
+		W.storage.rollback = fz_rollback;
+	} else if (d & 0x80) {
+		/* hooks.h: a version-1 struct (no transaction fields) works as before */
+		stg_storage_init(&W.storage, 1);
+		W.storage.load = fz_load;
+		W.storage.write = fz_write;
+		W.storage.remove = fz_remove;
+	}
 	W.opt.max_transient_attempts = (d >> 4) & 3;
 	W.opt.jitter_seed = e;
 	W.latency_limit = W.opt.latency_limit_ms ? W.opt.latency_limit_ms : 3600000;
@@ -2198,21 +2670,27 @@ static void setup(struct cur *c)
 
 static void teardown(void)
 {
-	int i, k;
-
 	close_log();
-	for (i = 0; i < NI; i++)
-		for (k = 0; k < NS; k++)
-			free(W.store[i][k].bytes);
-	memset(W.store, 0, sizeof W.store);
+	recs_free(W.store);
+	recs_free(W.saved);
 }
 
 enum {
 	OP_SUBMIT, OP_SUBMIT2, OP_SUBMIT3, OP_BATCH, OP_PUMP, OP_PUMP2, OP_COMPLETE, OP_CLOCK,
 	OP_PAUSE, OP_RESUME, OP_CATALOGUED, OP_REPROCESS, OP_REPROCESS_MATCHING, OP_REMOVE,
 	OP_REMOVE_MATCHING, OP_EXPIRE, OP_QUERY, OP_FLUSH, OP_REOPEN, OP_FAULT_STORAGE,
-	OP_FAULT_ALLOC, OP_POLICY, OP_LIMITS, OP_TRANSPORT, OP_BAD_ARGS, OP_COUNT
+	OP_FAULT_ALLOC, OP_POLICY, OP_LIMITS, OP_TRANSPORT, OP_BAD_ARGS, OP_COUNT,
+	/* Opcode bytes from OP_TXN_FIRST on: the host's transaction and storage
+	 * transaction faults, each twice. Below it a byte is an opcode modulo
+	 * OP_COUNT as before: an input found before them keeps its meaning up to
+	 * its first opcode byte of 250-255 (about half of them have one). */
+	OP_TXN_FIRST = 250, OP_BEGIN = OP_TXN_FIRST, OP_COMMIT, OP_FAULT_TXN
 };
+
+static unsigned decode_op(unsigned byte)
+{
+	return byte >= OP_TXN_FIRST ? OP_BEGIN + (byte - OP_TXN_FIRST) % 3 : byte % OP_COUNT;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -2225,7 +2703,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	setup(&c);
 	check_all(1);
 	while (c.i < c.n && steps++ < MAX_ACTIONS) {
-		unsigned op = u8(&c) % OP_COUNT, a;
+		unsigned op = decode_op(u8(&c)), a;
 
 		TRACE("step %d: op %u at byte %zu (now %" PRId64 ")", steps, op, c.i - 1, eff_now());
 
@@ -2239,6 +2717,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		W.in_call = 1;
 		W.hook_failed = 0;
+		W.call_commits = W.call_first_commit = W.call_last_commit = W.call_rollbacks = 0;
 		switch (op) {
 		case OP_SUBMIT: case OP_SUBMIT2: case OP_SUBMIT3: do_submit(&c); break;
 		case OP_BATCH: do_submit_batch(&c); break;
@@ -2264,17 +2743,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case OP_POLICY: do_set_policy(&c); break;
 		case OP_LIMITS: do_set_limits(&c); break;
 		case OP_TRANSPORT: do_set_transport(&c); break;
+		case OP_BEGIN: do_begin(); break;
+		case OP_COMMIT: do_commit(&c); break;
+		case OP_FAULT_TXN: do_fault_txn(&c); break;
 		default: do_bad_args(&c); break;
 		}
 		W.in_call = 0;
+		/* Only a failing hook (or a failing allocation) can leave writes owed. */
+		if (W.hook_failed || W.alloc_armed)
+			W.maybe_owed = 1;
+		else if (!W.maybe_owed && !W.host_open)
+			check_store_is_memory("no storage failure since the last flush");
 		W.alloc_armed = 0;
 		/* The counters are cumulative: every fourth step is enough to see a slip. */
 		check_all((steps & 3) == 0 || op == OP_REOPEN);
 	}
 	/* Storage recovers: the log catches up and storage equals memory. */
 	W.write_fail = W.remove_fail = 0;
+	W.begin_fail = W.commit_fail = W.rollback_fail = 0;
 	W.hook_failed = 0;
 	W.alloc_armed = 0;
+	if (W.host_open) {
+		static const uint8_t no_fault[1] = { 0 };
+		struct cur nc = { no_fault, 1, 0 };
+		W.call_commits = W.call_first_commit = W.call_last_commit = W.call_rollbacks = 0;
+		do_commit(&nc); /* fails still when a SQLite-like store ended it */
+		check_all(1);
+		W.hook_failed = 0;
+	}
 	do_flush();
 	check_all(1);
 	teardown();

@@ -79,6 +79,8 @@ def gen_replay():
  OP_PAUSE, OP_RESUME, OP_CATALOGUED, OP_REPROCESS, OP_REPROCESS_MATCHING, OP_REMOVE,
  OP_REMOVE_MATCHING, OP_EXPIRE, OP_QUERY, OP_FLUSH, OP_REOPEN, OP_FAULT_STORAGE,
  OP_FAULT_ALLOC, OP_POLICY, OP_LIMITS, OP_TRANSPORT, OP_BAD_ARGS) = range(25)
+# bytes 250-255: the host's transaction and storage transaction faults (decode_op())
+OP_BEGIN, OP_COMMIT, OP_FAULT_TXN = 250, 251, 252
 
 # transport behaviours (fuzz_log.c behaviour())
 OK, ASYNC, AUTH, NOTCAT, RATE, TRANSIENT, REJECTED, HTTP, BAD_OUTCOME, BAD_CLASS, FAIL, \
@@ -90,11 +92,14 @@ NEWER, SAME, OLDER = 2, 1, 0
 
 
 def cfg(storage=True, transport=True, batch=False, probe=False, page=2, lat=0, base=0,
-        maxb=0, cat=0, age=0, count=0, tries=0, seed=7):
+        maxb=0, cat=0, age=0, count=0, tries=0, seed=7, txn=False, sqlite=False, v1=False):
+    """txn: a transactional store (begin/commit/rollback); sqlite: one that ends a
+    transaction when a write fails in it; v1: a version-1 storage struct."""
     a = (0 if storage else 1) | (0 if transport else 2) | (4 if batch else 0) | \
         (8 if probe else 0) | ((page - 1) << 4)
     b = lat | base << 2 | maxb << 4 | cat << 6
-    d = age | count << 2 | tries << 4
+    d = age | count << 2 | tries << 4 | (0x40 if txn or sqlite else 0) | \
+        (0x80 if sqlite or v1 else 0)
     return bytes([a, b, d, seed])
 
 
@@ -129,6 +134,24 @@ def clock(step, back=False):
 
 def op(code, *args):
     return bytes([code] + list(args))
+
+
+def commit(fail=False, rollback_fails=False):
+    return bytes([OP_COMMIT, (1 if fail else 0) | (2 if rollback_fails else 0)])
+
+
+def txn_fault(begin=0, commit=0, rollback=0, doubt=False, every_commit=False):
+    """Fault bits of the next begins, commits and rollbacks (2 bits each)."""
+    return bytes([OP_FAULT_TXN, begin | commit << 2 | rollback << 4 | (0x40 if doubt else 0) |
+                  (0x80 if every_commit else 0)])
+
+
+def batch(*changes):
+    """changes: (i, k, avail) triples, newer sequences."""
+    out = [OP_BATCH, len(changes) - 1]
+    for i, k, avail in changes:
+        out += list(submit(i, k, avail)[1:])
+    return bytes(out)
 
 
 def gen_log():
@@ -223,6 +246,56 @@ def gen_log():
       *[op(OP_BAD_ARGS, 10 + 16 * n) for n in range(8)],
       *[bytes([OP_SUBMIT, 0, 0xe0, n]) for n in range(6)], op(OP_PAUSE, 0x80),
       op(OP_PAUSE, 0xc0))
+
+    # Transactions (d bits 6-7 of the configuration, opcodes 250-252).
+    T = cfg(txn=True)
+    w("txn-batch-commit", T, batch((0, 0, 5), (0, 1, 6), (1, 0, 7)), pump(OK, OK, OK),
+      txn_fault(commit=1), batch((0, 0, 1), (0, 2, 9)), op(OP_FLUSH),
+      batch((0, 0, 1), (0, 2, 9)), op(OP_QUERY, 0, 0, 0))
+    w("txn-pump-commit", T, submit(0, 0, 4), submit(0, 1, 5), txn_fault(commit=1),
+      pump(OK, ASYNC), op(OP_FLUSH), txn_fault(commit=1), complete(0, OK), op(OP_FLUSH),
+      submit(0, 0, 7), txn_fault(commit=1), pump(OK, FAIL), op(OP_FLUSH))
+    w("txn-begin-fails", T, txn_fault(begin=1), batch((0, 0, 3), (0, 1, 3)),
+      batch((0, 0, 3), (0, 1, 3)), op(OP_BEGIN), txn_fault(begin=1), submit(1, 0, 2),
+      submit(1, 0, 3), commit(), pump(OK, OK))
+    w("txn-host", T, op(OP_POLICY, 0, 5, 0, 0), op(OP_BEGIN), op(OP_BEGIN), submit(0, 0, 9),
+      submit(0, 0, 3), submit(0, 1, 2), batch((1, 0, 4), (1, 1, 4)), op(OP_QUERY, 0, 0, 0),
+      commit(), pump(OK, OK, OK, OK), op(OP_BEGIN), submit(0, 0, 12), op(OP_REMOVE, key(0, 1)),
+      op(OP_REPROCESS, key(1, 0)), op(OP_REMOVE_MATCHING, 1, 3, 0), submit(0, 2, 1),
+      commit(fail=True), commit(), op(OP_FLUSH), pump(OK, OK, OK))
+    w("txn-host-refused", T, submit(0, 0, 3), pump(ASYNC), op(OP_BEGIN), pump(OK),
+      complete(0, OK), op(OP_FLUSH), op(OP_PAUSE, 0), op(OP_RESUME, 0), op(OP_PAUSE, 0x80),
+      op(OP_BAD_ARGS, 14), submit(0, 1, 2), commit(), complete(0, OK))
+    w("txn-host-in-flight", T, submit(0, 0, 3), submit(0, 1, 4), pump(ASYNC, OK), op(OP_BEGIN),
+      op(OP_REMOVE, key(0, 0) | 0x80), op(OP_REMOVE, key(0, 1)), submit(0, 1, 9),
+      op(OP_EXPIRE), commit(fail=True), complete(0, OK), op(OP_FLUSH))
+    w("txn-sqlite", cfg(sqlite=True), submit(0, 0, 2), op(OP_BEGIN), submit(0, 1, 3),
+      op(OP_FAULT_STORAGE, 0x01), submit(0, 2, 4), submit(0, 3, 5), commit(),
+      op(OP_FAULT_STORAGE, 0x02), batch((1, 0, 1), (1, 1, 2), (1, 2, 3)), pump(OK, OK, OK),
+      op(OP_FAULT_STORAGE, 0x02), pump(OK, OK), op(OP_FLUSH))
+    w("txn-rollback-doubt", T, submit(0, 0, 3), pump(OK), op(OP_BEGIN), submit(0, 0, 5),
+      commit(fail=True, rollback_fails=True), txn_fault(commit=1, doubt=True),
+      batch((0, 1, 2), (0, 2, 2)), op(OP_FLUSH), op(OP_REOPEN, 0), txn_fault(rollback=1),
+      op(OP_BEGIN), submit(0, 0, 1), commit(fail=True), op(OP_FLUSH))
+    w("txn-reopen-open", T, submit(0, 0, 3), op(OP_BEGIN), submit(0, 0, 4), submit(1, 1, 1),
+      op(OP_REOPEN, 1), submit(0, 0, 6), op(OP_BEGIN), submit(2, 2, 2), op(OP_REOPEN, 0))
+    w("txn-matching-expire", cfg(txn=True, count=1), submit(0, 0, 1), submit(1, 0, 2),
+      pump(REJECTED, OK), txn_fault(commit=3), op(OP_REPROCESS_MATCHING, 3, 0),
+      op(OP_REPROCESS_MATCHING, 3, 0), op(OP_FLUSH), op(OP_REPROCESS_MATCHING, 3, 0),
+      pump(OK, OK), clock(T1S), txn_fault(commit=1), op(OP_EXPIRE), op(OP_FLUSH), op(OP_EXPIRE),
+      txn_fault(commit=1), op(OP_REMOVE_MATCHING, 1, 3, 0), op(OP_FLUSH))
+    w("txn-resume", T, submit(0, 0, 5), submit(0, 1, 6), pump(AUTH), op(OP_FLUSH),
+      txn_fault(commit=1), op(OP_RESUME, 0), op(OP_FLUSH), op(OP_RESUME, 0), pump(OK, OK))
+    w("txn-persistent", T, submit(0, 0, 5), txn_fault(every_commit=True), pump(OK),
+      batch((0, 1, 1), (0, 2, 2)), op(OP_BEGIN), submit(1, 0, 1), commit(), op(OP_FLUSH),
+      txn_fault(), op(OP_FLUSH))
+    w("txn-v1-and-none", cfg(v1=True), op(OP_BEGIN), submit(0, 0, 1), commit(fail=True),
+      batch((0, 1, 1), (0, 2, 2)), pump(OK, OK, OK))
+    w("txn-no-storage", cfg(storage=False), op(OP_BEGIN), submit(0, 0, 1), pump(OK),
+      commit(fail=True), pump(OK))
+    w("txn-alloc", T, op(OP_POLICY, 0, 5, 0, 0), op(OP_BEGIN), op(OP_FAULT_ALLOC, 0xe0),
+      submit(0, 0, 2), op(OP_FAULT_ALLOC, 0), submit(0, 1, 1), commit(fail=True),
+      op(OP_FAULT_ALLOC, 1), txn_fault(commit=1), batch((0, 2, 1), (0, 3, 2)))
 
 
 gen_replay()

@@ -324,5 +324,7 @@ void h_assert_entry_eq(const stg_entry *a, const stg_entry *b, const char *what)
 	F(priority);
 	F(reason);
 	F(flags);
+	F(min_source);
+	F(rule);
 #undef F
 }

@@ -584,20 +584,20 @@ Test(api, init_functions)
 	stg_events e;
 
 	cr_assert_eq(stg_log_options_init(NULL, STG_LOG_OPTIONS_VERSION), STG_EINVAL);
-	cr_assert_eq(stg_log_options_init(&o, 2), STG_EVERSION);
+	cr_assert_eq(stg_log_options_init(&o, STG_LOG_OPTIONS_VERSION + 1), STG_EVERSION);
 	cr_assert_eq(stg_submit_init(NULL, STG_SUBMIT_VERSION), STG_EINVAL);
-	cr_assert_eq(stg_submit_init(&s, 2), STG_EVERSION);
+	cr_assert_eq(stg_submit_init(&s, STG_SUBMIT_VERSION + 1), STG_EVERSION);
 	cr_assert_eq(stg_query_init(NULL, STG_QUERY_VERSION), STG_EINVAL);
-	cr_assert_eq(stg_query_init(&q, 2), STG_EVERSION);
+	cr_assert_eq(stg_query_init(&q, STG_QUERY_VERSION + 1), STG_EVERSION);
 	cr_assert_eq(stg_query_init(&q, STG_QUERY_VERSION), STG_OK);
 	cr_assert_eq(q.status, -1);
 	cr_assert_eq(q.error_class, -1);
 	cr_assert_eq(stg_job_result_init(NULL, STG_JOB_RESULT_VERSION), STG_EINVAL);
-	cr_assert_eq(stg_job_result_init(&r, 3), STG_EVERSION);
-	cr_assert_eq(stg_storage_init(&st, 3), STG_EVERSION);
-	cr_assert_eq(stg_transport_init(&t, 2), STG_EVERSION);
-	cr_assert_eq(stg_clock_init(&c, 2), STG_EVERSION);
-	cr_assert_eq(stg_events_init(&e, 2), STG_EVERSION);
+	cr_assert_eq(stg_job_result_init(&r, STG_JOB_RESULT_VERSION + 1), STG_EVERSION);
+	cr_assert_eq(stg_storage_init(&st, STG_STORAGE_VERSION + 1), STG_EVERSION);
+	cr_assert_eq(stg_transport_init(&t, STG_TRANSPORT_VERSION + 1), STG_EVERSION);
+	cr_assert_eq(stg_clock_init(&c, STG_CLOCK_VERSION + 1), STG_EVERSION);
+	cr_assert_eq(stg_events_init(&e, STG_EVENTS_VERSION + 1), STG_EVERSION);
 }
 
 /*

@@ -85,6 +85,11 @@ static stg_entry rnd_entry(strings *st)
 	e.next_attempt_at = (int64_t)rnd();
 	e.latency_ms = rnd_below(4) ? (int64_t)rnd() : -1;
 	e.job_id = rnd();
+	/* Recorded (a known source and rule) or not (-1 both), as entries are. */
+	if (rnd_below(4)) {
+		e.min_source = (int)rnd_below(3);
+		e.rule = (int)rnd_below(6);
+	}
 	return e;
 }
 
@@ -155,7 +160,7 @@ static void assert_same(const stg_entry *d, const stg_entry *e)
 	if (want.message && !want.message[0])
 		want.message = NULL; /* an empty message is no message */
 	h_assert_entry_eq(d, &want, "decoded");
-	cr_assert_eq(d->reserved_[0] | d->reserved_[1] | d->reserved_[2] | d->reserved_[3], 0u);
+	cr_assert_eq(d->reserved_[0] | d->reserved_[1], 0u);
 }
 
 Test(codec, random_round_trips)
@@ -201,13 +206,90 @@ Test(codec, layout)
 	e.message = NULL;
 	buf = encode(&e, &len);
 	cr_assert_eq(memcmp(buf, "SGE", 3), 0);
-	cr_assert_eq(buf[3], 1, "format version 1");
+	cr_assert_eq(buf[3], 2, "format version 2 (1.1)");
 	cr_assert_eq(len, 124u + 6 + 4 + 3 + 4, "fixed part, three strings, CRC: %zu", len);
 	cr_assert_eq(crc32_ieee(buf, len - 4),
 	             (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |
 	             (uint32_t)buf[len - 2] << 16 | (uint32_t)buf[len - 1] << 24,
 	             "trailing CRC-32 of everything before it");
 	free(buf);
+}
+
+/* A record of format version 1, as 1.0 wrote it: the same bytes with a
+ * zero where format 2 keeps the explanation. */
+static unsigned char *encode_v1(stg_entry *e, size_t *len)
+{
+	unsigned char *buf;
+
+	e->min_source = e->rule = -1;
+	buf = encode(e, len);
+	cr_assert_eq(buf[9], 0, "nothing recorded: the byte of format 1");
+	buf[3] = 1;
+	reseal(buf, *len);
+	return buf;
+}
+
+Test(codec, format_1_records_of_1_0_still_decode)
+{
+	strings st;
+	int i;
+
+	rng_state = 77;
+	for (i = 0; i < 200; i++) {
+		stg_entry e = rnd_entry(&st), d;
+		size_t len;
+		unsigned char *buf = encode_v1(&e, &len);
+		cr_assert_eq(stg_entry_decode(buf, len, &d), STG_OK, "case %d: %s", i, stg_last_error());
+		cr_assert_eq(d.version, STG_ENTRY_VERSION);
+		cr_assert_eq(d.min_source, -1, "1.0 recorded no explanation");
+		cr_assert_eq(d.rule, -1);
+		assert_same(&d, &e);
+		free(buf);
+	}
+}
+
+Test(codec, the_explanation_byte_is_checked)
+{
+	strings st;
+	stg_entry e, d;
+	size_t len;
+	unsigned char *buf;
+
+	rng_state = 5;
+	e = rnd_entry(&st);
+	e.min_source = STG_MIN_SKU;
+	e.rule = STG_RULE_CUTOFF;
+	buf = encode(&e, &len);
+	cr_assert_eq(stg_entry_decode(buf, len, &d), STG_OK);
+	cr_assert_eq(d.min_source, STG_MIN_SKU);
+	cr_assert_eq(d.rule, STG_RULE_CUTOFF);
+	/* Format 1 has a zero there: a format-1 record with anything else is corrupt. */
+	buf[3] = 1;
+	reseal(buf, len);
+	cr_assert_eq(stg_entry_decode(buf, len, &d), STG_ECORRUPT);
+	/* Format 2 with an unknown rule (7), or bits no field uses (0x40), is corrupt too. */
+	buf[3] = 2;
+	buf[9] = 0x80 | 7;
+	reseal(buf, len);
+	cr_assert_eq(stg_entry_decode(buf, len, &d), STG_ECORRUPT);
+	buf[9] = 0x80 | 0x40 | STG_RULE_CAP;
+	reseal(buf, len);
+	cr_assert_eq(stg_entry_decode(buf, len, &d), STG_ECORRUPT);
+	buf[9] = 0x80 | (3 << 3);
+	reseal(buf, len);
+	cr_assert_eq(stg_entry_decode(buf, len, &d), STG_ECORRUPT, "min source 3 is unknown");
+	free(buf);
+	/* Encoding refuses half a record, or values out of range. */
+	e.rule = -1;
+	cr_assert_eq(stg_entry_encode(&e, NULL, 0, &len), STG_EINVAL, "a source without a rule");
+	e.rule = 6;
+	cr_assert_eq(stg_entry_encode(&e, NULL, 0, &len), STG_EINVAL, "rule 6 is unknown");
+	e.rule = STG_RULE_CAP;
+	e.min_source = 3;
+	cr_assert_eq(stg_entry_encode(&e, NULL, 0, &len), STG_EINVAL, "source 3 is unknown");
+	/* A version-1 struct has reserved words there: they are not read. */
+	e.version = 1;
+	cr_assert_eq(stg_entry_encode(&e, NULL, 0, &len), STG_EOVERFLOW, "asks the size: valid");
 }
 
 Test(codec, every_truncation_is_refused)
@@ -304,7 +386,8 @@ Test(codec, crafted_records_with_valid_checksum)
 	} while (0)
 
 	CRAFT(0, 'X', STG_ECORRUPT);          /* magic */
-	CRAFT(3, 2, STG_ECORRUPT);            /* format version */
+	CRAFT(3, 3, STG_ECORRUPT);            /* format version (1 and 2 are known) */
+	CRAFT(3, 0, STG_ECORRUPT);
 	CRAFT(4, 3, STG_ECORRUPT);            /* status */
 	CRAFT(5, 4, STG_ECORRUPT);            /* job state */
 	CRAFT(6, STG_ERRCLASS_COUNT, STG_ECORRUPT);
@@ -417,7 +500,7 @@ Test(codec, bad_arguments)
 	e.sku = "A";
 	cr_assert_eq(stg_entry_encode(NULL, NULL, 0, &len), STG_EINVAL);
 	cr_assert_eq(stg_entry_encode(&e, NULL, 0, NULL), STG_EINVAL);
-	e.version = 2;
+	e.version = STG_ENTRY_VERSION + 1;
 	cr_assert_eq(stg_entry_encode(&e, NULL, 0, &len), STG_EVERSION);
 	e.version = STG_ENTRY_VERSION;
 #define BAD(field, value)                                                              \

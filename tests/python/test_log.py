@@ -202,8 +202,9 @@ def test_not_catalogued_is_held_until_catalogued(clock, transport):
         assert log.pump() == 1 and status(log, "A") == sg.EntryStatus.SUCCESS
         with pytest.raises(sg.StateError):
             log.set_catalogued(I, "A")
-        with pytest.raises(sg.NotFound):
-            log.set_catalogued(I, "nope")
+        log.set_catalogued(I, "nope")  # 1.1: remembered for a SKU without an entry
+        with pytest.raises(sg.InvalidArgument):
+            log.set_catalogued(I, "")
 
 
 def test_rate_limited_honours_retry_after(log, transport, clock):

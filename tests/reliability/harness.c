@@ -113,6 +113,16 @@ void rh_result_for(int answer, stg_job_result *r)
 	case RH_ASYNC:
 		r->outcome = STG_OUTCOME_ASYNC;
 		break;
+	case RH_CONFLICT:
+		r->outcome = STG_OUTCOME_ERROR;
+		r->http_status = 409;
+		r->message = "x-version is stale";
+		break;
+	case RH_NOTCAT_TEXT:
+		r->outcome = STG_OUTCOME_ERROR;
+		r->http_status = 400;
+		r->message = "Produto ainda n\xc3\xa3o foi catalogado no Carrefour.";
+		break;
 	default:
 		cr_assert_fail("no result for answer %d", answer);
 	}

@@ -38,6 +38,8 @@ enum rh_answer {
 	RH_AUTH,       /* 401 with a message */
 	RH_RATE,       /* 429, retry-after 2 s */
 	RH_ASYNC,      /* completed later */
+	RH_CONFLICT,   /* 409, classified by the log's built-in rules: conflict */
+	RH_NOTCAT_TEXT,/* 400 with Carrefour's "not catalogued" text, no class: the rules say so */
 	RH_BROKEN      /* the transport itself fails (returns -8) */
 };
 

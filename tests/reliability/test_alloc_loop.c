@@ -16,6 +16,11 @@
  * operation meets every growth of the entry table, the hash index and the
  * job heaps. The number of failure points reached per operation (and the
  * number of distinct call stacks among them) is printed to stderr.
+ *
+ * Each loop runs twice: against a version-1 store, and against one with
+ * transactions, where the calls that make their own transaction also keep
+ * what undoing it would need (and must still change nothing when that
+ * memory is refused).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
@@ -45,12 +50,19 @@ typedef struct world {
 	size_t nsent_before;
 } world;
 
+/* The store the loops run against: version 1, or with transactions. */
+static int txn_store;
+
 static world *world_new(void)
 {
 	world *w = calloc(1, sizeof *w);
 
 	cr_assert_not_null(w);
 	rh_host_init(&w->h);
+	if (txn_store) {
+		w->h.store.transactional = 1;
+		w->h.sh = fx_storage_hook(&w->h.store);
+	}
 	w->h.alloc.record_sites = 1;
 	w->seq = 1;
 	cr_assert_eq(stg_policy_new(&w->pol, &w->h.alloc.hook), STG_OK);
@@ -618,8 +630,8 @@ static void run_variant(const op *o, int v, int persistent, tally *t)
 	world_free(w, o->name);
 
 	for (n = 1; n <= MAX_N; n++) {
-		snprintf(what, sizeof what, "%s variant %d, %s allocation %ld", o->name, v,
-		         persistent ? "persistent from" : "transient", n);
+		snprintf(what, sizeof what, "%s variant %d (%s store), %s allocation %ld", o->name, v,
+		         txn_store ? "txn" : "v1", persistent ? "persistent from" : "transient", n);
 		w = world_new();
 		world_open(w);
 		o->prefix(w, v);
@@ -696,15 +708,19 @@ static void run_op(const op *o)
 	int mode, v;
 
 	rh_bad = 0;
-	memset(t, 0, sizeof t);
-	for (mode = 0; mode < 2; mode++)
-		for (v = 0; v < o->nvariants; v++)
-			run_variant(o, v, mode, &t[mode]);
-	fprintf(stderr,
-	        "alloc-loop %-18s transient: %4ld failure points (%ld ENOMEM, %ld absorbed), %2zu distinct "
-	        "call stacks; persistent: %4ld (%ld ENOMEM, %ld absorbed), %2zu stacks; %d variants\n",
-	        o->name, t[0].points, t[0].enomem, t[0].absorbed, t[0].nsites, t[1].points, t[1].enomem,
-	        t[1].absorbed, t[1].nsites, o->nvariants);
+	for (txn_store = 0; txn_store < 2; txn_store++) {
+		memset(t, 0, sizeof t);
+		for (mode = 0; mode < 2; mode++)
+			for (v = 0; v < o->nvariants; v++)
+				run_variant(o, v, mode, &t[mode]);
+		fprintf(stderr,
+		        "alloc-loop %-18s %-3s transient: %4ld failure points (%ld ENOMEM, %ld absorbed), %2zu "
+		        "distinct call stacks; persistent: %4ld (%ld ENOMEM, %ld absorbed), %2zu stacks; %d "
+		        "variants\n",
+		        o->name, txn_store ? "txn" : "v1", t[0].points, t[0].enomem, t[0].absorbed, t[0].nsites,
+		        t[1].points, t[1].enomem, t[1].absorbed, t[1].nsites, o->nvariants);
+	}
+	txn_store = 0;
 	if (rh_bad > 5)
 		fprintf(stderr, "alloc-loop %s: %ld failed expectations in all\n", o->name, rh_bad);
 }

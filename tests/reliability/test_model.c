@@ -7,8 +7,11 @@
  * scripted transport that answers at random (ok, 401, 429 with retry-after,
  * 500, 400, not catalogued, async), completion of async jobs (and of ids that
  * no longer exist), a fake clock moving on, pause/resume, set_catalogued,
- * reprocess, remove (forced or not), expire, and close + reopen from a
- * recording storage. The reference model of the log (tests/common/model.h,
+ * reprocess, remove (forced or not), expire, close + reopen from a
+ * recording storage, and host transactions (stg_log_begin() .. commit()
+ * around a few of those calls; half the seeds run with a transactional
+ * store, where a third of the commits fail and everything the transaction
+ * did must be undone: the model goes back to its state at the begin). The reference model of the log (tests/common/model.h,
  * shared with the fuzz target) predicts each submit's decision and published
  * quantity and keeps each key's newest change and acknowledged quantity; the
  * job's life (states, retry times, statistics) is predicted here. Each result
@@ -67,6 +70,7 @@ typedef struct ment {
 	int64_t not_before;   /* the job may not go out before this time */
 	int ambiguous;        /* transient bound read two ways: take the library's */
 	int was_held;         /* the job in flight was held (not catalogued) before */
+	int64_t acked_at;     /* time of the last acknowledgement (stale observations) */
 } ment;
 
 typedef struct model {
@@ -85,17 +89,19 @@ typedef struct model {
 	int host_paused[NI];       /* by stg_log_pause(): stored, back after a reopen */
 	int64_t cool[NSCOPES];     /* the scope cools down until then (0: never since the open) */
 	uint64_t cooldowns, followups; /* since the last open */
+	int notice[NI][NK];        /* a catalogue notice remembered for a SKU without an entry */
 	int64_t market[NI][NK];    /* the marketplace's last acknowledged quantity */
 	int market_has[NI][NK];
 	int64_t next_seq;
 	uint64_t dead_ids[64];
 	size_t ndead;
 	/* counters since the last open */
-	uint64_t changes, exports, coalesced, stale, attempts, successes, errors[STG_ERRCLASS_COUNT];
+	uint64_t changes, exports, coalesced, stale, attempts, successes, corrections,
+		errors[STG_ERRCLASS_COUNT];
 	/* during a pump */
 	size_t pump_sent, pump_sent_integ[NI], pump_max;
 	/* totals */
-	long steps, ops[16], sends, acks_checked, reloaded_held;
+	long steps, ops[16], sends, acks_checked, reloaded_held, undone;
 } model;
 
 
@@ -167,8 +173,12 @@ static int choose_answer(model *m)
 		return RH_TRANSIENT;
 	if (r < 70)
 		return RH_REJECT;
-	if (r < 78)
+	if (r < 75)
 		return RH_NOTCAT;
+	if (r < 78)
+		return RH_NOTCAT_TEXT;
+	if (r < 82)
+		return RH_CONFLICT;
 	return RH_ASYNC;
 }
 
@@ -247,6 +257,8 @@ static void apply_result(model *m, int i, int k, const stg_job_result *r, uint64
 	}
 	if (r->outcome == STG_OUTCOME_OK) {
 		m->successes++;
+		m->notice[i][k] = 0;
+		e->acked_at = m->clock.now;
 		e->errclass = STG_ERRCLASS_NONE;
 		e->attempts = e->job_attempts = e->job_transient = 0;
 		e->not_before = 0;
@@ -273,6 +285,20 @@ static void apply_result(model *m, int i, int k, const stg_job_result *r, uint64
 	case STG_ERRCLASS_NOT_CATALOGUED:
 		e->job = STG_JOB_HELD;
 		e->not_before = m->clock.now + CATALOGUE_RETRY;
+		if (m->notice[i][k]) {
+			/* A notice that came before the first change releases it once. */
+			m->notice[i][k] = 0;
+			e->job = STG_JOB_QUEUED;
+			e->not_before = 0;
+		}
+		break;
+	case STG_ERRCLASS_CONFLICT:
+		/* At once, within the job's retry budget (shared with transient). */
+		e->not_before = 0;
+		if (++e->job_transient >= MAX_TRANSIENT) {
+			e->job = STG_JOB_NONE;
+			e->status = STG_ENTRY_ERROR;
+		}
 		break;
 	case STG_ERRCLASS_RATE_LIMITED: {
 		/* The scope cools down (a second 429 meanwhile only lengthens it);
@@ -329,6 +355,8 @@ static void md_open(model *m)
 	memset(m->cool, 0, sizeof m->cool);
 	m->cooldowns = m->followups = 0;
 	m->changes = m->exports = m->coalesced = m->stale = m->attempts = m->successes = 0;
+	m->corrections = 0;
+	memset(m->notice, 0, sizeof m->notice); /* notices are kept in memory only */
 	memset(m->errors, 0, sizeof m->errors);
 	for (i = 0; i < NI; i++) {
 		int k, paused = 0;
@@ -359,7 +387,7 @@ static void md_open(model *m)
 	}
 }
 
-static model *model_new(uint64_t seed)
+static model *model_new(uint64_t seed, int txn)
 {
 	model *m = calloc(1, sizeof *m);
 
@@ -367,6 +395,7 @@ static model *model_new(uint64_t seed)
 	m->rng = seed;
 	model_policies(m->pol);
 	rh_store_init(&m->store);
+	m->store.transactional = txn;
 	m->clock.now = INT64_C(1700000000000);
 	m->sh = fx_storage_hook_v2(&m->store);
 	m->ch = fx_clock_hook(&m->clock);
@@ -517,6 +546,7 @@ static void check_all(model *m, const char *step)
 	          "%s: stats changes/exports/coalesced/stale %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64
 	          ", model %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64, step, st.changes, st.exports,
 	          st.coalesced, st.stale, m->changes, m->exports, m->coalesced, m->stale);
+	cr_assert_eq(st.corrections, m->corrections, "%s: stats corrections", step);
 	cr_assert(st.attempts == m->attempts && st.successes == m->successes,
 	          "%s: stats attempts/successes %" PRIu64 "/%" PRIu64 ", model %" PRIu64 "/%" PRIu64, step,
 	          st.attempts, st.successes, m->attempts, m->successes);
@@ -760,11 +790,61 @@ static void step_catalogued(model *m)
 
 	rc = stg_log_set_catalogued(m->log, integ_names[i], sku_name(k));
 	if (!e->k.exists) {
-		cr_assert_eq(rc, STG_ENOTFOUND);
+		cr_assert_eq(rc, STG_OK, "a notice for a SKU without an entry is remembered");
+		m->notice[i][k] = 1;
 	} else if (e->job != STG_JOB_HELD) {
 		cr_assert_eq(rc, STG_ESTATE, "set_catalogued on job state %d: %d", e->job, rc);
 	} else {
 		cr_assert_eq(rc, STG_OK);
+		e->job = STG_JOB_QUEUED;
+		e->not_before = 0;
+	}
+}
+
+/* What the marketplace shows (marketplace.h, stg_log_observe()): the
+ * quantity the log expects, another one, an old read, or "no such SKU". */
+static void step_observe(model *m)
+{
+	int i = below(m, NI), k = below(m, NK), rc, out = -1, want, kind = below(m, 4);
+	ment *e = &m->m[i][k];
+	stg_observation o = STG_OBSERVATION_INIT;
+
+	o.integration = integ_names[i];
+	o.sku = sku_name(k);
+	o.quantity = kind == 0 ? e->k.published : kind == 1 && e->k.has_ack ? e->k.acked : 1000 + below(m, 5);
+	o.flags = kind == 3 ? STG_OBSERVE_MISSING : 0u;
+	o.observed_at = below(m, 4) == 0 ? m->clock.now - 1 : 0;
+	rc = stg_log_observe(m->log, &o, &out);
+	if (!e->k.exists) {
+		cr_assert_eq(rc, STG_ENOTFOUND);
+		return;
+	}
+	cr_assert_eq(rc, STG_OK, "observe: %s", stg_log_errmsg(m->log));
+	if ((o.observed_at ? o.observed_at : m->clock.now) < e->acked_at)
+		want = STG_OBSERVED_STALE;
+	else if (o.flags & STG_OBSERVE_MISSING)
+		want = e->job == STG_JOB_IN_FLIGHT || e->job == STG_JOB_HELD ||
+		       (e->job == STG_JOB_QUEUED && e->errclass == STG_ERRCLASS_AUTH)
+		       ? STG_OBSERVED_PENDING : STG_OBSERVED_NOT_CATALOGUED;
+	else if (e->job != STG_JOB_NONE)
+		want = STG_OBSERVED_PENDING;
+	else if (o.quantity == e->k.published || (e->k.has_ack && o.quantity == e->k.acked))
+		want = STG_OBSERVED_IN_SYNC;
+	else
+		want = STG_OBSERVED_CORRECTED;
+	cr_assert_eq(out, want, "observe (%s, %s) kind %d: outcome %d, model %d", o.integration, o.sku,
+	             kind, out, want);
+	if (want != STG_OBSERVED_CORRECTED && want != STG_OBSERVED_NOT_CATALOGUED)
+		return;
+	m->corrections++;
+	if (e->job == STG_JOB_NONE)
+		e->job_attempts = e->job_transient = 0; /* a new job */
+	e->status = STG_ENTRY_PENDING;
+	if (want == STG_OBSERVED_NOT_CATALOGUED) {
+		e->job = STG_JOB_HELD;
+		e->errclass = STG_ERRCLASS_NOT_CATALOGUED;
+		e->not_before = m->clock.now + CATALOGUE_RETRY;
+	} else {
 		e->job = STG_JOB_QUEUED;
 		e->not_before = 0;
 	}
@@ -847,6 +927,50 @@ static void step_expire(model *m)
 	cr_assert(!gone || newest_gone <= oldest_kept, "expire kept an older success than one it dropped");
 }
 
+/* A host transaction around a few calls; with a transactional store a
+ * third of the commits fail, and then the log must be as at the begin. */
+static void step_txn(model *m)
+{
+	model *saved = malloc(sizeof *saved);
+	int n = 1 + below(m, 6), x, fail = m->store.transactional && below(m, 3) == 0, rc;
+
+	cr_assert_not_null(saved);
+	memcpy(saved, m, sizeof *m);
+	cr_assert_eq(stg_log_begin(m->log), STG_OK);
+	for (x = 0; x < n; x++) {
+		switch (below(m, 7)) {
+		case 0: case 1: step_submit(m); break;
+		case 2: step_batch(m); break;
+		case 3: step_reprocess(m); break;
+		case 4: step_remove(m); break;
+		case 5: step_catalogued(m); break;
+		default: step_expire(m); break;
+		}
+	}
+	if (fail) {
+		m->store.arm_txn = 1;
+		fx_storage_arm(&m->store, 1, 0); /* the next storage call: the commit */
+	}
+	rc = stg_log_commit(m->log);
+	fx_storage_disarm(&m->store);
+	m->store.arm_txn = 0;
+	if (fail && m->store.failures) {
+		cr_assert_eq(rc, STG_ESTORAGE, "failed commit: %d %s", rc, stg_log_errmsg(m->log));
+		/* Undone: what the calls did, and what the model learnt from them. */
+		memcpy(m->m, saved->m, sizeof m->m);
+		memcpy(m->dead_ids, saved->dead_ids, sizeof m->dead_ids);
+		m->ndead = saved->ndead;
+		m->changes = saved->changes;
+		m->exports = saved->exports;
+		m->coalesced = saved->coalesced;
+		m->stale = saved->stale;
+		m->undone++;
+	} else {
+		cr_assert_eq(rc, STG_OK, "commit: %d %s", rc, stg_log_errmsg(m->log));
+	}
+	free(saved);
+}
+
 static void step_reopen(model *m)
 {
 	size_t pending = 99;
@@ -858,36 +982,18 @@ static void step_reopen(model *m)
 	md_open(m);
 }
 
-static void run_seed(uint64_t seed, long steps, long *checked)
+static void run_seed(uint64_t seed, int txn, long steps, long *checked)
 {
-	model *m = model_new(seed);
+	/* Upper bounds of each operation's share of 100 draws. */
+	static const int share[] = { 36, 40, 57, 64, 73, 76, 80, 85, 90, 92, 94, 97, 100 };
+	model *m = model_new(seed, txn);
 	long s;
 	char what[64];
 
 	for (s = 0; s < steps; s++) {
-		int r = below(m, 100), op;
-		if (r < 38)
-			op = 0;
-		else if (r < 42)
-			op = 1;
-		else if (r < 60)
-			op = 2;
-		else if (r < 67)
-			op = 3;
-		else if (r < 77)
-			op = 4;
-		else if (r < 80)
-			op = 5;
-		else if (r < 84)
-			op = 6;
-		else if (r < 89)
-			op = 7;
-		else if (r < 94)
-			op = 8;
-		else if (r < 97)
-			op = 9;
-		else
-			op = 10;
+		int r = below(m, 100), op = 0;
+		while (r >= share[op])
+			op++;
 		switch (op) {
 		case 0: step_submit(m); break;
 		case 1: step_batch(m); break;
@@ -899,7 +1005,9 @@ static void run_seed(uint64_t seed, long steps, long *checked)
 		case 7: step_reprocess(m); break;
 		case 8: step_remove(m); break;
 		case 9: step_expire(m); break;
-		default: step_reopen(m); break;
+		case 10: step_reopen(m); break;
+		case 11: step_txn(m); break;
+		default: step_observe(m); break;
 		}
 		m->ops[op]++;
 		snprintf(what, sizeof what, "seed %" PRIu64 " step %ld (op %d)", seed, s, op);
@@ -907,11 +1015,12 @@ static void run_seed(uint64_t seed, long steps, long *checked)
 		(*checked)++;
 	}
 	fprintf(stderr,
-	        "model seed %-6" PRIu64 " %ld steps: submit %ld, batch %ld, pump %ld (%ld jobs sent), complete %ld, "
-	        "clock %ld, pause/resume %ld, catalogued %ld, reprocess %ld, remove %ld, expire %ld, reopen %ld; "
-	        "%ld acknowledged quantities checked\n",
-	        seed, steps, m->ops[0], m->ops[1], m->ops[2], m->sends, m->ops[3], m->ops[4], m->ops[5], m->ops[6],
-	        m->ops[7], m->ops[8], m->ops[9], m->ops[10], m->acks_checked);
+	        "model seed %-6" PRIu64 " %s %ld steps: submit %ld, batch %ld, pump %ld (%ld jobs sent), complete %ld, "
+	        "clock %ld, pause/resume %ld, catalogued %ld, reprocess %ld, remove %ld, expire %ld, reopen %ld, "
+	        "transactions %ld (%ld undone), observe %ld; %ld acknowledged quantities checked\n",
+	        seed, txn ? "txn" : "v1 ", steps, m->ops[0], m->ops[1], m->ops[2], m->sends, m->ops[3],
+	        m->ops[4], m->ops[5], m->ops[6], m->ops[7], m->ops[8], m->ops[9], m->ops[10], m->ops[11],
+	        m->undone, m->ops[12], m->acks_checked);
 	model_free(m);
 }
 
@@ -924,7 +1033,7 @@ Test(reliability, model_random_sequences, .timeout = 100)
 
 	cr_assert_gt(steps, 0, "STG_MODEL_STEPS must be positive");
 	for (x = 0; x < sizeof seeds / sizeof seeds[0]; x++)
-		run_seed(seeds[x], steps, &checked);
+		run_seed(seeds[x], (int)(x & 1), steps, &checked);
 	fprintf(stderr, "model: %ld steps checked against the model (%zu seeds)\n", checked,
 	        sizeof seeds / sizeof seeds[0]);
 }

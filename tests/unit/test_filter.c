@@ -561,6 +561,7 @@ Test(filter, names)
 	static const char *const reasons[STG_REASON_COUNT] = {
 		"none", "first_seen", "non_stock_change", "no_change", "low_stock",
 		"outside_window", "drift", "heartbeat", "coalesced", "stale", "after_error",
+		"out_of_sync",
 	};
 	int i;
 

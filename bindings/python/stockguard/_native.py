@@ -120,7 +120,8 @@ class stg_entry(Structure):
                 ("attempts", c_uint32), ("job_attempts", c_uint32), ("job_transient", c_uint32),
                 ("job_state", c_int), ("error_class", c_int),
                 ("http_status", c_int), ("priority", c_int), ("reason", c_int),
-                ("flags", c_uint), ("reserved_", c_uint32 * 4)]
+                ("flags", c_uint), ("min_source", c_int), ("rule", c_int),
+                ("reserved_", c_uint32 * 2)]
 
 
 ENTRY_SINK_FN = CFUNCTYPE(c_int, c_void_p, POINTER(stg_entry))
@@ -131,6 +132,8 @@ STORAGE_LOAD_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
 # is cheaper than the POINTER object ctypes would build per call.
 STORAGE_WRITE_FN = CFUNCTYPE(c_int, c_void_p, c_void_p)
 STORAGE_REMOVE_FN = CFUNCTYPE(c_int, c_char_p, c_char_p, c_void_p)
+# begin, commit and rollback (storage version 2).
+STORAGE_TXN_FN = CFUNCTYPE(c_int, c_void_p)
 INTEGRATION_PAUSED = 0x1
 
 
@@ -148,7 +151,8 @@ STORAGE_LOAD_INTEGRATIONS_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
 class stg_storage(Structure):
     _fields_ = [("version", c_uint), ("load", STORAGE_LOAD_FN), ("write", STORAGE_WRITE_FN),
                 ("remove", STORAGE_REMOVE_FN), ("payload", c_void_p),
-                # version 2
+                ("begin", STORAGE_TXN_FN), ("commit", STORAGE_TXN_FN),
+                ("rollback", STORAGE_TXN_FN),
                 ("write_integration", STORAGE_WRITE_INTEGRATION_FN),
                 ("load_integrations", STORAGE_LOAD_INTEGRATIONS_FN)]
 
@@ -188,7 +192,7 @@ class stg_event(Structure):
     _fields_ = [("type", c_int), ("http_status", c_int), ("integration", c_char_p),
                 ("sku", c_char_p), ("message", c_char_p), ("available", c_int64),
                 ("min_stock", c_int64), ("latency_ms", c_int64), ("time", c_int64),
-                ("reserved_", c_uint32 * 4)]
+                ("observed", c_int64), ("reserved_", c_uint32 * 2)]
 
 
 EVENT_FN = CFUNCTYPE(None, c_void_p, c_void_p)
@@ -232,13 +236,24 @@ class stg_counts(Structure):
                 ("reserved_", c_uint64 * 4)]
 
 
+class stg_message_rule(Structure):
+    _fields_ = [("version", c_uint), ("http_min", c_int), ("http_max", c_int), ("match", c_int),
+                ("text", c_char_p), ("error_class", c_int)]
+
+
+class stg_observation(Structure):
+    _fields_ = [("version", c_uint), ("flags", c_uint), ("integration", c_char_p),
+                ("sku", c_char_p), ("quantity", c_int64), ("observed_at", c_int64)]
+
+
 class stg_stats(Structure):
     _fields_ = [("changes", c_uint64), ("exports", c_uint64), ("coalesced", c_uint64),
                 ("stale", c_uint64), ("attempts", c_uint64), ("successes", c_uint64),
                 ("abnormal", c_uint64), ("warnings", c_uint64),
                 ("latency_p50_ms", c_int64), ("latency_p95_ms", c_int64),
                 ("latency_p99_ms", c_int64), ("latency_max_ms", c_int64),
-                ("reserved_", c_uint64 * 6), ("cooldowns", c_uint64),
+                ("corrections", c_uint64),
+                ("reserved_", c_uint64 * 5), ("cooldowns", c_uint64),
                 ("saved_by_coalescing", c_uint64), ("nreasons", c_uint32), ("nclasses", c_uint32),
                 ("skips", c_uint64 * STATS_REASONS_MAX),
                 ("errors", c_uint64 * STATS_CLASSES_MAX)]
@@ -434,6 +449,14 @@ PROTOTYPES: List[Tuple[str, list, Any, Optional[str]]] = [
     ("stg_log_resume", [log_p, c_char_p], c_int, ERR_LOG),
     ("stg_log_is_paused", [log_p, c_char_p, _int_p], c_int, ERR_LOG),
     ("stg_log_set_catalogued", [log_p, c_char_p, c_char_p], c_int, ERR_LOG),
+    ("stg_message_rule_init", [P(stg_message_rule), c_uint], c_int, ERR_GLOBAL),
+    ("stg_message_rules_default", [P(P(stg_message_rule)), _size_p], c_int, ERR_GLOBAL),
+    ("stg_log_set_rules", [log_p, c_char_p, P(stg_message_rule), c_size_t, c_uint], c_int,
+     ERR_LOG),
+    ("stg_log_classify", [log_p, c_char_p, c_int, c_char_p, _int_p], c_int, ERR_LOG),
+    ("stg_observation_init", [P(stg_observation), c_uint], c_int, ERR_GLOBAL),
+    ("stg_log_observe", [log_p, P(stg_observation), _int_p], c_int, ERR_LOG),
+    ("stg_entry_explain", [P(stg_entry), c_char_p, c_size_t, _size_p], c_int, None),
     ("stg_query_init", [P(stg_query), c_uint], c_int, ERR_GLOBAL),
     ("stg_log_get", [log_p, c_char_p, c_char_p, P(stg_entry)], c_int, ERR_LOG),
     ("stg_log_query", [log_p, P(stg_query), P(c_uint64), P(stg_entry), c_size_t, _size_p], c_int,
@@ -446,6 +469,9 @@ PROTOTYPES: List[Tuple[str, list, Any, Optional[str]]] = [
     ("stg_log_remove_matching", [log_p, P(stg_query), c_uint, _size_p], c_int, ERR_LOG),
     ("stg_log_expire", [log_p, _size_p], c_int, ERR_LOG),
     ("stg_log_flush", [log_p, _size_p], c_int, ERR_LOG),
+    ("stg_log_begin", [log_p], c_int, ERR_LOG),
+    ("stg_log_commit", [log_p], c_int, ERR_LOG),
+    ("stg_log_in_transaction", [log_p, _int_p], c_int, ERR_LOG),
 ]
 
 

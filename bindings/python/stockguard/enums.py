@@ -110,6 +110,7 @@ class Reason(enum.IntEnum):
     COALESCED = 8
     STALE = 9
     AFTER_ERROR = 10
+    OUT_OF_SYNC = 11
 
 
 class ChangeFlag(enum.IntFlag):
@@ -148,6 +149,7 @@ class ErrorClass(enum.IntEnum):
     RATE_LIMITED = 3
     TRANSIENT = 4
     REJECTED = 5
+    CONFLICT = 6
 
 
 class Priority(enum.IntEnum):
@@ -190,6 +192,7 @@ class EventType(enum.IntEnum):
     ABNORMAL_LATENCY = 2
     INTEGRATION_PAUSED = 3
     INTEGRATION_RESUMED = 4
+    OUT_OF_SYNC = 5
 
 
 class QueryFlag(enum.IntFlag):

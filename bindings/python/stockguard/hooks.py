@@ -6,7 +6,12 @@ Hooks are given to :class:`stockguard.Log` as Python objects or callables:
   and optionally ``load(sink)``; ``load`` calls ``sink(entry)`` once per
   stored entry (an :class:`~stockguard.entry.Entry` or its encoded bytes).
   ``write``/``remove`` succeed by returning (``None``/True) and fail by
-  raising or returning ``False``.  :class:`MemoryStorage` is a ready one.
+  raising or returning ``False``.  A store with transactions also has
+  ``begin()``, ``commit()`` and ``rollback()`` (all three, or none; the same
+  success/failure convention; ``rollback`` runs even after an exception
+  stopped the call, since it is the clean-up): the log then groups the
+  writes of each batch call into one commit, see
+  :meth:`stockguard.Log.transaction`.  :class:`MemoryStorage` is a ready one.
 * ``transport``: a callable ``send(job) -> Result | None`` or an object with
   ``send(job)`` and optionally ``send_batch(jobs) -> list of Result`` (used
   when the integration's batch size is above 1: one Python call per batch).
@@ -281,13 +286,28 @@ class MemoryStorage:
     make only the next ``n`` fail.  ``writes``/``removes`` count the ones
     that succeeded, ``failed_writes``/``failed_removes`` those refused.
 
+    It has transactions (``begin``/``commit``/``rollback``: a copy of
+    ``entries`` taken at ``begin`` is put back by ``rollback``), which cost
+    a dict copy per transaction; ``MemoryStorage(transactions=False)``
+    leaves them out (each write is then its own commit, as a version-1
+    store).  :meth:`fail_next_commits` makes the next ``n`` commits fail;
+    ``begins``/``commits``/``rollbacks`` count the calls that succeeded.
+
     ``integrations`` maps an integration to its stored record (the pause
     made with :meth:`Log.pause`: :class:`IntegrationState`), so a manual
     pause survives a new :class:`~stockguard.Log` on the same storage.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, transactions: bool = True) -> None:
         self.entries: Dict[Tuple[str, str], bytes] = {}
+        self.begins = 0
+        self.commits = 0
+        self.rollbacks = 0
+        self._saved: Optional[Dict[Tuple[str, str], bytes]] = None
+        self._commit_faults = 0
+        if not transactions:
+            # An instance attribute of None hides the methods from the log.
+            self.begin = self.commit = self.rollback = None  # type: ignore[assignment]
         self.integrations: Dict[str, "IntegrationState"] = {}
         self.fail_writes = False
         self.fail_removes = False
@@ -309,6 +329,35 @@ class MemoryStorage:
         if not isinstance(n, int) or n < 0:
             raise ValueError("n must be an int >= 0, not %r" % (n,))
         self._remove_faults = n
+
+    def fail_next_commits(self, n: int = 1) -> None:
+        """Make the next ``n`` commits fail, then succeed again (0 cancels)."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError("n must be an int >= 0, not %r" % (n,))
+        self._commit_faults = n
+
+    def begin(self) -> bool:
+        if self._saved is not None:
+            raise RuntimeError("MemoryStorage: begin inside an open transaction")
+        self._saved = dict(self.entries)
+        self.begins += 1
+        return True
+
+    def commit(self) -> bool:
+        if self._saved is None:
+            raise RuntimeError("MemoryStorage: commit without begin")
+        if self._fault(False, "_commit_faults"):
+            return False
+        self._saved = None
+        self.commits += 1
+        return True
+
+    def rollback(self) -> bool:
+        if self._saved is not None:
+            self.entries = self._saved
+            self._saved = None
+        self.rollbacks += 1
+        return True
 
     def _fault(self, always: bool, counter: str) -> bool:
         left = getattr(self, counter)
@@ -488,12 +537,38 @@ class HookSet:
                 return -1
             return -1 if ok is False else 0
 
+        txn = [_method(obj, name, "storage", required=False)
+               for name in ("begin", "commit", "rollback")]
+        if any(f is not None for f in txn) and not all(f is not None for f in txn):
+            raise TypeError("storage: begin, commit and rollback go together (%s has only %s)"
+                            % (type(obj).__name__,
+                               ", ".join(n for n, f in zip(("begin", "commit", "rollback"), txn)
+                                         if f is not None)))
+
+        def txn_call(fn: Callable[[], Any], cleanup: bool) -> Callable[[int], int]:
+            def c_fn(payload: int) -> int:
+                # A rollback is the clean-up of a call that failed: it runs
+                # even after a storage exception stopped the call.
+                if self.stopped and not cleanup:
+                    return -1
+                try:
+                    ok = fn()
+                except BaseException as exc:
+                    self._fail(exc, True)
+                    return -1
+                return -1 if ok is False else 0
+            return c_fn
+
         s = N.stg_storage()
         N.lib.stg_storage_init(ctypes.byref(s), N.STORAGE_VERSION)
         refs = {"storage.write": N.STORAGE_WRITE_FN(c_write),
                 "storage.remove": N.STORAGE_REMOVE_FN(c_remove)}
         s.write = refs["storage.write"]
         s.remove = refs["storage.remove"]
+        if txn[0] is not None:
+            for name, fn in zip(("begin", "commit", "rollback"), txn):
+                refs["storage." + name] = N.STORAGE_TXN_FN(txn_call(fn, name == "rollback"))  # type: ignore[arg-type]
+                setattr(s, name, refs["storage." + name])
         self._integration_records(obj, s, refs)
         if load is not None:
             refs["storage.load"] = N.STORAGE_LOAD_FN(c_load)

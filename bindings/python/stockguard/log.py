@@ -19,6 +19,7 @@ call's own error (if any) as its ``__cause__``.
 from __future__ import annotations
 
 import array
+import contextlib
 import ctypes
 import itertools
 import operator
@@ -677,7 +678,11 @@ class Log:
         return bool(v.value)
 
     def set_catalogued(self, integration: Key, sku: Key) -> None:
-        """The marketplace catalogued ``sku``: its held job goes out at the next pump."""
+        """The marketplace catalogued ``sku``: its held job goes out at the next pump.
+
+        For a SKU without an entry the notice is remembered (library 1.1) and
+        used by the SKU's first hold as not catalogued.
+        """
         self._call(N.lib.stg_log_set_catalogued, to_c(integration, "integration"),
                    to_c(sku, "sku"))
 
@@ -823,6 +828,50 @@ class Log:
     def expire(self) -> int:
         """Apply the retention options; returns how many success entries were dropped."""
         return self._counted(N.lib.stg_log_expire, attr="removed")
+
+    # ------------------------------------------------------- transactions
+    def begin(self) -> None:
+        """Open a transaction (``stg_log_begin``): the changes of the calls
+        until :meth:`commit` go to storage as one commit.  Inside it,
+        :meth:`pump`, :meth:`complete`, :meth:`pause`, :meth:`resume` and
+        :meth:`flush` raise :class:`~stockguard.errors.StateError`.  Prefer
+        :meth:`transaction`."""
+        self._call(N.lib.stg_log_begin)
+
+    def commit(self) -> None:
+        """Commit the transaction :meth:`begin` opened (``stg_log_commit``).
+        When storage's commit fails this raises
+        :class:`~stockguard.errors.StorageError` and every change of the
+        transaction is undone in memory as well (see ``stg_log_commit`` in
+        log.h)."""
+        self._call(N.lib.stg_log_commit)
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction opened by :meth:`begin` is open."""
+        v = ctypes.c_int(0)
+        self._call(N.lib.stg_log_in_transaction, ctypes.byref(v))
+        return bool(v.value)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Log"]:
+        """``with log.transaction(): ...`` groups the calls of the block
+        into one storage commit, made when the block ends.  Changes the
+        block made before an exception are committed too (the log has no
+        call that undoes them on request), then the exception goes on; a
+        failing commit raises :class:`~stockguard.errors.StorageError` and
+        undoes the whole block.  Without a transactional store the block
+        runs as plain calls (each write durable at once)."""
+        self.begin()
+        try:
+            yield self
+        except BaseException:
+            try:
+                self.commit()
+            except StockguardError:
+                pass  # the block's own exception is the one to see
+            raise
+        self.commit()
 
     def flush(self) -> int:
         """Write every entry whose write is still owed; returns how many are
