@@ -28,6 +28,10 @@ programs=(
 	cmake:cmake                                              # consumer test of the CMake package config
 	gcovr:gcovr                                              # coverage floor
 	sqlite3:sqlite3                                          # examples: SQLite store checks
+	pg_config:libpq-dev                                      # the PostgreSQL store (meson finds libpq; --check sees libpq-dev by it)
+	/usr/lib/postgresql/15/bin/initdb:postgresql             # postgres suite: each test starts a server of its own
+	/usr/lib/postgresql/15/bin/pg_ctl:postgresql
+	/usr/lib/postgresql/15/bin/postgres:postgresql
 	pytest-3:python3-pytest                                  # Python binding tests
 	chromium:chromium                                        # replay report rendered headless (tests/replay)
 )
@@ -37,6 +41,7 @@ libraries=(
 	libcriterion-dev                 # Criterion test framework
 	libclang-rt-14-dev               # sanitizer and libFuzzer runtimes for clang
 	libsqlite3-dev                   # examples: SQLite storage hook, crash test
+	libpq-dev                        # examples: PostgreSQL storage hook (libpq), postgres suite
 	python3-setuptools python3-wheel python3-pip  # Python packaging test
 )
 

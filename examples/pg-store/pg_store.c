@@ -1,0 +1,1177 @@
+/*
+ * pg_store: a stockguard storage hook on PostgreSQL, with partition leases
+ * and fencing. See pg_store.h for the tables and how to use it.
+ *
+ * Choices:
+ *
+ * - One row per (integration, SKU) holding the stg_entry_encode() bytes,
+ *   like the SQLite store: the encoding is versioned and checksummed, so the
+ *   load validates every row with stg_entry_decode(). The partition column
+ *   (indexed) is what the load selects on; the epoch column records which
+ *   lease wrote the row (for audits and tests; nothing reads it back).
+ *
+ * - Fencing is in the statement, not a check before it: a check followed by
+ *   a write leaves a gap in which a takeover can commit. The CTE's
+ *   SELECT ... FOR SHARE of the lease row both checks owner and epoch and
+ *   holds the row until the transaction ends, so a takeover (an UPDATE of
+ *   that row) waits for the writer; in READ COMMITTED a write that waited
+ *   for a takeover re-reads the row, finds the new epoch and writes nothing.
+ *
+ * - Statements are prepared once per session (PQprepare, again after a
+ *   reconnect: prepared statements live in the server session). Parameters
+ *   go as text but the entry bytes, which go binary (no hex encoding), and
+ *   the load fetches binary rows for the same reason.
+ *
+ * - The load is a server-side cursor (DECLARE ... FETCH n) in one
+ *   REPEATABLE READ READ ONLY transaction: one snapshot, and at most one
+ *   chunk of rows in this process at a time, so opening a log of a million
+ *   entries does not hold them twice (libpq would hold a plain SELECT's
+ *   whole result). COPY TO STDOUT would stream too, but in text, and needs
+ *   its own bytea decoding.
+ *
+ * - BEGIN also reads pg_current_xact_id() (one round trip, two statements):
+ *   when COMMIT gets no answer, pg_xact_status() of that id on a new
+ *   session tells whether it committed, so a dropped connection at the
+ *   worst moment is an answer, not a doubt.
+ *
+ * - A write or remove outside a transaction that loses its connection is
+ *   sent again once on a new session: both are idempotent (the same row
+ *   ends up written, or absent), so a repeat cannot do harm, and the caller
+ *   gets a definite answer.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "pg_store.h"
+
+#include <libpq-fe.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Type OIDs of the parameters (pg_type.oid; fixed since PostgreSQL 7). */
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT4 23
+#define OID_TEXT 25
+
+#define DEFAULT_FETCH 1000
+
+typedef struct lease {
+	char *partition;
+	int64_t epoch;
+} lease;
+
+typedef struct shard_count {
+	char *integration;
+	unsigned shards;
+} shard_count;
+
+struct pg_store {
+	PGconn *conn;
+	char owner[256];
+	lease *leases;
+	size_t nleases, cap_leases;
+	shard_count *shards;
+	size_t nshards, cap_shards;
+	int in_txn;    /* between the hook's begin and its commit or rollback */
+	int txn_lost;  /* that transaction ended on the server: refuse writes until the rollback */
+	int fenced;    /* a lease moved on: refuse everything until closed */
+	int broken;    /* storage in doubt: refuse everything until reopened */
+	int loaded;    /* the log's load ran: no more acquires */
+	char xid[32];  /* pg_current_xact_id() of the open transaction */
+	int fetch_size;
+	long long load_rows, peak_rows, peak_bytes, reconnects;
+	char errmsg[1024];
+	char part[STG_KEY_MAX + 16];
+	unsigned char buf[STG_ENTRY_ENCODED_MAX];
+};
+
+/* ---------------------------------------------------------------- SQL */
+
+/* Two stores opening at once must not both create the tables (CREATE ...
+ * IF NOT EXISTS races on the catalog): the advisory lock serialises them. */
+static const char create_sql[] =
+	"SET client_min_messages = warning;" /* not "already exists, skipping" */
+	"BEGIN;"
+	"SELECT pg_advisory_xact_lock(7372616);"
+	"CREATE TABLE IF NOT EXISTS stg_entry ("
+	" partition text NOT NULL,"
+	" integration text NOT NULL,"
+	" sku text NOT NULL,"
+	" entry bytea NOT NULL,"
+	" epoch bigint NOT NULL,"
+	" PRIMARY KEY (integration, sku));"
+	"CREATE INDEX IF NOT EXISTS stg_entry_partition ON stg_entry (partition);"
+	"CREATE TABLE IF NOT EXISTS stg_lease ("
+	" partition text PRIMARY KEY,"
+	" owner text,"
+	" epoch bigint NOT NULL,"
+	" expires_at timestamptz NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS stg_shards ("
+	" integration text PRIMARY KEY,"
+	" shards int NOT NULL CHECK (shards >= 1));"
+	"COMMIT";
+
+typedef struct statement {
+	const char *name;
+	const char *sql;
+	int nparams;
+	Oid types[6];
+} statement;
+
+/* $1 partition, $2 owner, $3 epoch: the lease this store holds. */
+static const statement statements[] = {
+	{ "stg_put",
+	  "WITH l AS (SELECT 1 FROM stg_lease WHERE partition = $1 AND owner = $2 AND epoch = $3"
+	  " FOR SHARE)"
+	  " INSERT INTO stg_entry (partition, integration, sku, entry, epoch)"
+	  " SELECT $1, $4, $5, $6, $3 FROM l"
+	  " ON CONFLICT (integration, sku) DO UPDATE SET partition = EXCLUDED.partition,"
+	  " entry = EXCLUDED.entry, epoch = EXCLUDED.epoch",
+	  6, { OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT, OID_TEXT, OID_BYTEA } },
+	/* Answers (lease rows found, rows deleted): absent is success, no lease is fenced. */
+	{ "stg_del",
+	  "WITH l AS (SELECT 1 FROM stg_lease WHERE partition = $1 AND owner = $2 AND epoch = $3"
+	  " FOR SHARE),"
+	  " d AS (DELETE FROM stg_entry WHERE integration = $4 AND sku = $5"
+	  " AND EXISTS (SELECT 1 FROM l) RETURNING 1)"
+	  " SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM d)",
+	  5, { OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT, OID_TEXT } },
+	/* Free (released: owner NULL) or expired by the database's clock. */
+	{ "stg_acquire",
+	  "INSERT INTO stg_lease AS l (partition, owner, epoch, expires_at)"
+	  " VALUES ($1, $2, 1, now() + $3 * interval '1 millisecond')"
+	  " ON CONFLICT (partition) DO UPDATE SET owner = EXCLUDED.owner, epoch = l.epoch + 1,"
+	  " expires_at = EXCLUDED.expires_at"
+	  " WHERE l.owner IS NULL OR l.expires_at <= now()"
+	  " RETURNING epoch",
+	  3, { OID_TEXT, OID_TEXT, OID_INT8 } },
+	/* $1 partitions, $2 owner, $3 epochs (arrays in step). */
+	{ "stg_renew",
+	  "UPDATE stg_lease AS l SET expires_at = now() + $4 * interval '1 millisecond'"
+	  " FROM unnest($1::text[], $3::bigint[]) AS o(partition, epoch)"
+	  " WHERE l.partition = o.partition AND l.epoch = o.epoch AND l.owner = $2",
+	  4, { OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8 } },
+	{ "stg_release",
+	  "UPDATE stg_lease AS l SET owner = NULL, expires_at = now()"
+	  " FROM unnest($1::text[], $3::bigint[]) AS o(partition, epoch)"
+	  " WHERE l.partition = o.partition AND l.epoch = o.epoch AND l.owner = $2",
+	  3, { OID_TEXT, OID_TEXT, OID_TEXT } },
+	{ "stg_leases_held",
+	  "SELECT count(*) FROM stg_lease AS l"
+	  " JOIN unnest($1::text[], $3::bigint[]) AS o(partition, epoch)"
+	  " ON l.partition = o.partition AND l.epoch = o.epoch WHERE l.owner = $2",
+	  3, { OID_TEXT, OID_TEXT, OID_TEXT } },
+	/* One row either way: the inserted count, or the one already there (the
+	 * second SELECT does not see the statement's own insert). */
+	{ "stg_set_shards",
+	  "WITH ins AS (INSERT INTO stg_shards (integration, shards) VALUES ($1, $2)"
+	  " ON CONFLICT (integration) DO NOTHING RETURNING shards)"
+	  " SELECT shards FROM ins UNION ALL SELECT shards FROM stg_shards WHERE integration = $1",
+	  2, { OID_TEXT, OID_INT4 } },
+	{ "stg_get_shards", "SELECT shards FROM stg_shards WHERE integration = $1", 1, { OID_TEXT } },
+	{ "stg_xact_status", "SELECT pg_xact_status($1::xid8)", 1, { OID_TEXT } },
+};
+
+/* ------------------------------------------------------------ messages */
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void set_msg(pg_store *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+	va_end(ap);
+}
+
+/* libpq's messages end with a newline (several lines for some); keep the
+ * first line, which says what happened. */
+static void first_line(char *out, size_t cap, const char *msg)
+{
+	size_t n = strcspn(msg ? msg : "", "\n");
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, msg ? msg : "", n);
+	out[n] = '\0';
+}
+
+/* Record why @p what failed (the result's message, else the connection's)
+ * and return PG_STORE_EDB. Clears @p res. */
+static int db_fail(pg_store *st, PGresult *res, const char *what)
+{
+	char why[600];
+	const char *m = res ? PQresultErrorMessage(res) : "";
+
+	if (!m || !*m)
+		m = PQerrorMessage(st->conn);
+	first_line(why, sizeof why, m && *m ? m : "no answer from the server");
+	set_msg(st, "%s: %s%s", what, why,
+	        PQstatus(st->conn) == CONNECTION_BAD ? " (connection lost)" : "");
+	PQclear(res);
+	return PG_STORE_EDB;
+}
+
+const char *pg_store_errmsg(const pg_store *st)
+{
+	return st ? st->errmsg : "out of memory";
+}
+
+const char *pg_store_owner(const pg_store *st)
+{
+	return st->owner;
+}
+
+/* --------------------------------------------------------- connection */
+
+/* Everything a new server session needs: prepared statements, and
+ * synchronous_commit not off (the hook's commit must mean durable; a server
+ * whose default is off would acknowledge commits it may lose). */
+static int setup_session(pg_store *st)
+{
+	PGresult *res;
+	size_t i;
+
+	res = PQexec(st->conn, "SELECT current_setting('synchronous_commit') = 'off'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return db_fail(st, res, "SHOW synchronous_commit");
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		PQclear(res);
+		res = PQexec(st->conn, "SET synchronous_commit = on");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return db_fail(st, res, "SET synchronous_commit");
+	}
+	PQclear(res);
+	for (i = 0; i < sizeof statements / sizeof statements[0]; i++) {
+		const statement *s = &statements[i];
+		res = PQprepare(st->conn, s->name, s->sql, s->nparams, s->types);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return db_fail(st, res, s->name);
+		PQclear(res);
+	}
+	return 0;
+}
+
+static int reconnect(pg_store *st)
+{
+	char why[600];
+
+	PQreset(st->conn);
+	if (PQstatus(st->conn) != CONNECTION_OK) {
+		first_line(why, sizeof why, PQerrorMessage(st->conn));
+		set_msg(st, "reconnect: %s", why);
+		return PG_STORE_EDB;
+	}
+	st->reconnects++;
+	return setup_session(st);
+}
+
+/* Before a step outside a transaction: a connection lost since is made anew. */
+static int ensure_conn(pg_store *st)
+{
+	return PQstatus(st->conn) == CONNECTION_OK ? 0 : reconnect(st);
+}
+
+static void make_owner(pg_store *st)
+{
+	char host[128] = "host";
+	struct timespec ts;
+
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* Unique per running process; the time tells a restarted process
+	 * (same pid, other run) from its predecessor. */
+	snprintf(st->owner, sizeof st->owner, "%s:%ld:%lld.%09ld", host, (long)getpid(),
+	         (long long)ts.tv_sec, ts.tv_nsec);
+}
+
+int pg_store_open(pg_store **out, const char *conninfo, const char *owner)
+{
+	static const char *const keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *values[] = { conninfo ? conninfo : "", "stockguard-pg-store", NULL };
+	pg_store *st = calloc(1, sizeof *st);
+	PGresult *res;
+	char why[600];
+	int rc;
+
+	*out = st;
+	if (!st)
+		return PG_STORE_ENOMEM;
+	st->fetch_size = DEFAULT_FETCH;
+	if (owner && strlen(owner) >= sizeof st->owner) {
+		set_msg(st, "open: the owner name is longer than %zu bytes", sizeof st->owner - 1);
+		return PG_STORE_EMISUSE;
+	}
+	if (owner && *owner)
+		snprintf(st->owner, sizeof st->owner, "%s", owner);
+	else
+		make_owner(st);
+	/* expand_dbname: @p conninfo may be "key=value ..." or a URI. */
+	st->conn = PQconnectdbParams(keys, values, 1);
+	if (!st->conn) {
+		set_msg(st, "open: out of memory");
+		return PG_STORE_ENOMEM;
+	}
+	if (PQstatus(st->conn) != CONNECTION_OK) {
+		first_line(why, sizeof why, PQerrorMessage(st->conn));
+		set_msg(st, "open: %s", why);
+		return PG_STORE_EDB;
+	}
+	if (PQserverVersion(st->conn) < 130000) {
+		set_msg(st, "open: the server is PostgreSQL %d; the store needs 13 or later "
+		        "(pg_xact_status)", PQserverVersion(st->conn) / 10000);
+		return PG_STORE_EDB;
+	}
+	res = PQexec(st->conn, create_sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		rc = db_fail(st, res, "open: create the tables");
+		PQclear(PQexec(st->conn, "ROLLBACK"));
+		return rc;
+	}
+	PQclear(res);
+	return setup_session(st);
+}
+
+void pg_store_close(pg_store *st)
+{
+	size_t i;
+
+	if (!st)
+		return;
+	PQfinish(st->conn); /* the server rolls back a transaction left open */
+	for (i = 0; i < st->nleases; i++)
+		free(st->leases[i].partition);
+	for (i = 0; i < st->nshards; i++)
+		free(st->shards[i].integration);
+	free(st->leases);
+	free(st->shards);
+	free(st);
+}
+
+/* ------------------------------------------------- partitions and shards */
+
+uint32_t pg_store_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+int pg_store_partition_of(char *out, size_t cap, const char *integration, const char *sku,
+                          unsigned shards)
+{
+	int n = shards <= 1 ? snprintf(out, cap, "%s", integration)
+	                    : snprintf(out, cap, "%s#%u", integration, pg_store_hash(sku) % shards);
+
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+static unsigned shards_of(const pg_store *st, const char *integration)
+{
+	size_t i;
+
+	for (i = 0; i < st->nshards; i++)
+		if (strcmp(st->shards[i].integration, integration) == 0)
+			return st->shards[i].shards;
+	return 1;
+}
+
+static int remember_shards(pg_store *st, const char *integration, unsigned n)
+{
+	size_t i;
+	char *copy;
+
+	for (i = 0; i < st->nshards; i++)
+		if (strcmp(st->shards[i].integration, integration) == 0) {
+			st->shards[i].shards = n;
+			return 0;
+		}
+	if (st->nshards == st->cap_shards) {
+		size_t cap = st->cap_shards ? 2 * st->cap_shards : 8;
+		shard_count *p = realloc(st->shards, cap * sizeof *p);
+		if (!p)
+			goto nomem;
+		st->shards = p;
+		st->cap_shards = cap;
+	}
+	if (!(copy = strdup(integration)))
+		goto nomem;
+	st->shards[st->nshards].integration = copy;
+	st->shards[st->nshards++].shards = n;
+	return 0;
+nomem:
+	set_msg(st, "out of memory");
+	return PG_STORE_ENOMEM;
+}
+
+static const lease *find_lease(const pg_store *st, const char *partition)
+{
+	size_t i;
+
+	for (i = 0; i < st->nleases; i++)
+		if (strcmp(st->leases[i].partition, partition) == 0)
+			return &st->leases[i];
+	return NULL;
+}
+
+int64_t pg_store_epoch(const pg_store *st, const char *partition)
+{
+	const lease *l = find_lease(st, partition);
+
+	return l ? l->epoch : -1;
+}
+
+/* Whether the store may do anything: not once fenced, nor in doubt. */
+static int refused(pg_store *st, const char *what)
+{
+	if (st->fenced) {
+		set_msg(st, "%s: refused: a lease of this store was taken over (fenced); "
+		        "close the log and the store", what);
+		return PG_STORE_FENCED;
+	}
+	if (st->broken) {
+		set_msg(st, "%s: refused: a commit's outcome is unknown and storage is in doubt: "
+		        "close the log and the store and open them again", what);
+		return PG_STORE_EDOUBT;
+	}
+	return 0;
+}
+
+/* The lease moved on: end the open transaction now (so nothing this store
+ * wrote in it can be committed whatever the caller does next) and refuse
+ * everything from here on. */
+static int fence(pg_store *st, const char *what, const char *partition)
+{
+	if (st->in_txn && PQstatus(st->conn) == CONNECTION_OK)
+		PQclear(PQexec(st->conn, "ROLLBACK"));
+	if (st->in_txn)
+		st->txn_lost = 1;
+	st->fenced = 1;
+	set_msg(st, "%s: fenced: the lease of %.200s (epoch %lld, owner %.100s) was taken over", what,
+	        partition, (long long)pg_store_epoch(st, partition), st->owner);
+	return PG_STORE_FENCED;
+}
+
+int pg_store_set_shards(pg_store *st, const char *integration, unsigned shards)
+{
+	const char *params[2];
+	char n[16];
+	PGresult *res;
+	size_t i, len = strlen(integration);
+	int rc;
+
+	if ((rc = refused(st, "set_shards")))
+		return rc;
+	if (strchr(integration, '#') || shards < 1 || shards > 65536) {
+		set_msg(st, "set_shards: %.200s: the name must not hold '#' and the count must be 1 to 65536",
+		        integration);
+		return PG_STORE_EMISUSE;
+	}
+	for (i = 0; i < st->nleases; i++) {
+		const char *p = st->leases[i].partition;
+		if (strncmp(p, integration, len) == 0 && (p[len] == '\0' || p[len] == '#')) {
+			set_msg(st, "set_shards: this store holds a lease of %.200s already", integration);
+			return PG_STORE_EMISUSE;
+		}
+	}
+	if (st->in_txn) {
+		set_msg(st, "set_shards: a transaction is open");
+		return PG_STORE_EMISUSE;
+	}
+	if ((rc = ensure_conn(st)))
+		return rc;
+	snprintf(n, sizeof n, "%u", shards);
+	params[0] = integration;
+	params[1] = n;
+	res = PQexecPrepared(st->conn, "stg_set_shards", 2, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return db_fail(st, res, "set_shards");
+	if (strcmp(PQgetvalue(res, 0, 0), n) != 0) {
+		set_msg(st, "set_shards: %.200s has %s shards in the database, not %u (resharding is "
+		        "not supported)", integration, PQgetvalue(res, 0, 0), shards);
+		PQclear(res);
+		return PG_STORE_EMISUSE;
+	}
+	PQclear(res);
+	return remember_shards(st, integration, shards);
+}
+
+/* ---------------------------------------------------------------- leases */
+
+/* The store's leases as two array literals in step ('{"a","b"}', '{1,2}'),
+ * for unnest() on the server. Returns 0 or PG_STORE_ENOMEM. */
+static int lease_arrays(pg_store *st, char **parts, char **epochs)
+{
+	size_t i, cap_p = 3, cap_e = 3, np = 0, ne = 0;
+	char *p, *e;
+
+	for (i = 0; i < st->nleases; i++) {
+		cap_p += 2 * strlen(st->leases[i].partition) + 3;
+		cap_e += 21;
+	}
+	p = malloc(cap_p);
+	e = malloc(cap_e);
+	if (!p || !e) {
+		free(p);
+		free(e);
+		set_msg(st, "out of memory");
+		return PG_STORE_ENOMEM;
+	}
+	p[np++] = '{';
+	e[ne++] = '{';
+	for (i = 0; i < st->nleases; i++) {
+		const char *s;
+		if (i) {
+			p[np++] = ',';
+			e[ne++] = ',';
+		}
+		/* Quoted elements: a backslash before " and \ (array literal rules). */
+		p[np++] = '"';
+		for (s = st->leases[i].partition; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				p[np++] = '\\';
+			p[np++] = *s;
+		}
+		p[np++] = '"';
+		ne += (size_t)snprintf(e + ne, cap_e - ne, "%lld", (long long)st->leases[i].epoch);
+	}
+	p[np++] = '}';
+	p[np] = '\0';
+	e[ne++] = '}';
+	e[ne] = '\0';
+	*parts = p;
+	*epochs = e;
+	return 0;
+}
+
+/* Run one of stg_renew / stg_release / stg_leases_held over every lease;
+ * *@p n receives the rows it touched or counted. */
+static int lease_statement(pg_store *st, const char *name, int64_t ttl_ms, long long *n)
+{
+	const char *params[4];
+	char ttl[24], *parts, *epochs;
+	PGresult *res;
+	int rc, counts = strcmp(name, "stg_leases_held") == 0;
+
+	if ((rc = lease_arrays(st, &parts, &epochs)))
+		return rc;
+	snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+	params[0] = parts;
+	params[1] = st->owner;
+	params[2] = epochs;
+	params[3] = ttl;
+	res = PQexecPrepared(st->conn, name, strcmp(name, "stg_renew") == 0 ? 4 : 3, params, NULL,
+	                     NULL, 0);
+	free(parts);
+	free(epochs);
+	if (PQresultStatus(res) != (counts ? PGRES_TUPLES_OK : PGRES_COMMAND_OK))
+		return db_fail(st, res, name + 4);
+	*n = atoll(counts ? PQgetvalue(res, 0, 0) : PQcmdTuples(res));
+	PQclear(res);
+	return 0;
+}
+
+/* For a lease call: refused, inside a transaction, or the connection. */
+static int lease_call_ok(pg_store *st, const char *what)
+{
+	int rc;
+
+	if ((rc = refused(st, what)))
+		return rc;
+	if (st->in_txn) {
+		/* It would join the log's transaction and share its fate. */
+		set_msg(st, "%s: a transaction is open; call it between log calls", what);
+		return PG_STORE_EMISUSE;
+	}
+	return ensure_conn(st);
+}
+
+/* Check @p partition against stg_shards: a shard "x#k" needs x split into
+ * more than k shards, a plain name one not split. Remembers the count. */
+static int check_partition(pg_store *st, const char *partition)
+{
+	const char *hash = strrchr(partition, '#'), *params[1];
+	char integ[STG_KEY_MAX + 1];
+	unsigned long k = 0;
+	unsigned shards = 1;
+	PGresult *res;
+	size_t len = hash ? (size_t)(hash - partition) : strlen(partition);
+
+	if (len == 0 || len > STG_KEY_MAX ||
+	    (hash && (hash[1] == '\0' || strspn(hash + 1, "0123456789") != strlen(hash + 1) ||
+	              strlen(hash + 1) > 5)) ||
+	    memchr(partition, '#', len)) {
+		set_msg(st, "acquire: '%.200s' is not a partition (an integration, or integration#shard)",
+		        partition);
+		return PG_STORE_EMISUSE;
+	}
+	memcpy(integ, partition, len);
+	integ[len] = '\0';
+	if (hash)
+		k = strtoul(hash + 1, NULL, 10);
+	params[0] = integ;
+	res = PQexecPrepared(st->conn, "stg_get_shards", 1, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return db_fail(st, res, "acquire: read stg_shards");
+	if (PQntuples(res) == 1)
+		shards = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (hash ? shards <= 1 || k >= shards : shards > 1) {
+		set_msg(st, "acquire: %.200s: %.200s has %u shard%s in stg_shards", partition, integ,
+		        shards, shards == 1 ? " (not split)" : "s");
+		return PG_STORE_EMISUSE;
+	}
+	return remember_shards(st, integ, shards);
+}
+
+int pg_store_acquire(pg_store *st, const char *partition, int64_t ttl_ms, int64_t *epoch)
+{
+	const char *params[3];
+	char ttl[24], *copy;
+	PGresult *res;
+	int rc;
+
+	if ((rc = lease_call_ok(st, "acquire")))
+		return rc;
+	if (st->loaded) {
+		set_msg(st, "acquire: %.200s: the log's load has run; acquire before opening the log "
+		        "(its entries would not be in memory)", partition);
+		return PG_STORE_EMISUSE;
+	}
+	if (find_lease(st, partition)) {
+		set_msg(st, "acquire: this store holds %.200s already", partition);
+		return PG_STORE_EMISUSE;
+	}
+	if (ttl_ms <= 0) {
+		set_msg(st, "acquire: the TTL must be positive");
+		return PG_STORE_EMISUSE;
+	}
+	if ((rc = check_partition(st, partition)))
+		return rc;
+	if (st->nleases == st->cap_leases) {
+		size_t cap = st->cap_leases ? 2 * st->cap_leases : 8;
+		lease *p = realloc(st->leases, cap * sizeof *p);
+		if (!p) {
+			set_msg(st, "out of memory");
+			return PG_STORE_ENOMEM;
+		}
+		st->leases = p;
+		st->cap_leases = cap;
+	}
+	if (!(copy = strdup(partition))) {
+		set_msg(st, "out of memory");
+		return PG_STORE_ENOMEM;
+	}
+	snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+	params[0] = partition;
+	params[1] = st->owner;
+	params[2] = ttl;
+	res = PQexecPrepared(st->conn, "stg_acquire", 3, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		free(copy);
+		return db_fail(st, res, "acquire");
+	}
+	if (PQntuples(res) == 0) {
+		free(copy);
+		PQclear(res);
+		set_msg(st, "acquire: %.200s is held by another owner until its lease expires", partition);
+		return PG_STORE_TAKEN;
+	}
+	st->leases[st->nleases].partition = copy;
+	st->leases[st->nleases].epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (epoch)
+		*epoch = st->leases[st->nleases].epoch;
+	st->nleases++;
+	PQclear(res);
+	return 0;
+}
+
+int pg_store_renew(pg_store *st, int64_t ttl_ms)
+{
+	long long n;
+	int rc;
+
+	if ((rc = lease_call_ok(st, "renew")))
+		return rc;
+	if (ttl_ms <= 0) {
+		set_msg(st, "renew: the TTL must be positive");
+		return PG_STORE_EMISUSE;
+	}
+	if (st->nleases == 0)
+		return 0;
+	if ((rc = lease_statement(st, "stg_renew", ttl_ms, &n)))
+		return rc;
+	if (n != (long long)st->nleases) {
+		st->fenced = 1;
+		set_msg(st, "renew: fenced: %lld of this store's %zu leases were taken over",
+		        (long long)st->nleases - n, st->nleases);
+		return PG_STORE_FENCED;
+	}
+	return 0;
+}
+
+int pg_store_release(pg_store *st)
+{
+	long long n;
+	size_t i;
+	int rc;
+
+	if (st->in_txn) {
+		set_msg(st, "release: a transaction is open; close the log first");
+		return PG_STORE_EMISUSE;
+	}
+	if (st->broken || st->nleases == 0)
+		goto forget; /* in doubt: let the leases expire (TTL) */
+	/* A fenced store releases too: the statement matches only leases still
+	 * its own, so it never frees a lease another owner took. */
+	if ((rc = ensure_conn(st)) || (rc = lease_statement(st, "stg_release", 0, &n)))
+		return rc;
+forget:
+	for (i = 0; i < st->nleases; i++)
+		free(st->leases[i].partition);
+	st->nleases = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the hook */
+
+/* The partition and lease of an entry's key, or a refusal. */
+static int lease_for(pg_store *st, const char *what, const char *integration, const char *sku,
+                     const lease **out)
+{
+	if (strchr(integration, '#')) {
+		set_msg(st, "%s: the integration name %.200s holds '#' (it marks shards)", what, integration);
+		return PG_STORE_EMISUSE;
+	}
+	if (pg_store_partition_of(st->part, sizeof st->part, integration, sku,
+	                          shards_of(st, integration)) < 0) {
+		set_msg(st, "%s: the integration name is too long", what);
+		return PG_STORE_EMISUSE;
+	}
+	if (!(*out = find_lease(st, st->part))) {
+		/* Not fencing: the store never owned it (the host's mistake). */
+		set_msg(st, "%s: (%.200s, %.200s): this store holds no lease of partition %.200s", what,
+		        integration, sku, st->part);
+		return PG_STORE_EMISUSE;
+	}
+	return 0;
+}
+
+/* Before a write or remove: outside a transaction a lost connection is made
+ * anew; inside one the transaction is gone with it. */
+static int write_ok(pg_store *st, const char *what)
+{
+	int rc;
+
+	if ((rc = refused(st, what)))
+		return rc;
+	if (st->txn_lost) {
+		set_msg(st, "%s: refused: the transaction ended on the server after a failure; "
+		        "waiting for the rollback", what);
+		return PG_STORE_EDB;
+	}
+	return st->in_txn ? 0 : ensure_conn(st);
+}
+
+/* After a failed write or remove inside a transaction: PostgreSQL aborted
+ * the whole transaction (or the session died with it), so nothing more may
+ * be written in it and the commit must fail. */
+static int write_failed(pg_store *st, PGresult *res, const char *what)
+{
+	int rc = db_fail(st, res, what);
+
+	if (st->in_txn)
+		st->txn_lost = 1;
+	return rc;
+}
+
+/* Run a prepared write or remove; outside a transaction once more on a new
+ * session when the connection was lost (both are idempotent). */
+static PGresult *exec_write(pg_store *st, const char *name, int n, const char *const *values,
+                            const int *lengths, const int *formats, ExecStatusType want)
+{
+	PGresult *res = PQexecPrepared(st->conn, name, n, values, lengths, formats, 0);
+
+	if (PQresultStatus(res) != want && !st->in_txn && PQstatus(st->conn) == CONNECTION_BAD) {
+		PQclear(res);
+		if (reconnect(st) != 0)
+			return NULL;
+		res = PQexecPrepared(st->conn, name, n, values, lengths, formats, 0);
+	}
+	return res;
+}
+
+static int pg_write(const stg_entry *entry, void *payload)
+{
+	pg_store *st = payload;
+	const lease *l;
+	const char *values[6];
+	int lengths[6] = { 0 }, formats[6] = { 0, 0, 0, 0, 0, 1 };
+	char epoch[24];
+	PGresult *res;
+	size_t len;
+	int rc;
+
+	if ((rc = write_ok(st, "write")))
+		return rc;
+	rc = stg_entry_encode(entry, st->buf, sizeof st->buf, &len);
+	if (rc != STG_OK) {
+		set_msg(st, "write: cannot encode (%.100s, %.100s): %s",
+		        entry->integration ? entry->integration : "?", entry->sku ? entry->sku : "?",
+		        stg_strerror(rc));
+		return rc;
+	}
+	if ((rc = lease_for(st, "write", entry->integration, entry->sku, &l)))
+		return rc;
+	snprintf(epoch, sizeof epoch, "%lld", (long long)l->epoch);
+	values[0] = l->partition;
+	values[1] = st->owner;
+	values[2] = epoch;
+	values[3] = entry->integration;
+	values[4] = entry->sku;
+	values[5] = (const char *)st->buf;
+	lengths[5] = (int)len;
+	res = exec_write(st, "stg_put", 6, values, lengths, formats, PGRES_COMMAND_OK);
+	if (!res)
+		return PG_STORE_EDB;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return write_failed(st, res, "write");
+	/* The upsert touches one row, or none when the lease row did not match. */
+	rc = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : fence(st, "write", l->partition);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_remove(const char *integration, const char *sku, void *payload)
+{
+	pg_store *st = payload;
+	const lease *l;
+	const char *values[5];
+	char epoch[24];
+	PGresult *res;
+	int rc;
+
+	if ((rc = write_ok(st, "remove")) || (rc = lease_for(st, "remove", integration, sku, &l)))
+		return rc;
+	snprintf(epoch, sizeof epoch, "%lld", (long long)l->epoch);
+	values[0] = l->partition;
+	values[1] = st->owner;
+	values[2] = epoch;
+	values[3] = integration;
+	values[4] = sku;
+	res = exec_write(st, "stg_del", 5, values, NULL, NULL, PGRES_TUPLES_OK);
+	if (!res)
+		return PG_STORE_EDB;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return write_failed(st, res, "remove");
+	/* No row deleted is success (absent); no lease row is fenced. */
+	rc = strcmp(PQgetvalue(res, 0, 0), "1") == 0 ? 0 : fence(st, "remove", l->partition);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_begin(void *payload)
+{
+	pg_store *st = payload;
+	PGresult *res;
+	int rc;
+
+	if ((rc = refused(st, "begin")))
+		return rc;
+	if (st->in_txn) {
+		set_msg(st, "begin: a transaction is open already");
+		return PG_STORE_EMISUSE;
+	}
+	if ((rc = ensure_conn(st)))
+		return rc;
+	/* The id lets a commit that got no answer learn its fate (pg_xact_status). */
+	res = PQexec(st->conn, "BEGIN; SELECT pg_current_xact_id()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQstatus(st->conn) == CONNECTION_BAD) {
+		/* The session died since the last call (libpq learns it only now):
+		 * nothing was open, so a new session may simply begin. */
+		PQclear(res);
+		if ((rc = reconnect(st)))
+			return rc;
+		res = PQexec(st->conn, "BEGIN; SELECT pg_current_xact_id()");
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		rc = db_fail(st, res, "begin");
+		if (PQtransactionStatus(st->conn) != PQTRANS_IDLE)
+			PQclear(PQexec(st->conn, "ROLLBACK"));
+		return rc;
+	}
+	snprintf(st->xid, sizeof st->xid, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	st->in_txn = 1;
+	st->txn_lost = 0;
+	return 0;
+}
+
+/* COMMIT got no answer: ask a new session what became of the transaction.
+ * Its backend may take a moment to go after the connection dropped (it is
+ * "in progress" until then), so ask for up to two seconds. */
+static int resolve_commit(pg_store *st)
+{
+	const char *params[1] = { st->xid };
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char status[32] = "";
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		PGresult *res;
+		if (ensure_conn(st) != 0)
+			break;
+		res = PQexecPrepared(st->conn, "stg_xact_status", 1, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			db_fail(st, res, "commit: pg_xact_status");
+			break;
+		}
+		snprintf(status, sizeof status, "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (strcmp(status, "committed") == 0) {
+			st->in_txn = 0;
+			return 0;
+		}
+		if (strcmp(status, "aborted") == 0) {
+			st->txn_lost = 1;
+			set_msg(st, "commit: the connection was lost and the server rolled transaction %s back",
+			        st->xid);
+			return PG_STORE_EDB;
+		}
+		nanosleep(&pause, NULL);
+	}
+	st->broken = 1;
+	st->txn_lost = 1;
+	set_msg(st, "commit: the connection was lost during COMMIT and the outcome of transaction %s "
+	        "is unknown (%s): storage is in doubt", st->xid, *status ? status : "no answer");
+	return PG_STORE_EDOUBT;
+}
+
+static int pg_commit(void *payload)
+{
+	pg_store *st = payload;
+	PGresult *res;
+
+	if (st->fenced || st->broken)
+		return refused(st, "commit");
+	if (!st->in_txn) {
+		set_msg(st, "commit: no transaction is open");
+		return PG_STORE_EMISUSE;
+	}
+	if (st->txn_lost) {
+		set_msg(st, "commit: refused: the transaction ended on the server after a failed write");
+		return PG_STORE_EDB;
+	}
+	res = PQexec(st->conn, "COMMIT");
+	/* COMMIT of an aborted transaction answers "ROLLBACK", not an error. */
+	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+		PQclear(res);
+		st->in_txn = 0;
+		return 0;
+	}
+	if (PQstatus(st->conn) == CONNECTION_BAD) {
+		PQclear(res);
+		return resolve_commit(st);
+	}
+	/* The server answered with a failure: the transaction is over, undone. */
+	st->txn_lost = 1;
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		set_msg(st, "commit: the server rolled the transaction back");
+		PQclear(res);
+		return PG_STORE_EDB;
+	}
+	return db_fail(st, res, "commit");
+}
+
+static int pg_rollback(void *payload)
+{
+	pg_store *st = payload;
+	PGresult *res;
+
+	if (!st->in_txn)
+		return 0; /* nothing open: storage is as it was */
+	st->in_txn = 0;
+	st->txn_lost = 0;
+	if (st->broken) {
+		set_msg(st, "rollback: the outcome of the last COMMIT is unknown: storage is in doubt "
+		        "(close and open again to read it)");
+		return PG_STORE_EDOUBT;
+	}
+	/* A session that died took its open transaction with it; one the server
+	 * ended (a failed write, a fence, a failed COMMIT) is undone already. */
+	if (PQstatus(st->conn) == CONNECTION_BAD || PQtransactionStatus(st->conn) == PQTRANS_IDLE)
+		return 0;
+	res = PQexec(st->conn, "ROLLBACK");
+	if (PQresultStatus(res) == PGRES_COMMAND_OK || PQstatus(st->conn) == CONNECTION_BAD) {
+		PQclear(res);
+		return 0;
+	}
+	st->broken = 1; /* what the open transaction will do is unknown */
+	return db_fail(st, res, "rollback");
+}
+
+/* One chunk of the load: decode each row and hand it to the sink. */
+static int load_rows(pg_store *st, PGresult *res, stg_entry_sink sink, void *sink_ctx)
+{
+	int i, n = PQntuples(res), rc;
+	long long bytes = 0;
+
+	for (i = 0; i < n; i++)
+		bytes += PQgetlength(res, i, 0) + PQgetlength(res, i, 1) + PQgetlength(res, i, 2);
+	if (n > st->peak_rows)
+		st->peak_rows = n;
+	if (bytes > st->peak_bytes)
+		st->peak_bytes = bytes;
+	for (i = 0; i < n; i++) {
+		const char *integ = PQgetvalue(res, i, 0), *sku = PQgetvalue(res, i, 1);
+		stg_entry e;
+
+		/* Binary text values are the bytes; libpq ends each with a NUL. The
+		 * decoded strings point into the result, the sink copies them. */
+		rc = stg_entry_decode(PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2), &e);
+		if (rc == STG_OK && (strcmp(e.integration, integ) != 0 || strcmp(e.sku, sku) != 0))
+			rc = STG_ECORRUPT;
+		if (rc != STG_OK) {
+			set_msg(st, "load: the row (%.100s, %.100s) is not a valid entry: %s", integ, sku,
+			        stg_strerror(rc));
+			return PG_STORE_EDB;
+		}
+		if ((rc = sink(sink_ctx, &e)) != 0) {
+			set_msg(st, "load: the log refused (%.100s, %.100s): %s", integ, sku, stg_strerror(rc));
+			return rc; /* its verdict goes back as is */
+		}
+		st->load_rows++;
+	}
+	return 0;
+}
+
+static int pg_load(stg_entry_sink sink, void *sink_ctx, void *payload)
+{
+	pg_store *st = payload;
+	const char *params[1];
+	char fetch[48], *parts, *epochs;
+	long long held;
+	PGresult *res;
+	int rc;
+
+	if ((rc = refused(st, "load")))
+		return rc;
+	if (st->in_txn) {
+		set_msg(st, "load: a transaction is open");
+		return PG_STORE_EMISUSE;
+	}
+	st->load_rows = st->peak_rows = st->peak_bytes = 0;
+	if (st->nleases == 0) {
+		st->loaded = 1; /* owns nothing: an empty log (its writes are refused) */
+		return 0;
+	}
+	if ((rc = ensure_conn(st)))
+		return rc;
+	res = PQexec(st->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return db_fail(st, res, "load: BEGIN");
+	PQclear(res);
+	/* The leases, in the load's snapshot: a store that lost one must not
+	 * hand the log a partition another owner writes. */
+	if ((rc = lease_statement(st, "stg_leases_held", 0, &held)))
+		goto end;
+	if (held != (long long)st->nleases) {
+		st->fenced = 1;
+		set_msg(st, "load: fenced: %lld of this store's %zu leases were taken over",
+		        (long long)st->nleases - held, st->nleases);
+		rc = PG_STORE_FENCED;
+		goto end;
+	}
+	if ((rc = lease_arrays(st, &parts, &epochs)))
+		goto end;
+	params[0] = parts;
+	res = PQexecParams(st->conn,
+	                   "DECLARE stg_load NO SCROLL CURSOR FOR SELECT integration, sku, entry"
+	                   " FROM stg_entry WHERE partition = ANY($1::text[])",
+	                   1, NULL, params, NULL, NULL, 0);
+	free(parts);
+	free(epochs);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		rc = db_fail(st, res, "load: DECLARE");
+		goto end;
+	}
+	PQclear(res);
+	snprintf(fetch, sizeof fetch, "FETCH %d FROM stg_load", st->fetch_size);
+	for (;;) {
+		/* resultFormat 1: binary rows, the entry's bytes as they are. */
+		res = PQexecParams(st->conn, fetch, 0, NULL, NULL, NULL, NULL, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			rc = db_fail(st, res, "load: FETCH");
+			goto end;
+		}
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			break;
+		}
+		rc = load_rows(st, res, sink, sink_ctx);
+		PQclear(res);
+		if (rc)
+			goto end;
+	}
+end:
+	/* A read-only transaction: COMMIT and ROLLBACK only release the
+	 * snapshot (and close the cursor). */
+	res = PQexec(st->conn, rc ? "ROLLBACK" : "COMMIT");
+	if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = db_fail(st, res, "load: COMMIT");
+	else
+		PQclear(res);
+	if (rc == 0)
+		st->loaded = 1;
+	return rc;
+}
+
+void pg_store_hook(pg_store *st, stg_storage *storage)
+{
+	stg_storage_init(storage, STG_STORAGE_VERSION);
+	storage->load = pg_load;
+	storage->write = pg_write;
+	storage->remove = pg_remove;
+	storage->begin = pg_begin;
+	storage->commit = pg_commit;
+	storage->rollback = pg_rollback;
+	storage->payload = st;
+}
+
+void pg_store_set_fetch_size(pg_store *st, int rows)
+{
+	st->fetch_size = rows > 0 ? rows : DEFAULT_FETCH;
+}
+
+void pg_store_load_stats(const pg_store *st, long long *rows, long long *peak_rows,
+                         long long *peak_bytes)
+{
+	if (rows)
+		*rows = st->load_rows;
+	if (peak_rows)
+		*peak_rows = st->peak_rows;
+	if (peak_bytes)
+		*peak_bytes = st->peak_bytes;
+}
+
+int pg_store_backend_pid(const pg_store *st)
+{
+	return PQstatus(st->conn) == CONNECTION_OK ? PQbackendPID(st->conn) : 0;
+}
+
+long long pg_store_reconnects(const pg_store *st)
+{
+	return st->reconnects;
+}
