@@ -243,6 +243,7 @@ STG_EXTERN int stg_log_reprocess_matching(stg_log *log, const stg_query *q, size
 STG_EXTERN int stg_log_pause(stg_log *log, const char *integration)
 {
 	uint32_t integ;
+	int64_t now;
 	int rc;
 
 	STG__ENTER(log, "stg_log_pause");
@@ -250,7 +251,12 @@ STG_EXTERN int stg_log_pause(stg_log *log, const char *integration)
 		return stg__txn_refuse(log, "stg_log_pause");
 	if ((rc = stg__integ_arg(log, "stg_log_pause", integration, &integ, 1)))
 		return rc;
-	stg__integ_pause(log, integ, 0, NULL, stg__log_now(log));
+	now = stg__log_now(log);
+	/* Written first: a pause storage does not hold would not survive a reopen. */
+	if (!log->integs[integ].paused_by_host && (rc = stg__integ_store_pause(log, integ, 1, now)))
+		return rc;
+	log->integs[integ].paused_by_host = 1;
+	stg__integ_pause(log, integ, 0, NULL, now);
 	return STG_OK;
 }
 
@@ -306,6 +312,12 @@ STG_EXTERN int stg_log_resume(stg_log *log, const char *integration)
 	}
 	if ((own && stg__txn_end(log, "stg_log_resume", &rc)) || rc)
 		return rc;
+	/* The stored pause goes last, once the entries' commit is made (outside
+	 * any transaction: the record write is durable when it returns). It
+	 * stays until the entries are clear. */
+	if (log->integs[integ].paused_by_host && (rc = stg__integ_store_pause(log, integ, 0, now)))
+		return rc;
+	log->integs[integ].paused_by_host = 0;
 	if (!log->integs[integ].paused)
 		return STG_OK;
 	log->integs[integ].paused = 0;

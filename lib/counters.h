@@ -16,6 +16,8 @@
 typedef struct stg__counters {
 	uint64_t changes, exports, coalesced, stale, attempts, successes, abnormal, warnings;
 	uint64_t corrections; /* stg_log_observe() queued or held a job (observe.c) */
+	uint64_t followups;  /* jobs that changes merged into an in-flight job caused */
+	uint64_t cooldowns;  /* rate-limit cool-downs this integration's answers started */
 	uint64_t skips[STG_REASON_COUNT];
 	uint64_t errors[STG_ERRCLASS_COUNT];
 	uint64_t latency_max;

@@ -203,6 +203,34 @@ int stg__host_load(stg_log *log, stg_entry_sink sink, void *ctx)
 	return rc;
 }
 
+int stg__host_write_integration(stg_log *log, const stg_integration_state *s)
+{
+	int rc;
+
+	if (!log->storage.write_integration)
+		return STG_OK; /* a version-1 hook, or none: nothing to keep it in */
+	log->in_hook++;
+	rc = log->storage.write_integration(s, log->storage.payload);
+	log->in_hook--;
+	if (rc)
+		return stg__fail(log->errmsg, STG_ESTORAGE,
+		                 "storage write of integration %.100s failed: hook returned %d",
+		                 s->integration, rc);
+	return STG_OK;
+}
+
+int stg__host_load_integrations(stg_log *log, stg_integration_sink sink, void *ctx)
+{
+	int rc;
+
+	if (!log->storage.load_integrations)
+		return 0;
+	log->in_hook++;
+	rc = log->storage.load_integrations(sink, ctx, log->storage.payload);
+	log->in_hook--;
+	return rc;
+}
+
 int stg__host_send(stg_log *log, const stg_job *jobs, size_t n, stg_job_result *results)
 {
 	size_t k;

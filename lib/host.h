@@ -29,6 +29,10 @@ int stg__host_commit(stg_log *log);
 int stg__host_rollback(stg_log *log);
 /* Storage load into @sink: the hook's own return value (0 when none). */
 int stg__host_load(stg_log *log, stg_entry_sink sink, void *ctx);
+/* The integration records of a version-2 storage hook: STG_OK without
+ * write_integration; the load returns the hook's own value (0 without). */
+int stg__host_write_integration(stg_log *log, const stg_integration_state *s);
+int stg__host_load_integrations(stg_log *log, stg_integration_sink sink, void *ctx);
 /* Hand n jobs to the transport (send_batch, or send one by one): the
  * hook's own return value, 0 on success; a failing send stops the batch. */
 int stg__host_send(stg_log *log, const stg_job *jobs, size_t n, stg_job_result *results);

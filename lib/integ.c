@@ -4,6 +4,7 @@
  */
 #include "host.h"
 #include "integ.h"
+#include "versions.h"
 
 int stg__log_find_integ_slow(const stg_log *log, const char *name, size_t len, uint32_t *out)
 {
@@ -115,39 +116,8 @@ STG_EXTERN int stg_log_set_limits(stg_log *log, const char *integration, uint32_
 		return rc;
 	in = &log->integs[i];
 	in->batch_size = batch_size;
-	in->max_jobs = max_jobs;
-	in->per_ms = per_ms;
-	in->tokens = (int64_t)max_jobs * per_ms; /* start with a full bucket */
-	in->refilled_at = -1;
+	stg__bucket_set(&in->bucket, max_jobs, per_ms);
 	return STG_OK;
-}
-
-void stg__integ_refill(stg__integ *in, int64_t now)
-{
-	int64_t full, add;
-
-	if (!in->max_jobs)
-		return;
-	full = (int64_t)in->max_jobs * in->per_ms;
-	/* refilled_at < 0: not since the limit was set (0 is a time like any). */
-	if (in->refilled_at < 0 || now < in->refilled_at) {
-		in->refilled_at = now;
-		return;
-	}
-	add = now - in->refilled_at;
-	if (add > in->per_ms)
-		add = in->per_ms; /* a full period refills everything */
-	in->tokens += add * in->max_jobs;
-	if (in->tokens > full)
-		in->tokens = full;
-	in->refilled_at = now;
-}
-
-size_t stg__integ_budget(const stg__integ *in)
-{
-	if (!in->max_jobs)
-		return SIZE_MAX;
-	return (size_t)(in->tokens / in->per_ms);
 }
 
 void stg__integ_pause(stg_log *log, uint32_t integ, int http, const char *msg, int64_t now)
@@ -179,6 +149,55 @@ int stg__integ_arg(stg_log *log, const char *fn, const char *name, uint32_t *int
 	if (!create)
 		return stg__fail(log->errmsg, STG_ENOTFOUND, "%s: no integration '%.100s'", fn, name);
 	return stg__log_get_integ(log, fn, name, len, integ);
+	return STG_OK;
+}
+
+int stg__integ_store_pause(stg_log *log, uint32_t integ, int paused, int64_t now)
+{
+	stg_integration_state s;
+
+	stg_integration_state_init(&s, STG_INTEGRATION_STATE_VERSION);
+	s.flags = paused ? STG_INTEGRATION_PAUSED : 0u;
+	s.integration = log->integs[integ].name;
+	s.updated_at = now;
+	return stg__host_write_integration(log, &s);
+}
+
+/* One stored integration record: a manual pause comes back. */
+static int state_sink(void *ctx, const stg_integration_state *s)
+{
+	stg_log *log = ctx;
+	uint32_t integ;
+	size_t len;
+	int rc;
+
+	if (log->load_rc)
+		return log->load_rc;
+	if (!s)
+		rc = stg__fail(log->errmsg, STG_ECORRUPT, "stg_log_open: the load gave a NULL integration record");
+	else if ((rc = stg__version_check(log->errmsg, "stg_log_open (load)", &stg__v_integration_state, s)))
+		;
+	else if (!stg__key_ok(s->integration, &len))
+		rc = stg__fail(log->errmsg, STG_ECORRUPT,
+		               "stg_log_open: stored integration record without a valid name");
+	else if (!(s->flags & STG_INTEGRATION_PAUSED))
+		return STG_OK; /* nothing to restore; unknown bits are a newer library's */
+	else if (!(rc = stg__log_get_integ(log, "stg_log_open", s->integration, len, &integ)))
+		log->integs[integ].paused = log->integs[integ].paused_by_host = 1;
+	if (rc)
+		log->load_rc = rc;
+	return rc;
+}
+
+int stg__integ_load_states(stg_log *log)
+{
+	int rc = stg__host_load_integrations(log, state_sink, log);
+
+	if (log->load_rc)
+		return log->load_rc; /* the sink's verdict, whatever the hook returned */
+	if (rc)
+		return stg__fail(log->errmsg, STG_ESTORAGE,
+		                 "stg_log_open: storage load of the integrations failed: hook returned %d", rc);
 	return STG_OK;
 }
 

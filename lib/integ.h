@@ -8,18 +8,32 @@
 
 #include "counters.h"
 #include "log_state.h"
+#include "ratelimit.h"
 #include "sched.h"
+
+/* A rate-limit scope's cool-down (cooldown.c). */
+typedef struct stg__cool {
+	int64_t until;     /* no job of the scope goes out before this; 0: none yet */
+	uint32_t level;    /* cool-downs in a row without a retry-after: the backoff's n */
+} stg__cool;
+
+/* A named scope several integrations share (stg_log_set_limit_scope()). */
+struct stg__scope {
+	char *name;
+	size_t len;
+	stg__cool cool;
+};
 
 typedef struct stg__integ {
 	char *name;
 	size_t len;
 	stg_policy *policy;       /* NULL: the log's default policy */
 	uint32_t batch_size;
-	uint32_t max_jobs;        /* rate limit, 0: none */
-	int64_t per_ms;
-	int64_t tokens;           /* in units of 1/per_ms job: budget * per_ms */
-	int64_t refilled_at;      /* time of the last refill; -1: none since the limit was set */
+	stg__bucket bucket;       /* the rate limit (ratelimit.c) */
+	uint32_t scope;           /* 0: its own (own_cool); else log->scopes[scope - 1] */
+	stg__cool own_cool;
 	int paused;
+	int paused_by_host;       /* stg_log_pause(): written as an integration record */
 	stg__queue q[STG__PRIORITIES]; /* by ::stg_priority: the pump takes the lowest due first */
 	stg__counters counters;
 } stg__integ;
@@ -68,9 +82,20 @@ static inline const stg_policy *stg__log_policy(const stg_log *log, uint32_t int
 	return p ? p : log->default_policy;
 }
 /* Give the token bucket what time has earned it since the last refill. */
-void stg__integ_refill(stg__integ *in, int64_t now);
+static inline void stg__integ_refill(stg__integ *in, int64_t now)
+{
+	stg__bucket_refill(&in->bucket, now);
+}
 /* How many jobs the bucket allows now (SIZE_MAX without a rate limit). */
-size_t stg__integ_budget(const stg__integ *in);
+static inline size_t stg__integ_budget(const stg__integ *in)
+{
+	return stg__bucket_budget(&in->bucket);
+}
+/* Write the integration's record with or without the host's pause
+ * (storage version 2; STG_OK without one). STG_ESTORAGE on failure. */
+int stg__integ_store_pause(stg_log *log, uint32_t integ, int paused, int64_t now);
+/* At open, after the entries: the stored integration records. */
+int stg__integ_load_states(stg_log *log);
 /* An auth failure pauses the integration (event, once). */
 void stg__integ_pause(stg_log *log, uint32_t integ, int http, const char *msg, int64_t now);
 

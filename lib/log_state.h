@@ -9,6 +9,7 @@
  *   pump.c       pump, complete, next_due   actions.c    reprocess, remove, pause
  *   retention.c  expire                     lifecycle.c  job end, entry delete, trim
  *   query.c      reads and stats            counters.c   counters, latency histogram
+ *   ratelimit.c  the adaptive token bucket  cooldown.c   rate-limit scopes, cool-downs
  *   txn.c        transactions               undo.c       undoing a failed one
  *
  * and the record stores below them: entries.c, index.c, jobs.c, problems.c,
@@ -22,6 +23,7 @@
 #include "strmap.h"
 
 typedef struct stg__integ stg__integ;
+typedef struct stg__scope stg__scope;
 typedef struct stg__undo stg__undo;
 typedef struct stg__held_event stg__held_event;
 typedef struct stg__saved_counters stg__saved_counters;
@@ -70,6 +72,8 @@ struct stg_log {
 	stg__integ *integs;
 	uint32_t ninteg, integ_cap, last_integ;
 	stg__strmap integ_names;  /* name -> index, once there are more than a few */
+	stg__scope *scopes;       /* named rate-limit scopes (cooldown.c) */
+	uint32_t nscopes, scopes_cap;
 
 	stg__ent **chunks;
 	uint32_t nchunks, chunks_cap;

@@ -2,6 +2,7 @@
  * Opening a log (options, hooks, the load from storage, indexing what was
  * loaded), closing it, and the hooks that can be changed later.
  */
+#include "cooldown.h"
 #include "explained.h"
 #include "counters.h"
 #include "durable.h"
@@ -209,6 +210,7 @@ STG_EXTERN void stg_log_close(stg_log *log)
 		stg__counters_free(&log->alloc, &in->counters);
 	}
 	stg_policy_free(log->default_policy);
+	stg__scopes_free(log);
 	stg__strmap_free(&log->integ_names, &a);
 	stg__free(&a, log->integs);
 	stg__free(&a, log->slots);
@@ -228,6 +230,9 @@ static int take_hooks(stg_log *log, const stg_log_options *opt)
 		return rc;
 	if (opt->storage && (!log->storage.write || !log->storage.remove))
 		return stg__fail(NULL, STG_EINVAL, "stg_log_open: storage needs write and remove");
+	if (opt->storage && !log->storage.write_integration != !log->storage.load_integrations)
+		return stg__fail(NULL, STG_EINVAL,
+		                 "stg_log_open: storage needs both write_integration and load_integrations, or neither");
 	if (opt->transport && !log->transport.send)
 		return stg__fail(NULL, STG_EINVAL, "stg_log_open: transport needs send");
 	if (opt->storage && ((log->storage.begin != NULL) != (log->storage.commit != NULL) ||
@@ -270,7 +275,8 @@ static int load_stored(stg_log *log)
 		if (rc)
 			return stg__fail(NULL, STG_ESTORAGE, "stg_log_open: storage load failed: hook returned %d", rc);
 	}
-	if ((log->live && (rc = index_loaded(log))) || (rc = settle_loaded(log)))
+	if ((log->live && (rc = index_loaded(log))) || (rc = settle_loaded(log)) ||
+	    (log->has_storage && (rc = stg__integ_load_states(log))))
 		return stg__fail(NULL, rc, "%s", log->errmsg);
 	return STG_OK;
 }

@@ -4,6 +4,7 @@
  * batches and applies the results; completions of asynchronous jobs;
  * when the next job is due.
  */
+#include "cooldown.h"
 #include "durable.h"
 #include "host.h"
 #include "integ.h"
@@ -52,7 +53,8 @@ typedef struct batch {
 	size_t n;
 } batch;
 
-/* The most urgent due job among integrations that may send now: 1 and its
+/* The most urgent due job among integrations that may send now (not
+ * paused, scope not cooling down, rate budget left): 1 and its
  * integration, or 0 when none is due. */
 static int most_urgent(stg_log *log, int64_t now, stg__pick *best, uint32_t *bi)
 {
@@ -62,7 +64,8 @@ static int most_urgent(stg_log *log, int64_t now, stg__pick *best, uint32_t *bi)
 
 	for (i = 0; i < log->ninteg; i++) {
 		stg__integ *x = &log->integs[i];
-		if (x->paused || stg__integ_budget(x) == 0 || !stg__sched_best(log, x, now, &pk))
+		if (x->paused || stg__integ_budget(x) == 0 || stg__integ_cooling(log, x, now) ||
+		    !stg__sched_best(log, x, now, &pk))
 			continue;
 		if (!have || more_urgent(&pk, best)) {
 			*best = pk;
@@ -111,17 +114,19 @@ static void take_batch(stg_log *log, stg__integ *in, const stg__pick *first, siz
 	}
 }
 
-/* The transport failed as a whole: the jobs go back untouched. */
-static void give_back(stg_log *log, const batch *b, int64_t now)
+/* The transport failed as a whole: the jobs go back untouched, and so do
+ * their tokens. */
+static void give_back(stg_log *log, stg__integ *in, const batch *b, int64_t now)
 {
 	size_t k;
 
+	stg__bucket_give(&in->bucket, b->n);
 	for (k = 0; k < b->n; k++) {
 		stg__ent *e = stg__ent_at(log, b->idxs[k]);
 		if (stg__ent_live(e) && stg__ent_job_state(e) == STG_JOB_IN_FLIGHT) {
 			stg__ent_set_job_state(e, b->prev_state[k]);
 			stg__job_of(log, e)->last_attempt = b->last_attempt[k];
-			stg__sched_push(log, b->idxs[k], now);
+			stg__sched_push_back(log, b->idxs[k], now, stg__job_of(log, e)->due);
 		}
 	}
 }
@@ -142,8 +147,11 @@ static int pump_batch(stg_log *log, uint32_t bi, const stg__pick *first, size_t 
 	    stg__txn_reserve(log, "stg_log_pump", cap))
 		return stg__fail(log->errmsg, STG_ENOMEM, "stg_log_pump: out of memory");
 	take_batch(log, in, first, cap, now, b);
+	/* Tokens leave before the call: a quota the results announce (the
+	 * requests remaining) then counts these jobs as spent already. */
+	stg__bucket_take(&in->bucket, b->n);
 	if ((trc = stg__host_send(log, b->jobs, b->n, b->results))) {
-		give_back(log, b, now);
+		give_back(log, in, b, now);
 		return stg__fail(log->errmsg, STG_ETRANSPORT,
 		                 "stg_log_pump: transport for %.100s failed: hook returned %d", in->name, trc);
 	}
@@ -154,8 +162,6 @@ static int pump_batch(stg_log *log, uint32_t bi, const stg__pick *first, size_t 
 		if (arc && rc == STG_OK)
 			rc = arc;
 	}
-	if (in->max_jobs)
-		in->tokens -= (int64_t)b->n * in->per_ms;
 	return rc;
 }
 
@@ -262,6 +268,12 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_res
 	if (r->error_class < 0 || r->error_class >= STG_ERRCLASS_COUNT)
 		return stg__fail(log->errmsg, STG_EINVAL,
 		                 "stg_log_complete: error class %d unknown", r->error_class);
+	if (!stg__quota_ok(r))
+		return stg__fail(log->errmsg, STG_EINVAL,
+		                 "stg_log_complete: quota out of range (limit %lld >= 0, window %lld and reset "
+		                 "%lld in 0..86400000, remaining %lld >= -1)",
+		                 (long long)r->quota_limit, (long long)r->quota_window_ms,
+		                 (long long)r->quota_reset_ms, (long long)r->quota_remaining);
 	if (!find_in_flight(log, job_id, &idx))
 		return stg__fail(log->errmsg, STG_ENOTFOUND,
 		                 "stg_log_complete: no job %llu in flight", (unsigned long long)job_id);
@@ -297,19 +309,21 @@ STG_EXTERN int stg_log_next_due(stg_log *log, int64_t *wait_ms)
 	now = stg__log_now(log);
 	for (i = 0; i < log->ninteg; i++) {
 		stg__integ *in = &log->integs[i];
-		int64_t due, w = 0;
+		int64_t due, w, cool, token;
 		if (in->paused)
 			continue;
 		stg__integ_refill(in, now);
 		if ((due = stg__sched_earliest(log, in)) < 0)
 			continue;
-		if (due > now) {
-			w = due - now;
-		} else if (stg__integ_budget(in) == 0) {
-			/* Due, but the rate limit holds it: wait for the next token. */
-			int64_t need = in->per_ms - in->tokens;
-			w = (need + in->max_jobs - 1) / in->max_jobs;
-		}
+		/* Due, then not before the scope's cool-down ends nor before the
+		 * bucket has a token: the latest of the three. */
+		w = due > now ? due - now : 0;
+		cool = stg__integ_cool(log, in)->until - now;
+		token = stg__bucket_wait(&in->bucket, now);
+		if (cool > w)
+			w = cool;
+		if (token > w)
+			w = token;
 		if (best < 0 || w < best)
 			best = w;
 		if (best == 0)

@@ -140,6 +140,10 @@ static void add_counters(stg_stats *s, const stg__counters *c, uint64_t *hist, i
 	s->changes += c->changes;
 	s->exports += c->exports;
 	s->coalesced += c->coalesced;
+	/* Each follow-up job is a call some merges still cost: those merges
+	 * saved one call fewer (never below 0: a follow-up has a merge behind it). */
+	s->saved_by_coalescing += c->coalesced > c->followups ? c->coalesced - c->followups : 0;
+	s->cooldowns += c->cooldowns;
 	s->stale += c->stale;
 	s->attempts += c->attempts;
 	s->successes += c->successes;

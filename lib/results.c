@@ -2,6 +2,8 @@
  * What a transport result does: a success acknowledges the entry; each
  * error class has its own rule (see entry.h and docs/contract.md).
  */
+#include "backoff.h"
+#include "cooldown.h"
 #include "durable.h"
 #include "host.h"
 #include "integ.h"
@@ -10,37 +12,6 @@
 #include "problems.h"
 #include "results.h"
 #include "versions.h"
-
-/* --------------------------------------------------------------- backoff */
-
-/* a + b for times and delays >= 0, held at INT64_MAX instead of wrapping. */
-static int64_t later(int64_t a, int64_t b)
-{
-	return b > INT64_MAX - a ? INT64_MAX : a + b;
-}
-
-static uint64_t next_random(stg_log *log)
-{
-	/* splitmix64: cheap, seedable, good enough for jitter */
-	uint64_t z = (log->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* Exponential backoff with "equal jitter": a delay in [d/2, d]. */
-static int64_t backoff(stg_log *log, uint32_t attempts, int64_t retry_after)
-{
-	int64_t d = log->backoff_base;
-	uint32_t i;
-
-	for (i = 1; i < attempts && d < log->backoff_max; i++)
-		d = d > log->backoff_max / 2 ? log->backoff_max : d * 2;
-	if (d > log->backoff_max)
-		d = log->backoff_max;
-	d = d / 2 + (int64_t)(next_random(log) % (uint64_t)(d / 2 + 1));
-	return d > retry_after ? d : retry_after;
-}
 
 /* A newer change came while the job was out: it follows at once, as a job
  * of its own (own id, latency from its oldest change). */
@@ -51,6 +22,9 @@ static void follow_up(stg_log *log, stg__ent *e, stg__job *j, int64_t now)
 	j->due = now;
 	j->since = j->follow_since ? j->follow_since : e->changed_at;
 	e->job_id = stg__log_new_job_id(log);
+	/* The one call the changes merged while in flight cost (stg_stats
+	 * saved_by_coalescing is coalesced less these). */
+	log->integs[e->integ].counters.followups++;
 }
 
 /* The latency of an acknowledgement: kept, counted, flagged when abnormal. */
@@ -130,10 +104,14 @@ static void by_class(stg_log *log, stg__ent *e, stg__job *j, const stg__prob *p,
 		break;
 	case STG_ERRCLASS_NOT_CATALOGUED:
 		stg__ent_set_job_state(e, STG_JOB_HELD);
-		j->due = later(now, log->catalogue_retry);
+		j->due = stg__later(now, log->catalogue_retry);
 		break;
 	case STG_ERRCLASS_RATE_LIMITED:
-		j->due = later(now, backoff(log, p->attempts, retry_after));
+		/* The limit is the scope's, not the job's: the scope cools down
+		 * (the other jobs wait, untouched) and this job is due when the
+		 * cool-down it started or met ends. */
+		stg__cool_start(log, e->integ, retry_after, now);
+		j->due = stg__integ_cool(log, &log->integs[e->integ])->until;
 		break;
 	case STG_ERRCLASS_TRANSIENT:
 	case STG_ERRCLASS_CONFLICT:
@@ -146,7 +124,7 @@ static void by_class(stg_log *log, stg__ent *e, stg__job *j, const stg__prob *p,
 			e->status = STG_ENTRY_ERROR;
 		} else {
 			j->due = cls == STG_ERRCLASS_CONFLICT ? now
-			         : later(now, backoff(log, p->attempts, retry_after));
+			         : stg__later(now, stg__backoff(log, p->attempts, retry_after));
 		}
 		break;
 	case STG_ERRCLASS_NONE:
@@ -207,10 +185,11 @@ int stg__apply_result(stg_log *log, uint32_t idx, const stg_job_result *r, int64
 	stg__integ *in = &log->integs[e->integ];
 	int rc = STG_OK, cls, outcome = r->outcome;
 	const char *msg = r->message;
+	int64_t key_due = stg__job_of(log, e)->due; /* its place in the queue */
 
 	if (STG__VERSION_BAD(r->version, STG_JOB_RESULT_VERSION) || (outcome != STG_OUTCOME_OK &&
 	    outcome != STG_OUTCOME_ERROR && outcome != STG_OUTCOME_ASYNC) ||
-	    r->error_class < 0 || r->error_class >= STG_ERRCLASS_COUNT) {
+	    r->error_class < 0 || r->error_class >= STG_ERRCLASS_COUNT || !stg__quota_ok(r)) {
 		/* A broken result is a failed attempt, never a silent success. */
 		rc = stg__fail(log->errmsg, STG_EINVAL,
 		               "transport result for (%.100s, %.100s) is invalid (version %u, outcome %d, class %d)",
@@ -223,18 +202,26 @@ int stg__apply_result(stg_log *log, uint32_t idx, const stg_job_result *r, int64
 		 * then the status. */
 		cls = r->error_class != STG_ERRCLASS_NONE ? r->error_class
 		      : stg__rules_classify(log, e->integ, r->http_status, msg);
+		stg__bucket_quota(&in->bucket, r, now);
 	}
 	if (outcome == STG_OUTCOME_ASYNC)
 		return STG_OK;
-	if (outcome == STG_OUTCOME_OK)
+	if (outcome == STG_OUTCOME_OK) {
 		acknowledge(log, idx, in, now);
-	else
+		stg__cool_success(log, e->integ);
+	} else {
 		record_failure(log, idx, in, cls, r, msg, now);
+	}
 	if (stg__ent_job_state(e) == STG_JOB_NONE) {
 		stg__log_end_job(log, idx);
 	} else {
 		stg__job_of(log, e)->follow_since = 0;
-		stg__sched_push(log, idx, now); /* room was reserved when it went out */
+		/* Room was reserved when it went out. A rate-limited job keeps
+		 * its place: the cool-down holds it, not its new due time. */
+		if (outcome == STG_OUTCOME_ERROR && cls == STG_ERRCLASS_RATE_LIMITED)
+			stg__sched_push_back(log, idx, now, key_due);
+		else
+			stg__sched_push(log, idx, now);
 	}
 	if (outcome == STG_OUTCOME_OK)
 		stg__prob_settle(log, idx);

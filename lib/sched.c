@@ -293,25 +293,20 @@ static void renumber(stg_log *log)
 
 /* ----------------------------------------------------------------- queue */
 
-void stg__sched_push(stg_log *log, uint32_t idx, int64_t now)
+/* The item of job j (entry idx) with @due and @order, in the run when it
+ * keeps it sorted, else in the heap. */
+static void push_item(stg_log *log, uint32_t idx, stg__job *j, int64_t due, int in_order, int64_t now)
 {
 	stg__ent *e = stg__ent_at(log, idx);
-	stg__job *j = stg__job_of(log, e);
 	stg__queue *q = &log->integs[e->integ].q[e->priority];
 	stg__item it;
 
-	/* Renumber first: until the new order is taken, an earlier item of this
-	 * job still counts as live there. */
-	if (STG__UNLIKELY(log->order_counter == UINT32_MAX))
-		renumber(log);
-	unlive(log, e, j); /* its earlier item, if any, is stale from here */
-	j->order = ++log->order_counter;
-	it.due = j->due;
+	it.due = due;
 	it.ent = idx;
 	it.order = j->order;
 	/* The newest order is the largest: due now and not before the tail,
 	 * the item keeps the run sorted. */
-	if (it.due <= now && (q->head == q->len || q->run[q->len - 1].due <= it.due)) {
+	if (in_order && it.due <= now && (q->head == q->len || q->run[q->len - 1].due <= it.due)) {
 		q->run[q->len++] = it;
 		q->run_live++;
 		j->qslot = 1 + 2 * e->priority;
@@ -321,6 +316,36 @@ void stg__sched_push(stg_log *log, uint32_t idx, int64_t now)
 		q->heap_live++;
 		j->qslot = 2 + 2 * e->priority;
 	}
+}
+
+void stg__sched_push(stg_log *log, uint32_t idx, int64_t now)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	stg__job *j = stg__job_of(log, e);
+
+	/* Renumber first: until the new order is taken, an earlier item of this
+	 * job still counts as live there. */
+	if (STG__UNLIKELY(log->order_counter == UINT32_MAX))
+		renumber(log);
+	unlive(log, e, j); /* its earlier item, if any, is stale from here */
+	j->order = ++log->order_counter;
+	push_item(log, idx, j, j->due, 1, now);
+}
+
+void stg__sched_push_back(stg_log *log, uint32_t idx, int64_t now, int64_t key_due)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	stg__job *j = stg__job_of(log, e);
+
+	/* The job was out, so it has no live item, and a renumber meanwhile
+	 * did not see it: its order may then be stale (beyond the counter), and
+	 * it takes a new one, as it does when it has none. */
+	if (!j->order || j->order > log->order_counter) {
+		stg__sched_push(log, idx, now);
+		return;
+	}
+	unlive(log, e, j);
+	push_item(log, idx, j, key_due, 0, now); /* an older order: the heap */
 }
 
 /* The live head of a queue, or NULL; *from_heap says where it is. */

@@ -40,6 +40,11 @@ typedef struct stg__queue {
 int stg__sched_reserve_slow(stg_log *log, uint32_t integ, int prio, uint32_t n);
 /* Queue the entry's job (queued or held) at its due time; needs a reserve. */
 void stg__sched_push(stg_log *log, uint32_t idx, int64_t now);
+/* Queue a job that was taken out again in the place it had: its order and
+ * @key_due (the due time it was queued with), whatever its due time is now
+ * (a rate-limited job is due when the cool-down ends, but the cool-down,
+ * not its due time, holds it: it goes first again when it ends). */
+void stg__sched_push_back(stg_log *log, uint32_t idx, int64_t now, int64_t key_due);
 /* The entry's job goes away with its queue item (a forced remove). */
 void stg__sched_forget(stg_log *log, uint32_t idx);
 /* A due item and where it is. */

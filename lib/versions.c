@@ -31,8 +31,11 @@ STG__VSTRUCT(entry, "entry", stg_entry, STG_ENTRY_VERSION, STG_ENTRY_INIT,
              offsetof(stg_entry, min_source), sizeof(stg_entry));
 STG__VSTRUCT(storage, "storage", stg_storage, STG_STORAGE_VERSION, STG_STORAGE_INIT,
              offsetof(stg_storage, begin), sizeof(stg_storage));
+STG__VSTRUCT(integration_state, "integration state", stg_integration_state,
+             STG_INTEGRATION_STATE_VERSION, STG_INTEGRATION_STATE_INIT,
+             sizeof(stg_integration_state));
 STG__VSTRUCT(result, "result", stg_job_result, STG_JOB_RESULT_VERSION, STG_JOB_RESULT_INIT,
-             sizeof(stg_job_result));
+             offsetof(stg_job_result, quota_limit), sizeof(stg_job_result));
 STG__VSTRUCT(transport, "transport", stg_transport, STG_TRANSPORT_VERSION, STG_TRANSPORT_INIT,
              sizeof(stg_transport));
 STG__VSTRUCT(clock, "clock", stg_clock, STG_CLOCK_VERSION, STG_CLOCK_INIT, sizeof(stg_clock));
@@ -90,6 +93,7 @@ STG__DEFINE_INIT(stg_allocator_init, stg_allocator, stg__v_allocator)
 STG__DEFINE_INIT(stg_change_init, stg_change, stg__v_change)
 STG__DEFINE_INIT(stg_entry_init, stg_entry, stg__v_entry)
 STG__DEFINE_INIT(stg_storage_init, stg_storage, stg__v_storage)
+STG__DEFINE_INIT(stg_integration_state_init, stg_integration_state, stg__v_integration_state)
 STG__DEFINE_INIT(stg_job_result_init, stg_job_result, stg__v_result)
 STG__DEFINE_INIT(stg_transport_init, stg_transport, stg__v_transport)
 STG__DEFINE_INIT(stg_clock_init, stg_clock, stg__v_clock)

@@ -27,7 +27,8 @@ typedef struct stg__vstruct {
 
 extern const stg__vstruct stg__v_allocator, stg__v_change, stg__v_entry, stg__v_storage,
 	stg__v_result, stg__v_transport, stg__v_clock, stg__v_events, stg__v_log_options,
-	stg__v_submit, stg__v_query, stg__v_message_rule, stg__v_observation;
+	stg__v_submit, stg__v_query, stg__v_message_rule, stg__v_observation,
+	stg__v_integration_state;
 
 /* Nonzero when @v is outside 1..@known: one unsigned compare, for hot paths. */
 #define STG__VERSION_BAD(v, known) ((unsigned int)(v) - 1u >= (unsigned int)(known))

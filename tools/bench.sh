@@ -10,6 +10,9 @@
 #                             disk, a few minutes): replaces the "Durable
 #                             storage" section of the Markdown file (added at
 #                             the end when it has none), the rest is kept
+#   tools/bench.sh --only-rate  only the rate-limit benchmark (bench_rate:
+#                             counts on a simulated clock, seconds): rewrites
+#                             its section of the Markdown, the rest is kept
 #
 # Steps: a release build in build-bench (meson setup -Dbuildtype=release),
 # `meson test --benchmark` for each benchmark with its sizes in the
@@ -23,14 +26,16 @@ root=$PWD
 
 quick=0
 durable_only=0
+only_rate=0
 out=docs/benchmarks.md
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1; out=build-bench/benchmarks-quick.md ;;
 	--durable) durable_only=1 ;;
+	--only-rate) only_rate=1 ;;
 	--out) out="$2"; shift ;;
 	--out=*) out="${1#--out=}" ;;
-	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -108,11 +113,35 @@ else
 	run meson setup "$bd" -Dbuildtype=release > "$res/setup.log"
 fi
 # Only what the benchmarks need (meson test below runs with --no-rebuild).
-if [ $durable_only = 1 ]; then
+if [ $only_rate = 1 ]; then
+	run meson compile -C "$bd" bench_rate > "$res/build.log"
+elif [ $durable_only = 1 ]; then
 	run meson compile -C "$bd" bench_durable > "$res/build.log"
 else
-	run meson compile -C "$bd" bench_filter bench_log bench_durable stockguard:shared_library \
-		examples/stockguard-replay > "$res/build.log"
+	run meson compile -C "$bd" bench_filter bench_log bench_durable bench_rate \
+		stockguard:shared_library examples/stockguard-replay > "$res/build.log"
+fi
+
+# Rate limits (tests/bench/bench_rate.c): counts on a simulated clock, so
+# machine-independent and seconds to run; their own rows and their own
+# section of the report (tools/bench-rate-section.py), also with --only-rate.
+: "${STG_BENCH_RATE_SIZES:=10,100,1000}"
+run_rate() {
+	: > "$res/rate.jsonl"
+	printf '%s\n' "STG_BENCH_OUT=$res/rate.jsonl STG_BENCH_RATE_SIZES=$STG_BENCH_RATE_SIZES meson test -C $bd --no-rebuild --benchmark --suite bench rate --verbose" \
+		> "$res/rate-commands.txt"
+	echo "+ meson test -C $bd --no-rebuild --benchmark --suite bench rate" >&3
+	STG_BENCH_OUT="$root/$res/rate.jsonl" STG_BENCH_RATE_SIZES="$STG_BENCH_RATE_SIZES" \
+		meson test -C "$bd" --no-rebuild --benchmark --suite bench rate --verbose \
+		> "$res/rate.log" 2>&1 || { cat "$res/rate.log"; exit 1; }
+}
+rate_section() {
+	python3 tools/bench-rate-section.py "$res/rate.jsonl" "$res/rate-commands.txt" "$out"
+}
+if [ $only_rate = 1 ]; then
+	run_rate
+	rate_section
+	exit 0
 fi
 
 # The durable benchmark writes its own rows (their own section of the report):
@@ -538,3 +567,8 @@ w("")
 open(out, "w").write("\n".join(L))
 print("bench.sh: wrote %s" % out)
 PYEOF
+# The rate-limit section, after the report (its markers keep it in place).
+if [ $durable_only = 0 ]; then
+	run_rate
+	rate_section
+fi

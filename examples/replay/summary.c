@@ -292,10 +292,19 @@ int summary_print(FILE *f, const struct summary_in *in)
 			label(f, 6, stg_reason_name((int)i));
 			fprintf(f, "%*" PRIu64 "\n", w, st.skips[i]);
 		}
-	fmt_percent(pct, sizeof pct, saved, st.changes);
+	/* With a limited marketplace changes merge into waiting jobs: the log
+	 * counts the calls that saved apart from the filter's (stg_stats). */
+	fmt_percent(pct, sizeof pct, saved + (o->market ? st.saved_by_coalescing : 0), st.changes);
 	label(f, 4, msg(lang, MSG_CALLS_SAVED));
-	fprintf(f, "%*" PRIu64 "  %s %s %" PRIu64 " %s\n", w, saved, pct, msg(lang, MSG_OF),
-	        st.changes, plural(lang, st.changes, MSG_CHANGE_1, MSG_CHANGE_N));
+	fprintf(f, "%*" PRIu64 "  %s %s %" PRIu64 " %s\n", w,
+	        saved + (o->market ? st.saved_by_coalescing : 0), pct, msg(lang, MSG_OF), st.changes,
+	        plural(lang, st.changes, MSG_CHANGE_1, MSG_CHANGE_N));
+	if (o->market) {
+		label(f, 6, msg(lang, MSG_BY_FILTER));
+		fprintf(f, "%*" PRIu64 "\n", w, saved);
+		label(f, 6, msg(lang, MSG_BY_COALESCING));
+		fprintf(f, "%*" PRIu64 "\n", w, st.saved_by_coalescing);
+	}
 	label(f, 4, msg(lang, MSG_ENTRIES));
 	fprintf(f, "%*" PRIu64 "  success %" PRIu64 ", pending %" PRIu64 ", error %" PRIu64 "\n", w,
 	        entries, cnt.success, cnt.pending, cnt.error);

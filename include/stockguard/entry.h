@@ -38,7 +38,8 @@ typedef enum stg_error_class {
 	STG_ERRCLASS_NONE = 0,           /**< no error (also: "classify from the HTTP status" in a result) */
 	STG_ERRCLASS_AUTH = 1,           /**< 401/403: the integration is paused, jobs held */
 	STG_ERRCLASS_NOT_CATALOGUED = 2, /**< held until catalogued, slow periodic retry */
-	STG_ERRCLASS_RATE_LIMITED = 3,   /**< 429: backoff with jitter, honours retry-after */
+	STG_ERRCLASS_RATE_LIMITED = 3,   /**< 429: cools down the whole limit scope (retry-after, else
+	                                      backoff with jitter) and lowers its rate (stg_log_set_limit_scope()) */
 	STG_ERRCLASS_TRANSIENT = 4,      /**< 5xx, timeouts: bounded retries, then error */
 	STG_ERRCLASS_REJECTED = 5,       /**< other 4xx, validation: error at once */
 	STG_ERRCLASS_CONFLICT = 6        /**< (1.1) 409, an optimistic-concurrency conflict (a stale

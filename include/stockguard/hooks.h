@@ -45,8 +45,48 @@ extern "C" {
  */
 typedef int (*stg_entry_sink)(void *ctx, const stg_entry *entry);
 
-/** Version of ::stg_storage this header describes (2 since 1.1.0: transactions). */
+/** Version of ::stg_storage this header describes (2 since 1.1.0: transactions and
+ *  integration records). */
 #define STG_STORAGE_VERSION 2
+
+/** ::stg_integration_state flag: the host paused the integration with stg_log_pause(). */
+#define STG_INTEGRATION_PAUSED 0x1u
+
+/** Version of ::stg_integration_state this header describes. */
+#define STG_INTEGRATION_STATE_VERSION 1
+
+/**
+ * @brief What the log keeps of one integration beyond its entries: the
+ *        record of a ::stg_storage (version 2) `write_integration` and
+ *        `load_integrations`.
+ *
+ * Filled by the library for `write_integration` (borrowed for the call:
+ * copy what you keep); filled by the host for the sink of
+ * `load_integrations` (borrowed for the sink call; the log copies it).
+ * Today it holds the pause the host made by hand: a pause caused by an
+ * auth failure comes back from the entries that hold the failure.
+ */
+typedef struct stg_integration_state {
+	unsigned int version;     /**< ::STG_INTEGRATION_STATE_VERSION */
+	unsigned int flags;       /**< ::STG_INTEGRATION_PAUSED, or 0 (the host may then drop the record) */
+	const char *integration;  /**< 1 to ::STG_KEY_MAX bytes */
+	int64_t updated_at;       /**< when the log wrote it, ms since the epoch */
+} stg_integration_state;
+
+/** Static initialiser equal to stg_integration_state_init(s, ::STG_INTEGRATION_STATE_VERSION). */
+#define STG_INTEGRATION_STATE_INIT { STG_INTEGRATION_STATE_VERSION, 0u, NULL, 0 }
+
+/**
+ * @brief Fill @p state with the defaults of @p version (no flag, no name).
+ * @return ::STG_OK, ::STG_EINVAL, ::STG_EVERSION.
+ */
+STG_EXTERN int stg_integration_state_init(stg_integration_state *state, unsigned int version);
+
+/**
+ * @brief Receives one stored integration record during a load; see
+ *        ::stg_storage. Same contract as ::stg_entry_sink.
+ */
+typedef int (*stg_integration_sink)(void *ctx, const stg_integration_state *state);
 
 /**
  * @brief Where the log keeps its entries. The log holds its working state
@@ -118,10 +158,26 @@ typedef struct stg_storage {
 	int (*commit)(void *payload);
 	/** Undo everything since `begin`; 0 when storage is back as it was. */
 	int (*rollback)(void *payload);
+	/**
+	 * Version 2, optional (both or neither): store @p state, replacing the
+	 * record of the same integration. The log writes one when the host
+	 * pauses an integration (stg_log_pause()) and when it resumes it, so
+	 * a manual pause survives a reopen. It is never called inside a
+	 * transaction (stg_log_resume() calls it after its commit). Return 0
+	 * once durable, non-zero on failure (the call then returns
+	 * ::STG_ESTORAGE and the integration stays as it was). Without these
+	 * functions a manual pause lasts until the log closes.
+	 */
+	int (*write_integration)(const stg_integration_state *state, void *payload);
+	/**
+	 * Version 2, optional: stream every stored integration record to
+	 * @p sink, once, at stg_log_open(), after `load`. Return as `load` does.
+	 */
+	int (*load_integrations)(stg_integration_sink sink, void *sink_ctx, void *payload);
 } stg_storage;
 
 /** Static initialiser equal to stg_storage_init(s, ::STG_STORAGE_VERSION). */
-#define STG_STORAGE_INIT { STG_STORAGE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+#define STG_STORAGE_INIT { STG_STORAGE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /**
  * @brief Fill @p storage with the defaults of @p version (all NULL).
@@ -161,8 +217,8 @@ typedef enum stg_outcome {
 	STG_OUTCOME_ASYNC = 2   /**< the host completes it later with stg_log_complete() */
 } stg_outcome;
 
-/** Version of ::stg_job_result this header describes. */
-#define STG_JOB_RESULT_VERSION 1
+/** Version of ::stg_job_result this header describes (2 adds the announced quota). */
+#define STG_JOB_RESULT_VERSION 2
 
 /**
  * @brief The result of one job, filled by the host.
@@ -176,11 +232,26 @@ typedef struct stg_job_result {
 	int error_class;        /**< ::stg_error_class; ::STG_ERRCLASS_NONE: classify from @ref http_status */
 	int http_status;        /**< HTTP status, 0 when there was no response */
 	const char *message;    /**< the marketplace's message, or NULL */
-	int64_t retry_after_ms; /**< the marketplace's retry-after, 0 when none */
+	int64_t retry_after_ms; /**< the marketplace's retry-after, 0 when none; for
+	                             ::STG_ERRCLASS_RATE_LIMITED, how long the whole
+	                             limit scope cools down (see stg_log_set_limit_scope()) */
+	/**
+	 * Version 2: the quota the marketplace announced with this answer
+	 * (from response headers such as `X-RateLimit-Limit` or
+	 * `x-amzn-RateLimit-Limit`): @ref quota_limit requests per
+	 * @ref quota_window_ms. Above 0, the integration's token bucket follows
+	 * it (see stg_log_set_limits()). 0: not announced.
+	 */
+	int64_t quota_limit;
+	int64_t quota_window_ms;  /**< version 2: the window of @ref quota_limit (1 to 86400000); 0: 1000 (per second) */
+	int64_t quota_remaining;  /**< version 2: requests left in the current window; -1: not announced */
+	int64_t quota_reset_ms;   /**< version 2: time until the window renews (with @ref quota_remaining 0:
+	                               nothing goes out before); 0: not announced */
 } stg_job_result;
 
 /** Static initialiser equal to stg_job_result_init(r, ::STG_JOB_RESULT_VERSION). */
-#define STG_JOB_RESULT_INIT { STG_JOB_RESULT_VERSION, STG_OUTCOME_OK, STG_ERRCLASS_NONE, 0, NULL, 0 }
+#define STG_JOB_RESULT_INIT { STG_JOB_RESULT_VERSION, STG_OUTCOME_OK, STG_ERRCLASS_NONE, 0, NULL, 0, \
+	0, 0, -1, 0 }
 
 /**
  * @brief Fill @p result with the defaults of @p version (outcome OK).

@@ -12,7 +12,7 @@
  * |-----------------|---------------------------------------------------------------|
  * | auth            | pauses the whole integration; jobs held until stg_log_resume() |
  * | not_catalogued  | holds the job until stg_log_set_catalogued(); slow retry meanwhile |
- * | rate_limited    | exponential backoff with jitter, at least the retry-after     |
+ * | rate_limited    | cools down the whole limit scope (retry-after, else backoff with jitter) and lowers the rate |
  * | transient       | backoff retries up to a bound (per job), then status error    |
  * | rejected        | status error at once                                          |
  *
@@ -173,14 +173,76 @@ STG_EXTERN int stg_log_set_policy(stg_log *log, const char *integration, const s
 /**
  * @brief Limit what one integration is sent.
  *
+ * The rate limit is a token bucket that adapts (AIMD): a rate-limited
+ * answer (429) lowers the integration's rate to 7/8 of what it was; each
+ * @p per_ms period without one raises it again, at once halfway back to
+ * the rate of the last 429 while it is well below it, then by a small
+ * probing step (1/1024 of the rate, doubling every 16 quiet periods up to
+ * 1/8), never above the ceiling: @p max_jobs per @p per_ms, or the quota
+ * the marketplace announced (::stg_job_result version 2), the smaller of
+ * the two. The bucket holds at most one period at the current rate. The
+ * whole algorithm is described in the contract's rate-limit section.
+ * Calling this again resets the rate to the new ceiling and fills the
+ * bucket.
+ *
  * @param batch_size jobs per transport call (1 to 10000; 1 by default).
  *        Above 1 the transport's `send_batch` is used when it has one.
  * @param max_jobs, per_ms at most @p max_jobs jobs per @p per_ms
- *        milliseconds (a token bucket; 0 and 0 for no limit, the default).
- * @return ::STG_OK, ::STG_EINVAL, ::STG_ERANGE, ::STG_ENOMEM, ::STG_ERECURSIVE.
+ *        milliseconds (0 and 0 for no configured limit, the default: then
+ *        only an announced quota sets a rate).
+ * @return ::STG_OK, ::STG_EINVAL, ::STG_ERANGE (nothing changed; the
+ *         message names the setting), ::STG_ENOMEM, ::STG_ERECURSIVE.
  */
 STG_EXTERN int stg_log_set_limits(stg_log *log, const char *integration, uint32_t batch_size,
                                   uint32_t max_jobs, int64_t per_ms);
+
+/**
+ * @brief Say which rate-limit scope an integration's calls count against.
+ *
+ * A rate-limited answer (429) cools down the whole scope, not one SKU:
+ * until the retry-after the transport reports (or, without one, a backoff
+ * with jitter that doubles with each cool-down in a row and resets at the
+ * scope's next success), no job of any integration of the scope is handed
+ * out. Waiting jobs keep their place in the priority order and count no
+ * attempt. By default each integration is its own scope; a named scope is
+ * shared by every integration that names it, for marketplaces that limit
+ * one application key serving many sellers. Scopes are not stored: set
+ * them again after every open, as the limits.
+ *
+ * @param integration 1 to ::STG_KEY_MAX bytes; created if new.
+ * @param scope 1 to ::STG_KEY_MAX bytes, or NULL for the integration's own
+ *        scope (the default). An integration that moves keeps its rate;
+ *        the cool-down it leaves behind stays with the old scope.
+ * Both names are copied. Like every call on a log, one thread at a time.
+ *
+ * @return ::STG_OK; ::STG_EINVAL (bad name: nothing changed);
+ *         ::STG_ENOMEM, ::STG_ELIMIT (65,535 scopes); ::STG_ERECURSIVE.
+ */
+STG_EXTERN int stg_log_set_limit_scope(stg_log *log, const char *integration, const char *scope);
+
+/** @brief An integration's rate limit as it is now, filled by stg_log_limit_state(). */
+typedef struct stg_limit_state {
+	int64_t cooling_until;   /**< the scope cools down until this time (ms since the
+	                              epoch); 0 when it is not cooling */
+	double rate_per_s;       /**< jobs per second the bucket allows now; 0: no limit */
+	double ceiling_per_s;    /**< the most the rate recovers to; 0: no limit */
+	double announced_per_s;  /**< the quota the marketplace announced last; 0: none */
+	uint64_t cooldowns;      /**< cool-downs this integration's answers started since the open */
+	uint32_t backoff_level;  /**< cool-downs in a row without a retry-after (the backoff's n) */
+	int shared;              /**< 1 when the integration is in a named scope */
+	uint64_t reserved_[4];   /**< 0 */
+} stg_limit_state;
+
+/**
+ * @brief Read an integration's rate limit and its scope's cool-down.
+ *
+ * @p out is the caller's, filled on success. Like every call on a log, one
+ * thread at a time.
+ *
+ * @return ::STG_OK; ::STG_EINVAL (NULL @p out, bad name); ::STG_ENOTFOUND
+ *         (unknown integration); ::STG_ERECURSIVE. Nothing changes.
+ */
+STG_EXTERN int stg_log_limit_state(stg_log *log, const char *integration, stg_limit_state *out);
 
 /** Version of ::stg_submit this header describes. */
 #define STG_SUBMIT_VERSION 1
@@ -286,14 +348,22 @@ STG_EXTERN int stg_log_complete(stg_log *log, uint64_t job_id, const stg_job_res
 /**
  * @brief Milliseconds until the next job is due (0: one is due now; -1: no
  *        job is waiting). Held jobs count at their slow-retry time; jobs of
- *        paused integrations do not count.
+ *        paused integrations do not count; jobs of a cooling scope count at
+ *        the end of its cool-down, and jobs held by the rate limit when
+ *        their integration's bucket has the next token.
  * @return ::STG_OK, ::STG_EINVAL, ::STG_ERECURSIVE.
  */
 STG_EXTERN int stg_log_next_due(stg_log *log, int64_t *wait_ms);
 
 /**
  * @brief Pause an integration by hand: its jobs are held, not lost.
- * @return ::STG_OK, ::STG_EINVAL, ::STG_ENOMEM, ::STG_ERECURSIVE.
+ *
+ * With a storage hook of version 2 that has `write_integration`, the pause
+ * is written (::STG_INTEGRATION_PAUSED) before the call returns and comes
+ * back at the next open; without one it lasts until the log closes.
+ *
+ * @return ::STG_OK, ::STG_EINVAL, ::STG_ENOMEM, ::STG_ERECURSIVE,
+ *         ::STG_ESTORAGE (the write failed: not paused).
  */
 STG_EXTERN int stg_log_pause(stg_log *log, const char *integration);
 
@@ -301,7 +371,8 @@ STG_EXTERN int stg_log_pause(stg_log *log, const char *integration);
  * @brief Resume a paused integration (after fixing its credentials): its
  *        held jobs are due again at once, their auth error cleared.
  *
- * Each entry holding an auth failure is written as it is cleared. When a
+ * Each entry holding an auth failure is written as it is cleared, then
+ * the integration's record (storage version 2) without the pause. When a
  * write fails the call stops there: the entries before it stay cleared (in
  * memory and in storage alike), the integration stays paused, and calling
  * stg_log_resume() again finishes the work.
@@ -438,7 +509,14 @@ typedef struct stg_stats {
 	                                            the marketplace out of sync (reason out_of_sync),
 	                                            holds of SKUs it does not list included; a word
 	                                            reserved in 1.0 */
-	uint64_t reserved_[7];                 /**< 0; room for later counters */
+	uint64_t reserved_[5];                 /**< 0; room for later counters */
+	uint64_t cooldowns;                    /**< (1.1) rate-limit cool-downs started (one per exhausted
+	                                            limit, however many jobs wait); a word reserved in 1.0 */
+	uint64_t saved_by_coalescing;          /**< (1.1) API calls saved by coalescing: changes merged into
+	                                            a job that carried them without a call of their own
+	                                            (`coalesced` less the follow-up jobs merges into an
+	                                            in-flight job caused); the filter's savings are the
+	                                            `skips`. A word reserved in 1.0 */
 	uint32_t nreasons;                     /**< entries of `skips` filled: the library's ::STG_REASON_COUNT */
 	uint32_t nclasses;                     /**< entries of `errors` filled: the library's ::STG_ERRCLASS_COUNT */
 	uint64_t skips[STG_STATS_REASONS_MAX]; /**< skipped changes by ::stg_reason (API calls saved); 0 from nreasons on */

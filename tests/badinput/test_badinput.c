@@ -865,6 +865,8 @@ Test(badinput, log_null_pointers, .init = fx_open, .fini = fx_close)
 	REFUSED("log", "NULL log", STG_EINVAL, stg_log_remove_matching(NULL, NULL, 0, &n));
 	REFUSED("log", "NULL log", STG_EINVAL, stg_log_expire(NULL, &n));
 	REFUSED("log", "NULL log", STG_EINVAL, stg_log_flush(NULL, &n));
+	REFUSED("log", "NULL log", STG_EINVAL, stg_log_set_limit_scope(NULL, "amz", "app"));
+	REFUSED("log", "NULL log", STG_EINVAL, stg_log_limit_state(NULL, "amz", &(stg_limit_state){ 0 }));
 	cr_expect(out == sentinel);
 
 	/* NULL in every other pointer parameter of a live log. */
@@ -873,6 +875,10 @@ Test(badinput, log_null_pointers, .init = fx_open, .fini = fx_close)
 	REFUSED_LOG("log", "NULL integration", STG_EINVAL, stg_log_set_policy(F.log, NULL, p));
 	REFUSED_LOG("log", "NULL policy", STG_EINVAL, stg_log_set_policy(F.log, "amz", NULL));
 	REFUSED_LOG("log", "NULL integration", STG_EINVAL, stg_log_set_limits(F.log, NULL, 1, 0, 0));
+	REFUSED_LOG("log", "NULL integration", STG_EINVAL, stg_log_set_limit_scope(F.log, NULL, "app"));
+	REFUSED_LOG("log", "NULL integration", STG_EINVAL,
+	            stg_log_limit_state(F.log, NULL, &(stg_limit_state){ 0 }));
+	REFUSED_LOG("log", "NULL out", STG_EINVAL, stg_log_limit_state(F.log, "amz", NULL));
 	REFUSED_LOG("log", "NULL change", STG_EINVAL, stg_log_submit(F.log, NULL, NULL));
 	s.integration = NULL;
 	REFUSED_LOG("log", "change.integration NULL", STG_EINVAL, stg_log_submit(F.log, &s, NULL));
@@ -1143,6 +1149,8 @@ Test(badinput, log_enums_flags_ranges, .init = fx_open, .fini = fx_close)
 	REFUSED_LOG("log", "job id UINT64_MAX", STG_ENOTFOUND, stg_log_complete(F.log, UINT64_MAX, &r));
 	REFUSED_LOG("log", "unknown integration", STG_ENOTFOUND, stg_log_resume(F.log, "nobody"));
 	REFUSED_LOG("log", "unknown integration", STG_ENOTFOUND, stg_log_stats(F.log, "nobody", &(stg_stats){ 0 }));
+	REFUSED_LOG("log", "unknown integration", STG_ENOTFOUND,
+	            stg_log_limit_state(F.log, "nobody", &(stg_limit_state){ 0 }));
 	REFUSED_LOG("log", "no entry", STG_ENOTFOUND, stg_log_get(F.log, "amz", "nope", ents));
 	REFUSED_LOG("log", "no entry", STG_ENOTFOUND, stg_log_reprocess(F.log, "amz", "nope"));
 	REFUSED_LOG("log", "no entry", STG_ENOTFOUND, stg_log_remove(F.log, "amz", "nope", 0));
@@ -1153,6 +1161,28 @@ Test(badinput, log_enums_flags_ranges, .init = fx_open, .fini = fx_close)
 	REFUSED_LOG("log", "job not held", STG_ESTATE, stg_log_set_catalogued(F.log, "amz", "A"));
 	REFUSED_LOG("log", "job in flight", STG_EBUSY, stg_log_reprocess(F.log, "meli", "ASYNC1"));
 	REFUSED_LOG("log", "pending job, no FORCE", STG_EBUSY, stg_log_remove(F.log, "amz", "Q1", 0));
+
+	/* A quota out of range in a completion (stg_job_result version 2):
+	 * refused before anything changes. */
+	{
+		static const struct { const char *what; int64_t limit, window, remaining, reset; } quota[] = {
+			{ "quota_limit -1", -1, 0, -1, 0 },
+			{ "quota_window_ms -1", 5, -1, -1, 0 },
+			{ "quota_window_ms 86400001", 5, 86400001, -1, 0 },
+			{ "quota_remaining -2", 5, 1000, -2, 0 },
+			{ "quota_reset_ms INT64_MIN", 5, 1000, 0, INT64_MIN },
+		};
+		size_t b;
+		for (b = 0; b < sizeof quota / sizeof quota[0]; b++) {
+			stg_job_result_init(&r, STG_JOB_RESULT_VERSION);
+			r.quota_limit = quota[b].limit;
+			r.quota_window_ms = quota[b].window;
+			r.quota_remaining = quota[b].remaining;
+			r.quota_reset_ms = quota[b].reset;
+			REFUSED_LOG("log", quota[b].what, STG_EINVAL, stg_log_complete(F.log, F.async_id, &r));
+		}
+		stg_job_result_init(&r, STG_JOB_RESULT_VERSION);
+	}
 
 	/* error_class out of range in a completion: the outcome is checked
 	 * before anything changes; is the class too? */
@@ -1256,6 +1286,11 @@ Test(badinput, overlong_and_empty_keys, .init = fx_open, .fini = fx_close)
 		REFUSED_LOG("log", in, STG_EINVAL, stg_log_submit(F.log, &s, NULL));
 		REFUSED_LOG("log", in, STG_EINVAL, stg_log_set_policy(F.log, k, p));
 		REFUSED_LOG("log", in, STG_EINVAL, stg_log_set_limits(F.log, k, 1, 0, 0));
+		REFUSED_LOG("log", in, STG_EINVAL, stg_log_set_limit_scope(F.log, k, "app"));
+		REFUSED_LOG("log", in, STG_EINVAL, stg_log_limit_state(F.log, k, &(stg_limit_state){ 0 }));
+		snprintf(in, sizeof in, "scope %s", nm);
+		REFUSED_LOG("log", in, STG_EINVAL, stg_log_set_limit_scope(F.log, "amz", k));
+		snprintf(in, sizeof in, "integration %s", nm);
 		REFUSED_LOG("log", in, STG_EINVAL, stg_log_pause(F.log, k));
 		REFUSED_LOG("log", in, STG_EINVAL, stg_log_resume(F.log, k));
 		REFUSED_LOG("log", in, STG_EINVAL, stg_log_is_paused(F.log, k, &paused));

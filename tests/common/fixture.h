@@ -207,6 +207,15 @@ typedef struct fx_storage {
 	int broken;
 	fx_in_hook in_hook;   /* FX_IN_WRITE / FX_IN_REMOVE before anything else */
 	void *in_hook_ctx;
+	/* Integration records (storage version 2: fx_storage_hook_v2). A
+	 * write_integration fails with state_write_fail when set, and counts
+	 * in the write countdown (fail_at) like an entry write. */
+	char **state_names;
+	unsigned *state_flags;
+	size_t nstates, states_cap;
+	long state_writes;
+	int state_write_fail;
+	int load_bad_state;   /* stream a record without a name before the others */
 	/* Transactions (a version-2 hook with begin/commit/rollback when
 	 * `transactional` is set before fx_storage_hook()). begin keeps a copy
 	 * of the table, rollback puts it back, commit drops it. With arm_txn,
@@ -226,6 +235,10 @@ typedef struct fx_storage {
 void fx_storage_init(fx_storage *s);
 void fx_storage_free(fx_storage *s);
 stg_storage fx_storage_hook(fx_storage *s);
+/* The same with version 2's integration records. */
+stg_storage fx_storage_hook_v2(fx_storage *s);
+/* The flags of a stored integration record, or -1 when there is none. */
+long fx_storage_state(const fx_storage *s, const char *integration);
 /* The hook's functions (payload: the fx_storage), for suites that wrap them. */
 int fx_storage_load(stg_entry_sink sink, void *ctx, void *payload);
 int fx_storage_write(const stg_entry *e, void *payload);
@@ -243,6 +256,33 @@ fx_record *fx_storage_find(const fx_storage *s, const char *integration, const c
 int fx_storage_get(const fx_storage *s, const char *integration, const char *sku, stg_entry *out);
 /* Deep copy of the table (for "storage as it was" checks); counters zero. */
 void fx_storage_copy(fx_storage *dst, const fx_storage *src);
+
+/* ---------------------------------------------------- simulated marketplace */
+
+/*
+ * A marketplace that allows `per_s` requests per second with a burst of
+ * `burst` (a token bucket, as Amazon SP-API and most APIs have): a request
+ * with no token left is answered 429 with a retry-after (the time until
+ * the next token). With announce, every answer of a version-2 result also
+ * carries the quota (limit per_s per 1000 ms, remaining). Its own
+ * transport (no job recording: long simulations stay cheap).
+ */
+typedef struct fx_market {
+	const fx_clock *clock;
+	double rate, burst, tokens; /* per ms; tokens in requests */
+	int64_t last;
+	int announce;
+	int64_t announced_limit;    /* what it announces (default per_s) */
+	uint64_t calls, ok, limited;
+} fx_market;
+
+void fx_market_init(fx_market *m, const fx_clock *clock, double per_s, double burst, int announce);
+/* Answer one request at the clock's time. */
+int fx_market_answer(fx_market *m, stg_job_result *r);
+stg_transport fx_market_hook(fx_market *m);
+/* A host loop for @duration_ms of simulated time: pump, then sleep what
+ * stg_log_next_due() says (at least 1 ms). STG_OK, or the failing status. */
+int fx_market_run(stg_log *log, fx_clock *clock, int64_t duration_ms);
 
 /* ------------------------------------------------------------ allocator */
 

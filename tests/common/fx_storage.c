@@ -30,6 +30,10 @@ void fx_storage_free(fx_storage *s)
 		free(s->recs[i].buf);
 	}
 	free(s->recs);
+	for (i = 0; i < s->nstates; i++)
+		free(s->state_names[i]);
+	free(s->state_names);
+	free(s->state_flags);
 	memset(s, 0, sizeof *s);
 }
 
@@ -50,6 +54,14 @@ void fx_storage_copy(fx_storage *dst, const fx_storage *src)
 		dst->recs[i].len = src->recs[i].len;
 	}
 	dst->n = src->n;
+	for (i = 0; i < src->nstates; i++) {
+		size_t cap = dst->states_cap;
+		dst->state_names = fx_grow(dst->state_names, &cap, dst->nstates, sizeof *dst->state_names, 4);
+		dst->state_flags = fx_grow(dst->state_flags, &dst->states_cap, dst->nstates,
+		                           sizeof *dst->state_flags, 4);
+		dst->state_names[dst->nstates] = fx_strdup(src->state_names[i]);
+		dst->state_flags[dst->nstates++] = src->state_flags[i];
+	}
 	dst->load_check_decode = src->load_check_decode;
 	dst->size_query = src->size_query;
 }
@@ -297,6 +309,70 @@ int fx_storage_load(stg_entry_sink sink, void *ctx, void *payload)
 			return rc;
 	}
 	return 0;
+}
+
+static int write_state(const stg_integration_state *st, void *payload)
+{
+	fx_storage *s = payload;
+	size_t i;
+
+	if (s->in_hook)
+		s->in_hook(FX_IN_WRITE, s->in_hook_ctx);
+	if (s->state_write_fail)
+		return s->state_write_fail;
+	if (armed_fails(s))
+		return -5;
+	FX_CHECK(st != NULL && st->version >= 1 && st->integration && st->integration[0],
+	         "write_integration of a bad record");
+	s->state_writes++;
+	for (i = 0; i < s->nstates; i++)
+		if (strcmp(s->state_names[i], st->integration) == 0)
+			break;
+	if (i == s->nstates) {
+		size_t cap = s->states_cap;
+		s->state_names = fx_grow(s->state_names, &cap, s->nstates, sizeof *s->state_names, 4);
+		s->state_flags = fx_grow(s->state_flags, &s->states_cap, s->nstates, sizeof *s->state_flags, 4);
+		s->state_names[s->nstates++] = fx_strdup(st->integration);
+	}
+	s->state_flags[i] = st->flags;
+	return 0;
+}
+
+static int load_states(stg_integration_sink sink, void *ctx, void *payload)
+{
+	fx_storage *s = payload;
+	stg_integration_state st = STG_INTEGRATION_STATE_INIT;
+	size_t i;
+	int rc;
+
+	if (s->load_bad_state && (rc = sink(ctx, &st)))
+		return rc;
+	for (i = 0; i < s->nstates; i++) {
+		st.integration = s->state_names[i];
+		st.flags = s->state_flags[i];
+		if ((rc = sink(ctx, &st)) && !s->load_ignore_sink)
+			return rc;
+	}
+	return 0;
+}
+
+long fx_storage_state(const fx_storage *s, const char *integration)
+{
+	size_t i;
+
+	for (i = 0; i < s->nstates; i++)
+		if (strcmp(s->state_names[i], integration) == 0)
+			return (long)s->state_flags[i];
+	return -1;
+}
+
+stg_storage fx_storage_hook_v2(fx_storage *s)
+{
+	stg_storage h = fx_storage_hook(s);
+
+	h.write_integration = write_state;
+	h.load_integrations = load_states;
+	return h;
 }
 
 stg_storage fx_storage_hook(fx_storage *s)

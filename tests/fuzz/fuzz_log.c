@@ -41,6 +41,10 @@
  *    what a reopen loads equals what storage holds;
  *  - no job of a paused integration is sent; an auth failure pauses; resume
  *    clears; a stored auth failure pauses again at open;
+ *  - a 429 cools its integration down: no job of it is sent before the
+ *    retry-after (at least 1 ms) ends; the job that met it is due when the
+ *    cool-down ends; the log's cool-down is within the model's bounds; an
+ *    announced quota makes the integration rate-limited;
  *  - counts per status add up to the entries; counts, LATE flags, stats,
  *    next_due and events agree with the entries and the model;
  *  - an unlimited pump sends every due job; priorities go out in order;
@@ -110,7 +114,10 @@ struct minteg {
 	int paused;
 	int known;          /* the log certainly knows the integration */
 	sm_policy pol;      /* overrides for SKU "A" and category "c" */
-	int limited;        /* a rate limit is set */
+	int limited;        /* a rate limit is set, or a quota was announced */
+	int announced;      /* a quota was announced (stays until the close) */
+	int64_t cool_lo, cool_hi; /* the cool-down lasts at least / at most until (0: none) */
+	int cooled_in_pump; /* a 429 in this pump: later due jobs of it wait */
 	int paused_in_pump;
 	int last_prio;      /* priority of the last job handed out in this pump */
 };
@@ -664,7 +671,16 @@ static int behaviour(unsigned b, stg_job_result *r, int *cls)
 	r->message = NULL;
 	r->retry_after_ms = 0;
 	switch (b % 16) {
-	case 0: case 1: case 2: case 13:
+	case 13:
+		/* An answer with the quota headers: (b >> 4) requests a second,
+		 * the last few with none remaining for a while. */
+		r->outcome = STG_OUTCOME_OK;
+		r->quota_limit = (int64_t)(b >> 4);
+		r->quota_window_ms = (b >> 4) & 1 ? 1000 : 0;
+		r->quota_remaining = (b >> 4) >= 12 ? 0 : -1;
+		r->quota_reset_ms = (b >> 4) >= 14 ? 1500 : 0;
+		return BH_OK;
+	case 0: case 1: case 2:
 		r->outcome = STG_OUTCOME_OK;
 		return BH_OK;
 	case 3: case 15:
@@ -735,6 +751,9 @@ static void job_checks(const stg_job *j, int *i, int *s)
 	m = &W.k[*i][*s];
 	FUZZ_CHECK(!W.in[*i].paused, "job %" PRIu64 " of paused integration %s was sent", j->id,
 	           INTEG[*i]);
+	FUZZ_CHECK(W.clock_back || eff_now() >= W.in[*i].cool_lo, "job %" PRIu64 " of %s sent into a "
+	           "limit cooling down for %" PRId64 " ms more", j->id, INTEG[*i],
+	           W.in[*i].cool_lo - eff_now());
 	/* exists, not a second job while one is in flight, the newest evaluation */
 	FUZZ_CHECK(sm_job_check(&m->mk, j, why, sizeof why) == 0, "%s", why);
 	FUZZ_CHECK(!m->handed || m->mk.async_id, "(%s, %s) handed out twice in one pump", INTEG[*i],
@@ -777,7 +796,22 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 	 * came while it was out goes at once as a job of its own. */
 	m->due_job = id;
 	switch (cls) {
-	case STG_ERRCLASS_RATE_LIMITED:
+	case STG_ERRCLASS_RATE_LIMITED: {
+		/* The integration cools down: at least the retry-after (1 ms
+		 * without one), at most the longest delay it may have drawn. */
+		struct minteg *in = &W.in[i];
+		int64_t lo = now + (retry_after > 1 ? retry_after : 1);
+		int64_t hi = now + (retry_after > W.backoff_max ? retry_after : W.backoff_max);
+		if (in->cool_lo < lo)
+			in->cool_lo = lo;
+		if (in->cool_hi < hi)
+			in->cool_hi = hi;
+		in->cooled_in_pump = 1;
+		m->due_kind = STG_JOB_QUEUED;
+		m->due_lo = now + 1;
+		m->due_hi = in->cool_hi;
+		break;
+	}
 	case STG_ERRCLASS_TRANSIENT:
 		m->due_kind = STG_JOB_QUEUED;
 		m->due_lo = now + 1;
@@ -837,9 +871,12 @@ static int run_jobs(const stg_job *jobs, size_t n, stg_job_result *res)
 			}
 			return -1;
 		}
-	for (k = 0; k < n; k++)
+	for (k = 0; k < n; k++) {
 		result_effect(ii[k], ss[k], jobs[k].id, jobs[k].published, bh[k], cls[k],
 		              res[k].retry_after_ms);
+		if (bh[k] == BH_OK && res[k].quota_limit > 0)
+			W.in[ii[k]].announced = W.in[ii[k]].limited = 1; /* the bucket follows it */
+	}
 	W.attempts += n;
 	W.handed_ok += n;
 	return 0;
@@ -1020,7 +1057,7 @@ static void check_all(int with_stats)
 	stg_counts c, ci, sum;
 	stg_stats st;
 	int i, s, rc, any_waiting = 0, limited = 0;
-	int64_t wait, best = -1, now = eff_now();
+	int64_t wait, best = -1, now = eff_now(), integ_best[NI] = { -1, -1, -1 };
 	uint64_t pending = 0, success = 0, error = 0, held = 0, late = 0, abnormal = 0;
 
 	memset(seen, 0, sizeof seen);
@@ -1111,8 +1148,8 @@ static void check_all(int with_stats)
 				any_waiting = 1;
 				if (w < 0)
 					w = 0;
-				if (best < 0 || w < best)
-					best = w;
+				if (integ_best[i] < 0 || w < integ_best[i])
+					integ_best[i] = w;
 			}
 		}
 
@@ -1166,6 +1203,10 @@ static void check_all(int with_stats)
 		           st.successes, errs, W.attempts, W.successes, W.errors);
 		FUZZ_CHECK(st.abnormal == W.got_abnormal, "stats abnormal %" PRIu64 ", events %" PRIu64,
 		           st.abnormal, W.got_abnormal);
+		FUZZ_CHECK(st.saved_by_coalescing <= st.coalesced && st.cooldowns <= st.errors[STG_ERRCLASS_RATE_LIMITED],
+		           "stats: %" PRIu64 " calls saved by %" PRIu64 " merges, %" PRIu64 " cool-downs of %"
+		           PRIu64 " 429s", st.saved_by_coalescing, st.coalesced, st.cooldowns,
+		           st.errors[STG_ERRCLASS_RATE_LIMITED]);
 	}
 
 	for (i = 0; i < NI; i++) {
@@ -1198,6 +1239,27 @@ static void check_all(int with_stats)
 	rc_in("stg_log_next_due", rc, OKB);
 	FUZZ_CHECK((wait == -1) == !any_waiting, "next_due %" PRId64 " but %s job waits", wait,
 	           any_waiting ? "a" : "no");
+	/* A cooling integration's jobs wait for the cool-down's end too. */
+	best = -1;
+	for (i = 0; i < NI; i++) {
+		stg_limit_state ls;
+		rc = stg_log_limit_state(W.log, INTEG[i], &ls);
+		rc_in("stg_log_limit_state", rc, OKB | B(STG_ENOTFOUND));
+		if (rc == STG_OK && ls.cooling_until && !W.clock_back)
+			FUZZ_CHECK(ls.cooling_until >= W.in[i].cool_lo && ls.cooling_until <= W.in[i].cool_hi,
+			           "%s cools down until %" PRId64 ", the model says %" PRId64 " to %" PRId64,
+			           INTEG[i], ls.cooling_until, W.in[i].cool_lo, W.in[i].cool_hi);
+		if (rc == STG_OK && !ls.cooling_until && !W.clock_back)
+			FUZZ_CHECK(W.in[i].cool_lo <= now, "%s: no cool-down, the model's lasts until %" PRId64,
+			           INTEG[i], W.in[i].cool_lo);
+		if (integ_best[i] >= 0) {
+			int64_t w = integ_best[i];
+			if (rc == STG_OK && ls.cooling_until && ls.cooling_until - now > w)
+				w = ls.cooling_until - now;
+			if (best < 0 || w < best)
+				best = w;
+		}
+	}
 	for (i = 0; i < NI; i++)
 		limited |= W.in[i].limited;
 	if (limited && !W.clock_back)
@@ -1296,6 +1358,8 @@ static void open_log(void)
 		W.in[i].paused = 0;
 		W.in[i].known = 0;
 		W.in[i].limited = 0;
+		W.in[i].announced = 0;
+		W.in[i].cool_lo = W.in[i].cool_hi = 0; /* cool-downs are not stored */
 		sm_policy_default(&W.in[i].pol, SKU[0], "c");
 	}
 	for (i = 0; i < NI; i++)
@@ -1683,8 +1747,11 @@ static void do_pump(struct cur *c)
 	snapshot(snap, ex);
 	check_due = max == 0 && !W.alloc_armed;
 	for (i = 0; i < NI; i++) {
+		stg_limit_state ls;
 		check_due &= !W.in[i].limited;
 		W.in[i].paused_in_pump = 0;
+		W.in[i].cooled_in_pump = stg_log_limit_state(W.log, INTEG[i], &ls) == STG_OK &&
+		                         ls.cooling_until > now; /* cooling: nothing of it is due */
 		W.in[i].last_prio = 0;
 		for (k = 0; k < NS; k++) {
 			const stg_entry *e = &snap[i][k];
@@ -1735,7 +1802,8 @@ static void do_pump(struct cur *c)
 	if (check_due && (rc == STG_OK || rc == STG_EINVAL))
 		for (i = 0; i < NI; i++)
 			for (k = 0; k < NS; k++)
-				FUZZ_CHECK(!due[i][k] || W.k[i][k].handed || W.in[i].paused_in_pump,
+				FUZZ_CHECK(!due[i][k] || W.k[i][k].handed || W.in[i].paused_in_pump ||
+				           W.in[i].cooled_in_pump || W.in[i].limited /* announced meanwhile */,
 				           "(%s, %s) was due and its integration has no limit, but an "
 				           "unlimited pump did not send it", INTEG[i], SKU[k]);
 }
@@ -1813,6 +1881,8 @@ static void do_complete(struct cur *c)
 			if (cls == STG_ERRCLASS_AUTH)
 				W.in[ti].paused = 1;
 			result_effect(ti, tk, id, 0, bh, cls, r.retry_after_ms);
+			if (bh == BH_OK && r.quota_limit > 0)
+				W.in[ti].announced = W.in[ti].limited = 1;
 			check_retry_times();
 		} else {
 			check_unchanged("stg_log_complete", ti, tk, 1, &before);
@@ -2216,7 +2286,7 @@ static void do_set_limits(struct cur *c)
 	FUZZ_CHECK(bad == (rc == STG_ERANGE), "set_limits(%u, %u, %" PRId64 "): %d", batch,
 	           max_jobs, per_ms, rc);
 	if (rc == STG_OK) {
-		W.in[i].limited = max_jobs != 0;
+		W.in[i].limited = max_jobs != 0 || W.in[i].announced;
 		W.in[i].known = 1;
 	}
 }

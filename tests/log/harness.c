@@ -133,7 +133,7 @@ int h_open_rc(void)
 	H.clock_hook = fx_clock_hook(&H.clock);
 	H.events_hook = fx_events_hook(&H.ev);
 	H.transport_hook = fx_transport_hook(&H.tr, H.with_batch);
-	H.storage_hook = fx_storage_hook(&H.st);
+	H.storage_hook = H.storage_v2 ? fx_storage_hook_v2(&H.st) : fx_storage_hook(&H.st);
 
 	H.opts.clock = &H.clock_hook;
 	H.opts.events = &H.events_hook;

@@ -53,6 +53,7 @@ typedef struct harness {
 	fx_transport tr;        /* answers pushed with h_push*(); OK once they run out */
 	fx_events ev;
 	int with_storage;
+	int storage_v2;         /* the storage hook has the integration records */
 	fx_storage st;          /* st.write_fail, st.load_duplicate ... make it misbehave */
 
 	/* re-entry: called from inside the hooks when set */

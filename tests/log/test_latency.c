@@ -366,8 +366,9 @@ Test(latency, counters)
 	cr_assert_eq(s.warnings, 1u);
 	cr_assert_eq(s.latency_max_ms, 2000);
 	cr_assert_eq(s.corrections, 0u, "no observation: no correction");
-	for (k = 0; k < 7; k++)
+	for (k = 0; k < 5; k++)
 		cr_assert_eq(s.reserved_[k], 0u);
+	cr_assert_eq(s.cooldowns, 1u, "the one 429 cooled its integration down");
 
 	/* Per integration, and the sum of the parts is the whole. */
 	a = h_stats("amz");

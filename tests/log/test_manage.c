@@ -172,7 +172,9 @@ Test(manage, reprocess_waiting_job_is_due_now)
 	h_open();
 	h_submit("amz", "R", 3, 1);
 	h_submit("amz", "H", 3, 1);
-	h_push(STG_OUTCOME_ERROR, STG_ERRCLASS_NONE, 429, 600000, NULL);
+	/* A transient retry waits for its own backoff (a 429 would cool the
+	 * whole integration down instead: test_cooldown.c). */
+	h_push(STG_OUTCOME_ERROR, STG_ERRCLASS_NONE, 503, 600000, NULL);
 	h_push_class(STG_ERRCLASS_NOT_CATALOGUED, 404);
 	cr_assert_eq(h_pump(), 2u);
 	cr_assert_eq(h_pump(), 0u);

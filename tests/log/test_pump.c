@@ -316,7 +316,9 @@ Test(pump, max_jobs_and_next_due)
 
 /*
  * next_due: held jobs count at their slow-retry time, next to queued jobs
- * waiting for a backoff in the same integration; paused ones do not count.
+ * waiting for a cool-down in another integration; paused ones do not count.
+ * (In one integration the 429's cool-down would hold the held job too:
+ * see next_due_waits_for_the_cool_down.)
  */
 static void next_due_case(int64_t catalogue_retry, int64_t expect)
 {
@@ -325,17 +327,18 @@ static void next_due_case(int64_t catalogue_retry, int64_t expect)
 	h_reset();
 	H.opts.catalogue_retry_ms = catalogue_retry;
 	h_open();
-	h_submit("amz", "H", 1, 1);
+	h_submit("ml", "H", 1, 1);
 	h_submit("amz", "R", 1, 1);
 	h_push_class(STG_ERRCLASS_NOT_CATALOGUED, 404); /* H held for catalogue_retry */
-	h_push(STG_OUTCOME_ERROR, STG_ERRCLASS_NONE, 429, 5000, NULL); /* R due T0 + 5000 */
+	h_push(STG_OUTCOME_ERROR, STG_ERRCLASS_NONE, 429, 5000, NULL); /* amz cools until T0 + 5000 */
 	cr_assert_eq(h_pump(), 2u);
-	cr_assert_eq(h_get("amz", "H").job_state, STG_JOB_HELD);
+	cr_assert_eq(h_get("ml", "H").job_state, STG_JOB_HELD);
 	cr_assert_eq(h_get("amz", "R").next_attempt_at, T0 + 5000);
 	cr_assert_eq(stg_log_next_due(H.log, &wait), STG_OK);
 	cr_assert_eq(wait, expect, "catalogue retry %lld: next_due %lld, expected %lld",
 	             (long long)catalogue_retry, (long long)wait, (long long)expect);
 	cr_assert_eq(stg_log_pause(H.log, "amz"), STG_OK);
+	cr_assert_eq(stg_log_pause(H.log, "ml"), STG_OK);
 	cr_assert_eq(stg_log_next_due(H.log, &wait), STG_OK);
 	cr_assert_eq(wait, -1);
 	h_close();

@@ -320,6 +320,21 @@ static int run_set_limits(world *w, int v)
 	return stg_log_set_limits(w->log, integ_name(v), 2, 10, 1000);
 }
 
+static int run_set_limit_scope(world *w, int v)
+{
+	return stg_log_set_limit_scope(w->log, integ_name(v), "app-key");
+}
+
+/* A failed move leaves the integration where it was (or not there at all). */
+static void after_fail_scope(world *w, int v)
+{
+	stg_limit_state s;
+	int rc = stg_log_limit_state(w->log, integ_name(v), &s);
+
+	CHECK(rc == STG_ENOTFOUND || (rc == STG_OK && !s.shared),
+	      "set_limit_scope failed but the integration is in the scope (%d)", rc);
+}
+
 /* resume: three jobs failed auth in one batch, P queued behind. */
 static void pre_resume(world *w, int v)
 {
@@ -720,6 +735,7 @@ OP(pump, 2 * SWEEP + 1, K_PUMP, pre_pump, run_pump, NULL);
 OP(complete, 3 * SWEEP, K_STRICT, pre_complete, run_complete, NULL);
 OP(set_policy, 6, K_STRICT, pre_integ, run_set_policy, NULL);
 OP(set_limits, 6, K_STRICT, pre_integ, run_set_limits, NULL);
+OP(set_limit_scope, 6, K_STRICT, pre_integ, run_set_limit_scope, after_fail_scope);
 OP(pause, 6, K_STRICT, pre_integ, run_pause, after_fail_pause);
 OP(resume, SWEEP, K_STRICT, pre_resume, run_resume, after_fail_resume);
 OP(set_catalogued, SWEEP, K_STRICT, pre_catalogued, run_catalogued, NULL);
@@ -740,6 +756,7 @@ Test(reliability, alloc_pump) { run_op(&op_pump); }
 Test(reliability, alloc_complete) { run_op(&op_complete); }
 Test(reliability, alloc_set_policy) { run_op(&op_set_policy); }
 Test(reliability, alloc_set_limits) { run_op(&op_set_limits); }
+Test(reliability, alloc_set_limit_scope) { run_op(&op_set_limit_scope); }
 Test(reliability, alloc_pause) { run_op(&op_pause); }
 Test(reliability, alloc_resume) { run_op(&op_resume); }
 Test(reliability, alloc_set_catalogued) { run_op(&op_set_catalogued); }

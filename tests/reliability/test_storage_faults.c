@@ -774,10 +774,12 @@ static void run_transport(int persistent, int batch_only, tally *t)
 		CHECK(rc == STG_OK, "%s: the next pump: %d %s", what, rc, stg_log_errmsg(w->log));
 		for (i = 0; i < before.n; i++) {
 			const stg_entry *b = &before.v[i];
+			stg_limit_state ls;
 			int out = 0;
+			cr_assert_eq(stg_log_limit_state(w->log, b->integration, &ls), STG_OK);
 			if (b->job_state != STG_JOB_QUEUED || b->next_attempt_at > w->h.clock.now ||
-			    !strcmp(b->integration, "c"))
-				continue; /* not due, or paused */
+			    !strcmp(b->integration, "c") || ls.cooling_until)
+				continue; /* not due, paused, or its limit cools down after a 429 */
 			for (k = 0; k < w->h.tr.fx.nsent; k++)
 				out |= !strcmp(w->h.tr.fx.sent[k].integration, b->integration) &&
 				       !strcmp(w->h.tr.fx.sent[k].sku, b->sku);

@@ -1042,6 +1042,14 @@ def case_lang_from_locale():
     expect(rc == 0 and err == golden_stderr(), "--lang en wins over the locale")
 
 
+def log_saved_by_coalescing(err):
+    """The calls saved by coalescing in the log's part of the summary (stg_stats)."""
+    part = err[err.index("  integration log"):err.index("  what-if")]
+    m = re.search(r"^      by coalescing +(\d+)$", part, re.M)
+    expect(m is not None, "no 'by coalescing' in the log part: %r" % part)
+    return int(m.group(1))
+
+
 def case_rate_queues_and_coalesces():
     """A marketplace taking 1 call/s: jobs wait, a change merges into the waiting one."""
     t0 = 1769846400
@@ -1056,6 +1064,7 @@ def case_rate_queues_and_coalesces():
     # S goes at once; one token a second: T (queued first) at +1 s, S's 4 at +2 s; T's 2 at +5 s.
     expect(s["on calls"] == 4 and s["on saved_coalescing"] == 1 and s["on saved_filter"] == 0,
            "calls: %s" % s)
+    expect(log_saved_by_coalescing(err) == 1, "the log counts it too (stg_stats): %r" % err)
     expect(s["on delay_max_ms"] == 2000 and s["on delay_mean_ms"] == 750, "delays: %s" % s)
     expect("rate 1/s; answers in 0 ms" in err, "marketplace line: %r" % err)
     # Answers take 600 ms: S's 4 comes while S's first call is in flight, so it
@@ -1067,6 +1076,7 @@ def case_rate_queues_and_coalesces():
          "%d,a,S,10,4,10,4,coalesced,coalesced," % t0])
     s = parse_summary(err)
     expect(s["on calls"] == 3 and s["on saved_coalescing"] == 0, "a follow-up is a call: %s" % s)
+    expect(log_saved_by_coalescing(err) == 0, "the log agrees: %r" % err)
     expect(s["on late"] == 2 and "abnormal 2 (later than 1500 ms)" in err, "late: %s" % err)
     expect(s["on delay_max_ms"] == 2000 and s["on delay_mean_ms"] == 1000, "delays: %s" % s)
     # Without a limit nothing waits: the same answers as the golden files.

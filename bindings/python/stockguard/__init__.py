@@ -36,8 +36,9 @@ from .errors import (AlreadyExists, Busy, CallbackError, Corrupt, InvalidArgumen
                      OutOfRange, Overflow, Recursive, StateError, StockguardError, StorageError, TransportError,
                      Truncated, VersionMismatch)
 from .filter import FilterBatch, FilterResult, decide, filter_batch
-from .hooks import Event, Job, ManualClock, MemoryStorage, Result
-from .log import Counts, Log, Stats, Submission, SubmitBatch, SubmitResult, next_sequence
+from .hooks import Event, IntegrationState, Job, ManualClock, MemoryStorage, Result
+from .log import (Counts, LimitState, Log, Stats, Submission, SubmitBatch, SubmitResult,
+                  next_sequence)
 from .policy import Evaluation, EvaluationBatch, Policy
 
 #: Version of this binding (it follows the C library's version it was written for).
@@ -107,7 +108,8 @@ __all__ = [
     "Policy", "Log",
     # results and records
     "Evaluation", "EvaluationBatch", "FilterResult", "FilterBatch", "Entry", "Job", "Result",
-    "Event", "Submission", "SubmitResult", "SubmitBatch", "Counts", "Stats",
+    "Event", "Submission", "SubmitResult", "SubmitBatch", "Counts", "Stats", "LimitState",
+    "IntegrationState",
     # hooks helpers
     "ManualClock", "MemoryStorage",
     # functions

@@ -23,8 +23,8 @@ import ctypes.util
 import operator
 import os
 import struct
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64, c_size_t,
-                    c_uint, c_uint8, c_uint32, c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_int64,
+                    c_size_t, c_uint, c_uint32, c_uint64, c_uint8, c_void_p)
 from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from . import errors
@@ -58,7 +58,8 @@ ALLOCATOR_VERSION = 1
 CHANGE_VERSION = 1
 ENTRY_VERSION = 1
 STORAGE_VERSION = 2
-RESULT_VERSION = 1
+INTEGRATION_STATE_VERSION = 1
+RESULT_VERSION = 2
 TRANSPORT_VERSION = 1
 CLOCK_VERSION = 1
 EVENTS_VERSION = 1
@@ -133,13 +134,27 @@ STORAGE_WRITE_FN = CFUNCTYPE(c_int, c_void_p, c_void_p)
 STORAGE_REMOVE_FN = CFUNCTYPE(c_int, c_char_p, c_char_p, c_void_p)
 # begin, commit and rollback (storage version 2).
 STORAGE_TXN_FN = CFUNCTYPE(c_int, c_void_p)
+INTEGRATION_PAUSED = 0x1
+
+
+class stg_integration_state(Structure):
+    _fields_ = [("version", c_uint), ("flags", c_uint), ("integration", c_char_p),
+                ("updated_at", c_int64)]
+
+
+INTEGRATION_SINK_FN = CFUNCTYPE(c_int, c_void_p, POINTER(stg_integration_state))
+# (state, payload) and (sink, sink_ctx, payload), pointers as plain addresses.
+STORAGE_WRITE_INTEGRATION_FN = CFUNCTYPE(c_int, c_void_p, c_void_p)
+STORAGE_LOAD_INTEGRATIONS_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
 
 
 class stg_storage(Structure):
     _fields_ = [("version", c_uint), ("load", STORAGE_LOAD_FN), ("write", STORAGE_WRITE_FN),
                 ("remove", STORAGE_REMOVE_FN), ("payload", c_void_p),
                 ("begin", STORAGE_TXN_FN), ("commit", STORAGE_TXN_FN),
-                ("rollback", STORAGE_TXN_FN)]
+                ("rollback", STORAGE_TXN_FN),
+                ("write_integration", STORAGE_WRITE_INTEGRATION_FN),
+                ("load_integrations", STORAGE_LOAD_INTEGRATIONS_FN)]
 
 
 class stg_job(Structure):
@@ -151,7 +166,10 @@ class stg_job(Structure):
 
 class stg_job_result(Structure):
     _fields_ = [("version", c_uint), ("outcome", c_int), ("error_class", c_int),
-                ("http_status", c_int), ("message", c_char_p), ("retry_after_ms", c_int64)]
+                ("http_status", c_int), ("message", c_char_p), ("retry_after_ms", c_int64),
+                # version 2: the quota the marketplace announced
+                ("quota_limit", c_int64), ("quota_window_ms", c_int64),
+                ("quota_remaining", c_int64), ("quota_reset_ms", c_int64)]
 
 
 SEND_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
@@ -235,16 +253,25 @@ class stg_stats(Structure):
                 ("latency_p50_ms", c_int64), ("latency_p95_ms", c_int64),
                 ("latency_p99_ms", c_int64), ("latency_max_ms", c_int64),
                 ("corrections", c_uint64),
-                ("reserved_", c_uint64 * 7), ("nreasons", c_uint32), ("nclasses", c_uint32),
+                ("reserved_", c_uint64 * 5), ("cooldowns", c_uint64),
+                ("saved_by_coalescing", c_uint64), ("nreasons", c_uint32), ("nclasses", c_uint32),
                 ("skips", c_uint64 * STATS_REASONS_MAX),
                 ("errors", c_uint64 * STATS_CLASSES_MAX)]
+
+
+class stg_limit_state(Structure):
+    _fields_ = [("cooling_until", c_int64), ("rate_per_s", c_double),
+                ("ceiling_per_s", c_double), ("announced_per_s", c_double),
+                ("cooldowns", c_uint64), ("backoff_level", c_uint32), ("shared", c_int),
+                ("reserved_", c_uint64 * 4)]
 
 
 #: Every struct the binding lays out, by its C name (used by the layout test).
 STRUCTS = {cls.__name__: cls for cls in (
     stg_allocator, stg_evaluation, stg_change, stg_filter_result, stg_entry, stg_storage,
     stg_job, stg_job_result, stg_transport, stg_clock, stg_event, stg_events, stg_log_options,
-    stg_submit, stg_submit_result, stg_query, stg_counts, stg_stats)}
+    stg_submit, stg_submit_result, stg_query, stg_counts, stg_stats, stg_integration_state,
+    stg_limit_state)}
 
 # -------------------------------------------------------- flat layouts
 #
@@ -397,6 +424,7 @@ PROTOTYPES: List[Tuple[str, list, Any, Optional[str]]] = [
     # hooks.h
     ("stg_storage_init", [P(stg_storage), c_uint], c_int, ERR_GLOBAL),
     ("stg_job_result_init", [P(stg_job_result), c_uint], c_int, ERR_GLOBAL),
+    ("stg_integration_state_init", [P(stg_integration_state), c_uint], c_int, ERR_GLOBAL),
     ("stg_transport_init", [P(stg_transport), c_uint], c_int, ERR_GLOBAL),
     ("stg_clock_init", [P(stg_clock), c_uint], c_int, ERR_GLOBAL),
     ("stg_events_init", [P(stg_events), c_uint], c_int, ERR_GLOBAL),
@@ -408,6 +436,8 @@ PROTOTYPES: List[Tuple[str, list, Any, Optional[str]]] = [
     ("stg_log_set_transport", [log_p, P(stg_transport)], c_int, ERR_LOG),
     ("stg_log_set_policy", [log_p, c_char_p, policy_p], c_int, ERR_LOG),
     ("stg_log_set_limits", [log_p, c_char_p, c_uint32, c_uint32, c_int64], c_int, ERR_LOG),
+    ("stg_log_set_limit_scope", [log_p, c_char_p, c_char_p], c_int, ERR_LOG),
+    ("stg_log_limit_state", [log_p, c_char_p, P(stg_limit_state)], c_int, ERR_LOG),
     ("stg_submit_init", [P(stg_submit), c_uint], c_int, ERR_GLOBAL),
     ("stg_log_submit", [log_p, P(stg_submit), P(stg_submit_result)], c_int, ERR_LOG),
     ("stg_log_submit_batch", [log_p, P(stg_submit), c_size_t, P(stg_submit_result), _size_p],

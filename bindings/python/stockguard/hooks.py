@@ -106,6 +106,12 @@ class Result:
     message, error_class=ErrorClass.NONE, retry_after_ms=0)`` (class NONE:
     let the library classify the HTTP status) and ``Result.pending()`` (the
     host completes it later with :meth:`Log.complete`).
+
+    ``ok()`` and ``error()`` also take the quota the marketplace announced
+    in its response headers (``quota_limit`` requests per
+    ``quota_window_ms``, 0: per second; ``quota_remaining`` left in the
+    window, -1: not said; ``quota_reset_ms`` until it renews): the
+    integration's rate limit then follows it (``stg_job_result`` version 2).
     """
 
     outcome: Outcome = Outcome.OK
@@ -113,6 +119,10 @@ class Result:
     http_status: int = 0
     message: Optional[str] = None
     retry_after_ms: int = 0
+    quota_limit: int = 0
+    quota_window_ms: int = 0
+    quota_remaining: int = -1
+    quota_reset_ms: int = 0
 
     def __post_init__(self) -> None:
         # Checked here, not when a pump meets it: a name such as "transient"
@@ -124,6 +134,17 @@ class Result:
         _setattr(self, "error_class", cls._enum(self.error_class, ErrorClass, "error_class"))
         i32(self.http_status, "http_status")
         i64(self.retry_after_ms, "retry_after_ms")
+        # The ranges of hooks.h, checked now (the library would take a bad
+        # quota from a transport as a broken result).
+        if i64(self.quota_limit, "quota_limit") < 0:
+            raise ValueError("quota_limit must be >= 0 (0: not announced), not %d" % self.quota_limit)
+        for name in ("quota_window_ms", "quota_reset_ms"):
+            v = i64(getattr(self, name), name)
+            if not 0 <= v <= 86400000:
+                raise ValueError("%s must be 0 to 86400000, not %d" % (name, v))
+        if i64(self.quota_remaining, "quota_remaining") < -1:
+            raise ValueError("quota_remaining must be >= -1 (-1: not announced), not %d"
+                             % self.quota_remaining)
         if self.message is not None and not isinstance(self.message, (str, bytes)):
             raise TypeError("message must be a str, bytes or None, not %s"
                             % type(self.message).__name__)
@@ -144,24 +165,31 @@ class Result:
         return coerce(cls, value)
 
     @classmethod
-    def ok(cls, http_status: int = 0) -> "Result":
+    def ok(cls, http_status: int = 0, *, quota_limit: int = 0, quota_window_ms: int = 0,
+           quota_remaining: int = -1, quota_reset_ms: int = 0) -> "Result":
         """The marketplace acknowledged the quantity."""
-        if http_status == 0:
+        if http_status == 0 and (quota_limit, quota_window_ms, quota_remaining,
+                                 quota_reset_ms) == (0, 0, -1, 0):
             return _OK
-        return cls(Outcome.OK, ErrorClass.NONE, http_status)
+        return cls(Outcome.OK, ErrorClass.NONE, http_status, None, 0, quota_limit,
+                   quota_window_ms, quota_remaining, quota_reset_ms)
 
     @classmethod
     def error(cls, http_status: int = 0, message: Optional[str] = None,
               error_class: Union[ErrorClass, int, str] = ErrorClass.NONE,
-              retry_after_ms: int = 0) -> "Result":
+              retry_after_ms: int = 0, *, quota_limit: int = 0, quota_window_ms: int = 0,
+              quota_remaining: int = -1, quota_reset_ms: int = 0) -> "Result":
         """The marketplace refused the quantity or did not answer.
 
         ``error_class`` is an :class:`ErrorClass`, its name (``"transient"``)
         or an int; NONE lets the library classify ``http_status``.  It is
-        checked here: a wrong one raises now, not at pump time.
+        checked here: a wrong one raises now, not at pump time.  A 429
+        (rate limited) cools down the integration's whole limit scope for
+        ``retry_after_ms`` (see :meth:`Log.set_limit_scope`).
         """
         return cls(Outcome.ERROR, error_class, http_status, message,  # type: ignore
-                   retry_after_ms)
+                   retry_after_ms, quota_limit, quota_window_ms, quota_remaining,
+                   quota_reset_ms)
 
     @classmethod
     def pending(cls) -> "Result":
@@ -177,6 +205,10 @@ class Result:
         keep.append(msg)  # the log copies the message after the hook returns
         r.message = msg
         r.retry_after_ms = self.retry_after_ms
+        r.quota_limit = self.quota_limit
+        r.quota_window_ms = self.quota_window_ms
+        r.quota_remaining = self.quota_remaining
+        r.quota_reset_ms = self.quota_reset_ms
 
 
 #: Shared instances (a Result is immutable): the common answers cost nothing.
@@ -228,6 +260,22 @@ class ManualClock:
         return self.now
 
 
+@dataclass(frozen=True)
+class IntegrationState:
+    """What a storage keeps of one integration beyond its entries
+    (``stg_integration_state``): today, a pause made with :meth:`Log.pause`.
+
+    A storage object with ``write_integration(state)`` and
+    ``load_integrations(sink)`` (both, or neither) keeps these, and a
+    manual pause then survives a reopen; ``load_integrations`` calls
+    ``sink(state)`` for each stored one.
+    """
+
+    integration: str
+    paused: bool = False
+    updated_at: int = 0   #: when the log wrote it, ms since the epoch
+
+
 class MemoryStorage:
     """A storage hook keeping encoded entries in a dict (a reference
     implementation of the storage protocol, and durable across
@@ -246,6 +294,10 @@ class MemoryStorage:
     leaves them out (each write is then its own commit, as a version-1
     store).  :meth:`fail_next_commits` makes the next ``n`` commits fail;
     ``begins``/``commits``/``rollbacks`` count the calls that succeeded.
+
+    ``integrations`` maps an integration to its stored record (the pause
+    made with :meth:`Log.pause`: :class:`IntegrationState`), so a manual
+    pause survives a new :class:`~stockguard.Log` on the same storage.
     """
 
     def __init__(self, transactions: bool = True) -> None:
@@ -258,6 +310,7 @@ class MemoryStorage:
         if not transactions:
             # An instance attribute of None hides the methods from the log.
             self.begin = self.commit = self.rollback = None  # type: ignore[assignment]
+        self.integrations: Dict[str, "IntegrationState"] = {}
         self.fail_writes = False
         self.fail_removes = False
         self.writes = 0
@@ -334,6 +387,18 @@ class MemoryStorage:
         self.entries.pop((integration, sku), None)
         self.removes += 1
         return True
+
+    def write_integration(self, state: "IntegrationState") -> bool:
+        if self._fault(self.fail_writes, "_write_faults"):
+            self.failed_writes += 1
+            return False
+        self.integrations[state.integration] = state
+        self.writes += 1
+        return True
+
+    def load_integrations(self, sink: Callable[["IntegrationState"], None]) -> None:
+        for state in list(self.integrations.values()):
+            sink(state)
 
     def get(self, integration: str, sku: str) -> Optional[Entry]:
         """The stored entry of (integration, sku), decoded, or None."""
@@ -513,12 +578,71 @@ class HookSet:
             for name, fn in zip(("begin", "commit", "rollback"), txn):
                 refs["storage." + name] = N.STORAGE_TXN_FN(txn_call(fn, name == "rollback"))  # type: ignore[arg-type]
                 setattr(s, name, refs["storage." + name])
+        self._integration_records(obj, s, refs)
         if load is not None:
             refs["storage.load"] = N.STORAGE_LOAD_FN(c_load)
             s.load = refs["storage.load"]
         self.refs.update(refs)
         self.refs["storage.obj"] = obj
         self.storage = s
+
+    def _integration_records(self, obj: Any, s: N.stg_storage, refs: Dict[str, Any]) -> None:
+        """The version-2 storage functions, when ``obj`` has both."""
+        write = _method(obj, "write_integration", "storage", required=False)
+        load = _method(obj, "load_integrations", "storage", required=False)
+        if (write is None) != (load is None):
+            raise TypeError("storage: write_integration and load_integrations go together "
+                            "(one without the other)")
+        if write is None:
+            return
+
+        def c_write(state_addr: int, payload: int) -> int:
+            if self.stopped:
+                return -1
+            try:
+                st = N.stg_integration_state.from_address(state_addr)
+                ok = write(IntegrationState(from_c(st.integration) or "",  # type: ignore[misc]
+                                            bool(st.flags & N.INTEGRATION_PAUSED), st.updated_at))
+            except BaseException as exc:  # noqa: B902 - must not cross into C
+                self._fail(exc, True)
+                return -1
+            return -1 if ok is False else 0
+
+        def c_load(sink_addr: int, sink_ctx: int, payload: int) -> int:
+            sink_fn = N.INTEGRATION_SINK_FN(sink_addr)
+            refused: List[int] = []
+
+            def sink(state: IntegrationState) -> None:
+                if not isinstance(state, IntegrationState):
+                    raise TypeError("storage load_integrations: sink() takes an "
+                                    "IntegrationState, not %s" % type(state).__name__)
+                c = N.stg_integration_state()
+                N.lib.stg_integration_state_init(ctypes.byref(c), N.INTEGRATION_STATE_VERSION)
+                name = to_c(state.integration, "integration")
+                c.integration = name
+                c.flags = N.INTEGRATION_PAUSED if state.paused else 0
+                c.updated_at = state.updated_at
+                rc = sink_fn(sink_ctx, ctypes.byref(c))
+                if rc:
+                    refused.append(rc)
+                    raise _SinkRefused(rc, "the log refused a stored integration record")
+
+            if self.stopped:
+                return -1
+            try:
+                load(sink)  # type: ignore[misc]
+            except _SinkRefused:
+                if not refused:
+                    return -1
+            except BaseException as exc:  # noqa: B902 - must not cross into C
+                self._fail(exc, True)
+                return refused[0] if refused else -1
+            return refused[0] if refused else 0
+
+        refs["storage.write_integration"] = N.STORAGE_WRITE_INTEGRATION_FN(c_write)
+        refs["storage.load_integrations"] = N.STORAGE_LOAD_INTEGRATIONS_FN(c_load)
+        s.write_integration = refs["storage.write_integration"]
+        s.load_integrations = refs["storage.load_integrations"]
 
     # ------------------------------------------------------------ transport
     def make_transport(self, obj: Any) -> Tuple[N.stg_transport, Dict[str, Any]]:

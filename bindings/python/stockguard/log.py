@@ -153,10 +153,15 @@ class Stats:
     latency_p95_ms: Optional[int]
     latency_p99_ms: Optional[int]
     latency_max_ms: Optional[int]
+    #: API calls saved by coalescing: merges that needed no call of their own
+    #: (``coalesced`` less the follow-ups merges into an in-flight job cost)
+    saved_by_coalescing: int = 0
+    cooldowns: int = 0             #: rate-limit cool-downs started (one per exhausted limit)
 
     @property
     def api_calls_saved(self) -> int:
-        """All skipped changes."""
+        """API calls saved by the filter: all skipped changes (the calls
+        saved by coalescing are :attr:`saved_by_coalescing`, apart)."""
         return sum(self.skips.values())
 
     @classmethod
@@ -170,7 +175,26 @@ class Stats:
                    {coerce(ErrorClass, i): s.errors[i]  # type: ignore
                     for i in range(min(s.nclasses, N.ERRCLASS_COUNT))},
                    s.abnormal, s.warnings, lat(s.latency_p50_ms), lat(s.latency_p95_ms),
-                   lat(s.latency_p99_ms), lat(s.latency_max_ms))
+                   lat(s.latency_p99_ms), lat(s.latency_max_ms), s.saved_by_coalescing,
+                   s.cooldowns)
+
+
+@dataclass(frozen=True)
+class LimitState:
+    """An integration's rate limit now (``stg_limit_state``)."""
+
+    cooling_until: Optional[int]  #: the scope cools down until (ms since the epoch); None: not
+    rate_per_s: float             #: jobs per second the bucket allows now (0: no limit)
+    ceiling_per_s: float          #: the most it recovers to (0: no limit)
+    announced_per_s: float        #: the quota the marketplace announced last (0: none)
+    cooldowns: int                #: cool-downs this integration's answers started
+    backoff_level: int            #: cool-downs in a row without a retry-after
+    shared: bool                  #: in a named scope
+
+    @classmethod
+    def _from_c(cls, s: N.stg_limit_state) -> "LimitState":
+        return cls(s.cooling_until or None, s.rate_per_s, s.ceiling_per_s, s.announced_per_s,
+                   s.cooldowns, s.backoff_level, bool(s.shared))
 
 
 SubmissionLike = Union[Submission, tuple, Mapping[str, Any]]
@@ -392,6 +416,22 @@ class Log:
         self._call(N.lib.stg_log_set_limits, to_c(integration, "integration"),
                    u32(batch_size, "batch_size"), u32(max_jobs, "max_jobs"),
                    i64(per_ms, "per_ms"))
+
+    def set_limit_scope(self, integration: Key, scope: Optional[Key] = None) -> None:
+        """Count ``integration``'s calls against a named rate-limit scope
+        shared with other integrations (one application key serving many
+        sellers), or its own (``None``, the default).  A 429 cools down the
+        whole scope; see ``stg_log_set_limit_scope()``."""
+        self._call(N.lib.stg_log_set_limit_scope, to_c(integration, "integration"),
+                   None if scope is None else to_c(scope, "scope"))
+
+    def limit_state(self, integration: Key) -> LimitState:
+        """The integration's rate limit and its scope's cool-down
+        (:class:`NotFound` for an integration the log has never seen)."""
+        out = N.stg_limit_state()
+        self._call(N.lib.stg_log_limit_state, self._key(integration, "integration"),
+                   ctypes.byref(out))
+        return LimitState._from_c(out)
 
     # ------------------------------------------------------------ changes
     def submit(self, integration: Key, sku: Key, available: int, *,
