@@ -37,8 +37,8 @@ from .errors import (AlreadyExists, Busy, CallbackError, Corrupt, InvalidArgumen
                      Truncated, VersionMismatch)
 from .filter import FilterBatch, FilterResult, decide, filter_batch
 from .hooks import Event, IntegrationState, Job, ManualClock, MemoryStorage, Result
-from .log import (Counts, LimitState, Log, Stats, Submission, SubmitBatch, SubmitResult,
-                  next_sequence)
+from .log import (OBSERVED, Counts, LimitState, Log, MessageRule, Stats, Submission, SubmitBatch,
+                  SubmitResult, default_rules, next_sequence)
 from .policy import Evaluation, EvaluationBatch, Policy
 
 #: Version of this binding (it follows the C library's version it was written for).
@@ -109,6 +109,7 @@ __all__ = [
     # results and records
     "Evaluation", "EvaluationBatch", "FilterResult", "FilterBatch", "Entry", "Job", "Result",
     "Event", "Submission", "SubmitResult", "SubmitBatch", "Counts", "Stats", "LimitState",
+    "MessageRule", "default_rules", "OBSERVED",
     "IntegrationState",
     # hooks helpers
     "ManualClock", "MemoryStorage",

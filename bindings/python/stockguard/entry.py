@@ -13,7 +13,8 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from . import _native as N
 from ._util import i32, i64, to_c, u32, u64
-from .enums import EntryFlag, EntryStatus, ErrorClass, JobState, Priority, Reason, Table, coerce
+from .enums import (EntryFlag, EntryStatus, ErrorClass, JobState, MinSource, Priority, Reason,
+                    Rule, Table, coerce)
 from .errors import Overflow
 
 
@@ -57,6 +58,20 @@ class Entry:
     priority: Priority = Priority.NORMAL
     reason: Reason = Reason.NONE    #: reason of the newest decision
     flags: EntryFlag = EntryFlag(0)
+    #: where the newest evaluation's minimum came from (None: not recorded,
+    #: e.g. an entry stored by 1.0)
+    min_source: Optional[MinSource] = None
+    #: which rule set the published quantity (None: not recorded)
+    rule: Optional[Rule] = None
+
+    @property
+    def explanation(self) -> str:
+        """Why this quantity is published, in a sentence a merchant can read
+        (``stg_entry_explain``): from the entry alone, without the policy."""
+        e = self._to_c()
+        buf = ctypes.create_string_buffer(N.EXPLAIN_MAX)
+        N.lib.stg_entry_explain(ctypes.byref(e), buf, N.EXPLAIN_MAX, None)
+        return buf.value.decode("utf-8")
 
     # ------------------------------------------------------------ flags
     @property
@@ -155,6 +170,8 @@ class Entry:
         for name in ("job_state", "error_class", "http_status", "priority", "reason"):
             setattr(e, name, i32(getattr(self, name), name))
         e.flags = u32(self.flags, "flags")
+        e.min_source = -1 if self.min_source is None else i32(self.min_source, "min_source")
+        e.rule = -1 if self.rule is None else i32(self.rule, "rule")
         return e
 
 
@@ -174,10 +191,13 @@ def _str_at(address: Optional[int]) -> Optional[str]:
 def _reader(name: str) -> Callable[[tuple], Any]:
     i = _ENTRY.index[name]
     table = {"status": EntryStatus, "job_state": JobState, "error_class": ErrorClass,
-             "priority": Priority, "reason": Reason, "flags": EntryFlag}.get(name)
+             "priority": Priority, "reason": Reason, "flags": EntryFlag,
+             "min_source": MinSource, "rule": Rule}.get(name)
     if table is None:
         return lambda raw: raw[i]
     t = Table(table)
+    if name in ("min_source", "rule"):  # -1: not recorded
+        return lambda raw: None if raw[i] < 0 else t[raw[i]]
     return lambda raw: t[raw[i]]
 
 

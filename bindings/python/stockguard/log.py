@@ -157,6 +157,7 @@ class Stats:
     #: (``coalesced`` less the follow-ups merges into an in-flight job cost)
     saved_by_coalescing: int = 0
     cooldowns: int = 0             #: rate-limit cool-downs started (one per exhausted limit)
+    corrections: int = 0           #: corrections queued by read-backs (:meth:`Log.observe`)
 
     @property
     def api_calls_saved(self) -> int:
@@ -176,7 +177,57 @@ class Stats:
                     for i in range(min(s.nclasses, N.ERRCLASS_COUNT))},
                    s.abnormal, s.warnings, lat(s.latency_p50_ms), lat(s.latency_p95_ms),
                    lat(s.latency_p99_ms), lat(s.latency_max_ms), s.saved_by_coalescing,
-                   s.cooldowns)
+                   s.cooldowns, s.corrections)
+
+
+@dataclass(frozen=True)
+class MessageRule:
+    """A rule that classifies a marketplace answer (``stg_message_rule``):
+    an HTTP status range, plus a text the message contains (``match="contains"``)
+    or starts with (``"prefix"``), or ``text=None`` for any message -> the
+    error class.  See :meth:`Log.set_rules`."""
+
+    error_class: ErrorClass
+    text: Optional[str] = None
+    http_min: int = 0
+    http_max: int = 999
+    match: str = "contains"
+
+    def _to_c(self, keep: list) -> N.stg_message_rule:
+        r = N.stg_message_rule()
+        N.lib.stg_message_rule_init(ctypes.byref(r), 1)
+        r.http_min = i32(self.http_min, "http_min")
+        r.http_max = i32(self.http_max, "http_max")
+        if self.match not in ("contains", "prefix"):
+            raise InvalidArgument(Status.EINVAL, "match must be 'contains' or 'prefix', not %r"
+                                  % (self.match,))
+        r.match = 0 if self.match == "contains" else 1
+        if self.text is not None:
+            b = to_c(self.text, "text")
+            keep.append(b)
+            r.text = b
+        r.error_class = int(coerce(ErrorClass, self.error_class))
+        return r
+
+    @classmethod
+    def _from_c(cls, r: N.stg_message_rule) -> "MessageRule":
+        return cls(coerce(ErrorClass, r.error_class),
+                   None if not r.text else r.text.decode("utf-8", "surrogateescape"),
+                   r.http_min, r.http_max, "prefix" if r.match == 1 else "contains")
+
+
+def default_rules() -> List[MessageRule]:
+    """The built-in rules every integration has unless replaced
+    (``stg_message_rules_default``): the Carrefour guide's messages, Mercado
+    Livre's and English "not found / not catalogued" phrasings, 409 conflict."""
+    p = ctypes.POINTER(N.stg_message_rule)()
+    n = ctypes.c_size_t()
+    N.lib.stg_message_rules_default(ctypes.byref(p), ctypes.byref(n))
+    return [MessageRule._from_c(p[i]) for i in range(n.value)]
+
+
+#: What :meth:`Log.observe` found (``stg_observe_outcome``).
+OBSERVED = ("in_sync", "corrected", "not_catalogued", "stale", "pending")
 
 
 @dataclass(frozen=True)
@@ -432,6 +483,54 @@ class Log:
         self._call(N.lib.stg_log_limit_state, self._key(integration, "integration"),
                    ctypes.byref(out))
         return LimitState._from_c(out)
+
+    # ------------------------------------------------------ marketplace
+    def set_rules(self, integration: Key, rules: Iterable[MessageRule], *,
+                  keep_defaults: bool = False) -> None:
+        """Rules that classify the marketplace's answers for ``integration``,
+        checked in order before the HTTP status mapping when the transport
+        leaves the class to the log (``stg_log_set_rules``).  They replace
+        the built-in ones unless ``keep_defaults``.  A bad rule (empty or
+        too long a text, an unknown class, a bad status range) raises
+        :class:`InvalidArgument` and changes nothing."""
+        keep: list = []
+        rs = [r if isinstance(r, MessageRule) else MessageRule(**r) for r in rules]
+        arr = (N.stg_message_rule * max(len(rs), 1))()
+        for i, r in enumerate(rs):
+            arr[i] = r._to_c(keep)
+        self._call(N.lib.stg_log_set_rules, to_c(integration, "integration"), arr, len(rs),
+                   1 if keep_defaults else 0)
+
+    def classify(self, integration: Key, http_status: int, message: Optional[str]) -> ErrorClass:
+        """The error class the log gives an answer of ``integration`` with
+        this status and message (its rules, then the status mapping)."""
+        out = ctypes.c_int(0)
+        self._call(N.lib.stg_log_classify, to_c(integration, "integration"),
+                   i32(http_status, "http_status"), to_c(message, "message"), ctypes.byref(out))
+        return coerce(ErrorClass, out.value)
+
+    def observe(self, integration: Key, sku: Key, quantity: Optional[int], *,
+                observed_at: int = 0) -> str:
+        """Report what the marketplace shows for a SKU (a read-back, a
+        notification, an inventory report; ``quantity=None``: it does not
+        list the SKU) read at ``observed_at`` (ms; 0: now).  Returns one of
+        :data:`OBSERVED`: ``"corrected"`` when it differed and a correction
+        job was queued (reason ``OUT_OF_SYNC``, an ``OUT_OF_SYNC`` event),
+        ``"not_catalogued"`` when the SKU is missing there, ``"stale"`` for
+        a read older than the last acknowledgement (ignored), ``"pending"``
+        when a job is on its way anyway, ``"in_sync"``."""
+        o = N.stg_observation()
+        N.lib.stg_observation_init(ctypes.byref(o), 1)
+        o.integration = to_c(integration, "integration")
+        o.sku = to_c(sku, "sku")
+        if quantity is None:
+            o.flags = 1
+        else:
+            o.quantity = i64(quantity, "quantity")
+        o.observed_at = i64(observed_at, "observed_at")
+        out = ctypes.c_int(0)
+        self._call(N.lib.stg_log_observe, ctypes.byref(o), ctypes.byref(out))
+        return OBSERVED[out.value] if 0 <= out.value < len(OBSERVED) else str(out.value)
 
     # ------------------------------------------------------------ changes
     def submit(self, integration: Key, sku: Key, available: int, *,
