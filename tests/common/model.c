@@ -105,26 +105,126 @@ int sm_classify(int http)
 	return STG_ERRCLASS_TRANSIENT;
 }
 
-/* The log's built-in message rules, as far as the model's answers need
- * them (marketplace.h): Carrefour's "not catalogued" text whatever the
- * status, and a 409 is a conflict. */
-static int sm_rules(int http, const char *msg)
+/* The built-in rules as marketplace.h and docs/contract.md document them,
+ * in their order: Carrefour's "not catalogued" text whatever the status and
+ * its 401 body as auth; Mercado Livre's "ProductId não encontrado" and the
+ * English phrasings as not catalogued when a 4xx carries them; any 409 a
+ * conflict. Written here from the documentation, not taken from the
+ * library, so that a slip in its table shows. */
+static const stg_message_rule sm_builtin[] = {
+	{ STG_MESSAGE_RULE_VERSION, 0, 999, STG_MATCH_CONTAINS, "n\xc3\xa3o foi catalogado",
+	  STG_ERRCLASS_NOT_CATALOGUED },
+	{ STG_MESSAGE_RULE_VERSION, 0, 999, STG_MATCH_CONTAINS, "\"status\":401,\"message\":\"Unauthorized\"",
+	  STG_ERRCLASS_AUTH },
+	{ STG_MESSAGE_RULE_VERSION, 400, 499, STG_MATCH_CONTAINS, "n\xc3\xa3o encontrado",
+	  STG_ERRCLASS_NOT_CATALOGUED },
+	{ STG_MESSAGE_RULE_VERSION, 400, 499, STG_MATCH_CONTAINS, "sku not found", STG_ERRCLASS_NOT_CATALOGUED },
+	{ STG_MESSAGE_RULE_VERSION, 400, 499, STG_MATCH_CONTAINS, "product not found",
+	  STG_ERRCLASS_NOT_CATALOGUED },
+	{ STG_MESSAGE_RULE_VERSION, 400, 499, STG_MATCH_CONTAINS, "does not exist", STG_ERRCLASS_NOT_CATALOGUED },
+	{ STG_MESSAGE_RULE_VERSION, 400, 499, STG_MATCH_CONTAINS, "not catalogued", STG_ERRCLASS_NOT_CATALOGUED },
+	{ STG_MESSAGE_RULE_VERSION, 409, 409, STG_MATCH_CONTAINS, NULL, STG_ERRCLASS_CONFLICT },
+};
+
+void sm_rules_default(sm_rules *s)
 {
-	if (msg && strstr(msg, "n\xc3\xa3o foi catalogado"))
-		return STG_ERRCLASS_NOT_CATALOGUED;
-	if (http == 409)
-		return STG_ERRCLASS_CONFLICT;
+	memset(s, 0, sizeof *s);
+}
+
+int sm_rule_check(const stg_message_rule *r)
+{
+	if (r->version != STG_MESSAGE_RULE_VERSION)
+		return STG_EVERSION;
+	if (r->http_min < 0 || r->http_max > 999 || r->http_min > r->http_max ||
+	    (r->match != STG_MATCH_CONTAINS && r->match != STG_MATCH_PREFIX) ||
+	    r->error_class <= STG_ERRCLASS_NONE || r->error_class >= STG_ERRCLASS_COUNT ||
+	    (r->text && (!r->text[0] || strlen(r->text) > STG_RULE_TEXT_MAX)))
+		return STG_EINVAL;
+	return STG_OK;
+}
+
+void sm_rules_set(sm_rules *s, const stg_message_rule *r, size_t n, unsigned flags)
+{
+	size_t i;
+
+	memset(s, 0, sizeof *s);
+	s->custom = 1;
+	s->keep_defaults = (flags & STG_RULES_KEEP_DEFAULTS) != 0;
+	s->n = n < SM_RULES_MAX ? n : SM_RULES_MAX;
+	for (i = 0; i < s->n; i++) {
+		s->r[i] = r[i];
+		if (r[i].text) {
+			strcpy(s->text[i], r[i].text);
+			s->r[i].text = s->text[i];
+		}
+	}
+}
+
+/* ASCII letters without regard to case, other bytes exactly (marketplace.h). */
+static int sm_fold(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int sm_starts(const char *msg, const char *text)
+{
+	size_t i;
+
+	for (i = 0; text[i]; i++)
+		if (!msg[i] || sm_fold((unsigned char)msg[i]) != sm_fold((unsigned char)text[i]))
+			return 0;
+	return 1;
+}
+
+static int sm_rule_matches(const stg_message_rule *r, int http, const char *msg)
+{
+	const char *p;
+
+	if (http < r->http_min || http > r->http_max)
+		return 0;
+	if (!r->text)
+		return 1;
+	if (!msg)
+		return 0;
+	if (r->match == STG_MATCH_PREFIX)
+		return sm_starts(msg, r->text);
+	for (p = msg; *p; p++)
+		if (sm_starts(p, r->text))
+			return 1;
+	return 0;
+}
+
+static int sm_first(const stg_message_rule *r, size_t n, int http, const char *msg)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (sm_rule_matches(&r[i], http, msg))
+			return r[i].error_class;
 	return STG_ERRCLASS_NONE;
+}
+
+int sm_rules_class(const sm_rules *s, int http, const char *msg)
+{
+	int c = STG_ERRCLASS_NONE;
+
+	if (s && s->custom)
+		c = sm_first(s->r, s->n, http, msg);
+	if (c == STG_ERRCLASS_NONE && (!s || !s->custom || s->keep_defaults))
+		c = sm_first(sm_builtin, sizeof sm_builtin / sizeof *sm_builtin, http, msg);
+	return c != STG_ERRCLASS_NONE ? c : sm_classify(http);
+}
+
+int sm_result_class_in(const sm_rules *s, const stg_job_result *r)
+{
+	if (r->error_class != STG_ERRCLASS_NONE)
+		return r->error_class;
+	return sm_rules_class(s, r->http_status, r->message);
 }
 
 int sm_result_class(const stg_job_result *r)
 {
-	int c;
-
-	if (r->error_class != STG_ERRCLASS_NONE)
-		return r->error_class;
-	c = sm_rules(r->http_status, r->message);
-	return c != STG_ERRCLASS_NONE ? c : sm_classify(r->http_status);
+	return sm_result_class_in(NULL, r);
 }
 
 void sm_key_applied(sm_key *k, const stg_submit *s, int64_t published)

@@ -14,6 +14,10 @@
  *   sm_classify() /
  *   sm_result_class()         the error class of a result: the explicit one,
  *                             or the one the log derives from the HTTP status
+ *   sm_rules / sm_rules_class()
+ *                             an integration's message rules (marketplace.h):
+ *                             the built-in ones or the host's, first match
+ *                             by status range and text, then the status
  *   sm_key                    what the model keeps per (integration, SKU):
  *                             existence, newest applied sequence, available and
  *                             published, the acknowledged quantity, the async
@@ -80,8 +84,33 @@ int sm_decide(const sm_prior *b, const stg_submit *s, int64_t p1, int64_t window
 
 /* The class the log derives from an HTTP status (error_class NONE). */
 int sm_classify(int http);
-/* The class the log records for an ERROR result. */
+/* The class the log records for an ERROR result (the built-in rules). */
 int sm_result_class(const stg_job_result *r);
+
+/* ------------------------------------------------------------ message rules */
+
+#define SM_RULES_MAX 16
+
+/* An integration's message rules (stg_log_set_rules()), texts copied. */
+typedef struct sm_rules {
+	int custom;        /* the host gave rules: the built-in ones apply only with keep_defaults */
+	int keep_defaults; /* STG_RULES_KEEP_DEFAULTS */
+	size_t n;
+	stg_message_rule r[SM_RULES_MAX];
+	char text[SM_RULES_MAX][STG_RULE_TEXT_MAX + 1];
+} sm_rules;
+
+/* The built-in rules only (a new integration, or one after a reopen). */
+void sm_rules_default(sm_rules *s);
+/* What stg_log_set_rules() says of one rule: STG_OK, STG_EVERSION or STG_EINVAL. */
+int sm_rule_check(const stg_message_rule *r);
+/* Install n (at most SM_RULES_MAX) rules that sm_rule_check() accepts. */
+void sm_rules_set(sm_rules *s, const stg_message_rule *r, size_t n, unsigned flags);
+/* The class the log gives a failure with this status and message (NULL s:
+ * the built-in rules), then the status mapping. */
+int sm_rules_class(const sm_rules *s, int http, const char *msg);
+/* sm_result_class() with an integration's rules. */
+int sm_result_class_in(const sm_rules *s, const stg_job_result *r);
 
 /* ------------------------------------------------------------------- keys */
 

@@ -16,16 +16,19 @@
  * faults on each, a commit that lies, a rollback that cannot undo, and a
  * SQLite-like mode where a failed write ends the transaction); the host's
  * transactions (stg_log_begin/commit); a scripted transport (ok, async, every
- * error class, classify-from-HTTP, broken results, failing as a whole,
- * calls into the log from inside); an event recorder; a counting allocator
- * that can fail chosen allocations of the next action.
+ * error class, classify-from-HTTP, messages the message rules classify,
+ * broken results, failing as a whole, calls into the log from inside);
+ * observations of what the marketplace shows (stg_log_observe) and message
+ * rules (stg_log_set_rules); an event recorder; a counting allocator that
+ * can fail chosen allocations of the next action.
  *
  * The reference model is the one the model check uses too
  * (tests/common/model.h): per (integration, SKU) exists, newest applied
  * sequence, available and published, the acknowledged quantity, the async
  * job in flight; the policy's published quantity and min-stock warning; each
  * submit's decision (stale, coalesced, filter table on published values);
- * the error class of a result; the job check. Kept here, for the hook
+ * the error class of a result under an integration's message rules; the job
+ * check. Kept here, for the hook
  * faults only this target makes: per integration paused, limits; the
  * statuses each call may return; what storage holds.
  *
@@ -59,10 +62,22 @@
  *    dropped); memory equals storage after each commit or undo, and after
  *    every call while no storage hook failed since the last clean flush
  *    (storage in doubt after a rollback that could not undo: until reopen);
- *    a close gives an open transaction up (storage rolled back).
+ *    a close gives an open transaction up (storage rolled back);
+ *  - message rules (marketplace.h): a bad rule set is refused with one of
+ *    its documented codes and changes nothing; stg_log_classify() and the
+ *    class each failure records follow the model's rules (the host's, the
+ *    built-in ones as documented, then the status); not stored; a conflict
+ *    is retried at once and ends in error after the transient budget;
+ *  - observations: bad input and unknown SKUs refused with nothing changed;
+ *    the outcome in the documented order (stale before the last
+ *    acknowledgement, missing held as not catalogued, pending, in sync,
+ *    corrected); a correction is pending with reason out_of_sync, due now
+ *    (or held until the slow retry), counted in stats.corrections (put back
+ *    by a failed host commit) and told as STG_EVENT_OUT_OF_SYNC (held until
+ *    the host's commit).
  *
  * STG_FUZZ_SKIP=name[,name] turns off named checks (to explore past a known
- * finding): idreuse.
+ * finding): idreuse, heldfail, corrundo (tests/fuzz/README.md).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "fuzz.h"
@@ -104,10 +119,13 @@ static void pick_key(unsigned a, int *i, int *k)
 struct mkey {
 	sm_key mk;          /* the shared model's key: newest change, ack, async job */
 	int handed;         /* handed out during the current pump */
+	int may_resend;     /* a conflict made it due at once: this pump may send it again */
 	int failed_handoff; /* handed to a transport call that failed as a whole */
 	int due_kind;       /* after a failure: the job state expected, with its due range */
 	int64_t due_lo, due_hi;
 	uint64_t due_job;   /* the failed job (a follow-up after a final failure is new) */
+	int due_cls;        /* the class its failure must be recorded with */
+	int64_t acked_at;   /* when the marketplace last acknowledged (0: never) */
 };
 
 struct minteg {
@@ -118,6 +136,7 @@ struct minteg {
 	int announced;      /* a quota was announced (stays until the close) */
 	int64_t cool_lo, cool_hi; /* the cool-down lasts at least / at most until (0: none) */
 	int cooled_in_pump; /* a 429 in this pump: later due jobs of it wait */
+	sm_rules rules;     /* its message rules (not stored: built-in again at open) */
 	int paused_in_pump;
 	int last_prio;      /* priority of the last job handed out in this pump */
 };
@@ -201,14 +220,20 @@ struct world {
 	/* events: expected and seen */
 	uint64_t exp_paused[NI], got_paused[NI], exp_resumed[NI], got_resumed[NI];
 	uint64_t exp_min, got_min, got_abnormal;
+	/* out_of_sync events (stg_log_observe()): as min_stock ones, held in the
+	 * host's transaction; the one expected next outside it (key, observed) */
+	uint64_t exp_oos, got_oos, oos_pending, oos_early, corrections, corrections_begin;
+	int oos_want, oos_i, oos_s;
+	int64_t oos_observed;
 
 	int probe;          /* hooks call into the log and expect ERECURSIVE */
+	int releasing;      /* inside stg_log_commit(): the transaction's held events come */
 	int hook_failed;    /* a storage hook failed during the current action */
 	int in_call;
 };
 
 static struct world W;
-static int skip_idreuse = -1, skip_heldfail;
+static int skip_idreuse = -1, skip_heldfail, skip_corrundo;
 static int trace;
 
 /* STG_FUZZ_TRACE=1 prints the actions and results (to read a finding). */
@@ -400,6 +425,26 @@ static void fz_event(const stg_event *ev, void *payload)
 			FUZZ_CHECK(W.alloc_armed, "min_stock event delivered inside the host's transaction, "
 			           "before its commit");
 			W.min_early++;
+		}
+		break;
+	case STG_EVENT_OUT_OF_SYNC:
+		W.got_oos++;
+		if (W.host_open && W.txn_store) {
+			/* held for the commit like min_stock: early only without memory */
+			FUZZ_CHECK(W.alloc_armed, "out_of_sync event delivered inside the host's transaction, "
+			           "before its commit");
+			W.oos_early++;
+		} else if (W.oos_want) {
+			FUZZ_CHECK(ev->sku && strcmp(ev->integration, INTEG[W.oos_i]) == 0 &&
+			           strcmp(ev->sku, SKU[W.oos_s]) == 0 && ev->observed == W.oos_observed &&
+			           ev->available == W.k[W.oos_i][W.oos_s].mk.avail,
+			           "out_of_sync event for (%s, %s) observed %" PRId64 " available %" PRId64
+			           ", expected (%s, %s) observed %" PRId64, ev->integration,
+			           ev->sku ? ev->sku : "(null)", ev->observed, ev->available, INTEG[W.oos_i],
+			           SKU[W.oos_s], W.oos_observed);
+			W.oos_want = 0;
+		} else {
+			FUZZ_CHECK(W.releasing, "an out_of_sync event nobody expected");
 		}
 		break;
 	case STG_EVENT_ABNORMAL_LATENCY:
@@ -664,9 +709,37 @@ enum { BH_OK, BH_ASYNC, BH_ERROR, BH_INVALID, BH_FAIL };
 static const int HTTP[16] = { 0, 401, 403, 404, 408, 425, 429, 500, 503, 399, 600, 1000, -5, 200,
                               451, 499 };
 static char long_msg[2000];
+static char long_notfound[1600]; /* the rule's text lies past STG_MESSAGE_MAX */
 
-/* Fill @p r from behaviour byte @p b; returns BH_*; *cls the class the log should record. */
-static int behaviour(unsigned b, stg_job_result *r, int *cls)
+/* Answers whose class the log takes from the message rules (behaviour 14,
+ * high nibble 1-15): the merchant documents' texts (marketplace.h), their
+ * look-alikes that must not match, and plain ones a host rule may claim. */
+static const struct answer {
+	int http;
+	const char *msg;
+} ANSWER[16] = {
+	{ 0, NULL }, /* (0: the long transient message, as before) */
+	{ 400, "Produto ainda n\xc3\xa3o foi catalogado no Carrefour. Para reprocessar essa oferta, "
+	       "aguarde a confirma\xc3\xa7\xc3\xa3o do Carrefour de que o produto foi catalogado." },
+	{ 500, "Produto ainda n\xc3\xa3o foi catalogado no Carrefour." },
+	{ 400, "{\"status\":401,\"message\":\"Unauthorized\"}" },
+	{ 404, "ProductId n\xc3\xa3o encontrado" },
+	{ 503, "ProductId n\xc3\xa3o encontrado" }, /* a 5xx: no built-in rule, transient */
+	{ 400, "SKU NOT FOUND in catalog" },
+	{ 422, "The product does not exist" },
+	{ 409, "x-version is stale" },
+	{ 409, NULL },
+	{ 400, "Invalid quantity" },
+	{ 404, long_notfound },
+	{ 429, "Too many requests, slow down" },
+	{ 503, "Service temporarily unavailable; retry later" },
+	{ 0, "connection reset" },
+	{ 400, "Produto ainda nao foi catalogado" }, /* no "ã": UTF-8 compares exactly */
+};
+
+/* Fill @p r from behaviour byte @p b for a job of integration @p i (-1: the
+ * built-in rules); returns BH_*; *cls the class the log should record. */
+static int behaviour(unsigned b, stg_job_result *r, int *cls, int i)
 {
 	r->message = NULL;
 	r->retry_after_ms = 0;
@@ -736,9 +809,15 @@ static int behaviour(unsigned b, stg_job_result *r, int *cls)
 		r->error_class = STG_ERRCLASS_TRANSIENT;
 		r->http_status = 502;
 		r->message = long_msg;
+		if (b >> 4) {
+			/* the class is left to the integration's rules */
+			r->error_class = STG_ERRCLASS_NONE;
+			r->http_status = ANSWER[b >> 4].http;
+			r->message = ANSWER[b >> 4].msg;
+		}
 		break;
 	}
-	*cls = sm_result_class(r);
+	*cls = sm_result_class_in(i >= 0 ? &W.in[i].rules : NULL, r);
 	return BH_ERROR;
 }
 
@@ -756,8 +835,9 @@ static void job_checks(const stg_job *j, int *i, int *s)
 	           W.in[*i].cool_lo - eff_now());
 	/* exists, not a second job while one is in flight, the newest evaluation */
 	FUZZ_CHECK(sm_job_check(&m->mk, j, why, sizeof why) == 0, "%s", why);
-	FUZZ_CHECK(!m->handed || m->mk.async_id, "(%s, %s) handed out twice in one pump", INTEG[*i],
-	           SKU[*s]);
+	FUZZ_CHECK(!m->handed || m->mk.async_id || m->may_resend, "(%s, %s) handed out twice in one "
+	           "pump", INTEG[*i], SKU[*s]);
+	m->may_resend = 0;
 	if (!skip_idreuse)
 		FUZZ_CHECK(!is_finished(j->id), "job id %" PRIu64 " for (%s, %s) was handed out again "
 		           "after its job was acknowledged (published %" PRId64 ")", j->id, INTEG[*i],
@@ -779,11 +859,13 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 	      SKU[s], id, published, bh, cls);
 	sm_key_result(&m->mk, id, published,
 	              bh == BH_ASYNC ? STG_OUTCOME_ASYNC : bh == BH_OK ? STG_OUTCOME_OK : STG_OUTCOME_ERROR);
+	m->due_cls = 0; /* a failure before it in this pump is over */
 	if (bh == BH_ASYNC)
 		return;
 	if (bh == BH_OK) {
 		W.successes++;
 		W.notice[i][s] = 0;
+		m->acked_at = now;
 		add_finished(id);
 		return;
 	}
@@ -795,6 +877,7 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 	 * Checked only while it is the same job: after a final failure, a change that
 	 * came while it was out goes at once as a job of its own. */
 	m->due_job = id;
+	m->due_cls = cls;
 	switch (cls) {
 	case STG_ERRCLASS_RATE_LIMITED: {
 		/* The integration cools down: at least the retry-after (1 ms
@@ -832,6 +915,12 @@ static void result_effect(int i, int s, uint64_t id, int64_t published, int bh, 
 		m->due_kind = STG_JOB_QUEUED;
 		m->due_lo = m->due_hi = now;
 		break;
+	case STG_ERRCLASS_CONFLICT:
+		/* contract.md: retried at once, within the transient budget */
+		m->due_kind = STG_JOB_QUEUED;
+		m->due_lo = m->due_hi = now;
+		m->may_resend = 1;
+		break;
 	default:
 		m->due_kind = 0;
 		break;
@@ -858,7 +947,7 @@ static int run_jobs(const stg_job *jobs, size_t n, stg_job_result *res)
 		FUZZ_CHECK(res[k].version == STG_JOB_RESULT_VERSION && res[k].outcome == STG_OUTCOME_OK,
 		           "result not pre-filled");
 		cls[k] = STG_ERRCLASS_NONE;
-		bh[k] = behaviour(b, &res[k], &cls[k]);
+		bh[k] = behaviour(b, &res[k], &cls[k], ii[k]);
 		if (b % 16 == 13 || b % 16 == 15)
 			probe();
 	}
@@ -1091,6 +1180,9 @@ static void check_all(int with_stats)
 			           m->mk.seq);
 			FUZZ_CHECK(e->published == m->mk.published, "(%s, %s): published %" PRId64
 			           ", model %" PRId64, INTEG[i], SKU[s], e->published, m->mk.published);
+			FUZZ_CHECK(!m->mk.has_ack || e->acked_at == m->acked_at, "(%s, %s): acknowledged at %"
+			           PRId64 ", the marketplace answered at %" PRId64, INTEG[i], SKU[s],
+			           e->acked_at, m->acked_at);
 			FUZZ_CHECK(((e->flags & STG_ENTRY_HAS_ACKED) != 0) == (m->mk.has_ack != 0) &&
 			           (!m->mk.has_ack || e->acked == m->mk.acked),
 			           "(%s, %s): acknowledged %" PRId64 " (flag %d), the marketplace "
@@ -1115,8 +1207,10 @@ static void check_all(int with_stats)
 			           "(%s, %s): success with latency %" PRId64 " (limit %" PRId64 ") and "
 			           "abnormal flag %d", INTEG[i], SKU[s], e->latency_ms, W.latency_limit,
 			           (e->flags & STG_ENTRY_ABNORMAL) != 0);
+			/* contract.md: transient and conflict end in error after their budget */
 			FUZZ_CHECK(e->status != STG_ENTRY_ERROR || e->error_class == STG_ERRCLASS_TRANSIENT ||
-			           e->error_class == STG_ERRCLASS_REJECTED,
+			           e->error_class == STG_ERRCLASS_REJECTED ||
+			           e->error_class == STG_ERRCLASS_CONFLICT,
 			           "(%s, %s): error with class %d", INTEG[i], SKU[s], e->error_class);
 			FUZZ_CHECK(e->job_state != STG_JOB_HELD ||
 			           e->error_class == STG_ERRCLASS_NOT_CATALOGUED,
@@ -1203,6 +1297,8 @@ static void check_all(int with_stats)
 		           st.successes, errs, W.attempts, W.successes, W.errors);
 		FUZZ_CHECK(st.abnormal == W.got_abnormal, "stats abnormal %" PRIu64 ", events %" PRIu64,
 		           st.abnormal, W.got_abnormal);
+		FUZZ_CHECK(st.corrections == W.corrections, "stats corrections %" PRIu64 ", the model's "
+		           "observations queued or held %" PRIu64, st.corrections, W.corrections);
 		FUZZ_CHECK(st.saved_by_coalescing <= st.coalesced && st.cooldowns <= st.errors[STG_ERRCLASS_RATE_LIMITED],
 		           "stats: %" PRIu64 " calls saved by %" PRIu64 " merges, %" PRIu64 " cool-downs of %"
 		           PRIu64 " 429s", st.saved_by_coalescing, st.coalesced, st.cooldowns,
@@ -1219,6 +1315,9 @@ static void check_all(int with_stats)
 		           " resumed (expected %" PRIu64 ")", INTEG[i], W.got_paused[i], W.exp_paused[i],
 		           W.got_resumed[i], W.exp_resumed[i]);
 	}
+	FUZZ_CHECK(W.got_oos == W.exp_oos + W.oos_early, "%" PRIu64 " out_of_sync events, expected %"
+	           PRIu64 " (and %" PRIu64 " told early in the open transaction, %" PRIu64
+	           " held for its commit)", W.got_oos, W.exp_oos, W.oos_early, W.oos_pending);
 	FUZZ_CHECK(W.got_min == W.exp_min + W.min_early, "%" PRIu64 " min_stock events, expected %"
 	           PRIu64 " (and %" PRIu64 " told early in the open transaction, %" PRIu64
 	           " held for its commit)", W.got_min, W.exp_min, W.min_early, W.min_pending);
@@ -1284,11 +1383,41 @@ static unsigned u8(struct cur *c)
 
 /* ------------------------------------------------------------ open, close */
 
+/* stg_log_classify() answers every scripted message of integration i (and of
+ * one the log has not seen: the built-in rules) as the model's rules do. */
+static void check_classify(int i)
+{
+	size_t a;
+	int cls, want, rc;
+
+	for (a = 1; a < sizeof ANSWER / sizeof *ANSWER; a++) {
+		cls = -1;
+		rc = stg_log_classify(W.log, INTEG[i], ANSWER[a].http, ANSWER[a].msg, &cls);
+		rc_in("stg_log_classify", rc, OKB);
+		want = sm_rules_class(&W.in[i].rules, ANSWER[a].http, ANSWER[a].msg);
+		FUZZ_CHECK(cls == want, "classify (%s, %d, %.60s): %s, the model's rules (%s, %zu of "
+		           "them%s) say %s", INTEG[i], ANSWER[a].http, ANSWER[a].msg ? ANSWER[a].msg : "(none)",
+		           stg_error_class_name(cls), W.in[i].rules.custom ? "the host's" : "built-in",
+		           W.in[i].rules.n, W.in[i].rules.keep_defaults ? " and the built-in" : "",
+		           stg_error_class_name(want));
+		if (i == 0) {
+			rc = stg_log_classify(W.log, "never-seen", ANSWER[a].http, ANSWER[a].msg, &cls);
+			rc_in("stg_log_classify", rc, OKB);
+			want = sm_rules_class(NULL, ANSWER[a].http, ANSWER[a].msg);
+			FUZZ_CHECK(cls == want, "classify for an unseen integration (%d, %.60s): %s, the "
+			           "built-in rules say %s", ANSWER[a].http,
+			           ANSWER[a].msg ? ANSWER[a].msg : "(none)", stg_error_class_name(cls),
+			           stg_error_class_name(want));
+		}
+	}
+}
+
 static void model_reset_counters(void)
 {
 	W.changes = W.exports = W.coalesced = W.stale = W.skips = 0;
 	W.attempts = W.successes = W.errors = 0;
 	W.got_abnormal = 0;
+	W.corrections = 0;
 }
 
 static void close_log(void)
@@ -1304,6 +1433,8 @@ static void close_log(void)
 	if (W.host_open) {
 		W.exp_min += W.min_early;
 		W.min_early = W.min_pending = 0;
+		W.exp_oos += W.oos_early;
+		W.oos_early = W.oos_pending = 0;
 		W.host_open = 0;
 	}
 	W.nfinished = 0; /* ids are unique within one open log */
@@ -1361,6 +1492,7 @@ static void open_log(void)
 		W.in[i].announced = 0;
 		W.in[i].cool_lo = W.in[i].cool_hi = 0; /* cool-downs are not stored */
 		sm_policy_default(&W.in[i].pol, SKU[0], "c");
+		sm_rules_default(&W.in[i].rules); /* rules are not stored (marketplace.h) */
 	}
 	for (i = 0; i < NI; i++)
 		for (s = 0; s < NS; s++) {
@@ -1376,6 +1508,7 @@ static void open_log(void)
 			m->mk.published = d.published;
 			m->mk.has_ack = (d.flags & STG_ENTRY_HAS_ACKED) != 0;
 			m->mk.acked = d.acked;
+			m->acked_at = d.acked_at;
 			W.in[i].known = 1;
 			/* "an entry holding an auth failure pauses its integration again" */
 			if ((d.job_state == STG_JOB_QUEUED || d.job_state == STG_JOB_IN_FLIGHT) &&
@@ -1391,6 +1524,7 @@ static void open_log(void)
 		W.in[i].paused = p;
 		W.got_paused[i] = W.exp_paused[i];
 		W.got_resumed[i] = W.exp_resumed[i];
+		check_classify(i);
 	}
 	check_store_is_memory("after open");
 }
@@ -1725,6 +1859,20 @@ static void check_retry_times(void)
 				           e.next_attempt_at, m->due_lo, m->due_hi);
 			m->due_kind = 0;
 		}
+	for (i = 0; i < NI; i++)
+		for (k = 0; k < NS; k++) {
+			struct mkey *m = &W.k[i][k];
+			/* The failure of the job, while it is still the entry's problem,
+			 * has the class the model gives it (its rules, or the status). */
+			if (m->due_cls && get_entry(i, k, &e) && e.job_id == m->due_job &&
+			    e.status != STG_ENTRY_SUCCESS && e.job_state != STG_JOB_IN_FLIGHT)
+				FUZZ_CHECK(e.error_class == m->due_cls, "(%s, %s) failed with class %s, the "
+				           "model (its integration's message rules) says %s; http %d message %.80s",
+				           INTEG[i], SKU[k], stg_error_class_name(e.error_class),
+				           stg_error_class_name(m->due_cls), e.http_status,
+				           e.message ? e.message : "(none)");
+			m->due_cls = 0;
+		}
 }
 
 static void do_pump(struct cur *c)
@@ -1756,6 +1904,7 @@ static void do_pump(struct cur *c)
 		for (k = 0; k < NS; k++) {
 			const stg_entry *e = &snap[i][k];
 			W.k[i][k].handed = 0;
+			W.k[i][k].may_resend = 0;
 			W.k[i][k].failed_handoff = 0;
 			if (ex[i][k] && !W.in[i].paused &&
 			    (e->job_state == STG_JOB_QUEUED || e->job_state == STG_JOB_HELD) &&
@@ -1846,7 +1995,7 @@ static void do_complete(struct cur *c)
 				tk = k;
 			}
 	stg_job_result_init(&r, STG_JOB_RESULT_VERSION);
-	bh = behaviour(b, &r, &cls);
+	bh = behaviour(b, &r, &cls, ti);
 	if (bh == BH_FAIL)
 		r.version = 3;
 	if (ti >= 0)
@@ -2225,6 +2374,255 @@ static void do_catalogued(struct cur *c)
 	           e.next_attempt_at);
 }
 
+/* ----------------------------------------------------- what the market shows */
+
+/*
+ * stg_log_observe() (marketplace.h). a: the key; b: bits 0-2 the quantity
+ * (what the log published, what was acknowledged, another one, 0, a large
+ * one, negative, INT64_MAX, published + 1), bits 3-5 the read time
+ * (now, just before / at / just after the last acknowledgement, the future,
+ * long ago, negative, a millisecond ago), bits 6-7 the flags (none,
+ * missing, an unknown flag, missing and an unknown one); d: bits 0-2 a bad
+ * call (version 0, NULL, empty SKU, unknown SKU, unknown integration,
+ * NULL outcome), else none.
+ */
+static void do_observe(struct cur *c)
+{
+	unsigned a = u8(c), b = u8(c), d = u8(c);
+	stg_observation o;
+	stg_entry before, after;
+	const struct mkey *m;
+	int i, k, ex, ex0, rc, out = -77, want, js, valid = 1, fresh;
+	unsigned allowed = 0;
+	int64_t now = eff_now(), acked_at, at;
+	uint64_t got_oos = W.got_oos;
+
+	pick_key(a, &i, &k);
+	m = &W.k[i][k];
+	ex = ex0 = get_entry(i, k, &before);
+	acked_at = ex ? before.acked_at : 0;
+	stg_observation_init(&o, STG_OBSERVATION_VERSION);
+	o.integration = INTEG[i];
+	o.sku = SKU[k];
+	switch (b & 7) {
+	case 0: o.quantity = m->mk.published; break;
+	case 1: o.quantity = m->mk.has_ack ? m->mk.acked : m->mk.published + 1; break;
+	case 2: o.quantity = m->mk.published + 2; break;
+	case 3: o.quantity = 0; break;
+	case 4: o.quantity = 1000; break;
+	case 5: o.quantity = -1; valid = 0; break;
+	case 6: o.quantity = INT64_MAX; break;
+	default: o.quantity = m->mk.published + 1; break;
+	}
+	switch ((b >> 3) & 7) {
+	case 0: o.observed_at = 0; break;
+	case 1: o.observed_at = acked_at > 1 ? acked_at - 1 : 1; break;
+	case 2: o.observed_at = acked_at ? acked_at : 1; break;
+	case 3: o.observed_at = acked_at + 1; break;
+	case 4: o.observed_at = now + 1000; break;
+	case 5: o.observed_at = 1; break;
+	case 6: o.observed_at = -1; valid = 0; break;
+	default: o.observed_at = now > 1 ? now - 1 : 1; break;
+	}
+	o.flags = (b >> 6) == 1 || (b >> 6) == 3 ? STG_OBSERVE_MISSING : 0u;
+	if ((b >> 6) >= 2) {
+		o.flags |= (b >> 6) == 2 ? 0x2u : 0x4u;
+		valid = 0;
+	}
+	if (!valid)
+		allowed |= B(STG_EINVAL);
+	switch (d & 7) {
+	case 1: o.version = 0; valid = 0; allowed |= B(STG_EVERSION); break;
+	case 2: valid = 0; allowed = B(STG_EINVAL); break; /* NULL observation */
+	case 3: o.sku = ""; valid = 0; allowed |= B(STG_EINVAL); break;
+	case 4: o.sku = "ZZ"; ex = 0; break;                /* a SKU the log has no entry for */
+	case 5: o.integration = "nope"; ex = 0; break;
+	default: break;
+	}
+	if (valid)
+		allowed = ex ? OKB | B(STG_ESTORAGE) | (W.alloc_armed ? B(STG_ENOMEM) : 0u)
+		             : B(STG_ENOTFOUND) | (W.alloc_armed ? B(STG_ENOMEM) : 0u);
+	/* The model's outcome (marketplace.h, in its order; the model check's step_observe()). */
+	at = o.observed_at ? o.observed_at : now;
+	js = ex ? before.job_state : STG_JOB_NONE;
+	fresh = js == STG_JOB_NONE;
+	if (at < acked_at)
+		want = STG_OBSERVED_STALE;
+	else if (o.flags & STG_OBSERVE_MISSING)
+		/* a job held by an auth pause keeps its auth failure (observe.c) */
+		want = js == STG_JOB_IN_FLIGHT || js == STG_JOB_HELD ||
+		       (js == STG_JOB_QUEUED && before.error_class == STG_ERRCLASS_AUTH)
+		       ? STG_OBSERVED_PENDING : STG_OBSERVED_NOT_CATALOGUED;
+	else if (js != STG_JOB_NONE)
+		want = STG_OBSERVED_PENDING;
+	else if (o.quantity == m->mk.published || (m->mk.has_ack && o.quantity == m->mk.acked))
+		want = STG_OBSERVED_IN_SYNC;
+	else
+		want = STG_OBSERVED_CORRECTED;
+	W.oos_want = valid && ex && !(W.host_open && W.txn_store) &&
+	             (want == STG_OBSERVED_CORRECTED || want == STG_OBSERVED_NOT_CATALOGUED);
+	W.oos_i = i;
+	W.oos_s = k;
+	W.oos_observed = (o.flags & STG_OBSERVE_MISSING) ? 0 : o.quantity;
+	rc = stg_log_observe(W.log, (d & 7) == 2 ? NULL : &o, (d & 7) == 6 ? NULL : &out);
+	TRACE("  observe (%s, %s) quantity %" PRId64 " at %" PRId64 " flags %x: %d outcome %d, model %d",
+	      o.integration, o.sku, o.quantity, o.observed_at, o.flags, rc, out, want);
+	rc_in("stg_log_observe", rc, allowed);
+	if (rc != STG_OK) {
+		/* marketplace.h: bad input, an unknown SKU, a failed write: nothing changes */
+		W.oos_want = 0;
+		FUZZ_CHECK(W.got_oos == got_oos, "stg_log_observe failed (%d) but told out_of_sync", rc);
+		check_unchanged("stg_log_observe", i, k, ex0, &before);
+		return;
+	}
+	FUZZ_CHECK((d & 7) == 6 || out == want, "observe (%s, %s) quantity %" PRId64 " at %" PRId64
+	           " flags %x (job state %d, published %" PRId64 ", acknowledged %" PRId64 " at %" PRId64
+	           "): outcome %d, the model says %d", INTEG[i], SKU[k], o.quantity, o.observed_at,
+	           o.flags, js, m->mk.published, m->mk.acked, acked_at, out, want);
+	if (want != STG_OBSERVED_CORRECTED && want != STG_OBSERVED_NOT_CATALOGUED) {
+		check_unchanged("stg_log_observe (nothing to do)", i, k, 1, &before);
+		FUZZ_CHECK(W.got_oos == got_oos, "observe: outcome %d, but out_of_sync told", want);
+		return;
+	}
+	/* A correction: counted, told (held in the host's transaction), written through. */
+	W.corrections++;
+	if (W.host_open && W.txn_store)
+		W.oos_pending++;
+	else
+		W.exp_oos++;
+	FUZZ_CHECK(!W.oos_want, "observe corrected (%s, %s) but told no out_of_sync event", INTEG[i],
+	           SKU[k]);
+	get_entry(i, k, &after);
+	FUZZ_CHECK(after.status == STG_ENTRY_PENDING && after.reason == STG_REASON_OUT_OF_SYNC &&
+	           after.published == before.published && after.available == before.available &&
+	           (fresh ? after.job_id != before.job_id : after.job_id == before.job_id),
+	           "observe (%s, %s) outcome %d: status %d reason %s published %" PRId64 "/%" PRId64
+	           " job %" PRIu64 " (was %" PRIu64 ", fresh %d)", INTEG[i], SKU[k], want, after.status,
+	           stg_reason_name(after.reason), after.published, before.published, after.job_id,
+	           before.job_id, fresh);
+	if (want == STG_OBSERVED_CORRECTED)
+		FUZZ_CHECK(after.job_state == STG_JOB_QUEUED && after.next_attempt_at == now,
+		           "observe corrected (%s, %s): job state %d due %" PRId64 ", now %" PRId64,
+		           INTEG[i], SKU[k], after.job_state, after.next_attempt_at, now);
+	else
+		FUZZ_CHECK(after.job_state == STG_JOB_HELD &&
+		           after.error_class == STG_ERRCLASS_NOT_CATALOGUED &&
+		           after.next_attempt_at == (now > INT64_MAX - W.catalogue_retry ? INT64_MAX
+		                                     : now + W.catalogue_retry),
+		           "observe missing (%s, %s): job state %d class %s due %" PRId64 ", expected held "
+		           "until %" PRId64, INTEG[i], SKU[k], after.job_state,
+		           stg_error_class_name(after.error_class), after.next_attempt_at,
+		           now + W.catalogue_retry);
+}
+
+/* ------------------------------------------------------------ message rules */
+
+/* Rule texts: the merchant documents' words, other spellings, and the limits. */
+static char text_256[STG_RULE_TEXT_MAX + 1], text_257[STG_RULE_TEXT_MAX + 2];
+static const char *const RULE_TEXT[16] = {
+	NULL, "catalogado", "n\xc3\xa3o foi catalogado", "NOT FOUND", "Produto", "x-version",
+	"slow down", "invalid", "UNAUTHORIZED", "" /* refused */, text_257 /* refused */,
+	text_256, "connection", "{\"status\"", "retry later", "does not exist"
+};
+static const int RANGE[8][2] = { { 0, 999 }, { 400, 499 }, { 409, 409 }, { 404, 404 },
+                                 { 500, 599 }, { 400, 400 }, { -1, 500 } /* refused */,
+                                 { 500, 400 } /* refused */ };
+static stg_message_rule too_many[STG_RULES_MAX + 1];
+
+/*
+ * stg_log_set_rules() (marketplace.h). a: bits 0-1 the integration (3: an
+ * empty name), bits 2-3 how many rules of the host's (two bytes each
+ * below), bit 4 STG_RULES_KEEP_DEFAULTS, bit 5 the library's built-in
+ * rules (stg_message_rules_default()) given as the host's too, bit 6 those
+ * after the host's rules instead of before; f: 5 an unknown flag, 6 NULL
+ * rules, 7 one rule more than STG_RULES_MAX; rule bytes r0: bits 0-2 the
+ * class (0 and 7 unknown), bit 3 prefix match, bits 4-6 the status range,
+ * r1: bits 0-3 the text, bits 4-5 2: version 0, 3: an unknown match, bit 6
+ * a status of 1000.
+ */
+static void do_set_rules(struct cur *c)
+{
+	unsigned a = u8(c), f = u8(c) % 8, flags = 0;
+	int i = (int)(a & 3), rc, j;
+	size_t nh = (a >> 2) & 3, n = 0, nd = 0;
+	stg_message_rule host[3], rules[SM_RULES_MAX];
+	const stg_message_rule *def = NULL, *arg;
+	unsigned allowed = 0;
+
+	if (!text_256[0]) {
+		memset(text_256, 'm', STG_RULE_TEXT_MAX);
+		memset(text_257, 'm', STG_RULE_TEXT_MAX + 1);
+		for (j = 0; j <= STG_RULES_MAX; j++)
+			stg_message_rule_init(&too_many[j], STG_MESSAGE_RULE_VERSION);
+	}
+	for (j = 0; j < (int)nh; j++) {
+		unsigned r0 = u8(c), r1 = u8(c);
+		stg_message_rule *r = &host[j];
+		FUZZ_CHECK(stg_message_rule_init(r, STG_MESSAGE_RULE_VERSION) == STG_OK, "rule init");
+		r->error_class = (int)(r0 & 7);
+		r->match = (r0 & 8) ? STG_MATCH_PREFIX : STG_MATCH_CONTAINS;
+		r->http_min = RANGE[(r0 >> 4) & 7][0];
+		r->http_max = RANGE[(r0 >> 4) & 7][1];
+		r->text = RULE_TEXT[r1 & 15];
+		if (((r1 >> 4) & 3) == 2)
+			r->version = 0;
+		else if (((r1 >> 4) & 3) == 3)
+			r->match = 5;
+		if (r1 & 0x40)
+			r->http_max = 1000;
+	}
+	if (a & 0x20)
+		FUZZ_CHECK(stg_message_rules_default(&def, &nd) == STG_OK && nd + 3 <= SM_RULES_MAX,
+		           "the built-in rules: %zu", nd);
+	/* The rules in order: the built-in ones before (or after, bit 6) the host's. */
+	if (def && !(a & 0x40))
+		for (j = 0; j < (int)nd; j++)
+			rules[n++] = def[j];
+	for (j = 0; j < (int)nh; j++)
+		rules[n++] = host[j];
+	if (def && (a & 0x40))
+		for (j = 0; j < (int)nd; j++)
+			rules[n++] = def[j];
+	if (a & 0x10)
+		flags |= STG_RULES_KEEP_DEFAULTS;
+	arg = rules;
+	if (f == 5) {
+		flags |= 0x2u;
+		allowed |= B(STG_EINVAL);
+	} else if (f == 6 && n) {
+		arg = NULL;
+		allowed |= B(STG_EINVAL);
+	} else if (f == 7) {
+		arg = too_many;
+		n = STG_RULES_MAX + 1;
+		allowed |= B(STG_ERANGE);
+	}
+	if (i == 3)
+		allowed |= B(STG_EINVAL);
+	if (arg == rules)
+		for (j = 0; j < (int)n; j++) {
+			int why = sm_rule_check(&rules[j]);
+			if (why)
+				allowed |= B(why);
+		}
+	if (W.alloc_armed)
+		allowed |= B(STG_ENOMEM);
+	if (!(allowed & ~B(STG_ENOMEM)))
+		allowed |= OKB;
+	rc = stg_log_set_rules(W.log, i == 3 ? "" : INTEG[i], arg, n, flags);
+	TRACE("  set_rules(%s, %zu, flags %x): %d %s", i == 3 ? "\"\"" : INTEG[i], n, flags, rc,
+	      rc ? stg_log_errmsg(W.log) : "");
+	rc_in("stg_log_set_rules", rc, allowed);
+	if (rc == STG_OK) {
+		sm_rules_set(&W.in[i].rules, rules, n, flags);
+		W.in[i].known = 1;
+	} else {
+		FUZZ_CHECK(stg_log_errmsg(W.log)[0], "stg_log_set_rules refused them without a message");
+	}
+	/* Refused: the integration keeps the rules it had; else the new ones apply. */
+	check_classify(i == 3 ? 0 : i);
+}
+
 static void do_set_policy(struct cur *c)
 {
 	static const int allocs[4] = { 100, 50, 33, 1 };
@@ -2496,6 +2894,8 @@ static void model_at_begin(int back)
 		{ &W.coalesced, &W.coalesced_begin, sizeof W.coalesced },
 		{ &W.stale, &W.stale_begin, sizeof W.stale },
 		{ &W.skips, &W.skips_begin, sizeof W.skips },
+		/* log.h: "the stats counters as they were" */
+		{ &W.corrections, &W.corrections_begin, sizeof W.corrections },
 	};
 	size_t j;
 
@@ -2517,6 +2917,7 @@ static void do_begin(void)
 	W.host_began = 0;
 	model_at_begin(0);
 	W.min_pending = W.min_early = 0;
+	W.oos_pending = W.oos_early = 0;
 }
 
 /* Commit the host's transaction; a: bit 0 its storage commit fails, bit 1
@@ -2531,7 +2932,9 @@ static void do_commit(struct cur *c)
 	if (a & 2)
 		W.rollback_fail |= 1u;
 	W.host_open = 0; /* the events it held come during the call */
+	W.releasing = 1;
 	rc = stg_log_commit(W.log);
+	W.releasing = 0;
 	TRACE("  commit: %d (storage commit %d)", rc, W.call_first_commit);
 	/* Bits the call did not use are not left for another call. */
 	if (!W.call_commits)
@@ -2550,14 +2953,23 @@ static void do_commit(struct cur *c)
 		rc_in("stg_log_commit", rc, B(STG_ESTORAGE) | B(STG_ENOMEM));
 		model_at_begin(1);
 		W.exp_min += W.min_early;
+		W.exp_oos += W.oos_early;
+		if (skip_corrundo) {
+			/* STG_FUZZ_SKIP=corrundo: take the log's count (see README, Findings) */
+			stg_stats st;
+			if (stg_log_stats(W.log, NULL, &st) == STG_OK)
+				W.corrections = st.corrections;
+		}
 	} else {
 		/* Nothing written (no storage commit), or committed: every change holds. */
 		rc_in("stg_log_commit", rc, OKB);
 		FUZZ_CHECK(W.txn_store || !W.call_commits, "a store without transactions was committed");
 		FUZZ_CHECK(!W.host_began || W.call_first_commit == 1, "the transaction was not committed");
 		W.exp_min += W.min_pending;
+		W.exp_oos += W.oos_pending;
 	}
 	W.min_pending = W.min_early = 0;
+	W.oos_pending = W.oos_early = 0;
 	/* Memory and storage agree, committed or undone (unless something was
 	 * owed from before, or storage is in doubt). */
 	if (!W.owed_at_begin && rc != STG_ENOMEM)
@@ -2601,8 +3013,11 @@ static void setup(struct cur *c)
 		env = getenv("STG_FUZZ_SKIP");
 		skip_idreuse = env && strstr(env, "idreuse") != NULL;
 		skip_heldfail = env && strstr(env, "heldfail") != NULL;
+		skip_corrundo = env && strstr(env, "corrundo") != NULL;
 		trace = getenv("STG_FUZZ_TRACE") != NULL;
 		memset(long_msg, 'm', sizeof long_msg - 1);
+		memset(long_notfound, 'm', sizeof long_notfound - 1);
+		memcpy(long_notfound + sizeof long_notfound - 19, " product not found", 18);
 	}
 	memset(&W, 0, sizeof W);
 	W.now = T0;
@@ -2684,12 +3099,21 @@ enum {
 	 * transaction faults, each twice. Below it a byte is an opcode modulo
 	 * OP_COUNT as before: an input found before them keeps its meaning up to
 	 * its first opcode byte of 250-255 (about half of them have one). */
-	OP_TXN_FIRST = 250, OP_BEGIN = OP_TXN_FIRST, OP_COMMIT, OP_FAULT_TXN
+	OP_TXN_FIRST = 250, OP_BEGIN = OP_TXN_FIRST, OP_COMMIT, OP_FAULT_TXN,
+	/* Opcode bytes 244-249 (1.1, marketplace.h): 244-247 an observation,
+	 * 248-249 message rules. Below 244 a byte is still an opcode modulo
+	 * OP_COUNT: an input found before keeps its meaning up to its first
+	 * opcode byte of 244-249. */
+	OP_MARKET_FIRST = 244, OP_OBSERVE = OP_MARKET_FIRST, OP_RULES = OP_MARKET_FIRST + 4
 };
 
 static unsigned decode_op(unsigned byte)
 {
-	return byte >= OP_TXN_FIRST ? OP_BEGIN + (byte - OP_TXN_FIRST) % 3 : byte % OP_COUNT;
+	if (byte >= OP_TXN_FIRST)
+		return OP_BEGIN + (byte - OP_TXN_FIRST) % 3;
+	if (byte >= OP_MARKET_FIRST)
+		return byte < OP_RULES ? OP_OBSERVE : OP_RULES;
+	return byte % OP_COUNT;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -2746,6 +3170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case OP_BEGIN: do_begin(); break;
 		case OP_COMMIT: do_commit(&c); break;
 		case OP_FAULT_TXN: do_fault_txn(&c); break;
+		case OP_OBSERVE: do_observe(&c); break;
+		case OP_RULES: do_set_rules(&c); break;
 		default: do_bad_args(&c); break;
 		}
 		W.in_call = 0;

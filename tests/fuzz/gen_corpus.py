@@ -81,10 +81,23 @@ def gen_replay():
  OP_FAULT_ALLOC, OP_POLICY, OP_LIMITS, OP_TRANSPORT, OP_BAD_ARGS) = range(25)
 # bytes 250-255: the host's transaction and storage transaction faults (decode_op())
 OP_BEGIN, OP_COMMIT, OP_FAULT_TXN = 250, 251, 252
+# bytes 244-247: an observation, 248-249: message rules (decode_op())
+OP_OBSERVE, OP_RULES = 244, 248
 
 # transport behaviours (fuzz_log.c behaviour())
 OK, ASYNC, AUTH, NOTCAT, RATE, TRANSIENT, REJECTED, HTTP, BAD_OUTCOME, BAD_CLASS, FAIL, \
     OK_PROBE, LONG_MSG = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
+# behaviour 14 with a high nibble: an answer classified by the message rules
+# (fuzz_log.c ANSWER[]): 1 Carrefour "não foi catalogado" (400), 2 the same
+# with a 500, 3 its 401 body with a 400, 4 "ProductId não encontrado" (404),
+# 5 the same with a 503, 6 "SKU NOT FOUND" (400), 7 "does not exist" (422),
+# 8 409 "x-version", 9 409 without a message, 10 400 "Invalid quantity",
+# 11 a long 404 ending in "product not found", 12 429, 13 503 "retry later",
+# 14 no response, 15 "nao foi catalogado" without the ã
+def msg(n):
+    return 14 | n << 4
+
+
 # clock steps (index into step[])
 T1MS, T1S, T4S, T1MIN, T1H, T1H1, T6H1, T1D = 1, 5, 6, 7, 8, 9, 11, 12
 # seq modes: 0 older, 1 same, 2..4 newer, 5 much older, 6 extreme
@@ -144,6 +157,25 @@ def txn_fault(begin=0, commit=0, rollback=0, doubt=False, every_commit=False):
     """Fault bits of the next begins, commits and rollbacks (2 bits each)."""
     return bytes([OP_FAULT_TXN, begin | commit << 2 | rollback << 4 | (0x40 if doubt else 0) |
                   (0x80 if every_commit else 0)])
+
+
+def observe(i, k, qty=0, at=0, flags=0, bad=0):
+    """qty: 0 published, 1 acknowledged, 2 another, 3 zero, 4 1000, 5 negative,
+    6 INT64_MAX, 7 published + 1; at: 0 now, 1 just before the acknowledgement,
+    2 at it, 3 after it, 4 future, 5 long ago, 6 negative, 7 a ms ago; flags:
+    0 none, 1 missing, 2 unknown, 3 missing + unknown; bad: 1 version 0,
+    2 NULL, 3 empty SKU, 4 unknown SKU, 5 unknown integration, 6 NULL outcome."""
+    return bytes([OP_OBSERVE, key(i, k), qty | at << 3 | flags << 6, bad])
+
+
+def rules(i, *host, keep=False, defaults=False, after=False, bad=0):
+    """host: (class, range, text, prefix, extra) tuples (fuzz_log.c do_set_rules());
+    bad: 5 unknown flag, 6 NULL rules, 7 too many."""
+    out = [OP_RULES, i | len(host) << 2 | (0x10 if keep else 0) | (0x20 if defaults else 0) |
+           (0x40 if after else 0), bad]
+    for cls, rng, text, prefix, extra in host:
+        out += [cls | (8 if prefix else 0) | rng << 4, text | extra << 4]
+    return bytes(out)
 
 
 def batch(*changes):
@@ -296,6 +328,51 @@ def gen_log():
     w("txn-alloc", T, op(OP_POLICY, 0, 5, 0, 0), op(OP_BEGIN), op(OP_FAULT_ALLOC, 0xe0),
       submit(0, 0, 2), op(OP_FAULT_ALLOC, 0), submit(0, 1, 1), commit(fail=True),
       op(OP_FAULT_ALLOC, 1), txn_fault(commit=1), batch((0, 2, 1), (0, 3, 2)))
+
+    # What the marketplace shows (stg_log_observe()) and message rules.
+    w("observe-basic", cfg(), submit(0, 0, 10), pump(OK), observe(0, 0, qty=0),
+      observe(0, 0, qty=2), observe(0, 0, qty=2), pump(OK), observe(0, 0, qty=1),
+      observe(0, 0, qty=4, at=1), observe(0, 0, qty=4, at=3), pump(ASYNC),
+      observe(0, 0, qty=4), complete(0, OK), observe(0, 1), op(OP_FLUSH))
+    w("observe-missing", cfg(cat=1), submit(1, 0, 5), pump(OK), observe(1, 0, flags=1),
+      observe(1, 0, flags=1), pump(OK), op(OP_CATALOGUED, key(1, 0)), pump(OK),
+      submit(1, 1, 3), observe(1, 1, flags=1), clock(T1S), pump(NOTCAT),
+      submit(2, 0, 1), pump(AUTH), observe(2, 0, flags=1), op(OP_RESUME, 2),
+      observe(2, 0, flags=1), op(OP_REOPEN, 1), pump(OK, OK))
+    w("observe-bad", cfg(), submit(0, 0, 3), pump(OK), observe(0, 0, qty=5),
+      observe(0, 0, at=6), observe(0, 0, flags=2), observe(0, 0, flags=3),
+      *[observe(0, 0, qty=2, bad=n) for n in range(1, 7)], observe(0, 3, qty=2),
+      op(OP_FAULT_STORAGE, 0x01), observe(0, 0, qty=2), op(OP_FAULT_ALLOC, 0),
+      observe(0, 0, qty=2), observe(0, 0, qty=2), op(OP_FLUSH))
+    w("observe-txn", cfg(txn=True), submit(0, 0, 3), submit(0, 1, 4), pump(OK, OK),
+      op(OP_BEGIN), observe(0, 0, qty=2), observe(0, 1, flags=1), submit(0, 2, 1),
+      commit(), pump(OK, OK), op(OP_BEGIN), observe(0, 0, qty=3), submit(1, 0, 2),
+      commit(), op(OP_BEGIN), submit(1, 0, 3), commit(fail=True), op(OP_BEGIN),
+      observe(0, 0, qty=4), op(OP_REOPEN, 1), op(OP_FLUSH))
+    w("observe-clock-back", cfg(), submit(0, 0, 3), clock(T1MIN), pump(OK),
+      clock(T1S, back=True), observe(0, 0, qty=2), observe(0, 0, qty=2, at=4),
+      op(OP_CLOCK, 0xe0), observe(0, 0, qty=6, at=7), pump(OK))
+    w("rules-builtin", cfg(tries=2), *[submit(i, k, 5) for i in range(3) for k in range(5)],
+      pump(*[msg(n) for n in range(1, 9)]), pump(*[msg(n) for n in range(8, 16)]),
+      clock(T1H), op(OP_RESUME, 0), op(OP_RESUME, 1), op(OP_RESUME, 2),
+      pump(msg(8), msg(9), msg(8), msg(9), OK, OK, OK, OK))
+    w("rules-host", cfg(), rules(0, (4, 0, 1, False, 0), (2, 1, 3, False, 0)),
+      rules(1, (1, 0, 8, False, 0), keep=True), rules(2, defaults=True),
+      rules(0, (6, 4, 14, False, 0), defaults=True, after=True),
+      *[submit(i, k, 5) for i in range(3) for k in range(4)],
+      pump(msg(15), msg(6), msg(13), msg(3), msg(1), msg(11), msg(4), msg(12)),
+      rules(1), pump(msg(3), msg(9), OK, OK), rules(0, (4, 0, 11, True, 0)),
+      pump(msg(11), OK), op(OP_REOPEN, 1), pump(msg(15), msg(1), OK, OK))
+    w("rules-bad", cfg(), rules(0, (0, 0, 1, False, 0)), rules(0, (7, 0, 1, False, 0)),
+      rules(0, (2, 6, 1, False, 0)), rules(0, (2, 7, 1, False, 0)), rules(0, (2, 0, 9, False, 0)),
+      rules(0, (2, 0, 10, False, 0)), rules(0, (2, 0, 11, False, 0)),
+      rules(0, (2, 0, 1, False, 2)), rules(0, (2, 0, 1, False, 3)), rules(0, (2, 0, 1, False, 4)),
+      rules(3, (2, 0, 1, False, 0)), rules(1, (2, 0, 1, False, 0), bad=5),
+      rules(1, (2, 0, 1, False, 0), bad=6), rules(1, bad=7), op(OP_FAULT_ALLOC, 0),
+      rules(2, (2, 0, 1, False, 0)), submit(0, 0, 1), pump(msg(15)))
+    w("rules-observe-txn", cfg(txn=True, tries=1), rules(0, (6, 0, 7, False, 0)),
+      submit(0, 0, 4), pump(msg(10)), observe(0, 0, qty=2), op(OP_BEGIN), rules(1, keep=True),
+      observe(0, 0, qty=2), commit(), pump(msg(8)), observe(0, 0, qty=2), op(OP_FLUSH))
 
 
 gen_replay()
