@@ -168,7 +168,9 @@ STG_EXTERN int stg_log_observe(stg_log *log, const stg_observation *o, int *outc
 	at = o->observed_at ? o->observed_at : now;
 	what = plan(stg__ent_at(log, idx), o, at, &fresh);
 	if (what == STG_OBSERVED_CORRECTED || what == STG_OBSERVED_NOT_CATALOGUED) {
-		if ((rc = correct(log, idx, what, fresh, at < now ? at : now, now)))
+		/* The correction is counted: a failed commit must take that back too. */
+		if ((rc = stg__txn_count(log, integ)) ||
+		    (rc = correct(log, idx, what, fresh, at < now ? at : now, now)))
 			return rc;
 		report(log, idx, o, now);
 	}
