@@ -37,7 +37,20 @@
  * - A write or remove outside a transaction that loses its connection is
  *   sent again once on a new session: both are idempotent (the same row
  *   ends up written, or absent), so a repeat cannot do harm, and the caller
- *   gets a definite answer.
+ *   gets a definite answer. So is an integration record's write.
+ *
+ * - Integration records (a pause made with stg_log_pause()) are fenced like
+ *   entries, per partition: one row per partition of the integration, each
+ *   written under that partition's lease. A sharded integration has no
+ *   single owner: the log that owns shard 1 and pauses it has its own
+ *   pause to keep, and shard 0's lease (were it the guard) would be another
+ *   instance's. So a store writes a row for every partition of the
+ *   integration it holds, in one statement that writes all of them or none
+ *   (none when one lease is gone: fenced), and the load hands the log, per
+ *   integration, the rows of the partitions it holds merged: the flags
+ *   OR-ed (paused when any is; a manual pause is a "stop sending", losing
+ *   one is the worse error) and the latest updated_at. Whoever takes over
+ *   a partition gets its pause back with its entries.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -114,13 +127,19 @@ static const char create_sql[] =
 	"CREATE TABLE IF NOT EXISTS stg_shards ("
 	" integration text PRIMARY KEY,"
 	" shards int NOT NULL CHECK (shards >= 1));"
+	"CREATE TABLE IF NOT EXISTS stg_integration ("
+	" partition text PRIMARY KEY,"
+	" integration text NOT NULL,"
+	" flags bigint NOT NULL CHECK (flags BETWEEN 0 AND 4294967295),"
+	" updated_at bigint NOT NULL,"
+	" epoch bigint NOT NULL);"
 	"COMMIT";
 
 typedef struct statement {
 	const char *name;
 	const char *sql;
 	int nparams;
-	Oid types[6];
+	Oid types[7];
 } statement;
 
 /* $1 partition, $2 owner, $3 epoch: the lease this store holds. */
@@ -175,6 +194,19 @@ static const statement statements[] = {
 	  2, { OID_TEXT, OID_INT4 } },
 	{ "stg_get_shards", "SELECT shards FROM stg_shards WHERE integration = $1", 1, { OID_TEXT } },
 	{ "stg_xact_status", "SELECT pg_xact_status($1::xid8)", 1, { OID_TEXT } },
+	/* $1 partitions, $2 owner, $3 epochs (arrays in step: this store's
+	 * leases of the integration, $7 of them). One row per partition, all or
+	 * none: with a lease gone, none (and the store is fenced). */
+	{ "stg_put_integ",
+	  "WITH l AS (SELECT sl.partition, sl.epoch FROM stg_lease AS sl"
+	  " JOIN unnest($1::text[], $3::bigint[]) AS o(partition, epoch)"
+	  " ON sl.partition = o.partition AND sl.epoch = o.epoch WHERE sl.owner = $2"
+	  " FOR SHARE OF sl)"
+	  " INSERT INTO stg_integration (partition, integration, flags, updated_at, epoch)"
+	  " SELECT partition, $4, $5, $6, epoch FROM l WHERE (SELECT count(*) FROM l) = $7"
+	  " ON CONFLICT (partition) DO UPDATE SET integration = EXCLUDED.integration,"
+	  " flags = EXCLUDED.flags, updated_at = EXCLUDED.updated_at, epoch = EXCLUDED.epoch",
+	  7, { OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_INT8, OID_INT8 } },
 };
 
 /* ------------------------------------------------------------ messages */
@@ -464,12 +496,21 @@ static int fence(pg_store *st, const char *what, const char *partition)
 	return PG_STORE_FENCED;
 }
 
+/* Whether @p partition is @p integration or one of its shards. */
+static int of_integration(const char *partition, const char *integration)
+{
+	size_t len = strlen(integration);
+
+	return strncmp(partition, integration, len) == 0 &&
+	       (partition[len] == '\0' || partition[len] == '#');
+}
+
 int pg_store_set_shards(pg_store *st, const char *integration, unsigned shards)
 {
 	const char *params[2];
 	char n[16];
 	PGresult *res;
-	size_t i, len = strlen(integration);
+	size_t i;
 	int rc;
 
 	if ((rc = refused(st, "set_shards")))
@@ -480,8 +521,7 @@ int pg_store_set_shards(pg_store *st, const char *integration, unsigned shards)
 		return PG_STORE_EMISUSE;
 	}
 	for (i = 0; i < st->nleases; i++) {
-		const char *p = st->leases[i].partition;
-		if (strncmp(p, integration, len) == 0 && (p[len] == '\0' || p[len] == '#')) {
+		if (of_integration(st->leases[i].partition, integration)) {
 			set_msg(st, "set_shards: this store holds a lease of %.200s already", integration);
 			return PG_STORE_EMISUSE;
 		}
@@ -510,11 +550,14 @@ int pg_store_set_shards(pg_store *st, const char *integration, unsigned shards)
 
 /* ---------------------------------------------------------------- leases */
 
-/* The store's leases as two array literals in step ('{"a","b"}', '{1,2}'),
- * for unnest() on the server. Returns 0 or PG_STORE_ENOMEM. */
-static int lease_arrays(pg_store *st, char **parts, char **epochs)
+/* The store's leases (of @p integration's partitions only, unless NULL) as
+ * two array literals in step ('{"a","b"}', '{1,2}'), for unnest() on the
+ * server; *@p count (may be NULL) receives how many. Returns 0 or
+ * PG_STORE_ENOMEM. */
+static int lease_arrays(pg_store *st, const char *integration, char **parts, char **epochs,
+                        size_t *count)
 {
-	size_t i, cap_p = 3, cap_e = 3, np = 0, ne = 0;
+	size_t i, cap_p = 3, cap_e = 3, np = 0, ne = 0, k = 0;
 	char *p, *e;
 
 	for (i = 0; i < st->nleases; i++) {
@@ -533,7 +576,9 @@ static int lease_arrays(pg_store *st, char **parts, char **epochs)
 	e[ne++] = '{';
 	for (i = 0; i < st->nleases; i++) {
 		const char *s;
-		if (i) {
+		if (integration && !of_integration(st->leases[i].partition, integration))
+			continue;
+		if (k++) {
 			p[np++] = ',';
 			e[ne++] = ',';
 		}
@@ -553,6 +598,8 @@ static int lease_arrays(pg_store *st, char **parts, char **epochs)
 	e[ne] = '\0';
 	*parts = p;
 	*epochs = e;
+	if (count)
+		*count = k;
 	return 0;
 }
 
@@ -565,7 +612,7 @@ static int lease_statement(pg_store *st, const char *name, int64_t ttl_ms, long 
 	PGresult *res;
 	int rc, counts = strcmp(name, "stg_leases_held") == 0;
 
-	if ((rc = lease_arrays(st, &parts, &epochs)))
+	if ((rc = lease_arrays(st, NULL, &parts, &epochs, NULL)))
 		return rc;
 	snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
 	params[0] = parts;
@@ -583,19 +630,28 @@ static int lease_statement(pg_store *st, const char *name, int64_t ttl_ms, long 
 	return 0;
 }
 
-/* For a lease call: refused, inside a transaction, or the connection. */
-static int lease_call_ok(pg_store *st, const char *what)
+/* For a call that must not run inside the log's transaction (a lease call
+ * would join it and share its fate; a load has one of its own): refused,
+ * or inside one. */
+static int outside_txn(pg_store *st, const char *what)
 {
 	int rc;
 
 	if ((rc = refused(st, what)))
 		return rc;
 	if (st->in_txn) {
-		/* It would join the log's transaction and share its fate. */
 		set_msg(st, "%s: a transaction is open; call it between log calls", what);
 		return PG_STORE_EMISUSE;
 	}
-	return ensure_conn(st);
+	return 0;
+}
+
+/* For a lease call: refused, inside a transaction, or the connection. */
+static int lease_call_ok(pg_store *st, const char *what)
+{
+	int rc = outside_txn(st, what);
+
+	return rc ? rc : ensure_conn(st);
 }
 
 /* Check @p partition against stg_shards: a shard "x#k" needs x split into
@@ -1057,56 +1113,77 @@ static int load_rows(pg_store *st, PGresult *res, stg_entry_sink sink, void *sin
 	return 0;
 }
 
-static int pg_load(stg_entry_sink sink, void *sink_ctx, void *payload)
+/* The end of a load's read transaction: COMMIT and ROLLBACK only release
+ * the snapshot (and close a cursor). Returns @p rc, or the COMMIT's failure. */
+static int read_end(pg_store *st, int rc, const char *what)
 {
-	pg_store *st = payload;
+	PGresult *res = PQexec(st->conn, rc ? "ROLLBACK" : "COMMIT");
+
+	if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+		return db_fail(st, res, what);
+	PQclear(res);
+	return rc;
+}
+
+/* Open a load's read transaction, REPEATABLE READ READ ONLY: one snapshot,
+ * in which the store's leases are checked (a store that lost one must not
+ * hand the log a partition another owner writes), then run @p sql with $1
+ * the array of the leased partitions. *@p out receives its result (status
+ * @p want). On failure nothing is left open. */
+static int read_begin(pg_store *st, const char *what, const char *sql, ExecStatusType want,
+                      PGresult **out)
+{
 	const char *params[1];
-	char fetch[48], *parts, *epochs;
+	char *parts, *epochs;
 	long long held;
 	PGresult *res;
 	int rc;
 
-	if ((rc = refused(st, "load")))
+	if ((rc = ensure_conn(st)))
 		return rc;
-	if (st->in_txn) {
-		set_msg(st, "load: a transaction is open");
-		return PG_STORE_EMISUSE;
+	res = PQexec(st->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return db_fail(st, res, what);
+	PQclear(res);
+	if ((rc = lease_statement(st, "stg_leases_held", 0, &held)))
+		return read_end(st, rc, what);
+	if (held != (long long)st->nleases) {
+		st->fenced = 1;
+		set_msg(st, "%s: fenced: %lld of this store's %zu leases were taken over", what,
+		        (long long)st->nleases - held, st->nleases);
+		return read_end(st, PG_STORE_FENCED, what);
 	}
+	if ((rc = lease_arrays(st, NULL, &parts, &epochs, NULL)))
+		return read_end(st, rc, what);
+	params[0] = parts;
+	res = PQexecParams(st->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	free(parts);
+	free(epochs);
+	if (PQresultStatus(res) != want)
+		return read_end(st, db_fail(st, res, what), what);
+	*out = res;
+	return 0;
+}
+
+static int pg_load(stg_entry_sink sink, void *sink_ctx, void *payload)
+{
+	pg_store *st = payload;
+	char fetch[48];
+	PGresult *res;
+	int rc;
+
+	if ((rc = outside_txn(st, "load")))
+		return rc;
 	st->load_rows = st->peak_rows = st->peak_bytes = 0;
 	if (st->nleases == 0) {
 		st->loaded = 1; /* owns nothing: an empty log (its writes are refused) */
 		return 0;
 	}
-	if ((rc = ensure_conn(st)))
+	if ((rc = read_begin(st, "load",
+	                     "DECLARE stg_load NO SCROLL CURSOR FOR SELECT integration, sku, entry"
+	                     " FROM stg_entry WHERE partition = ANY($1::text[])",
+	                     PGRES_COMMAND_OK, &res)))
 		return rc;
-	res = PQexec(st->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return db_fail(st, res, "load: BEGIN");
-	PQclear(res);
-	/* The leases, in the load's snapshot: a store that lost one must not
-	 * hand the log a partition another owner writes. */
-	if ((rc = lease_statement(st, "stg_leases_held", 0, &held)))
-		goto end;
-	if (held != (long long)st->nleases) {
-		st->fenced = 1;
-		set_msg(st, "load: fenced: %lld of this store's %zu leases were taken over",
-		        (long long)st->nleases - held, st->nleases);
-		rc = PG_STORE_FENCED;
-		goto end;
-	}
-	if ((rc = lease_arrays(st, &parts, &epochs)))
-		goto end;
-	params[0] = parts;
-	res = PQexecParams(st->conn,
-	                   "DECLARE stg_load NO SCROLL CURSOR FOR SELECT integration, sku, entry"
-	                   " FROM stg_entry WHERE partition = ANY($1::text[])",
-	                   1, NULL, params, NULL, NULL, 0);
-	free(parts);
-	free(epochs);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		rc = db_fail(st, res, "load: DECLARE");
-		goto end;
-	}
 	PQclear(res);
 	snprintf(fetch, sizeof fetch, "FETCH %d FROM stg_load", st->fetch_size);
 	for (;;) {
@@ -1126,16 +1203,106 @@ static int pg_load(stg_entry_sink sink, void *sink_ctx, void *payload)
 			goto end;
 	}
 end:
-	/* A read-only transaction: COMMIT and ROLLBACK only release the
-	 * snapshot (and close the cursor). */
-	res = PQexec(st->conn, rc ? "ROLLBACK" : "COMMIT");
-	if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = db_fail(st, res, "load: COMMIT");
-	else
-		PQclear(res);
+	rc = read_end(st, rc, "load: COMMIT");
 	if (rc == 0)
 		st->loaded = 1;
 	return rc;
+}
+
+/* ------------------------------------------------- integration records */
+
+static int pg_write_integration(const stg_integration_state *state, void *payload)
+{
+	pg_store *st = payload;
+	const char *values[7];
+	char *parts, *epochs, flags[24], updated[24], count[24];
+	const lease *l1;
+	PGresult *res;
+	size_t n;
+	int rc;
+
+	if ((rc = write_ok(st, "write_integration")))
+		return rc;
+	if (strchr(state->integration, '#')) {
+		set_msg(st, "write_integration: the integration name %.200s holds '#' (it marks shards)",
+		        state->integration);
+		return PG_STORE_EMISUSE;
+	}
+	for (n = 0, l1 = NULL; n < st->nleases && !l1; n++)
+		if (of_integration(st->leases[n].partition, state->integration))
+			l1 = &st->leases[n];
+	if ((rc = lease_arrays(st, state->integration, &parts, &epochs, &n)))
+		return rc;
+	if (n == 0) {
+		/* Not fencing: the store never owned it (the host's mistake, as a
+		 * write of an entry of a partition it holds no lease of). */
+		set_msg(st, "write_integration: this store holds no lease of a partition of %.200s",
+		        state->integration);
+		free(parts);
+		free(epochs);
+		return PG_STORE_EMISUSE;
+	}
+	snprintf(flags, sizeof flags, "%u", state->flags);
+	snprintf(updated, sizeof updated, "%lld", (long long)state->updated_at);
+	snprintf(count, sizeof count, "%zu", n);
+	values[0] = parts;
+	values[1] = st->owner;
+	values[2] = epochs;
+	values[3] = state->integration;
+	values[4] = flags;
+	values[5] = updated;
+	values[6] = count;
+	res = exec_write(st, "stg_put_integ", 7, values, NULL, NULL, PGRES_COMMAND_OK);
+	free(parts);
+	free(epochs);
+	if (!res)
+		return PG_STORE_EDB;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return write_failed(st, res, "write_integration");
+	/* Every partition's row, or none when a lease row did not match. */
+	rc = strcmp(PQcmdTuples(res), count) == 0 ? 0 : -1;
+	PQclear(res);
+	if (rc == 0)
+		return 0;
+	if (n == 1)
+		return fence(st, "write_integration", l1->partition);
+	/* Which of the shards' leases moved the statement does not say. */
+	rc = fence(st, "write_integration", state->integration);
+	set_msg(st, "write_integration: fenced: a lease of a shard of %.200s (owner %.100s) was taken "
+	        "over", state->integration, st->owner);
+	return rc;
+}
+
+static int pg_load_integrations(stg_integration_sink sink, void *sink_ctx, void *payload)
+{
+	pg_store *st = payload;
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = outside_txn(st, "load_integrations")))
+		return rc;
+	if (st->nleases == 0)
+		return 0;
+	/* The rows of the partitions this store holds, merged per integration
+	 * (see the top of the file). Few rows: no cursor. */
+	if ((rc = read_begin(st, "load_integrations",
+	                     "SELECT integration, bit_or(flags), max(updated_at) FROM stg_integration"
+	                     " WHERE partition = ANY($1::text[]) GROUP BY integration",
+	                     PGRES_TUPLES_OK, &res)))
+		return rc;
+	for (i = 0; i < PQntuples(res) && rc == 0; i++) {
+		stg_integration_state state = STG_INTEGRATION_STATE_INIT;
+
+		/* The table's CHECK keeps flags in range; the log checks the name. */
+		state.integration = PQgetvalue(res, i, 0);
+		state.flags = (unsigned int)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+		state.updated_at = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		if ((rc = sink(sink_ctx, &state)) != 0)
+			set_msg(st, "load_integrations: the log refused the record of %.100s: %s",
+			        state.integration, stg_strerror(rc)); /* its verdict goes back as is */
+	}
+	PQclear(res);
+	return read_end(st, rc, "load_integrations: COMMIT");
 }
 
 void pg_store_hook(pg_store *st, stg_storage *storage)
@@ -1147,6 +1314,8 @@ void pg_store_hook(pg_store *st, stg_storage *storage)
 	storage->begin = pg_begin;
 	storage->commit = pg_commit;
 	storage->rollback = pg_rollback;
+	storage->write_integration = pg_write_integration;
+	storage->load_integrations = pg_load_integrations;
 	storage->payload = st;
 }
 

@@ -30,6 +30,10 @@
  *     stg_lease (partition text primary key, owner text, epoch bigint,
  *                expires_at timestamptz)
  *     stg_shards (integration text primary key, shards int)
+ *     stg_integration (partition text primary key, integration text,
+ *                flags bigint,      -- stg_integration_state flags (1: paused)
+ *                updated_at bigint, -- ms since the epoch, the log's clock
+ *                epoch bigint)      -- the lease epoch that wrote the row
  *
  * **Partitions.** A partition is an integration name ("shop"), or
  * "integration#k" for shard k (0 <= k < n) of an integration split into n
@@ -60,6 +64,19 @@
  * owner's load therefore sees every commit of the old owner, and nothing
  * the old owner does afterwards reaches the table. The load checks the
  * leases in its snapshot too.
+ *
+ * **Integration records.** The hook keeps them (storage version 2,
+ * write_integration and load_integrations), so a pause made with
+ * stg_log_pause() survives a reopen, and a takeover. A record belongs to
+ * the partitions of its integration: for a sharded one, every shard the
+ * store holds gets its own row, written under that shard's lease (all in
+ * one statement, all or none), so each instance keeps the pause of the
+ * shards it owns and whoever takes a shard over gets its pause back. The
+ * load merges the rows of the partitions the store holds per integration:
+ * paused when any of them is. A record write is fenced like an entry's
+ * (PG_STORE_FENCED, nothing written); one for an integration the store
+ * holds no partition of is PG_STORE_EMISUSE (the log's stg_log_pause()
+ * then fails with STG_ESTORAGE and pauses nothing).
  *
  * **Transactions.** The hook is version 2: one database transaction per
  * log transaction (begin/commit/rollback are BEGIN/COMMIT/ROLLBACK);
@@ -133,7 +150,7 @@ int pg_store_open(pg_store **out, const char *conninfo, const char *owner);
 void pg_store_close(pg_store *st);
 
 /* Fill @p storage (version 2) with the store's load, write, remove, begin,
- * commit and rollback functions. */
+ * commit, rollback, write_integration and load_integrations functions. */
 void pg_store_hook(pg_store *st, stg_storage *storage);
 
 /* The message of the store's last failure ("" when none; "out of memory" for NULL). */

@@ -1,6 +1,7 @@
 /*
- * sqlite_store: a stockguard storage hook kept in one SQLite table.
- * See sqlite_store.h for the table and how to use it.
+ * sqlite_store: a stockguard storage hook kept in SQLite: a table of entries
+ * and one of integration records. See sqlite_store.h for the tables and how
+ * to use it.
  *
  * Choices:
  *
@@ -34,6 +35,18 @@
  * - BEGIN, COMMIT and ROLLBACK are prepared once, like the writes: the log
  *   opens a transaction per call, and parsing them each time would cost a
  *   few microseconds per call.
+ *
+ * - Integration records (storage version 2: a pause made with
+ *   stg_log_pause()) go in a second table, one row per integration, as
+ *   plain columns: the record is two numbers and the library has no
+ *   encoding for it, so columns need no format of our own (shared with
+ *   sqlite_store.py and readable with the sqlite3 shell), and a field a
+ *   later stg_integration_state adds becomes an ALTER TABLE ... ADD COLUMN
+ *   with a default. The write goes through the same connection as the
+ *   entries, so inside a transaction it joins it and outside one it is its
+ *   own durable commit (the log calls it outside one). A record without the
+ *   pause is kept, not deleted: one upsert either way, and updated_at then
+ *   says when the integration was resumed.
  */
 #include "sqlite_store.h"
 
@@ -52,6 +65,8 @@ struct sqlite_store {
 	sqlite3_stmt *begin;    /* BEGIN IMMEDIATE */
 	sqlite3_stmt *commit;   /* COMMIT */
 	sqlite3_stmt *rollback; /* ROLLBACK */
+	sqlite3_stmt *put_integ; /* INSERT OR REPLACE an integration record */
+	sqlite3_stmt *all_integ; /* SELECT all integration records */
 	int in_txn;             /* between the hook's begin and its commit or rollback */
 	int txn_lost;           /* SQLite rolled that transaction back on its own */
 	int broken;             /* storage in doubt: refuse everything until reopened */
@@ -65,6 +80,14 @@ static const char create_sql[] =
 	" sku TEXT NOT NULL,"
 	" entry BLOB NOT NULL,"
 	" PRIMARY KEY (integration, sku)"
+	") WITHOUT ROWID";
+
+/* Created by an open of a database an older store made, too. */
+static const char create_integ_sql[] =
+	"CREATE TABLE IF NOT EXISTS stg_integration ("
+	" integration TEXT NOT NULL PRIMARY KEY,"
+	" flags INTEGER NOT NULL,"      /* STG_INTEGRATION_* bits */
+	" updated_at INTEGER NOT NULL"  /* ms since the epoch */
 	") WITHOUT ROWID";
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -154,13 +177,18 @@ int sqlite_store_open(sqlite_store **out, const char *path)
 	if ((rc = set_journal_wal(st)) ||
 	    (rc = exec(st, "PRAGMA synchronous=FULL")) ||
 	    (rc = exec(st, create_sql)) ||
+	    (rc = exec(st, create_integ_sql)) ||
 	    (rc = prepare(st, "INSERT OR REPLACE INTO stg_entry (integration, sku, entry) VALUES (?1, ?2, ?3)",
 	                  &st->put)) ||
 	    (rc = prepare(st, "DELETE FROM stg_entry WHERE integration = ?1 AND sku = ?2", &st->del)) ||
 	    (rc = prepare(st, "SELECT integration, sku, entry FROM stg_entry", &st->all)) ||
 	    (rc = prepare(st, "BEGIN IMMEDIATE", &st->begin)) ||
 	    (rc = prepare(st, "COMMIT", &st->commit)) ||
-	    (rc = prepare(st, "ROLLBACK", &st->rollback)))
+	    (rc = prepare(st, "ROLLBACK", &st->rollback)) ||
+	    (rc = prepare(st, "INSERT OR REPLACE INTO stg_integration (integration, flags, updated_at) "
+	                  "VALUES (?1, ?2, ?3)", &st->put_integ)) ||
+	    (rc = prepare(st, "SELECT integration, flags, updated_at FROM stg_integration",
+	                  &st->all_integ)))
 		return rc;
 	return 0;
 }
@@ -177,6 +205,8 @@ void sqlite_store_close(sqlite_store *st)
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rollback);
+	sqlite3_finalize(st->put_integ);
+	sqlite3_finalize(st->all_integ);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -226,15 +256,36 @@ static int step_once(sqlite_store *st, sqlite3_stmt *s, const char *what)
 
 /* ------------------------------------------------------------ the hook */
 
+/* A load reads in one read transaction of its own (when none is open): it
+ * sees a single snapshot. */
+static int read_begin(sqlite_store *st, const char *what, int *own)
+{
+	int rc;
+
+	*own = !st->in_txn;
+	if ((rc = refused(st, what)))
+		return rc;
+	return *own ? exec(st, "BEGIN") : 0;
+}
+
+/* The end of a load: @p rc, or the failure of ending its read transaction. */
+static int read_end(sqlite_store *st, int own, int rc, const char *what)
+{
+	/* A read transaction: COMMIT and ROLLBACK only release the snapshot. */
+	if (own) {
+		int end = sqlite3_exec(st->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+		if (rc == 0 && end != SQLITE_OK)
+			rc = db_fail(st, end, what);
+	}
+	return rc;
+}
+
 static int st_load(stg_entry_sink sink, void *sink_ctx, void *payload)
 {
 	sqlite_store *st = payload;
-	int own = !st->in_txn, rc = 0, step;
+	int own, rc = 0, step;
 
-	if ((rc = refused(st, "load")))
-		return rc;
-	/* One read transaction: the load sees a single snapshot. */
-	if (own && (rc = exec(st, "BEGIN")))
+	if ((rc = read_begin(st, "load", &own)))
 		return rc;
 	while ((step = sqlite3_step(st->all)) == SQLITE_ROW) {
 		const char *integ = (const char *)sqlite3_column_text(st->all, 0);
@@ -266,13 +317,7 @@ static int st_load(stg_entry_sink sink, void *sink_ctx, void *payload)
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = db_fail(st, step, "load");
 	sqlite3_reset(st->all);
-	if (own) {
-		/* A read transaction: COMMIT and ROLLBACK only release the snapshot. */
-		int end = sqlite3_exec(st->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
-		if (rc == 0 && end != SQLITE_OK)
-			rc = db_fail(st, end, "load: COMMIT");
-	}
-	return rc;
+	return read_end(st, own, rc, "load: COMMIT");
 }
 
 static int st_write(const stg_entry *entry, void *payload)
@@ -315,6 +360,65 @@ static int st_remove(const char *integration, const char *sku, void *payload)
 	sqlite3_reset(st->del);
 	sqlite3_clear_bindings(st->del);
 	return check_txn(st, rc);
+}
+
+static int st_write_integration(const stg_integration_state *state, void *payload)
+{
+	sqlite_store *st = payload;
+	int rc;
+
+	if ((rc = refused(st, "write_integration")))
+		return rc;
+	sqlite3_bind_text(st->put_integ, 1, state->integration, -1, SQLITE_STATIC);
+	/* All the flags, not just the pause: bits a newer library sets come back to it. */
+	sqlite3_bind_int64(st->put_integ, 2, (sqlite3_int64)state->flags);
+	sqlite3_bind_int64(st->put_integ, 3, (sqlite3_int64)state->updated_at);
+	rc = sqlite3_step(st->put_integ);
+	rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "write_integration");
+	sqlite3_reset(st->put_integ);
+	sqlite3_clear_bindings(st->put_integ);
+	return check_txn(st, rc);
+}
+
+static int st_load_integrations(stg_integration_sink sink, void *sink_ctx, void *payload)
+{
+	sqlite_store *st = payload;
+	sqlite3_stmt *s = st->all_integ;
+	int own, rc = 0, step;
+
+	if ((rc = read_begin(st, "load_integrations", &own)))
+		return rc;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		stg_integration_state state = STG_INTEGRATION_STATE_INIT;
+		/* Column types are the row's own in SQLite: check them (before any
+		 * read converts a value), so that a hand-edited row fails the open
+		 * instead of reading as 0. */
+		int typed = sqlite3_column_type(s, 0) == SQLITE_TEXT &&
+		            sqlite3_column_type(s, 1) == SQLITE_INTEGER &&
+		            sqlite3_column_type(s, 2) == SQLITE_INTEGER;
+		sqlite3_int64 flags = sqlite3_column_int64(s, 1);
+
+		state.integration = (const char *)sqlite3_column_text(s, 0);
+		if (!typed || !state.integration || flags < 0 || flags > 0xffffffffLL) {
+			set_msg(st, "load_integrations: the row of %.100s is not a valid integration record",
+			        state.integration ? state.integration : "?");
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		state.flags = (unsigned int)flags;
+		state.updated_at = sqlite3_column_int64(s, 2);
+		/* The name points into the row, valid until the next step; the
+		 * sink copies what it keeps. */
+		if ((rc = sink(sink_ctx, &state)) != 0) {
+			set_msg(st, "load_integrations: the log refused the record of %.100s: %s",
+			        state.integration, stg_strerror(rc));
+			break; /* its verdict goes back as is */
+		}
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_fail(st, step, "load_integrations");
+	sqlite3_reset(s);
+	return read_end(st, own, rc, "load_integrations: COMMIT");
 }
 
 static int st_begin(void *payload)
@@ -397,6 +501,8 @@ void sqlite_store_hook(sqlite_store *st, stg_storage *storage)
 	storage->begin = st_begin;
 	storage->commit = st_commit;
 	storage->rollback = st_rollback;
+	storage->write_integration = st_write_integration;
+	storage->load_integrations = st_load_integrations;
 	storage->payload = st;
 }
 

@@ -1,5 +1,6 @@
 /*
- * sqlite_store: a stockguard storage hook kept in one SQLite table.
+ * sqlite_store: a stockguard storage hook kept in SQLite (a table of entries,
+ * one of integration records).
  *
  * A small reusable piece for hosts that want the integration log to survive
  * a restart or a crash. Copy sqlite_store.{c,h} into your program and link
@@ -26,6 +27,16 @@
  *         PRIMARY KEY (integration, sku)
  *     ) WITHOUT ROWID;
  *
+ *     CREATE TABLE stg_integration (
+ *         integration TEXT NOT NULL PRIMARY KEY,
+ *         flags       INTEGER NOT NULL,  -- stg_integration_state flags
+ *                                        -- (1: STG_INTEGRATION_PAUSED)
+ *         updated_at  INTEGER NOT NULL   -- when the log wrote it, ms since the epoch
+ *     ) WITHOUT ROWID;
+ *
+ * sqlite_store.py uses the same tables: a database made by either opens in
+ * the other.
+ *
  * The hook is version 2 (stg_storage with begin, commit and rollback): the
  * log makes each call that writes several entries (stg_log_submit_batch(),
  * stg_log_pump() ...) one SQLite transaction, durable (synchronous=FULL)
@@ -34,6 +45,11 @@
  * write or remove is its own durable commit. What a failed commit does is
  * the log's business (stg_log_commit() in log.h): memory and storage agree
  * afterwards, with nothing to reopen.
+ *
+ * It also keeps the integration records (version 2, write_integration and
+ * load_integrations): a pause made with stg_log_pause() is a row of
+ * stg_integration, durable before the call returns, and comes back at the
+ * next open; stg_log_resume() writes it again without the flag.
  *
  * The store's side of a failure inside a transaction:
  *  - a write or remove that fails leaves the transaction open when SQLite
@@ -69,7 +85,7 @@ int sqlite_store_open(sqlite_store **out, const char *path);
 void sqlite_store_close(sqlite_store *st);
 
 /* Fill @p storage (version 2) with the store's load, write, remove, begin,
- * commit and rollback functions. */
+ * commit, rollback, write_integration and load_integrations functions. */
 void sqlite_store_hook(sqlite_store *st, stg_storage *storage);
 
 /* The message of the store's last failure ("" when none; "out of memory" for NULL). */

@@ -10,9 +10,10 @@ Python binding (bindings/python). Run it from the source tree after a build::
 
 It does what the C demo (demo.c) does, with the same output: the stock file
 goes into the log while the marketplace is unreachable, the connector stops,
-starts again and the log sends what the database kept. The table is the one
-sqlite_store.c uses (one row per integration and SKU, the entry as the bytes
-of ``stockguard.encode``), so a database made by either opens in the other.
+starts again and the log sends what the database kept. The tables are the
+ones sqlite_store.c uses (one row per integration and SKU, the entry as the
+bytes of ``stockguard.encode``; one row per integration record), so a
+database made by either opens in the other.
 
 The choices, as in sqlite_store.c:
 
@@ -31,6 +32,12 @@ The choices, as in sqlite_store.c:
   transaction by itself (SQLITE_FULL, I/O errors); the store then refuses
   the writes that follow and fails the commit, rather than let them
   autocommit one by one behind the log's back.
+* Integration records (``write_integration``/``load_integrations``): a
+  pause made with ``Log.pause`` is a row of a second table,
+  ``stg_integration (integration, flags, updated_at)``, plain columns as in
+  sqlite_store.c (flags 1 is the pause), so a manual pause survives a
+  reopen in either language. The binding hands Python only the pause bit,
+  so this store writes flags 0 or 1.
 """
 from __future__ import annotations
 
@@ -54,9 +61,18 @@ CREATE = """CREATE TABLE IF NOT EXISTS stg_entry (
     PRIMARY KEY (integration, sku)
 ) WITHOUT ROWID"""
 
+# The C store's second table, the same columns (see sqlite_store.h).
+CREATE_INTEGRATION = """CREATE TABLE IF NOT EXISTS stg_integration (
+    integration TEXT NOT NULL PRIMARY KEY,
+    flags INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID"""
+
+PAUSED = 0x1  # STG_INTEGRATION_PAUSED, the flag sqlite_store.c stores
+
 
 class SQLiteStore:
-    """A stockguard storage hook in one SQLite table.
+    """A stockguard storage hook in SQLite: entries and integration records.
 
     Give it to :class:`stockguard.Log` as ``storage=``; close the log before
     the store. Like the log, it serves one thread at a time.
@@ -71,6 +87,7 @@ class SQLiteStore:
                                  "file on a local filesystem)" % (path, mode))
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute(CREATE)
+            self.db.execute(CREATE_INTEGRATION)
         except BaseException:
             self.db.close()
             raise
@@ -85,6 +102,18 @@ class SQLiteStore:
         self.close()
 
     # ------------------------------------------------------------ the hook
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """A load's read transaction (when none is open): one snapshot."""
+        own = not self.db.in_transaction
+        if own:
+            self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if own:  # a read transaction: ending it only releases the snapshot
+                self.db.execute("COMMIT")
+
     def load(self, sink: Callable[[sg.Entry], None]) -> None:
         """Stream every stored entry to ``sink``, at ``Log()``.
 
@@ -93,10 +122,7 @@ class SQLiteStore:
         ``sink`` raises: the load stops there and the binding hands the log's
         verdict back to it.
         """
-        own = not self.db.in_transaction
-        if own:
-            self.db.execute("BEGIN")
-        try:
+        with self._snapshot():
             for integration, sku, blob in self.db.execute(
                     "SELECT integration, sku, entry FROM stg_entry"):
                 entry = sg.decode(blob)  # checks magic, version, fields and CRC
@@ -104,9 +130,28 @@ class SQLiteStore:
                     raise sg.Corrupt(sg.Status.ECORRUPT, "row (%s, %s) holds the entry of (%s, %s)"
                                      % (integration, sku, entry.integration, entry.sku))
                 sink(entry)
-        finally:
-            if own:  # a read transaction: ending it only releases the snapshot
-                self.db.execute("COMMIT")
+
+    def write_integration(self, state: sg.IntegrationState) -> None:
+        """Store the record of one integration (``Log.pause``/``Log.resume``
+        write it): committed before returning, as ``write``. A resumed one
+        keeps its row, with flags 0: one upsert either way."""
+        self._run("INSERT OR REPLACE INTO stg_integration (integration, flags, updated_at) "
+                  "VALUES (?, ?, ?)",
+                  (state.integration, PAUSED if state.paused else 0, state.updated_at))
+
+    def load_integrations(self, sink: Callable[[sg.IntegrationState], None]) -> None:
+        """Stream every integration record to ``sink``, at ``Log()`` (after
+        ``load``). A row whose columns are not a name and two integers raises
+        :class:`stockguard.Corrupt`, which fails the open."""
+        with self._snapshot():
+            for integration, flags, updated_at in self.db.execute(
+                    "SELECT integration, flags, updated_at FROM stg_integration"):
+                # SQLite keeps each value's own type: a hand-edited row could hold text.
+                if (not isinstance(integration, str) or type(flags) is not int
+                        or type(updated_at) is not int or not 0 <= flags <= 0xFFFFFFFF):
+                    raise sg.Corrupt(sg.Status.ECORRUPT, "the row of %r is not a valid integration "
+                                     "record" % (integration,))
+                sink(sg.IntegrationState(integration, bool(flags & PAUSED), updated_at))
 
     def write(self, entry: sg.Entry) -> None:
         """Store ``entry`` (replacing its key's): committed before returning,
@@ -139,7 +184,7 @@ class SQLiteStore:
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
-    def _run(self, sql: str, args: Tuple[str, ...]) -> None:
+    def _run(self, sql: str, args: Tuple[object, ...]) -> None:
         if getattr(self, "_txn", False) and (self._lost or not self.db.in_transaction):
             self._lost = True
             raise sqlite3.OperationalError("the transaction ended after an earlier failure")

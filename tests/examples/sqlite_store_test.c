@@ -21,7 +21,15 @@
  *  - a COMMIT whose fsync fails (a VFS that fails xSync on demand) is not
  *    reported durable: commit and rollback fail, the store refuses writes
  *    until it is reopened;
- *  - a database that cannot be in WAL mode (":memory:") is refused.
+ *  - a database that cannot be in WAL mode (":memory:") is refused;
+ *  - integration records (storage version 2): a manual pause survives a
+ *    close and reopen (a row of stg_integration, the format
+ *    sqlite_store.py shares), a resume too; a record write that fails
+ *    (a trigger's RAISE(ABORT)) makes stg_log_pause and stg_log_resume
+ *    return STG_ESTORAGE with nothing changed, in memory and in the table;
+ *    a record written inside the hook's transaction is undone by its
+ *    rollback; a bad row fails the open; a database made before the table
+ *    existed gets it.
  *
  * Prints TAP; exit status 0 when every check passed.
  */
@@ -240,17 +248,15 @@ static void test_sink_verdict(void)
 
 /* ------------------------------------------------------ transactions */
 
-/* Rows in the table, read through a connection of its own: what another
- * process would see, hence what is committed. */
-static long long count_other(const char *where)
+/* The first value of @p sql, read through a connection of its own: what
+ * another process would see, hence what is committed. -1 when there is no
+ * row or it failed. */
+static long long query_other(const char *sql)
 {
 	sqlite3 *h;
 	sqlite3_stmt *s;
-	char sql[256];
 	long long n = -1;
 
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM stg_entry%s%s", where ? " WHERE " : "",
-	         where ? where : "");
 	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(h, sql, -1, &s, NULL) == SQLITE_OK) {
 		if (sqlite3_step(s) == SQLITE_ROW)
@@ -261,6 +267,16 @@ static long long count_other(const char *where)
 	}
 	sqlite3_close(h);
 	return n;
+}
+
+/* Rows in the entry table, as another process would see them. */
+static long long count_other(const char *where)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM stg_entry%s%s", where ? " WHERE " : "",
+	         where ? where : "");
+	return query_other(sql);
 }
 
 /* A success entry of "shop" (what a pump leaves), for the hook alone. */
@@ -622,6 +638,157 @@ static void test_commit_fsync_fails(void)
 	sqlite3_vfs_unregister(&fault_vfs);
 }
 
+/* ------------------------------------------------ integration records */
+
+/* The stored flags of @p integration as another process sees them; -1: no row. */
+static long long integ_flags(const char *integration)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof sql, "SELECT flags FROM stg_integration WHERE integration = '%s'",
+	         integration);
+	return query_other(sql);
+}
+
+static int is_paused(stg_log *log, const char *integration)
+{
+	int paused = -1;
+
+	return stg_log_is_paused(log, integration, &paused) == STG_OK ? paused : -1;
+}
+
+static void test_pause_survives(void)
+{
+	sqlite_store *st;
+	stg_log *log;
+	stg_storage h;
+	size_t sent = 99;
+
+	remove_db();
+	CHECK(open_log(&st, &log, NULL) == STG_OK);
+	sqlite_store_hook(st, &h);
+	CHECK(h.write_integration && h.load_integrations);
+	CHECK(submit(log, "A", 5, 1) == STG_OK);
+	CHECK(stg_log_pause(log, "shop") == STG_OK);
+	/* An integration with no entry yet: only its record brings it back. */
+	CHECK(stg_log_pause(log, "idle") == STG_OK);
+	/* Durable when the call returned, in the shared format: flags 1. */
+	CHECK(integ_flags("shop") == STG_INTEGRATION_PAUSED && integ_flags("idle") == STG_INTEGRATION_PAUSED);
+	CHECK(query_other("SELECT count(*) FROM stg_integration WHERE updated_at > 0") == 2);
+	stg_log_close(log);
+	sqlite_store_close(st);
+
+	CHECK(open_log(&st, &log, NULL) == STG_OK);
+	CHECK(is_paused(log, "shop") == 1 && is_paused(log, "idle") == 1);
+	CHECK(stg_log_pump(log, 0, &sent) == STG_OK && sent == 0); /* held, not sent */
+	CHECK(market.nsent == 0);
+	CHECK(stg_log_resume(log, "shop") == STG_OK);
+	CHECK(integ_flags("shop") == 0 && integ_flags("idle") == STG_INTEGRATION_PAUSED);
+	stg_log_close(log);
+	sqlite_store_close(st);
+
+	/* The resume came back too: the job goes out. */
+	CHECK(open_log(&st, &log, NULL) == STG_OK);
+	CHECK(is_paused(log, "shop") == 0 && is_paused(log, "idle") == 1);
+	CHECK(stg_log_pump(log, 0, &sent) == STG_OK && sent == 1);
+	stg_log_close(log);
+	sqlite_store_close(st);
+
+	/* A database made before the table existed: the open creates it. */
+	CHECK(exec_sql("DROP TABLE stg_integration") == SQLITE_OK);
+	CHECK(open_log(&st, &log, NULL) == STG_OK);
+	CHECK(is_paused(log, "idle") == 0);
+	CHECK(stg_log_pause(log, "idle") == STG_OK && integ_flags("idle") == STG_INTEGRATION_PAUSED);
+	stg_log_close(log);
+	sqlite_store_close(st);
+}
+
+static void test_failing_record(void)
+{
+	sqlite_store *st;
+	stg_log *log;
+	stg_storage h;
+	stg_integration_state rec = STG_INTEGRATION_STATE_INIT;
+	size_t sent = 99;
+	int rc;
+
+	remove_db();
+	CHECK(open_log(&st, &log, NULL) == STG_OK);
+	CHECK(submit(log, "A", 5, 1) == STG_OK);
+	/* INSERT OR REPLACE runs the BEFORE INSERT trigger for a new row and a
+	 * replaced one alike. RAISE(ABORT): the statement fails, as a full disk
+	 * would make it (outside a transaction there is nothing else to undo). */
+	CHECK(exec_sql("CREATE TRIGGER no_pause BEFORE INSERT ON stg_integration "
+	               "WHEN NEW.integration = 'shop' AND NEW.flags <> 0 "
+	               "BEGIN SELECT RAISE(ABORT, 'no pause here'); END") == SQLITE_OK);
+	rc = stg_log_pause(log, "shop");
+	printf("# %s\n# store: %s\n", stg_log_errmsg(log), sqlite_store_errmsg(st));
+	CHECK(rc == STG_ESTORAGE);
+	CHECK(strstr(sqlite_store_errmsg(st), "no pause here") != NULL);
+	CHECK(is_paused(log, "shop") == 0);             /* not paused in memory */
+	CHECK(query_other("SELECT count(*) FROM stg_integration") == 0); /* nor stored */
+	CHECK(stg_log_pump(log, 0, &sent) == STG_OK && sent == 1);      /* and it sends */
+	/* The store goes on: another integration's pause is written. */
+	CHECK(stg_log_pause(log, "other") == STG_OK && integ_flags("other") == STG_INTEGRATION_PAUSED);
+	stg_log_close(log);
+	sqlite_store_close(st);
+	CHECK(open_log(&st, &log, NULL) == STG_OK);
+	CHECK(is_paused(log, "shop") == 0 && is_paused(log, "other") == 1);
+
+	/* A resume whose record write fails: still paused, and still stored so. */
+	CHECK(exec_sql("DROP TRIGGER no_pause") == SQLITE_OK);
+	CHECK(stg_log_pause(log, "shop") == STG_OK);
+	CHECK(exec_sql("CREATE TRIGGER no_resume BEFORE INSERT ON stg_integration "
+	               "WHEN NEW.flags = 0 BEGIN SELECT RAISE(ABORT, 'no resume here'); END") == SQLITE_OK);
+	CHECK(stg_log_resume(log, "shop") == STG_ESTORAGE);
+	CHECK(is_paused(log, "shop") == 1 && integ_flags("shop") == STG_INTEGRATION_PAUSED);
+	stg_log_close(log);
+	sqlite_store_close(st);
+	CHECK(exec_sql("DROP TRIGGER no_resume") == SQLITE_OK);
+	CHECK(open_log(&st, &log, NULL) == STG_OK);
+	CHECK(is_paused(log, "shop") == 1);
+	CHECK(stg_log_resume(log, "shop") == STG_OK && integ_flags("shop") == 0);
+	stg_log_close(log);
+
+	/* The hook alone: inside the store's transaction a record joins it, so
+	 * the rollback undoes it with the entries. */
+	sqlite_store_hook(st, &h);
+	rec.integration = "txn";
+	rec.flags = STG_INTEGRATION_PAUSED;
+	rec.updated_at = 1;
+	CHECK(h.begin(h.payload) == 0 && h.write_integration(&rec, h.payload) == 0);
+	CHECK(integ_flags("txn") == -1); /* not before the commit */
+	CHECK(h.rollback(h.payload) == 0 && integ_flags("txn") == -1);
+	CHECK(h.begin(h.payload) == 0 && h.write_integration(&rec, h.payload) == 0 &&
+	      h.commit(h.payload) == 0);
+	CHECK(integ_flags("txn") == STG_INTEGRATION_PAUSED);
+	/* Unknown flag bits are kept as they are (a newer library's). */
+	rec.flags = 0x80000001u;
+	CHECK(h.write_integration(&rec, h.payload) == 0 && integ_flags("txn") == 0x80000001LL);
+	sqlite_store_close(st);
+	CHECK(open_log(&st, &log, NULL) == STG_OK);
+	CHECK(is_paused(log, "txn") == 1);
+	stg_log_close(log);
+	sqlite_store_close(st);
+
+	/* Bad rows fail the open: a flag that is not a number is the store's
+	 * verdict (STG_ESTORAGE), an empty name the log's (STG_ECORRUPT). */
+	CHECK(exec_sql("UPDATE stg_integration SET flags = 'x' WHERE integration = 'txn'") == SQLITE_OK);
+	CHECK(open_log(&st, &log, NULL) == STG_ESTORAGE && log == NULL);
+	printf("# %s\n", sqlite_store_errmsg(st));
+	CHECK(strstr(sqlite_store_errmsg(st), "txn is not a valid integration record") != NULL);
+	sqlite_store_close(st);
+	CHECK(exec_sql("UPDATE stg_integration SET flags = 1, integration = '' WHERE integration = 'txn'") ==
+	      SQLITE_OK);
+	CHECK(open_log(&st, &log, NULL) == STG_ECORRUPT && log == NULL);
+	printf("# %s\n", sqlite_store_errmsg(st));
+	sqlite_store_close(st);
+	CHECK(exec_sql("DELETE FROM stg_integration WHERE integration = ''") == SQLITE_OK);
+	CHECK(open_log(&st, &log, NULL) == STG_OK);
+	stg_log_close(log);
+	sqlite_store_close(st);
+}
+
 static void test_memory_refused(void)
 {
 	sqlite_store *st;
@@ -649,6 +816,8 @@ int main(void)
 	test_log_transactions();
 	test_failing_write();
 	test_commit_fsync_fails();
+	test_pause_survives();
+	test_failing_record();
 	test_memory_refused();
 	remove_db();
 	rmdir(dir);

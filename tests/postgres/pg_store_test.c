@@ -23,6 +23,12 @@
  *               undoes or owes as documented, and memory and storage agree
  *   load        100,000 entries stream through a cursor: every one is
  *               loaded, holding at most one chunk (1,000 rows) at a time
+ *   records     integration records: a manual pause survives a reopen by
+ *               another store, a resume too; a sharded integration keeps
+ *               one row per shard under that shard's lease, and a store
+ *               owning some shards gets their pause back; a fenced store's
+ *               record write is refused (PG_STORE_FENCED) and writes
+ *               nothing, for any of the shards
  *
  * Prints TAP; exit status 0 when every check passed.
  */
@@ -189,6 +195,18 @@ static int spy_rollback(void *payload)
 	return spy_note(s, s->real.rollback(s->real.payload));
 }
 
+static int spy_write_integration(const stg_integration_state *state, void *payload)
+{
+	spy *s = payload;
+	return spy_note(s, s->real.write_integration(state, s->real.payload));
+}
+
+static int spy_load_integrations(stg_integration_sink sink, void *ctx, void *payload)
+{
+	spy *s = payload;
+	return spy_note(s, s->real.load_integrations(sink, ctx, s->real.payload));
+}
+
 /* A connector instance: a store, its leases, a log on it. */
 typedef struct node {
 	pg_store *st;
@@ -224,6 +242,8 @@ static int node_log(node *n)
 	storage.begin = spy_begin;
 	storage.commit = spy_commit;
 	storage.rollback = spy_rollback;
+	storage.write_integration = spy_write_integration;
+	storage.load_integrations = spy_load_integrations;
 	storage.payload = &n->spy;
 	options.storage = &storage;
 	options.transport = &transport;
@@ -927,12 +947,121 @@ static void test_load(void)
 	node_close(&a, 1);
 }
 
+/* ------------------------------------------------ integration records */
+
+static int is_paused(stg_log *log, const char *integration)
+{
+	int paused = -1;
+
+	return stg_log_is_paused(log, integration, &paused) == STG_OK ? paused : -1;
+}
+
+/* The stored flags of @p partition's record; -1: no row. */
+static long long record_flags(const char *partition)
+{
+	return sql_int("SELECT flags FROM stg_integration WHERE partition = '%s'", partition);
+}
+
+/* A store owning the partitions @p parts (NULL-ended), with a log on it. */
+static int node_open_parts(node *n, const char *owner, const char *const *parts)
+{
+	if (node_store(n, owner) != 0)
+		return -1;
+	for (; *parts; parts++)
+		if (pg_store_acquire(n->st, *parts, 60000, NULL) != 0) {
+			printf("# acquire %s: %s\n", *parts, pg_store_errmsg(n->st));
+			return -1;
+		}
+	return node_log(n);
+}
+
+static void test_records(void)
+{
+	static const char *const both[] = { "big#0", "big#1", NULL }, *const one[] = { "big#1", NULL },
+	                         *const zero[] = { "big#0", NULL };
+	node a, b;
+	size_t sent = 99;
+	int rc;
+
+	/* Not split: the pause survives a reopen by another store. */
+	CHECK(node_open(&a, "A", "shop") == STG_OK);
+	CHECK(submit(a.log, "shop", "S1", 4, 1) == STG_OK);
+	CHECK(stg_log_pause(a.log, "shop") == STG_OK);
+	/* Written before the call returned, under the lease's epoch. */
+	CHECK(record_flags("shop") == STG_INTEGRATION_PAUSED);
+	CHECK(sql_int("SELECT count(*) FROM stg_integration WHERE partition = 'shop' AND "
+	              "integration = 'shop' AND epoch = 1 AND updated_at > 0") == 1);
+	node_close(&a, 1);
+	CHECK(node_open(&b, "B", "shop") == STG_OK);
+	CHECK(is_paused(b.log, "shop") == 1);
+	CHECK(stg_log_pump(b.log, 0, &sent) == STG_OK && sent == 0); /* held */
+	CHECK(stg_log_resume(b.log, "shop") == STG_OK);
+	CHECK(record_flags("shop") == 0 &&
+	      sql_int("SELECT epoch FROM stg_integration WHERE partition = 'shop'") == 2);
+	node_close(&b, 1);
+	CHECK(node_open(&a, "A", "shop") == STG_OK);
+	CHECK(is_paused(a.log, "shop") == 0);
+	CHECK(stg_log_pump(a.log, 0, &sent) == STG_OK && sent == 1);
+	/* An integration it holds no partition of: refused, not fenced, and
+	 * the log pauses nothing. */
+	CHECK(stg_log_pause(a.log, "elsewhere") == STG_ESTORAGE && a.spy.last_rc == PG_STORE_EMISUSE);
+	printf("# %s\n", pg_store_errmsg(a.st));
+	CHECK(is_paused(a.log, "elsewhere") == 0 &&
+	      sql_int("SELECT count(*) FROM stg_integration WHERE integration = 'elsewhere'") == 0);
+	node_close(&a, 1);
+
+	/* Split in two: one row per shard, each under its own lease. */
+	CHECK(node_store(&a, "A") == 0 && pg_store_set_shards(a.st, "big", 2) == 0);
+	node_close(&a, 0);
+	CHECK(node_open_parts(&a, "A", both) == STG_OK);
+	CHECK(stg_log_pause(a.log, "big") == STG_OK);
+	CHECK(record_flags("big#0") == STG_INTEGRATION_PAUSED && record_flags("big#1") == STG_INTEGRATION_PAUSED);
+	node_close(&a, 1);
+	/* A store owning one shard gets its pause back, and its resume touches
+	 * only that shard's row. */
+	CHECK(node_open_parts(&b, "B", one) == STG_OK);
+	CHECK(is_paused(b.log, "big") == 1);
+	CHECK(stg_log_resume(b.log, "big") == STG_OK);
+	CHECK(record_flags("big#1") == 0 && record_flags("big#0") == STG_INTEGRATION_PAUSED);
+	node_close(&b, 1);
+	CHECK(node_open_parts(&b, "B", one) == STG_OK && is_paused(b.log, "big") == 0);
+	node_close(&b, 1);
+	CHECK(node_open_parts(&b, "B", zero) == STG_OK && is_paused(b.log, "big") == 1);
+	node_close(&b, 1);
+	/* Both shards, one paused: paused (the merge errs on holding). */
+	CHECK(node_open_parts(&a, "A", both) == STG_OK && is_paused(a.log, "big") == 1);
+
+	/* Fenced: shard 1 is taken over. The record write is refused for both
+	 * shards (one statement, all or none), the log pauses nothing. */
+	CHECK(stg_log_resume(a.log, "big") == STG_OK);
+	CHECK(sql_ok("UPDATE stg_lease SET expires_at = now() - interval '1 second' "
+	             "WHERE partition = 'big#1'"));
+	CHECK(node_open_parts(&b, "B", one) == STG_OK);
+	rc = stg_log_pause(a.log, "big");
+	printf("# log: %s\n# store: %s\n", stg_log_errmsg(a.log), pg_store_errmsg(a.st));
+	/* The library reports a failed record write as STG_ESTORAGE whatever
+	 * the store said (the store's answer is the spy's). */
+	CHECK(rc == STG_ESTORAGE && a.spy.last_rc == PG_STORE_FENCED);
+	CHECK(strstr(pg_store_errmsg(a.st), "fenced") != NULL);
+	CHECK(is_paused(a.log, "big") == 0);
+	CHECK(record_flags("big#0") == 0 && record_flags("big#1") == 0);
+	CHECK(submit(a.log, "big", "X", 1, 1) == STG_EFENCED); /* the store refuses all now */
+	/* The new owner's pause goes in under its lease. */
+	CHECK(stg_log_pause(b.log, "big") == STG_OK && record_flags("big#1") == STG_INTEGRATION_PAUSED &&
+	      sql_int("SELECT epoch FROM stg_integration WHERE partition = 'big#1'") ==
+	              pg_store_epoch(b.st, "big#1"));
+	CHECK(record_flags("big#0") == 0);
+	node_close(&a, 1);
+	node_close(&b, 1);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(void);
 } tests[] = {
 	{ "round_trip", test_round_trip }, { "commits", test_commits }, { "leases", test_leases },
 	{ "fencing", test_fencing },       { "faults", test_faults },   { "load", test_load },
+	{ "records", test_records },
 };
 
 int main(int argc, char **argv)
