@@ -209,9 +209,13 @@ int stg__host_write_integration(stg_log *log, const stg_integration_state *s)
 
 	if (!log->storage.write_integration)
 		return STG_OK; /* a version-1 hook, or none: nothing to keep it in */
+	if (log->fenced)
+		return fenced(log, 0, "write of an integration record");
 	log->in_hook++;
 	rc = log->storage.write_integration(s, log->storage.payload);
 	log->in_hook--;
+	if (rc == STG_EFENCED)
+		return fenced(log, rc, "write of an integration record");
 	if (rc)
 		return stg__fail(log->errmsg, STG_ESTORAGE,
 		                 "storage write of integration %.100s failed: hook returned %d",

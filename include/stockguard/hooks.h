@@ -121,7 +121,8 @@ typedef int (*stg_integration_sink)(void *ctx, const stg_integration_state *stat
  *
  * **Fencing (since 1.1.0).** A store shared by several instances (each owns
  * some partitions under a lease, see examples/pg-store) returns
- * ::STG_EFENCED from `write`, `remove`, `begin` or `commit` when this log's
+ * ::STG_EFENCED from `write`, `remove`, `begin`, `commit` or
+ * `write_integration` when this log's
  * lease has moved to another instance. The log then calls none of those
  * functions again (nor `rollback`): that call and every later one that
  * would write return ::STG_EFENCED, stg_log_pump() sends nothing more, and

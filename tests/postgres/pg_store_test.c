@@ -1039,9 +1039,8 @@ static void test_records(void)
 	CHECK(node_open_parts(&b, "B", one) == STG_OK);
 	rc = stg_log_pause(a.log, "big");
 	printf("# log: %s\n# store: %s\n", stg_log_errmsg(a.log), pg_store_errmsg(a.st));
-	/* The library reports a failed record write as STG_ESTORAGE whatever
-	 * the store said (the store's answer is the spy's). */
-	CHECK(rc == STG_ESTORAGE && a.spy.last_rc == PG_STORE_FENCED);
+	/* The store's fenced answer is the log's STG_EFENCED. */
+	CHECK(rc == STG_EFENCED && a.spy.last_rc == PG_STORE_FENCED);
 	CHECK(strstr(pg_store_errmsg(a.st), "fenced") != NULL);
 	CHECK(is_paused(a.log, "big") == 0);
 	CHECK(record_flags("big#0") == 0 && record_flags("big#1") == 0);

@@ -605,7 +605,7 @@ class HookSet:
                                             bool(st.flags & N.INTEGRATION_PAUSED), st.updated_at))
             except BaseException as exc:  # noqa: B902 - must not cross into C
                 self._fail(exc, True)
-                return -1
+                return _storage_rc(exc)
             return -1 if ok is False else 0
 
         def c_load(sink_addr: int, sink_ctx: int, payload: int) -> int:
