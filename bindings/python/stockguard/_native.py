@@ -521,8 +521,8 @@ class Library:
     def fast(self, name: str, restype: Any = c_int) -> Any:
         """A second entry to ``name`` for the per-call hot paths.
 
-        No argtypes: the caller passes ctypes objects made once (a
-        ``c_void_p`` handle, ``byref()`` of reused structs), which ctypes
+        No argtypes: the caller passes ctypes objects made once (the handle
+        from :func:`handle_ref`, ``byref()`` of reused structs), which ctypes
         hands over as they are, where argtypes would run a conversion per
         argument.  No errcheck: the caller tests the status and raises
         :meth:`fail`.  The GIL is kept across the call (``PYFUNCTYPE``):
@@ -547,6 +547,14 @@ class Library:
              handle: Any = None) -> errors.StockguardError:
         """The exception (to raise) for a failed status."""
         return errors.from_status(code, self.message(code, marker, handle))
+
+
+def handle_ref(h: Any) -> Any:
+    """A handle (``POINTER(stg_policy)``, ``POINTER(stg_log)``) as an argument
+    for the :meth:`Library.fast` entries: ``byref`` of the object it points
+    to, which ctypes passes as the pointer itself.  A ``c_void_p`` would do
+    the same but costs ctypes a conversion object per call."""
+    return ctypes.byref(h.contents)
 
 
 def _make_errcheck(lib: Library, marker: str) -> Callable:
