@@ -693,41 +693,42 @@ class Log:
             try:   # nothing reaches C before this fill is complete
                 cols = self._columns
                 arr, mv = cols.changes(n)
-                words = _SUB.size // 8
                 keep: List[Any] = []
+                # cols.put(): a column of one value (or the reused SKU
+                # pointers) is not written again when the last call left it
+                put = cols.put
                 if non_stock is None:
-                    mv[_W_HEAD::words] = cols.constant(_HEAD_WORD[0], n)
+                    put(mv, _W_HEAD, cols.constant(_HEAD_WORD[0], n), True)
                 else:
                     ns = uint8_in(non_stock, "non_stock", n)
-                    mv[_W_HEAD::words] = array.array("q", [_HEAD_WORD[1 if f else 0]
-                                                           for f in ns])
+                    put(mv, _W_HEAD, array.array("q", [_HEAD_WORD[1 if f else 0] for f in ns]))
                 if isinstance(integration, (str, bytes)):
                     ib = self._keys.get(integration) or self._key(integration, "integration")
-                    mv[_W_INTEG::words] = cols.constant(_address(ib), n)
+                    put(mv, _W_INTEG, cols.constant(_address(ib), n), True)
                     keep.append(ib)
                 else:
-                    mv[_W_INTEG::words] = _key_pointers(integration, n, "integration", keep)
-                mv[_W_SKU::words] = cols.sku_pointers(skus, n, keep)
+                    put(mv, _W_INTEG, _key_pointers(integration, n, "integration", keep))
+                put(mv, _W_SKU, *cols.sku_pointers(skus, n, keep))
                 if categories is None:
-                    mv[_W_CAT::words] = cols.constant(0, n)
+                    put(mv, _W_CAT, cols.constant(0, n), True)
                 elif isinstance(categories, (str, bytes)):
                     cb = key(categories, "categories")
-                    mv[_W_CAT::words] = cols.constant(_address(cb), n)
+                    put(mv, _W_CAT, cols.constant(_address(cb), n), True)
                     keep.append(cb)
                 else:
-                    mv[_W_CAT::words] = _key_pointers(categories, n, "categories", keep,
-                                                      optional=True)
-                mv[_W_AVAIL::words] = _int64_words(available, "available", n)
+                    put(mv, _W_CAT, _key_pointers(categories, n, "categories", keep,
+                                                  optional=True))
+                put(mv, _W_AVAIL, _int64_words(available, "available", n))
                 if sequences is None:
-                    mv[_W_SEQ::words] = array.array("q", _next_sequences(n))
+                    put(mv, _W_SEQ, array.array("q", _next_sequences(n)))
                 else:
-                    mv[_W_SEQ::words] = _int64_words(sequences, "sequences", n)
+                    put(mv, _W_SEQ, _int64_words(sequences, "sequences", n))
                 if changed_at is None or (isinstance(changed_at, int) and not changed_at):
-                    mv[_W_CHANGED::words] = cols.constant(0, n)
+                    put(mv, _W_CHANGED, cols.constant(0, n), True)
                 elif isinstance(changed_at, int):
-                    mv[_W_CHANGED::words] = cols.constant(i64(changed_at, "changed_at"), n)
+                    put(mv, _W_CHANGED, cols.constant(i64(changed_at, "changed_at"), n), True)
                 else:
-                    mv[_W_CHANGED::words] = _int64_words(changed_at, "changed_at", n)
+                    put(mv, _W_CHANGED, _int64_words(changed_at, "changed_at", n))
             except (InvalidArgument, ValueError, TypeError) as exc:
                 exc.done = 0  # type: ignore[attr-defined]
                 exc.results = SubmitBatch(bytearray(), 0)  # type: ignore[attr-defined]
@@ -1272,6 +1273,9 @@ class _Columns:
         self.pointers: Any = None   # (n, step, array) of the last fixed-width call
         self.res = bytearray()
         self.last: Any = None       # weak reference to the SubmitBatch over self.res
+        # word of stg_submit -> the reusable source last written to that
+        # column over exactly the rows of its length (see put)
+        self.written: Dict[int, Any] = {}
 
     def results(self, n: int) -> bytearray:
         """The results buffer for ``n`` changes, reused call after call; the
@@ -1298,7 +1302,22 @@ class _Columns:
             self.cap = max(n, 1)
             self.arr = (N.stg_submit * self.cap)()
             self.mv = memoryview(self.arr).cast("B").cast("q")
+            self.written = {}
         return self.arr, self.mv[:n * (_SUB.size // 8)]
+
+    def put(self, mv: memoryview, word: int, src: Any, reusable: bool = False) -> None:
+        """Write column ``word`` of the changes in ``mv`` (every ``_SUB.size //
+        8``-th word) from ``src``.  A reusable source (a :meth:`constant`, the
+        fixed-width SKU pointers) always holds the same values for the same
+        object, so when it is the one last written to the column the words
+        are already there and the copy is skipped."""
+        written = self.written
+        if reusable and written.get(word) is src:
+            return
+        written.pop(word, None)   # until the copy is complete
+        mv[word::_SUB.size // 8] = src
+        if reusable:
+            written[word] = src
 
     def constant(self, value: int, n: int) -> array.array:
         """``n`` copies of ``value`` (the last few kept: feeds repeat shapes)."""
@@ -1310,12 +1329,13 @@ class _Columns:
             a = self.consts[k] = array.array("q", (value,)) * n
         return a
 
-    def sku_pointers(self, values: Any, n: int, keep: List[Any]) -> array.array:
+    def sku_pointers(self, values: Any, n: int, keep: List[Any]) -> Tuple[array.array, bool]:
         """Pointer words for the SKU column (see :func:`_key_pointers`), with
-        the fast path for an all-ASCII list of one length."""
+        the fast path for an all-ASCII list of one length, and whether they
+        are reused (see :meth:`put`)."""
         joined = _ascii_join(values, n)
         if joined is None:
-            return _key_pointers(values, n, "skus", keep)
+            return _key_pointers(values, n, "skus", keep), False
         width = len(values[0]) if n else 0
         step = width + 1
         if n and width and len(joined) == n * step - 1 and joined[width::step] == "\0" * (n - 1):
@@ -1330,8 +1350,8 @@ class _Columns:
             if p is None or p[0] != n or p[1] != step:
                 p = self.pointers = (n, step, array.array(
                     "q", range(self.text_base, self.text_base + size, step)))
-            return p[2]
-        return _key_pointers(values, n, "skus", keep, joined=joined)
+            return p[2], True
+        return _key_pointers(values, n, "skus", keep, joined=joined), False
 
 
 def _ascii_join(values: Any, n: int) -> Optional[str]:
