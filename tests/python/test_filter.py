@@ -284,3 +284,63 @@ def test_decide_evaluations_equal_evaluate_across_policies():
                     assert r.warnings == p.evaluate(to).warnings
         assert b.decide(12, 40, non_stock=True).reason == sg.Reason.NON_STOCK_CHANGE
         assert a.decide(5).from_ == sg.Evaluation(0, 0, 0, 0, 0, 0)
+
+
+def test_decide_options_do_not_stick_to_the_next_call(policy):
+    """decide() writes only from and to in the common case: a call with a
+    first-seen change, non_stock, texts or an age must leave the prepared
+    change as it found it."""
+    policy.set_sku_min("A", 100)
+    policy.set_category_min("c", 65)
+    policy.heartbeat_ms = 1000
+    plain = policy.decide(60, 70)
+    for kw in ({"sku": "A"}, {"category": "c"}, {"non_stock": True},
+               {"since_export_ms": 5000}):
+        assert policy.decide(60, 70, **kw) != plain, kw
+        assert policy.decide(60, 70) == plain
+        assert policy.decide(60).reason == sg.Reason.FIRST_SEEN
+        assert policy.decide(60, 70) == plain
+    with pytest.raises(sg.InvalidArgument):
+        policy.decide(60, 70, sku="a\0")
+    assert policy.decide(60, 70) == plain
+    with pytest.raises(sg.OutOfRange):
+        policy.decide(1 << 63, 70)
+    with pytest.raises(sg.OutOfRange):
+        policy.decide(60, -(1 << 63) - 1)
+    with pytest.raises(TypeError):
+        policy.decide(60, 7.5)
+    assert policy.decide(60, 70) == plain
+
+
+def test_decide_on_a_closed_policy_raises_state_error(policy):
+    policy.decide(3, 4)
+    policy.close()
+    with pytest.raises(sg.StateError):
+        policy.decide(3, 4)
+    with pytest.raises(sg.StateError):
+        policy.decide(3)
+
+
+def test_decide_from_threads_at_once():
+    """decide() takes its structs from a pool: threads never share a set."""
+    import threading
+
+    with sg.Policy(min_stock=3) as a, sg.Policy(min_stock=10, window=20) as b:
+        cases = [(p, to, frm) for p in (a, b) for frm in range(-2, 30, 3) for to in range(0, 40, 7)]
+        expect = [(p.evaluate(to), p.evaluate(frm)) for p, to, frm in cases]
+        bad = []
+
+        def worker(k):
+            for _ in range(30):
+                for (p, to, frm), (ev_to, ev_from) in zip(cases[k:] + cases[:k],
+                                                          expect[k:] + expect[:k]):
+                    r = p.decide(to, frm)
+                    if r.to != ev_to or r.from_ != ev_from:
+                        bad.append((to, frm))
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert bad == []

@@ -521,14 +521,17 @@ class Library:
     def fast(self, name: str, restype: Any = c_int) -> Any:
         """A second entry to ``name`` for the per-call hot paths.
 
-        No argtypes: the caller passes ctypes objects made once (a
-        ``c_void_p`` handle, ``byref()`` of reused structs), which ctypes
+        No argtypes: the caller passes ctypes objects made once (the handle
+        from :func:`handle_ref`, ``byref()`` of reused structs), which ctypes
         hands over as they are, where argtypes would run a conversion per
         argument.  No errcheck: the caller tests the status and raises
-        :meth:`fail`.  The GIL is kept across the call (``PYFUNCTYPE``):
-        releasing and taking it back costs more than these short calls.  Not
-        for calls that may run long (batches).
+        :meth:`fail`.  The GIL is kept across the call (``PYFUNCTYPE``, or
+        :class:`_IntEntry` for an int result): releasing and taking it back
+        costs more than these short calls.  Not for calls that may run long
+        (batches).
         """
+        if restype is c_int and _IntEntry is not None:
+            return _IntEntry((name, self._cdll))
         return ctypes.PYFUNCTYPE(restype)((name, self._cdll))
 
     def message(self, code: int, marker: Optional[str], handle: Any = None) -> str:
@@ -547,6 +550,25 @@ class Library:
              handle: Any = None) -> errors.StockguardError:
         """The exception (to raise) for a failed status."""
         return errors.from_status(code, self.message(code, marker, handle))
+
+
+try:
+    class _IntEntry(ctypes._CFuncPtr):  # type: ignore[name-defined,misc]
+        """A function pointer type without any restype, which ctypes reads as
+        a C int straight away: with ``restype = c_int`` it converts through
+        the type's getter (and a table search) on every call.  Keeps the GIL,
+        like ``PYFUNCTYPE``."""
+        _flags_ = ctypes._FUNCFLAG_CDECL | ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
+except (AttributeError, TypeError):   # a ctypes without these internals
+    _IntEntry = None  # type: ignore[assignment,misc]
+
+
+def handle_ref(h: Any) -> Any:
+    """A handle (``POINTER(stg_policy)``, ``POINTER(stg_log)``) as an argument
+    for the :meth:`Library.fast` entries: ``byref`` of the object it points
+    to, which ctypes passes as the pointer itself.  A ``c_void_p`` would do
+    the same but costs ctypes a conversion object per call."""
+    return ctypes.byref(h.contents)
 
 
 def _make_errcheck(lib: Library, marker: str) -> Callable:

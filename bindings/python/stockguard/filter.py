@@ -12,7 +12,6 @@ from __future__ import annotations
 import array
 import ctypes
 import struct
-import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence
 
@@ -89,71 +88,115 @@ def _policy_handle(policy: Policy):
     return policy._handle()
 
 
-def decide(policy: Policy, to: int, from_: Optional[int] = None, *, non_stock: bool = False,
+def decide(policy: Policy, to: int, from_: Optional[int] = None, non_stock: bool = False,
            sku: Optional[Key] = None, category: Optional[Key] = None,
            since_export_ms: int = -1) -> FilterResult:
     """Decide one change from ``from_`` (None: first seen) to ``to``.
 
     ``since_export_ms`` is the age of the SKU's last successful export
-    (-1: unknown), used by the heartbeat.
+    (-1: unknown), used by the heartbeat.  Pass ``non_stock``, ``sku``,
+    ``category`` and ``since_export_ms`` by keyword.  (They are not
+    keyword-only in the signature: CPython's specialising interpreter, 3.11
+    and later, does not specialise calls of functions with keyword-only
+    parameters, which costs about a tenth of this call.)
 
-    The change and result structs are made once per thread and reused, the
-    numbers written with one ``pack_into`` and the answer read with one
-    ``unpack_from``; the C call keeps the GIL (it is short).
+    Per call: two int64 stores into a prepared change struct, one C call
+    that keeps the GIL, and the answer looked up by its raw bytes: results
+    are immutable and their parts repeat, so equal bytes give the same
+    :class:`Evaluation` objects.  The structs come from a small pool (one
+    set per thread that is inside ``decide`` at the same time).
     """
     try:
-        h = policy._hv   # type: ignore[union-attr]
+        h = policy._hb   # type: ignore[union-attr]
     except AttributeError:
         _policy_handle(policy)   # raises TypeError for a non-policy
         raise
-    if h is None:
-        policy._handle()
     try:
-        ch, ch_ref, res, res_ref, call = _tls.decide
-    except AttributeError:
-        ch, ch_ref, res, res_ref, call = _tls.decide = _decide_buffers()
-    if from_ is not None:
-        flags = _HAS_FROM | _NON_STOCK if non_stock else _HAS_FROM
-    else:
-        flags = _NON_STOCK if non_stock else 0
-        from_ = 0
+        bufs = _take()
+    except IndexError:   # every set in use (threads), or the first call
+        bufs = _decide_buffers()
     try:
-        _PACK_CHANGE(ch, 0, _CHANGE_VERSION, flags, 0, 0, from_, to, since_export_ms)
+        cw, ch_ref, res_ref, kf, kt, call, _ = bufs
+        if (from_ is None or non_stock or sku is not None or category is not None or
+                since_export_ms != -1):
+            rc = _decide_general(bufs, h, to, from_, non_stock, sku, category, since_export_ms)
+        else:
+            # the prepared change has HAS_FROM, no texts, no age: the
+            # common case writes only from and to
+            try:
+                cw[_W_FROM] = from_
+                cw[_W_TO] = to
+            except (TypeError, ValueError):
+                i64(to, "to")
+                i64(from_, "from_")
+                raise
+            rc = call(h, ch_ref, res_ref)
+        if rc:
+            policy._handle()   # a closed policy (NULL handle): StateError
+            raise N.lib.fail(rc, None)
+        fb = kf.tobytes()
+        tb = kt.tobytes()
+        try:
+            pre = _HEADS[fb]
+            return _new_tuple(FilterResult, (pre[0], pre[1], pre[2], _EVALUATIONS[tb]))
+        except KeyError:   # a value not seen yet: the slow path once
+            pre = _HEADS.get(fb) or _head(fb)
+            return _new_tuple(FilterResult, (pre[0], pre[1], pre[2],
+                                             _EVALUATIONS.get(tb) or _evaluation(tb)))
+    finally:
+        _give(bufs)
+
+
+def _decide_general(bufs: tuple, h: Any, to: Any, from_: Any, non_stock: Any, sku: Any,
+                    category: Any, since_export_ms: Any) -> int:
+    """decide() with a first-seen change, a non-stock change, texts or an age:
+    the whole change written, then the prepared defaults put back."""
+    ch = bufs[6][0]
+    flags = (_NON_STOCK if non_stock else 0) | (0 if from_ is None else _HAS_FROM)
+    skb = to_c(sku, "sku")
+    cb = to_c(category, "category")
+    try:
+        _PACK_CHANGE(ch, 0, _CHANGE_VERSION, flags, 0, 0, 0 if from_ is None else from_, to,
+                     since_export_ms)
     except struct.error:
         i64(to, "to")
-        i64(from_ or 0, "from_")
+        i64(0 if from_ is None else from_, "from_")
         i64(since_export_ms, "since_export_ms")
         raise
-    if sku is not None or category is not None:
-        ch.sku = to_c(sku, "sku")
-        ch.category = to_c(category, "category")
-    rc = call(h, ch_ref, res_ref)
-    if rc:
-        raise N.lib.fail(rc, None)
-    raw = _UNPACK_RESULT(res)
-    kf, kt = raw[2:8], raw[8:14]
-    # Evaluations are immutable and repeat (quantities, minima and rules
-    # take few values): equal raw members give the same object.
-    try:   # exact dicts: the fastest lookup; a miss (new value) takes the slow path once
-        return _new_tuple(FilterResult, (_DECISIONS[raw[0]], _REASONS[raw[1]],
-                                         _EVALUATIONS[kf], _EVALUATIONS[kt]))
-    except KeyError:
-        return FilterResult(raw[0], raw[1], _evaluation(kf), _evaluation(kt))
+    try:
+        ch.sku = skb
+        ch.category = cb
+        return bufs[5](h, bufs[1], bufs[2])
+    finally:
+        _PACK_CHANGE(ch, 0, _CHANGE_VERSION, _HAS_FROM, 0, 0, 0, 0, -1)
+        ch.sku = ch.category = None
 
 
-def _evaluation(raw: tuple) -> Evaluation:
-    """The Evaluation of raw members (cached, see decide())."""
-    ev = _EVALUATIONS.get(raw)
-    if ev is not None:
-        return ev
-    ev = Evaluation(*raw)
+def _head(raw: bytes) -> tuple:
+    """(Decision, Reason, Evaluation of from) for the first 44 bytes of a
+    stg_filter_result (cached, see decide())."""
+    d, r = _UNPACK_HEAD(raw)
+    head = (_DECISIONS[d], _REASONS[r], _EVALUATIONS.get(raw[_EV_AT:]) or
+            _evaluation(raw[_EV_AT:]))
+    if len(_HEADS) >= 8192:
+        _HEADS.clear()
+    _HEADS[raw] = head
+    return head
+
+
+def _evaluation(raw: bytes) -> Evaluation:
+    """The Evaluation of the raw bytes of its six members (cached, see decide())."""
+    ev = Evaluation(*_UNPACK_EVALUATION(raw))
     if len(_EVALUATIONS) >= 4096:
         _EVALUATIONS.clear()
     _EVALUATIONS[raw] = ev
     return ev
 
 
-_EVALUATIONS: Dict[tuple, Evaluation] = {}
+#: raw bytes of decision, reason and the from evaluation -> (Decision, Reason, Evaluation)
+_HEADS: Dict[bytes, tuple] = {}
+#: raw bytes of an evaluation's six members -> Evaluation
+_EVALUATIONS: Dict[bytes, Evaluation] = {}
 
 
 # Policy.decide(to, from_=None, ...) is this very function (self is the policy).
@@ -161,12 +204,23 @@ Policy.decide = decide  # type: ignore[assignment]
 
 
 def _decide_buffers() -> tuple:
+    """One set of decide() buffers: the change's 8-byte words, the two
+    references for C, views of the result's two keyed parts, the entry
+    and the structs (kept alive)."""
     ch = N.stg_change()
     res = N.stg_filter_result()
-    return ch, ctypes.byref(ch), res, ctypes.byref(res), N.lib.fast("stg_filter_decide")
+    _PACK_CHANGE(ch, 0, _CHANGE_VERSION, _HAS_FROM, 0, 0, 0, 0, -1)
+    raw = memoryview(res).cast("B")
+    return (memoryview(ch).cast("B").cast("q"), ctypes.byref(ch), ctypes.byref(res),
+            raw[:_HEAD_LEN], raw[_TO_AT:_TO_AT + _EV_LEN], N.lib.fast("stg_filter_decide"),
+            (ch, res))
 
 
-_tls = threading.local()
+# The pool of buffer sets: list.pop and list.append are atomic, so two
+# threads never hold the same set; a set is put back after the call.
+_POOL: list = []
+_take = _POOL.pop
+_give = _POOL.append
 _CHANGE_VERSION = N.CHANGE_VERSION
 _DECISIONS, _REASONS = (dict(FilterResult._tables[n]) for n in ("decision", "reason"))
 
@@ -175,10 +229,20 @@ _CH = N.LAYOUTS["stg_change"]
 assert _CH.names == ["version", "flags", "sku", "category", "from_", "to", "since_export_ms"], \
     "stg_change layout changed: see filter.py"
 _PACK_CHANGE = _CH.only(*_CH.names).pack_into
-# decision, reason and the six members of each evaluation (reserved_ skipped)
-_UNPACK_RESULT = N.LAYOUTS["stg_filter_result"].only(
-    "decision", "reason", *["%s.%s" % (side, m) for side in ("from_", "to")
-                            for m in Evaluation._fields]).unpack_from
+_W_FROM, _W_TO = _CH.offset["from_"] // 8, _CH.offset["to"] // 8
+_RES = N.LAYOUTS["stg_filter_result"]
+# The keyed parts of a result: decision, reason and the from evaluation's six
+# members (one run of bytes), and the to evaluation's six members; the
+# reserved words are left out.
+_EV_AT = _RES.offset["from_"]
+_TO_AT = _RES.offset["to"]
+_EV_LEN = N.LAYOUTS["stg_evaluation"].offset["reserved_"]
+_HEAD_LEN = _EV_AT + _EV_LEN
+_UNPACK_EVALUATION = struct.Struct("@qqqiiI").unpack
+_UNPACK_HEAD = struct.Struct("@ii").unpack_from
+assert struct.calcsize("@qqqiiI") == _EV_LEN and _EV_AT == struct.calcsize("@ii") and \
+    N.LAYOUTS["stg_evaluation"].names[:6] == list(Evaluation._fields), \
+    "stg_evaluation layout changed: see filter.py"
 
 
 def filter_batch(policy: Policy, to: Any, from_: Any = None, *, has_from: Any = None,

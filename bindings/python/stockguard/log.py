@@ -23,9 +23,7 @@ import contextlib
 import ctypes
 import itertools
 import operator
-import platform
 import struct
-import sys
 import threading
 import time
 import warnings
@@ -104,18 +102,17 @@ class SubmitResult(Record):
 
     @classmethod
     def _from_c(cls, r: N.stg_submit_result) -> "SubmitResult":
-        return _submit_result(_RESULT.unpack_from(r))
+        return _result_at(r, 0)
 
 
 _RES = N.LAYOUTS["stg_submit_result"]
-_RESULT = _RES.struct
-_pick_result = _RES.pick(*SubmitResult._fields)
-_RESULT6 = _RES.only(*SubmitResult._fields).unpack_from
 _new_tuple = tuple.__new__
+_RESULT6 = _RES.only(*SubmitResult._fields).unpack_from
 
 
-def _submit_result(raw: tuple) -> SubmitResult:
-    return _new_tuple(SubmitResult, _pick_result(raw))
+def _result_at(buf: Any, offset: int) -> SubmitResult:
+    """The SubmitResult of the stg_submit_result at ``offset`` in ``buf``."""
+    return _new_tuple(SubmitResult, _RESULT6(buf, offset))
 
 
 @dataclass(frozen=True)
@@ -347,20 +344,23 @@ class Log:
         # Prepared once: the structs of the per-change calls, their
         # addresses, and the encoded integration names (_keys).
         self._fast = _fast(lib)
-        self._hv = ctypes.c_void_p(ctypes.cast(h, ctypes.c_void_p).value)
-        self._sub = N.stg_submit()
-        lib.stg_submit_init(ctypes.byref(self._sub), N.SUBMIT_VERSION)
-        self._sub_res = N.stg_submit_result()
-        self._sub_ns = False
-        self._sub_ref = ctypes.byref(self._sub)
-        self._sub_res_ref = ctypes.byref(self._sub_res)
         self._keys: Dict[Any, bytes] = {}
         self._columns = _Columns()
+        # submit(): one buffer holds the stg_submit, the SKU's text right
+        # after it (the struct's sku points there for good) and the result;
+        # the integration's pointer changes only when the integration does.
+        buf = bytearray(_SUBMIT_BUF)
+        self._sub = N.stg_submit.from_buffer(buf)
+        lib.stg_submit_init(ctypes.byref(self._sub), N.SUBMIT_VERSION)
+        _PACK_POINTER(buf, _SUB.offset["sku"], ctypes.addressof(self._sub) + _TEXT_AT)
+        self._sub_res = N.stg_submit_result.from_buffer(buf, _RESULT_AT)
+        self._sub_integ: Any = _NO_INTEGRATION   # the integration now in the struct
+        self._sub_ib = b""                       # its bytes, referenced while there
         # "quiet": without storage, clock or events hooks a submit runs no
         # Python code inside C (the transport is not called by submit)
         quiet = storage is None and clock is None and events is None
-        self._prep = (self._sub, self._lock, self._keys, self._fast.submit, self._hv,
-                      self._sub_ref, self._sub_res_ref, self._sub_res, self._hooks, quiet)
+        self._prep = (self._lock, buf, self._fast.submit, N.handle_ref(h),
+                      ctypes.byref(self._sub), ctypes.byref(self._sub_res), quiet, self._hooks)
 
     # ------------------------------------------------------------ lifetime
     @property
@@ -378,6 +378,7 @@ class Log:
                                 "Log.close() called from inside one of the log's hooks")
             h, self._h = self._h, None
             if h is not None:
+                self._sub_integ = _NO_INTEGRATION   # submit()'s fast path sees the close
                 self._close_fn(h)
                 self._hooks.clear()
 
@@ -393,6 +394,7 @@ class Log:
         try:
             if getattr(self, "_h", None) is not None and not self._depth:
                 h, self._h = self._h, None
+                self._sub_integ = _NO_INTEGRATION
                 self._close_fn(h)
                 self._hooks.clear()
         except Exception:  # interpreter shutdown: modules may be gone
@@ -550,57 +552,81 @@ class Log:
         if sequence is None:
             sequence = next_sequence()
         # one attribute load for everything prepared at open (see __init__)
-        s, lock, keys, call, hv, s_ref, r_ref, res, hooks, quiet = self._prep
+        lock, buf, call, h, s_ref, r_ref, quiet, hooks = self._prep
         lock.acquire()   # explicit: cheaper than a with block on this path
         try:
-            if self._depth or self._h is None:
-                self._handle()
-                raise Recursive(Status.ERECURSIVE, "Log.submit() called from inside one of "
-                                "the log's hooks")
+            if self._depth or integration is not self._sub_integ:
+                self._submit_enter(integration)   # a hook's call, closed, or another integration
             try:
-                ib = keys[integration]
-            except (KeyError, TypeError):
-                ib = self._key(integration, "integration")
-            if type(sku) is str and sku.isascii() and "\0" not in sku:
                 skb = sku.encode()
-            else:
+            except (AttributeError, UnicodeEncodeError):   # bytes, or a lone surrogate
                 skb = key(sku, "sku")
-            cb = None if category is None else key(category, "category")
-            # The texts' addresses go in with the numbers, in one pack_into;
-            # ib, skb and cb are referenced until the call returns.
+            if 0 in skb:   # (the int: "b'\0' in" would first fail as an int, in C)
+                key(sku, "sku")   # raises, naming the argument
+            # available, sequence, changed_at and the SKU's text are
+            # consecutive in buf: one pack_into (the text padded with NULs
+            # to KEY_MAX + 1 bytes; the library judges its length)
             try:
-                if _ID_IS_ADDRESS:
-                    _PACK_SUBMIT(s, _PACK_SUBMIT_AT, id(ib) + _OB_SVAL, id(skb) + _OB_SVAL,
-                                 0 if cb is None else id(cb) + _OB_SVAL,
-                                 available, sequence, changed_at)
-                else:
-                    _PACK_SUBMIT(s, _PACK_SUBMIT_AT, _address(ib), _address(skb),
-                                 0 if cb is None else _address(cb),
-                                 available, sequence, changed_at)
+                _PACK_TEXT(buf, _AVAIL_AT, available, sequence, changed_at, skb)
             except struct.error:
                 i64(available, "available")
                 i64(sequence, "sequence")
                 i64(changed_at, "changed_at")
+                key(sku, "sku")
                 raise
-            if non_stock or self._sub_ns:
-                s.flags = _NON_STOCK if non_stock else 0
-                self._sub_ns = bool(non_stock)
-            if quiet:   # no Python hook can run during this call: nothing to guard
-                rc = call(hv, s_ref, r_ref)
+            if category is not None or non_stock:
+                rc = self._submit_with(category, non_stock, h, s_ref, r_ref)
+            elif quiet:   # no Python hook can run during this call: nothing to guard
+                rc = call(h, s_ref, r_ref)
             else:
                 self._depth = 1
                 try:
-                    rc = call(hv, s_ref, r_ref)
+                    rc = call(h, s_ref, r_ref)
                 finally:
                     self._depth = 0
             if rc or (not quiet and hooks.pending is not None):
-                err = N.lib.fail(rc, N.ERR_LOG, self._h) if rc < 0 else None
-                _raise(hooks.take(), err, None,
-                       lambda: (key(integration, "integration"), key(sku, "sku"),
-                                key(category, "category", optional=True)))
-            return _new_tuple(SubmitResult, _RESULT6(res))
+                self._submit_failed(rc, integration, sku, category)
+            return _new_tuple(SubmitResult, _RESULT6(buf, _RESULT_AT))
         finally:
             lock.release()
+
+    def _submit_enter(self, integration: Any) -> None:
+        """submit()'s checks off its fast path: refused inside a hook or on a
+        closed log; a new integration's name put into the prepared struct."""
+        if self._depth or self._h is None:
+            self._handle()
+            raise Recursive(Status.ERECURSIVE, "Log.submit() called from inside one of "
+                            "the log's hooks")
+        try:
+            ib = self._keys[integration]
+        except (KeyError, TypeError):
+            ib = self._key(integration, "integration")
+        _PACK_POINTER(self._prep[1], _SUB.offset["integration"], _address(ib))
+        self._sub_ib = ib
+        # only a str or bytes (immutable) may be recognised by identity
+        self._sub_integ = integration if type(integration) in (str, bytes) else _NO_INTEGRATION
+
+    def _submit_with(self, category: Any, non_stock: Any, h: Any, s_ref: Any, r_ref: Any) -> int:
+        """submit() with a category or non_stock: written for this call, then
+        the prepared struct's defaults (no category, stock-only) put back."""
+        cb = None if category is None else key(category, "category")
+        s = self._sub
+        s.category = cb
+        s.flags = _NON_STOCK if non_stock else 0
+        self._depth = 1
+        try:
+            return self._prep[2](h, s_ref, r_ref)
+        finally:
+            self._depth = 0
+            s.category = None
+            s.flags = 0
+
+    def _submit_failed(self, rc: int, integration: Any, sku: Any, category: Any) -> None:
+        """Raise what a failed submit() ended with (see _raise)."""
+        err = N.lib.fail(rc, N.ERR_LOG, self._h) if rc < 0 else None
+        _raise(self._hooks.take(), err, None,
+               lambda: (key(integration, "integration"), key(sku, "sku"),
+                        key(category, "category", optional=True)))
 
     def submit_batch(self, changes: Iterable[SubmissionLike]) -> List[SubmitResult]:
         """Submit changes in order in one C call (items: :class:`Submission`,
@@ -667,41 +693,42 @@ class Log:
             try:   # nothing reaches C before this fill is complete
                 cols = self._columns
                 arr, mv = cols.changes(n)
-                words = _SUB.size // 8
                 keep: List[Any] = []
+                # cols.put(): a column of one value (or the reused SKU
+                # pointers) is not written again when the last call left it
+                put = cols.put
                 if non_stock is None:
-                    mv[_W_HEAD::words] = cols.constant(_HEAD_WORD[0], n)
+                    put(mv, _W_HEAD, cols.constant(_HEAD_WORD[0], n), True)
                 else:
                     ns = uint8_in(non_stock, "non_stock", n)
-                    mv[_W_HEAD::words] = array.array("q", [_HEAD_WORD[1 if f else 0]
-                                                           for f in ns])
+                    put(mv, _W_HEAD, array.array("q", [_HEAD_WORD[1 if f else 0] for f in ns]))
                 if isinstance(integration, (str, bytes)):
                     ib = self._keys.get(integration) or self._key(integration, "integration")
-                    mv[_W_INTEG::words] = cols.constant(_address(ib), n)
+                    put(mv, _W_INTEG, cols.constant(_address(ib), n), True)
                     keep.append(ib)
                 else:
-                    mv[_W_INTEG::words] = _key_pointers(integration, n, "integration", keep)
-                mv[_W_SKU::words] = cols.sku_pointers(skus, n, keep)
+                    put(mv, _W_INTEG, _key_pointers(integration, n, "integration", keep))
+                put(mv, _W_SKU, *cols.sku_pointers(skus, n, keep))
                 if categories is None:
-                    mv[_W_CAT::words] = cols.constant(0, n)
+                    put(mv, _W_CAT, cols.constant(0, n), True)
                 elif isinstance(categories, (str, bytes)):
                     cb = key(categories, "categories")
-                    mv[_W_CAT::words] = cols.constant(_address(cb), n)
+                    put(mv, _W_CAT, cols.constant(_address(cb), n), True)
                     keep.append(cb)
                 else:
-                    mv[_W_CAT::words] = _key_pointers(categories, n, "categories", keep,
-                                                      optional=True)
-                mv[_W_AVAIL::words] = _int64_words(available, "available", n)
+                    put(mv, _W_CAT, _key_pointers(categories, n, "categories", keep,
+                                                  optional=True))
+                put(mv, _W_AVAIL, _int64_words(available, "available", n))
                 if sequences is None:
-                    mv[_W_SEQ::words] = array.array("q", _next_sequences(n))
+                    put(mv, _W_SEQ, array.array("q", _next_sequences(n)))
                 else:
-                    mv[_W_SEQ::words] = _int64_words(sequences, "sequences", n)
+                    put(mv, _W_SEQ, _int64_words(sequences, "sequences", n))
                 if changed_at is None or (isinstance(changed_at, int) and not changed_at):
-                    mv[_W_CHANGED::words] = cols.constant(0, n)
+                    put(mv, _W_CHANGED, cols.constant(0, n), True)
                 elif isinstance(changed_at, int):
-                    mv[_W_CHANGED::words] = cols.constant(i64(changed_at, "changed_at"), n)
+                    put(mv, _W_CHANGED, cols.constant(i64(changed_at, "changed_at"), n), True)
                 else:
-                    mv[_W_CHANGED::words] = _int64_words(changed_at, "changed_at", n)
+                    put(mv, _W_CHANGED, _int64_words(changed_at, "changed_at", n))
             except (InvalidArgument, ValueError, TypeError) as exc:
                 exc.done = 0  # type: ignore[attr-defined]
                 exc.results = SubmitBatch(bytearray(), 0)  # type: ignore[attr-defined]
@@ -1144,22 +1171,22 @@ _SUB = N.LAYOUTS["stg_submit"]
 # integration, sku, category, available, sequence, changed_at: one pack_into
 assert _SUB.names[2:] == ["integration", "sku", "category", "available", "sequence",
                          "changed_at"], "stg_submit layout changed: see log.py"
-_PACK_SUBMIT_AT = _SUB.offset["integration"]
-_PACK_SUBMIT = struct.Struct("@PPPqqq").pack_into   # consecutive 8-byte members
-assert [_SUB.offset[n] - _PACK_SUBMIT_AT for n in _SUB.names[2:]] == [0, 8, 16, 24, 32, 40]
+assert [_SUB.offset[n] - _SUB.offset["integration"] for n in _SUB.names[2:]] == \
+    [0, 8, 16, 24, 32, 40] and _SUB.size == _SUB.offset["changed_at"] + 8
+_PACK_POINTER = struct.Struct("@P").pack_into
+# submit()'s buffer: the struct, the SKU's text at its end, then the result
+_AVAIL_AT = _SUB.offset["available"]
+_TEXT_AT = _SUB.size
+_RESULT_AT = -(-(_TEXT_AT + N.KEY_MAX + 2) // 8) * 8
+_SUBMIT_BUF = _RESULT_AT + N.LAYOUTS["stg_submit_result"].size
+_NO_INTEGRATION = object()   # never an integration: the prepared struct has none yet
+# A text of KEY_MAX + 1 bytes or more is cut there by the pack, and still
+# ends before _RESULT_AT: the byte after the packed text is never written
+# (so always NUL), the library sees a text too long and refuses it.
+_PACK_TEXT = struct.Struct("@qqq%ds" % (N.KEY_MAX + 1)).pack_into
+assert _RESULT_AT > _TEXT_AT + N.KEY_MAX + 1
 
 
-def _id_is_address() -> bool:
-    """Whether ``id(b) + _OB_SVAL`` is the address of a bytes object's text
-    (CPython: objects do not move, the text follows a fixed header)."""
-    if platform.python_implementation() != "CPython":
-        return False
-    probe = b"stockguard probe"
-    return ctypes.string_at(id(probe) + _OB_SVAL, len(probe) + 1) == probe + b"\0"
-
-
-_OB_SVAL = sys.getsizeof(b"") - 1   # offsetof(PyBytesObject, ob_sval) in CPython
-_ID_IS_ADDRESS = _id_is_address()
 _NON_STOCK = int(ChangeFlag.NON_STOCK)
 
 
@@ -1217,7 +1244,7 @@ class SubmitBatch:
         """The :class:`SubmitResult` of change ``i``."""
         if not -self._n <= i < self._n:
             raise IndexError("SubmitBatch index out of range")
-        return _submit_result(_RES.struct.unpack_from(self._raw, (i % self._n) * _RES.size))
+        return _result_at(self._raw, (i % self._n) * _RES.size)
 
     def __iter__(self) -> Iterator[SubmitResult]:
         return (self[i] for i in range(self._n))
@@ -1246,6 +1273,9 @@ class _Columns:
         self.pointers: Any = None   # (n, step, array) of the last fixed-width call
         self.res = bytearray()
         self.last: Any = None       # weak reference to the SubmitBatch over self.res
+        # word of stg_submit -> the reusable source last written to that
+        # column over exactly the rows of its length (see put)
+        self.written: Dict[int, Any] = {}
 
     def results(self, n: int) -> bytearray:
         """The results buffer for ``n`` changes, reused call after call; the
@@ -1272,7 +1302,22 @@ class _Columns:
             self.cap = max(n, 1)
             self.arr = (N.stg_submit * self.cap)()
             self.mv = memoryview(self.arr).cast("B").cast("q")
+            self.written = {}
         return self.arr, self.mv[:n * (_SUB.size // 8)]
+
+    def put(self, mv: memoryview, word: int, src: Any, reusable: bool = False) -> None:
+        """Write column ``word`` of the changes in ``mv`` (every ``_SUB.size //
+        8``-th word) from ``src``.  A reusable source (a :meth:`constant`, the
+        fixed-width SKU pointers) always holds the same values for the same
+        object, so when it is the one last written to the column the words
+        are already there and the copy is skipped."""
+        written = self.written
+        if reusable and written.get(word) is src:
+            return
+        written.pop(word, None)   # until the copy is complete
+        mv[word::_SUB.size // 8] = src
+        if reusable:
+            written[word] = src
 
     def constant(self, value: int, n: int) -> array.array:
         """``n`` copies of ``value`` (the last few kept: feeds repeat shapes)."""
@@ -1284,12 +1329,13 @@ class _Columns:
             a = self.consts[k] = array.array("q", (value,)) * n
         return a
 
-    def sku_pointers(self, values: Any, n: int, keep: List[Any]) -> array.array:
+    def sku_pointers(self, values: Any, n: int, keep: List[Any]) -> Tuple[array.array, bool]:
         """Pointer words for the SKU column (see :func:`_key_pointers`), with
-        the fast path for an all-ASCII list of one length."""
+        the fast path for an all-ASCII list of one length, and whether they
+        are reused (see :meth:`put`)."""
         joined = _ascii_join(values, n)
         if joined is None:
-            return _key_pointers(values, n, "skus", keep)
+            return _key_pointers(values, n, "skus", keep), False
         width = len(values[0]) if n else 0
         step = width + 1
         if n and width and len(joined) == n * step - 1 and joined[width::step] == "\0" * (n - 1):
@@ -1304,8 +1350,8 @@ class _Columns:
             if p is None or p[0] != n or p[1] != step:
                 p = self.pointers = (n, step, array.array(
                     "q", range(self.text_base, self.text_base + size, step)))
-            return p[2]
-        return _key_pointers(values, n, "skus", keep, joined=joined)
+            return p[2], True
+        return _key_pointers(values, n, "skus", keep, joined=joined), False
 
 
 def _ascii_join(values: Any, n: int) -> Optional[str]:

@@ -105,7 +105,7 @@ class Policy:
     freed when the object is garbage-collected.
     """
 
-    __slots__ = ("_h", "_hv", "_free", "__weakref__")
+    __slots__ = ("_h", "_hb", "_free", "__weakref__")
 
     def __init__(self, *, min_stock: Optional[int] = None, mode: Union[Mode, int, str, None] = None,
                  allocation: Optional[int] = None, cap: Optional[int] = None,
@@ -115,7 +115,7 @@ class Policy:
                  category_mins: Optional[Mapping[Key, int]] = None) -> None:
         lib = N.lib
         self._free = lib.stg_policy_free
-        self._h = self._hv = None
+        self._h = self._hb = None
         h = N.policy_p()
         lib.stg_policy_new(ctypes.byref(h), None)
         self._adopt(h)
@@ -136,8 +136,8 @@ class Policy:
     # -------------------------------------------------------- lifetime
     def _adopt(self, h: Any) -> None:
         self._h = h
-        # the handle as a c_void_p, for the argtype-free fast entries (decide)
-        self._hv = ctypes.c_void_p(ctypes.cast(h, ctypes.c_void_p).value)
+        # the handle for the argtype-free fast entries (decide): see N.handle_ref
+        self._hb = N.handle_ref(h)
 
     def _handle(self):
         h = self._h
@@ -153,7 +153,7 @@ class Policy:
     def close(self) -> None:
         """Free the C policy. Idempotent."""
         h, self._h = self._h, None
-        self._hv = None
+        self._hb = None
         if h is not None:
             self._free(h)
 
