@@ -537,11 +537,17 @@ class Carrefour(Integration):
             errors: Dict[str, str] = {}
             if obj.get("lines_in_error"):
                 st, _, data = self.http.call("GET", "/mirakl/offers/imports/%d/error_report" % iid)
-                if st != 200:
-                    raise HttpFailed("import %d: error report: status %d" % (iid, st))
-                for row in csv.reader(data.decode("utf-8").splitlines()[1:], delimiter=";"):
+                lines = data.decode("utf-8", "replace").splitlines()
+                # A report that is not one (a garbled body) must not read as
+                # "no errors": that would acknowledge the lines in error.
+                if st != 200 or not lines or not lines[0].startswith("offer-sku;"):
+                    raise HttpFailed("import %d: error report: status %d, not a report" % (iid, st))
+                for row in csv.reader(lines[1:], delimiter=";"):
                     if len(row) >= 3:
                         errors[row[0]] = row[2]
+                if len(errors) != int(obj["lines_in_error"]):
+                    raise HttpFailed("import %d: error report has %d lines, the status says %s"
+                                     % (iid, len(errors), obj["lines_in_error"]))
         except HttpFailed:
             imp["poll_at"] = now + 15000 + 100
             return
