@@ -10,8 +10,8 @@ durable SQLite store (examples/sqlite-store/sqlite_store.py), one
 integration per marketplace of examples/marketplace-sim/sim.py, each with
 the transport its API shape asks for:
 
-* mercadolivre (per-item PUT): reads the stock resource's version first (up
-  to 50 SKUs a call) and keeps it; a 409 drops it, so the log's immediate
+* mercadolivre (per-item PUT): reads the stock resource's versions ahead,
+  50 waiting SKUs a call, and keeps them; a 409 drops it, so the log's immediate
   conflict retry reads it again; a 401 pauses the integration (the log does,
   by its auth rule) and the loop renews the token and resumes it; a 429 is
   reported with its Retry-After, and the quota headers go to the log, whose
@@ -249,6 +249,7 @@ class MercadoLivre(Integration):
         self.token: Optional[str] = None
         self.versions: Dict[str, int] = {}
         self.renew_at = 0
+        self.prefetch_at = 0
 
     def renew(self) -> bool:
         try:
@@ -330,12 +331,29 @@ class MercadoLivre(Integration):
         return out
 
     def tick(self, log: sg.Log, store: ConnectorStore) -> None:
+        now = self.clock.now_ms()
         # The log paused the integration on a 401 (auth); renew and resume.
-        if log.is_paused(ML) and self.clock.now_ms() >= self.renew_at:
-            if self.renew():
-                log.resume(ML)
-            else:
-                self.renew_at = self.clock.now_ms() + 5000
+        if log.is_paused(ML):
+            if now >= self.renew_at:
+                if self.renew():
+                    log.resume(ML)
+                else:
+                    self.renew_at = now + 5000
+            return
+        if now >= self.prefetch_at and self.token is not None:
+            # Read the versions of waiting SKUs 50 a call, ahead of their
+            # PUTs: one version read per PUT would take half the bucket.
+            skus = []
+            for e in log.query(ML, status=sg.EntryStatus.PENDING):
+                if e.sku not in self.versions:
+                    skus.append(e.sku)
+                    if len(skus) == 50:
+                        break
+            if skus:
+                self.read_versions(skus)
+            # Every 2 s while a backlog lacks versions (a tenth of the
+            # bucket), else now and then: the scan costs too.
+            self.prefetch_at = now + (2000 if len(skus) == 50 else 10000)
 
     def wake_ms(self) -> Optional[int]:
         return self.renew_at if self.renew_at > self.clock.now_ms() else None
@@ -694,7 +712,7 @@ class Connector:
         # Per-item APIs send a few jobs per Python call; an import takes them all.
         # Below the marketplaces' 5/s and 10/s: the version reads and
         # read-backs take from the same bucket, and the log's bucket starts full.
-        self.log.set_limits(ML, 10, *a.limit.get(ML, (4, 1000)))
+        self.log.set_limits(ML, 10, *a.limit.get(ML, (4, 1000)))  # + 0.5/s of version reads
         self.log.set_limits(AMAZON, 10, *a.limit.get(AMAZON, (8, 1000)))
         self.log.set_limits(CARREFOUR, 10000)
         self.feed = Feed(a.feed, self.store, self.clock, a.feed_scale)
