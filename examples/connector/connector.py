@@ -315,9 +315,11 @@ class MercadoLivre(Integration):
             if status == 200:
                 self.versions[job.sku] = int(hdrs.get("x-version") or obj["version"])
                 self.acks += 1
+                # The announced limit caps the log's rate. The remaining count
+                # is not passed: it is the bucket after this one call, and
+                # pinning the log's tokens to it starves the bucket's refill.
                 out.append(sg.Result.ok(200, quota_limit=int(hdrs.get("x-ratelimit-limit", 0)),
-                                        quota_window_ms=1000,
-                                        quota_remaining=int(hdrs.get("x-ratelimit-remaining", -1))))
+                                        quota_window_ms=1000))
                 continue
             if status == 409 or status >= 500:
                 self.versions.pop(job.sku, None)
@@ -481,6 +483,7 @@ class Carrefour(Integration):
         self.next_import = 0      # simulated ms: one import a minute
         self.we_paused = False
         self.sizes: List[int] = []
+        self.times: List[int] = []  # when each import went (simulated ms)
 
     def send_batch(self, jobs: List[sg.Job]) -> List[sg.Result]:
         # The pump hands jobs out by priority, a batch per priority: they
@@ -515,6 +518,7 @@ class Carrefour(Integration):
         self.imports[int(obj["import_id"])] = {"jobs": [(j.id, j.sku) for j in jobs],
                                                "poll_at": now + 15000 + 100}
         self.sizes.append(len(jobs))
+        self.times.append(now)
 
     def idle(self) -> bool:
         return not self.imports and not self.outbox
@@ -822,6 +826,7 @@ class Connector:
                 "counts": {"pending": c.pending, "success": c.success, "error": c.error,
                            "held": c.held, "late": c.late}}
         out["integrations"][CARREFOUR]["import_sizes"] = self.markets[CARREFOUR].sizes
+        out["integrations"][CARREFOUR]["import_times"] = self.markets[CARREFOUR].times
         out["integrations"][AMAZON]["observed"] = self.markets[AMAZON].observed
         out["changes"] = s.changes
         return out

@@ -250,7 +250,16 @@ def scenario_auth():
 def scenario_kill():
     run = Run(sim_args(60), rows=3000, skus=1000)
     try:
-        for n, need in enumerate((150, 500)):
+        # First a clean stop: SIGTERM mid-run flushes, closes, exits 0 with a summary.
+        c = run.connector(["--feed-scale", "0.1"], out="connector-term.out")
+        deadline = time.time() + 60
+        while time.time() < deadline and run.counters()[0].get("mercadolivre", {}).get("PUT 200", 0) < 50:
+            time.sleep(0.1)
+        c.send_signal(signal.SIGTERM)
+        rc = run.wait(c, 30)
+        check(rc == 0 and "summary:" in run.read("connector-term.out"),
+              "SIGTERM mid-run: exit 0 and a summary (%s)" % rc)
+        for n, need in enumerate((250, 600)):
             c = run.connector(["--feed-scale", "0.1"], out="connector%d.out" % n)
             deadline = time.time() + 60
             while time.time() < deadline and c.poll() is None:
