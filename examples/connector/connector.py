@@ -28,7 +28,8 @@ the transport its API shape asks for:
   catalogued) or still differs a minute later (transient: sent again). A
   rolling audit reads back acknowledged SKUs and reports them to the log
   (``Log.observe``), which queues a correction where the marketplace
-  drifted; a last full audit runs before an --exit-when-idle exit.
+  drifted; before an --exit-when-idle exit, full passes run until one finds
+  nothing to correct.
 
 The loop sleeps until the log's next_due, the next feed row, the next poll
 or read-back, whichever is first; prints progress every --progress seconds;
@@ -368,8 +369,11 @@ class Amazon(Integration):
         super().__init__(*args)
         # job id -> [sku, published, accepted at, next read-back]
         self.waiting: Dict[int, List[Any]] = {}
-        self.audit_cursor: Optional[str] = None
+        self.audit_list: List[str] = []
+        self.audit_pos = 0
         self.audit_at = 0
+        self.full = self.full_done = False  # a full pass runs / has run since the last start
+        self.full_found = 0                 # corrections the pass queued
         self.observed: Dict[str, int] = {}
 
     def send_batch(self, jobs: List[sg.Job]) -> List[sg.Result]:
@@ -403,10 +407,12 @@ class Amazon(Integration):
         return {i["sku"]: int(i["quantity"]) for i in obj.get("items", [])}, set(obj.get("missing", []))
 
     def idle(self) -> bool:
-        return not self.waiting
+        return not self.waiting and not self.full
 
     def wake_ms(self) -> Optional[int]:
         times = [w[3] for w in self.waiting.values()]
+        if self.full:
+            times.append(self.audit_at)
         return min(times) if times else None
 
     def tick(self, log: sg.Log, store: ConnectorStore) -> None:
@@ -442,35 +448,48 @@ class Amazon(Integration):
                                         % (shown.get(sku), (now - accepted) // 1000))
                     del self.waiting[j]
                     complete(log, j, result)
-        if self.a.audit_every and now >= self.audit_at:
-            self.audit(log, store, self.a.audit_batch)
-            self.audit_at = now + self.a.audit_every * 1000
+        # Audit reads are paced (they take from the bucket the PATCHes use):
+        # one every --audit-every s, one a second during a full pass.
+        if (self.full or self.a.audit_every) and now >= self.audit_at:
+            self.audit_step(log, store)
+            self.audit_at = now + (1000 if self.full else int(self.a.audit_every * 1000))
 
-    def audit(self, log: sg.Log, store: ConnectorStore, limit: int) -> int:
-        """Read back up to ``limit`` acknowledged SKUs (rolling on from the
-        last audit) and report them; returns how many corrections it queued."""
-        skus = []
-        for e in log.query(AMAZON, status=sg.EntryStatus.SUCCESS):
-            if self.audit_cursor is None or e.sku > self.audit_cursor:
-                skus.append(e.sku)
-                if len(skus) >= limit:
-                    break
-        self.audit_cursor = skus[-1] if len(skus) >= limit else None
-        corrected = 0
-        for i in range(0, len(skus), 20):
-            chunk = skus[i:i + 20]
-            at = self.clock.now_ms()
-            seen = self.read(chunk)
-            if seen is None:
-                continue
-            shown, missing = seen
-            with store.group():
-                for sku in chunk:
+    def start_full_audit(self, log: sg.Log) -> None:
+        """Begin a pass over every acknowledged SKU, a read a second."""
+        self.full, self.full_done, self.full_found = True, False, 0
+        self.audit_list, self.audit_pos, self.audit_at = [], 0, 0
+
+    def audit_step(self, log: sg.Log, store: ConnectorStore) -> None:
+        """Read back the next 20 SKUs of the pass and report them to the log
+        (``Log.observe``: a difference queues a correction). A pass walks a
+        snapshot of the acknowledged SKUs; a failed read is tried again."""
+        if self.audit_pos >= len(self.audit_list):
+            if self.full and self.audit_list:
+                self.full, self.full_done = False, True
+                return
+            self.audit_list = [e.sku for e in log.query(AMAZON, status=sg.EntryStatus.SUCCESS)]
+            self.audit_pos = 0
+            if not self.audit_list:
+                self.full_done = self.full or self.full_done
+                self.full = False
+                return
+        chunk = self.audit_list[self.audit_pos:self.audit_pos + 20]
+        at = self.clock.now_ms()
+        seen = self.read(chunk)
+        if seen is None:
+            return  # the same chunk at the next step
+        self.audit_pos += len(chunk)
+        shown, missing = seen
+        with store.group():
+            for sku in chunk:
+                try:
                     outcome = log.observe(AMAZON, sku, None if sku in missing else shown.get(sku),
                                           observed_at=at)
-                    self.observed[outcome] = self.observed.get(outcome, 0) + 1
-                    corrected += outcome in ("corrected", "not_catalogued")
-        return corrected
+                except sg.NotFound:
+                    continue  # removed since the snapshot
+                self.observed[outcome] = self.observed.get(outcome, 0) + 1
+                if outcome in ("corrected", "not_catalogued"):
+                    self.full_found += 1
 
 
 class Carrefour(Integration):
@@ -790,19 +809,19 @@ class Connector:
 
     def run(self) -> int:
         next_progress = time.time() + self.a.progress
-        final_audit = False
         while not self.stop:
             wait = self.step()
             if time.time() >= next_progress:
                 print(self.progress(), flush=True)
                 next_progress = time.time() + self.a.progress
             if self.a.exit_when_idle and self.idle():
-                # Before leaving: read back every acknowledged Amazon SKU once.
-                if not final_audit and self.markets[AMAZON].audit(self.log, self.store, 10 ** 9):
-                    continue
-                final_audit = True
-                if self.idle():
+                # Before leaving: a full read-back of Amazon that finds
+                # nothing to correct (a pass that did is followed by another,
+                # once its corrections are acknowledged).
+                amazon = self.markets[AMAZON]
+                if amazon.full_done and amazon.full_found == 0:
                     break
+                amazon.start_full_audit(self.log)
             if self.a.max_runtime and time.time() - self.started > self.a.max_runtime:
                 print("connector.py: --max-runtime reached", file=sys.stderr)
                 break
@@ -881,8 +900,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                     help="reprocess transient errors every this many simulated s")
     ap.add_argument("--verdict-after", type=float, default=15.0, help="Amazon read-back delay, s")
     ap.add_argument("--verdict-max", type=float, default=60.0, help="Amazon: not shown by then is a failure")
-    ap.add_argument("--audit-every", type=float, default=60.0, help="Amazon audit round, simulated s (0: off)")
-    ap.add_argument("--audit-batch", type=int, default=100, help="SKUs read back per audit round")
+    ap.add_argument("--audit-every", type=float, default=3.0,
+                    help="Amazon audit: one read-back of 20 SKUs every this many simulated s (0: off)")
     ap.add_argument("--http-timeout", type=float, default=2.0, help="real seconds")
     ap.add_argument("--progress", type=float, default=5.0, help="progress line every this many real s")
     ap.add_argument("--summary", help="write the summary here as JSON")

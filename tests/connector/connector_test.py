@@ -14,6 +14,7 @@ Exit status 0 when every check passed; each failed check is printed.
 """
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -98,6 +99,7 @@ class Run:
             return None
 
     def stop(self):
+        """Stop every process; remove the folder unless a check failed (kept to look at)."""
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -107,6 +109,10 @@ class Run:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        if failures:
+            print("# kept %s" % self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     # ------------------------------------------------------------ checks
     def newest(self):
