@@ -628,8 +628,15 @@ class Transport:
         out: List[Optional[sg.Result]] = [None] * len(jobs)
         for name, idx in by.items():
             m = self.markets.get(name)
-            res = (m.send_batch([jobs[i] for i in idx]) if m else
-                   [sg.Result.error(0, "no marketplace %r" % name, error_class="rejected")] * len(idx))
+            if m is None:
+                res = [sg.Result.error(0, "no marketplace %r" % name, error_class="rejected")] * len(idx)
+            else:
+                try:
+                    res = m.send_batch([jobs[i] for i in idx])
+                except Exception as exc:  # an answer of a shape not foreseen
+                    # Raising would fail the whole pump (every integration);
+                    # these jobs go again instead (sends are idempotent).
+                    res = [failed(0, "%s: %r" % (name, exc))] * len(idx)
             for i, r in zip(idx, res):
                 out[i] = r
         return out  # type: ignore[return-value]

@@ -69,6 +69,7 @@ import argparse
 import csv
 import heapq
 import json
+import os
 import random
 import signal
 import socket
@@ -561,7 +562,6 @@ def main(argv: List[str]) -> int:
     if a.port_file:
         with open(a.port_file + ".tmp", "w") as f:
             f.write("%d\n" % port)
-        import os
         os.replace(a.port_file + ".tmp", a.port_file)  # readers never see half a number
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     try:
