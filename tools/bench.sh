@@ -564,6 +564,13 @@ w("Each benchmark alone: `meson test -C build-bench --benchmark <filter|log|pyth
   "or the binaries with `--sizes=10k,1M --reps=N --only=<part>` "
   "(see the comment at the top of each file in `tests/bench/`).")
 w("")
+# The connector section (tests/bench/bench_connector.py --write) is not
+# measured here: keep it as it was.
+CON_BEGIN, CON_END = "<!-- bench_connector: begin -->", "<!-- bench_connector: end -->"
+old_text = open(out).read() if os.path.exists(out) else ""
+if CON_BEGIN in old_text and CON_END in old_text:
+    L.append(old_text[old_text.index(CON_BEGIN):old_text.index(CON_END) + len(CON_END)])
+    L.append("")
 open(out, "w").write("\n".join(L))
 print("bench.sh: wrote %s" % out)
 PYEOF
