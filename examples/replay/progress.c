@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "progress.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -24,6 +25,15 @@ void progress_start(struct progress *p, FILE *in, const char *label)
 	if (!p->on)
 		return;
 	p->start = p->last = now_s();
+	p->quiet = 0.5;
+	p->every = 0.2;
+	{
+		const char *env = getenv("STOCKGUARD_REPLAY_PROGRESS_MS");
+		char *end;
+		long ms = env && *env ? strtol(env, &end, 10) : -1;
+		if (env && *env && !*end && ms >= 0 && ms <= 60000)
+			p->quiet = p->every = (double)ms / 1000;
+	}
 	p->total = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 	snprintf(p->label, sizeof p->label, "%s%s", label, *label ? ": " : "");
 }
@@ -36,7 +46,7 @@ void progress_tick(struct progress *p, uint64_t rows, int64_t bytes)
 		return;
 	t = now_s();
 	/* Quiet for the first half second: short feeds print nothing. */
-	if (t - p->last < 0.2 || t - p->start < 0.5)
+	if (t - p->last < p->every || t - p->start < p->quiet)
 		return;
 	p->last = t;
 	rate = (double)rows / (t - p->start);

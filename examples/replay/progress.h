@@ -1,7 +1,10 @@
 /*
  * Progress of a long replay on standard error (rows, rows/s, time left),
  * only when standard error is a terminal: pipes, files and tests see
- * nothing.
+ * nothing. It starts after half a second and is redrawn at most five times
+ * a second; STOCKGUARD_REPLAY_PROGRESS_MS=N sets both to N ms (0: from the
+ * first 4,096 rows, every 4,096 rows), so that a test on a pseudo-terminal
+ * does not depend on how fast the machine is.
  */
 #ifndef REPLAY_PROGRESS_H
 #define REPLAY_PROGRESS_H
@@ -13,6 +16,7 @@ struct progress {
 	int on;
 	int shown;           /* something is on the line: erase it before other output */
 	double start, last;  /* seconds, monotonic */
+	double quiet, every; /* seconds before the first line, between lines */
 	int64_t total;       /* bytes of the input, -1 when unknown (a pipe) */
 	char label[48];      /* "run 3/12" for a sweep, else empty */
 };
