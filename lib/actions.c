@@ -141,16 +141,7 @@ static int requeue(stg_log *log, uint32_t idx, int64_t now, int fresh)
 	}
 	stg__ent_set_job_state(&ec, STG_JOB_QUEUED);
 	jc.due = now;
-	if ((rc = stg__log_write_view(log, idx, &ec, &jc, stg__prob_of(log, e))))
-		return rc;
-	stg__txn_carry(e, &ec);
-	if (fresh)
-		ec.job = stg__jobs_take(&log->jobs, idx) + 1;
-	log->jobs.v[ec.job - 1] = jc;
-	*e = ec;
-	stg__log_clear_dirty(log, idx);
-	stg__sched_push(log, idx, now);
-	return STG_OK;
+	return stg__log_requeue_commit(log, idx, &ec, &jc, fresh, now);
 }
 
 STG_EXTERN int stg_log_set_catalogued(stg_log *log, const char *integration, const char *sku)

@@ -7,6 +7,7 @@
 #include "integ.h"
 #include "entries.h"
 #include "host.h"
+#include "jobs.h"
 #include "lifecycle.h"
 #include "txn.h"
 
@@ -74,6 +75,24 @@ int stg__log_flush_owed_slow(stg_log *log)
 	if (own)
 		stg__txn_end(log, "flushing owed writes", &rc);
 	return rc;
+}
+
+int stg__log_requeue_commit(stg_log *log, uint32_t idx, stg__ent *ec, const stg__job *jc,
+                            int fresh, int64_t now)
+{
+	stg__ent *e = stg__ent_at(log, idx);
+	int rc;
+
+	if ((rc = stg__log_write_view(log, idx, ec, jc, stg__prob_of(log, e))))
+		return rc;
+	stg__txn_carry(e, ec);
+	if (fresh)
+		ec->job = stg__jobs_take(&log->jobs, idx) + 1;
+	log->jobs.v[ec->job - 1] = *jc;
+	*e = *ec;
+	stg__log_clear_dirty(log, idx);
+	stg__sched_push(log, idx, now);
+	return STG_OK;
 }
 
 int stg__log_remove_stored(stg_log *log, uint32_t idx)

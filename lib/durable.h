@@ -16,6 +16,12 @@ int stg__log_write_view(stg_log *log, uint32_t idx, const stg__ent *e, const stg
                         const stg__prob *p);
 /* Write entry idx; its owed write, if any, is then done. */
 int stg__log_write(stg_log *log, uint32_t idx);
+/* Entry idx's job queued again as @ec / @jc (@fresh: a new job record,
+ * reserved by the caller, as is its queue item): written through, then,
+ * once the write succeeded, put in place and queued. STG_OK, or the
+ * write's failure with nothing changed. */
+int stg__log_requeue_commit(stg_log *log, uint32_t idx, stg__ent *ec, const stg__job *jc,
+                            int fresh, int64_t now);
 /* Remove entry idx from storage. */
 int stg__log_remove_stored(stg_log *log, uint32_t idx);
 /* Remove entry idx, from storage then memory (STG_REMOVE_FORCE: even with a job). */

@@ -119,16 +119,7 @@ static int correct(stg_log *log, uint32_t idx, int outcome, int fresh, int64_t a
 		stg__ent_set_job_state(&ec, STG_JOB_QUEUED);
 		jc.due = now;
 	}
-	if ((rc = stg__log_write_view(log, idx, &ec, &jc, stg__prob_of(log, e))))
-		return rc;
-	stg__txn_carry(e, &ec);
-	if (fresh)
-		ec.job = stg__jobs_take(&log->jobs, idx) + 1;
-	log->jobs.v[ec.job - 1] = jc;
-	*e = ec;
-	stg__log_clear_dirty(log, idx);
-	stg__sched_push(log, idx, now);
-	return STG_OK;
+	return stg__log_requeue_commit(log, idx, &ec, &jc, fresh, now);
 }
 
 static void report(stg_log *log, uint32_t idx, const stg_observation *o, int64_t now)
