@@ -91,13 +91,20 @@ struct pg_store {
 	shard_count *shards;
 	size_t nshards, cap_shards;
 	int in_txn;    /* between the hook's begin and its commit or rollback */
+	int host_txn;  /* that transaction was opened by pg_store_begin(), for the host */
+	int joined;    /* the log's begin joined the host's transaction */
 	int txn_lost;  /* that transaction ended on the server: refuse writes until the rollback */
 	int fenced;    /* a lease moved on: refuse everything until closed */
 	int broken;    /* storage in doubt: refuse everything until reopened */
 	int loaded;    /* the log's load ran: no more acquires */
 	char xid[32];  /* pg_current_xact_id() of the open transaction */
 	int fetch_size;
+	int64_t idle_ms; /* the session's idle_in_transaction_session_timeout: the smallest TTL */
 	long long load_rows, peak_rows, peak_bytes, reconnects;
+	PGresult *claimed;     /* the last inbox claim's rows, which claim_buf points into */
+	stg_submit *claim_buf;
+	size_t cap_claim;
+	long long claimed_rows;
 	char errmsg[1024];
 	char part[STG_KEY_MAX + 16];
 	unsigned char buf[STG_ENTRY_ENCODED_MAX];
@@ -133,6 +140,45 @@ static const char create_sql[] =
 	" flags bigint NOT NULL CHECK (flags BETWEEN 0 AND 4294967295),"
 	" updated_at bigint NOT NULL,"
 	" epoch bigint NOT NULL);"
+	/* The inbox: any producer inserts; the trigger routes each row to its
+	 * partition with the same FNV-1a as pg_store_partition_of(), so a
+	 * producer needs neither the shard count nor this library. The CHECKs
+	 * refuse at the producer's INSERT what stg_log_submit() would refuse
+	 * at the claim, so a bad row can never block a partition's inbox. */
+	"CREATE TABLE IF NOT EXISTS stg_inbox ("
+	" id bigserial PRIMARY KEY,"
+	" partition text NOT NULL,"
+	" integration text NOT NULL"
+	"  CHECK (octet_length(integration) BETWEEN 1 AND 1024 AND strpos(integration, '#') = 0),"
+	" sku text NOT NULL CHECK (octet_length(sku) BETWEEN 1 AND 1024),"
+	" quantity bigint NOT NULL,"
+	" sequence bigint,"
+	" changed_at bigint CHECK (changed_at >= 0),"
+	" enqueued_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX IF NOT EXISTS stg_inbox_partition ON stg_inbox (partition, id);"
+	/* h stays below 2^32 and 16777619 below 2^25: the product fits a bigint. */
+	"CREATE OR REPLACE FUNCTION stg_fnv1a32(s text) RETURNS bigint"
+	" LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $f$"
+	" DECLARE h bigint := 2166136261; b bytea := convert_to(s, 'UTF8'); i int;"
+	" BEGIN"
+	"  FOR i IN 0 .. length(b) - 1 LOOP"
+	"   h := ((h # get_byte(b, i)) * 16777619) % 4294967296;"
+	"  END LOOP;"
+	"  RETURN h;"
+	" END $f$;"
+	"CREATE OR REPLACE FUNCTION stg_partition_of(i text, s text) RETURNS text"
+	" LANGUAGE sql STABLE STRICT AS $f$"
+	" SELECT CASE WHEN n.shards > 1 THEN i || '#' || (stg_fnv1a32(s) % n.shards)::text ELSE i END"
+	" FROM (SELECT coalesce((SELECT shards FROM stg_shards WHERE integration = i), 1) AS shards) n"
+	" $f$;"
+	"CREATE OR REPLACE FUNCTION stg_inbox_route() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	" BEGIN NEW.partition := stg_partition_of(NEW.integration, NEW.sku); RETURN NEW; END $f$;"
+	"DO $d$ BEGIN"
+	" IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'stg_inbox_route'"
+	"  AND tgrelid = 'stg_inbox'::regclass) THEN"
+	"  CREATE TRIGGER stg_inbox_route BEFORE INSERT OR UPDATE OF integration, sku ON stg_inbox"
+	"  FOR EACH ROW EXECUTE FUNCTION stg_inbox_route();"
+	" END IF; END $d$;"
 	"COMMIT";
 
 typedef struct statement {
@@ -207,6 +253,24 @@ static const statement statements[] = {
 	  " ON CONFLICT (partition) DO UPDATE SET integration = EXCLUDED.integration,"
 	  " flags = EXCLUDED.flags, updated_at = EXCLUDED.updated_at, epoch = EXCLUDED.epoch",
 	  7, { OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_INT8, OID_INT8 } },
+	/* $1 partitions, $2 owner, $3 epochs (this store's leases), $4 rows at
+	 * most. The first row (id -1) counts the leases found: fewer than held
+	 * is fenced. The leases stay locked FOR SHARE until the transaction
+	 * ends, like a write's, so a takeover waits for the claim's commit. */
+	{ "stg_claim",
+	  "WITH l AS (SELECT sl.partition FROM stg_lease AS sl"
+	  " JOIN unnest($1::text[], $3::bigint[]) AS o(partition, epoch)"
+	  " ON sl.partition = o.partition AND sl.epoch = o.epoch WHERE sl.owner = $2"
+	  " FOR SHARE OF sl),"
+	  " c AS (SELECT id FROM stg_inbox WHERE partition IN (SELECT partition FROM l)"
+	  " ORDER BY partition, id LIMIT $4 FOR UPDATE SKIP LOCKED),"
+	  " d AS (DELETE FROM stg_inbox AS i USING c WHERE i.id = c.id"
+	  " RETURNING i.id, i.integration, i.sku, i.quantity, coalesce(i.sequence, i.id) AS sequence,"
+	  " coalesce(i.changed_at, 0) AS changed_at)"
+	  " SELECT -1::bigint AS id, NULL::text, NULL::text, (SELECT count(*) FROM l), NULL::bigint,"
+	  " NULL::bigint"
+	  " UNION ALL SELECT * FROM d ORDER BY 1",
+	  4, { OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8 } },
 };
 
 /* ------------------------------------------------------------ messages */
@@ -263,6 +327,35 @@ const char *pg_store_owner(const pg_store *st)
 
 /* --------------------------------------------------------- connection */
 
+/* A store stopped in the middle of a transaction (SIGSTOP, a stalled VM)
+ * keeps its lease rows locked FOR SHARE, and a takeover's UPDATE would
+ * wait for it forever: the server ends a session idle in a transaction
+ * for longer than the smallest TTL this store was given. A transaction
+ * that long is past its lease anyway (renewing needs it closed). */
+static int apply_idle_timeout(pg_store *st)
+{
+	char sql[96];
+	PGresult *res;
+
+	if (st->idle_ms <= 0)
+		return 0;
+	snprintf(sql, sizeof sql, "SET idle_in_transaction_session_timeout = %lld",
+	         (long long)(st->idle_ms > 2147483647 ? 2147483647 : st->idle_ms));
+	res = PQexec(st->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return db_fail(st, res, "SET idle_in_transaction_session_timeout");
+	PQclear(res);
+	return 0;
+}
+
+static int lower_idle_timeout(pg_store *st, int64_t ttl_ms)
+{
+	if (st->idle_ms > 0 && st->idle_ms <= ttl_ms)
+		return 0;
+	st->idle_ms = ttl_ms;
+	return apply_idle_timeout(st);
+}
+
 /* Everything a new server session needs: prepared statements, and
  * synchronous_commit not off (the hook's commit must mean durable; a server
  * whose default is off would acknowledge commits it may lose). */
@@ -288,7 +381,7 @@ static int setup_session(pg_store *st)
 			return db_fail(st, res, s->name);
 		PQclear(res);
 	}
-	return 0;
+	return apply_idle_timeout(st);
 }
 
 static int reconnect(pg_store *st)
@@ -362,6 +455,16 @@ int pg_store_open(pg_store **out, const char *conninfo, const char *owner)
 		        "(pg_xact_status)", PQserverVersion(st->conn) / 10000);
 		return PG_STORE_EDB;
 	}
+	/* Only when something is missing: CREATE INDEX ... IF NOT EXISTS locks
+	 * its table first, so it would wait behind any open writer, a stopped
+	 * one included. The trigger is created last. */
+	res = PQexec(st->conn, "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'stg_inbox_route')");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		PQclear(res);
+		return setup_session(st);
+	}
+	PQclear(res);
 	res = PQexec(st->conn, create_sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = db_fail(st, res, "open: create the tables");
@@ -383,6 +486,8 @@ void pg_store_close(pg_store *st)
 		free(st->leases[i].partition);
 	for (i = 0; i < st->nshards; i++)
 		free(st->shards[i].integration);
+	PQclear(st->claimed);
+	free(st->claim_buf);
 	free(st->leases);
 	free(st->shards);
 	free(st);
@@ -536,6 +641,13 @@ int pg_store_set_shards(pg_store *st, const char *integration, unsigned shards)
 	params[0] = integration;
 	params[1] = n;
 	res = PQexecPrepared(st->conn, "stg_set_shards", 2, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
+		/* Another store inserted the row at the same moment: our insert
+		 * waited for it and did nothing, and our SELECT's snapshot is from
+		 * before its commit. A new statement has a new snapshot. */
+		PQclear(res);
+		res = PQexecPrepared(st->conn, "stg_set_shards", 2, params, NULL, NULL, 0);
+	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		return db_fail(st, res, "set_shards");
 	if (strcmp(PQgetvalue(res, 0, 0), n) != 0) {
@@ -751,7 +863,7 @@ int pg_store_acquire(pg_store *st, const char *partition, int64_t ttl_ms, int64_
 		*epoch = st->leases[st->nleases].epoch;
 	st->nleases++;
 	PQclear(res);
-	return 0;
+	return lower_idle_timeout(st, ttl_ms);
 }
 
 int pg_store_renew(pg_store *st, int64_t ttl_ms)
@@ -775,7 +887,7 @@ int pg_store_renew(pg_store *st, int64_t ttl_ms)
 		        (long long)st->nleases - n, st->nleases);
 		return PG_STORE_FENCED;
 	}
-	return 0;
+	return lower_idle_timeout(st, ttl_ms);
 }
 
 int pg_store_release(pg_store *st)
@@ -938,9 +1050,10 @@ static int pg_remove(const char *integration, const char *sku, void *payload)
 	return rc;
 }
 
-static int pg_begin(void *payload)
+/* BEGIN on the store's session, for the log (the hook) or for the host
+ * (pg_store_begin()). */
+static int begin_txn(pg_store *st)
 {
-	pg_store *st = payload;
 	PGresult *res;
 	int rc;
 
@@ -972,7 +1085,34 @@ static int pg_begin(void *payload)
 	PQclear(res);
 	st->in_txn = 1;
 	st->txn_lost = 0;
+	st->host_txn = 0;
+	st->joined = 0;
 	return 0;
+}
+
+/* The log's begin comes at its first write, after the host's claim opened
+ * the transaction: it joins that one (the log's commit then ends it). */
+static int pg_begin(void *payload)
+{
+	pg_store *st = payload;
+	int rc;
+
+	if (st->host_txn && !st->joined) {
+		if ((rc = refused(st, "begin")))
+			return rc;
+		st->joined = 1;
+		return 0;
+	}
+	return begin_txn(st);
+}
+
+int pg_store_begin(pg_store *st)
+{
+	int rc = begin_txn(st);
+
+	if (rc == 0)
+		st->host_txn = 1;
+	return rc;
 }
 
 /* COMMIT got no answer: ask a new session what became of the transaction.
@@ -998,6 +1138,7 @@ static int resolve_commit(pg_store *st)
 		PQclear(res);
 		if (strcmp(status, "committed") == 0) {
 			st->in_txn = 0;
+			st->host_txn = st->joined = 0;
 			return 0;
 		}
 		if (strcmp(status, "aborted") == 0) {
@@ -1035,6 +1176,7 @@ static int pg_commit(void *payload)
 	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
 		PQclear(res);
 		st->in_txn = 0;
+		st->host_txn = st->joined = 0;
 		return 0;
 	}
 	if (PQstatus(st->conn) == CONNECTION_BAD) {
@@ -1060,6 +1202,7 @@ static int pg_rollback(void *payload)
 		return 0; /* nothing open: storage is as it was */
 	st->in_txn = 0;
 	st->txn_lost = 0;
+	st->host_txn = st->joined = 0;
 	if (st->broken) {
 		set_msg(st, "rollback: the outcome of the last COMMIT is unknown: storage is in doubt "
 		        "(close and open again to read it)");
@@ -1076,6 +1219,115 @@ static int pg_rollback(void *payload)
 	}
 	st->broken = 1; /* what the open transaction will do is unknown */
 	return db_fail(st, res, "rollback");
+}
+
+int pg_store_end(pg_store *st, int commit)
+{
+	int rc;
+
+	if (!st->in_txn || !st->host_txn)
+		return 0; /* the log's commit or rollback ended it, or none was open */
+	if (st->joined) {
+		set_msg(st, "end: the log joined this transaction: end it with stg_log_commit()");
+		return PG_STORE_EMISUSE;
+	}
+	if (!commit || (rc = pg_commit(st)) != 0) {
+		char why[sizeof st->errmsg];
+		int rb;
+		memcpy(why, st->errmsg, sizeof why);
+		rb = pg_rollback(st);
+		if (commit) {
+			memcpy(st->errmsg, why, sizeof why);
+			return rb ? rb : rc;
+		}
+		return rb;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- inbox */
+
+static int claim_room(pg_store *st, size_t n)
+{
+	stg_submit *b;
+
+	if (n <= st->cap_claim)
+		return 0;
+	if (!(b = realloc(st->claim_buf, n * sizeof *b))) {
+		set_msg(st, "inbox_claim: out of memory");
+		return PG_STORE_ENOMEM;
+	}
+	st->claim_buf = b;
+	st->cap_claim = n;
+	return 0;
+}
+
+int pg_store_inbox_claim(pg_store *st, size_t max, const stg_submit **changes, size_t *n)
+{
+	const char *params[4];
+	char limit[24], *parts, *epochs;
+	size_t nleases, i, rows;
+	PGresult *res;
+	int rc;
+
+	*changes = NULL;
+	*n = 0;
+	if ((rc = refused(st, "inbox_claim")))
+		return rc;
+	if (!st->in_txn || st->txn_lost) {
+		/* Outside one, the rows would be gone before the log holds them. */
+		set_msg(st, "inbox_claim: %s", st->txn_lost ? "the transaction ended on the server after a failure"
+		                                             : "no transaction is open (pg_store_begin())");
+		return st->txn_lost ? PG_STORE_EDB : PG_STORE_EMISUSE;
+	}
+	if (max < 1 || max > 1000000) {
+		set_msg(st, "inbox_claim: max must be 1 to 1000000, not %zu", max);
+		return PG_STORE_EMISUSE;
+	}
+	if (st->nleases == 0)
+		return 0;
+	PQclear(st->claimed); /* the previous claim's rows: the caller is done with them */
+	st->claimed = NULL;
+	if ((rc = lease_arrays(st, NULL, &parts, &epochs, &nleases)))
+		return rc;
+	snprintf(limit, sizeof limit, "%zu", max);
+	params[0] = parts;
+	params[1] = st->owner;
+	params[2] = epochs;
+	params[3] = limit;
+	res = PQexecPrepared(st->conn, "stg_claim", 4, params, NULL, NULL, 0);
+	free(parts);
+	free(epochs);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+		return write_failed(st, res, "inbox_claim");
+	if ((size_t)atoll(PQgetvalue(res, 0, 3)) != nleases) {
+		PQclear(res);
+		return fence(st, "inbox_claim", st->leases[0].partition);
+	}
+	rows = (size_t)PQntuples(res) - 1;
+	if ((rc = claim_room(st, rows ? rows : 1))) {
+		PQclear(res);
+		return rc;
+	}
+	for (i = 0; i < rows; i++) {
+		stg_submit *c = &st->claim_buf[i];
+		stg_submit_init(c, STG_SUBMIT_VERSION);
+		c->integration = PQgetvalue(res, (int)i + 1, 1);
+		c->sku = PQgetvalue(res, (int)i + 1, 2);
+		c->available = strtoll(PQgetvalue(res, (int)i + 1, 3), NULL, 10);
+		c->sequence = strtoll(PQgetvalue(res, (int)i + 1, 4), NULL, 10);
+		c->changed_at = strtoll(PQgetvalue(res, (int)i + 1, 5), NULL, 10);
+	}
+	st->claimed = res;
+	st->claimed_rows += (long long)rows;
+	*changes = st->claim_buf;
+	*n = rows;
+	return 0;
+}
+
+long long pg_store_inbox_claimed(const pg_store *st)
+{
+	return st->claimed_rows;
 }
 
 /* One chunk of the load: decode each row and hand it to the sink. */

@@ -34,6 +34,11 @@
  *                flags bigint,      -- stg_integration_state flags (1: paused)
  *                updated_at bigint, -- ms since the epoch, the log's clock
  *                epoch bigint)      -- the lease epoch that wrote the row
+ *     stg_inbox (id bigserial primary key, partition text, integration text,
+ *                sku text, quantity bigint,
+ *                sequence bigint,   -- source order; NULL: the row's id
+ *                changed_at bigint, -- ms since the epoch; NULL: when claimed
+ *                enqueued_at timestamptz)  + an index on (partition, id)
  *
  * **Partitions.** A partition is an integration name ("shop"), or
  * "integration#k" for shard k (0 <= k < n) of an integration split into n
@@ -78,6 +83,32 @@
  * holds no partition of is PG_STORE_EMISUSE (the log's stg_log_pause()
  * then fails with STG_ESTORAGE and pauses nothing).
  *
+ * **The inbox.** Producers do not know which instance owns a SKU: they
+ * INSERT (or COPY) rows into stg_inbox, with plain SQL and no library:
+ *     INSERT INTO stg_inbox (integration, sku, quantity, sequence)
+ *     VALUES ('shop', 'sku-1', 7, 1733130000123);
+ * A trigger fills the partition with the SQL twin of
+ * pg_store_partition_of() (stg_partition_of(integration, sku)), and CHECKs
+ * refuse what the log would (keys of 1 to 1024 bytes, '#' in an
+ * integration name, a negative changed_at). The owner claims its rows with
+ * pg_store_inbox_claim() inside a transaction, and submits them to its log
+ * in the same transaction: the rows leave the inbox in the commit that
+ * writes their entries, or not at all, so a crash between the two loses
+ * nothing and a claimed row is never applied twice:
+ *     stg_log_begin(log);
+ *     pg_store_begin(st);
+ *     pg_store_inbox_claim(st, 1000, &changes, &n);
+ *     rc = stg_log_submit_batch(log, changes, n, NULL, NULL);
+ *     if (rc == 0) rc = stg_log_commit(log); else ... close the log (rollback) ...
+ *     pg_store_end(st, rc == 0);          -- commits when the log wrote nothing
+ * The claim is fenced like a write (it locks this store's lease rows and
+ * deletes only rows of partitions it still holds) and skips rows another
+ * session holds locked (FOR UPDATE SKIP LOCKED), so two claimers never get
+ * the same row. Newest wins by sequence: a row older than what the log
+ * applied for its SKU (a producer's replay, a late duplicate) is a stale
+ * change the log ignores, never a regression. Rows are claimed oldest
+ * first (by id) within a partition. There is no wake-up (LISTEN/NOTIFY):
+ * the owner polls, one indexed query per partition and poll.
  * **Transactions.** The hook is version 2: one database transaction per
  * log transaction (begin/commit/rollback are BEGIN/COMMIT/ROLLBACK);
  * outside one each write or remove autocommits. A commit is durable when
@@ -205,6 +236,43 @@ int pg_store_release(pg_store *st);
 
 /* The epoch of this store's lease of @p partition, or -1 when it holds none. */
 int64_t pg_store_epoch(const pg_store *st, const char *partition);
+
+/*
+ * Open a transaction on the store's session for the host, before the log's
+ * (stg_log_begin() tells storage only at its first write): what the host
+ * does in it (pg_store_inbox_claim()) and the log's writes until
+ * stg_log_commit() are one database transaction. The log's commit or
+ * rollback ends it; when the log wrote nothing, pg_store_end() does.
+ * Returns 0; PG_STORE_EMISUSE (one is open); PG_STORE_EDB; PG_STORE_FENCED.
+ */
+int pg_store_begin(pg_store *st);
+
+/*
+ * End the transaction pg_store_begin() opened, when the log did not end it:
+ * COMMIT when @p commit is non-zero, else ROLLBACK. Nothing open (the log's
+ * commit or rollback ended it, or none was) is 0. Returns 0;
+ * PG_STORE_EMISUSE (the log joined it and has not ended it: call
+ * stg_log_commit()); the commit's failure (then rolled back: the claimed
+ * rows are back in the inbox); PG_STORE_EDOUBT; PG_STORE_FENCED.
+ */
+int pg_store_end(pg_store *st, int commit);
+
+/*
+ * Claim up to @p max (1 to 1,000,000) inbox rows of the partitions this
+ * store holds, oldest first: they are deleted in the open transaction (see
+ * "The inbox" above) and handed back as *@p n changes in *@p changes, ready
+ * for stg_log_submit_batch() (available = quantity, sequence, changed_at).
+ * The array and its strings belong to the store and stay valid until the
+ * next claim or pg_store_close(). Returns 0 (*@p n may be 0);
+ * PG_STORE_EMISUSE (no transaction open, bad @p max); PG_STORE_FENCED (a
+ * lease moved on: nothing claimed, the transaction rolled back);
+ * PG_STORE_EDB (the transaction is lost: roll it back); PG_STORE_ENOMEM.
+ */
+int pg_store_inbox_claim(pg_store *st, size_t max, const stg_submit **changes, size_t *n);
+
+/* How many inbox rows this store's claims returned since it was opened
+ * (claims rolled back included). */
+long long pg_store_inbox_claimed(const pg_store *st);
 
 /* Rows the load fetches per round trip (FETCH n from a server-side cursor);
  * 0 restores the default, 1,000. What the store holds at once is one chunk. */
