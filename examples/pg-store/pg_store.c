@@ -1011,6 +1011,22 @@ static int resolve_commit(pg_store *st)
 		if (ensure_conn(st) != 0)
 			break;
 		res = PQexecPrepared(st->conn, "stg_xact_status", 1, params, NULL, NULL, 0);
+		/* "transaction ID ... is in the future" (invalid_parameter_value,
+		 * the only error pg_xact_status() has for an id of ours): the server
+		 * has no record of it. That happens after a crash (or pg_ctl -m
+		 * immediate) lost the WAL that held the id: no commit record of it
+		 * survived (replaying one moves the next id past it), so it did not
+		 * commit, and its session is gone, so it never will: rolled back,
+		 * not in doubt. (The server gives the id out again later: hence the
+		 * question is asked at once, on the first new session.) */
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
+		    strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "22023") == 0) {
+			PQclear(res);
+			st->txn_lost = 1;
+			set_msg(st, "commit: the connection was lost and the server rolled transaction %s back "
+			        "(it restarted with no record of it)", st->xid);
+			return PG_STORE_EDB;
+		}
 		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 			db_fail(st, res, "commit: pg_xact_status");
 			break;
