@@ -96,6 +96,7 @@ struct pg_store {
 	int txn_lost;  /* that transaction ended on the server: refuse writes until the rollback */
 	int fenced;    /* a lease moved on: refuse everything until closed */
 	int broken;    /* storage in doubt: refuse everything until reopened */
+	int lost;      /* the session is gone though PQstatus() says OK (see conn_lost) */
 	int loaded;    /* the log's load ran: no more acquires */
 	char xid[32];  /* pg_current_xact_id() of the open transaction */
 	int fetch_size;
@@ -299,6 +300,26 @@ static void first_line(char *out, size_t cap, const char *msg)
 	out[n] = '\0';
 }
 
+/* Whether the failed @p res means the server never answered: the session
+ * is gone. PQstatus() alone does not tell: after the server was restarted
+ * with -m immediate (or crashed), the first statement on the dead session
+ * fails with "server closed the connection unexpectedly" while PQstatus()
+ * still says CONNECTION_OK (libpq 15). Trusting PQstatus(), the store took
+ * that for the server's answer: a COMMIT without an answer counted as
+ * rolled back without asking (had it committed, the log would have undone
+ * what storage holds), and a begin or a write outside a transaction failed
+ * instead of reconnecting. An error the server sent always has a SQLSTATE;
+ * one libpq made up (no answer, or none it could read) has none, so that
+ * counts as lost too, and the next ensure_conn() makes a new session. */
+static int conn_lost(pg_store *st, const PGresult *res)
+{
+	if (PQstatus(st->conn) == CONNECTION_BAD)
+		return 1;
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR && !PQresultErrorField(res, PG_DIAG_SQLSTATE))
+		st->lost = 1;
+	return st->lost;
+}
+
 /* Record why @p what failed (the result's message, else the connection's)
  * and return PG_STORE_EDB. Clears @p res. */
 static int db_fail(pg_store *st, PGresult *res, const char *what)
@@ -309,8 +330,7 @@ static int db_fail(pg_store *st, PGresult *res, const char *what)
 	if (!m || !*m)
 		m = PQerrorMessage(st->conn);
 	first_line(why, sizeof why, m && *m ? m : "no answer from the server");
-	set_msg(st, "%s: %s%s", what, why,
-	        PQstatus(st->conn) == CONNECTION_BAD ? " (connection lost)" : "");
+	set_msg(st, "%s: %s%s", what, why, conn_lost(st, res) ? " (connection lost)" : "");
 	PQclear(res);
 	return PG_STORE_EDB;
 }
@@ -389,6 +409,7 @@ static int reconnect(pg_store *st)
 	char why[600];
 
 	PQreset(st->conn);
+	st->lost = 0;
 	if (PQstatus(st->conn) != CONNECTION_OK) {
 		first_line(why, sizeof why, PQerrorMessage(st->conn));
 		set_msg(st, "reconnect: %s", why);
@@ -401,7 +422,7 @@ static int reconnect(pg_store *st)
 /* Before a step outside a transaction: a connection lost since is made anew. */
 static int ensure_conn(pg_store *st)
 {
-	return PQstatus(st->conn) == CONNECTION_OK ? 0 : reconnect(st);
+	return PQstatus(st->conn) == CONNECTION_OK && !st->lost ? 0 : reconnect(st);
 }
 
 static void make_owner(pg_store *st)
@@ -972,7 +993,7 @@ static PGresult *exec_write(pg_store *st, const char *name, int n, const char *c
 {
 	PGresult *res = PQexecPrepared(st->conn, name, n, values, lengths, formats, 0);
 
-	if (PQresultStatus(res) != want && !st->in_txn && PQstatus(st->conn) == CONNECTION_BAD) {
+	if (PQresultStatus(res) != want && !st->in_txn && conn_lost(st, res)) {
 		PQclear(res);
 		if (reconnect(st) != 0)
 			return NULL;
@@ -1067,7 +1088,7 @@ static int begin_txn(pg_store *st)
 		return rc;
 	/* The id lets a commit that got no answer learn its fate (pg_xact_status). */
 	res = PQexec(st->conn, "BEGIN; SELECT pg_current_xact_id()");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQstatus(st->conn) == CONNECTION_BAD) {
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && conn_lost(st, res)) {
 		/* The session died since the last call (libpq learns it only now):
 		 * nothing was open, so a new session may simply begin. */
 		PQclear(res);
@@ -1130,6 +1151,22 @@ static int resolve_commit(pg_store *st)
 		if (ensure_conn(st) != 0)
 			break;
 		res = PQexecPrepared(st->conn, "stg_xact_status", 1, params, NULL, NULL, 0);
+		/* "transaction ID ... is in the future" (invalid_parameter_value,
+		 * the only error pg_xact_status() has for an id of ours): the server
+		 * has no record of it. That happens after a crash (or pg_ctl -m
+		 * immediate) lost the WAL that held the id: no commit record of it
+		 * survived (replaying one moves the next id past it), so it did not
+		 * commit, and its session is gone, so it never will: rolled back,
+		 * not in doubt. (The server gives the id out again later: hence the
+		 * question is asked at once, on the first new session.) */
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
+		    strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "22023") == 0) {
+			PQclear(res);
+			st->txn_lost = 1;
+			set_msg(st, "commit: the connection was lost and the server rolled transaction %s back "
+			        "(it restarted with no record of it)", st->xid);
+			return PG_STORE_EDB;
+		}
 		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 			db_fail(st, res, "commit: pg_xact_status");
 			break;
@@ -1179,7 +1216,7 @@ static int pg_commit(void *payload)
 		st->host_txn = st->joined = 0;
 		return 0;
 	}
-	if (PQstatus(st->conn) == CONNECTION_BAD) {
+	if (conn_lost(st, res)) {
 		PQclear(res);
 		return resolve_commit(st);
 	}
@@ -1210,10 +1247,11 @@ static int pg_rollback(void *payload)
 	}
 	/* A session that died took its open transaction with it; one the server
 	 * ended (a failed write, a fence, a failed COMMIT) is undone already. */
-	if (PQstatus(st->conn) == CONNECTION_BAD || PQtransactionStatus(st->conn) == PQTRANS_IDLE)
+	if (st->lost || PQstatus(st->conn) == CONNECTION_BAD ||
+	    PQtransactionStatus(st->conn) == PQTRANS_IDLE)
 		return 0;
 	res = PQexec(st->conn, "ROLLBACK");
-	if (PQresultStatus(res) == PGRES_COMMAND_OK || PQstatus(st->conn) == CONNECTION_BAD) {
+	if (PQresultStatus(res) == PGRES_COMMAND_OK || conn_lost(st, res)) {
 		PQclear(res);
 		return 0;
 	}

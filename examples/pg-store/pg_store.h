@@ -122,9 +122,14 @@
  * session died; the rollback returns 0). When COMMIT itself gets no answer,
  * the store reconnects and asks the server what became of the transaction
  * (pg_xact_status() of the id noted at begin): committed is success,
- * aborted a failed commit whose rollback returns 0; unknown (still in
- * progress) leaves storage in doubt: the rollback fails and the store
- * refuses everything until it is closed and opened again with the log.
+ * aborted a failed commit whose rollback returns 0 (so is an id the server
+ * has no record of, after a crash lost it: nothing of it was durable);
+ * unknown (still in progress) leaves storage in doubt: the rollback fails
+ * and the store refuses everything until it is closed and opened again
+ * with the log. A failure libpq reports itself (no SQLSTATE: "server closed
+ * the connection unexpectedly") counts as a lost connection even when
+ * PQstatus() still says CONNECTION_OK, as it does after a server crash or
+ * restart.
  * Outside that case the store reconnects by itself on the next begin,
  * write, remove, load or lease call (leases are rows, not sessions: they
  * survive a reconnect).

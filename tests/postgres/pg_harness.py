@@ -2,6 +2,7 @@
 """Run one test program against a PostgreSQL server of its own.
 
     pg_harness.py BINDIR PROGRAM [ARGS...]
+    pg_harness.py --restart BINDIR BASE MODE   (what STG_PG_RESTART runs)
 
 BINDIR holds initdb and pg_ctl (Debian: /usr/lib/postgresql/15/bin, what
 `pg_config --bindir` prints). The harness makes a temporary folder, runs
@@ -10,6 +11,14 @@ only (listen_addresses='': no TCP port, so parallel tests never collide),
 runs PROGRAM with PGHOST/PGPORT/PGUSER/PGDATABASE pointing at it, then stops
 the server and removes the folder whatever happened (try/finally, and on
 SIGTERM from meson's timeout). The exit status is PROGRAM's.
+
+PROGRAM may restart the whole server: STG_PG_RESTART holds a shell command
+line to which it appends a pg_ctl shutdown mode (`fast`, or `immediate`, a
+crash: the next start runs crash recovery). It runs this file again with
+--restart, which runs `pg_ctl restart -m MODE -w` as the server's user with
+the same options and log, and returns once the server accepts connections
+again (exit status 0) or failed to (1, the server log on stderr). So this
+file stays the one place that knows how to start and stop a server.
 
 PostgreSQL refuses to run as root, and CI runs as root: then the folder is
 given to `nobody` and initdb and the server run as that user (Python's
@@ -21,6 +30,7 @@ commit's visibility to other sessions, what the tests check, is the same).
 """
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import subprocess
@@ -28,7 +38,55 @@ import sys
 import tempfile
 
 
+def server_user():
+    """subprocess.run() arguments that run a server program as `nobody` under
+    root (PostgreSQL refuses root), none as any other user."""
+    if os.geteuid() != 0:
+        return {}
+    pw = pwd.getpwnam("nobody")
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+
+def server_env():
+    """The server's environment: no PG* variable of the caller's leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["LC_ALL"] = "C"
+    return env
+
+
+def pg_ctl(bindir, base, *args, check=True):
+    """Run pg_ctl on the server of BASE (its data/ and server.log) as the
+    server's user; -w: start and restart return once it accepts connections."""
+    data = os.path.join(base, "data")
+    log = os.path.join(base, "server.log")
+    opts = (f"-c listen_addresses='' -c unix_socket_directories='{base}' "
+            "-c fsync=off -c full_page_writes=off -c max_connections=40 "
+            "-c shared_buffers=32MB")
+    return subprocess.run([os.path.join(bindir, "pg_ctl"), "-D", data, "-l", log, "-w",
+                           "-t", "60", "-o", opts, *args],
+                          check=check, stdout=subprocess.DEVNULL, env=server_env(),
+                          cwd=base, **server_user())
+
+
+def restart(bindir, base, mode):
+    """--restart: the server of BASE stopped with MODE and started again."""
+    if mode not in ("smart", "fast", "immediate"):
+        sys.stderr.write(f"pg_harness: --restart: mode {mode!r} is not smart, fast or immediate\n")
+        return 2
+    try:
+        pg_ctl(bindir, base, "-m", mode, "restart")
+    except subprocess.CalledProcessError as e:
+        sys.stderr.write(f"pg_harness: restart: {e}\n")
+        log = os.path.join(base, "server.log")
+        if os.path.exists(log):
+            sys.stderr.write(open(log).read())
+        return 1
+    return 0
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--restart":
+        return restart(*sys.argv[2:])
     if len(sys.argv) < 3:
         sys.stderr.write(__doc__)
         return 2
@@ -41,14 +99,8 @@ def main():
                              "run bash tools/install-deps.sh)\n")
             return 1
 
-    run_as = {}
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("nobody")
-        run_as = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
-
-    # The server's environment: no PG* variable of the caller's leaks in.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["LC_ALL"] = "C"
+    run_as = server_user()
+    env = server_env()
     # /tmp, not meson's folders: `nobody` must reach it, and a Unix socket
     # path must stay under about 100 bytes.
     base = tempfile.mkdtemp(prefix="stg-pg-", dir="/tmp")
@@ -66,15 +118,12 @@ def main():
         subprocess.run([os.path.join(bindir, "initdb"), "-D", data, "-U", "postgres",
                         "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
                        check=True, stdout=subprocess.DEVNULL, env=env, cwd=base, **run_as)
-        opts = (f"-c listen_addresses='' -c unix_socket_directories='{base}' "
-                "-c fsync=off -c full_page_writes=off -c max_connections=40 "
-                "-c shared_buffers=32MB")
-        subprocess.run([os.path.join(bindir, "pg_ctl"), "-D", data, "-l", log, "-w",
-                        "-t", "60", "-o", opts, "start"],
-                       check=True, stdout=subprocess.DEVNULL, env=env, cwd=base, **run_as)
+        pg_ctl(bindir, base, "start")
         started = True
+        restart_cmd = [sys.executable, os.path.abspath(__file__), "--restart", bindir, base]
         tenv = dict(os.environ, PGHOST=base, PGPORT="5432", PGUSER="postgres",
-                    PGDATABASE="postgres", STG_PG_BINDIR=bindir, STG_PG_DATA=data)
+                    PGDATABASE="postgres", STG_PG_BINDIR=bindir, STG_PG_DATA=data,
+                    STG_PG_RESTART=" ".join(shlex.quote(a) for a in restart_cmd))
         return subprocess.run(prog, env=tenv).returncode
     except subprocess.CalledProcessError as e:
         sys.stderr.write(f"pg_harness: {e}\n")
@@ -86,9 +135,7 @@ def main():
         return 1
     finally:
         if started:
-            subprocess.run([os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate",
-                            "-w", "stop"], stdout=subprocess.DEVNULL, env=env, cwd=base,
-                           **run_as)
+            pg_ctl(bindir, base, "-m", "immediate", "stop", check=False)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -21,6 +21,17 @@
  *               a batch, of a pump, just before COMMIT, and between calls:
  *               the call fails (or succeeds after a reconnect), the log
  *               undoes or owes as documented, and memory and storage agree
+ *   restart     the whole server restarts (pg_ctl restart, -m fast and
+ *               -m immediate, a crash; the harness's STG_PG_RESTART) in the
+ *               middle of a batch's own transaction (at its 60th write of
+ *               200), of a pump's (its results owed, then written by
+ *               stg_log_flush() or by the next call), of a host transaction
+ *               (a submit after it), right before COMMIT (a host's and a
+ *               batch's), and between calls: each call fails with
+ *               STG_ESTORAGE and the store's message, nothing of an undone
+ *               transaction is in memory or the table, memory and table
+ *               agree, the same log goes on once the server is back, and
+ *               another store's log reads exactly the first one's entries
  *   load        100,000 entries stream through a cursor: every one is
  *               loaded, holding at most one chunk (1,000 rows) at a time
  *   records     integration records: a manual pause survives a reopen by
@@ -131,6 +142,36 @@ static int terminate(const pg_store *st)
 	return pid > 0 && sql_int("SELECT pg_terminate_backend(%d, 5000)::int", pid) == 1;
 }
 
+/* ------------------------------------------- a restart of the server */
+
+/* The shutdown mode of the restarts the spy makes ("fast" or "immediate"). */
+static const char *restart_mode = "fast";
+
+/* Restart the whole server with the harness's command (pg_ctl restart -m
+ * @p mode, as the server's user; the server accepts connections again when
+ * it returns), then connect the test's own session anew (the restart ended
+ * it). Every other session of the test finds its connection gone. */
+static int restart_server(const char *mode)
+{
+	const char *cmd = getenv("STG_PG_RESTART");
+	char line[4096];
+	double t0 = now_s();
+	int rc;
+
+	if (!cmd || !*cmd) {
+		printf("# STG_PG_RESTART is not set: run the test through pg_harness.py\n");
+		return 0;
+	}
+	snprintf(line, sizeof line, "%s %s", cmd, mode);
+	fflush(stdout); /* the command's output (none unless it fails) after ours */
+	rc = system(line);
+	PQreset(raw);
+	printf("# server restarted (-m %s) in %.2f s\n", mode, now_s() - t0);
+	if (PQstatus(raw) != CONNECTION_OK)
+		printf("# reconnect: %s", PQerrorMessage(raw));
+	return rc == 0 && PQstatus(raw) == CONNECTION_OK;
+}
+
 /* ------------------------------------------- a store wrapped by a spy */
 
 /* The store's hook as the log calls it, recording what the store returned
@@ -142,13 +183,18 @@ typedef struct spy {
 	long writes, commits;
 	long kill_at_write;  /* terminate the session before this write (1-based) */
 	int kill_at_commit;  /* terminate it before the next commit */
+	long restart_at_write; /* restart the server before this write (1-based) */
+	int restart_at_commit; /* restart it before the next commit */
 	int last_rc;         /* the store's last non-zero answer */
+	char first_err[600]; /* the store's message of its first failure since cleared */
 } spy;
 
 static int spy_note(spy *s, int rc)
 {
 	if (rc)
 		s->last_rc = rc;
+	if (rc && !*s->first_err)
+		snprintf(s->first_err, sizeof s->first_err, "%s", pg_store_errmsg(s->st));
 	return rc;
 }
 
@@ -163,6 +209,8 @@ static int spy_write(const stg_entry *e, void *payload)
 	spy *s = payload;
 	if (++s->writes == s->kill_at_write)
 		CHECK(terminate(s->st));
+	if (s->writes == s->restart_at_write)
+		CHECK(restart_server(restart_mode));
 	return spy_note(s, s->real.write(e, s->real.payload));
 }
 
@@ -185,6 +233,10 @@ static int spy_commit(void *payload)
 	if (s->kill_at_commit) {
 		s->kill_at_commit = 0;
 		CHECK(terminate(s->st));
+	}
+	if (s->restart_at_commit) {
+		s->restart_at_commit = 0;
+		CHECK(restart_server(restart_mode));
 	}
 	return spy_note(s, s->real.commit(s->real.payload));
 }
@@ -849,6 +901,227 @@ static void test_faults(void)
 	node_close(&a, 1);
 }
 
+/* Whether @p log holds the entries of @p was, and only those, field for
+ * field (job ids aside: a reopened log gives loaded jobs new ones). */
+static int same_entries(stg_log *log, const fx_snap *was)
+{
+	unsigned char a[STG_ENTRY_ENCODED_MAX], b[STG_ENTRY_ENCODED_MAX];
+	fx_snap now;
+	size_t i, la, lb;
+	int ok;
+
+	fx_snap_log(log, &now);
+	ok = now.n == was->n;
+	if (!ok)
+		printf("# same_entries: %zu entries, %zu before\n", now.n, was->n);
+	for (i = 0; ok && i < was->n; i++) {
+		const stg_entry *e = fx_snap_find(&now, was->v[i].integration, was->v[i].sku);
+		stg_entry mine;
+
+		if (e) {
+			mine = *e;
+			mine.job_id = was->v[i].job_id;
+		}
+		ok = e && stg_entry_encode(&mine, a, sizeof a, &la) == STG_OK &&
+		     stg_entry_encode(&was->v[i], b, sizeof b, &lb) == STG_OK && la == lb &&
+		     memcmp(a, b, la) == 0;
+		if (!ok)
+			printf("# same_entries: (%s, %s) differs\n", was->v[i].integration, was->v[i].sku);
+	}
+	fx_snap_free(&now);
+	return ok;
+}
+
+static void report(const node *n, int rc)
+{
+	printf("# %s\n#   log: %s\n#   store: %s\n", stg_strerror(rc), stg_log_errmsg(n->log),
+	       pg_store_errmsg(n->st));
+}
+
+/* The rows of @p partition whose SKU starts with @p prefix. */
+static long long rows_like(const char *partition, const char *prefix)
+{
+	return sql_int("SELECT count(*) FROM stg_entry WHERE partition = '%s' AND sku LIKE '%s%%'",
+	               partition, prefix);
+}
+
+/* A pump during which the server restarts before the pump's @p at-th write. */
+static int pump_restarting(node *n, long at, size_t *sent)
+{
+	int rc;
+
+	n->spy.writes = 0;
+	n->spy.restart_at_write = at;
+	rc = stg_log_pump(n->log, 0, sent);
+	n->spy.restart_at_write = 0;
+	report(n, rc);
+	printf("# %zu sent\n", *sent);
+	return rc;
+}
+
+/* One shutdown mode of the restart test; the partition is named after it. */
+static void restart_with(const char *mode)
+{
+	const char *part = mode;
+	char where[64], sku[16];
+	node a, b;
+	size_t done = 99, sent = 0, pending = 99;
+	uint64_t expect = 0;
+	long long reconnects;
+	stg_counts counts;
+	stg_entry e;
+	fx_snap before;
+	int rc, i, ok, open = -1;
+
+	printf("# pg_ctl restart -m %s\n", mode);
+	restart_mode = mode;
+	snprintf(where, sizeof where, "partition = '%s'", part);
+	CHECK(node_open(&a, "A", part) == STG_OK);
+	CHECK(batch(a.log, part, "S", 20, 1, &done) == STG_OK && done == 20);
+	expect += 20;
+
+	/* (a) In a library-owned transaction: the server restarts before the
+	 * batch's 60th write of 200, which finds the session gone. The batch
+	 * fails and is undone in memory; storage has none of it and all of
+	 * what was acknowledged before. */
+	a.spy.writes = 0;
+	a.spy.restart_at_write = 60;
+	a.spy.first_err[0] = '\0';
+	rc = batch(a.log, part, "K", 200, 1, &done);
+	a.spy.restart_at_write = 0;
+	report(&a, rc);
+	printf("#   the store's first failure: %s\n", a.spy.first_err);
+	CHECK(rc == STG_ESTORAGE && done == 0);
+	CHECK(a.spy.writes == 60 && a.spy.last_rc == PG_STORE_EDB);
+	CHECK(strstr(stg_log_errmsg(a.log), "undone") != NULL);
+	CHECK(strstr(a.spy.first_err, "write: ") == a.spy.first_err &&
+	      strstr(a.spy.first_err, "(connection lost)") != NULL);
+	CHECK(stg_log_get(a.log, part, "K0", &e) == STG_ENOTFOUND);
+	CHECK(rows_like(part, "K") == 0 && rows_like(part, "S") == 20);
+	CHECK(agree(a.log, where));
+	/* The same log goes on: the next call reconnects at its begin. */
+	reconnects = pg_store_reconnects(a.st);
+	CHECK(batch(a.log, part, "K", 200, 1, &done) == STG_OK && done == 200);
+	CHECK(pg_store_reconnects(a.st) == reconnects + 1);
+	expect += 200;
+	CHECK(agree(a.log, where));
+
+	/* In a pump: the acknowledgements its transaction held stay in memory,
+	 * owed; stg_log_flush() writes them once the server is back. */
+	rc = pump_restarting(&a, 3, &sent);
+	CHECK(rc == STG_ESTORAGE && sent == 3);
+	CHECK(strstr(stg_log_errmsg(a.log), "owed") != NULL);
+	CHECK(stg_log_counts(a.log, NULL, &counts) == STG_OK && counts.success == 3);
+	CHECK(sql_int("SELECT count(*) FROM stg_entry WHERE %s", where) == (long long)expect);
+	CHECK(!agree(a.log, where)); /* three results are in memory only, owed */
+	CHECK(stg_log_flush(a.log, &pending) == STG_OK && pending == 0);
+	CHECK(agree(a.log, where));
+	/* Again, and this time the next call that changes the log writes them. */
+	rc = pump_restarting(&a, 2, &sent);
+	CHECK(rc == STG_ESTORAGE && sent == 2);
+	CHECK(stg_log_counts(a.log, NULL, &counts) == STG_OK && counts.success == 5);
+	CHECK(submit(a.log, part, "N1", 7, 1) == STG_OK);
+	expect += 1;
+	CHECK(agree(a.log, where));
+	CHECK(stg_log_flush(a.log, &pending) == STG_OK && pending == 0);
+	CHECK(stg_log_pump(a.log, 0, &sent) == STG_OK && sent == expect - 5);
+	CHECK(agree(a.log, where));
+
+	/* (b) In a host transaction: ten submits, the server restarts, the
+	 * eleventh submit finds the session gone. Nothing of the transaction
+	 * is applied, in memory or storage. */
+	CHECK(stg_log_begin(a.log) == STG_OK);
+	for (i = 0, ok = 1; i < 10; i++) {
+		snprintf(sku, sizeof sku, "H%d", i);
+		ok = ok && submit(a.log, part, sku, 30 + i, 1) == STG_OK;
+	}
+	CHECK(ok);
+	CHECK(restart_server(mode));
+	rc = submit(a.log, part, "H10", 40, 1);
+	report(&a, rc);
+	CHECK(rc == STG_ESTORAGE);
+	CHECK(strstr(pg_store_errmsg(a.st), "(connection lost)") != NULL);
+	CHECK(stg_log_in_transaction(a.log, &open) == STG_OK);
+	printf("# in a transaction after the failed submit: %d\n", open);
+	if (open) {
+		rc = stg_log_commit(a.log);
+		report(&a, rc);
+		CHECK(rc == STG_ESTORAGE);
+	}
+	CHECK(stg_log_in_transaction(a.log, &open) == STG_OK && open == 0);
+	CHECK(stg_log_get(a.log, part, "H0", &e) == STG_ENOTFOUND);
+	CHECK(rows_like(part, "H") == 0);
+	CHECK(agree(a.log, where));
+	/* The host does it again, with the server back: it goes through. */
+	CHECK(stg_log_begin(a.log) == STG_OK);
+	for (i = 0, ok = 1; i < 11; i++) {
+		snprintf(sku, sizeof sku, "H%d", i);
+		ok = ok && submit(a.log, part, sku, 30 + i, 1) == STG_OK;
+	}
+	CHECK(ok && stg_log_commit(a.log) == STG_OK);
+	expect += 11;
+	CHECK(rows_like(part, "H") == 11);
+	CHECK(agree(a.log, where));
+
+	/* (c) Right before the COMMIT, of a host transaction (the restart
+	 * between the last submit and stg_log_commit()) ... */
+	CHECK(stg_log_begin(a.log) == STG_OK);
+	CHECK(batch(a.log, part, "B", 30, 1, &done) == STG_OK && done == 30);
+	CHECK(submit(a.log, part, "H0", 99, 2) == STG_OK); /* an update, undone too */
+	CHECK(restart_server(mode));
+	rc = stg_log_commit(a.log);
+	report(&a, rc);
+	CHECK(rc == STG_ESTORAGE);
+	CHECK(strstr(pg_store_errmsg(a.st), "rolled transaction") != NULL);
+	CHECK(strstr(stg_log_errmsg(a.log), "reopen") == NULL); /* the rollback vouched */
+	CHECK(stg_log_get(a.log, part, "B0", &e) == STG_ENOTFOUND);
+	CHECK(stg_log_get(a.log, part, "H0", &e) == STG_OK && e.available == 30);
+	CHECK(rows_like(part, "B") == 0);
+	CHECK(agree(a.log, where));
+	/* ... and of a batch's own transaction (the restart inside the hook's
+	 * commit, before COMMIT is sent). */
+	a.spy.restart_at_commit = 1;
+	rc = batch(a.log, part, "C", 30, 1, &done);
+	report(&a, rc);
+	CHECK(rc == STG_ESTORAGE && done == 0);
+	CHECK(strstr(pg_store_errmsg(a.st), "rolled transaction") != NULL);
+	CHECK(strstr(stg_log_errmsg(a.log), "reopen") == NULL);
+	CHECK(rows_like(part, "C") == 0);
+	CHECK(agree(a.log, where));
+	CHECK(batch(a.log, part, "C", 30, 1, &done) == STG_OK && done == 30);
+	expect += 30;
+	CHECK(agree(a.log, where));
+
+	/* Between calls: a pump's writes outside a host transaction reconnect. */
+	CHECK(restart_server(mode));
+	rc = stg_log_pump(a.log, 0, &sent);
+	if (rc)
+		report(&a, rc);
+	CHECK(rc == STG_OK && sent == 11 + 30); /* H0..H10 and C0..C29 */
+	CHECK(agree(a.log, where));
+
+	/* Nothing acknowledged is lost, and another store and log on the same
+	 * database read exactly what the first one holds. */
+	CHECK(log_count(a.log) == expect);
+	CHECK(sql_int("SELECT count(*) FROM stg_entry WHERE %s", where) == (long long)expect);
+	printf("# %lld reconnects\n", pg_store_reconnects(a.st));
+	fx_snap_log(a.log, &before);
+	node_close(&a, 1);
+	CHECK(node_open(&b, "B", part) == STG_OK);
+	CHECK(same_entries(b.log, &before));
+	CHECK(agree(b.log, where));
+	fx_snap_free(&before);
+	CHECK(stg_log_pump(b.log, 0, &sent) == STG_OK && sent == 0); /* every job was acknowledged */
+	CHECK(submit(b.log, part, "S0", 1, 2) == STG_OK && agree(b.log, where));
+	node_close(&b, 1);
+}
+
+static void test_restart(void)
+{
+	restart_with("fast");
+	restart_with("immediate");
+}
+
 /* 100,000 entries of partition "big", written straight into the table
  * with COPY (the log and the store would take longer, and the load is
  * what is measured), under the lease epoch the loading store will hold. */
@@ -1060,7 +1333,7 @@ static const struct {
 } tests[] = {
 	{ "round_trip", test_round_trip }, { "commits", test_commits }, { "leases", test_leases },
 	{ "fencing", test_fencing },       { "faults", test_faults },   { "load", test_load },
-	{ "records", test_records },
+	{ "records", test_records },       { "restart", test_restart },
 };
 
 int main(int argc, char **argv)
@@ -1072,6 +1345,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: pg_store_test TEST (run by pg_harness.py)\n");
 		return 2;
 	}
+	/* Line by line: a fixture check that ends the program keeps what came before. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	raw = PQconnectdb("");
 	if (PQstatus(raw) != CONNECTION_OK) {
 		fprintf(stderr, "pg_store_test: %s", PQerrorMessage(raw));
