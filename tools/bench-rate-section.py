@@ -16,6 +16,8 @@ import os
 import subprocess
 import sys
 
+import bench_section
+
 BEGIN = "<!-- bench_rate: begin (tools/bench.sh --only-rate rewrites this section) -->"
 END = "<!-- bench_rate: end -->"
 
@@ -77,22 +79,7 @@ def main():
         for r in notes:
             L.append("- %s, %s: %s" % (r["figure"], r["size"], r["note"]))
         L.append("")
-    L.append("```sh")
-    for line in open(commands):
-        L.append(line.rstrip().replace(os.getcwd() + "/", ""))
-    L.append("```")
-    L.append(END)
-    section = "\n".join(L)
-    text = open(doc).read() if os.path.exists(doc) else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    elif "\n## Commands" in text:
-        head, tail = text.split("\n## Commands", 1)
-        text = head + "\n" + section + "\n\n## Commands" + tail
-    else:
-        text = text + ("\n" if text and not text.endswith("\n") else "") + section + "\n"
-    open(doc, "w").write(text)
+    bench_section.write(doc, BEGIN, END, L, commands)
     print("bench-rate-section.py: wrote the rate-limit section of %s" % doc)
     return 0
 

@@ -13,13 +13,21 @@
 #   tools/bench.sh --only-rate  only the rate-limit benchmark (bench_rate:
 #                             counts on a simulated clock, seconds): rewrites
 #                             its section of the Markdown, the rest is kept
+#   tools/bench.sh --pg       only the PostgreSQL benchmark (bench_pg, about
+#                             two minutes; needs libpq-dev and the server):
+#                             a server of its own with fsync on and its data
+#                             in build-bench/tests/bench, started by
+#                             tests/postgres/pg_harness.py --durable; rewrites
+#                             the "PostgreSQL" section of the Markdown, the
+#                             rest is kept (a full run keeps that section)
 #
 # Steps: a release build in build-bench (meson setup -Dbuildtype=release),
 # `meson test --benchmark` for each benchmark with its sizes in the
 # STG_BENCH_* environment (any of them already set is kept), callgrind
 # instruction counts (the repeatable figures; the machine is shared and
 # noisy), callgrind profiles of submit, pump and reopen, then the Markdown.
-# Needs: meson, ninja, a C compiler, libsqlite3-dev, valgrind, python3.
+# Needs: meson, ninja, a C compiler, libsqlite3-dev, valgrind, python3; --pg
+# also libpq-dev and the PostgreSQL server (tools/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -27,15 +35,17 @@ root=$PWD
 quick=0
 durable_only=0
 only_rate=0
+pg_only=0
 out=docs/benchmarks.md
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1; out=build-bench/benchmarks-quick.md ;;
 	--durable) durable_only=1 ;;
 	--only-rate) only_rate=1 ;;
+	--pg) pg_only=1 ;;
 	--out) out="$2"; shift ;;
 	--out=*) out="${1#--out=}" ;;
-	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -54,7 +64,7 @@ res=$bd/bench-results
 mkdir -p "$res"
 : > "$res/durable-commands.txt"
 : > "$res/durable.jsonl"
-if [ $durable_only = 0 ]; then
+if [ $durable_only = 0 ] && [ $pg_only = 0 ]; then
 	: > "$res/commands.txt"
 	: > "$res/results.jsonl"
 	rm -f "$res"/*.cg "$res"/*.log
@@ -65,6 +75,7 @@ fi
 exec 3>&2
 cmds=$res/commands.txt
 [ $durable_only = 1 ] && cmds=$res/durable-commands.txt
+if [ $pg_only = 1 ]; then cmds=$res/pg-commands.txt; : > "$cmds"; fi
 run() {
 	printf '%s\n' "$*" >> "$cmds"
 	echo "+ $*" >&3
@@ -100,6 +111,16 @@ fi
 # shared disk's fsync time varies several-fold from one minute to the next.
 : "${STG_BENCH_DURABLE_SIZES:=10k}"
 if [ $quick = 1 ]; then : "${STG_BENCH_DURABLE_REPS:=1}"; else : "${STG_BENCH_DURABLE_REPS:=9}"; fi
+# PostgreSQL (--pg): 10k changes for the throughputs, a takeover of 100k
+# entries with a lease TTL of 2 s, a load of 1M entries; 5 repetitions.
+if [ $quick = 1 ]; then
+	: "${STG_BENCH_PG_SIZES:=2k}" "${STG_BENCH_PG_TAKEOVER:=10k}" "${STG_BENCH_PG_LOAD:=10k}"
+	: "${STG_BENCH_PG_REPS:=3}"
+else
+	: "${STG_BENCH_PG_SIZES:=10k}" "${STG_BENCH_PG_TAKEOVER:=100k}" "${STG_BENCH_PG_LOAD:=1M}"
+	: "${STG_BENCH_PG_REPS:=5}"
+fi
+: "${STG_BENCH_PG_TTL_MS:=2000}"
 cg_size=100000
 
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
@@ -117,6 +138,12 @@ if [ $only_rate = 1 ]; then
 	run meson compile -C "$bd" bench_rate > "$res/build.log"
 elif [ $durable_only = 1 ]; then
 	run meson compile -C "$bd" bench_durable > "$res/build.log"
+elif [ $pg_only = 1 ]; then
+	if ! grep -q 'tests/bench/bench_pg' "$bd/build.ninja"; then
+		echo "bench.sh: bench_pg is not built: libpq was not found (libpq-dev; see tools/install-deps.sh)" >&2
+		exit 2
+	fi
+	run meson compile -C "$bd" bench_pg > "$res/build.log"
 else
 	run meson compile -C "$bd" bench_filter bench_log bench_durable bench_rate \
 		stockguard:shared_library examples/stockguard-replay > "$res/build.log"
@@ -141,6 +168,28 @@ rate_section() {
 if [ $only_rate = 1 ]; then
 	run_rate
 	rate_section
+	exit 0
+fi
+
+# PostgreSQL (tests/bench/bench_pg.c): its own rows, its own section
+# (tools/bench-pg-section.py), only with --pg. The harness starts the server
+# as `nobody` with its data directory under $bd/tests/bench (on a disk, fsync
+# on) and its socket in a folder under /tmp, and removes both at the end.
+run_pg() {
+	local bindir
+	bindir=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+	: > "$res/pg.jsonl"
+	run_env STG_BENCH_OUT="$root/$res/pg.jsonl" STG_BENCH_PG_SIZES="$STG_BENCH_PG_SIZES" \
+		STG_BENCH_PG_TAKEOVER="$STG_BENCH_PG_TAKEOVER" STG_BENCH_PG_LOAD="$STG_BENCH_PG_LOAD" \
+		STG_BENCH_PG_TTL_MS="$STG_BENCH_PG_TTL_MS" STG_BENCH_REPS="$STG_BENCH_PG_REPS" \
+		python3 tests/postgres/pg_harness.py --durable "$bd/tests/bench" "$bindir" \
+		"$bd/tests/bench/bench_pg" > "$res/pg.log" 2>&1 || { cat "$res/pg.log"; exit 1; }
+}
+if [ $pg_only = 1 ]; then
+	run_pg
+	STARTED="$started" FINISHED="$(date -u '+%Y-%m-%d %H:%M:%S UTC')" LOAD_BEFORE="$load_before" \
+	LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)" \
+		python3 tools/bench-pg-section.py "$res/pg.jsonl" "$res/pg.log" "$res/pg-commands.txt" "$out"
 	exit 0
 fi
 
@@ -550,6 +599,13 @@ if os.path.exists(replay_log):
 for line in durable_section():
     w(line)
 w("")
+# The PostgreSQL section (tools/bench.sh --pg) is not measured here: keep it.
+PG_BEGIN = "<!-- tools/bench.sh: pg section begin (tools/bench.sh --pg rewrites it) -->"
+PG_END = "<!-- tools/bench.sh: pg section end -->"
+old_text = open(out).read() if os.path.exists(out) else ""
+if PG_BEGIN in old_text and PG_END in old_text:
+    w(old_text[old_text.index(PG_BEGIN):old_text.index(PG_END) + len(PG_END)])
+    w("")
 
 w("## Commands")
 w("")
@@ -567,7 +623,6 @@ w("")
 # The connector section (tests/bench/bench_connector.py --write) is not
 # measured here: keep it as it was.
 CON_BEGIN, CON_END = "<!-- bench_connector: begin -->", "<!-- bench_connector: end -->"
-old_text = open(out).read() if os.path.exists(out) else ""
 if CON_BEGIN in old_text and CON_END in old_text:
     L.append(old_text[old_text.index(CON_BEGIN):old_text.index(CON_END) + len(CON_END)])
     L.append("")

@@ -465,3 +465,97 @@ char *bench_make_skus(size_t n)
 	}
 	return b;
 }
+
+/* ---------------------------------------------------- durable workload */
+
+static void work_die(const char *why)
+{
+	fprintf(stderr, "bench: workload: %s\n", why);
+	exit(1);
+}
+
+stg_submit bench_work_change(const bench_work *w, size_t i)
+{
+	stg_submit s = STG_SUBMIT_INIT;
+
+	s.integration = w->integration;
+	s.sku = BENCH_SKU(w->skus, i);
+	s.available = w->avail[i];
+	s.sequence = 1;
+	return s;
+}
+
+int bench_ack_send(const stg_job *job, stg_job_result *r, void *payload)
+{
+	(void)job;
+	++*(size_t *)payload;
+	r->outcome = STG_OUTCOME_OK;
+	return 0;
+}
+
+int bench_work_policy(stg_log *log, const char *integration)
+{
+	stg_policy *p;
+	int rc;
+
+	if ((rc = stg_policy_new(&p, NULL)) != STG_OK)
+		return rc;
+	if ((rc = stg_policy_set_min_stock(p, 3)) == STG_OK &&
+	    (rc = stg_policy_set_window(p, 5)) == STG_OK)
+		rc = stg_log_set_policy(log, integration, p);
+	stg_policy_free(p);
+	return rc;
+}
+
+void bench_work_make(bench_work *w, const char *integration, size_t n, uint64_t seed)
+{
+	unsigned char buf[STG_ENTRY_ENCODED_MAX];
+	stg_transport t = STG_TRANSPORT_INIT;
+	stg_log_options o = STG_LOG_OPTIONS_INIT;
+	stg_submit *sub = malloc(n * sizeof *sub);
+	size_t i, acks = 0, done, len, cap = n * 128;
+	stg_log *log;
+
+	w->integration = integration;
+	w->n = n;
+	w->skus = bench_make_skus(n);
+	w->avail = malloc(n * sizeof *w->avail);
+	w->off = malloc((n + 1) * sizeof *w->off);
+	w->enc = malloc(cap);
+	if (!sub || !w->avail || !w->off || !w->enc)
+		work_die("out of memory");
+	for (i = 0; i < n; i++)
+		w->avail[i] = (int64_t)(bench_rand(&seed) % 120);
+	for (i = 0; i < n; i++)
+		sub[i] = bench_work_change(w, i);
+	t.send = bench_ack_send;
+	t.payload = &acks;
+	o.transport = &t;
+	if (stg_log_open(&log, &o) != STG_OK)
+		work_die(stg_last_error());
+	if (bench_work_policy(log, integration) != STG_OK ||
+	    stg_log_submit_batch(log, sub, n, NULL, &done) != STG_OK || done != n)
+		work_die(stg_log_errmsg(log));
+	w->off[0] = 0;
+	for (i = 0; i < n; i++) {
+		stg_entry e;
+		if (stg_log_get(log, integration, BENCH_SKU(w->skus, i), &e) != STG_OK ||
+		    stg_entry_encode(&e, buf, sizeof buf, &len) != STG_OK)
+			work_die(stg_log_errmsg(log));
+		while (w->off[i] + len > cap)
+			if (!(w->enc = realloc(w->enc, cap *= 2)))
+				work_die("out of memory");
+		memcpy(w->enc + w->off[i], buf, len);
+		w->off[i + 1] = w->off[i] + len;
+	}
+	stg_log_close(log);
+	free(sub);
+}
+
+void bench_work_free(bench_work *w)
+{
+	free(w->skus);
+	free(w->avail);
+	free(w->enc);
+	free(w->off);
+}

@@ -122,4 +122,31 @@ void bench_emit(const bench_opts *o, const bench_row *r);
 char *bench_make_skus(size_t n);
 #define BENCH_SKU(base, i) ((base) + (size_t)13 * (i))
 
+/*
+ * The workload of the durable benchmarks (bench_durable.c, bench_pg.c): N
+ * SKUs of one integration, first seen, so each change is an export and its
+ * entry is written with a pending job (policy: minimum 3, window 5;
+ * available stock from a seeded generator), and the entries those changes
+ * make, encoded with stg_entry_encode() (taken from an in-memory log fed
+ * the same changes) for the raw anchors, which write the same bytes.
+ */
+typedef struct bench_work {
+	const char *integration;
+	size_t n;
+	char *skus;
+	int64_t *avail;
+	unsigned char *enc; /* the encoded entries, back to back */
+	size_t *off;        /* enc + off[i]: entry i, off[i + 1] - off[i] bytes */
+} bench_work;
+
+/* Exits with a message when out of memory or when the log fails. */
+void bench_work_make(bench_work *w, const char *integration, size_t n, uint64_t seed);
+void bench_work_free(bench_work *w);
+/* The change of SKU @i. */
+stg_submit bench_work_change(const bench_work *w, size_t i);
+/* The workload's policy, set on @integration of @log: STG_OK or the error. */
+int bench_work_policy(stg_log *log, const char *integration);
+/* A transport's send that acknowledges at once, counting in *(size_t *)payload. */
+int bench_ack_send(const stg_job *job, stg_job_result *r, void *payload);
+
 #endif

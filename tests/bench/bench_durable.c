@@ -50,8 +50,6 @@
 #include <unistd.h>
 
 #define INTEG "mkt-1"
-#define MIN_STOCK 3
-#define WINDOW 5
 #define HOST_TXN 100   /* changes per host transaction */
 #define SLOW_MAX 1000  /* changes of the paths that fsync once per change */
 
@@ -65,14 +63,6 @@ enum {
 static const char *const vname[V_N] = {
 	"raw-all", "batch", "pump", "raw-100", "host100", "raw-row", "single", "v1-batch", "v1-pump"
 };
-
-typedef struct work {
-	size_t n;
-	char *skus;
-	int64_t *avail;
-	unsigned char *enc; /* the encoded entries, back to back */
-	size_t *off;        /* enc + off[i]: entry i, off[i + 1] - off[i] bytes */
-} work;
 
 static void die(const char *what, const char *why)
 {
@@ -91,105 +81,32 @@ static void remove_db(void)
 	unlink(p);
 }
 
-static stg_submit change(const work *w, size_t i)
-{
-	stg_submit s = STG_SUBMIT_INIT;
-
-	s.integration = INTEG;
-	s.sku = BENCH_SKU(w->skus, i);
-	s.available = w->avail[i];
-	s.sequence = 1;
-	return s;
-}
-
-static int ack_send(const stg_job *job, stg_job_result *r, void *payload)
-{
-	(void)job;
-	++*(size_t *)payload;
-	r->outcome = STG_OUTCOME_OK;
-	return 0;
-}
-
-/* The log on @st (NULL: in memory), with the policy of every benchmark and
- * a transport that acknowledges at once. @version 1 drops the store's
+/* The log on @st, with the workload's policy and a transport that
+ * acknowledges at once. @version 1 drops the store's
  * transactions. */
 static stg_log *open_log(sqlite_store *st, unsigned version, size_t *acks)
 {
 	stg_storage storage;
 	stg_transport t = STG_TRANSPORT_INIT;
 	stg_log_options o = STG_LOG_OPTIONS_INIT;
-	stg_policy *p;
 	stg_log *log;
-	int rc;
 
-	if (st) {
-		sqlite_store_hook(st, &storage);
-		if (version == 1) {
-			storage.version = 1;
-			storage.begin = NULL;
-			storage.commit = NULL;
-			storage.rollback = NULL;
-		}
-		o.storage = &storage;
+	sqlite_store_hook(st, &storage);
+	if (version == 1) {
+		storage.version = 1;
+		storage.begin = NULL;
+		storage.commit = NULL;
+		storage.rollback = NULL;
 	}
-	t.send = ack_send;
+	o.storage = &storage;
+	t.send = bench_ack_send;
 	t.payload = acks;
 	o.transport = &t;
-	if ((rc = stg_log_open(&log, &o)) != STG_OK)
+	if (stg_log_open(&log, &o) != STG_OK)
 		die("open", stg_last_error());
-	if ((rc = stg_policy_new(&p, NULL)) || (rc = stg_policy_set_min_stock(p, MIN_STOCK)) ||
-	    (rc = stg_policy_set_window(p, WINDOW)) || (rc = stg_log_set_policy(log, INTEG, p)))
+	if (bench_work_policy(log, INTEG) != STG_OK)
 		die("policy", stg_log_errmsg(log));
-	stg_policy_free(p);
 	return log;
-}
-
-/* The entries the store writes for the N changes, encoded ahead of time
- * for the raw anchor: an in-memory log takes the same batch. */
-static void work_make(work *w, size_t n)
-{
-	uint64_t s = 0x243f6a8885a308d3u;
-	unsigned char buf[STG_ENTRY_ENCODED_MAX];
-	stg_submit *sub = malloc(n * sizeof *sub);
-	size_t i, acks = 0, done, len, cap;
-	stg_log *log;
-
-	w->n = n;
-	w->skus = bench_make_skus(n);
-	w->avail = malloc(n * sizeof *w->avail);
-	w->off = malloc((n + 1) * sizeof *w->off);
-	if (!sub || !w->avail || !w->off)
-		die("work", "out of memory");
-	for (i = 0; i < n; i++)
-		w->avail[i] = (int64_t)(bench_rand(&s) % 120);
-	for (i = 0; i < n; i++)
-		sub[i] = change(w, i);
-	log = open_log(NULL, 2, &acks);
-	if (stg_log_submit_batch(log, sub, n, NULL, &done) != STG_OK || done != n)
-		die("work", stg_log_errmsg(log));
-	cap = n * 128;
-	w->enc = malloc(cap);
-	w->off[0] = 0;
-	for (i = 0; i < n; i++) {
-		stg_entry e;
-		if (stg_log_get(log, INTEG, BENCH_SKU(w->skus, i), &e) != STG_OK ||
-		    stg_entry_encode(&e, buf, sizeof buf, &len) != STG_OK)
-			die("encode", stg_log_errmsg(log));
-		if (w->off[i] + len > cap && !(w->enc = realloc(w->enc, cap *= 2)))
-			die("work", "out of memory");
-		memcpy(w->enc + w->off[i], buf, len);
-		w->off[i + 1] = w->off[i] + len;
-	}
-	stg_log_close(log);
-	free(sub);
-}
-
-static void work_free(work *w)
-{
-	free(w->skus);
-	free(w->avail);
-	free(w->enc);
-	free(w->off);
 }
 
 /* ----------------------------------------------------------- raw SQLite */
@@ -202,7 +119,7 @@ static void sql_exec(sqlite3 *db, const char *sql)
 
 /* @n rows, a transaction per @group rows (0: autocommit, a commit per row).
  * out: wall s, CPU s, rows. */
-static void raw_upsert(const work *w, size_t n, size_t group, double *out)
+static void raw_upsert(const bench_work *w, size_t n, size_t group, double *out)
 {
 	sqlite3 *db;
 	sqlite3_stmt *put, *begin, *commit;
@@ -258,7 +175,7 @@ static sqlite_store *store_open(void)
 	return st;
 }
 
-static void submit_batch(stg_log *log, const work *w, size_t n)
+static void submit_batch(stg_log *log, const bench_work *w, size_t n)
 {
 	stg_submit *sub = malloc(n * sizeof *sub);
 	size_t i, done;
@@ -266,14 +183,14 @@ static void submit_batch(stg_log *log, const work *w, size_t n)
 	if (!sub)
 		die("batch", "out of memory");
 	for (i = 0; i < n; i++)
-		sub[i] = change(w, i);
+		sub[i] = bench_work_change(w, i);
 	if (stg_log_submit_batch(log, sub, n, NULL, &done) != STG_OK || done != n)
 		die("submit_batch", stg_log_errmsg(log));
 	free(sub);
 }
 
 /* One variant over @n changes; out: wall s, CPU s, changes or acks. */
-static void lib_run(const work *w, int v, size_t n, double *out)
+static void lib_run(const bench_work *w, int v, size_t n, double *out)
 {
 	sqlite_store *st = store_open();
 	size_t acks = 0, sent = 0, i;
@@ -297,7 +214,7 @@ static void lib_run(const work *w, int v, size_t n, double *out)
 	case V_HOST100:
 	case V_SINGLE:
 		for (i = 0; i < n; i++) {
-			stg_submit s = change(w, i);
+			stg_submit s = bench_work_change(w, i);
 			if (v == V_HOST100 && i % HOST_TXN == 0 && stg_log_begin(log) != STG_OK)
 				die("begin", stg_log_errmsg(log));
 			if (stg_log_submit(log, &s, NULL) != STG_OK)
@@ -321,11 +238,11 @@ static void lib_run(const work *w, int v, size_t n, double *out)
 }
 
 typedef struct run_arg {
-	const work *w;
+	const bench_work *w;
 	int v;
 } run_arg;
 
-static size_t variant_n(const work *w, int v)
+static size_t variant_n(const bench_work *w, int v)
 {
 	int slow = v == V_RAW_ROW || v == V_SINGLE || v == V_V1_BATCH || v == V_V1_PUMP;
 	return slow && w->n > SLOW_MAX ? SLOW_MAX : w->n;
@@ -347,9 +264,10 @@ static void child_run(void *arg, double *out, int nout)
 
 /* ---------------------------------------------------------------- report */
 
-static void emit(const bench_opts *o, const work *w, int v, const double *rate, const double *cpu,
-                 int reps, int anchor_v, const char *figure, const char *unit, const char *anchor_name,
-                 double target, const char *target_text, double min_ratio, const char *extra)
+static void emit(const bench_opts *o, const bench_work *w, int v, const double *rate,
+                 const double *cpu, int reps, int anchor_v, const char *figure, const char *unit,
+                 const char *anchor_name, double target, const char *target_text, double min_ratio,
+                 const char *extra)
 {
 	bench_row row = { 0 };
 	char note[600];
@@ -373,7 +291,7 @@ static void emit(const bench_opts *o, const work *w, int v, const double *rate, 
 	bench_emit(o, &row);
 }
 
-static void run_size(const bench_opts *o, const work *w)
+static void run_size(const bench_opts *o, const bench_work *w)
 {
 	int reps = bench_reps(o, w->n), r, j, v;
 	double *wall[V_N], *cpu[V_N], rate[V_N], cpu_per[V_N], out[3];
@@ -471,11 +389,11 @@ int main(int argc, char **argv)
 	printf("# durable: SQLite %s, database %s on %s, WAL, synchronous=FULL; one integration "
 	       "\"%s\", SKUs \"SKU-%%08d\", first seen\n", sqlite3_libversion(), db_path, fs_name(dir), INTEG);
 	for (si = 0; si < opt.nsizes; si++) {
-		work w;
-		work_make(&w, opt.sizes[si]);
+		bench_work w;
+		bench_work_make(&w, INTEG, opt.sizes[si], 0x243f6a8885a308d3u);
 		printf("# n=%zu: encoded entry %zu bytes (mean)\n", w.n, w.off[w.n] / w.n);
 		run_size(&opt, &w);
-		work_free(&w);
+		bench_work_free(&w);
 	}
 	remove_db();
 	return 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run one test program against a PostgreSQL server of its own.
 
-    pg_harness.py BINDIR PROGRAM [ARGS...]
+    pg_harness.py [--durable DIR] BINDIR PROGRAM [ARGS...]
     pg_harness.py --restart BINDIR BASE MODE   (what STG_PG_RESTART runs)
 
 BINDIR holds initdb and pg_ctl (Debian: /usr/lib/postgresql/15/bin, what
@@ -27,6 +27,14 @@ subprocess user=/group=); as any other user they run as that user.
 The server is made for speed, not for surviving a power cut: initdb -N and
 fsync=off skip the disk flushes (a test never crashes the machine, and a
 commit's visibility to other sessions, what the tests check, is the same).
+
+--durable DIR is for benchmarks (tests/bench/bench_pg.c): the data
+directory goes into a new folder under DIR (a build folder on a disk, not
+tmpfs) and the server keeps its durability defaults: fsync, full page
+writes, initdb's own flushes, shared_buffers of the server's default. The
+socket stays in the folder under /tmp (a socket path is short; BASE/data
+is then a link to the data directory). The program gets STG_PG_DURABLE=1
+beside STG_PG_DATA.
 """
 import os
 import pwd
@@ -54,14 +62,23 @@ def server_env():
     return env
 
 
+def server_opts(base, durable):
+    """The server's settings, kept in BASE/server.opts so that a --restart
+    starts it the way it was started."""
+    opts = f"-c listen_addresses='' -c unix_socket_directories='{base}' -c max_connections=40"
+    if not durable:
+        opts += " -c fsync=off -c full_page_writes=off -c shared_buffers=32MB"
+    with open(os.path.join(base, "server.opts"), "w") as f:
+        f.write(opts)
+
+
 def pg_ctl(bindir, base, *args, check=True):
     """Run pg_ctl on the server of BASE (its data/ and server.log) as the
     server's user; -w: start and restart return once it accepts connections."""
     data = os.path.join(base, "data")
     log = os.path.join(base, "server.log")
-    opts = (f"-c listen_addresses='' -c unix_socket_directories='{base}' "
-            "-c fsync=off -c full_page_writes=off -c max_connections=40 "
-            "-c shared_buffers=32MB")
+    with open(os.path.join(base, "server.opts")) as f:
+        opts = f.read()
     return subprocess.run([os.path.join(bindir, "pg_ctl"), "-D", data, "-l", log, "-w",
                            "-t", "60", "-o", opts, *args],
                           check=check, stdout=subprocess.DEVNULL, env=server_env(),
@@ -87,10 +104,18 @@ def restart(bindir, base, mode):
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "--restart":
         return restart(*sys.argv[2:])
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    durable_dir = None
+    if args and args[0] == "--durable" and len(args) > 1:
+        durable_dir = os.path.abspath(args[1])
+        args = args[2:]
+    elif args and args[0].startswith("--durable="):
+        durable_dir = os.path.abspath(args[0][len("--durable="):])
+        args = args[1:]
+    if len(args) < 2:
         sys.stderr.write(__doc__)
         return 2
-    bindir, prog = sys.argv[1], sys.argv[2:]
+    bindir, prog = args[0], args[1:]
     for tool in ("initdb", "pg_ctl", "postgres"):
         path = os.path.join(bindir, tool)
         if not os.access(path, os.X_OK):
@@ -106,6 +131,12 @@ def main():
     base = tempfile.mkdtemp(prefix="stg-pg-", dir="/tmp")
     data = os.path.join(base, "data")
     log = os.path.join(base, "server.log")
+    data_parent = None
+    if durable_dir:
+        # `nobody` must be able to reach it: every folder above it needs o+x.
+        os.makedirs(durable_dir, exist_ok=True)
+        data_parent = tempfile.mkdtemp(prefix="stg-pg-data-", dir=durable_dir)
+        data = os.path.join(data_parent, "data")
     started = False
 
     def stop(*_):
@@ -115,15 +146,22 @@ def main():
     try:
         if run_as:
             os.chown(base, run_as["user"], run_as["group"])
+            if data_parent:
+                os.chown(data_parent, run_as["user"], run_as["group"])
         subprocess.run([os.path.join(bindir, "initdb"), "-D", data, "-U", "postgres",
-                        "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
+                        "-A", "trust", "-E", "UTF8", "--locale=C"] + ([] if durable_dir else ["-N"]),
                        check=True, stdout=subprocess.DEVNULL, env=env, cwd=base, **run_as)
+        if data_parent:
+            os.symlink(data, os.path.join(base, "data"))
+        server_opts(base, durable_dir is not None)
         pg_ctl(bindir, base, "start")
         started = True
         restart_cmd = [sys.executable, os.path.abspath(__file__), "--restart", bindir, base]
         tenv = dict(os.environ, PGHOST=base, PGPORT="5432", PGUSER="postgres",
                     PGDATABASE="postgres", STG_PG_BINDIR=bindir, STG_PG_DATA=data,
                     STG_PG_RESTART=" ".join(shlex.quote(a) for a in restart_cmd))
+        if durable_dir:
+            tenv["STG_PG_DURABLE"] = "1"
         return subprocess.run(prog, env=tenv).returncode
     except subprocess.CalledProcessError as e:
         sys.stderr.write(f"pg_harness: {e}\n")
@@ -137,6 +175,8 @@ def main():
         if started:
             pg_ctl(bindir, base, "-m", "immediate", "stop", check=False)
         shutil.rmtree(base, ignore_errors=True)
+        if data_parent:
+            shutil.rmtree(data_parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
