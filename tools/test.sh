@@ -29,7 +29,7 @@ setup() { # dir, meson options... (the compiler is $CC, or Meson's default)
 }
 
 # Every suite, the postgres one included (tests/postgres: each test starts a
-# PostgreSQL server of its own on a Unix socket, about 13 s in all on two
+# PostgreSQL server of its own on a Unix socket, about a minute in all on two
 # cores); the ASan and coverage gates below run it too.
 stage "normal build and every test"
 setup build
