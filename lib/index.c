@@ -248,17 +248,36 @@ void stg__index_insert(stg_log *log, uint64_t hash, uint32_t idx)
 	place(log->slots, log->slots_cap - 1, log->slot_idx_mask, hash, idx);
 }
 
-int stg__index_build(stg_log *log, uint32_t *dup)
+/* The smallest table (from 16 slots) for live + extra entries at a load of
+ * at most 3/4, as stg__index_reserve() keeps; 0 when it would pass 2^31. */
+static uint32_t cap_for(const stg_log *log, uint64_t extra)
 {
 	uint32_t ncap = 16;
 
-	/* Room for live + 1 at a load of at most 3/4, as stg__index_reserve(). */
-	while ((uint64_t)(log->live + 1) * 4 > (uint64_t)ncap * 3) {
+	while (((uint64_t)log->live + extra) * 4 > (uint64_t)ncap * 3) {
 		if (ncap >= (UINT32_C(1) << 31))
-			return STG_ENOMEM;
+			return 0;
 		ncap *= 2;
 	}
-	return rebuild(log, ncap, dup);
+	return ncap;
+}
+
+int stg__index_reserve_for(stg_log *log, size_t extra)
+{
+	uint32_t ncap;
+
+	if (extra > (UINT32_C(1) << 30))
+		extra = UINT32_C(1) << 30;
+	if (!(ncap = cap_for(log, extra)))
+		return STG_ENOMEM;
+	return ncap > log->slots_cap ? rebuild(log, ncap, NULL) : STG_OK;
+}
+
+int stg__index_build(stg_log *log, uint32_t *dup)
+{
+	uint32_t ncap = cap_for(log, 1);
+
+	return ncap ? rebuild(log, ncap, dup) : STG_ENOMEM;
 }
 
 /* A slot's home: the hash of the entry it holds (slots keep no hash). */

@@ -21,6 +21,9 @@ int stg__index_find(const stg_log *log, const stg__key *k, uint32_t *idx);
 int stg__index_is(const stg_log *log, const stg__key *k, uint32_t idx);
 /* Room for log->live + 1 entries at a load of at most 3/4. */
 int stg__index_reserve(stg_log *log);
+/* Room for log->live + extra entries at once (one rehash where growing a
+ * doubling at a time would make several); STG_ENOMEM leaves the table. */
+int stg__index_reserve_for(stg_log *log, size_t extra);
 void stg__index_insert(stg_log *log, uint64_t hash, uint32_t idx);
 /*
  * Index every live entry at once, into a table sized for them (the load:

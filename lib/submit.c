@@ -477,6 +477,14 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	stg__log_flush_owed(log);
 	/* One storage commit for the batch; the prefix that went in is its. */
 	own = stg__txn_start(log, STG__TXN_UNDO);
+	/* A batch larger than the log (a first feed, a new integration) would
+	 * grow the index a doubling at a time, each rehash reading every entry
+	 * again: size it once for all the changes. When most of them turn out
+	 * to be updates (one SKU many times), that wastes at most 22 bytes of
+	 * slots per change of the batch, a fifth of the caller's own arrays;
+	 * without the memory, growth goes on a doubling at a time. */
+	if (n > log->live)
+		(void)stg__index_reserve_for(log, n);
 	pf = stg__index_capacity(log) >= PF_MIN_SLOTS && n > PF_AHEAD;
 	for (i = 0; pf && i < PF_AHEAD; i++)
 		prepare(log, &s[i], &ring[i], &last);

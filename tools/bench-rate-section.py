@@ -11,7 +11,6 @@ when there is none). Called by tools/bench.sh, also with --only-rate, which
 leaves the rest of the document as it was.
 """
 import datetime
-import json
 import os
 import subprocess
 import sys
@@ -33,15 +32,10 @@ def fmt(v, unit):
 
 
 def main():
-    if len(sys.argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 2
-    results, commands, doc = sys.argv[1:]
-    rows = [json.loads(l) for l in open(results) if l.strip()]
-    rows = [r for r in rows if r["figure"].startswith(("429 ", "rate vs"))]
-    if not rows:
-        print("bench-rate-section.py: no bench_rate rows in %s" % results, file=sys.stderr)
-        return 1
+    got = bench_section.rows_of_argv(__doc__, ("429 ", "rate vs"), "bench_rate")
+    if isinstance(got, int):
+        return got
+    rows, commands, doc = got
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
     L = [BEGIN, "## Rate limits against a simulated marketplace {#bench_rate}", ""]

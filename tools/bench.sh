@@ -13,6 +13,11 @@
 #   tools/bench.sh --only-rate  only the rate-limit benchmark (bench_rate:
 #                             counts on a simulated clock, seconds): rewrites
 #                             its section of the Markdown, the rest is kept
+#   tools/bench.sh --only-python  only the Python rows (bench_python.py, a few
+#                             minutes): replaces those rows of the tables and
+#                             their notes, adds a section saying when and at
+#                             which commit (tools/bench-python-rows.py); the
+#                             rest is kept
 #   tools/bench.sh --pg       only the PostgreSQL benchmark (bench_pg, about
 #                             two minutes; needs libpq-dev and the server):
 #                             a server of its own with fsync on and its data
@@ -36,6 +41,7 @@ quick=0
 durable_only=0
 only_rate=0
 pg_only=0
+py_only=0
 out=docs/benchmarks.md
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -43,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--durable) durable_only=1 ;;
 	--only-rate) only_rate=1 ;;
 	--pg) pg_only=1 ;;
+	--only-python) py_only=1 ;;
 	--out) out="$2"; shift ;;
 	--out=*) out="${1#--out=}" ;;
 	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
@@ -64,7 +71,7 @@ res=$bd/bench-results
 mkdir -p "$res"
 : > "$res/durable-commands.txt"
 : > "$res/durable.jsonl"
-if [ $durable_only = 0 ] && [ $pg_only = 0 ]; then
+if [ $durable_only = 0 ] && [ $pg_only = 0 ] && [ $py_only = 0 ]; then
 	: > "$res/commands.txt"
 	: > "$res/results.jsonl"
 	rm -f "$res"/*.cg "$res"/*.log
@@ -76,6 +83,7 @@ exec 3>&2
 cmds=$res/commands.txt
 [ $durable_only = 1 ] && cmds=$res/durable-commands.txt
 if [ $pg_only = 1 ]; then cmds=$res/pg-commands.txt; : > "$cmds"; fi
+if [ $py_only = 1 ]; then cmds=$res/py-commands.txt; : > "$cmds"; fi
 run() {
 	printf '%s\n' "$*" >> "$cmds"
 	echo "+ $*" >&3
@@ -138,6 +146,8 @@ if [ $only_rate = 1 ]; then
 	run meson compile -C "$bd" bench_rate > "$res/build.log"
 elif [ $durable_only = 1 ]; then
 	run meson compile -C "$bd" bench_durable > "$res/build.log"
+elif [ $py_only = 1 ]; then
+	run meson compile -C "$bd" stockguard:shared_library > "$res/build.log"
 elif [ $pg_only = 1 ]; then
 	if ! grep -q 'tests/bench/bench_pg' "$bd/build.ninja"; then
 		echo "bench.sh: bench_pg is not built: libpq was not found (libpq-dev; see tools/install-deps.sh)" >&2
@@ -190,6 +200,19 @@ if [ $pg_only = 1 ]; then
 	STARTED="$started" FINISHED="$(date -u '+%Y-%m-%d %H:%M:%S UTC')" LOAD_BEFORE="$load_before" \
 	LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)" \
 		python3 tools/bench-pg-section.py "$res/pg.jsonl" "$res/pg.log" "$res/pg-commands.txt" "$out"
+	exit 0
+fi
+
+# Python alone (--only-python): the sizes of the full table's Python rows,
+# its rows replaced in place (tools/bench-python-rows.py).
+if [ $py_only = 1 ]; then
+	: > "$res/python.jsonl"
+	run_env STG_BENCH_OUT="$root/$res/python.jsonl" STG_BENCH_PY_SIZES="$STG_BENCH_PY_SIZES" \
+		STG_BENCH_PY_SINGLE_MAX="$STG_BENCH_PY_SINGLE_MAX" STG_BENCH_REPS="$STG_BENCH_REPS" \
+		meson test -C "$bd" --no-rebuild --benchmark --suite bench python --verbose \
+		> "$res/python.log" 2>&1 || { cat "$res/python.log"; exit 1; }
+	LOAD_BEFORE="$load_before" LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)" \
+		python3 tools/bench-python-rows.py "$res/python.jsonl" "$cmds" "$out"
 	exit 0
 fi
 
@@ -284,28 +307,8 @@ with open("/proc/meminfo") as f:
             mem_kb = int(line.split()[1])
 
 
-def fmt(v, unit=""):
-    if v is None:
-        return "—"
-    if unit == "jobs/s":
-        return "%.2fM jobs/s" % (v / 1e6)
-    if unit == "s":
-        return "%.3f s" % v
-    if abs(v) >= 100:
-        s = "%.0f" % v
-    elif abs(v) >= 10:
-        s = "%.1f" % v
-    else:
-        s = "%.2f" % v
-    return s + (" " + unit if unit else "")
-
-
-def size(n):
-    return "%gM" % (n / 1e6) if n >= 1e6 else "%gk" % (n / 1e3) if n >= 1e3 else str(n)
-
-
-def met(v):
-    return "—" if v is None else "yes" if v else "**no**"
+sys.path.insert(0, "tools")
+from bench_section import fmt, met, row_line, size  # noqa: E402
 
 
 DUR_BEGIN = "<!-- tools/bench.sh: durable section begin -->"
@@ -514,15 +517,7 @@ def table(rs):
 
 
 def line(r):
-    anchor = "—"
-    if r.get("anchor") is not None:
-        anchor = "%s (%s)" % (fmt(r["anchor"], r["lib_unit"]), r.get("anchor_name") or "")
-    ratio = "—"
-    if r.get("ratio") is not None:
-        ratio = "%.2fx" % r["ratio"] if r["ratio"] < 100 else "%.0fx" % r["ratio"]
-    w("| %s | %s | %s | %s | %s | %s | %s |" % (
-        r["figure"], size(r["size"]), fmt(r["lib"], r["lib_unit"]), anchor, ratio,
-        r.get("target") or "", met(r.get("met"))))
+    w(row_line(r))
 
 
 w("## Summary (largest size of each figure)")

@@ -375,3 +375,101 @@ Test(large, owed_write_kept_when_its_list_cannot_grow)
 	cr_assert_eq(g_tf.last_status, STG_ENTRY_SUCCESS, "the acknowledgement reached storage");
 	stg_log_close(log);
 }
+
+/*
+ * A batch larger than the log sizes the index once for all its changes
+ * (stg_log_submit_batch), instead of a rehash per doubling. The index
+ * tables are the log's only malloc()s of 4 * 2^k bytes from 4 KiB up
+ * (entry chunks have another size, the growing arrays use realloc()), so
+ * the allocator hook sees the tables made. Without the memory for the one large table the batch goes
+ * on, growing a doubling at a time, and loses nothing.
+ */
+typedef struct tables_seen {
+	int tables;        /* malloc()s of an index table's size */
+	size_t largest;
+	size_t fail_size;  /* the first malloc() of this size fails; 0: none */
+} tables_seen;
+
+static tables_seen g_ts;
+
+/* From 1024 slots up: below, small fixed tables share such sizes. */
+static int table_size(size_t n)
+{
+	return n >= 4096 && n % 4 == 0 && ((n / 4) & (n / 4 - 1)) == 0;
+}
+
+static void *ts_malloc(size_t n, void *payload)
+{
+	(void)payload;
+	if (g_ts.fail_size && n == g_ts.fail_size) {
+		g_ts.fail_size = 0;
+		return NULL;
+	}
+	if (table_size(n)) {
+		g_ts.tables++;
+		if (n > g_ts.largest)
+			g_ts.largest = n;
+	}
+	return malloc(n);
+}
+
+static void batch_of_new_skus(size_t fail_size)
+{
+	stg_log_options o = STG_LOG_OPTIONS_INIT;
+	stg_allocator a = STG_ALLOCATOR_INIT;
+	stg_submit *subs = calloc(N, sizeof *subs);
+	stg_submit_result *res = calloc(N, sizeof *res);
+	char (*skus)[16] = calloc(N, sizeof *skus);
+	stg_log *log = NULL;
+	stg_entry e;
+	size_t i, done = 0;
+
+	cr_assert(subs && res && skus);
+	a.malloc_fn = ts_malloc;
+	a.realloc_fn = tf_realloc;
+	a.free_fn = tf_free;
+	o.allocator = &a;
+	memset(&g_tf, 0, sizeof g_tf);
+	cr_assert_eq(stg_log_open(&log, &o), STG_OK, "%s", stg_last_error());
+	for (i = 0; i < N; i++) {
+		stg_submit_init(&subs[i], STG_SUBMIT_VERSION);
+		snprintf(skus[i], sizeof skus[i], "S%08zu", (i * 40503u) % N);
+		subs[i].integration = "amz";
+		subs[i].sku = skus[i];
+		subs[i].available = (int64_t)(i % 40);
+		subs[i].sequence = 1;
+	}
+	memset(&g_ts, 0, sizeof g_ts);
+	g_ts.fail_size = fail_size;
+	cr_assert_eq(stg_log_submit_batch(log, subs, N, res, &done), STG_OK, "%s", stg_log_errmsg(log));
+	cr_assert_eq(done, (size_t)N);
+	/* 2^17 slots hold 70,000 entries at a load of at most 3/4. */
+	cr_assert_eq(g_ts.largest, (size_t)4 << 17, "largest index table %zu bytes", g_ts.largest);
+	if (fail_size)
+		cr_assert_gt(g_ts.tables, 5, "grown a doubling at a time: %d tables", g_ts.tables);
+	else
+		cr_assert_eq(g_ts.tables, 1, "one table for the batch, not %d", g_ts.tables);
+	for (i = 0; i < N; i++) {
+		cr_assert_eq(res[i].decision, STG_DECISION_EXPORT, "change %zu", i);
+		cr_assert_eq(stg_log_get(log, "amz", skus[i], &e), STG_OK, "%s", skus[i]);
+		cr_assert_eq(e.available, (int64_t)(i % 40));
+	}
+	/* A batch smaller than the log leaves the index to grow as it needs. */
+	memset(&g_ts, 0, sizeof g_ts);
+	cr_assert_eq(stg_log_submit_batch(log, subs, 100, res, &done), STG_OK);
+	cr_assert_eq(g_ts.tables, 0);
+	stg_log_close(log);
+	free(subs);
+	free(res);
+	free(skus);
+}
+
+Test(large, a_batch_larger_than_the_log_sizes_its_index_once)
+{
+	batch_of_new_skus(0);
+}
+
+Test(large, without_memory_for_the_whole_index_a_batch_grows_it_as_before)
+{
+	batch_of_new_skus((size_t)4 << 17);
+}

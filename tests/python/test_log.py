@@ -918,6 +918,47 @@ def test_submit_columns_calls_of_one_shape_equal_single_submits(clock):
     cols.close()
 
 
+def test_submit_columns_buffers_pass_to_the_next_log(clock):
+    """A closed log's submit_columns() buffers go to the next log: the
+    results a caller still holds from the closed log stay its own, and the
+    next log's columns (reused pointers and constants included) are its
+    own; a large log's buffers are given back, not kept."""
+    import array
+    from stockguard import log as log_module
+    skus = ["P%04d" % i for i in range(64)]          # one width: pointers reused
+    qty = array.array("q", [i % 9 for i in range(64)])
+    with sg.Policy(min_stock=4) as p:
+        p.set_category_min("c", 6)
+        first = sg.Log(clock=clock)
+        first.set_policy(I, p)
+        held = first.submit_columns(I, skus, qty, array.array("q", [1]) * 64,
+                                    categories="c", changed_at=clock.now - 3)
+        expect_held = [(r.decision, r.published, r.job_id) for r in held]
+        first.close()
+        assert log_module._Columns._spare, "the closed log's buffers are kept"
+        one, cols = sg.Log(clock=clock), sg.Log(clock=clock)
+        for lg in (one, cols):
+            lg.set_policy("magalu", p)
+        other = ["Q%04d" % i for i in range(64)]
+        # 5 publishes 5 at the default minimum (4), 0 at the category's (6)
+        got = cols.submit_columns("magalu", other, array.array("q", [5]) * 64,
+                                  array.array("q", [2]) * 64)
+        expect = [one.submit("magalu", s, 5, sequence=2) for s in other]
+        assert list(got) == expect and {r.published for r in got} == {5}
+        assert {e.min_source for e in cols.query()} == {sg.MinSource.DEFAULT}
+        assert {e.integration for e in cols.query()} == {"magalu"}
+        assert [(r.decision, r.published, r.job_id) for r in held] == expect_held
+        one.close()
+        cols.close()
+        # buffers of 200,000 changes (about 20 MiB) are not kept
+        big = sg.Log(clock=clock)
+        n = 200000
+        big.submit_columns(I, ["B%07d" % i for i in range(n)], array.array("q", [5]) * n)
+        cols_big = big._columns
+        big.close()
+        assert all(c is not cols_big for c in log_module._Columns._spare)
+
+
 def test_submit_columns_inputs(log):
     import array
     r = log.submit_columns([I, "magalu", I], [b"A", "é", "C"], array.array("q", [1, 2, 3]))

@@ -345,7 +345,7 @@ class Log:
         # addresses, and the encoded integration names (_keys).
         self._fast = _fast(lib)
         self._keys: Dict[Any, bytes] = {}
-        self._columns = _Columns()
+        self._columns: Optional[_Columns] = None   # taken at the first submit_columns()
         # submit(): one buffer holds the stg_submit, the SKU's text right
         # after it (the struct's sku points there for good) and the result;
         # the integration's pointer changes only when the integration does.
@@ -381,6 +381,9 @@ class Log:
                 self._sub_integ = _NO_INTEGRATION   # submit()'s fast path sees the close
                 self._close_fn(h)
                 self._hooks.clear()
+                cols, self._columns = self._columns, None
+                if cols is not None:
+                    cols.release()
 
     def __enter__(self) -> "Log":
         if self._h is None:
@@ -683,6 +686,13 @@ class Log:
         Changes are applied in order and the call stops at the first
         failure: the exception then carries ``done`` (changes applied) and
         ``results`` (the :class:`SubmitBatch` of those).
+
+        The buffers behind the call are the log's, kept from call to call;
+        when the log closes they go to the next log that submits columns
+        (up to two sets of 16 MiB in all are kept, about 150,000 changes
+        each), so a program that opens a log per partition or per run does
+        not pay for them again.  A :class:`SubmitBatch` still held keeps its
+        own copy of the results.
         """
         n = len(skus)
         with self._lock:
@@ -692,6 +702,8 @@ class Log:
             self._handle()
             try:   # nothing reaches C before this fill is complete
                 cols = self._columns
+                if cols is None:
+                    cols = self._columns = _Columns.take()
                 arr, mv = cols.changes(n)
                 keep: List[Any] = []
                 # cols.put(): a column of one value (or the reused SKU
@@ -1261,7 +1273,37 @@ del _name, _member, _code, _what
 
 class _Columns:
     """The per-log buffers of :meth:`Log.submit_columns`, reused call after
-    call (used under the log's lock only)."""
+    call (used under the log's lock only).
+
+    A closed log hands its buffers to the next log that submits columns
+    (:meth:`take`, :meth:`release`): a program that opens a log per
+    partition or per run would otherwise pay, on each log's first call, for
+    new zeroed pages, the pointer column of its SKUs and every constant
+    column written again, about as much as the call itself.  At most
+    ``_SPARE_MAX`` sets of at most ``_SPARE_BYTES`` in all are kept, so a
+    closed log of millions of changes gives its memory back.
+    """
+
+    _spare: List["_Columns"] = []   # list.pop()/append() are atomic: no lock
+
+    @classmethod
+    def take(cls) -> "_Columns":
+        try:
+            return cls._spare.pop()
+        except IndexError:
+            return cls()
+
+    def release(self) -> None:
+        """Offer the buffers of a closing log to the next one."""
+        spare = _Columns._spare
+        if len(spare) < _SPARE_MAX and self.nbytes() <= _SPARE_BYTES:
+            spare.append(self)
+
+    def nbytes(self) -> int:
+        p = self.pointers
+        return (self.cap * _SUB.size + len(self.res) + len(self.text)
+                + (len(p[2]) * 8 if p is not None else 0)
+                + sum(len(a) * 8 for a in self.consts.values()))
 
     def __init__(self) -> None:
         self.cap = 0
@@ -1352,6 +1394,12 @@ class _Columns:
                     "q", range(self.text_base, self.text_base + size, step)))
             return p[2], True
         return _key_pointers(values, n, "skus", keep, joined=joined), False
+
+
+# Spare submit_columns() buffers of closed logs (see _Columns): two sets of
+# up to 16 MiB, room for about 150,000 changes of 12-character SKUs each.
+_SPARE_MAX = 2
+_SPARE_BYTES = 16 << 20
 
 
 def _ascii_join(values: Any, n: int) -> Optional[str]:

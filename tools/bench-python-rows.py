@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Re-measure the Python rows of docs/benchmarks.md in place.
+
+usage: bench-python-rows.py PYTHON_JSONL COMMANDS_TXT DOC
+
+The rows are the ones tests/bench/bench_python.py emits (figures starting
+with "Python "). Each replaces the line of the same figure and size in "All
+results", the line of the same figure in "Summary" (its largest size), and
+its line in "Notes per row"; a row with no line yet goes in after the last
+Python line of its table. Every other line is kept: the C rows stay as the
+full run measured them. A marked section says when and at which commit the
+Python rows were measured, and by which commands. Called by
+`tools/bench.sh --only-python`, which takes a few minutes where the full
+run takes an hour.
+"""
+import datetime
+import os
+import subprocess
+import sys
+
+import bench_section
+
+BEGIN = "<!-- bench_python: begin (tools/bench.sh --only-python rewrites this section) -->"
+END = "<!-- bench_python: end -->"
+
+
+def sections(lines):
+    """Index ranges [start, end) of the '## ' and '### ' sections by title."""
+    heads = [(i, l.lstrip("#").strip()) for i, l in enumerate(lines) if l.startswith("#")]
+    out = {}
+    for k, (i, title) in enumerate(heads):
+        out.setdefault(title, (i + 1, heads[k + 1][0] if k + 1 < len(heads) else len(lines)))
+    return out
+
+
+def replace(lines, span, key, new):
+    """Replace the line of span starting with key; else insert after the last
+    Python line of span. Returns the span's new end."""
+    start, end = span
+    last = None
+    for i in range(start, end):
+        if lines[i].startswith(key):
+            lines[i] = new
+            return end
+        if lines[i].startswith(("| Python ", "- Python ")):
+            last = i
+    if last is None:
+        raise SystemExit("bench-python-rows: no Python lines to place %r near" % key)
+    lines.insert(last + 1, new)
+    return end + 1
+
+
+def main():
+    got = bench_section.rows_of_argv(__doc__, ("Python ",), "Python")
+    if isinstance(got, int):
+        return got
+    rows, commands, doc = got
+    lines = open(doc).read().split("\n")
+    largest = {}
+    for r in rows:
+        if r["size"] >= largest.get(r["figure"], {"size": -1})["size"]:
+            largest[r["figure"]] = r
+    size = bench_section.size
+    for title, todo in (("All results", [(r, "| %s | %s |" % (r["figure"], size(r["size"])))
+                                         for r in rows]),
+                        ("Summary (largest size of each figure)",
+                         [(r, "| %s |" % r["figure"]) for r in largest.values()])):
+        for r, key in todo:
+            span = sections(lines).get(title)
+            if span is None:
+                raise SystemExit("bench-python-rows: %s has no section %r" % (doc, title))
+            replace(lines, span, key, bench_section.row_line(r))
+    for r in rows:
+        if r.get("note"):
+            key = "- %s, %s:" % (r["figure"], size(r["size"]))
+            replace(lines, sections(lines)["Notes per row"], key, "%s %s" % (key, r["note"]))
+    open(doc, "w").write("\n".join(lines))
+
+    def git(*args):
+        return subprocess.run(("git",) + args, capture_output=True, text=True).stdout.strip()
+    dirty = git("status", "--porcelain", "--", "lib", "include", "bindings", "tests/bench")
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = [BEGIN, "## Python rows re-measured", "",
+            "The Python rows of the tables above (figures starting with \"Python\") were "
+            "measured again on %s at commit %s%s by `tools/bench.sh --only-python`, load "
+            "average %s before and %s after; the other rows are from the full run the "
+            "machine table describes. Python %s." % (
+                when, git("rev-parse", "--short", "HEAD"),
+                " with uncommitted changes" if dirty else "",
+                os.environ.get("LOAD_BEFORE", "?"), os.environ.get("LOAD_AFTER", "?"),
+                sys.version.split()[0]), ""]
+    bench_section.write(doc, BEGIN, END, text, commands)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
