@@ -79,16 +79,25 @@ def main():
     def git(*args):
         return subprocess.run(("git",) + args, capture_output=True, text=True).stdout.strip()
     dirty = git("status", "--porcelain", "--", "lib", "include", "bindings", "tests/bench")
+    cpu = "?"
+    for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        if l.startswith("Model name:"):
+            cpu = l.split(":", 1)[1].strip()
+    figures = []
+    for r in rows:
+        if r["figure"] not in figures:
+            figures.append(r["figure"])
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = [BEGIN, "## Python rows re-measured", "",
-            "The Python rows of the tables above (figures starting with \"Python\") were "
-            "measured again on %s at commit %s%s by `tools/bench.sh --only-python`, load "
-            "average %s before and %s after; the other rows are from the full run the "
-            "machine table describes. Python %s." % (
+            "These rows of the tables above were measured again, each beside its anchor "
+            "in the same run, on %s at commit %s%s by `tools/bench.sh --only-python`, on "
+            "a %s (load average %s before, %s after; Python %s): %s. Every other row is "
+            "from the full run the machine table describes, which may have been another "
+            "CPU: compare ratios, not times, across the two." % (
                 when, git("rev-parse", "--short", "HEAD"),
-                " with uncommitted changes" if dirty else "",
+                " with uncommitted changes" if dirty else "", cpu,
                 os.environ.get("LOAD_BEFORE", "?"), os.environ.get("LOAD_AFTER", "?"),
-                sys.version.split()[0]), ""]
+                sys.version.split()[0], "; ".join("\"%s\"" % f for f in figures)), ""]
     bench_section.write(doc, BEGIN, END, text, commands)
     return 0
 

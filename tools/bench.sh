@@ -13,11 +13,12 @@
 #   tools/bench.sh --only-rate  only the rate-limit benchmark (bench_rate:
 #                             counts on a simulated clock, seconds): rewrites
 #                             its section of the Markdown, the rest is kept
-#   tools/bench.sh --only-python  only the Python rows (bench_python.py, a few
-#                             minutes): replaces those rows of the tables and
-#                             their notes, adds a section saying when and at
-#                             which commit (tools/bench-python-rows.py); the
-#                             rest is kept
+#   tools/bench.sh --only-python  only the Python rows (bench_python.py, a
+#                             minute or less): replaces those rows of the
+#                             tables and their notes, adds a section saying
+#                             which, when, at which commit and on which CPU
+#                             (tools/bench-python-rows.py); the rest is kept.
+#                             STG_BENCH_PY_SIZES=none: the Log rows only
 #   tools/bench.sh --pg       only the PostgreSQL benchmark (bench_pg, about
 #                             two minutes; needs libpq-dev and the server):
 #                             a server of its own with fsync on and its data

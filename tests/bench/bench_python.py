@@ -40,7 +40,7 @@ layer) and say so in their note. The library is STOCKGUARD_LIBRARY.
 
   bench_python.py [--sizes=10k,100k] [--log-sizes=50k,100k] [--reps=5] [--out=FILE]
   env: STG_BENCH_PY_SIZES, STG_BENCH_PY_LOG_SIZES (the log rows, default
-       50k,100k), STG_BENCH_PY_SINGLE_MAX (largest size for the single-call
+       50k,100k; either "none" to leave its rows out), STG_BENCH_PY_SINGLE_MAX (largest size for the single-call
        rows, default 1M), STG_BENCH_REPS, STG_BENCH_OUT
 """
 from __future__ import annotations
@@ -67,7 +67,10 @@ R_NO_CHANGE, R_LOW_STOCK, R_OUTSIDE = 3, 4, 5
 
 
 def parse_sizes(text):
+    """'10k,1M' -> [10000, 1000000]; 'none' -> [] (those rows left out)."""
     out = []
+    if text.strip() == "none":
+        return out
     for part in text.split(","):
         part = part.strip()
         if not part:
