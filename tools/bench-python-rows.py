@@ -90,8 +90,8 @@ def main():
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = [BEGIN, "## Python rows re-measured", "",
             "These rows of the tables above were measured again, each beside its anchor "
-            "in the same run, on %s at commit %s%s by `tools/bench.sh --only-python`, on "
-            "a %s (load average %s before, %s after; Python %s): %s. Every other row is "
+            "in the same run, on %s at commit %s%s by `tools/bench.sh --only-python` (CPU: "
+            "%s; load average %s before, %s after; Python %s): %s. Every other row is "
             "from the full run the machine table describes, which may have been another "
             "CPU: compare ratios, not times, across the two." % (
                 when, git("rev-parse", "--short", "HEAD"),
