@@ -40,6 +40,15 @@
  *               owning some shards gets their pause back; a fenced store's
  *               record write is refused (PG_STORE_FENCED) and writes
  *               nothing, for any of the shards
+ *   inbox       the SQL routing (trigger, stg_fnv1a32) equals the C one for
+ *               ASCII and UTF-8 SKUs; the CHECKs refuse what the log would;
+ *               a claim needs a transaction; two stores claim at once, each
+ *               only its own partition's rows; rows another session locked
+ *               are skipped; a rollback puts the rows back, a commit takes
+ *               them out with the entries (the host does not end a
+ *               transaction the log joined); a replay of older rows is stale
+ *               and still leaves the inbox; a claim after a takeover is
+ *               fenced and takes nothing, the new owner gets the rows
  *
  * Prints TAP; exit status 0 when every check passed.
  */
@@ -1327,13 +1336,191 @@ static void test_records(void)
 	node_close(&b, 1);
 }
 
+/* Insert one inbox row as a producer would (plain SQL, parameters). */
+static int produce(const char *integration, const char *sku, long long quantity, long long seq)
+{
+	char q[32], sq[32];
+	const char *params[4] = { integration, sku, q, sq };
+	PGresult *res;
+	int ok;
+
+	snprintf(q, sizeof q, "%lld", quantity);
+	snprintf(sq, sizeof sq, "%lld", seq);
+	res = PQexecParams(raw, "INSERT INTO stg_inbox (integration, sku, quantity, sequence) "
+	                   "VALUES ($1, $2, $3, $4)", 4, NULL, params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	return ok;
+}
+
+/* Whether every change of a claim belongs to @p partition (2 shards of "big"). */
+static int all_in(const stg_submit *ch, size_t n, const char *partition)
+{
+	char part[64];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (pg_store_partition_of(part, sizeof part, ch[i].integration, ch[i].sku, 2) < 0 ||
+		    strcmp(part, partition) != 0) {
+			printf("# (%s, %s) is in %s, claimed for %s\n", ch[i].integration, ch[i].sku, part,
+			       partition);
+			return 0;
+		}
+	return 1;
+}
+
+/*
+ * The inbox (pg_store.h, "The inbox"): the SQL routing equals the C one
+ * (UTF-8 included), the CHECKs refuse what the log would, a claim needs a
+ * transaction, each store claims only the rows of partitions it holds and
+ * skips rows another session has locked, a rollback puts the rows back, a
+ * commit takes them out with the entries written, a replayed older row is
+ * stale (and still leaves the inbox), and a claim after the lease moved on
+ * is fenced and takes nothing.
+ */
+static void test_inbox(void)
+{
+	static const char *const zero[] = { "big#0", NULL }, *const one[] = { "big#1", NULL };
+	static const char *const keys[] = { "a", "SKU-00001", "x#y", "a\xc3\xa7\xc3\xa3o-\xc3\xbc",
+		                            "\xe4\xb8\xad\xe6\x96\x87", "\xf0\x9f\x93\xa6 box", NULL };
+	node a, b, c;
+	const stg_submit *ch = NULL;
+	stg_submit_result *res;
+	size_t n = 99, n0 = 0, n1 = 0, i, done = 0;
+	long long in1;
+	stg_entry e;
+	int rc;
+
+	CHECK(node_store(&a, "A") == 0 && pg_store_set_shards(a.st, "big", 2) == 0);
+	CHECK(pg_store_inbox_claim(a.st, 10, &ch, &n) == PG_STORE_EMISUSE); /* no transaction */
+	CHECK(pg_store_begin(a.st) == 0);
+	CHECK(pg_store_inbox_claim(a.st, 0, &ch, &n) == PG_STORE_EMISUSE);  /* bad max */
+	CHECK(pg_store_begin(a.st) == PG_STORE_EMISUSE);                   /* one is open */
+	CHECK(pg_store_end(a.st, 0) == 0 && pg_store_end(a.st, 1) == 0);   /* none open: 0 */
+	node_close(&a, 0);
+
+	/* The routing: the trigger's partition and stg_fnv1a32() are the C ones. */
+	for (i = 0; keys[i]; i++) {
+		char part[64], hash[32];
+		const char *params[1] = { keys[i] };
+		PGresult *r;
+
+		CHECK(pg_store_partition_of(part, sizeof part, "big", keys[i], 2) > 0);
+		CHECK(produce("big", keys[i], 1, 1));
+		r = PQexecParams(raw, "SELECT partition, stg_fnv1a32($1) FROM stg_inbox WHERE sku = $1",
+		                 1, NULL, params, NULL, NULL, 0);
+		snprintf(hash, sizeof hash, "%lu", (unsigned long)pg_store_hash(keys[i]));
+		CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		      strcmp(PQgetvalue(r, 0, 0), part) == 0 && strcmp(PQgetvalue(r, 0, 1), hash) == 0);
+		PQclear(r);
+	}
+	CHECK(sql_ok("DELETE FROM stg_inbox"));
+	/* What the log would refuse, the table refuses. */
+	CHECK(!produce("big", "", 1, 1));
+	CHECK(!produce("a#b", "s", 1, 1));
+	CHECK(!sql_ok("INSERT INTO stg_inbox (integration, sku, quantity, sequence, changed_at) "
+	              "VALUES ('big', 's', 1, 1, -1)"));
+	CHECK(!sql_ok("INSERT INTO stg_inbox (integration, sku, quantity, sequence) "
+	              "VALUES ('big', repeat('x', 1025), 1, 1)"));
+	CHECK(sql_int("SELECT count(*) FROM stg_inbox") == 0);
+
+	/* Producers' rows, both shards; A holds big#1, B big#0. */
+	for (i = 0; i < 40; i++) {
+		char sku[16];
+		snprintf(sku, sizeof sku, "S%02zu", i);
+		CHECK(produce("big", sku, (long long)i + 10, 2));
+	}
+	in1 = sql_int("SELECT count(*) FROM stg_inbox WHERE partition = 'big#1'");
+	CHECK(in1 > 5 && in1 < 35);
+	CHECK(node_open_parts(&a, "A", one) == STG_OK);
+	CHECK(node_open_parts(&b, "B", zero) == STG_OK);
+
+	/* Both claim at once: each its own partition's rows, all of them. */
+	CHECK(pg_store_begin(a.st) == 0 && pg_store_begin(b.st) == 0);
+	CHECK(pg_store_inbox_claim(a.st, 1000, &ch, &n1) == 0 && all_in(ch, n1, "big#1"));
+	CHECK(pg_store_inbox_claim(b.st, 1000, &ch, &n0) == 0 && all_in(ch, n0, "big#0"));
+	CHECK((long long)n1 == in1 && n0 + n1 == 40);
+	/* Rolled back: the rows are in the inbox again. */
+	CHECK(pg_store_end(a.st, 0) == 0 && pg_store_end(b.st, 0) == 0);
+	CHECK(sql_int("SELECT count(*) FROM stg_inbox") == 40);
+
+	/* Rows another session holds locked are skipped, not waited for. */
+	CHECK(sql_ok("BEGIN"));
+	CHECK(sql_int("SELECT count(*) FROM (SELECT id FROM stg_inbox WHERE partition = 'big#1' "
+	              "ORDER BY id LIMIT 3 FOR UPDATE) l") == 3);
+	CHECK(pg_store_begin(a.st) == 0);
+	CHECK(pg_store_inbox_claim(a.st, 1000, &ch, &n) == 0 && (long long)n == in1 - 3);
+	CHECK(pg_store_end(a.st, 0) == 0);
+	CHECK(sql_ok("ROLLBACK"));
+
+	/* The whole flow: claimed rows leave the inbox in the commit that
+	 * writes their entries. */
+	res = calloc(64, sizeof *res);
+	CHECK(res != NULL);
+	CHECK(stg_log_begin(a.log) == STG_OK && pg_store_begin(a.st) == 0);
+	CHECK(pg_store_inbox_claim(a.st, 1000, &ch, &n) == 0 && (long long)n == in1);
+	CHECK(stg_log_submit_batch(a.log, ch, n, res, &done) == STG_OK && done == n);
+	/* The log joined the host's transaction: the host does not end it. */
+	CHECK(pg_store_end(a.st, 1) == PG_STORE_EMISUSE);
+	CHECK(stg_log_commit(a.log) == STG_OK);
+	CHECK(pg_store_end(a.st, 1) == 0);
+	CHECK(sql_int("SELECT count(*) FROM stg_inbox WHERE partition = 'big#1'") == 0);
+	CHECK(sql_int("SELECT count(*) FROM stg_entry WHERE partition = 'big#1'") == in1);
+	CHECK(pg_store_inbox_claimed(a.st) == 2 * in1 + (in1 - 3));
+	CHECK(agree(a.log, "partition = 'big#1'"));
+
+	/* A replay of older rows: stale, the entries keep their quantities,
+	 * and the rows still leave the inbox (the log wrote nothing, so the
+	 * host's pg_store_end() commits). */
+	for (i = 0; i < n; i++)
+		CHECK(stg_log_get(a.log, "big", ch[i].sku, &e) == STG_OK);
+	CHECK(sql_ok("INSERT INTO stg_inbox (integration, sku, quantity, sequence) "
+	             "SELECT integration, sku, 999, 1 FROM stg_entry WHERE partition = 'big#1'"));
+	CHECK(stg_log_begin(a.log) == STG_OK && pg_store_begin(a.st) == 0);
+	CHECK(pg_store_inbox_claim(a.st, 1000, &ch, &n) == 0 && (long long)n == in1);
+	CHECK(stg_log_submit_batch(a.log, ch, n, res, &done) == STG_OK && done == n);
+	for (i = 0; i < n; i++)
+		CHECK(res[i].decision == STG_DECISION_STALE);
+	CHECK(stg_log_commit(a.log) == STG_OK && pg_store_end(a.st, 1) == 0);
+	CHECK(sql_int("SELECT count(*) FROM stg_inbox WHERE partition = 'big#1'") == 0);
+	CHECK(agree(a.log, "partition = 'big#1'"));
+	for (i = 0; i < n; i++)
+		CHECK(stg_log_get(a.log, "big", ch[i].sku, &e) == STG_OK && e.available != 999);
+
+	/* Fenced: A's lease of big#1 runs out and C takes it. A's claim takes
+	 * nothing, and the rows wait for C. */
+	for (i = 0; i < 40; i++) {
+		char sku[16];
+		snprintf(sku, sizeof sku, "S%02zu", i);
+		CHECK(produce("big", sku, 1, 3));
+	}
+	CHECK(sql_ok("UPDATE stg_lease SET expires_at = now() - interval '1 second' "
+	             "WHERE partition = 'big#1'"));
+	CHECK(node_open_parts(&c, "C", one) == STG_OK);
+	rc = pg_store_begin(a.st);
+	if (rc == 0)
+		rc = pg_store_inbox_claim(a.st, 1000, &ch, &n);
+	printf("# claim after the takeover: %d, %s\n", rc, pg_store_errmsg(a.st));
+	CHECK(rc == PG_STORE_FENCED);
+	(void)pg_store_end(a.st, 0);
+	CHECK(sql_int("SELECT count(*) FROM stg_inbox WHERE partition = 'big#1'") == in1);
+	CHECK(pg_store_begin(c.st) == 0);
+	CHECK(pg_store_inbox_claim(c.st, 1000, &ch, &n) == 0 && all_in(ch, n, "big#1") &&
+	      (long long)n == in1);
+	CHECK(pg_store_end(c.st, 0) == 0);
+	free(res);
+	node_close(&a, 1);
+	node_close(&b, 1);
+	node_close(&c, 1);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(void);
 } tests[] = {
 	{ "round_trip", test_round_trip }, { "commits", test_commits }, { "leases", test_leases },
 	{ "fencing", test_fencing },       { "faults", test_faults },   { "load", test_load },
-	{ "records", test_records },       { "restart", test_restart },
+	{ "records", test_records },       { "restart", test_restart },   { "inbox", test_inbox },
 };
 
 int main(int argc, char **argv)
