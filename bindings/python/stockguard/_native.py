@@ -2,7 +2,9 @@
 
 Everything here mirrors ``include/stockguard/*.h`` exactly; the public,
 Pythonic API lives in the other modules of the package.  The library is
-located and bound once, at import time of :mod:`stockguard`:
+located and bound once: at import of :mod:`stockguard` when
+``STOCKGUARD_LIBRARY`` is set, else at the first use (so that
+:func:`set_library_path` can choose the file before that), in this order:
 
 1. the path in the ``STOCKGUARD_LIBRARY`` environment variable (no fallback
    when it is set but cannot be loaded);
