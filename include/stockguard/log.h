@@ -307,6 +307,14 @@ STG_EXTERN int stg_log_submit(stg_log *log, const stg_submit *change, stg_submit
  * transaction (stg_log_begin()) a failed commit undoes the whole batch and
  * *@p done is 0 (see stg_log_commit()).
  *
+ * A batch of more changes than the log holds entries (a first feed, a new
+ * integration) sizes the log's index once for its entries and all the
+ * changes (4-byte slots, at most 3/4 full): what new SKUs need anyway, and
+ * when most changes turn out to be repeats of a few SKUs, up to about 21
+ * bytes per change that stay unused; when that memory is not there, the
+ * index grows as the changes need it instead. Thread-safety as every call
+ * on a log: one thread at a time.
+ *
  * @param[out] results @p n results, or NULL.
  * @param[out] done receives how many changes were applied (may be NULL).
  * @return as stg_log_submit(); changes before the failing one stay applied
