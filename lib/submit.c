@@ -480,8 +480,8 @@ STG_EXTERN int stg_log_submit_batch(stg_log *log, const stg_submit *s, size_t n,
 	/* A batch larger than the log (a first feed, a new integration) would
 	 * grow the index a doubling at a time, each rehash reading every entry
 	 * again: size it once for all the changes. When most of them turn out
-	 * to be updates (one SKU many times), that wastes at most 22 bytes of
-	 * slots per change of the batch, a fifth of the caller's own arrays;
+	 * to be updates (one SKU many times), that wastes up to about 21 bytes
+	 * of slots per change of the batch, a fifth of the caller's own arrays;
 	 * without the memory, growth goes on a doubling at a time. */
 	if (n > log->live)
 		(void)stg__index_reserve_for(log, n);

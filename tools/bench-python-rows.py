@@ -10,7 +10,7 @@ its line in "Notes per row"; a row with no line yet goes in after the last
 Python line of its table. Every other line is kept: the C rows stay as the
 full run measured them. A marked section says when and at which commit the
 Python rows were measured, and by which commands. Called by
-`tools/bench.sh --only-python`, which takes a few minutes where the full
+`tools/bench.sh --only-python`, which takes a minute or so where the full
 run takes an hour.
 """
 import datetime
@@ -34,20 +34,18 @@ def sections(lines):
 
 
 def replace(lines, span, key, new):
-    """Replace the line of span starting with key; else insert after the last
-    Python line of span. Returns the span's new end."""
-    start, end = span
+    """Replace the line of span starting with key; else insert it after the
+    last Python line of span."""
     last = None
-    for i in range(start, end):
+    for i in range(*span):
         if lines[i].startswith(key):
             lines[i] = new
-            return end
+            return
         if lines[i].startswith(("| Python ", "- Python ")):
             last = i
     if last is None:
         raise SystemExit("bench-python-rows: no Python lines to place %r near" % key)
     lines.insert(last + 1, new)
-    return end + 1
 
 
 def main():

@@ -950,7 +950,7 @@ def test_submit_columns_buffers_pass_to_the_next_log(clock):
         assert [(r.decision, r.published, r.job_id) for r in held] == expect_held
         one.close()
         cols.close()
-        # buffers of 200,000 changes (about 20 MiB) are not kept
+        # buffers of 200,000 changes (about 30 MiB) are not kept
         big = sg.Log(clock=clock)
         n = 200000
         big.submit_columns(I, ["B%07d" % i for i in range(n)], array.array("q", [5]) * n)

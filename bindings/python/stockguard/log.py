@@ -689,8 +689,8 @@ class Log:
 
         The buffers behind the call are the log's, kept from call to call;
         when the log closes they go to the next log that submits columns
-        (up to two sets of 16 MiB in all are kept, about 150,000 changes
-        each), so a program that opens a log per partition or per run does
+        (up to two sets of at most 16 MiB are kept, about 100,000 changes
+        of 12-character SKUs each), so a program that opens a log per partition or per run does
         not pay for them again.  A :class:`SubmitBatch` still held keeps its
         own copy of the results.
         """
@@ -1397,7 +1397,8 @@ class _Columns:
 
 
 # Spare submit_columns() buffers of closed logs (see _Columns): two sets of
-# up to 16 MiB, room for about 150,000 changes of 12-character SKUs each.
+# up to 16 MiB, room for about 100,000 changes of 12-character SKUs each
+# (change and result structs, SKU text and pointers, constant columns).
 _SPARE_MAX = 2
 _SPARE_BYTES = 16 << 20
 
